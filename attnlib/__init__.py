@@ -1,0 +1,14 @@
+"""attnlib: gradient flow on one-layer softmax attention, after Sheen, Chen, Wang & Zhou (2024).
+
+Model ``Phi(X, z) = v^T X^T softmax(X K Q^T z)`` trained with the exponential loss. The library provides the data
+model and its assumptions (:mod:`attnlib.data`, :mod:`attnlib.assumptions`), the model, losses and stable gradients
+(:mod:`attnlib.model`), the attention SVMs (:mod:`attnlib.svm`), exact gradient flows (:mod:`attnlib.flow`),
+diagnostics (:mod:`attnlib.diagnostics`), plots and widgets for the book.
+"""
+from .assumptions import ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions
+from .data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
+from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, log_excess_loss, logistic_grad,
+                    logistic_loss, loss_grad, loss_grad_beta, loss_grad_KQ, loss_grad_xi, margin, min_loss, predict)
+from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, solve_svm
+
+__version__ = "0.1.0"

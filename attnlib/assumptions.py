@@ -1,0 +1,189 @@
+"""Checks of the paper's Assumptions 1-4 (plus the diagonal separability its diagonal proofs need, erratum E2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from .data import AttentionData
+from .model import exp_loss
+
+__all__ = ["AssumptionError", "AssumptionCheck", "AssumptionReport", "check_assumptions", "ASSUMPTIONS"]
+
+ASSUMPTIONS = ("1", "1-diag", "2", "3", "4")
+_NAMES = {
+    "1": "separability",
+    "1-diag": "diagonal separability",
+    "2": "equal non-optimal scores",
+    "3": "small initial loss",
+    "4": "orthogonal data, paired tokens",
+}
+
+
+class AssumptionError(ValueError):
+    """A paper assumption a result needs does not hold for the given data (or initialisation)."""
+
+
+@dataclass(frozen=True)
+class AssumptionCheck:
+    """One assumption's verdict: ``holds``, a one-sentence ``reason`` and the first offending ``sample``."""
+
+    name: str
+    holds: bool
+    reason: str
+    sample: int | None = None
+
+
+@dataclass(frozen=True)
+class AssumptionReport:
+    """The result of :func:`check_assumptions`: one :class:`AssumptionCheck` per assumption."""
+
+    checks: dict
+
+    def __getitem__(self, name: str) -> AssumptionCheck:
+        if name not in self.checks:
+            raise KeyError(f"unknown assumption {name!r}; choose from {ASSUMPTIONS}")
+        return self.checks[name]
+
+    def holds(self, name: str) -> bool:
+        """Whether assumption ``name`` ("1", "1-diag", "2", "3" or "4") holds."""
+        return self[name].holds
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`AssumptionError` naming the first listed assumption that fails (and its sample)."""
+        for name in names:
+            check = self[name]
+            if not check.holds:
+                where = f" (sample {check.sample})" if check.sample is not None else ""
+                raise AssumptionError(f"Assumption {name} ({_NAMES[name]}) fails{where}: {check.reason}")
+
+    def __str__(self) -> str:
+        rows = [f"Assumption {c.name:<7} {_NAMES[c.name]:<32} {'holds' if c.holds else 'FAILS':<6} {c.reason}"
+                for c in self.checks.values()]
+        return "\n".join(rows)
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| assumption | | verdict | why |", "|---|---|---|---|"]
+        for c in self.checks.values():
+            lines.append(f"| {c.name} | {_NAMES[c.name]} | {'holds' if c.holds else '**fails**'} | {c.reason} |")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _feasible(rows: np.ndarray) -> bool:
+    """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS)."""
+    res = linprog(np.zeros(rows.shape[1]), A_ub=-rows, b_ub=-np.ones(rows.shape[0]),
+                  bounds=[(None, None)] * rows.shape[1], method="highs")
+    if res.status not in (0, 2):
+        raise RuntimeError(f"separability LP failed: {res.message}")
+    return res.status == 0
+
+
+def _check_separability(data: AttentionData, diagonal: bool) -> AssumptionCheck:
+    name = "1-diag" if diagonal else "1"
+    rows = data.B if diagonal else data.A.reshape(len(data.pairs), -1)
+    zero = np.flatnonzero(np.all(rows == 0, axis=1))
+    if zero.size:
+        i, l = data.pairs[zero[0]]
+        return AssumptionCheck(name, False, f"token {l} of sample {i} cannot be separated from the optimal token "
+                               f"(its constraint {'row B_il' if diagonal else 'matrix A_il'} is zero)", int(i))
+    what = "beta" if diagonal else "W"
+    if _feasible(rows):
+        return AssumptionCheck(name, True, f"a {what} with (x_opt - x_il)^T {'diag(beta)' if diagonal else 'W'} z_i "
+                               f">= 1 for all pairs exists (LP feasible)")
+    return AssumptionCheck(name, False, f"no {what} separates the optimal tokens (LP infeasible)")
+
+
+def _check_equal_scores(data: AttentionData, rtol: float) -> AssumptionCheck:
+    for i in range(data.n):
+        nopt = np.delete(data.gamma[i], data.opt[i])
+        spread = nopt.max() - nopt.min()
+        if spread > rtol * max(1.0, np.abs(data.gamma[i]).max()):
+            return AssumptionCheck("2", False, f"sample {i}'s non-optimal scores differ "
+                                   f"(from {nopt.min():.4g} to {nopt.max():.4g})", i)
+    return AssumptionCheck("2", True, "every sample has a unique optimal token and equal non-optimal scores")
+
+
+def _check_initial_loss(data: AttentionData, W0) -> AssumptionCheck:
+    nopt = np.where(np.arange(data.L)[None, :] == data.opt[:, None], -np.inf, data.gamma).max(axis=1)
+    e_opt = np.exp(-data.gamma_opt)
+    bounds = (np.exp(-nopt) + e_opt.sum() - e_opt) / data.n
+    j = int(np.argmin(bounds))
+    W0 = np.zeros((data.d, data.d)) if W0 is None else np.asarray(W0, dtype=float)
+    loss0 = exp_loss(data, W0)
+    at = "W(0) = 0" if not np.any(W0) else "the given W(0)"
+    if loss0 <= bounds[j]:
+        return AssumptionCheck("3", True, f"L at {at} is {loss0:.4g} <= {bounds[j]:.4g}, the least loss when "
+                               f"sample {j} attends only to non-optimal tokens")
+    return AssumptionCheck("3", False, f"L at {at} is {loss0:.4g} > {bounds[j]:.4g}, the least loss when sample "
+                           f"{j} attends only to non-optimal tokens (a larger score gap Delta_i or a better "
+                           f"initialisation helps)", j)
+
+
+def _check_orthogonal(data: AttentionData, tol: float) -> AssumptionCheck:
+    xo = data.X[np.arange(data.n), data.opt]
+    scale = max(1.0, np.abs(data.X).max()) * max(1.0, np.abs(data.z).max())
+    if data.L % 2 == 0:
+        return AssumptionCheck("4", False, f"L = {data.L} is even, so the L - 1 non-optimal tokens cannot be paired")
+    gx, gz = xo @ xo.T, data.z @ data.z.T
+    for G, what in ((gx, "optimal tokens"), (gz, "queries")):
+        off = np.abs(G - np.diag(np.diag(G)))
+        if off.max() > tol * scale ** 2:
+            i, j = np.unravel_index(np.argmax(off), off.shape)
+            return AssumptionCheck("4", False, f"(i) fails: {what} of samples {i} and {j} are not orthogonal", int(i))
+    for i in range(data.n):
+        x, zi = xo[i], data.z[i]
+        if abs(abs(x @ zi) - np.linalg.norm(x) * np.linalg.norm(zi)) > tol * scale:
+            return AssumptionCheck("4", False, f"(ii) fails: sample {i}'s query is not parallel to its optimal token", i)
+        nx = x @ x
+        if nx == 0:
+            return AssumptionCheck("4", False, f"sample {i}'s optimal token is zero", i)
+        others = [l for l in range(data.L) if l != data.opt[i]]
+        c = np.array([data.X[i, l] @ x / nx for l in others])
+        u = np.array([data.X[i, l] - cl * x for l, cl in zip(others, c)])
+        unmatched = list(range(len(others)))
+        while unmatched:
+            a = unmatched.pop(0)
+            match = [b for b in unmatched
+                     if abs(c[a] - c[b]) <= tol * scale and np.abs(u[a] + u[b]).max() <= tol * scale]
+            if not match:
+                return AssumptionCheck("4", False, f"(iii) fails: token {others[a]} of sample {i} has no partner "
+                                       f"c x_opt -+ u with the same c", i)
+            unmatched.remove(match[0])
+            if not -1 - tol <= c[a] < 1:
+                return AssumptionCheck("4", False, f"(iii) fails: pair parameter c = {c[a]:.4g} of sample {i} is "
+                                       f"outside [-1, 1)", i)
+    return AssumptionCheck("4", True, "optimal tokens and queries are orthogonal across samples, each query is "
+                           "parallel to its optimal token, and the non-optimal tokens pair up")
+
+
+def check_assumptions(data: AttentionData, W0=None, *, rtol: float = 1e-9) -> AssumptionReport:
+    """Check the paper's assumptions on a data set.
+
+    Parameters
+    ----------
+    data : AttentionData
+    W0 : array_like of shape (d, d), optional
+        Initial combined weights for Assumption 3 (default ``W(0) = 0``, as initialisation (5) gives).
+    rtol : float
+        Relative tolerance for the equalities in Assumptions 2 and 4.
+
+    Returns
+    -------
+    AssumptionReport
+        Entries "1" (separability, p.5), "1-diag" (diagonal separability, which Thm 4.1's proof needs; erratum
+        E2), "2" (p.5), "3" (p.8; with unequal non-optimal scores the best non-optimal score is used) and "4"
+        (p.11). ``report.require("2", "3")`` raises :class:`AssumptionError` on the first failure.
+    """
+    if not isinstance(data, AttentionData):
+        raise TypeError(f"data must be an AttentionData; got {type(data).__name__}")
+    checks = [
+        _check_separability(data, diagonal=False),
+        _check_separability(data, diagonal=True),
+        _check_equal_scores(data, rtol),
+        _check_initial_loss(data, W0),
+        _check_orthogonal(data, max(rtol, 1e-12)),
+    ]
+    return AssumptionReport({c.name: c for c in checks})
