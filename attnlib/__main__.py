@@ -1,0 +1,48 @@
+"""Command line: ``python -m attnlib figures OUTDIR [--only NAME ...] [--format png svg]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m attnlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fig = sub.add_parser("figures", help="regenerate every figure of the book to files")
+    fig.add_argument("outdir", type=Path)
+    fig.add_argument("--only", nargs="*", default=None, help="figure names or name prefixes (e.g. ch3)")
+    fig.add_argument("--format", nargs="*", default=["png", "svg"], choices=["png", "svg", "pdf"])
+    fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .figures import registry
+
+    figures = registry()
+    if args.list:
+        print("\n".join(figures))
+        return 0
+    if args.only:
+        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
+        if unknown:
+            parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
+        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for name, func in figures.items():
+        start = time.perf_counter()
+        figure = func()
+        for ext in args.format:
+            figure.savefig(args.outdir / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata={"Date": None} if ext in ("svg", "pdf") else None)
+        plt.close(figure)
+        print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Diagnostics along a flow: directions, SVM agreement, conserved quantities, the sinh closed form, alignment,
+and the approximate-KKT residuals of the paper's proof of Theorem 4.1 (appendix A.5)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import AttentionData
+from .flow import Trajectory
+from .model import margin
+from .svm import SVMSolution
+
+__all__ = [
+    "direction",
+    "svm_cosine",
+    "svm_distance",
+    "singular_values",
+    "conserved_quantity",
+    "conservation_error",
+    "sinh_closed_form",
+    "alignment_error",
+    "right_basis",
+    "KKTResiduals",
+    "kkt_residuals",
+]
+
+
+def direction(data: AttentionData, W) -> np.ndarray:
+    """Margin-normalised direction ``W / mu(W)`` (Def. 4.1), shape (d, d).
+
+    Raises
+    ------
+    ValueError
+        If ``mu(W) <= 0`` (W does not yet rank every optimal token first), where the direction is undefined.
+    """
+    mu = margin(data, W)
+    if mu <= 0:
+        raise ValueError(f"the margin mu(W) = {mu:.4g} is not positive: W does not separate the optimal tokens "
+                         f"yet, so W / mu(W) is undefined; use a later time")
+    return np.asarray(W, dtype=float) / mu
+
+
+def svm_cosine(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
+    """Cosine of ``W(t)`` with an SVM solution, shape (m,) (NaN where ``W(t) = 0``)."""
+    return traj.cosine_to(sol.W)
+
+
+def svm_distance(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
+    """Relative distance ``||W(t)/mu(t) - W_svm|| / ||W_svm||`` of margin-normalised directions, shape (m,)
+    (NaN where ``mu <= 0``). Both have margin 1, so this is 0 exactly when the direction solves the SVM."""
+    return np.linalg.norm(traj.direction() - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
+
+
+def singular_values(W) -> np.ndarray:
+    """Singular values of ``W`` (d, d) or of each matrix of a stack (m, d, d), descending."""
+    return np.linalg.svd(np.asarray(W, dtype=float), compute_uv=False)
+
+
+def conserved_quantity(traj: Trajectory) -> np.ndarray:
+    """The gradient-flow invariant: ``K^T K - Q^T Q`` (m, d_e, d_e) for "KQ", ``xi_k^2 - xi_q^2`` (m, d) for "xi".
+
+    Raises
+    ------
+    ValueError
+        For "W" and "beta", which have no such invariant.
+    """
+    p = traj.params
+    if traj.param == "KQ":
+        K, Q = p["K"], p["Q"]
+        return np.einsum("mij,mik->mjk", K, K) - np.einsum("mij,mik->mjk", Q, Q)
+    if traj.param == "xi":
+        return p["xi_k"] ** 2 - p["xi_q"] ** 2
+    raise ValueError(f"only 'KQ' and 'xi' flows conserve a quantity; this trajectory has param={traj.param!r}")
+
+
+def conservation_error(traj: Trajectory) -> np.ndarray:
+    """``max |C(t) - C(0)| / max(|C(0)|, ||theta(t)||^2)`` over entries, shape (m,): drift of the invariant
+    relative to the size of the terms that cancel in it."""
+    C = conserved_quantity(traj)
+    size = np.max([np.abs(a).reshape(len(a), -1).max(axis=1) ** 2 for a in traj.params.values()], axis=0)
+    scale = np.maximum(np.abs(C[0]).max(), size)
+    return np.abs(C - C[0]).reshape(len(C), -1).max(axis=1) / scale
+
+
+def _omega0_sq(traj: Trajectory) -> np.ndarray:
+    xk, xq = traj.params["xi_k"][0], traj.params["xi_q"][0]
+    if np.any(xk * xq != 0) or np.any(xk ** 2 + xq ** 2 == 0):
+        raise ValueError("the sinh closed form needs the paper's initialisation (5): in every coordinate exactly "
+                         "one of xi_k(0), xi_q(0) is zero (default_init(data, 'xi') gives it)")
+    return (xk ** 2 + xq ** 2) / 2
+
+
+def sinh_closed_form(traj: Trajectory) -> np.ndarray:
+    """Lemma A.1: ``beta(t) = omega_0^2 * sinh(B phi(t))`` from the duals accumulated along an "xi" flow.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, d)
+        Compare with ``traj.params["xi_k"] * traj.params["xi_q"]``. Under initialisation (5) with
+        ``xi_q(0) = 0`` the sign is ``+``; with ``xi_k(0) = 0`` the roles swap and it is still ``+``.
+    """
+    if traj.param != "xi" or traj.method != "gradient_flow":
+        raise ValueError("the sinh closed form is for gradient_flow trajectories with param='xi'")
+    w2 = _omega0_sq(traj)
+    return w2 * np.sinh(traj.phi @ traj.data.B)
+
+
+def alignment_error(K, Q, U_K, U_Q, V) -> float:
+    """Off-diagonal mass of ``U_K^T K V`` and ``U_Q^T Q V`` (Def. 5.1), relative to the norms of K and Q.
+
+    Parameters
+    ----------
+    K, Q : array_like, shape (d, d_e)
+    U_K, U_Q : array_like, shape (d, d)
+        The aligned bases (:func:`attnlib.aligned_bases`).
+    V : array_like, shape (d_e, d_e)
+        The shared right basis of the aligned initialisation (:func:`right_basis` recovers it from ``K(0)``).
+
+    Returns
+    -------
+    float
+        ``max(||offdiag(U_K^T K V)||_F / ||K||_F, ||offdiag(U_Q^T Q V)||_F / ||Q||_F)``; a zero matrix counts 0.
+        Lemma 5.1 says it stays 0 along the flow.
+    """
+    K, Q, U_K, U_Q, V = (np.asarray(a, dtype=float) for a in (K, Q, U_K, U_Q, V))
+    errs = []
+    for U, M in ((U_K, K), (U_Q, Q)):
+        nrm = np.linalg.norm(M)
+        if nrm == 0:
+            errs.append(0.0)
+            continue
+        off = U.T @ M @ V
+        k = min(off.shape)
+        off[np.arange(k), np.arange(k)] = 0.0
+        errs.append(np.linalg.norm(off) / nrm)
+    return float(max(errs))
+
+
+def right_basis(K0, U_K) -> np.ndarray:
+    """The shared right basis ``V`` (d_e, d_e) of an aligned ``K0 = U_K Lambda V^T`` with nonzero diagonal
+    ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis."""
+    R = np.asarray(U_K, dtype=float).T @ np.asarray(K0, dtype=float)
+    norms = np.linalg.norm(R, axis=1)
+    if np.any(norms == 0):
+        raise ValueError("right_basis needs every singular value of the aligned K0 to be nonzero")
+    V1 = (R / norms[:, None]).T
+    q, _ = np.linalg.qr(np.concatenate([V1, np.eye(R.shape[1])], axis=1))
+    V = q[:, : R.shape[1]].copy()
+    V[:, : R.shape[0]] = V1
+    return V
+
+
+@dataclass(frozen=True)
+class KKTResiduals:
+    """Approximate-KKT residuals along a diagonal flow (Def. A.3 with paper-notes §4), each shape (m,).
+
+    Attributes
+    ----------
+    log_mu : log of the margin ``mu(beta(t))``.
+    epsilon : stationarity, ``dist(B lambda(t), d||beta_check||_1)`` (condition (C1)).
+    epsilon_prime : ``||beta_hat(t) - beta_check(t)||_2`` with ``beta_check`` = ``beta_hat`` off the limit
+        support set to 0.
+    feasibility : ``min_il beta_hat^T B_il - 1`` (>= 0 by the definition of mu; condition (C2)).
+    delta : complementary slackness, ``max_il lambda_il (beta_hat^T B_il - 1)`` (condition (C3)).
+    Blambda : ``B lambda(t) = B phi(t) / ln mu(t)``, shape (m, d): the dual certificate.
+    lam : ``lambda(t) = phi(t) / ln mu(t)``, shape (m, n(L-1)).
+    """
+
+    log_mu: np.ndarray
+    epsilon: np.ndarray
+    epsilon_prime: np.ndarray
+    feasibility: np.ndarray
+    delta: np.ndarray
+    Blambda: np.ndarray
+    lam: np.ndarray
+
+
+def kkt_residuals(traj: Trajectory, sol: SVMSolution, support_tol: float = 1e-6) -> KKTResiduals:
+    """Residuals of the ``(epsilon, epsilon', delta)``-KKT conditions of the l1-SVM along an "xi" flow.
+
+    Uses the dual certificate ``lambda = phi / ln mu`` of the paper's proof (A.5). Times with ``mu <= 1`` are
+    NaN (``ln mu`` must be positive).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        A :func:`attnlib.gradient_flow` trajectory with ``param="xi"``.
+    sol : SVMSolution
+        The l1-SVM solution (``solve_svm(data, "l1")``): its support defines ``beta_check``.
+    support_tol : float
+        Coordinates with ``|beta_j| <= support_tol * ||beta||_inf`` count as off the support.
+    """
+    if traj.param != "xi" or traj.method != "gradient_flow":
+        raise ValueError("kkt_residuals needs a gradient_flow trajectory with param='xi'")
+    if sol.norm != "l1":
+        raise ValueError(f"kkt_residuals needs the l1-SVM solution; got norm={sol.norm!r}")
+    data = traj.data
+    beta = traj.params["xi_k"] * traj.params["xi_q"]
+    mu = traj.margin
+    ok = mu > 1
+    log_mu = np.where(ok, np.log(np.where(ok, mu, 1.0)), np.nan)
+    lam = traj.phi / log_mu[:, None]
+    Blam = lam @ data.B
+    beta_hat = beta / np.where(ok, mu, np.nan)[:, None]
+    support = np.abs(sol.beta) > support_tol * np.abs(sol.beta).max()
+    beta_check = np.where(support, beta_hat, 0.0)
+    sgn = np.sign(sol.beta)
+    gap = np.where(support, np.abs(Blam - sgn), np.maximum(np.abs(Blam) - 1.0, 0.0))
+    slack = beta_hat @ data.B.T - 1.0
+    return KKTResiduals(log_mu=log_mu, epsilon=np.linalg.norm(gap, axis=1),
+                        epsilon_prime=np.linalg.norm(beta_hat - beta_check, axis=1),
+                        feasibility=slack.min(axis=1), delta=np.max(lam * slack, axis=1), Blambda=Blam, lam=lam)

@@ -1,0 +1,461 @@
+"""Exact gradient flow to t = 1e300 (and beyond), and gradient descent, for the four parameterisations.
+
+Directional convergence is logarithmically slow: margins grow like ``log t``. :func:`gradient_flow` therefore
+integrates the real ODE ``theta' = -grad L(theta)`` with an adaptive Runge-Kutta solver (scipy.integrate) in
+physical time on ``[0, 1]`` and in ``s = log t`` afterwards, where ``d theta / ds = -e^s grad L(theta)``; the
+factor ``e^s`` is folded into the log-space gradient (``log_scale=s``), so nothing overflows or underflows.
+
+Along the flow it also accumulates the dual variables of the paper's Lemma A.1,
+``phi_il(t) = -(2/n) int_0^t l_i (Sigma(g_i) gamma_i)_l`` (>= 0 under Assumption 2), which give the sinh closed
+form ``beta = omega_0^2 sinh(B phi)`` for the diagonal flow and ``W(t) = W(0) + 1/2 sum_il phi_il A_il`` for the
+combined one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .data import AttentionData
+from .model import _LOG_MAX, _log_attention, _log_sample_weights, cosine, margin
+
+__all__ = ["PARAMS", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
+
+PARAMS = ("W", "KQ", "beta", "xi")
+_NAMES = {"W": ("W",), "KQ": ("K", "Q"), "beta": ("beta",), "xi": ("xi_k", "xi_q")}
+
+
+# -- the parameterisations ---------------------------------------------------------------------------------
+
+def _check_param(param: str) -> None:
+    if param not in PARAMS:
+        raise ValueError(f"param must be one of {PARAMS} ('W' combined, 'KQ' separate K and Q, 'beta' combined "
+                         f"diagonal, 'xi' separate diagonal); got {param!r}")
+
+
+def _split_init(data: AttentionData, param: str, init) -> list[np.ndarray]:
+    """Validate ``init`` and return its arrays, in the order of ``_NAMES[param]``."""
+    d = data.d
+    parts = list(init) if param in ("KQ", "xi") and isinstance(init, (tuple, list)) else [init]
+    want = {"W": "W0 of shape (d, d)", "KQ": "a pair (K0, Q0) of shape (d, d_e)", "beta": "beta0 of shape (d,)",
+            "xi": "a pair (xi_k0, xi_q0) of shape (d,)"}[param]
+    if len(parts) != len(_NAMES[param]):
+        raise ValueError(f"init for param={param!r} must be {want} (d = {d})")
+    arrays = [np.array(p, dtype=float) for p in parts]
+    for name, a in zip(_NAMES[param], arrays):
+        ok = {"W": a.shape == (d, d), "beta": a.shape == (d,), "xi_k": a.shape == (d,), "xi_q": a.shape == (d,),
+              "K": a.ndim == 2 and a.shape[0] == d, "Q": a.shape == arrays[0].shape}[name]
+        if not ok:
+            raise ValueError(f"init for param={param!r} must be {want} (d = {d}); {name} has shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"init {name} contains NaN or inf")
+    return arrays
+
+
+def _combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:
+    if param == "W":
+        return arrays[0]
+    if param == "KQ":
+        return arrays[0] @ arrays[1].T
+    if param == "beta":
+        return np.diag(arrays[0])
+    return np.diag(arrays[0] * arrays[1])
+
+
+class _Model:
+    """Flattens a parameterisation into one vector and evaluates the scaled gradient and dphi/dt."""
+
+    def __init__(self, data: AttentionData, param: str, arrays: list[np.ndarray], loss: str):
+        self.data, self.param, self.loss = data, param, loss
+        self.shapes = [a.shape for a in arrays]
+        self.sizes = [a.size for a in arrays]
+        self.n_theta = sum(self.sizes)
+        i, l = data.pairs.T
+        self._pair_i, self._pair_l = i, l
+        self.nfev = 0
+
+    def unpack(self, theta: np.ndarray) -> list[np.ndarray]:
+        out, start = [], 0
+        for shape, size in zip(self.shapes, self.sizes):
+            out.append(theta[start:start + size].reshape(shape))
+            start += size
+        return out
+
+    def r_scaled(self, W: np.ndarray, log_scale: float) -> np.ndarray:
+        """``e^s * w_i * (Sigma(g_i) gamma_i)``, shape (n, L), from logs (see attnlib.model)."""
+        data = self.data
+        logsig = _log_attention(data, W)
+        logw = _log_sample_weights(data, logsig, self.loss)
+        diff = data.gamma[:, :, None] - data.gamma[:, None, :]
+        with np.errstate(divide="ignore"):
+            log_terms = log_scale + logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :] + np.log(np.abs(diff))
+        return (np.sign(diff) * np.exp(np.minimum(log_terms, _LOG_MAX))).sum(axis=2)
+
+    def rhs(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
+        """``-e^s grad L(theta)`` and ``e^s dphi/dt``, stacked."""
+        self.nfev += 1
+        data, arrays = self.data, self.unpack(theta)
+        r = self.r_scaled(_combined_W(self.param, arrays), log_scale)
+        negG = np.einsum("nld,nl,ne->de", data.X, r, data.z) / data.n  # -grad_W L (scaled)
+        if self.param == "W":
+            parts = [negG]
+        elif self.param == "KQ":
+            parts = [negG @ arrays[1], negG.T @ arrays[0]]
+        else:
+            g = np.diag(negG)
+            parts = [g] if self.param == "beta" else [g * arrays[1], g * arrays[0]]
+        dphi = -2.0 / data.n * r[self._pair_i, self._pair_l]
+        return np.concatenate([p.ravel() for p in parts] + [dphi])
+
+
+@dataclass
+class Trajectory:
+    """A gradient-flow or gradient-descent path.
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (m,)
+        Saved times (``inf`` beyond float range; :attr:`log_t` is exact).
+    log_t : numpy.ndarray, shape (m,)
+        ``log t`` (``-inf`` at t = 0).
+    W : numpy.ndarray, shape (m, d, d)
+        Combined weights ``W(t)`` (``K Q^T``, ``diag(beta)`` or ``diag(xi_k * xi_q)``).
+    loss, excess_loss, log_excess_loss : numpy.ndarray, shape (m,)
+        Training loss, ``L - L*`` (no cancellation) and its log (finite where the excess underflows).
+    params : dict[str, numpy.ndarray]
+        Raw parameters at each saved time: {"W"}, {"K", "Q"} (m, d, d_e), {"beta"} or {"xi_k", "xi_q"} (m, d).
+    phi : numpy.ndarray, shape (m, n(L-1))
+        Accumulated duals ``phi_il(t)`` ordered as ``data.pairs`` (flows only; zeros for gradient descent).
+    margin : numpy.ndarray, shape (m,)
+        ``mu(W(t))``.
+    nfev : int
+        Gradient evaluations.
+    param, loss_kind, method : str
+    wall_time : float
+        Seconds.
+    """
+
+    data: AttentionData
+    param: str
+    t: np.ndarray
+    log_t: np.ndarray
+    W: np.ndarray
+    params: dict
+    phi: np.ndarray
+    nfev: int
+    loss_kind: str = "exp"
+    method: str = "gradient_flow"
+    wall_time: float = 0.0
+    loss: np.ndarray = field(init=False)
+    excess_loss: np.ndarray = field(init=False)
+    log_excess_loss: np.ndarray = field(init=False)
+    margin: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        from .model import excess_loss, exp_loss, log_excess_loss, logistic_loss, min_loss
+
+        if not np.all(np.isfinite(self.W)):
+            raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
+        d = self.data
+        if self.loss_kind == "exp":
+            self.excess_loss = np.array([excess_loss(d, W) for W in self.W])
+            self.log_excess_loss = np.array([log_excess_loss(d, W) for W in self.W])
+            self.loss = min_loss(d) + self.excess_loss
+        else:
+            self.loss = np.array([logistic_loss(d, W) for W in self.W])
+            self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
+            with np.errstate(divide="ignore"):
+                self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
+        self.margin = np.array([margin(d, W) for W in self.W])
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def direction(self) -> np.ndarray:
+        """Margin-normalised ``W(t) / mu(W(t))``, shape (m, d, d); NaN where ``mu <= 0``."""
+        out = np.full_like(self.W, np.nan)
+        ok = self.margin > 0
+        out[ok] = self.W[ok] / self.margin[ok, None, None]
+        return out
+
+    def cosine_to(self, W_ref) -> np.ndarray:
+        """Cosine of ``W(t)`` with a reference matrix (e.g. an SVM solution's ``.W``), shape (m,)."""
+        return np.array([cosine(W, W_ref) if np.any(W) else np.nan for W in self.W])
+
+    def final(self) -> np.ndarray:
+        """``W`` at the last saved time, shape (d, d)."""
+        return self.W[-1]
+
+
+def _default_times(t_end: float) -> np.ndarray:
+    hi = np.log10(t_end)
+    return np.concatenate([[0.0], np.logspace(min(-2.0, hi - 2.0), hi, 200)])
+
+
+def _check_times(t_end, t_eval, log_t_end):
+    if log_t_end is not None:
+        log_t_end = float(log_t_end)
+        if not np.isfinite(log_t_end):
+            raise ValueError(f"log_t_end must be finite; got {log_t_end}")
+        if t_eval is not None:
+            raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
+        return None, log_t_end
+    t_end = float(t_end)
+    if not np.isfinite(t_end) or t_end <= 0:
+        raise ValueError(f"t_end must be a positive finite time (up to ~1e308; use log_t_end beyond); got {t_end}")
+    t_eval = _default_times(t_end) if t_eval is None else np.array(t_eval, dtype=float)
+    if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
+        raise ValueError("t_eval must be a non-empty 1-D array of finite times")
+    if np.any(np.diff(t_eval) < 0) or t_eval[0] < 0 or t_eval[-1] > t_end * (1 + 1e-12):
+        raise ValueError(f"t_eval must be sorted and within [0, t_end = {t_end:g}]")
+    with np.errstate(divide="ignore"):
+        return t_eval, np.log(t_end)
+
+
+def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t_eval=None, rtol: float = 1e-8,
+                  *, loss: str = "exp", log_t_end: float | None = None, log_t_eval=None,
+                  method: str = "LSODA") -> Trajectory:
+    """Integrate gradient flow ``theta' = -grad L(theta)`` exactly (up to ``rtol``) to very large times.
+
+    Parameters
+    ----------
+    data : AttentionData
+    param : {"W", "KQ", "beta", "xi"}
+        What is trained: the combined ``W`` (d, d); separate ``K, Q`` (d, d_e) with ``W = K Q^T``; the combined
+        diagonal ``beta`` (d,) with ``W = diag(beta)``; or separate diagonal ``xi_k, xi_q`` (d,) with
+        ``beta = xi_k * xi_q``.
+    init : array or tuple of arrays
+        ``W0`` (d, d), ``(K0, Q0)``, ``beta0`` (d,) or ``(xi_k0, xi_q0)``; see :func:`default_init`.
+    t_end : float
+        Final time, positive and finite (1e300 is cheap: a few thousand gradient evaluations).
+    t_eval : array_like of shape (m,), optional
+        Times to save (sorted, in ``[0, t_end]``); default 0 and 200 log-spaced times up to ``t_end``.
+    rtol : float
+        Relative tolerance of the adaptive solver (absolute tolerance ``1e-3 * rtol``).
+    loss : {"exp", "logistic"}
+        Training loss (the paper's is exponential).
+    log_t_end, log_t_eval : float and array_like, optional
+        Integrate to ``log t = log_t_end`` instead (may exceed 709, where ``t`` overflows float64), saving at
+        ``log_t_eval`` (default 200 points uniform in ``log log t``).
+    method : str
+        scipy.integrate.solve_ivp method. The default "LSODA" switches to an implicit (BDF) method where the flow
+        is stiff, which it is in log time for data with large token norms; explicit methods ("DOP853", "RK45")
+        can need 10x more gradient evaluations there.
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    ValueError
+        Unknown ``param`` or ``loss``, an ``init`` of the wrong shape, ``t_end <= 0`` or not finite, bad
+        ``t_eval``.
+    RuntimeError
+        If the solver fails.
+    """
+    _check_param(param)
+    if loss not in ("exp", "logistic"):
+        raise ValueError(f"loss must be 'exp' or 'logistic'; got {loss!r}")
+    arrays = _split_init(data, param, init)
+    t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
+    if t_eval is None:
+        log_eval = (np.array(log_t_eval, dtype=float) if log_t_eval is not None
+                    else np.concatenate([[-np.inf], np.log(np.logspace(-2, 0, 20)[:-1]),
+                                         np.expm1(np.linspace(0.0, np.log1p(log_end), 180))]))
+    else:
+        with np.errstate(divide="ignore"):
+            log_eval = np.log(t_eval)
+    model = _Model(data, param, arrays, loss)
+    y0 = np.concatenate([a.ravel() for a in arrays] + [np.zeros(len(data.pairs))])
+    start = time.perf_counter()
+    atol = 1e-3 * rtol
+    saved = np.empty((len(log_eval), y0.size))
+    # phase 1: physical time on [0, t1], t1 = min(1, t_end)
+    t1 = float(np.exp(min(log_end, 0.0)))
+    first = log_eval <= np.log(t1)
+    ts = np.union1d(np.exp(log_eval[first]), [t1])
+    sol = solve_ivp(lambda t, y: model.rhs(y, 0.0), (0.0, t1), y0, method=method, rtol=rtol, atol=atol, t_eval=ts)
+    if not sol.success:
+        raise RuntimeError(f"gradient flow failed in [0, {t1:g}]: {sol.message}")
+    saved[first] = sol.y.T[np.searchsorted(ts, np.exp(log_eval[first]))]
+    if log_end > 0.0:
+        # phase 2: u = log(1 + s), s = log t, on [0, log(1 + log t_end)]. d theta/du = -(1 + s) t grad L; the
+        # factor (1 + s) e^s is folded into the log-space gradient, so t = 1e300 or t = exp(1e10) cost the same.
+        u_eval = np.log1p(log_eval[~first])
+        sol2 = solve_ivp(lambda u, y: model.rhs(y, np.expm1(u) + u), (0.0, np.log1p(log_end)), sol.y[:, -1],
+                         method=method, rtol=rtol, atol=atol, t_eval=u_eval)
+        if not sol2.success:
+            raise RuntimeError(f"gradient flow failed in log time: {sol2.message}")
+        saved[~first] = sol2.y.T
+    wall = time.perf_counter() - start
+    k = model.n_theta
+    thetas = [model.unpack(row[:k]) for row in saved]
+    params = {name: np.array([th[j] for th in thetas]) for j, name in enumerate(_NAMES[param])}
+    W = np.array([_combined_W(param, th) for th in thetas])
+    with np.errstate(over="ignore"):
+        t = np.exp(log_eval)
+    return Trajectory(data=data, param=param, t=t, log_t=log_eval, W=W, params=params, phi=saved[:, k:],
+                      nfev=model.nfev, loss_kind=loss, method="gradient_flow", wall_time=wall)
+
+
+def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: int, normalized: bool = False,
+                     *, loss: str = "exp", n_save: int = 200) -> Trajectory:
+    """Gradient descent ``theta <- theta - lr * grad L`` (or ``lr * grad / ||grad||`` when ``normalized``).
+
+    Parameters
+    ----------
+    data : AttentionData
+    param : {"W", "KQ", "beta", "xi"}
+        As in :func:`gradient_flow`.
+    init : array or tuple of arrays
+        As in :func:`gradient_flow`.
+    lr : float
+        Step size (> 0).
+    steps : int
+        Number of steps (>= 1).
+    normalized : bool
+        Normalised GD (the "transformers as SVMs" recipe): the step has length ``lr`` in parameter space, so
+        it keeps moving where the gradient underflows.
+    loss : {"exp", "logistic"}
+    n_save : int
+        Saved iterates, log-spaced in the step index (plus step 0 and the last).
+
+    Returns
+    -------
+    Trajectory
+        With ``t = lr * step`` (GF time for plain GD; arc length for normalised GD) and ``phi`` zeros.
+    """
+    _check_param(param)
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite step size; got {lr}")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps}")
+    arrays = _split_init(data, param, init)
+    model = _Model(data, param, arrays, loss)
+    k = model.n_theta
+    save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
+    theta = np.concatenate([a.ravel() for a in arrays])
+    saved, j = [], 0
+    start = time.perf_counter()
+    for step in range(steps + 1):
+        if step == save_at[j]:
+            saved.append(theta.copy())
+            j += 1
+            if step == steps:
+                break
+        if normalized:
+            D = _normalised_direction(model, theta)
+            theta = theta + lr * D
+        else:
+            theta = theta + lr * model.rhs(np.concatenate([theta, np.zeros(len(data.pairs))]), 0.0)[:k]
+        if not np.all(np.isfinite(theta)):
+            raise FloatingPointError(f"gradient descent diverged at step {step} (lr={lr} too large?)")
+    wall = time.perf_counter() - start
+    thetas = [model.unpack(row) for row in saved]
+    params = {name: np.array([th[i] for th in thetas]) for i, name in enumerate(_NAMES[param])}
+    W = np.array([_combined_W(param, th) for th in thetas])
+    t = lr * save_at.astype(float)
+    with np.errstate(divide="ignore"):
+        log_t = np.log(t)
+    return Trajectory(data=data, param=param, t=t, log_t=log_t, W=W, params=params,
+                      phi=np.zeros((len(t), len(data.pairs))), nfev=model.nfev, loss_kind=loss,
+                      method="normalized_gd" if normalized else "gd", wall_time=wall)
+
+
+def _normalised_direction(model: _Model, theta: np.ndarray) -> np.ndarray:
+    """``-grad / ||grad||``, computed at a log scale that keeps the gradient representable."""
+    k = model.n_theta
+    padded = np.concatenate([theta, np.zeros(len(model.data.pairs))])
+    D = model.rhs(padded, 0.0)[:k]
+    s = 0.0
+    while not np.any(D) and s < 1e6:  # the gradient underflowed: rescale by e^s and retry
+        s = max(2 * s, 600.0)
+        D = model.rhs(padded, s)[:k]
+    nrm = np.linalg.norm(D)
+    if nrm == 0:
+        raise FloatingPointError("the gradient is exactly zero (a stationary point, e.g. K = Q = 0)")
+    return D / nrm
+
+
+def aligned_bases(data: AttentionData) -> tuple[np.ndarray, np.ndarray]:
+    """Orthogonal ``U_K, U_Q`` (d, d) aligned with the data (eq. (7)): column ``i`` is ``x_{i,opt}/||.||``
+    resp. ``z_i/||z_i||`` (``pi(i) = i``), completed to orthonormal bases.
+
+    Raises
+    ------
+    ValueError
+        If the optimal tokens or the queries are not orthogonal (Assumption 4 (i)) or ``n > d``.
+    """
+    xo = data.X[np.arange(data.n), data.opt]
+    out = []
+    for M, what in ((xo, "optimal tokens"), (data.z, "queries")):
+        norms = np.linalg.norm(M, axis=1)
+        if data.n > data.d or np.any(norms == 0):
+            raise ValueError(f"aligned bases need n <= d and nonzero {what}")
+        U1 = (M / norms[:, None]).T
+        if np.abs(U1.T @ U1 - np.eye(data.n)).max() > 1e-10:
+            raise ValueError(f"aligned bases need orthogonal {what} (Assumption 4 (i)); check_assumptions says why")
+        q, _ = np.linalg.qr(np.concatenate([U1, np.eye(data.d)], axis=1))
+        U = q[:, : data.d].copy()
+        U[:, : data.n] = U1  # QR may flip signs; keep the data's own unit vectors
+        out.append(U)
+    return out[0], out[1]
+
+
+def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int | None = 0, *,
+                 kind: str | None = None, d_e: int | None = None):
+    """Initialisations used in the book.
+
+    Parameters
+    ----------
+    data : AttentionData
+    param : {"W", "KQ", "beta", "xi"}
+    scale : float
+        ``omega_0`` for the paper's initialisation (5), else the entry scale of a random start.
+    seed : int or None
+        Seed for random starts and for ``omega_0`` (``None``: ``omega_0 = scale * ones``).
+    kind : str, optional
+        "W"/"beta": "zero" (default) or "random". "xi": "paper" (default; initialisation (5): ``xi_k = sqrt(2)
+        omega_0``, ``xi_q = 0``, so ``beta(0) = 0``) or "random". "KQ": "random" (default; entries ``scale *
+        N(0, 1)``) or "aligned" (Def. 5.1: ``K = U_K diag(sqrt(2) omega_0) V^T``, ``Q = 0``; needs Assumption 4
+        data, see :func:`aligned_bases`).
+    d_e : int, optional
+        Embedding dimension for "KQ" (default d; the theorems need ``d_e >= d``).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        In the form :func:`gradient_flow` takes for ``param``.
+    """
+    _check_param(param)
+    d = data.d
+    rng = np.random.default_rng(seed)
+    omega0 = scale * (np.ones(d) if seed is None else rng.uniform(0.5, 1.5, size=d))
+    kind = kind or {"W": "zero", "beta": "zero", "xi": "paper", "KQ": "random"}[param]
+    if param in ("W", "beta"):
+        shape = (d, d) if param == "W" else (d,)
+        if kind == "zero":
+            return np.zeros(shape)
+        if kind == "random":
+            return scale * rng.standard_normal(shape)
+    elif param == "xi":
+        if kind == "paper":
+            return np.sqrt(2.0) * omega0, np.zeros(d)
+        if kind == "random":
+            return scale * rng.standard_normal(d), scale * rng.standard_normal(d)
+    else:
+        d_e = d if d_e is None else int(d_e)
+        if kind == "random":
+            return scale * rng.standard_normal((d, d_e)), scale * rng.standard_normal((d, d_e))
+        if kind == "aligned":
+            if d_e < d:
+                raise ValueError(f"an aligned initialisation needs d_e >= d; got d_e={d_e}, d={d}")
+            U_K, U_Q = aligned_bases(data)
+            V = np.eye(d_e) if seed is None else np.linalg.qr(rng.standard_normal((d_e, d_e)))[0]
+            Lam = np.zeros((d, d_e))
+            Lam[np.arange(d), np.arange(d)] = np.sqrt(2.0) * omega0
+            return U_K @ Lam @ V.T, np.zeros((d, d_e))
+    raise ValueError(f"unknown kind {kind!r} for param {param!r}")
