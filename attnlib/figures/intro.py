@@ -1,0 +1,80 @@
+"""The intro's teaser: the same data, two parameterisations, two limit directions."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .. import plots
+from ..data import make_diagonal_data, make_generic_data
+from ..diagnostics import singular_values
+from ..flow import default_init, gradient_flow
+from ..svm import solve_svm
+
+TEASER_DATA = dict(n=3, L=3, d=4, seed=2, equal_scores=True)  # nuclear SVM solution has rank 1 here
+
+
+@lru_cache(maxsize=None)
+def compute_teaser(t_end: float = 1e300) -> dict:
+    """Limit directions of the four flows at ``t_end`` and the four SVM solutions.
+
+    Returns
+    -------
+    dict
+        ``sv``: singular values (d,) of the margin-normalised limits of the "W" and "KQ" flows and of the
+        "fro"/"nuc" SVM solutions (generic data ``TEASER_DATA``); ``beta``: margin-normalised limits (d,) of the
+        "beta" and "xi" flows and the "l2"/"l1" SVM solutions (demo-1 data); ``cos``: cosine of each flow's
+        limit with its predicted SVM solution and with the other one.
+    """
+    gen = make_generic_data(**TEASER_DATA)
+    diag = make_diagonal_data()
+    out: dict = {"sv": {}, "beta": {}, "cos": {}}
+    runs = {"W": (gen, np.zeros((gen.d, gen.d)), "fro", "nuc"),
+            "KQ": (gen, default_init(gen, "KQ", 0.01, seed=0), "nuc", "fro"),
+            "beta": (diag, np.zeros(diag.d), "l2", "l1"),
+            "xi": (diag, default_init(diag, "xi", 0.1, seed=None), "l1", "l2")}
+    for param, (data, init, own, other) in runs.items():
+        traj = gradient_flow(data, param, init, t_end=t_end, t_eval=[0.0, t_end])
+        W_hat = traj.direction()[-1]
+        sol_own, sol_other = solve_svm(data, own), solve_svm(data, other)
+        out["cos"][param] = (traj.cosine_to(sol_own.W)[-1], traj.cosine_to(sol_other.W)[-1])
+        if param in ("W", "KQ"):
+            out["sv"][param] = singular_values(W_hat)
+            out["sv"][own] = singular_values(sol_own.W)
+        else:
+            out["beta"][param] = np.diag(W_hat)
+            out["beta"][own] = sol_own.beta
+    return out
+
+
+def teaser_figure(t_end: float = 1e300) -> Figure:
+    """Two panels: singular values of the W and K,Q limits (Frobenius vs nuclear), and the beta and xi limits
+    (l2 vs l1), each beside the SVM solution the theory predicts (black outlines)."""
+    plots.use_book_style()
+    res = compute_teaser(t_end)
+    fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4)
+    k = np.arange(len(res["sv"]["W"]))
+    w = 0.38
+    for off, flow, svm, label in ((-w / 2, "W", "fro", "one matrix $W$"), (w / 2, "KQ", "nuc", "separate $K, Q$")):
+        ax1.bar(k + off, res["sv"][flow], w, color=plots.COLORS[flow], label=f"{label} (flow)")
+        ax1.bar(k + off, res["sv"][svm], w, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
+    ax1.set_xticks(k, [f"$s_{j + 1}$" for j in k])
+    ax1.set_ylabel(r"singular value of $\widehat W$")
+    ax1.set_title("Frobenius (dense) vs nuclear (low rank)")
+    svm_patch = Patch(fill=False, edgecolor=plots.COLORS["theory"], ls="--", label="SVM solution (theory)")
+    ax1.legend(handles=ax1.get_legend_handles_labels()[0] + [svm_patch])
+    j = np.arange(len(res["beta"]["beta"]))
+    for off, flow, svm, label in ((-w / 2, "beta", "l2", r"combined $\beta$"), (w / 2, "xi", "l1", r"separate $\xi_k,\xi_q$")):
+        ax2.bar(j + off, res["beta"][flow], w, color=plots.COLORS[flow], label=f"{label} (flow)")
+        ax2.bar(j + off, res["beta"][svm], w, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
+    ax2.set_xticks(j, [rf"$\hat\beta_{i + 1}$" for i in j])
+    ax2.set_ylabel(r"coordinate of $\hat\beta = \beta/\mu$")
+    ax2.set_title(r"$\ell_2$ (dense) vs $\ell_1$ (sparse)")
+    ax2.legend(handles=ax2.get_legend_handles_labels()[0] + [svm_patch])
+    plots.finish(fig, legend=False)
+    return fig
+
+
+FIGURES = {"teaser": teaser_figure}

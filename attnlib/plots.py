@@ -1,0 +1,375 @@
+"""The book's single plot style.
+
+Every figure in the book goes through this module so that one method always has one
+colour and every page looks the same:
+
+* :func:`use_book_style` sets matplotlib's rcParams (Okabe–Ito colour-blind-safe palette,
+  ~11 pt text, a light grid, a white figure face with a thin frame so that figures stay
+  readable on light *and* dark pages);
+* :data:`COLORS` fixes one colour per method / concept (Frobenius vs nuclear, ℓ2 vs ℓ1,
+  theory, GD, normalized GD);
+* :func:`new_figure` returns ``(fig, axes)`` in that style, :func:`finish` tidies a figure
+  (legends, layout) and :func:`save_figure` writes it to PNG/SVG files.
+
+The colour scheme encodes the paper's analogy: the *dense* biases (Frobenius norm of the
+combined ``W``, ℓ2 for plain gradient descent on ``beta``) are blues, the *sparse / low-rank*
+biases (nuclear norm for separate ``K, Q``, ℓ1 for the diagonal ``xi`` parameterization) are
+oranges/reds. Theory predictions are dark grey and dashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = [
+    "OKABE_ITO",
+    "COLORS",
+    "LINESTYLES",
+    "THEORY_STYLE",
+    "BOOK_RC",
+    "use_book_style",
+    "new_figure",
+    "finish",
+    "save_figure",
+]
+
+#: The Okabe–Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+
+_THEORY = "#333333"
+_FRAME_WIDTH = 0.8  # points; figure edge (colour: rcParams["figure.edgecolor"])
+
+#: Fixed colour per method / concept. Synonyms share a colour on purpose:
+#: ``"W"`` = ``"fro"`` (GD on the combined ``W`` -> Frobenius-norm SVM),
+#: ``"KQ"`` = ``"nuc"`` (GF on separate ``K, Q`` -> nuclear-norm SVM),
+#: ``"xi"`` = ``"l1"`` (GF on ``xi_k, xi_q`` in the diagonal model -> ℓ1-SVM),
+#: ``"beta"`` = ``"l2"`` (GD on ``beta`` directly -> ℓ2-SVM).
+COLORS: dict[str, str] = {
+    "W": OKABE_ITO["blue"],
+    "fro": OKABE_ITO["blue"],
+    "KQ": OKABE_ITO["vermillion"],
+    "nuc": OKABE_ITO["vermillion"],
+    "xi": OKABE_ITO["orange"],
+    "l1": OKABE_ITO["orange"],
+    "beta": OKABE_ITO["sky_blue"],
+    "l2": OKABE_ITO["sky_blue"],
+    "theory": _THEORY,
+    "gd": OKABE_ITO["bluish_green"],
+    "ngd": OKABE_ITO["reddish_purple"],
+    "opt": OKABE_ITO["bluish_green"],
+    "nopt": OKABE_ITO["grey"],
+    "data": OKABE_ITO["grey"],
+    "highlight": OKABE_ITO["yellow"],
+}
+
+#: Line styles that go with :data:`COLORS`: measurements solid, predictions dashed.
+LINESTYLES: dict[str, str] = {"measured": "-", "theory": "--", "reference": ":"}
+
+#: Keyword arguments for a theory / prediction line: ``ax.plot(x, y, **THEORY_STYLE)``.
+THEORY_STYLE: dict[str, Any] = {"color": _THEORY, "linestyle": "--", "linewidth": 1.5, "zorder": 3}
+
+# Cycle for unnamed series: palette order chosen so neighbours differ in hue and lightness.
+_CYCLE = [
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+]
+
+#: The rcParams set by :func:`use_book_style`.
+BOOK_RC: dict[str, Any] = {
+    # Colours: explicit white face and a thin grey frame (drawn by new_figure), so a
+    # figure is a readable "card" on a dark page too (transparent figures lose their black text).
+    "figure.facecolor": "white",
+    "figure.edgecolor": "#BBBBBB",
+    "figure.frameon": True,
+    "axes.facecolor": "white",
+    "axes.edgecolor": "#333333",
+    "axes.labelcolor": "#111111",
+    "axes.prop_cycle": cycler(color=_CYCLE),
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "auto",
+    "savefig.pad_inches": 0.04,
+    "savefig.transparent": False,
+    "text.color": "#111111",
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    # Sizes: ~11 pt body text at the book's content width.
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "figure.titlesize": 12,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
+    "mathtext.fontset": "dejavusans",
+    # Lines and markers.
+    "lines.linewidth": 1.8,
+    "lines.markersize": 5,
+    "axes.linewidth": 0.8,
+    # A light grid behind the data; no top/right spines.
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.6,
+    "grid.linestyle": "-",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": True,
+    "legend.framealpha": 0.9,
+    "legend.edgecolor": "#CCCCCC",
+    # Resolution: 110 dpi inline (6.4 in ~ 700 px, the book's column), 200 dpi for files.
+    "figure.dpi": 110,
+    "savefig.dpi": 200,
+    "figure.constrained_layout.use": True,
+    # Static widget twins (matplotlib.animation.to_jshtml): PNG frames, 20 MB hard cap.
+    "animation.frame_format": "png",
+    "animation.embed_limit": 20.0,
+    "image.cmap": "cividis",
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's plot style to matplotlib's global rcParams.
+
+    Idempotent; chapters call it once in their setup cell (``al.plots.use_book_style()``).
+    :func:`new_figure` calls it too, so figures made through this module are always styled.
+
+    Examples
+    --------
+    >>> from attnlib import plots
+    >>> plots.use_book_style()
+    >>> import matplotlib as mpl
+    >>> mpl.rcParams["font.size"]
+    11.0
+    """
+    mpl.rcParams.update(BOOK_RC)
+
+
+def _default_height(nrows: int, ncols: int, width: float) -> float:
+    panel_w = width / max(ncols, 1)
+    panel_h = float(np.clip(0.72 * panel_w, 2.6, 4.2))
+    return panel_h * nrows
+
+
+def _add_frame(fig: Figure) -> None:
+    """A thin grey frame around the figure: a visible card edge on dark pages.
+
+    Drawn as a figure-level artist (not the figure patch's edge), so that Jupyter's
+    ``bbox_inches="tight"`` keeps it instead of cropping it away.
+    """
+    from matplotlib.patches import Rectangle
+
+    frame = Rectangle((0, 0), 1, 1, transform=fig.transFigure, fill=False,
+                      edgecolor=mpl.rcParams["figure.edgecolor"], linewidth=_FRAME_WIDTH, zorder=-10)
+    frame.set_gid("attnlib-frame")
+    fig.add_artist(frame)
+
+
+def _ensure_ipython_png() -> None:
+    """In IPython/Jupyter, register the PNG formatter for Figure objects if nobody has yet."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    formatters = getattr(getattr(ip, "display_formatter", None), "formatters", None)
+    if not formatters or "image/png" not in formatters:
+        return
+    mimes = ("image/png", "image/svg+xml", "application/pdf", "image/jpeg")
+    if any(Figure in formatters[m].type_printers for m in mimes if m in formatters):
+        return  # the inline backend (or the user) already set it up
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(ip, {"png"})
+
+
+_SUBPLOTS_KEYS = frozenset({"sharex", "sharey", "subplot_kw", "gridspec_kw", "width_ratios", "height_ratios"})
+
+
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    width: float = 6.4,
+    height: float | None = None,
+    *,
+    squeeze: bool = True,
+    **subplots_kw: Any,
+) -> tuple[Figure, Any]:
+    """Create a figure with ``nrows x ncols`` axes in the book's style.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default 1
+        Grid of panels.
+    width : float, default 6.4
+        Figure width in inches (6.4 in at 110 dpi fills the book's text column).
+    height : float, optional
+        Figure height in inches. Default: each panel ~0.72 of its width, clipped to
+        [2.6, 4.2] in.
+    squeeze : bool, default True
+        As in :func:`matplotlib.pyplot.subplots`: a single axes is returned bare,
+        a single row/column as a 1-D array.
+    **subplots_kw
+        As for :func:`matplotlib.pyplot.subplots`: ``sharex``, ``sharey``, ``subplot_kw``,
+        ``gridspec_kw``, ``width_ratios``, ``height_ratios`` go to
+        :meth:`~matplotlib.figure.Figure.subplots`, the rest (``layout``, ``dpi`` ...) to
+        :class:`~matplotlib.figure.Figure`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : matplotlib.axes.Axes or numpy.ndarray of Axes
+
+    Raises
+    ------
+    ValueError
+        If ``nrows``/``ncols`` are not positive integers or ``width``/``height`` are not
+        positive.
+
+    Notes
+    -----
+    The figure is a plain :class:`~matplotlib.figure.Figure`, not managed by pyplot: it is
+    shown in Jupyter when it is *returned* (last expression of a cell) or glued
+    (``glue("name", fig, display=False)`` then shows it only where the ``{glue:figure}`` is),
+    never implicitly at the end of a cell, and it is freed when no longer referenced
+    (no ``plt.close`` needed). ``plt.show()``/``plt.savefig()`` do not see it: use
+    ``fig.savefig`` or :func:`save_figure`.
+    """
+    for name, val in (("nrows", nrows), ("ncols", ncols)):
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
+            raise ValueError(f"new_figure: {name} must be a positive integer, got {val!r}")
+    if not width > 0:
+        raise ValueError(f"new_figure: width must be > 0 inches, got {width!r}")
+    if height is None:
+        height = _default_height(int(nrows), int(ncols), float(width))
+    elif not height > 0:
+        raise ValueError(f"new_figure: height must be > 0 inches, got {height!r}")
+    # The figure is NOT registered with pyplot: the inline backend would otherwise also show
+    # every open figure at the end of the cell, i.e. each glue(..., display=False) figure twice.
+    # So make sure IPython can display a bare Figure (normally done by the inline backend,
+    # which is only loaded once pyplot creates a figure).
+    _ensure_ipython_png()
+    use_book_style()
+    fig_kw = {k: v for k, v in subplots_kw.items() if k not in _SUBPLOTS_KEYS}
+    sub_kw = {k: v for k, v in subplots_kw.items() if k in _SUBPLOTS_KEYS}
+    fig = Figure(figsize=(float(width), float(height)), **fig_kw)
+    axes = fig.subplots(int(nrows), int(ncols), squeeze=squeeze, **sub_kw)
+    _add_frame(fig)
+    return fig, axes
+
+
+def _iter_axes(fig: Figure) -> Iterable[Axes]:
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def finish(
+    fig: Figure,
+    *,
+    legend: bool | str = "auto",
+    legend_loc: str = "best",
+    suptitle: str | None = None,
+) -> Figure:
+    """Tidy a figure before it is shown: legends without duplicates, optional title.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    legend : bool or "auto", default "auto"
+        ``"auto"``: add a legend to every axes that has labelled artists (labels not
+        starting with ``_``), with duplicate labels removed. ``False``: leave legends alone.
+        ``True``: like ``"auto"``.
+    legend_loc : str, default "best"
+        Legend location.
+    suptitle : str, optional
+        Figure title. Prefer the caption in the book; use this for standalone files.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The same figure, for chaining (``return finish(fig)``).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"finish: expected a matplotlib Figure, got {type(fig).__name__}")
+    if legend not in (True, False, "auto"):
+        raise ValueError(f"finish: legend must be True, False or 'auto', got {legend!r}")
+    if legend:
+        for ax in _iter_axes(fig):
+            handles, labels = ax.get_legend_handles_labels()
+            seen: dict[str, Any] = {}
+            for h, lab in zip(handles, labels):
+                if lab and not lab.startswith("_") and lab not in seen:
+                    seen[lab] = h
+            if seen:
+                ax.legend(list(seen.values()), list(seen.keys()), loc=legend_loc)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def save_figure(
+    fig: Figure,
+    path: str | Path,
+    formats: Sequence[str] = ("png", "svg"),
+    *,
+    dpi: float | None = None,
+) -> list[Path]:
+    """Write ``fig`` to ``path`` in every format of ``formats`` (for slides and papers).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or pathlib.Path
+        Target without (or with, ignored) suffix, e.g. ``figures/ch2_singular_values``.
+        Parent folders are created.
+    formats : sequence of str, default ("png", "svg")
+        File formats understood by :meth:`~matplotlib.figure.Figure.savefig`.
+    dpi : float, optional
+        Raster resolution; default ``rcParams["savefig.dpi"]`` (200 in the book style).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    if isinstance(formats, str):
+        formats = (formats,)
+    if not formats:
+        raise ValueError("save_figure: formats is empty; give e.g. ('png', 'svg')")
+    base = Path(path)
+    if base.suffix.lstrip(".") in {"png", "svg", "pdf", "jpg", "jpeg"}:
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        target = base.with_suffix("." + fmt.lstrip("."))
+        fig.savefig(target, format=fmt.lstrip("."), dpi=dpi, bbox_inches="tight")
+        out.append(target)
+    return out

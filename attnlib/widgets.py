@@ -1,0 +1,547 @@
+"""Interactive figures that also work on the static HTML book.
+
+:func:`explore` turns a *figure function* ``fig_func(**kwargs) -> Figure`` and the values
+each slider may take into
+
+* **live in Jupyter** (the default): an ipywidgets control, one ``SelectionSlider`` per
+  parameter above an ``Image`` widget that shows the figure. Rendered figures are kept
+  in an LRU cache keyed by the slider positions, so going back to a value is instant
+  (~10 ms), and ``precompute=True`` renders every combination up front;
+* **the static twin** when the book is being built (environment variable
+  ``ATTNLIB_BOOK_BUILD`` set, which the book's Sphinx extension ``tools/ipynb_download.py``
+  does for every kernel it starts): the figure pre-rendered over the slider values and
+  shown as a scrubbable animation (:meth:`matplotlib.animation.Animation.to_jshtml`),
+  self-contained, with no external request.
+
+:func:`tabs` shows several finished figures as an ``ipywidgets.Tab`` of ``Image`` widgets.
+Tab switching happens in the browser, so it also works on the static site through the
+widget state the build embeds.
+
+Static twin with several parameters
+-----------------------------------
+An animation has one slider, so for ``explore(f, a=[...], b=[...])`` the static page sweeps
+the **first** parameter with the others fixed at their default (the middle value of each
+list, or ``defaults={...}``). ``sweep="all"`` shows one animation per parameter instead
+(each sweeping one parameter, the others at their defaults). The frame carries a label
+strip such as ``a = 0.1   (b = 3)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html as _html
+import inspect
+import io
+import itertools
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import plots
+
+__all__ = [
+    "BUILD_ENV_VAR",
+    "is_book_build",
+    "explore",
+    "Explorer",
+    "static_twin_html",
+    "tabs",
+    "figure_to_png",
+]
+
+#: Environment variable that marks a static-site build (set by ``tools/ipynb_download.py``).
+BUILD_ENV_VAR = "ATTNLIB_BOOK_BUILD"
+
+#: Keep each static animation below this many bytes of HTML (the page embeds it base64).
+MAX_TWIN_BYTES = 2_000_000
+
+_FA_LINK = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>')
+_EXTERNAL_URL = re.compile(r'(src|href)="(https?:)?//[^"]*"')
+
+
+def is_book_build() -> bool:
+    """True when running inside the static-site build (``ATTNLIB_BOOK_BUILD`` set, not "0")."""
+    return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _format_value(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, precision=3, threshold=6)
+    return str(value)
+
+
+def _check_values(name: str, values: Any) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, range)):
+        raise ValueError(
+            f"parameter {name!r}: expected a sequence of slider values such as {name}=[0.1, 1, 10], "
+            f"got {type(values).__name__} {values!r:.60}"
+        )
+    values = list(values)
+    if len(values) == 0:
+        raise ValueError(
+            f"parameter {name!r} has no values: give a non-empty sequence, e.g. {name}=[0.1, 1, 10]"
+        )
+    return values
+
+
+def _check_fig_func(fig_func: Any, names: Sequence[str]) -> None:
+    if not callable(fig_func):
+        raise ValueError(f"fig_func must be callable (kwargs -> matplotlib Figure), got {type(fig_func).__name__}")
+    try:
+        sig = inspect.signature(fig_func)
+    except (TypeError, ValueError):  # builtins without a signature: cannot check
+        return
+    params = sig.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items()
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = [n for n in names if n not in accepted]
+    if unknown:
+        fname = getattr(fig_func, "__name__", repr(fig_func))
+        raise ValueError(
+            f"{fname}() has no parameter {', '.join(map(repr, unknown))}; "
+            f"its keyword parameters are ({', '.join(accepted) or 'none'})"
+        )
+
+
+def _call(fig_func: Callable[..., Figure], kwargs: Mapping[str, Any]) -> Figure:
+    fig = fig_func(**kwargs)
+    if not isinstance(fig, Figure):
+        fname = getattr(fig_func, "__name__", repr(fig_func))
+        raise TypeError(f"{fname}(**{dict(kwargs)!r}) returned {type(fig).__name__}, expected a matplotlib Figure")
+    return fig
+
+
+def _close(fig: Figure) -> None:
+    """Close a pyplot-managed figure so Jupyter does not also show it at the end of the cell."""
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # pragma: no cover - headless oddities
+        pass
+
+
+def figure_to_png(fig: Figure, dpi: float | None = None, close: bool = True) -> bytes:
+    """Render ``fig`` to PNG bytes (``dpi`` default: the figure's own dpi).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : float, optional
+    close : bool, default True
+        Close the figure afterwards (pyplot figures would otherwise also appear inline).
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi if dpi is not None else fig.dpi, facecolor=fig.get_facecolor())
+    if close:
+        _close(fig)
+    return buf.getvalue()
+
+
+def _figure_to_rgba(fig: Figure, dpi: float) -> np.ndarray:
+    """Rasterize ``fig`` at ``dpi`` into an (H, W, 4) uint8 array and close it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    old_dpi = fig.dpi
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    try:
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba()).copy()
+    finally:
+        fig.set_dpi(old_dpi)
+        _close(fig)
+    return rgba
+
+
+def _strip_external(html: str) -> str:
+    html = _FA_LINK.sub("", html)
+    html = _EXTERNAL_URL.sub(lambda m: f'{m.group(1)}="#"', html)
+    return html
+
+
+def _frames_to_jshtml(frames: Sequence[np.ndarray], labels: Sequence[str], dpi: float,
+                      start: int = 0, interval: int = 600) -> str:
+    """Build a to_jshtml animation whose frames are the given RGBA images, pixel for pixel."""
+    from matplotlib.animation import FuncAnimation
+    import matplotlib as mpl
+
+    strip = 26  # px, label strip above each frame
+    height = max(f.shape[0] for f in frames) + strip
+    width = max(f.shape[1] for f in frames)
+    carrier = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(carrier)
+    image = carrier.figimage(np.full((height - strip, width, 4), 255, np.uint8), xo=0, yo=0, origin="upper")
+    text = carrier.text(8 / width, 1 - 4 / height, "", ha="left", va="top", fontsize=10,
+                        color="#111111", family="sans-serif")
+
+    def draw(k: int):
+        img = frames[k]
+        pad = np.full((height - strip, width, 4), 255, np.uint8)
+        pad[: img.shape[0], : img.shape[1]] = img
+        image.set_data(pad)
+        text.set_text(labels[k])
+        return image, text
+
+    anim = FuncAnimation(carrier, draw, frames=len(frames), interval=interval, blit=False, repeat=False)
+    with mpl.rc_context({"savefig.dpi": "figure", "animation.frame_format": "png",
+                         "savefig.facecolor": "white", "savefig.edgecolor": "white",
+                         "animation.embed_limit": 50.0}):
+        html = anim.to_jshtml(default_mode="once")
+    html = _strip_external(html)
+    m = re.search(r'_anim_img([0-9a-f]+)', html)
+    if m and start:
+        html += (f'\n<script>setTimeout(function(){{try{{anim{m.group(1)}.set_frame({int(start)});}}'
+                 f'catch(e){{}}}}, 50);</script>\n')
+    return html
+
+
+# ------------------------------------------------------------------------- static twin
+def _twin(fig_func: Callable[..., Figure], name: str, values: Sequence[Any], fixed: Mapping[str, Any],
+          *, dpi: float, start: int, note: Mapping[str, Any] | None, max_bytes: int) -> str:
+    def render(d: float) -> str:
+        frames, labels = [], []
+        extra = "   ".join(f"{k} = {_format_value(v)}" for k, v in (note or {}).items())
+        for v in values:
+            frames.append(_figure_to_rgba(_call(fig_func, {**fixed, name: v}), d))
+            labels.append(f"{name} = {_format_value(v)}" + (f"   ({extra})" if extra else ""))
+        return _frames_to_jshtml(frames, labels, d, start=start)
+
+    html = render(dpi)
+    if len(html) > max_bytes:
+        smaller = max(40.0, dpi * (0.95 * max_bytes / len(html)) ** 0.5)
+        html = render(smaller)
+        if len(html) > max_bytes:
+            warnings.warn(
+                f"static twin for {name!r}: {len(html) / 1e6:.1f} MB of HTML for {len(values)} frames "
+                f"even at {smaller:.0f} dpi (limit {max_bytes / 1e6:.1f} MB); use fewer values or a smaller figure",
+                stacklevel=3,
+            )
+    return html
+
+
+def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequence[Any], *,
+                     dpi: float = 96, start: int | None = None, max_bytes: int = MAX_TWIN_BYTES,
+                     **fixed: Any) -> str:
+    """The static twin of a one-parameter widget: a self-contained scrubbable animation.
+
+    Parameters
+    ----------
+    fig_func : callable
+        ``fig_func(**kwargs) -> matplotlib.figure.Figure``.
+    param : str
+        Name of the swept keyword argument of ``fig_func``.
+    values : sequence
+        The slider's values, one frame each (in this order).
+    dpi : float, default 96
+        Raster resolution of the frames (PNG). If the HTML would exceed ``max_bytes``
+        it is re-rendered once at a lower dpi (never below 40), then a warning is issued.
+    start : int, optional
+        Index of the frame shown first (default: the middle one).
+    max_bytes : int, default 2_000_000
+    **fixed
+        Further keyword arguments passed unchanged to every call of ``fig_func``.
+
+    Returns
+    -------
+    str
+        HTML (``<div class="animation">`` with the frames as base64 PNG ``<img>`` data,
+        the ``to_jshtml`` controls and their script) without any external URL.
+
+    Raises
+    ------
+    ValueError
+        Empty ``values``, or ``param``/``fixed`` names that ``fig_func`` does not accept.
+    TypeError
+        ``fig_func`` does not return a Figure.
+    """
+    if not isinstance(param, str) or not param:
+        raise ValueError(f"param must be a parameter name (str), got {param!r}")
+    values = _check_values(param, values)
+    _check_fig_func(fig_func, [param, *fixed])
+    plots.use_book_style()
+    if start is None:
+        start = len(values) // 2
+    return _twin(fig_func, param, values, fixed, dpi=dpi, start=start, note=None, max_bytes=max_bytes)
+
+
+# ----------------------------------------------------------------------------- Explorer
+class Explorer:
+    """Result of :func:`explore`; displays itself as a live widget or as its static twin.
+
+    Attributes
+    ----------
+    params : dict[str, list]
+        Slider values per parameter.
+    defaults : dict[str, Any]
+        Initial value per parameter.
+    static : bool
+        True when showing the static twin (book build).
+    """
+
+    def __init__(self, fig_func: Callable[..., Figure], params: Mapping[str, Sequence[Any]], *,
+                 defaults: Mapping[str, Any] | None = None, fixed: Mapping[str, Any] | None = None,
+                 static: bool | None = None, sweep: str = "first", dpi: float = 100,
+                 static_dpi: float = 96, cache_size: int = 256, precompute: bool = False,
+                 continuous_update: bool | None = None, max_bytes: int = MAX_TWIN_BYTES) -> None:
+        if not params:
+            raise ValueError("explore() needs at least one slider parameter, e.g. explore(f, alpha=[0.1, 1, 10])")
+        self.fig_func = fig_func
+        self.params: dict[str, list[Any]] = {n: _check_values(n, v) for n, v in params.items()}
+        self.fixed: dict[str, Any] = dict(fixed or {})
+        clash = set(self.fixed) & set(self.params)
+        if clash:
+            raise ValueError(f"parameter(s) {sorted(clash)} given both as slider values and in fixed=")
+        _check_fig_func(fig_func, [*self.params, *self.fixed])
+        if sweep not in ("first", "all"):
+            raise ValueError(f"sweep must be 'first' or 'all', got {sweep!r}")
+        self.sweep = sweep
+        self.dpi, self.static_dpi, self.max_bytes = float(dpi), float(static_dpi), int(max_bytes)
+        self.static = is_book_build() if static is None else bool(static)
+        self._start: dict[str, int] = {}
+        defaults = dict(defaults or {})
+        unknown = set(defaults) - set(self.params)
+        if unknown:
+            raise ValueError(f"defaults= names unknown parameter(s) {sorted(unknown)}; sliders are {list(self.params)}")
+        for name, vals in self.params.items():
+            if name in defaults:
+                idx = self._index_of(name, defaults[name])
+            else:
+                idx = len(vals) // 2
+            self._start[name] = idx
+        self.defaults = {n: self.params[n][i] for n, i in self._start.items()}
+        self._render = functools.lru_cache(maxsize=cache_size)(self._render_uncached)
+        self.continuous_update = precompute if continuous_update is None else continuous_update
+        self._widget = None
+        self._html: str | None = None
+        self.last_update_seconds: float | None = None
+        if precompute and not self.static:
+            for key in itertools.product(*(range(len(v)) for v in self.params.values())):
+                self._render(key)
+
+    def _index_of(self, name: str, value: Any) -> int:
+        for i, v in enumerate(self.params[name]):
+            try:
+                if v is value or bool(np.all(v == value)):
+                    return i
+            except Exception:
+                continue
+        raise ValueError(f"default {value!r} for {name!r} is not one of its slider values {self.params[name]!r}")
+
+    # -- rendering -------------------------------------------------------------------
+    def _kwargs(self, key: tuple[int, ...]) -> dict[str, Any]:
+        return {**self.fixed, **{n: self.params[n][i] for n, i in zip(self.params, key)}}
+
+    def _render_uncached(self, key: tuple[int, ...]) -> bytes:
+        plots.use_book_style()
+        return figure_to_png(_call(self.fig_func, self._kwargs(key)), dpi=self.dpi)
+
+    def png(self, **values: Any) -> bytes:
+        """PNG bytes of the figure at the given slider values (others at their defaults), cached."""
+        unknown = set(values) - set(self.params)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; sliders are {list(self.params)}")
+        key = tuple(self._index_of(n, values[n]) if n in values else self._start[n] for n in self.params)
+        return self._render(key)
+
+    def cache_info(self):
+        """``functools.lru_cache`` statistics of the rendered figures."""
+        return self._render.cache_info()
+
+    # -- static twin -----------------------------------------------------------------
+    def static_html(self) -> str:
+        """HTML of the static twin (built once, then reused)."""
+        if self._html is None:
+            plots.use_book_style()
+            names = list(self.params) if self.sweep == "all" else [next(iter(self.params))]
+            parts = []
+            for name in names:
+                others = {n: v for n, v in self.defaults.items() if n != name}
+                parts.append(_twin(self.fig_func, name, self.params[name], {**self.fixed, **others},
+                                   dpi=self.static_dpi, start=self._start[name], note=others,
+                                   max_bytes=self.max_bytes))
+            fixed_note = ", ".join(f"{n} = {_format_value(v)}" for n, v in self.defaults.items()
+                                   if n not in names)
+            note = ("Static version: drag the slider under the figure"
+                    + (f" (fixed: {_html.escape(fixed_note)})" if fixed_note else "")
+                    + ". Run this page as a notebook for the live control.")
+            self._html = ('<div class="attnlib-static-twin">\n' + "\n".join(parts)
+                          + f'\n<p class="attnlib-twin-note" style="font-size:0.85em;opacity:0.8;">{note}</p>\n</div>')
+        return self._html
+
+    # -- live widget -----------------------------------------------------------------
+    @property
+    def widget(self):
+        """The live ipywidgets control (``VBox`` of sliders and an ``Image``), built on first use."""
+        if self._widget is None:
+            self._widget = self._build_widget()
+        return self._widget
+
+    def _build_widget(self):
+        import ipywidgets as w
+
+        sliders = []
+        for name, vals in self.params.items():
+            sliders.append(w.SelectionSlider(
+                options=[(_format_value(v), i) for i, v in enumerate(vals)],
+                value=self._start[name], description=name,
+                continuous_update=self.continuous_update,
+                style={"description_width": "initial"},
+                layout=w.Layout(width="min(100%, 30em)"),
+            ))
+        image = w.Image(value=self._render(tuple(self._start.values())), format="png",
+                        layout=w.Layout(max_width="100%", height="auto"))
+        errors = w.Output()
+
+        def update(_change=None):
+            t0 = time.perf_counter()
+            key = tuple(s.value for s in sliders)
+            if errors.outputs:
+                errors.clear_output()
+            try:
+                image.value = self._render(key)
+            except Exception:  # show the traceback under the figure, keep the widget alive
+                with errors:
+                    import traceback
+
+                    traceback.print_exc()
+            self.last_update_seconds = time.perf_counter() - t0
+
+        for s in sliders:
+            s.observe(update, names="value")
+        box = w.VBox([*sliders, image, errors])
+        box.add_class("attnlib-explorer")
+        box._attnlib_update = update  # handle for tests / timing
+        box._attnlib_sliders = sliders
+        box._attnlib_image = image
+        return box
+
+    # -- display ---------------------------------------------------------------------
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        if self.static:
+            display(HTML(self.static_html()))
+        else:
+            display(self.widget)
+
+    def __repr__(self) -> str:
+        mode = "static twin" if self.static else "live widget"
+        return f"<Explorer {getattr(self.fig_func, '__name__', 'fig_func')} ({mode}) sliders={list(self.params)}>"
+
+
+def explore(fig_func: Callable[..., Figure], /, *, defaults: Mapping[str, Any] | None = None,
+            fixed: Mapping[str, Any] | None = None, static: bool | None = None, sweep: str = "first",
+            dpi: float = 100, static_dpi: float = 96, cache_size: int = 256, precompute: bool = False,
+            continuous_update: bool | None = None, **params: Sequence[Any]) -> Explorer:
+    """A figure with sliders: live ipywidgets in Jupyter, a scrubbable animation on the static site.
+
+    Parameters
+    ----------
+    fig_func : callable
+        ``fig_func(**kwargs) -> matplotlib.figure.Figure``. It is called with one value per
+        slider (plus ``fixed``); the figures it returns are rendered to PNG and closed.
+    **params : sequence
+        One slider per keyword: ``name=[v0, v1, ...]``, the values the slider can take
+        (any objects; labels use ``str`` / 4 significant digits).
+    defaults : dict, optional
+        Initial slider values (must be among the given values). Default: the middle value.
+    fixed : dict, optional
+        Further keyword arguments passed unchanged to ``fig_func``.
+    static : bool, optional
+        Force the static twin (True) or the live widget (False). Default: static iff the
+        environment variable ``ATTNLIB_BOOK_BUILD`` is set (the book build sets it).
+    sweep : {"first", "all"}, default "first"
+        Static twin with several sliders: animate the first parameter only (others at their
+        defaults), or show one animation per parameter.
+    dpi, static_dpi : float, default 100, 96
+        Resolution of the live image and of the animation frames.
+    cache_size : int, default 256
+        Size of the LRU cache of rendered figures (keyed by slider positions).
+    precompute : bool, default False
+        Live mode: render every combination of values now, so every slider move is a
+        cache hit (~10 ms); also turns on ``continuous_update``.
+    continuous_update : bool, optional
+        Redraw while dragging (default: only when ``precompute``).
+
+    Returns
+    -------
+    Explorer
+        Displays itself when it is the last expression of a cell. ``.widget`` is the
+        ipywidgets control, ``.static_html()`` the static twin, ``.png(**values)`` one frame.
+
+    Raises
+    ------
+    ValueError
+        No parameters, an empty value list, a name ``fig_func`` does not accept, or a
+        default that is not among the values.
+
+    Examples
+    --------
+    >>> def fig(alpha, n=3):
+    ...     f, ax = plots.new_figure()
+    ...     ax.plot(np.arange(n) ** alpha)
+    ...     return f
+    >>> ex = explore(fig, alpha=[0.5, 1.0, 2.0], fixed={"n": 5})   # doctest: +SKIP
+    >>> ex                                                          # doctest: +SKIP
+    """
+    return Explorer(fig_func, params, defaults=defaults, fixed=fixed, static=static, sweep=sweep, dpi=dpi,
+                    static_dpi=static_dpi, cache_size=cache_size, precompute=precompute,
+                    continuous_update=continuous_update)
+
+
+def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True):
+    """Show finished figures as tabs: an ``ipywidgets.Tab`` of ``ipywidgets.Image`` widgets.
+
+    Tab switching is done by the browser, so this is a real widget that also works on the
+    static site (the build embeds the widget state, PNGs included).
+
+    Parameters
+    ----------
+    figures : dict[str, matplotlib.figure.Figure]
+        Tab title -> figure, in display order.
+    dpi : float, default 100
+        Resolution of the PNGs.
+    close : bool, default True
+        Close the figures after rendering them (so Jupyter does not show them twice).
+
+    Returns
+    -------
+    ipywidgets.Tab
+
+    Raises
+    ------
+    ValueError
+        ``figures`` is empty or not a mapping of titles to Figures.
+    """
+    import ipywidgets as w
+
+    if not isinstance(figures, Mapping) or not figures:
+        raise ValueError("tabs() needs a non-empty dict {title: matplotlib Figure}")
+    bad = {k: type(v).__name__ for k, v in figures.items() if not isinstance(v, Figure)}
+    if bad:
+        raise ValueError(f"tabs(): these values are not matplotlib Figures: {bad}")
+    children = [w.Image(value=figure_to_png(f, dpi=dpi, close=close), format="png",
+                        layout=w.Layout(max_width="100%", height="auto")) for f in figures.values()]
+    tab = w.Tab(children=children, titles=tuple(str(k) for k in figures))
+    tab.add_class("attnlib-tabs")
+    return tab

@@ -1,0 +1,180 @@
+"""Fast tests of the book's plot style (attnlib.plots) and widgets (attnlib.widgets)."""
+
+import re
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as ipw  # noqa: E402
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from attnlib import plots, widgets  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CALLS = []
+
+
+def small_fig(a, n=8):
+    """A cheap figure function; records its calls so the tests can see cache hits."""
+    CALLS.append((a, n))
+    fig, ax = plots.new_figure(width=3.0, height=2.0)
+    x = np.linspace(0, 1, n)
+    ax.plot(x, x**a, color=plots.COLORS["W"], label="measured")
+    ax.plot(x, x, **plots.THEORY_STYLE, label="theory")
+    return plots.finish(fig)
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    monkeypatch.delenv(widgets.BUILD_ENV_VAR, raising=False)
+    CALLS.clear()
+    yield
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- plots
+def test_style_and_colors():
+    plots.use_book_style()
+    assert matplotlib.rcParams["font.size"] == 11
+    assert matplotlib.rcParams["figure.facecolor"] == "white"
+    assert matplotlib.rcParams["savefig.transparent"] is False
+    required = {"W", "fro", "KQ", "nuc", "xi", "l1", "beta", "l2", "theory", "gd", "ngd"}
+    assert required <= set(plots.COLORS)
+    assert all(mcolors.is_color_like(c) for c in plots.COLORS.values())
+    assert plots.COLORS["W"] == plots.COLORS["fro"] and plots.COLORS["KQ"] == plots.COLORS["nuc"]
+    assert plots.COLORS["xi"] == plots.COLORS["l1"] and plots.COLORS["beta"] == plots.COLORS["l2"]
+    methods = [plots.COLORS[k] for k in ("fro", "nuc", "l1", "l2", "theory", "gd", "ngd")]
+    assert len(set(methods)) == len(methods), "methods must have distinct colours"
+
+
+def test_new_figure_shapes_and_validation():
+    fig, ax = plots.new_figure()
+    assert isinstance(fig, Figure) and hasattr(ax, "plot")
+    fig, axes = plots.new_figure(2, 3)
+    assert axes.shape == (2, 3)
+    assert fig.get_figwidth() == pytest.approx(6.4)
+    assert any(a.get_gid() == "attnlib-frame" for a in fig.artists)  # thin frame for dark pages
+    with pytest.raises(ValueError, match="nrows"):
+        plots.new_figure(0)
+    with pytest.raises(ValueError, match="width"):
+        plots.new_figure(width=-1)
+
+
+def test_finish_dedupes_legend_and_save(tmp_path):
+    fig, ax = plots.new_figure(width=3, height=2)
+    ax.plot([0, 1], [0, 1], label="a")
+    ax.plot([0, 1], [1, 0], label="a")
+    ax.plot([0, 1], [0.5, 0.5], label="_hidden")
+    plots.finish(fig)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a"]
+    files = plots.save_figure(fig, tmp_path / "sub" / "fig.png")
+    assert [f.suffix for f in files] == [".png", ".svg"]
+    assert all(f.stat().st_size > 0 for f in files)
+    with pytest.raises(TypeError):
+        plots.finish("not a figure")
+
+
+# ---------------------------------------------------------------------- live widget
+def test_explore_live_widget_and_cache():
+    before = len(plt.get_fignums())
+    ex = widgets.explore(small_fig, a=[0.5, 1.0, 2.0], n=[4, 8], static=False)
+    assert not ex.static
+    box = ex.widget
+    assert isinstance(box, ipw.VBox)
+    sliders = [c for c in box.children if isinstance(c, ipw.SelectionSlider)]
+    image = [c for c in box.children if isinstance(c, ipw.Image)][0]
+    assert [s.description for s in sliders] == ["a", "n"]
+    assert sliders[0].value == 1 and sliders[1].value == 1  # middle values by default
+    assert bytes(image.value).startswith(PNG_MAGIC)
+    first = image.value
+    sliders[0].value = 0  # new position: renders
+    assert bytes(image.value) != bytes(first) and len(CALLS) == 2
+    sliders[0].value = 1  # back: cache hit, no new call, fast
+    t0 = time.perf_counter()
+    sliders[0].value = 0
+    assert time.perf_counter() - t0 < 0.3
+    assert len(CALLS) == 2
+    assert ex.cache_info().hits >= 2
+    assert bytes(image.value) == ex.png(a=0.5)
+    assert len(plt.get_fignums()) == before, "rendered figures must be closed"
+
+
+def test_explore_precompute_and_defaults():
+    ex = widgets.explore(small_fig, a=[1.0, 2.0], defaults={"a": 2.0}, fixed={"n": 5},
+                         static=False, precompute=True)
+    assert ex.cache_info().currsize == 2 and ex.defaults == {"a": 2.0}
+    assert {n for _, n in CALLS} == {5}
+    assert ex.widget.children[0].value == 1
+    with pytest.raises(ValueError, match="not one of its slider values"):
+        widgets.explore(small_fig, a=[1.0, 2.0], defaults={"a": 3.0}, static=False)
+
+
+# ----------------------------------------------------------------------- static twin
+def test_static_twin_html_is_self_contained():
+    html = widgets.static_twin_html(small_fig, "a", [0.5, 1.0, 2.0], n=6)
+    assert "<img" in html and 'class="animation"' in html and 'type="range"' in html
+    assert html.count("data:image/png;base64,") == 3
+    assert not re.search(r"https?://", html), "no external URL may remain (font-awesome link stripped)"
+    assert "a = 0.5" not in html  # labels are drawn into the frames, not HTML text
+    assert len(html) < widgets.MAX_TWIN_BYTES
+
+
+def test_build_env_switches_to_static_twin(monkeypatch):
+    monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")
+    ex = widgets.explore(small_fig, a=[0.5, 2.0], n=[4, 8])
+    assert ex.static
+    html = ex.static_html()
+    assert html.count('class="animation"') == 1  # first parameter swept, n fixed at default
+    assert "fixed: n = 8" in html
+    assert widgets.explore(small_fig, a=[1.0], n=[4, 8], sweep="all").static_html().count('class="animation"') == 2
+    from IPython.core.formatters import DisplayFormatter  # noqa: F401  (IPython present)
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    ex._ipython_display_()
+    assert "animation" in shown[0].data
+
+
+# ----------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"a": []}, r"parameter 'a' has no values"),
+        ({"b": [1, 2]}, r"small_fig\(\) has no parameter 'b'"),
+        ({}, r"at least one slider parameter"),
+        ({"a": "abc"}, r"expected a sequence of slider values"),
+        ({"a": 3}, r"expected a sequence of slider values"),
+    ],
+)
+def test_explore_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.explore(small_fig, static=False, **kwargs)
+
+
+def test_static_twin_bad_input():
+    with pytest.raises(ValueError, match="has no values"):
+        widgets.static_twin_html(small_fig, "a", [])
+    with pytest.raises(ValueError, match="has no parameter 'zz'"):
+        widgets.static_twin_html(small_fig, "zz", [1])
+    with pytest.raises(TypeError, match="expected a matplotlib Figure"):
+        widgets.static_twin_html(lambda a: None, "a", [1])
+
+
+# ------------------------------------------------------------------------------ tabs
+def test_tabs_widget():
+    figs = {"Frobenius": small_fig(1.0), "nuclear": small_fig(2.0)}
+    tab = widgets.tabs(figs)
+    assert isinstance(tab, ipw.Tab)
+    assert tuple(tab.titles) == ("Frobenius", "nuclear")
+    assert all(isinstance(c, ipw.Image) and bytes(c.value).startswith(PNG_MAGIC) for c in tab.children)
+    assert plt.get_fignums() == []
+    with pytest.raises(ValueError, match="non-empty dict"):
+        widgets.tabs({})
+    with pytest.raises(ValueError, match="not matplotlib Figures"):
+        widgets.tabs({"x": 1})
