@@ -15,3 +15,4 @@ __version__ = "0.1.0"
 from .flow import PARAMS, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
 from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
                           kkt_residuals, right_basis, singular_values, sinh_closed_form, svm_cosine, svm_distance)
+from . import plots, widgets  # noqa: E402  (the book's plot style and sliders: al.plots, al.widgets)

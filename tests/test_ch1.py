@@ -1,0 +1,88 @@
+"""Claims of chapter 1 (attention as token selection), checked through the figure module's compute functions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import attnlib as al
+from attnlib.figures import ch1
+
+
+@pytest.fixture(scope="module")
+def toy() -> al.AttentionData:
+    return ch1.make_toy_data()
+
+
+def test_toy_data_meets_assumptions_1_to_3(toy):
+    report = al.check_assumptions(toy)
+    for name in ("1", "1-diag", "2", "3"):
+        assert report.holds(name), report[name].reason
+    assert np.all(toy.opt == 0) and np.allclose(toy.gamma_opt, ch1.TOY_SCORE)
+    assert np.allclose(toy.B, np.column_stack([np.ravel(ch1.TOY_B1), np.repeat(ch1.TOY_C, 2)]))
+
+
+def test_phi_is_a_convex_combination_rising_to_gamma_opt(toy):
+    res = ch1.compute_phi_along_ray(data=toy)
+    yphi = res["yPhi"]
+    assert np.all(yphi <= toy.gamma_opt + 1e-12) and np.all(yphi >= toy.gamma.min(axis=1) - 1e-12)
+    assert np.allclose(yphi[0], res["uniform"])  # W = 0: uniform attention, the score average
+    assert np.all(np.diff(yphi, axis=0) >= -1e-12)  # monotone along the ray c W_F
+    assert np.all(toy.gamma_opt - yphi[-1] < 1e-3)
+
+
+def test_loss_tends_to_L_star_like_norm_WF_squared_over_t():
+    res = ch1.compute_loss_flow()
+    assert res["L_star"] > 0.01
+    assert np.all(res["excess"] > 0)  # never reaches L*
+    assert np.all(np.diff(res["excess"]) <= 0)  # gradient flow decreases the loss
+    late = res["t"] >= 1e10
+    assert late.sum() > 50
+    assert np.all(np.abs(res["ratio"][late] - 1) < 0.02)  # measured: within 1e-3 beyond t = 1e10
+    assert res["excess"][-1] < 1e-299
+    assert res["sigma_opt"][-1].min() > 1 - 1e-12
+    assert res["cos_fro"][-1] > 0.99999
+
+
+def test_svm_plane_l1_sparse_l2_dense_and_flows_reach_them():
+    res = ch1.compute_svm_plane()
+    assert np.allclose(res["l1"], [1.0, 0.0], atol=1e-6)  # sparse
+    assert np.allclose(res["l2"], [6 / 7, 2 / 7], atol=1e-6)  # projection of 0 on the line beta^T (1, .5) = 1
+    assert np.linalg.norm(res["l1"] - res["l2"]) > 0.3
+    assert res["dist_beta_l2"] < 1e-6  # measured 1e-9
+    assert res["dist_xi_l1"] < 5e-3  # measured 2.5e-4: the l1 approach is slow
+    assert np.linalg.norm(res["path_xi"][-1] - res["l2"]) > 0.25
+
+
+def test_mirrored_data_is_infeasible_and_flow_plateaus(toy):
+    mirrored = ch1.make_mirrored_data(toy)
+    assert np.allclose(mirrored.gamma[-1], toy.gamma[0])
+    report = al.check_assumptions(mirrored)
+    assert not report.holds("1")
+    with pytest.raises(al.InfeasibleSVMError):
+        al.solve_svm(mirrored, "fro")
+    res = ch1.compute_broken()
+    assert res["mirrored"]["excess"][-1] > 0.1
+    assert res["generic"]["excess"][-1] > 1e-3 and res["generic"]["wrong"] >= 1
+    assert not al.check_assumptions(res["generic"]["data"]).holds("2")
+    assert res["toy"]["wrong"] == 0 and res["toy"]["excess"][-1] < 1e-290
+
+
+def test_widget_ray_margin_and_rate():
+    ray = ch1.compute_ray(0)
+    assert ray["mu_dir"] == pytest.approx(1.0, abs=1e-6)
+    big = ray["c"] >= 10
+    slope = np.diff(np.log(ray["excess"][big])) / np.diff(ray["c"][big])
+    assert np.all(np.abs(slope + 1) < 0.1)  # excess ~ e^{-c mu}
+    flipped = ch1.compute_ray(120)
+    assert flipped["mu_dir"] < 0 and flipped["excess"][-1] > 0.1
+    W_F, P = ch1.widget_directions()
+    assert abs(np.vdot(W_F, P)) < 1e-12 and np.isclose(np.linalg.norm(P), np.linalg.norm(W_F))
+
+
+def test_figures_build():
+    import matplotlib.pyplot as plt
+
+    for name in ("tokens", "svm_plane", "direction_widget"):
+        fig = ch1.FIGURES[name]()
+        assert fig.axes
+        plt.close(fig)

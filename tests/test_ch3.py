@@ -1,0 +1,125 @@
+"""Chapter 3 (diagonal K, Q): the claims its figures and printed numbers make, via attnlib.figures.ch3.
+
+Thresholds come from measurement (noted beside each) with a margin; every test compares two independent
+computations or a measured trend, so it fails if the claim were false.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from attnlib.figures import ch3  # noqa: E402
+
+
+def test_demo_data_l1_solution_is_sparse():
+    ref = ch3.svms()
+    np.testing.assert_allclose(ref["l1"], [20 / 17, 10 / 51, 0, 0], atol=1e-6)
+    assert ref["l2"][2] > 0.05  # the l2 solution also uses beta_3 (0.0604)
+
+
+def test_balanced_zero_start_is_stationary_and_init5_is_not():
+    st = ch3.compute_stationary()
+    assert all(np.all(g == 0.0) for g in st["grad_zero"])  # exactly zero, not just small
+    assert st["max_W_zero_flow"] == 0.0
+    assert np.linalg.norm(st["grad_paper"][1]) > 1e-2  # measured 0.033: init (5) moves
+    assert st["beta_end_paper"][0] > 1e4  # measured 1.2e5 at log t = 1e5
+
+
+def test_lemma_4_1_dln_matches_xi_flow():
+    eq = ch3.compute_equivalence()
+    assert eq["map_err"] < 1e-15
+    assert np.max(eq["rel_err"]) < 1e-6  # measured 4.5e-8 (both solvers at rtol 1e-10)
+    assert np.linalg.norm(eq["beta"][-1]) > 100  # the comparison covers the large-norm regime
+
+
+def test_sinh_closed_form_and_conservation_follow_the_tolerance():
+    cf = ch3.compute_closed_form()
+    assert np.max(cf["sinh_err"][1e-8]) < 2e-6  # measured 4.8e-7
+    med = [np.median(cf["sinh_err"][r][1:]) for r in (1e-6, 1e-8, 1e-10)]  # measured 1.7e-6, 6.8e-9, 1.5e-10
+    assert med[0] > 10 * med[1] > 100 * med[2]
+    cons = [np.max(cf["cons_err"][r]) for r in (1e-6, 1e-8, 1e-10)]  # measured 2.2e-6, 9.2e-9, 1.0e-10
+    assert cons[0] > 10 * cons[1] > 100 * cons[2]
+    assert cons[1] < 1e-7
+
+
+def test_mirror_flow_identity_by_finite_differences():
+    mi = ch3.compute_mirror()
+    late = mi["log_t"] > 5
+    assert np.max(mi["mirror_err"]) < 1e-2  # measured 2.4e-3 (FD error in the transient)
+    assert np.max(mi["mirror_err"][late]) < 1e-3  # measured 9.8e-5
+    assert np.max(mi["e6_err"][late]) < 1e-3
+    assert np.min(mi["plain_err"]) > 0.2  # plain GF (beta' = -grad L) is not this flow: measured >= 0.38
+
+
+def test_erratum_e6_factor_n():
+    e6 = ch3.compute_e6_pointwise()
+    assert np.max(e6["fixed_err"]) < 1e-6  # measured 1.8e-8
+    np.testing.assert_allclose(e6["paper_ratio"], ch3.data().n, rtol=1e-6)
+
+
+def test_erratum_e4_padded_Diag():
+    e4 = ch3.compute_e4()
+    assert e4["W_err"] < 1e-14 and e4["grad_err"] < 1e-14
+    assert e4["offdiag_frac"] > 0.5  # measured 0.94: the full gradient is not diagonal
+
+
+def test_erratum_e10_nonconstant_omega0():
+    e10 = ch3.compute_e10()
+    assert np.ptp(e10["omega0"]) > 0.02  # really non-constant
+    xk0, xq0 = e10["init"]
+    assert np.any(xk0 == 0) and np.any(xq0 == 0) and np.any(np.minimum(xk0, xq0) < 0)
+    assert e10["max_err"] < 2e-6  # measured 4.5e-7
+
+
+def test_lemma_4_2_norm_grows_like_log_t():
+    ng = ch3.compute_norm_growth()
+    lt = ng["log_t"]
+    assert np.all(np.diff(ng["norm_xi"][lt > 3]) > 0)
+    ratio = ng["norm_xi"][-1] / lt[-1]
+    assert 1.0 < ratio < 1.5  # measured 1.24 (||beta_l1|| = 1.19)
+    late = lt >= 100
+    resid = ng["mu_xi"][late] - lt[late] - np.log(lt[late])  # heuristic: mu = ln t + ln ln t + c
+    assert np.ptp(resid) < 0.2  # measured c = -3.36 +- 0.03
+    assert np.ptp(ng["mu_beta"][late] - lt[late]) < 0.2  # beta-flow: mu = ln t + c
+
+
+def test_headline_l1_vs_l2():
+    hl = ch3.compute_headline()
+    dx, db = hl["dist"]["xi"], hl["dist"]["beta"]
+    assert db["l2"][-1] < 1e-4  # measured 2.8e-5
+    assert db["l1"][-1] > 0.05  # stays away from l1 (0.0575)
+    assert dx["l1"][-1] < dx["l2"][-1]  # 0.057 vs 0.100
+    assert abs(hl["bhat"]["xi"][-1][2]) < 1e-4 < 0.05 < hl["bhat"]["beta"][-1][2]  # sparse vs dense beta_3
+    k300 = np.argmin(np.abs(hl["log_t"] - np.log(1e300)))
+    assert 0.98 < hl["cos"]["xi"]["l1"][k300] < 0.995  # honest: only 0.991 at t = 1e300
+    assert hl["cos"]["beta"]["l2"][k300] > 0.9999
+
+
+def test_rate_distance_to_l1_keeps_shrinking():
+    at = ch3.compute_rate()["at"]
+    d300, d4, d5 = (at[k] for k in sorted(at))
+    assert d300 > d4 > d5  # measured 0.209 > 0.148 > 0.057
+    assert d5 < 0.1
+
+
+def test_widget_transient_grows_with_omega0_and_limit_is_l1():
+    approach = [ch3.widget_min_dist_l2(om) for om in ch3.WIDGET_OMEGA0]
+    assert all(b <= a + 1e-3 for a, b in zip(approach, approach[1:]))  # measured 0.067 ... 0.0033
+    assert approach[-1] < 0.01 < approach[0]
+    for om in ch3.WIDGET_OMEGA0:
+        if om >= 0.3:
+            assert ch3.compute_widget(om)["dist_l1"][-1] < 3e-3  # measured <= 1.5e-3 at ln t = 1e4
+
+
+@pytest.mark.parametrize("name", sorted(ch3.FIGURES))
+def test_figures_build(name):
+    import matplotlib.pyplot as plt
+
+    fig = ch3.FIGURES[name]()
+    assert isinstance(fig, Figure) and fig.axes
+    plt.close(fig)
