@@ -1,0 +1,157 @@
+"""Tests of attnlib.diagnostics: directions, SVM agreement, invariants, the sinh closed form, alignment, KKT."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import attnlib as al
+from attnlib import diagnostics as dg
+
+from conftest import get_data
+
+_cache: dict = {}
+
+
+def xi_flow() -> al.Trajectory:
+    if "xi" not in _cache:
+        data = get_data("demo1")
+        _cache["xi"] = al.gradient_flow(data, "xi", al.default_init(data, "xi", 0.1, seed=0), 1e300)
+    return _cache["xi"]
+
+
+def w_flow() -> al.Trajectory:
+    if "W" not in _cache:
+        _cache["W"] = al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), 1e300)
+    return _cache["W"]
+
+
+# -- direction, cosine, distance -----------------------------------------------------------------------------------
+
+def test_direction_has_margin_one():
+    data = get_data("demo1")
+    W = al.solve_svm(data, "fro").W * 7.5
+    D = dg.direction(data, W)
+    assert al.margin(data, D) == pytest.approx(1.0, rel=1e-12)
+    assert np.allclose(D, W / 7.5)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0])
+def test_direction_raises_when_margin_not_positive(scale):
+    data = get_data("demo1")
+    with pytest.raises(ValueError, match="not positive"):
+        dg.direction(data, scale * al.solve_svm(data, "fro").W)
+
+
+def test_svm_cosine_and_distance_along_flow():
+    tr = w_flow()
+    sol = al.solve_svm(get_data("demo1"), "fro")
+    cos, dist = dg.svm_cosine(tr, sol), dg.svm_distance(tr, sol)
+    assert np.isnan(cos[0]) and np.isnan(dist[0])  # W(0) = 0: no direction yet
+    assert cos[-1] > 0.99999 and dist[-1] < 0.01
+    assert np.allclose(tr.direction()[-1], dg.direction(get_data("demo1"), tr.W[-1]))
+
+
+def test_singular_values():
+    A = np.diag([3.0, -2.0, 0.5])
+    assert np.allclose(dg.singular_values(A), [3.0, 2.0, 0.5])
+    assert dg.singular_values(np.stack([A, 2 * A])).shape == (2, 3)
+
+
+# -- conserved quantities and the sinh closed form -----------------------------------------------------------------
+
+def test_conserved_quantity_shapes_and_values():
+    tr = xi_flow()
+    C = dg.conserved_quantity(tr)
+    assert C.shape == (len(tr.t), 4)
+    # C(0) = 2 omega_0^2 ~ 0.03 is a difference of terms ~ 1e3 at t = 1e300; measured drift 5e-7 |C(0)| at
+    # rtol 1e-8 (7e-10 of the cancelling terms; test_flow checks 1e-8 relative at rtol 1e-11)
+    assert np.allclose(C, C[0], rtol=0, atol=2e-6 * np.abs(C[0]).max())
+    assert np.allclose(C[0], tr.params["xi_k"][0] ** 2)  # init (5): xi_q(0) = 0
+
+
+@pytest.mark.parametrize("param", ["W", "beta"])
+def test_conservation_error_paths(param):
+    data = get_data("demo1")
+    tr = al.gradient_flow(data, param, al.default_init(data, param), 1.0, t_eval=[0.0, 1.0])
+    with pytest.raises(ValueError, match="conserve"):
+        dg.conservation_error(tr)
+    with pytest.raises(ValueError, match="conserve"):
+        dg.conserved_quantity(tr)
+
+
+def test_sinh_closed_form_error_paths():
+    data = get_data("demo1")
+    with pytest.raises(ValueError, match="param='xi'"):
+        dg.sinh_closed_form(w_flow())
+    gd = al.gradient_descent(data, "xi", al.default_init(data, "xi"), 0.1, 5)
+    with pytest.raises(ValueError, match="gradient_flow"):
+        dg.sinh_closed_form(gd)
+    rnd = al.gradient_flow(data, "xi", al.default_init(data, "xi", kind="random"), 1.0, t_eval=[0.0, 1.0])
+    with pytest.raises(ValueError, match="initialisation"):
+        dg.sinh_closed_form(rnd)
+
+
+def test_sinh_closed_form_with_swapped_roles():
+    """init (5) with xi_k(0) = 0 and xi_q(0) = sqrt(2) omega_0: the closed form still holds with sign +."""
+    data = get_data("demo1")
+    xk, xq = al.default_init(data, "xi", 0.1, seed=3)
+    tr = al.gradient_flow(data, "xi", (xq, xk), 1e10)
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    err = np.linalg.norm(dg.sinh_closed_form(tr) - beta, axis=1)[1:] / np.linalg.norm(beta, axis=1)[1:]
+    assert err.max() <= 1e-6
+
+
+# -- alignment -----------------------------------------------------------------------------------------------------
+
+def test_alignment_error_zero_for_aligned_and_positive_otherwise():
+    data = get_data("demo3")
+    K, Q = al.default_init(data, "KQ", 0.1, seed=1, kind="aligned")
+    U_K, U_Q = al.aligned_bases(data)
+    V = dg.right_basis(K, U_K)
+    assert np.allclose(V.T @ V, np.eye(V.shape[0]))
+    assert dg.alignment_error(K, Q, U_K, U_Q, V) <= 1e-12  # Q = 0 counts 0
+    Kr, Qr = al.default_init(data, "KQ", 0.1, seed=1)
+    assert dg.alignment_error(Kr, Qr, U_K, U_Q, V) > 0.1
+
+
+def test_right_basis_needs_nonzero_singular_values():
+    data = get_data("demo3")
+    U_K, _ = al.aligned_bases(data)
+    with pytest.raises(ValueError, match="nonzero"):
+        dg.right_basis(np.zeros((data.d, data.d)), U_K)
+
+
+# -- approximate KKT -----------------------------------------------------------------------------------------------
+
+def test_kkt_Blambda_equals_arcsinh_identity():
+    """paper-notes §4: B lambda(t) = arcsinh(beta(t) / omega_0^2) / ln mu(t), from beta alone."""
+    tr = xi_flow()
+    data = get_data("demo1")
+    res = dg.kkt_residuals(tr, al.solve_svm(data, "l1"))
+    w2 = (tr.params["xi_k"][0] ** 2 + tr.params["xi_q"][0] ** 2) / 2
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    ok = tr.margin > 1
+    assert ok.sum() > 100
+    ident = np.arcsinh(beta[ok] / w2) / np.log(tr.margin[ok])[:, None]
+    assert np.max(np.abs(res.Blambda[ok] - ident)) <= 1e-6 * max(1.0, np.abs(ident).max())
+    assert np.all(np.isnan(res.Blambda[~ok]))
+
+
+def test_kkt_residuals_behave():
+    tr = xi_flow()
+    res = dg.kkt_residuals(tr, al.solve_svm(get_data("demo1"), "l1"))
+    ok = tr.margin > 10
+    assert np.all(res.feasibility[ok] >= -1e-9)  # beta_hat is feasible by the definition of mu
+    assert np.all(res.lam[ok] >= 0)
+    # stationarity residual shrinks, logarithmically: measured 0.43 -> ~0.1 between mu = 10 and 690
+    eps = res.epsilon[ok]
+    assert eps[-1] < 0.5 * eps[0]
+    assert res.epsilon_prime[-1] < 0.2
+
+
+def test_kkt_residuals_error_paths():
+    data = get_data("demo1")
+    with pytest.raises(ValueError, match="param='xi'"):
+        dg.kkt_residuals(w_flow(), al.solve_svm(data, "l1"))
+    with pytest.raises(ValueError, match="l1"):
+        dg.kkt_residuals(xi_flow(), al.solve_svm(data, "l2"))
