@@ -16,3 +16,12 @@ def test_teaser_limits_match_their_own_svm_and_not_the_other():
     b = res["beta"]
     assert abs(b["xi"][2]) < 1e-3 < 0.05 < b["beta"][2]       # ... and sparse where beta is dense
     np.testing.assert_allclose(b["beta"], b["l2"], atol=1e-2)
+
+
+def test_convergence_tabs_show_distance_shrinking_for_each_own_svm():
+    res = compute_teaser()
+    for flow in ("W", "KQ", "beta", "xi"):
+        _, own, other = res["curves"][flow]
+        assert (1 - own[-1]) < (1 - other[-1])        # closer to its own SVM than to the other at the end
+    _, own, _ = res["curves"]["beta"]
+    assert (1 - own[-1]) < 0.01 * (1 - own[0])        # beta -> l2 visibly converges over the run

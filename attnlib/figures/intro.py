@@ -36,10 +36,13 @@ def compute_teaser(t_end: float = 1e300) -> dict:
             "beta": (diag, np.zeros(diag.d), "l2", "l1"),
             "xi": (diag, default_init(diag, "xi", 0.1, seed=None), "l1", "l2")}
     for param, (data, init, own, other) in runs.items():
-        traj = gradient_flow(data, param, init, t_end=t_end, t_eval=[0.0, t_end])
+        traj = gradient_flow(data, param, init, t_end=t_end)
         W_hat = traj.direction()[-1]
         sol_own, sol_other = solve_svm(data, own), solve_svm(data, other)
-        out["cos"][param] = (traj.cosine_to(sol_own.W)[-1], traj.cosine_to(sol_other.W)[-1])
+        own_cos, other_cos = traj.cosine_to(sol_own.W), traj.cosine_to(sol_other.W)
+        out["cos"][param] = (own_cos[-1], other_cos[-1])
+        late = traj.log_t > 0.01  # t > 1: plotted against ln t on a log axis
+        out.setdefault("curves", {})[param] = (traj.log_t[late], own_cos[late], other_cos[late])
         if param in ("W", "KQ"):
             out["sv"][param] = singular_values(W_hat)
             out["sv"][own] = singular_values(sol_own.W)
@@ -77,4 +80,37 @@ def teaser_figure(t_end: float = 1e300) -> Figure:
     return fig
 
 
-FIGURES = {"teaser": teaser_figure}
+def convergence_figure(pair: str = "W-KQ", t_end: float = 1e300) -> Figure:
+    """``1 - cosine`` with each SVM solution against ``ln t`` for the teaser's flows.
+
+    Parameters
+    ----------
+    pair : {"W-KQ", "beta-xi"}
+        The two flows to show: combined ``W`` vs separate ``K, Q`` (Frobenius vs nuclear), or combined ``beta``
+        vs separate ``xi`` (l2 vs l1).
+    t_end : float
+        Final time.
+    """
+    flows, svms = {"W-KQ": (("W", "KQ"), ("fro", "nuc")), "beta-xi": (("beta", "xi"), ("l2", "l1"))}[pair]
+    names = {"W": "one matrix $W$", "KQ": "separate $K,Q$", "beta": r"combined $\beta$", "xi": r"separate $\xi_k,\xi_q$",
+             "fro": "Frobenius", "nuc": "nuclear", "l2": r"$\ell_2$", "l1": r"$\ell_1$"}
+    plots.use_book_style()
+    res = compute_teaser(t_end)
+    fig, ax = plots.new_figure(1, 1, width=7.0, height=3.6)
+    for flow, own, other in ((flows[0], svms[0], svms[1]), (flows[1], svms[1], svms[0])):
+        x, c_own, c_other = res["curves"][flow]
+        ax.plot(x, np.maximum(1 - c_own, 1e-16), color=plots.COLORS[flow],
+                label=f"{names[flow]} vs {names[own]} SVM (theory: $\\to 0$)")
+        ax.plot(x, np.maximum(1 - c_other, 1e-16), color=plots.COLORS[flow], ls=":",
+                label=f"{names[flow]} vs {names[other]} SVM")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\ln t$ (log scale; $\ln t = 690$ is $t = 10^{300}$)")
+    ax.set_yscale("log")
+    ax.set_ylabel(r"$1-\cos(W(t), W_{\mathrm{SVM}})$ (log scale)")
+    ax.legend(loc="lower right", fontsize=8)
+    plots.finish(fig, legend=False)
+    return fig
+
+
+FIGURES = {"teaser": teaser_figure, "convergence_W_KQ": lambda: convergence_figure("W-KQ"),
+           "convergence_beta_xi": lambda: convergence_figure("beta-xi")}
