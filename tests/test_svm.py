@@ -299,3 +299,31 @@ def test_non_separable_data(norm):
 def test_unknown_norm_raises(demo1, bad):
     with pytest.raises(ValueError, match="norm"):
         al.solve_svm(demo1, bad)
+
+
+# -- selection SVM (a locally optimal token selection's own SVM, used by chapter 6) ------------------------
+
+def test_selection_svm_with_opt_is_the_usual_svm():
+    import attnlib as al
+    data = al.make_generic_data(6, 8, 10, seed=0)
+    for norm in ("fro", "nuc"):
+        usual = al.solve_svm(data, norm)
+        sel = al.solve_selection_svm(data, data.opt, norm)
+        np.testing.assert_allclose(sel.W, usual.W, atol=1e-6 * np.abs(usual.W).max())
+        assert sel.margin >= 1 - 1e-9
+
+
+def test_selection_svm_constrains_only_lower_scored_tokens_and_checks_input():
+    import attnlib as al
+    data = al.make_generic_data(6, 8, 10, seed=5)
+    sel = np.array(data.opt)
+    sel[0] = int(np.argsort(data.gamma[0])[-2])  # sample 0 selects its second-best token
+    pairs = al.selection_pairs(data, sel)
+    assert len(pairs) == len(data.pairs) - 1       # the optimal token of sample 0 is not constrained
+    sol = al.solve_selection_svm(data, sel, "fro")
+    D = data.X[pairs[:, 0], sel[pairs[:, 0]]] - data.X[pairs[:, 0], pairs[:, 1]]
+    assert np.einsum("kd,kd->k", D, data.z[pairs[:, 0]] @ sol.W.T).min() >= 1 - 1e-6
+    with pytest.raises(ValueError, match="selection must be an integer array"):
+        al.solve_selection_svm(data, sel[:-1])
+    with pytest.raises(ValueError, match="norm must be"):
+        al.solve_selection_svm(data, sel, "l1")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import cvxpy as cp
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -108,17 +107,8 @@ def _svm(data: al.AttentionData, norm: str) -> al.SVMSolution:
 
 # -- SVMs for an arbitrary token selection (locally optimal directions) -------------------------------------------
 
-def _selection_pairs(data: al.AttentionData, sel) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(i, l)`` with ``gamma_il < gamma_{i,sel(i)}``: the tokens the selected one must beat."""
-    sel = np.asarray(sel, dtype=int)
-    g_sel = data.gamma[np.arange(data.n), sel]
-    rows = [(i, l) for i in range(data.n) for l in range(data.L) if data.gamma[i, l] < g_sel[i]]
-    i, l = (np.array(a, dtype=int) for a in zip(*rows))
-    return i, l
-
-
 def selection_svm(data: al.AttentionData, sel, norm: str = "fro") -> np.ndarray:
-    """The attention SVM of a token selection ``sel`` (a locally optimal direction), solved with cvxpy.
+    """The attention SVM of a token selection ``sel`` (a locally optimal direction): ``al.solve_selection_svm(...).W``.
 
     ``min ||W|| s.t. (x_{i,sel(i)} - x_il)^T W z_i >= 1`` for every ``i`` and every token ``l`` whose score is
     *lower* than the selected one's, ``gamma_il < gamma_{i,sel(i)}``. Tokens of equal or higher score exert no
@@ -137,26 +127,13 @@ def selection_svm(data: al.AttentionData, sel, norm: str = "fro") -> np.ndarray:
     numpy.ndarray, shape (d, d)
         The minimiser, scaled to selection margin 1.
     """
-    sel = np.asarray(sel, dtype=int)
-    i, l = _selection_pairs(data, sel)
-    D = data.X[i, sel[i]] - data.X[i, l]
-    W = cp.Variable((data.d, data.d))
-    obj = cp.sum_squares(W) if norm == "fro" else cp.normNuc(W)
-    prob = cp.Problem(cp.Minimize(obj), [cp.sum(cp.multiply(D @ W, data.z[i]), axis=1) >= 1])
-    prob.solve(solver="CLARABEL")
-    if prob.status.startswith("infeasible") or W.value is None:
-        raise al.InfeasibleSVMError(f"the SVM for selection {sel.tolist()} is infeasible ({prob.status}): no W "
-                                    f"ranks each selected token above the lower-scored tokens of its sample")
-    if prob.status != "optimal":
-        raise RuntimeError(f"the SVM for selection {sel.tolist()} was not solved accurately ({prob.status})")
-    out = np.array(W.value)
-    return out / selection_margin(data, out, sel)
+    return al.solve_selection_svm(data, np.asarray(sel, dtype=int), norm).W
 
 
 def selection_margin(data: al.AttentionData, W, sel) -> float:
     """``min (x_{i,sel(i)} - x_il)^T W z_i`` over the pairs of :func:`selection_svm`."""
     sel = np.asarray(sel, dtype=int)
-    i, l = _selection_pairs(data, sel)
+    i, l = al.selection_pairs(data, sel).T
     return float(np.einsum("kd,de,ke->k", data.X[i, sel[i]] - data.X[i, l], np.asarray(W), data.z[i]).min())
 
 
