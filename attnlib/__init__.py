@@ -12,7 +12,7 @@ from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, 
 from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, selection_pairs, solve_selection_svm, solve_svm
 
 __version__ = "0.1.0"
-from .flow import PARAMS, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
+from .flow import PARAMS, FlowStallError, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
 from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
                           kkt_residuals, right_basis, singular_values, sinh_closed_form, svm_cosine, svm_distance)
 from . import plots, widgets  # noqa: E402  (the book's plot style and sliders: al.plots, al.widgets)
