@@ -430,15 +430,14 @@ def _at_array(log_t: np.ndarray, x: float) -> int:
     return int(np.nanargmin(np.abs(log_t - x)))
 
 
-def fig_unequal_scores() -> Figure:
-    """Assumption 2 violated: the flows still reach the same SVM directions."""
-    r = compute_unequal_scores()
+def _fig_cos_variants(r: dict, variants: tuple) -> Figure:
+    """``1 - cos`` with the SVM against ``ln t`` for the W- and (K,Q)-flows of each ``(key, line style, label)``."""
     fig, ax = plots.new_figure(width=6.4, height=3.6)
-    for name, ls in (("equal", "-"), ("unequal", "--")):
+    for key, ls, what in variants:
         for p, ref in (("W", r"$W_F$"), ("KQ", r"$W_*$")):
-            x, c = r[name][p]
+            x, c = r[key][p]
             keep = (x >= 0.1) & (x <= 1e4)
-            lab = (r"$W$-flow" if p == "W" else r"$(K,Q)$-flow") + f" vs {ref}-SVM, {name} scores"
+            lab = (r"$W$-flow" if p == "W" else r"$(K,Q)$-flow") + f" vs {ref}-SVM, {what}"
             ax.plot(x[keep], 1 - c[keep], color=C[p], ls=ls, label=lab)
     ax.set_yscale("log")
     _logt_axis(ax)
@@ -446,24 +445,17 @@ def fig_unequal_scores() -> Figure:
     plots.finish(fig, legend=False)
     ax.legend(fontsize=8, loc="lower left")
     return fig
+
+
+def fig_unequal_scores() -> Figure:
+    """Assumption 2 violated: the flows still reach the same SVM directions."""
+    return _fig_cos_variants(compute_unequal_scores(),
+                             (("equal", "-", "equal scores"), ("unequal", "--", "unequal scores")))
 
 
 def fig_logistic() -> Figure:
     """Exponential vs logistic loss: the same limit directions."""
-    r = compute_logistic()
-    fig, ax = plots.new_figure(width=6.4, height=3.6)
-    for loss, ls in (("exp", "-"), ("logistic", "--")):
-        for p, ref in (("W", r"$W_F$"), ("KQ", r"$W_*$")):
-            x, c = r[loss][p]
-            keep = (x >= 0.1) & (x <= 1e4)
-            lab = (r"$W$-flow" if p == "W" else r"$(K,Q)$-flow") + f" vs {ref}-SVM, {loss} loss"
-            ax.plot(x[keep], 1 - c[keep], color=C[p], ls=ls, label=lab)
-    ax.set_yscale("log")
-    _logt_axis(ax)
-    ax.set_ylabel(r"$1-\cos$ with the SVM (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    return fig
+    return _fig_cos_variants(compute_logistic(), (("exp", "-", "exp loss"), ("logistic", "--", "logistic loss")))
 
 
 def fig_gd() -> Figure:
