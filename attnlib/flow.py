@@ -491,24 +491,11 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
         raise ValueError(f"steps must be a positive integer; got {steps}")
     arrays = _split_init(data, param, init)
     model = _Model(data, param, arrays, loss)
-    k = model.n_theta
     save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
     theta = np.concatenate([a.ravel() for a in arrays])
-    saved, j = [], 0
     start = time.perf_counter()
-    for step in range(steps + 1):
-        if step == save_at[j]:
-            saved.append(theta.copy())
-            j += 1
-            if step == steps:
-                break
-        if normalized:
-            D = _normalised_direction(model, theta)
-            theta = theta + lr * D
-        else:
-            theta = theta + lr * model.rhs(np.concatenate([theta, np.zeros(len(data.pairs))]), 0.0)[:k]
-        if not np.all(np.isfinite(theta)):
-            raise FloatingPointError(f"gradient descent diverged at step {step} (lr={lr} too large?)")
+    with threadpool_limits(limits=1, user_api="blas"):
+        saved = _descend(model, theta, lr, normalized, save_at)
     wall = time.perf_counter() - start
     thetas = [model.unpack(row) for row in saved]
     params = {name: np.array([th[i] for th in thetas]) for i, name in enumerate(_NAMES[param])}
@@ -519,6 +506,25 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
     return Trajectory(data=data, param=param, t=t, log_t=log_t, W=W, params=params,
                       phi=np.zeros((len(t), len(data.pairs))), nfev=model.nfev, loss_kind=loss,
                       method="normalized_gd" if normalized else "gd", wall_time=wall)
+
+
+def _descend(model: _Model, theta: np.ndarray, lr: float, normalized: bool, save_at: np.ndarray) -> list:
+    """The GD iterates at the step indices ``save_at`` (sorted, ending at the last step)."""
+    k, zeros = model.n_theta, np.zeros(len(model.data.pairs))
+    saved, j = [], 0
+    for step in range(int(save_at[-1]) + 1):
+        if step == save_at[j]:
+            saved.append(theta.copy())
+            j += 1
+            if j == len(save_at):
+                break
+        if normalized:
+            theta = theta + lr * _normalised_direction(model, theta)
+        else:
+            theta = theta + lr * model.rhs(np.concatenate([theta, zeros]), 0.0)[:k]
+        if not np.all(np.isfinite(theta)):
+            raise FloatingPointError(f"gradient descent diverged at step {step} (lr={lr} too large?)")
+    return saved
 
 
 def _normalised_direction(model: _Model, theta: np.ndarray) -> np.ndarray:
