@@ -24,7 +24,7 @@ from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from .data import AttentionData
-from .model import cosine, margin
+from .model import cosine
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
@@ -259,21 +259,22 @@ class Trajectory:
     margin: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        from .model import excess_loss, exp_loss, log_excess_loss, logistic_loss, min_loss
+        from .model import _excess_from_logsig, _log_attention_path, _log_excess_from_logsig, logistic_loss, min_loss
 
         if not np.all(np.isfinite(self.W)):
             raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
         d = self.data
-        if self.loss_kind == "exp":
-            self.excess_loss = np.array([excess_loss(d, W) for W in self.W])
-            self.log_excess_loss = np.array([log_excess_loss(d, W) for W in self.W])
+        if self.loss_kind == "exp":  # the whole path at once: the same formulas as excess_loss, log_excess_loss
+            logsig = _log_attention_path(d, self.W)
+            self.excess_loss = _excess_from_logsig(d, logsig)
+            self.log_excess_loss = _log_excess_from_logsig(d, logsig)
             self.loss = min_loss(d) + self.excess_loss
         else:
             self.loss = np.array([logistic_loss(d, W) for W in self.W])
             self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
             with np.errstate(divide="ignore"):
                 self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
-        self.margin = np.array([margin(d, W) for W in self.W])
+        self.margin = np.min(np.einsum("kd,mkd->mk", d.D, np.einsum("ke,mde->mkd", d.Z, self.W)), axis=1)
 
     def __len__(self) -> int:
         return len(self.t)

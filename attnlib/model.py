@@ -86,6 +86,11 @@ def _log_attention(data: AttentionData, W) -> np.ndarray:
     return log_softmax(attention_scores(data, W), axis=1)
 
 
+def _log_attention_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
+    """Log-attention along a path of weights ``Ws`` (m, d, d) -> (m, n, L) (no checks: flows' own output)."""
+    return log_softmax(np.einsum("nld,mnd->mnl", data.X, np.einsum("ne,mde->mnd", data.z, Ws)), axis=-1)
+
+
 def attention(data: AttentionData, W) -> np.ndarray:
     """Softmax attention weights ``sigma(X_i W z_i)``, shape (n, L); rows sum to 1.
 
@@ -109,9 +114,10 @@ def predict(data: AttentionData, W) -> np.ndarray:
 
 
 def _margins_per_sample(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
-    """``r_i = gamma_{i,opt} - gamma_i^T sigma_i = sum_l sigma_il (gamma_opt - gamma_il) >= 0``, no cancellation."""
+    """``r_i = gamma_{i,opt} - gamma_i^T sigma_i = sum_l sigma_il (gamma_opt - gamma_il) >= 0``, no cancellation.
+    ``logsig`` is (..., n, L); the result (..., n)."""
     gap = data.gamma_opt[:, None] - data.gamma
-    return np.sum(np.exp(logsig) * gap, axis=1)
+    return np.sum(np.exp(logsig) * gap, axis=-1)
 
 
 def exp_loss(data: AttentionData, W) -> float:
@@ -149,13 +155,17 @@ def log_excess_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
-    logsig = _log_attention(data, W)
+    return float(_log_excess_from_logsig(data, _log_attention(data, W)))
+
+
+def _log_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
+    """``log(L - L*)`` from log-attention (..., n, L) -> (...)."""
     gap = data.gamma_opt[:, None] - data.gamma
     mask = gap > 0
     with np.errstate(divide="ignore"):
-        log_r = logsumexp(np.where(mask, logsig + np.log(np.where(mask, gap, 1.0)), -np.inf), axis=1)
+        log_r = logsumexp(np.where(mask, logsig + np.log(np.where(mask, gap, 1.0)), -np.inf), axis=-1)
     log_terms = -data.gamma_opt + _log_expm1_from_log(log_r)
-    return float(logsumexp(log_terms) - np.log(data.n))
+    return logsumexp(log_terms, axis=-1) - np.log(data.n)
 
 
 def _log_expm1_from_log(log_r: np.ndarray) -> np.ndarray:
@@ -176,8 +186,12 @@ def excess_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
-    r = _margins_per_sample(data, _log_attention(data, W))
-    return float(np.mean(np.exp(-data.gamma_opt) * np.expm1(r)))
+    return float(_excess_from_logsig(data, _log_attention(data, W)))
+
+
+def _excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
+    """``L - L*`` from log-attention (..., n, L) -> (...)."""
+    return np.mean(np.exp(-data.gamma_opt) * np.expm1(_margins_per_sample(data, logsig)), axis=-1)
 
 
 def margin(data: AttentionData, W) -> float:

@@ -364,3 +364,14 @@ def test_default_init_forms():
         al.default_init(data, "W", kind="aligned")
     with pytest.raises(ValueError, match="orthogonal"):
         al.default_init(data, "KQ", kind="aligned")  # demo 1 is not Assumption 4 data
+
+
+@pytest.mark.parametrize("param", PARAMS)
+def test_trajectory_path_quantities_match_the_model_functions(param):
+    """Trajectory computes loss, excess loss and margin for the whole path at once; same as one W at a time."""
+    tr = flow("demo1", param)
+    data = tr.data
+    assert np.allclose(tr.excess_loss, [al.excess_loss(data, W) for W in tr.W], rtol=1e-12, atol=0)
+    assert np.allclose(tr.log_excess_loss, [al.log_excess_loss(data, W) for W in tr.W], rtol=1e-12, atol=1e-12)
+    assert np.allclose(tr.margin, [al.margin(data, W) for W in tr.W], rtol=1e-12, atol=1e-14)
+    assert np.allclose(tr.loss[:20], [al.exp_loss(data, W) for W in tr.W[:20]], rtol=1e-13, atol=0)
