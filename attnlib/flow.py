@@ -39,7 +39,19 @@ _NAMES = {"W": ("W",), "KQ": ("K", "Q"), "beta": ("beta",), "xi": ("xi_k", "xi_q
 
 
 class FlowStallError(RuntimeError):
-    """The adaptive solver stopped making progress (raised when a flow exceeds its evaluation budget)."""
+    """The adaptive solver stopped making progress (raised when a flow exceeds its evaluation budget).
+
+    Attributes
+    ----------
+    log_t : float
+        ``log t`` the flow had reached.
+    nfev : int
+        Gradient evaluations used.
+    """
+
+    def __init__(self, message: str, log_t: float = float("nan"), nfev: int = 0):
+        super().__init__(message)
+        self.log_t, self.nfev = log_t, nfev
 
 
 class _OverBudget(Exception):
@@ -397,7 +409,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         try:
             saved = _integrate(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
         except _OverBudget:
-            raise FlowStallError(_stall_message(model)) from None
+            raise FlowStallError(_stall_message(model), log_t=float(model.last_s), nfev=model.nfev) from None
         wall = time.perf_counter() - start
         k = model.n_theta
         thetas = [model.unpack(row[:k]) for row in saved]
