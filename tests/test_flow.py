@@ -91,6 +91,18 @@ def test_analytic_jacobian_matches_finite_differences(name, param, loss):
         assert not np.any(J[:, model.n_theta:])  # the duals phi do not feed back
 
 
+@pytest.mark.parametrize("d_e", [3, 7])
+def test_analytic_jacobian_KQ_with_d_e_not_d(d_e):
+    from attnlib.flow import _Model, _split_init
+
+    data = get_data("generic")  # d = 5
+    arrays = _split_init(data, "KQ", al.default_init(data, "KQ", 0.7, seed=3, d_e=d_e))
+    model = _Model(data, "KQ", arrays, "exp")
+    y = np.concatenate([a.ravel() for a in arrays] + [np.ones(len(data.pairs))])
+    J, J_fd = model.jac(y, 2.0), _fd_jac(model, y, 2.0)
+    assert np.abs(J - J_fd).max() <= 1e-6 * np.abs(J_fd).max()  # measured 4.6e-10 / 6.9e-10
+
+
 @pytest.mark.parametrize("param", PARAMS)
 def test_analytic_jacobian_finite_and_exact_at_t_1e300(param):
     """At t = 1e300 the flow's terms e^s w sigma_l sigma_k are O(1) products of huge and tiny factors."""
