@@ -24,7 +24,7 @@ from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from .data import AttentionData
-from .model import cosine
+from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _sum_log_terms, cosine
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
@@ -107,15 +107,13 @@ class _Model:
         self.n_theta = sum(self.sizes)
         i, l = data.pairs.T
         self._pair_i, self._pair_l = i, l
-        diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k, constant
+        self._diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k, constant
         with np.errstate(divide="ignore"):
-            self._log_abs_diff = np.log(np.abs(diff))
-        self._sign_diff = np.sign(diff)
+            self._log_abs_diff = np.log(np.abs(self._diff))
+        self._sign_diff = np.sign(self._diff)
         self._X, self._z = np.ascontiguousarray(data.X), np.ascontiguousarray(data.z)
-        self._gamma_opt = data.gamma_opt
-        self._gap = data.gamma_opt[:, None] - data.gamma
         self._diag = param in ("beta", "xi")
-        self._B_rows = (data.X * data.z[:, None, :])  # (n, L, d): x_il * z_i, for the diagonal gradient
+        self._B_rows = (data.X * data.z[:, None, :])  # (n, L, d): x_il * z_i = d g_il / d beta
         self.nfev = 0
         self.njev = 0
 
@@ -127,28 +125,22 @@ class _Model:
         return out
 
     def _softmax(self, W: np.ndarray):
-        """Log-softmax of the logits ``x_il^T W z_i`` and log sample weights ``log(-loss'(u_i))``, shapes (n, L),
-        (n,); ``u`` (n,) is the score ``sum_l sigma_il gamma_il``, computed without cancellation."""
+        """Log-softmax of the logits ``x_il^T W z_i`` and log sample weights ``log(-loss'(u_i))``, shapes (n, L)
+        and (n,) (a plain-numpy log-softmax: this is the solver's hot path)."""
         g = np.matmul(self._X, (self._z @ W.T)[:, :, None])[:, :, 0]
         g = g - g.max(axis=1, keepdims=True)
         logsig = g - np.log(np.exp(g).sum(axis=1, keepdims=True))
-        u = self._gamma_opt - (np.exp(logsig) * self._gap).sum(axis=1)
-        logw = -u if self.loss == "exp" else -np.logaddexp(0.0, u)
-        return logsig, logw, u
+        return logsig, _log_sample_weights(self.data, logsig, self.loss)
 
     def r_scaled(self, W: np.ndarray, log_scale: float | None, _parts=None) -> np.ndarray:
         """``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, shape (n, L), from logs (see attnlib.model).
 
-        ``rho_il / n = -e^s dL/dg_il``: the scaled negative gradient with respect to the logits."""
-        logsig, logw, _ = self._softmax(W) if _parts is None else _parts
-        log_terms = (logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :]) + self._log_abs_diff
-        if log_scale is None:  # auto-scale: the largest term becomes e^0 (for directions, e.g. normalised GD)
-            log_scale = -float(log_terms.max())
-        log_terms = log_terms + log_scale
-        # Guard: on the path these terms are O(poly(log t)); exponents above _LOG_GUARD only occur at wild trial
-        # states of the solver. Capping them keeps every derived quantity (step * rhs, W = K Q^T, the error
-        # estimate) finite, so the solver rejects the step instead of propagating inf/NaN.
-        return (self._sign_diff * np.exp(np.minimum(log_terms, _LOG_GUARD))).sum(axis=2)
+        ``rho_il / n = -e^s dL/dg_il``: the scaled negative gradient with respect to the logits. Exponents are
+        capped at ``_LOG_GUARD``: on the path these terms are O(poly(log t)); larger ones only occur at wild trial
+        states of the solver, and the cap keeps every derived quantity (step * rhs, W = K Q^T, the error estimate)
+        finite, so the solver rejects the step instead of propagating inf/NaN."""
+        logsig, logw = self._softmax(W) if _parts is None else _parts
+        return _sum_log_terms(logsig, logw, self._log_abs_diff, self._sign_diff, log_scale, _LOG_GUARD)
 
     def rhs(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
         """``-e^s grad L(theta)`` and ``e^s dphi/dt``, stacked."""
@@ -160,11 +152,11 @@ class _Model:
             return np.full(theta.size, _HUGE)
         data, arrays = self.data, self.unpack(theta)
         r = self.r_scaled(_combined_W(self.param, arrays), log_scale)
-        if self._diag:  # diag(-grad_W L) = (1/n) sum_il r_il x_il * z_i
-            g = np.tensordot(r, self._B_rows, axes=([0, 1], [0, 1])) / data.n
+        if self._diag:
+            g = -_grad_beta_from_r(data, r)  # diag(-grad_W L), scaled
             parts = [g] if self.param == "beta" else [g * arrays[1], g * arrays[0]]
         else:
-            negG = (np.matmul(r[:, None, :], self._X)[:, 0, :]).T @ self._z / data.n  # -grad_W L (scaled)
+            negG = -_grad_from_r(data, r)  # -grad_W L, scaled
             parts = [negG] if self.param == "W" else [negG @ arrays[1], negG.T @ arrays[0]]
         dphi = -2.0 / data.n * r[self._pair_i, self._pair_l]
         return np.concatenate([p.ravel() for p in parts] + [dphi])
@@ -199,24 +191,25 @@ class _Model:
             return J
         data, k = self.data, self.n_theta
         arrays = self.unpack(theta)
-        parts = self._softmax(_combined_W(self.param, arrays))
-        rho = self.r_scaled(_combined_W(self.param, arrays), log_scale, parts)
-        logsig, logw, u = parts
+        W = _combined_W(self.param, arrays)
+        parts = self._softmax(W)
+        rho = self.r_scaled(W, log_scale, parts)
+        logsig, logw = parts
         sig = np.exp(logsig)
-        r = sig * np.einsum("ik,ilk->il", sig, self._sign_diff * np.exp(self._log_abs_diff))  # sigma_l (gamma_l - gbar)
-        c = np.ones(data.n) if self.loss == "exp" else 1.0 / (1.0 + np.exp(-u))
+        r = sig * np.einsum("ik,ilk->il", sig, self._diff)  # sigma_l (gamma_l - gbar)
+        c = np.ones(data.n) if self.loss == "exp" else -np.expm1(logw)  # 1 - w = sigmoid(u) for the logistic loss
         H = (np.einsum("il,lm->ilm", rho, np.eye(data.L)) - rho[:, :, None] * sig[:, None, :]
              - sig[:, :, None] * rho[:, None, :] - c[:, None, None] * rho[:, :, None] * r[:, None, :])
         M = self.logit_jacobian(arrays)
         HM = np.matmul(H, M)  # (n, L, n_theta) = d rho / d theta
         J[:k, :k] = M.reshape(-1, k).T @ HM.reshape(-1, k) / data.n
         if self.param == "KQ":  # rho held fixed: d(F Q)/dQ = F (x) I, d(F^T K)/dK = F^T (x) I, F = -grad_W L scaled
-            F = (np.matmul(rho[:, None, :], self._X)[:, 0, :]).T @ self._z / data.n
+            F = -_grad_from_r(data, rho)
             half, d_e = self.sizes[0], self.shapes[0][1]
             J[:half, half:k] += np.kron(F, np.eye(d_e))
             J[half:k, :half] += np.kron(F.T, np.eye(d_e))
         elif self.param == "xi":
-            g = np.tensordot(rho, self._B_rows, axes=([0, 1], [0, 1])) / data.n
+            g = -_grad_beta_from_r(data, rho)
             half = self.sizes[0]
             J[:half, half:k] += np.diag(g)
             J[half:k, :half] += np.diag(g)
@@ -271,7 +264,8 @@ class Trajectory:
     margin: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        from .model import _excess_from_logsig, _log_attention_path, _log_excess_from_logsig, logistic_loss, min_loss
+        from .model import (_excess_from_logsig, _log_attention_path, _log_excess_from_logsig, _margin_path,
+                            logistic_loss, min_loss)
 
         if not np.all(np.isfinite(self.W)):
             raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
@@ -286,7 +280,7 @@ class Trajectory:
             self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
             with np.errstate(divide="ignore"):
                 self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
-        self.margin = np.min(np.einsum("kd,mkd->mk", d.D, np.einsum("ke,mde->mkd", d.Z, self.W)), axis=1)
+        self.margin = _margin_path(d, self.W)
 
     def __len__(self) -> int:
         return len(self.t)

@@ -203,7 +203,12 @@ def margin(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     W = _check_W(data, W)
-    return float(np.min(np.einsum("kd,kd->k", data.D, data.Z @ W.T)))
+    return float(_margin_path(data, W[None])[0])
+
+
+def _margin_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
+    """Margins of a path of weights ``Ws`` (m, d, d) -> (m,) (no checks: flows' own output)."""
+    return np.min(np.einsum("kd,mkd->mk", data.D, np.einsum("ke,mde->mkd", data.Z, Ws)), axis=1)
 
 
 def _log_sample_weights(data: AttentionData, logsig: np.ndarray, loss: str) -> np.ndarray:
@@ -226,15 +231,30 @@ def _scaled_Sigma_gamma(data: AttentionData, W, log_scale: float, loss: str) -> 
     logw = _log_sample_weights(data, logsig, loss)
     diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k
     with np.errstate(divide="ignore"):
-        log_terms = (log_scale + logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :]
-                     + np.log(np.abs(diff)))
-    terms = np.sign(diff) * np.exp(np.minimum(log_terms, _LOG_MAX))
-    return terms.sum(axis=2)
+        log_abs_diff = np.log(np.abs(diff))
+    return _sum_log_terms(logsig, logw, log_abs_diff, np.sign(diff), log_scale, _LOG_MAX)
+
+
+def _sum_log_terms(logsig: np.ndarray, logw: np.ndarray, log_abs_diff: np.ndarray, sign_diff: np.ndarray,
+                   log_scale: float | None, cap: float) -> np.ndarray:
+    """``sum_k sign * exp(log_scale + logw_i + logsig_il + logsig_ik + log|gamma_l - gamma_k|)``, shape (n, L).
+
+    Exponents are capped at ``cap``. ``log_scale=None`` picks the scale that makes the largest term ``e^0`` (for
+    directions only, e.g. normalised gradient descent)."""
+    log_terms = (logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :]) + log_abs_diff
+    if log_scale is None:
+        log_scale = -float(log_terms.max())
+    return (sign_diff * np.exp(np.minimum(log_terms + log_scale, cap))).sum(axis=2)
 
 
 def _grad_from_r(data: AttentionData, r: np.ndarray) -> np.ndarray:
     """``-(1/n) sum_i X_i^T r_i z_i^T``, shape (d, d)."""
-    return -np.einsum("nld,nl,ne->de", data.X, r, data.z) / data.n
+    return -(np.matmul(r[:, None, :], data.X)[:, 0, :]).T @ data.z / data.n
+
+
+def _grad_beta_from_r(data: AttentionData, r: np.ndarray) -> np.ndarray:
+    """The diagonal of :func:`_grad_from_r`: ``-(1/n) sum_il r_il x_il * z_i``, shape (d,)."""
+    return -np.einsum("nld,nl,nd->d", data.X, r, data.z) / data.n
 
 
 def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
@@ -288,8 +308,7 @@ def loss_grad_beta(data: AttentionData, beta, log_scale: float = 0.0) -> np.ndar
         As in :func:`loss_grad`.
     """
     beta = _check_vec("beta", data, beta)
-    r = _scaled_Sigma_gamma(data, np.diag(beta), log_scale, "exp")
-    return -np.einsum("nld,nl,nd->d", data.X, r, data.z) / data.n
+    return _grad_beta_from_r(data, _scaled_Sigma_gamma(data, np.diag(beta), log_scale, "exp"))
 
 
 def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
