@@ -18,6 +18,7 @@ __all__ = [
     "singular_values",
     "conserved_quantity",
     "conservation_error",
+    "path_error",
     "sinh_closed_form",
     "alignment_error",
     "right_basis",
@@ -81,6 +82,25 @@ def conservation_error(traj: Trajectory) -> np.ndarray:
     size = np.max([np.abs(a).reshape(len(a), -1).max(axis=1) ** 2 for a in traj.params.values()], axis=0)
     scale = np.maximum(np.abs(C[0]).max(), size)
     return np.abs(C - C[0]).reshape(len(C), -1).max(axis=1) / scale
+
+
+def path_error(traj: Trajectory, ref: Trajectory) -> np.ndarray:
+    """Relative error of the raw parameters of ``traj`` against ``ref`` at each saved time, shape (m,).
+
+    ``||theta(t) - theta_ref(t)|| / ||theta_ref(t)||`` over all parameters stacked; 0 where both are exactly
+    zero (e.g. ``W(0) = 0``). Both trajectories must share ``param`` and saved times.
+
+    Raises
+    ------
+    ValueError
+        If the parameterisations or the saved times differ.
+    """
+    if traj.param != ref.param or not np.array_equal(traj.log_t, ref.log_t):
+        raise ValueError("path_error needs two trajectories of the same param saved at the same times")
+    a = np.concatenate([v.reshape(len(traj.t), -1) for v in traj.params.values()], axis=1)
+    b = np.concatenate([v.reshape(len(ref.t), -1) for v in ref.params.values()], axis=1)
+    num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
+    return np.where(num == 0, 0.0, num / np.where(den == 0, 1.0, den))
 
 
 def _omega0_sq(traj: Trajectory) -> np.ndarray:

@@ -28,11 +28,17 @@ TARGET_COS = 0.999
 TARGET_ERR, TARGET_NFEV, TARGET_WALL = 1e-6, 5000, 1.0
 
 
-def relevant_svm(data):
+def full_flow(data):
+    """Exact GF from W = 0 to t = 1e300 (200 saved times) and its CPU seconds."""
+    c0 = time.process_time()
+    full = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), 1e300)
+    return full, time.process_time() - c0
+
+
+def relevant_svm(data, full):
     """The SVM the flow from W = 0 converges to: the Frobenius SVM of the optimal tokens, or, when the flow
     selects other tokens (a locally optimal direction), the Frobenius SVM of that selection."""
-    final = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), 1e300, t_eval=[0.0, 1e300]).final()
-    selection = np.argmax(al.attention(data, final), axis=1)
+    selection = np.argmax(al.attention(data, full.final()), axis=1)
     if np.array_equal(selection, data.opt):
         return al.solve_svm(data, "fro").W, "Frobenius SVM"
     wrong = int(np.sum(selection != data.opt))
@@ -40,13 +46,9 @@ def relevant_svm(data):
             f"selection SVM ({wrong} of {data.n} samples select a non-optimal token)")
 
 
-def gf_to_cos(data, W_svm):
-    """Exact GF from W = 0: first saved time (of 200, log-log spaced to 1e300) with cosine >= 0.999, then a
-    fresh run to exactly that time so nfev and wall time count only what is needed."""
-    zero = np.zeros((data.d, data.d))
-    c0 = time.process_time()
-    full = al.gradient_flow(data, "W", zero, 1e300)
-    cpu = time.process_time() - c0
+def gf_to_cos(data, W_svm, full, cpu):
+    """Exact GF from W = 0: the first saved time of ``full`` (200, log-log spaced to 1e300) with cosine >= 0.999,
+    then a fresh run to exactly that time so nfev and wall time count only what is needed."""
     cos = full.cosine_to(W_svm)
     hit = np.flatnonzero(np.nan_to_num(cos) >= TARGET_COS)
     if hit.size == 0:
@@ -54,7 +56,7 @@ def gf_to_cos(data, W_svm):
                     reached=False, where="t=1e300")
     t_star = float(full.t[hit[0]])
     c0 = time.process_time()
-    tr = al.gradient_flow(data, "W", zero, t_star, t_eval=[0.0, t_star])
+    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=[0.0, t_star])
     return dict(nfev=tr.nfev, njev=tr.njev, wall=tr.wall_time, cpu=time.process_time() - c0,
                 cos=float(tr.cosine_to(W_svm)[-1]), reached=True, where=f"t={t_star:.3g}")
 
@@ -85,8 +87,9 @@ def part1(sets, cap):
     print("| data | target | method | reached | cosine | where | grad evals | Hessians | wall [s] | CPU [s] | "
           "evals / GF | CPU / GF |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, data in sets:
-        W_svm, target = relevant_svm(data)
-        gf = gf_to_cos(data, W_svm)
+        full, cpu = full_flow(data)
+        W_svm, target = relevant_svm(data, full)
+        gf = gf_to_cos(data, W_svm, full, cpu)
         rows = [("exact GF (LSODA, rtol 1e-8)", gf),
                 ("GD, lr 0.1", gd_to_cos(data, W_svm, False, 0.1, cap)),
                 ("normalised GD, lr 0.1", gd_to_cos(data, W_svm, True, 0.1, cap))]
@@ -94,16 +97,6 @@ def part1(sets, cap):
             print(f"| {label} | {target} | {name} | {'yes' if r['reached'] else 'NO'} | {r['cos']:.6f} | "
                   f"{r['where']} | {r['nfev']} | {r['njev']} | {r['wall']:.2f} | {r['cpu']:.2f} | "
                   f"{r['nfev'] / gf['nfev']:.1f} | {r['cpu'] / gf['cpu']:.1f} |", flush=True)
-
-
-def _stack(tr):
-    return np.concatenate([v.reshape(len(tr.t), -1) for v in tr.params.values()], axis=1)
-
-
-def _path_err(tr, ref):
-    a, b = _stack(tr), _stack(ref)
-    num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
-    return float(np.max(np.where(num == 0, 0.0, num / np.where(den == 0, 1.0, den))))
 
 
 def part2_3(flows):
@@ -116,7 +109,7 @@ def part2_3(flows):
         tr = al.gradient_flow(data, param, init, 1e300)
         cpu = time.process_time() - c0
         ref = al.gradient_flow(data, param, init, 1e300, rtol=1e-11)
-        err = _path_err(tr, ref)
+        err = float(al.path_error(tr, ref).max())
         worst = dict(err=max(worst["err"], err), nfev=max(worst["nfev"], tr.nfev),
                      wall=max(worst["wall"], tr.wall_time), cpu=max(worst["cpu"], cpu))
         ok = lambda c: "yes" if c else "**MISSED**"  # noqa: E731

@@ -388,3 +388,13 @@ def test_trajectory_path_quantities_match_the_model_functions(param):
     assert np.allclose(tr.log_excess_loss, [al.log_excess_loss(data, W) for W in tr.W], rtol=1e-12, atol=1e-12)
     assert np.allclose(tr.margin, [al.margin(data, W) for W in tr.W], rtol=1e-12, atol=1e-14)
     assert np.allclose(tr.loss[:20], [al.exp_loss(data, W) for W in tr.W[:20]], rtol=1e-13, atol=0)
+
+
+def test_path_error_diagnostic():
+    tr, ref = flow("demo1", "KQ"), flow("demo1", "KQ", rtol=1e-11)
+    assert np.array_equal(al.path_error(tr, ref), _rel_path_err(_stack(tr), _stack(ref)))
+    assert al.path_error(ref, ref).max() == 0.0
+    with pytest.raises(ValueError, match="same param"):
+        al.path_error(tr, flow("demo1", "W"))
+    with pytest.raises(ValueError, match="same times"):
+        al.path_error(tr, flow("demo1", "KQ", log_t_end=1e4))

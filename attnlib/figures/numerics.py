@@ -63,13 +63,6 @@ def compute_cost() -> dict:
             "njev": np.array(njev), "gd_log10_steps": grid / np.log(10.0) - np.log10(LR)}
 
 
-def _rel_err(tr: al.Trajectory, ref: al.Trajectory) -> np.ndarray:
-    a = np.concatenate([v.reshape(len(tr.t), -1) for v in tr.params.values()], axis=1)
-    b = np.concatenate([v.reshape(len(ref.t), -1) for v in ref.params.values()], axis=1)
-    num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
-    return np.where(num == 0, 0.0, num / np.where(den == 0, 1.0, den))
-
-
 @lru_cache(maxsize=None)
 def compute_accuracy() -> dict:
     """The K,Q flow (small random start, d_e = d) to t = 1e300 at each of :data:`RTOLS`, against a run at
@@ -86,7 +79,7 @@ def compute_accuracy() -> dict:
     out = {"log_t": ref.log_t, "ref_nfev": ref.nfev, "ref_njev": ref.njev}
     for rtol in RTOLS:
         tr = al.gradient_flow(data, "KQ", init, 1e300, rtol=rtol)
-        out[rtol] = {"err": _rel_err(tr, ref), "nfev": tr.nfev, "njev": tr.njev}
+        out[rtol] = {"err": al.path_error(tr, ref), "nfev": tr.nfev, "njev": tr.njev}
     return out
 
 
@@ -99,7 +92,7 @@ def compute_methods() -> dict:
     out = {}
     for method in METHODS:
         tr = _w_flow(t_end=1e300, method=method)
-        out[method] = {"nfev": tr.nfev, "njev": tr.njev, "err": float(_rel_err(tr, ref).max()),
+        out[method] = {"nfev": tr.nfev, "njev": tr.njev, "err": float(al.path_error(tr, ref).max()),
                        "implicit": method in ("LSODA", "BDF", "Radau")}
     out["n_theta"] = data.d ** 2
     return out
