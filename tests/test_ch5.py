@@ -39,7 +39,6 @@ def test_reduced_dynamics_match_diagonal_flow():
 
 def test_theorem_5_1_and_coincidence():
     c = ch5.compute_coincide()
-    data = ch5.exact_data()
     assert np.abs(c["fro"] - c["W0"]).max() < 1e-8
     assert np.abs(c["nuc"] - c["W0"]).max() < 1e-6
     assert c["cos_KQ"][-1] > 1 - 1e-12 and c["cos_W"][-1] > 1 - 1e-12

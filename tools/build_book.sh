@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the HTML book from a fresh clone: bash tools/build_book.sh [--all]
 #
-#  1. Python: creates .venv if missing and installs requirements.txt + attnlib (editable);
-#     skipped when .venv already matches requirements.txt/pyproject.toml (hash kept in .venv).
+#  1. Python: creates .venv if missing and installs requirements-lock.txt + attnlib (editable);
+#     skipped when .venv already matches requirements-lock.txt/pyproject.toml (hash kept in .venv).
 #  2. Front-end assets: `npm ci` (MathJax, RequireJS, ipywidgets HTML manager), whose
 #     postinstall copies them to _vendor/; skipped when node_modules matches package-lock.json.
 #  3. jupyter-book build . -W -n --keep-going: every chapter executes (execute_notebooks: force);
@@ -44,7 +44,7 @@ fi
 MPLBACKEND=Agg "$PY" -c "import matplotlib.pyplot" 2>/dev/null
 
 src_hash=$( (find attnlib tools -name '*.py' -o -name '*.js' -o -name '*.sh' | LC_ALL=C sort | xargs cat; \
-             cat requirements.txt pyproject.toml _config.yml _toc.yml book/references.bib) | sha256sum | cut -d' ' -f1)
+             cat requirements-lock.txt pyproject.toml _config.yml _toc.yml book/references.bib) | sha256sum | cut -d' ' -f1)
 extra=()
 if [ "${1:-}" = "--all" ] || [ "$(cat _build/.book-sources.sha256 2>/dev/null)" != "$src_hash" ]; then
   extra=(--all)

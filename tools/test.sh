@@ -1,35 +1,49 @@
 #!/usr/bin/env bash
-# The test command (README; .ci/run runs exactly this). On a fresh clone it installs what it needs
-# (.venv from requirements.txt, npm assets, Debian's chromium), then
-#   1. builds the whole book, executing every chapter (-W: a failing cell or a warning fails),
-#   2. checks the built pages in headless Chromium, offline (tools/browser_check.mjs),
-#   3. regenerates a subset of the figures with `python -m attnlib figures`,
-#   4. runs the flow benchmark in its short setting,
-#   5. runs the pytest suite (library, chapter claims, widgets); extra arguments go to pytest.
-# TEST_SKIP_BOOK=1 skips steps 1-4 (library work).
+# The test command (README; .ci/run runs exactly this). On a fresh clone it installs what it needs (.venv from
+# requirements-lock.txt, npm assets, Debian's chromium), then runs the checks cheapest-first, so a broken library
+# fails in seconds, not after the book build:
+#   lint       ruff (configured in pyproject.toml)
+#   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
+#   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
+#   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
+#   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
+#   figures    a subset of `python -m attnlib figures`
+#   benchmark  benchmarks/flow.py --quick
+# TEST_SKIP_BOOK=1 stops after the wheel stage (library work). When a stage fails the script names it and where
+# its report is, and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
 start=$(date +%s)
+stage_start=$start
+current=""
 stamp() { echo "[test] $(( $(date +%s) - start ))s  $*"; }
+stage() {   # stage NAME REPORT-HINT COMMAND...
+  current=$1; report=$2; shift 2
+  [ -n "${done_stage:-}" ] && stamp "  ($done_stage took $(( $(date +%s) - stage_start ))s)"
+  stage_start=$(date +%s)
+  stamp "stage: $current"
+  "$@" || { rc=$?; stamp "FAILED at stage '$current' (exit $rc) — report: $report"; exit "$rc"; }
+  done_stage=$current
+}
 
-bash tools/setup_env.sh
+stage setup "the output above (tools/setup_env.sh)" bash tools/setup_env.sh
+stage lint "the ruff messages above" .venv/bin/ruff check attnlib tests tools benchmarks
+mkdir -p _build
+run_pytest() { .venv/bin/python -m pytest -q "$@" 2>&1 | tee _build/pytest.log; }
+stage pytest "the pytest summary above (also in _build/pytest.log)" run_pytest "$@"
+stage wheel "the output above (tools/wheel_check.sh)" bash tools/wheel_check.sh
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
-  stamp "building the book"
-  bash tools/build_book.sh
+  stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
+    bash tools/build_book.sh
   if [ ! -x /usr/bin/chromium ]; then
-    stamp "installing Debian's chromium for the browser check"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-      || { echo "test: could not install chromium (needed by tools/browser_check.mjs)" >&2; exit 1; }
+    stage chromium "the apt-get output above" \
+      bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'
   fi
-  stamp "browser check"
-  node tools/browser_check.mjs --jobs 2
-  stamp "figures subset"
-  .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
-  if [ -f benchmarks/flow.py ]; then
-    stamp "benchmark (short)"
-    .venv/bin/python benchmarks/flow.py --quick
-  fi
+  stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
+  stage figures "the traceback above" .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
+  stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick
 fi
-stamp "pytest"
-.venv/bin/python -m pytest -q "$@"
+stamp "  ($done_stage took $(( $(date +%s) - stage_start ))s)"
+stamp "all stages passed"
+tail -n 1 _build/pytest.log   # pytest's closing line, last (CI reads it)
