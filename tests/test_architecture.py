@@ -1,0 +1,87 @@
+"""The library's layers (CONTRIBUTING.md, "Architecture"): a module imports only from layers below its own, so the
+core never depends on the book's drawing code. Checked on the source, by parsing imports (nothing is executed)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "attnlib"
+
+# Lowest first. A module may import attnlib modules from strictly lower layers only.
+LAYERS = [
+    {"data"},
+    {"model"},
+    {"assumptions", "svm"},
+    {"flow"},
+    {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
+    {"diagnostics"},
+    {"plots"},
+    {"widgets"},
+    {"figures"},
+    {"__main__"},
+]
+LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+
+
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    return path.relative_to(root).with_suffix("").parts[0]
+
+
+def _attnlib_imports(path: Path, root: Path = ROOT) -> set[str]:
+    """Top-level attnlib modules that a source file imports (relative or absolute)."""
+    tree = ast.parse(path.read_text())
+    depth_pkg = len(path.relative_to(root).parts) - 1          # 0 for attnlib/x.py, 1 for attnlib/figures/x.py
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "attnlib" and len(parts) > 1:
+                    out.add(parts[1])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] != "attnlib":
+                    continue
+                names = parts[1:2] or [a.name for a in node.names]
+            elif node.level - 1 == depth_pkg:                  # relative to the attnlib package itself
+                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+            else:                                              # relative within a subpackage
+                continue
+            out.update(names)
+    return out
+
+
+def test_every_module_has_a_layer():
+    modules = {_module_name(p) for p in ROOT.rglob("*.py")} - {"__init__"}
+    assert modules <= set(LAYER_OF), f"add {sorted(modules - set(LAYER_OF))} to LAYERS (and CONTRIBUTING.md)"
+
+
+def _violations(root: Path = ROOT) -> list[str]:
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        mod = _module_name(path, root)
+        if mod == "__init__":
+            continue
+        for imported in _attnlib_imports(path, root) - {mod}:
+            if imported in LAYER_OF and LAYER_OF[imported] >= LAYER_OF[mod]:
+                wrong.append(f"{path.relative_to(root.parent)} imports attnlib.{imported}")
+    return wrong
+
+
+def test_imports_point_down_the_layers():
+    wrong = _violations()
+    assert not wrong, "imports against the layer order:\n" + "\n".join(wrong)
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    # The test above must be able to fail: upward imports, relative or absolute, from a module or a subpackage.
+    pkg = tmp_path / "attnlib"
+    (pkg / "figures").mkdir(parents=True)
+    (pkg / "model.py").write_text("from .flow import gradient_flow\nfrom attnlib import plots\nfrom .data import X\n")
+    (pkg / "svm.py").write_text("import attnlib.diagnostics\n")
+    (pkg / "figures" / "ch1.py").write_text("from ..flow import gradient_flow\nfrom ...attnlib import x\n")
+    (pkg / "flow.py").write_text("from attnlib.figures import ch1\n")
+    assert sorted(_violations(pkg)) == ["attnlib/flow.py imports attnlib.figures", "attnlib/model.py imports attnlib.flow",
+                                        "attnlib/model.py imports attnlib.plots",
+                                        "attnlib/svm.py imports attnlib.diagnostics"]
