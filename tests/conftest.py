@@ -1,7 +1,7 @@
 """Shared fixtures for the attnlib core tests.
 
 Reference quantities here are computed *independently* of attnlib's stable code paths: straight from the
-definitions in paper-notes §1 (naive softmax, ``Phi = v^T X^T sigma``, ``(Sigma gamma) = sigma * (gamma - sigma.gamma)``)
+definitions of the paper's §3 (naive softmax, ``Phi = v^T X^T sigma``, ``(Sigma gamma) = sigma * (gamma - sigma.gamma)``)
 so that a test compares two different computations of the same mathematical object.
 """
 from __future__ import annotations
@@ -31,9 +31,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "attnlib"))
 # name -> factory; every factory is cheap, results are immutable so a session cache is safe (SVMs are cached
 # on the data object, which keeps the suite fast).
 DATASETS = {
-    "demo1": lambda: al.make_diagonal_data(),  # paper-notes §9 demo 1 (diagonal, Assumption 2)
+    "demo1": lambda: al.make_diagonal_data(),  # the book's diagonal example (chapter 3; Assumption 2)
     "diag_s1": lambda: al.make_diagonal_data(4, 4, 5, seed=1),
-    "demo3": lambda: al.make_orthogonal_data(),  # paper-notes §9 demo 3 (Assumption 4)
+    "demo3": lambda: al.make_orthogonal_data(),  # the book's aligned example (chapter 5; Assumption 4)
     "orth_s2": lambda: al.make_orthogonal_data(3, 5, 5, seed=2, c=0.25),
     "generic_eq": lambda: al.make_generic_data(4, 3, 4, seed=0, equal_scores=True),  # demo 2, Assumption 2
     "generic": lambda: al.make_generic_data(4, 4, 5, seed=1),  # Gaussian, Assumption 2 fails

@@ -1,4 +1,4 @@
-"""check_assumptions and the generators' promises (paper §3, Assumptions 1-4; paper-notes §2, §7 E2, §9).
+"""check_assumptions and the generators' promises (paper §3, Assumptions 1-4; erratum E2 of chapter 7).
 
 Verdicts are cross-checked against the definitions computed here: equal non-optimal scores from gamma,
 the Assumption-3 bound from its formula, the Assumption-4 geometry from the tokens, separability from the SVMs.
@@ -90,7 +90,7 @@ def test_orthogonal_generator_assumptions(kw):
     v = _verdicts(data)
     assert v["1"] and v["1-diag"] and v["2"] and v["4"]
     assert _assumption2(data) and _assumption4(data)
-    # consequence (paper-notes §2): gamma_nopt = c_i gamma_opt with gamma_opt > 0
+    # consequence (notation page, Assumption 2): gamma_nopt = c_i gamma_opt with gamma_opt > 0
     c = kw.get("c", 0.0)
     assert np.all(data.gamma_opt > 0)
     for i in range(data.n):
@@ -120,7 +120,7 @@ def test_generic_generator_assumptions(seed):
 
 
 def test_demo1_assumption3_numbers(demo1):
-    """paper-notes §9 demo 1: Assumption 3 holds at W = 0, 0.264 <= 0.346; here L(0) = e^{-4/3} and the bound is
+    """The book's diagonal example (chapter 3): Assumption 3 holds at W = 0, 0.264 <= 0.346; here L(0) = e^{-4/3} and the bound is
     (1 + 2 e^{-4}) / 3 (gamma_opt = 4, gamma_nopt = 0 for every sample)."""
     L0 = al.exp_loss(demo1, np.zeros((4, 4)))
     assert L0 == pytest.approx(np.exp(-4 / 3), rel=1e-14)

@@ -1,4 +1,4 @@
-"""AttentionData (validation, immutability, derived quantities) and the generators (paper §3.1; paper-notes §1, §9)."""
+"""AttentionData (validation, immutability, derived quantities) and the generators (paper §3.1; the book's example data sets)."""
 from __future__ import annotations
 
 import dataclasses
@@ -165,7 +165,7 @@ def test_repr_names_sizes(demo1):
 
 
 def test_demo1_matches_paper_notes(demo1):
-    """paper-notes §9 demo 1: n = L = d - 1 = 3, v = e_4, z_i = (1,1,1,0), y = (1,-1,1), score 4, and the B_il."""
+    """The book's diagonal example (chapter 3): n = L = d - 1 = 3, v = e_4, z_i = (1,1,1,0), y = (1,-1,1), score 4, and the B_il."""
     B = np.array([[1, .6, .2], [.9, -.3, .5], [.8, .5, -.4], [1.1, .2, .3], [.7, .9, .1], [1, 0, .6]])
     np.testing.assert_array_equal(demo1.y, [1, -1, 1])
     np.testing.assert_array_equal(demo1.v, [0, 0, 0, 1])
@@ -178,7 +178,7 @@ def test_demo1_matches_paper_notes(demo1):
 
 
 def test_demo3_matches_paper_notes(demo3):
-    """paper-notes §9 demo 3: x_1,opt = 4 e_1, z_1 = 2 e_1, x_2,opt = 3 e_2, z_2 = -1.5 e_2; non-optimal tokens in
+    """The book's aligned example (chapter 5): x_1,opt = 4 e_1, z_1 = 2 e_1, x_2,opt = 3 e_2, z_2 = -1.5 e_2; non-optimal tokens in
     pairs c x_opt +- u with u orthogonal to x_opt and v."""
     e = np.eye(demo3.d)
     xo = demo3.X[np.arange(2), demo3.opt]

@@ -124,7 +124,7 @@ def test_right_basis_needs_nonzero_singular_values():
 # -- approximate KKT -----------------------------------------------------------------------------------------------
 
 def test_kkt_Blambda_equals_arcsinh_identity():
-    """paper-notes §4: B lambda(t) = arcsinh(beta(t) / omega_0^2) / ln mu(t), from beta alone."""
+    """Chapter 4 (paper appendix A.5): B lambda(t) = arcsinh(beta(t) / omega_0^2) / ln mu(t), from beta alone."""
     tr = xi_flow()
     data = get_data("demo1")
     res = dg.kkt_residuals(tr, al.solve_svm(data, "l1"))

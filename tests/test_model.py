@@ -1,4 +1,4 @@
-"""Model, losses and gradients (paper §3, appendix A.1; paper-notes §1, §2, §9).
+"""Model, losses and gradients (paper §3, appendix A.1).
 
 Every check compares attnlib with an independent computation: central finite differences of the *naive* loss,
 the definitions written out in numpy, or the naive formulas evaluated in high precision with mpmath (enough
@@ -178,7 +178,7 @@ def test_forward_pass_matches_definitions(dw, ref):
 
 
 def test_uniform_attention_at_zero(demo1):
-    """At W = 0 the attention is uniform, so L(0) = (1/n) sum_i exp(-mean_l gamma_il) (paper-notes §2)."""
+    """At W = 0 the attention is uniform, so L(0) = (1/n) sum_i exp(-mean_l gamma_il) (notation page)."""
     W = np.zeros((demo1.d, demo1.d))
     np.testing.assert_allclose(al.attention(demo1, W), 1 / demo1.L)
     np.testing.assert_allclose(al.exp_loss(demo1, W), np.mean(np.exp(-demo1.gamma.mean(axis=1))), rtol=1e-15)
@@ -215,7 +215,7 @@ def test_loss_grad_KQ_finite_differences(dw, de_extra, seed, ref):
     f0 = ref.loss(data, K @ Q.T)
     _assert_fd_close(gK, fdK, f0, ref)
     _assert_fd_close(gQ, fdQ, f0, ref)
-    # the conservation law of paper-notes §1: d/dt (K^T K - Q^T Q) = 0 along -grad
+    # the conservation law (paper appendix A.1, chapter 3): d/dt (K^T K - Q^T Q) = 0 along -grad
     dK = -(K.T @ gK + gK.T @ K)
     dQ = -(Q.T @ gQ + gQ.T @ Q)
     np.testing.assert_allclose(dK, dQ, atol=1e-13 * max(1.0, np.abs(dK).max()))
@@ -285,7 +285,7 @@ def test_log_scale_multiplies_by_exp_s(dw, s, seed):
         np.testing.assert_allclose(scaled, f * plain, rtol=1e-11, atol=1e-14 * f * np.abs(plain).max())
 
 
-# -- the conserved form of the gradient (paper-notes §1, eq. (8)/(38)) --------------------------------------
+# -- the conserved form of the gradient (paper eq. (8)/(38)) -------------------------------------------------
 
 
 ASSUMPTION2 = ["demo1", "diag_s1", "demo3", "orth_s2", "generic_eq"]

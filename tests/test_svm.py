@@ -1,4 +1,4 @@
-"""The attention SVMs (paper §3-§5; paper-notes §3): feasibility, optimality certificates, closed forms, errors.
+"""The attention SVMs (paper §3-§5; chapter 5): feasibility, optimality certificates, closed forms, errors.
 
 Every problem reads: minimise a norm of W subject to <A_k, W> >= 1 for all constraints k = (i, l), l != opt(i)
 (W = diag(beta) and <B_k, beta> >= 1 for "l1"/"l2"). For min ||x|| subject to <a_k, x> >= 1 the Lagrangian is
@@ -66,7 +66,7 @@ def _min_norm_by_active_sets(M: np.ndarray):
 
 
 def _W_circ(data) -> np.ndarray:
-    """paper-notes §3: W° = sum_i x_i,opt z_i^T / ((1 - c_i) ||x_i,opt||^2 ||z_i||^2) under Assumption 4."""
+    """Chapter 5: W° = sum_i x_i,opt z_i^T / ((1 - c_i) ||x_i,opt||^2 ||z_i||^2) under Assumption 4."""
     W = np.zeros((data.d, data.d))
     for i in range(data.n):
         xo, z = data.X[i, data.opt[i]], data.z[i]
@@ -155,7 +155,7 @@ def test_norm_inequalities_between_svms(data):
 
 
 def test_nuclear_and_frobenius_solutions_differ_on_generic_data(generic_eq):
-    """paper-notes §9 demo 2: on generic equal-score data the two SVMs have different solutions, each strictly
+    """Chapter 6's generic equal-score example: on generic equal-score data the two SVMs have different solutions, each strictly
     better in its own norm (by far more than the solver tolerance)."""
     fro, nuc = al.solve_svm(generic_eq, "fro"), al.solve_svm(generic_eq, "nuc")
     assert nuc.value < _norm(fro.W, "nuc") * (1 - 1e-3)
@@ -187,7 +187,7 @@ def test_demo1_l1_solution_closed_form(demo1):
     sol = al.solve_svm(demo1, "l1")
     np.testing.assert_allclose(sol.beta, beta, atol=1e-6)
     assert sol.value == pytest.approx(70 / 51, rel=1e-6)
-    np.testing.assert_allclose(sol.beta, [1.1765, 0.1961, 0, 0], atol=1e-3)  # paper-notes §9 (rounded)
+    np.testing.assert_allclose(sol.beta, [1.1765, 0.1961, 0, 0], atol=1e-3)  # chapter 3's l1 solution (rounded)
 
 
 def test_demo1_l2_solution_closed_form(demo1):
@@ -196,7 +196,7 @@ def test_demo1_l2_solution_closed_form(demo1):
     np.testing.assert_allclose(sol.beta, beta, atol=1e-6)
     assert sol.value == pytest.approx(np.linalg.norm(beta), rel=1e-6)
     np.testing.assert_allclose(sol.dual, lam / np.linalg.norm(beta), atol=1e-5)
-    np.testing.assert_allclose(sol.beta, [1.148, 0.2115, 0.0604, 0], atol=1e-3)  # paper-notes §9 (rounded)
+    np.testing.assert_allclose(sol.beta, [1.148, 0.2115, 0.0604, 0], atol=1e-3)  # chapter 3's l2 solution (rounded)
 
 
 @pytest.mark.parametrize("data", ["demo1", "diag_s1", "demo3", "generic_eq"], indirect=True)
@@ -215,7 +215,7 @@ ORTH = [lambda: al.make_orthogonal_data(), lambda: al.make_orthogonal_data(3, 5,
 
 @pytest.mark.parametrize("make", ORTH, ids=[f"orth{k}" for k in range(len(ORTH))])
 def test_assumption4_svms_equal_W_circ(make):
-    """paper-notes §3 'Surprise': under Assumption 4 the Frobenius and the nuclear SVM have the same solution W°."""
+    """Chapter 5: under Assumption 4 the Frobenius and the nuclear SVM have the same solution W°."""
     data = make()
     assert al.check_assumptions(data).holds("4")
     Wc = _W_circ(data)

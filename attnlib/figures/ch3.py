@@ -2,7 +2,7 @@
 
 Compute functions (``compute_*``) return plain dicts of arrays; the figure functions (``fig_*``) draw them and
 the tests call the same compute functions. Every flow is run once per setting and cached (``functools.lru_cache``).
-All experiments use the demo-1 data of paper-notes §9 (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
+All experiments use the book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ __all__ = [
     "fig_widget", "FIGURES",
 ]
 
-#: The book's initial scale omega_0 (a constant vector, paper-notes §9 demo 1).
+#: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
 OMEGA0 = 0.1
 #: How far the headline flows run: log t = 1e5 (the library overflows somewhat beyond, see the report).
 LOG_T_END = 1e5

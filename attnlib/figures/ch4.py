@@ -1,4 +1,4 @@
-"""Figures of chapter 4, "Approximate KKT conditions" (paper appendix A.5, paper-notes §4).
+"""Figures of chapter 4, "Approximate KKT conditions" (paper appendix A.5, Definition A.3 and Theorem 4.1).
 
 Everything is measured on the demo-1 data (:func:`attnlib.make_diagonal_data`) along the exact ``xi`` gradient flow
 from the paper's initialisation (5) with ``omega_0 = 0.1``, integrated to ``log t = 1e6`` (``t = e^(10^6)``, far
@@ -31,7 +31,7 @@ WIDGET_LOG_T = [3.0, 10.0, 30.0, 100.0, LOG_T_1E300, 3e3, 1e4, 1e5, 2.5e5, 1e6]
 
 @lru_cache(maxsize=None)
 def demo_data() -> al.AttentionData:
-    """The demo-1 data of paper-notes §9 (n = 3, L = 3, d = 4)."""
+    """The book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4)."""
     return al.make_diagonal_data()
 
 

@@ -1,4 +1,4 @@
-"""Figures of chapter 5, "The aligned general case" (paper §5, appendix A.6-A.7, paper-notes §3, §5, §9 demo 3).
+"""Figures of chapter 5, "The aligned general case" (paper §5, appendix A.6-A.7).
 
 Data: :func:`attnlib.make_orthogonal_data` (Assumption 4 with exactly representable numbers) and the same data
 rotated by a random orthogonal matrix (still Assumption 4, no longer exactly representable). Flows and SVMs are
@@ -33,7 +33,7 @@ OMEGA_PATTERN = (1.0, 1.0, 0.5, 0.5)
 
 @lru_cache(maxsize=None)
 def exact_data() -> al.AttentionData:
-    """Demo-3 data (paper-notes §9): n = 2, L = 3, d = 4, e-basis, exactly representable."""
+    """The book's aligned example (:func:`attnlib.make_orthogonal_data`): n = 2, L = 3, d = 4, e-basis, exact."""
     return al.make_orthogonal_data()
 
 
@@ -60,7 +60,7 @@ def pair_parameters(data: al.AttentionData) -> np.ndarray:
 
 
 def closed_form_W(data: al.AttentionData) -> np.ndarray:
-    """``W° = sum_i x_{i,opt} z_i^T / ((1 - c_i) ||x_{i,opt}||^2 ||z_i||^2)`` (paper-notes §3), shape (d, d):
+    """``W° = sum_i x_{i,opt} z_i^T / ((1 - c_i) ||x_{i,opt}||^2 ||z_i||^2)`` (chapter 5, "W° solves both SVMs"), shape (d, d):
     the solution of the Frobenius SVM and a solution of the nuclear SVM under Assumption 4."""
     xo = data.X[np.arange(data.n), data.opt]
     c = pair_parameters(data)
@@ -165,7 +165,7 @@ def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> d
 @lru_cache(maxsize=None)
 def compute_coincide() -> dict:
     """The closed form W°, the Frobenius and nuclear SVM solutions, and the limits of the W- and KQ-flows on the
-    exact data; the nuclear-norm bound argument of paper-notes §3."""
+    exact data; the nuclear-norm bound argument of chapter 5."""
     data = exact_data()
     W0 = closed_form_W(data)
     fro, nuc = al.solve_svm(data, "fro"), al.solve_svm(data, "nuc")

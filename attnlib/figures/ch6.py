@@ -1,4 +1,4 @@
-"""Chapter 6 — beyond the theorems (paper-notes §6, §8, §9 demo 2 and the peers' measurements).
+"""Chapter 6 — beyond the theorems (generic data, gradient descent, the logistic loss, Tarzanagh et al.'s setup).
 
 Every experiment here goes beyond what Sheen et al. (2024) prove: full ``(K, Q)`` from a small random start on
 generic data, unequal non-optimal scores (Assumption 2 violated), the logistic loss, gradient descent with a step
@@ -52,7 +52,7 @@ PEERS_SEED = 5
 
 @lru_cache(maxsize=None)
 def demo_data() -> al.AttentionData:
-    """Demo-2 data of paper-notes §9: n = 4, L = 3, d = 4, Gaussian tokens, gamma_opt = 6, gamma_nopt = 0."""
+    """Generic equal-score data: n = 4, L = 3, d = 4, Gaussian tokens, gamma_opt = 6, gamma_nopt = 0."""
     return al.make_generic_data(4, 3, 4, seed=DEMO_SEED, equal_scores=True)
 
 

@@ -1,4 +1,4 @@
-"""Chapter 7 — errata E1-E10 of the paper (paper-notes §7), each with a numerical check, and open questions.
+"""Chapter 7 — errata E1-E10 of the paper (arXiv v1), each with a numerical check, and open questions.
 
 Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
 numerically) and the corrected one holding; ``tests/test_ch7.py`` asserts them. Flows are cached.
