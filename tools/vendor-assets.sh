@@ -34,7 +34,15 @@ for f in "$HM"/*.woff "$HM"/*.woff2 "$HM"/*.ttf "$HM"/*.eot "$HM"/*.svg; do
   [ -f "$f" ] && cp "$f" "$OUT/widgets/"
 done
 
+# reveal.js for the lecture slides (tools/build_slides.sh): the core, its CSS and the white theme (fonts inlined).
+if [ -d "$NM/reveal.js/dist" ]; then
+  mkdir -p "$OUT/reveal/theme"
+  cp "$NM/reveal.js/dist/reveal.js" "$NM/reveal.js/dist/reveal.css" "$NM/reveal.js/dist/reset.css" "$OUT/reveal/"
+  cp "$NM/reveal.js/dist/theme/white.css" "$OUT/reveal/theme/"
+  cp "$NM/reveal.js/dist/plugin/notes.js" "$OUT/reveal/" 2>/dev/null || true
+fi
+
 # Our two fixes for RequireJS font paths and the MathJax 2 API used by widget labels.
 cp tools/widgets-offline.js "$OUT/widgets-offline.js"
 
-echo "vendor-assets: $(du -sh "$OUT" | cut -f1) in $OUT/ (mathjax $(node -p "require('./$NM/mathjax/package.json').version"), requirejs $(node -p "require('./$NM/requirejs/package.json').version"), html-manager $(node -p "require('./$NM/@jupyter-widgets/html-manager/package.json').version"))"
+echo "vendor-assets: $(du -sh "$OUT" | cut -f1) in $OUT/ (mathjax $(node -p "require('./$NM/mathjax/package.json').version"), requirejs $(node -p "require('./$NM/requirejs/package.json').version"), html-manager $(node -p "require('./$NM/@jupyter-widgets/html-manager/package.json').version"), reveal.js $(node -p "require('./$NM/reveal.js/package.json').version"))"

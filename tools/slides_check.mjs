@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Check the lecture decks as an audience's browser shows them, offline.
+//
+//   node tools/slides_check.mjs [--dir _build/slides] [--out _build/slides-screenshots] [--chromium /usr/bin/chromium]
+//
+// Serves _build/ on 127.0.0.1 and opens every _build/slides/lecture-*.html in headless Chromium (puppeteer-core):
+// no console error or uncaught exception, no failed request, zero requests to other hosts (blocked and reported),
+// MathJax typeset every formula (no raw \( or \[ left in the slides' text), every <img> loaded. Saves a screenshot
+// of every slide (_build/slides-screenshots/lecture-N-K.png). Exits 1 with a list of failures.
+import fs from "node:fs";
+import path from "node:path";
+import http from "node:http";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import puppeteer from "puppeteer-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt; };
+const DIR = path.resolve(ROOT, opt("--dir", "_build/slides"));
+const OUT = path.resolve(ROOT, opt("--out", "_build/slides-screenshots"));
+const CHROMIUM = opt("--chromium", process.env.CHROMIUM || "/usr/bin/chromium");
+const SERVE = path.dirname(DIR);
+const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css",
+  ".png": "image/png", ".svg": "image/svg+xml", ".woff": "font/woff", ".woff2": "font/woff2", ".json": "application/json" };
+
+const failures = [];
+const fail = (deck, msg) => failures.push(`${deck}: ${msg}`);
+
+const server = http.createServer((req, res) => {
+  const file = path.join(SERVE, decodeURIComponent(new URL(req.url, "http://x").pathname));
+  if (!file.startsWith(SERVE) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+    res.writeHead(404); res.end(); return;
+  }
+  res.writeHead(200, { "Content-Type": MIME[path.extname(file)] || "application/octet-stream" });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const decks = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => /^lecture-\d+\.html$/.test(f))
+  .sort((a, b) => parseInt(a.match(/\d+/)) - parseInt(b.match(/\d+/))) : [];
+if (!decks.length) { console.error(`slides_check: no lecture-N.html in ${DIR}`); process.exit(1); }
+if (!fs.existsSync(CHROMIUM)) { console.error(`slides_check: no Chromium at ${CHROMIUM}`); process.exit(1); }
+fs.mkdirSync(OUT, { recursive: true });
+
+const browser = await puppeteer.launch({
+  executablePath: CHROMIUM, headless: true,
+  userDataDir: fs.mkdtempSync(path.join(os.tmpdir(), "slides-check-")),
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+try {
+  for (const deck of decks) {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.setRequestInterception(true);
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.protocol !== "data:" && u.hostname !== "127.0.0.1") { fail(deck, `off-host request ${r.url()}`); r.abort(); }
+      else r.continue();
+    });
+    page.on("console", (m) => { if (m.type() === "error") fail(deck, `console error: ${m.text()}`); });
+    page.on("pageerror", (e) => fail(deck, `uncaught: ${e.message}`));
+    page.on("requestfailed", (r) => { if (new URL(r.url()).hostname === "127.0.0.1") fail(deck, `failed ${r.url()}`); });
+    page.on("response", (r) => { if (r.status() >= 400) fail(deck, `HTTP ${r.status()} ${r.url()}`); });
+    await page.goto(`${base}/${path.basename(DIR)}/${deck}`, { waitUntil: "networkidle0", timeout: 60000 });
+    try {
+      await page.waitForFunction(() => window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup
+        && !!MathJax.startup.promise, { timeout: 30000 });
+      await page.evaluate(() => MathJax.startup.promise);
+    } catch (e) {
+      fail(deck, `reveal.js or MathJax did not start: ${e.message}`);
+      await page.close();
+      continue;
+    }
+    const info = await page.evaluate(() => {
+      const slides = [...document.querySelectorAll(".reveal .slides > section")];
+      const text = slides.map((s) => s.innerText).join("\n");
+      return {
+        slides: slides.length,
+        math: document.querySelectorAll("mjx-container").length,
+        raw: (text.match(/\\\(|\\\[|\$\$/g) || []).length,
+        images: [...document.images].map((i) => ({ src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0 })),
+      };
+    });
+    if (info.math === 0) fail(deck, "no typeset math");
+    if (info.raw) fail(deck, `${info.raw} formulas left untypeset`);
+    for (const im of info.images) if (!im.ok) fail(deck, `image not loaded: ${im.src}`);
+    const stem = deck.replace(/\.html$/, "");
+    await page.evaluate(() => Reveal.configure({ transition: "none", backgroundTransition: "none" }));
+    for (let k = 0; k < info.slides; k++) {
+      await page.evaluate((h) => Reveal.slide(h, 0), k);
+      await new Promise((r) => setTimeout(r, 250));
+      await page.screenshot({ path: path.join(OUT, `${stem}-${k + 1}.png`) });
+    }
+    console.log(`  ${stem}: ${info.slides} slides, math ${info.math}, images ${info.images.length}`);
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+if (failures.length) {
+  console.error(`slides_check: ${failures.length} problem(s)\n  ` + failures.join("\n  "));
+  process.exit(1);
+}
+console.log(`slides_check: OK (${decks.length} decks; screenshots in ${path.relative(ROOT, OUT)}/)`);
