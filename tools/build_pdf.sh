@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole book as one PDF, through LaTeX (Jupyter Book's pdflatex builder, engine xelatex for the book's Unicode):
+#   bash tools/build_pdf.sh                    -> _build/pdf/book.pdf             (exercises without solutions)
+#   bash tools/build_pdf.sh --with-solutions   -> _build/pdf/book-solutions.pdf   (for instructors)
+# Every chapter executes, as for the HTML book. Widgets and animations appear as the still image that their output
+# carries beside the interactive view. Installs Debian's TeX packages when they are missing (needs root: apt-get).
+# The LaTeX log is _build/pdf-src/_build/latex/book.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+log() { printf '[build_pdf] %4ss  %s\n' "$(( $(date +%s) - start ))" "$*"; }
+
+solutions=0; name=book
+case "${1:-}" in --with-solutions) solutions=1; name=book-solutions ;; "") ;;
+  *) echo "build_pdf: unknown option $1 (use --with-solutions)" >&2; exit 2 ;; esac
+if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null || ! kpsewhich fncychap.sty >/dev/null 2>&1 \
+   || ! command -v pdftotext >/dev/null; then
+  log "installing Debian's TeX packages (texlive-xetex, texlive-latex-extra, texlive-fonts-recommended, latexmk)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core poppler-utils >/dev/null; } \
+    || { echo "build_pdf: could not install TeX (run as root, or install the packages above)" >&2; exit 1; }
+fi
+bash tools/setup_env.sh
+MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # font cache outside the notebooks
+
+log "jupyter-book build . --builder pdflatex (every chapter executed)"
+rm -rf _build/pdf-src && mkdir -p _build/pdf-src
+# The PDF's configuration = _config.yml, with sphinx-exercise's hide_solutions unless --with-solutions.
+.venv/bin/python - "$solutions" <<'PY'
+import sys, yaml
+cfg = yaml.safe_load(open("_config.yml"))
+cfg["sphinx"]["config"]["hide_solutions"] = sys.argv[1] != "1"
+yaml.safe_dump(cfg, open("_build/pdf-src/_config.yml", "w"), allow_unicode=True, sort_keys=False)
+PY
+OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config _build/pdf-src/_config.yml \
+  --path-output _build/pdf-src --keep-going
+pdf=_build/pdf-src/_build/latex/book.pdf
+[ -s "$pdf" ] || { echo "build_pdf: no PDF was written; see _build/pdf-src/_build/latex/book.log" >&2; exit 1; }
+mkdir -p _build/pdf && cp "$pdf" "_build/pdf/$name.pdf"
+# Unresolved references show as "??" in the text: fail on them.
+if pdftotext "_build/pdf/$name.pdf" - | grep -n '??' | head -5 | grep -q .; then
+  echo "build_pdf: unresolved references ('??') in the PDF:" >&2; pdftotext "_build/pdf/$name.pdf" - | grep -n '??' | head >&2
+  exit 1
+fi
+log "wrote _build/pdf/$name.pdf ($(pdfinfo "_build/pdf/$name.pdf" | awk '/^Pages/ {print $2}') pages, $(du -h "_build/pdf/$name.pdf" | cut -f1))"
