@@ -17,3 +17,4 @@ from .diagnostics import (KKTResiduals, alignment_error, conservation_error, con
                           kkt_residuals, path_error, right_basis, singular_values, sinh_closed_form, svm_cosine,
                           svm_distance)
 from . import plots, widgets  # noqa: E402  (the book's plot style and sliders: al.plots, al.widgets)
+from . import checks  # noqa: E402  (self-checks of the exercises: al.checks.<label>(answer))

@@ -1,4 +1,5 @@
-"""Command line: ``python -m attnlib figures OUTDIR [--only NAME ...] [--format png svg]``."""
+"""Command line: ``python -m attnlib figures OUTDIR [--only NAME ...] [--format png svg]`` and
+``python -m attnlib student-edition OUTDIR [--book book]``."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--only", nargs="*", default=None, help="figure names or name prefixes (e.g. ch3)")
     fig.add_argument("--format", nargs="*", default=["png", "svg"], choices=["png", "svg", "pdf"])
     fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
+    stu.add_argument("outdir", type=Path)
+    stu.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
     args = parser.parse_args(argv)
+    if args.command == "student-edition":
+        from .student import student_edition
+
+        student_edition(args.outdir, args.book)
+        return 0
 
     import matplotlib
 

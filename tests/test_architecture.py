@@ -15,9 +15,11 @@ LAYERS = [
     {"flow"},
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
+    {"checks"},           # self-checks of the exercises (compute the right value with the core)
     {"plots"},
     {"widgets"},
     {"figures"},
+    {"student"},          # the student edition (reads the book's chapters)
     {"__main__"},
 ]
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}

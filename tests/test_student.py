@@ -1,0 +1,149 @@
+"""The student edition (``python -m attnlib student-edition``) and the exercises' self-checks (``attnlib.checks``)."""
+from __future__ import annotations
+
+import ast
+import io
+import math
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import jupytext
+import nbclient
+import numpy as np
+import pytest
+
+import attnlib as al
+from attnlib import checks
+from attnlib.__main__ import main as cli
+from attnlib.student import chapter_sources, split_solutions, student_edition
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = chapter_sources(ROOT / "book")
+
+
+def _exercise_labels(src: Path) -> list[str]:
+    return re.findall(r"^:::+\{exercise\}.*\n:label: (\S+)", src.read_text(), re.M)
+
+
+def _assigned(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:          # IPython magics: not in the chapters' solutions
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _loaded(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+@pytest.mark.parametrize("src", CHAPTERS, ids=lambda p: p.stem)
+def test_no_solution_leaks_and_every_exercise_is_kept(src):
+    nb = jupytext.read(src)
+    split = split_solutions(nb)
+    assert split.labels == _exercise_labels(src)          # one solution per exercise, all removed
+    student_md = "\n".join(c.source for c in split.student.cells if c.cell_type == "markdown")
+    student_code = "\n".join(c.source for c in split.student.cells if c.cell_type == "code")
+    for label in split.labels:                            # the statements stay
+        assert f":label: {label}" in student_md
+    assert "solution-start" not in student_md and "{solution}" not in student_md
+    leaked = [ln for ln in split.removed_text if len(ln.strip()) > 25 and ln.strip() in student_md]
+    assert not leaked
+    # a solution line may repeat a line of the chapter (e.g. "data = ch6.demo_data()"): only solution-only lines count
+    chapter_code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and c.source not in split.removed_code)
+    code_lines = {ln.strip() for cell in split.removed_code for ln in cell.splitlines()
+                  if len(ln.strip()) > 15 and not ln.strip().startswith("#") and ln.strip() not in chapter_code}
+    assert code_lines or not split.removed_code, "the solutions' code should have lines of its own"
+    assert not [ln for ln in code_lines if ln in student_code]
+
+
+@pytest.mark.parametrize("src", CHAPTERS, ids=lambda p: p.stem)
+def test_student_notebook_needs_nothing_a_solution_defined(src):
+    # A kept cell after a removed solution must not use a name only that solution defined.
+    nb = jupytext.read(src)
+    split = split_solutions(nb)
+    removed = {code for code in split.removed_code}
+    defined, only_in_solutions = set(), set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source in removed:
+            only_in_solutions |= _assigned(cell.source) - defined
+            continue
+        code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+        missing = _loaded(code) & (only_in_solutions - defined)
+        assert not missing, f"{src.stem}: a kept cell uses {missing}, defined only in a solution"
+        defined |= _assigned(code)
+
+
+def test_cli_writes_student_notebooks_and_answers(tmp_path):
+    assert cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")]) == 0
+    names = sorted(p.stem for p in tmp_path.glob("*.ipynb"))
+    assert names == sorted(p.stem for p in CHAPTERS)
+    assert sorted(p.stem for p in (tmp_path / "answers").glob("*.ipynb")) == names
+    with pytest.raises(ValueError, match="_toc.yml"):
+        student_edition(tmp_path / "x", tmp_path)
+
+
+def test_a_student_notebook_executes(tmp_path):
+    # The chapters' own build executes every chapter; here one student notebook runs as a student would get it.
+    cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")])
+    import nbformat
+
+    nb = nbformat.read(tmp_path / "ch7_errata.ipynb", as_version=4)
+    stubs = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Exercise ")]
+    assert stubs and all(ln.startswith("#") for c in stubs for ln in c.source.strip().splitlines())
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+# -- self-checks ---------------------------------------------------------------------------------------------------
+
+def _run(check, answer) -> tuple[bool, str]:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        ok = check(answer)
+    return ok, buf.getvalue()
+
+
+def _right_and_wrong(check, truth, wrong):
+    ok, text = _run(check, truth)
+    assert ok and text.startswith("Right")
+    ok, text = _run(check, wrong)
+    assert not ok and text.startswith("Not yet")
+    assert f"{truth:.3g}" not in text and repr(truth) not in text     # never the answer
+
+
+def test_check_ch4_constant():
+    # beta* = (20/17, 10/51, 0, 0) in closed form (chapter 3), omega_0 = 1
+    truth = math.hypot(math.log(40 / 17), math.log(20 / 51))
+    _right_and_wrong(checks.ch4_ex_omega, truth, 3.4)
+
+
+def test_check_ch5_nuclear_value_is_the_closed_form():
+    data = al.make_orthogonal_data(n=3, L=5, d=6, seed=1, c=0.3)
+    x_opt = data.X[np.arange(data.n), data.opt]
+    truth = float(np.sum(1 / ((1 - 0.3) * np.linalg.norm(x_opt, axis=1) * np.linalg.norm(data.z, axis=1))))
+    _right_and_wrong(checks.ch5_ex_closed, truth, 1.01 * truth)
+
+
+def test_check_ch7_e2_and_e6():
+    count = sum(al.check_assumptions(al.make_generic_data(4, 3, 4, s, equal_scores=True)).holds("1")
+                and not al.check_assumptions(al.make_generic_data(4, 3, 4, s, equal_scores=True)).holds("1-diag")
+                for s in range(20))
+    _right_and_wrong(checks.ch7_ex_e2, count, count + 1)
+    _right_and_wrong(checks.ch7_ex_e6, 5, 1)        # the printed formula has a spurious 1/n, n = 5
+
+
+def test_check_digits_of_gradient_descent():
+    _right_and_wrong(checks.num_ex_digits, 2.6e34 / 0.1, 2.6e34)
+
+
+def test_checks_refuse_what_is_not_a_number():
+    with pytest.raises(TypeError, match="answer must be a real number"):
+        checks.ch7_ex_e2("3")
+    with pytest.raises(ValueError, match="finite"):
+        checks.ch4_ex_omega(float("nan"))
+    assert set(checks.CHECKS) <= {lab for src in CHAPTERS for lab in _exercise_labels(src)}
