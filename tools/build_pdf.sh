@@ -25,14 +25,17 @@ MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # fo
 
 log "jupyter-book build . --builder pdflatex (every chapter executed)"
 rm -rf _build/pdf-src && mkdir -p _build/pdf-src
-# The PDF's configuration = _config.yml, with sphinx-exercise's hide_solutions unless --with-solutions.
-.venv/bin/python - "$solutions" <<'PY'
+# The PDF's configuration = _config.yml, with pdf_hide_solutions (tools/pdf_solutions.py) unless --with-solutions. It is written
+# beside _config.yml (paths in it are relative to its folder) and removed afterwards.
+cfg=.pdf-config.yml
+trap 'rm -f "$cfg"' EXIT
+.venv/bin/python - "$solutions" "$cfg" <<'PY'
 import sys, yaml
 cfg = yaml.safe_load(open("_config.yml"))
-cfg["sphinx"]["config"]["hide_solutions"] = sys.argv[1] != "1"
-yaml.safe_dump(cfg, open("_build/pdf-src/_config.yml", "w"), allow_unicode=True, sort_keys=False)
+cfg["sphinx"]["config"]["pdf_hide_solutions"] = sys.argv[1] != "1"
+yaml.safe_dump(cfg, open(sys.argv[2], "w"), allow_unicode=True, sort_keys=False)
 PY
-OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config _build/pdf-src/_config.yml \
+OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config "$cfg" \
   --path-output _build/pdf-src --keep-going
 pdf=_build/pdf-src/_build/latex/book.pdf
 [ -s "$pdf" ] || { echo "build_pdf: no PDF was written; see _build/pdf-src/_build/latex/book.log" >&2; exit 1; }
