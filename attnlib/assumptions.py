@@ -73,8 +73,15 @@ class AssumptionReport:
 
 
 def _feasible(rows: np.ndarray) -> bool:
-    """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS)."""
-    res = linprog(np.zeros(rows.shape[1]), A_ub=-rows, b_ub=-np.ones(rows.shape[0]),
+    """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS).
+
+    Rows are scaled to unit norm (by powers of two, exactly) and the right-hand side with them, so HiGHS's
+    absolute feasibility tolerance means the same at every data scale: ``a_k x >= 1`` reads
+    ``(a_k / c_k) x' >= c_max / c_k`` with ``x' = c_max x``."""
+    nrm = np.linalg.norm(rows, axis=1)
+    with np.errstate(divide="ignore"):
+        c = np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
+    res = linprog(np.zeros(rows.shape[1]), A_ub=-rows / c[:, None], b_ub=-c.max() / c,
                   bounds=[(None, None)] * rows.shape[1], method="highs")
     if res.status not in (0, 2):
         raise RuntimeError(f"separability LP failed: {res.message}")
