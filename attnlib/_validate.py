@@ -92,7 +92,7 @@ def check_array(value: Any, name: str, *, shape: tuple | None = None, ndim: int 
         raise ValueError(f"{name} must be {want}; got shape {arr.shape}")
     if finite and not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be {want} with finite entries; entry {bad if arr.ndim else ''} is "
+        raise ValueError(f"{name} must be {want} with finite entries (no NaN or inf); entry {bad if arr.ndim else ''} is "
                          f"{arr[bad] if arr.ndim else arr}")
     return arr
 
