@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from ._validate import check_array, check_data, check_scalar
 from .data import AttentionData
 from .model import exp_loss
 
@@ -184,8 +185,10 @@ def check_assumptions(data: AttentionData, W0=None, *, rtol: float = 1e-9) -> As
         E2), "2" (p.5), "3" (p.8; with unequal non-optimal scores the best non-optimal score is used) and "4"
         (p.11). ``report.require("2", "3")`` raises :class:`AssumptionError` on the first failure.
     """
-    if not isinstance(data, AttentionData):
-        raise TypeError(f"data must be an AttentionData; got {type(data).__name__}")
+    check_data(data)
+    rtol = check_scalar(rtol, "rtol", lo=0.0, hi=1.0, lo_open=True)
+    if W0 is not None:
+        W0 = check_array(W0, "W0", shape=(data.d, data.d), expected=f"an array of shape (d, d) = ({data.d}, {data.d})")
     checks = [
         _check_separability(data, diagonal=False),
         _check_separability(data, diagonal=True),

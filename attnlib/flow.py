@@ -62,7 +62,7 @@ class _OverBudget(Exception):
 # -- the parameterisations ---------------------------------------------------------------------------------
 
 def _check_param(param: str) -> None:
-    if param not in PARAMS:
+    if not isinstance(param, str) or param not in PARAMS:
         raise ValueError(f"param must be one of {PARAMS} ('W' combined, 'KQ' separate K and Q, 'beta' combined "
                          f"diagonal, 'xi' separate diagonal); got {param!r}")
 
@@ -293,6 +293,8 @@ class Trajectory:
 
     def cosine_to(self, W_ref) -> np.ndarray:
         """Cosine of ``W(t)`` with a reference matrix (e.g. an SVM solution's ``.W``), shape (m,)."""
+        d = self.data.d
+        W_ref = check_array(W_ref, "W_ref", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
         return np.array([cosine(W, W_ref) if np.any(W) else np.nan for W in self.W])
 
     def final(self) -> np.ndarray:
@@ -580,11 +582,14 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
     Trajectory
         With ``t = lr * step`` (GF time for plain GD; arc length for normalised GD) and ``phi`` zeros.
     """
+    check_data(data)
     _check_param(param)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite step size; got {lr}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps}")
+    check_choice(loss, "loss", ("exp", "logistic"))
+    lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
+    steps = check_scalar(steps, "steps", integer=True, lo=1)
+    n_save = check_scalar(n_save, "n_save", integer=True, lo=1)
+    if not isinstance(normalized, (bool, np.bool_)):
+        raise TypeError(f"normalized must be True or False; got {type(normalized).__name__}")
     arrays = _split_init(data, param, init)
     model = _Model(data, param, arrays, loss)
     save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
@@ -643,6 +648,7 @@ def aligned_bases(data: AttentionData) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If the optimal tokens or the queries are not orthogonal (Assumption 4 (i)) or ``n > d``.
     """
+    check_data(data)
     xo = data.X[np.arange(data.n), data.opt]
     out = []
     for M, what in ((xo, "optimal tokens"), (data.z, "queries")):
@@ -684,7 +690,16 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
     numpy.ndarray or tuple of numpy.ndarray
         In the form :func:`gradient_flow` takes for ``param``.
     """
+    check_data(data)
     _check_param(param)
+    scale = check_scalar(scale, "scale")
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be None or a non-negative integer; got {type(seed).__name__} {seed!r}")
+    if kind is not None and not isinstance(kind, str):
+        raise TypeError(f"kind must be None or a string such as 'zero', 'random', 'paper', 'aligned'; got "
+                        f"{type(kind).__name__}")
+    if d_e is not None:
+        d_e = check_scalar(d_e, "d_e", integer=True, lo=1)
     d = data.d
     rng = np.random.default_rng(seed)
     omega0 = scale * (np.ones(d) if seed is None else rng.uniform(0.5, 1.5, size=d))
