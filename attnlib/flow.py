@@ -17,6 +17,7 @@ combined one.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -398,7 +399,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only add overhead
         try:
-            saved = _integrate(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
+            saved = _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
         except _OverBudget:
             raise FlowStallError(_stall_message(model), log_t=float(model.last_s), nfev=model.nfev) from None
         wall = time.perf_counter() - start
@@ -521,6 +522,29 @@ def _integrate(model, y0, log_end, log_eval, method, rtol, atol):
     if log_end > 0.0:
         saved[~first] = _log_time_phase(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol, atol)
     return saved
+
+
+def _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, atol):
+    """:func:`_integrate`, with scipy's own warnings kept from the user and a solver failure explained: the
+    message names the assumption whose failure typically causes it (as :class:`FlowStallError` does)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _integrate(model, y0, log_end, log_eval, method, rtol, atol)
+        except RuntimeError as exc:
+            noted = "; ".join(sorted({str(w.message) for w in caught}))
+            raise RuntimeError(f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}") from None
+
+
+def _assumption_note(model) -> str:
+    from .assumptions import check_assumptions
+
+    name = "1-diag" if model.param in ("beta", "xi") else "1"
+    check = check_assumptions(model.data)[name]
+    if not check.holds:
+        return (f"Assumption {name} fails here ({check.reason}), so the flow settles at a finite point in some "
+                f"directions and turns infinitely stiff in log t; integrate to a smaller t_end")
+    return f"Assumption {name} holds here, so this is unexpected: try method='BDF' or a looser rtol"
 
 
 def _stall_message(model) -> str:
