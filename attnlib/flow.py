@@ -751,4 +751,6 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
             Lam = np.zeros((d, d_e))
             Lam[np.arange(d), np.arange(d)] = np.sqrt(2.0) * omega0
             return U_K @ Lam @ V.T, np.zeros((d, d_e))
-    raise ValueError(f"unknown kind {kind!r} for param {param!r}")
+    kinds = {"W": ("zero", "random"), "beta": ("zero", "random"), "xi": ("paper", "random"),
+             "KQ": ("random", "aligned")}[param]
+    raise ValueError(f"kind must be one of {kinds} for param {param!r} (unknown kind); got {kind!r}")

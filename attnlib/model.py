@@ -133,6 +133,7 @@ def exp_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
+    check_data(data)
     u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
     log_L = float(logsumexp(-u) - np.log(data.n))
     if log_L > _LOG_FLOAT_MAX:
@@ -240,7 +241,12 @@ def margin(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     W = _check_W(data, W)
-    return float(_margin_path(data, W[None])[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = float(_margin_path(data, W[None])[0])
+    if not np.isfinite(mu):
+        raise ValueError(f"W is too large for these tokens: the margin (x_opt - x_il)^T W z_i overflows float64 "
+                         f"(max |W_jk| = {np.abs(W).max():.3g}); W must keep the logits below ~1e308")
+    return mu
 
 
 def _margin_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
@@ -401,6 +407,7 @@ def logistic_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
+    check_data(data)
     u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
     return float(np.mean(np.logaddexp(0.0, -u)))
 
@@ -433,14 +440,13 @@ def cosine(A, B) -> float:
     ValueError
         If the shapes differ or either array is zero or not finite.
     """
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
+    A = check_array(A, "A", expected="a finite array of any shape")
+    B = check_array(B, "B", expected=f"a finite array of the same shape as A, {A.shape}")
     if A.shape != B.shape:
-        raise ValueError(f"cosine needs arrays of equal shape; got {A.shape} and {B.shape}")
-    na, nb = np.linalg.norm(A), np.linalg.norm(B)
-    if not (np.isfinite(na) and np.isfinite(nb)):
-        raise ValueError("cosine of arrays with NaN or inf entries is undefined")
-    if na == 0 or nb == 0:
-        raise ValueError("cosine of a zero array is undefined")
-    return float(np.vdot(A / na, B / nb))
+        raise ValueError(f"B must be an array of the same shape as A, {A.shape}; got shape {B.shape}")
+    ma, mb = np.abs(A).max(initial=0.0), np.abs(B).max(initial=0.0)
+    if ma == 0 or mb == 0:
+        raise ValueError(f"{'A' if ma == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
+    A, B = A / ma, B / mb  # entries up to 1e308 must not overflow the norms
+    return float(np.vdot(A / np.linalg.norm(A), B / np.linalg.norm(B)))
 
