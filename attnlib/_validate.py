@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_data", "check_array", "check_scalar", "check_choice", "check_same_data", "data_fingerprint"]
+__all__ = ["check_array", "check_choice", "check_data", "check_same_data", "check_scalar", "data_fingerprint"]
 
 
 def _given(value: Any) -> str:

@@ -103,7 +103,7 @@ class AttentionData:
                              f"(or their differences) overflow float64 although every entry is finite (max |x| = "
                              f"{np.abs(X).max():.3g}, max |v| = {np.abs(v).max():.3g}); rescale X or v")
         top2 = np.sort(gamma, axis=1)[:, -2:]
-        scale = np.maximum(1.0, np.abs(top2[:, 1]))
+        scale = np.abs(gamma).max(axis=1)  # relative to the sample's own scores: tokens x s tie iff tokens do
         ties = np.flatnonzero(top2[:, 1] - top2[:, 0] <= 1e-12 * scale)
         if ties.size:
             i = ties[0]

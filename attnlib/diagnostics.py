@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_array, check_data, check_same_data, check_scalar, data_fingerprint
+from ._validate import (
+    check_array,
+    check_data,
+    check_same_data,
+    check_scalar,
+    data_fingerprint,
+)
 from .data import AttentionData
 from .flow import Trajectory
 from .model import margin

@@ -490,7 +490,7 @@ def _recover_descent(rise, rtol: float, rerun):
     """Recover a non-monotone flow by integrating again at ``rtol = 1e-11``; raise if that does not help.
 
     Never returns a trajectory whose loss rises (the retry is checked by :func:`gradient_flow` itself)."""
-    k, a, b, s0, s1, param = rise
+    _k, a, b, s0, s1, param = rise
     what = (f"the loss of the gradient flow (param={param!r}) rose from {a:.10g} to {b:.10g} between the saved "
             f"times log t = {s0:.4g} and {s1:.4g} at rtol = {rtol:g}")
     if rtol > _RETRY_RTOL:

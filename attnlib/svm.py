@@ -203,11 +203,13 @@ def _pow2_scale(M: np.ndarray) -> np.ndarray:
         return np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
 
 
-def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray):
+def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool):
     """Rows of unit size for the solver: ``D_k / a_k``, ``Z_k / b_k`` (powers of two), right-hand side
     ``c_max / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_max W``. Returns the scaled rows and
     ``(c, c_max)``."""
     a, b = _pow2_scale(D), _pow2_scale(Z)
+    if diagonal:  # the rows are B_k = D_k * Z_k, which can be far smaller than ||D_k|| ||Z_k||: scale B_k itself
+        a, b = _pow2_scale(D * Z), np.ones(len(Z))
     c = a * b
     top = float(c.max()) if c.size else 1.0
     return (D / a[:, None], Z / b[:, None], pairs, top / c), c, top
@@ -244,7 +246,7 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
     mean the same thing at every data scale, which makes the result scale-equivariant (tokens times ``s`` give
     ``W / s`` and multipliers ``lambda / s``) and copes with samples of very different sizes."""
     D, Z, pairs = cons_rows
-    scaled, c, top = _equilibrate(D, Z, pairs)
+    scaled, c, top = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
     tried = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
     statuses, best = [], None
     for name in tried:
