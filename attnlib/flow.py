@@ -390,7 +390,16 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         directions (e.g. data that are not separable, Assumption 1 or 1-diag fails) and log time turns stiff.
         The message names the time reached and the failing assumption.
     RuntimeError
-        If the solver fails otherwise.
+        If the solver fails otherwise (the message names the failing assumption when one fails), or if the loss
+        rises along the computed path even after one retry at ``rtol = 1e-11``: gradient flow descends, so a
+        rising loss means the solver stepped over a token switch, and no trajectory is returned
+        (:func:`_loss_rise` gives the tolerance).
+
+    Notes
+    -----
+    The returned ``loss`` is non-increasing up to ``10 * rtol * L`` between saved times (integration error).
+    ``t_eval`` must be strictly increasing; a last time at most 1e-12 (relative) beyond ``t_end`` is integrated
+    to, larger ones are refused. ``rtol`` must lie in [1e-13, 0.1] and ``t_end`` in [1e-100, 1.8e308].
     """
     arrays, t_eval, log_end, log_eval, rtol, max_nfev = _check_flow_args(
         data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev)
