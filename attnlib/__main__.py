@@ -13,8 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     fig = sub.add_parser("figures", help="regenerate every figure of the book to files")
     fig.add_argument("outdir", type=Path)
-    fig.add_argument("--only", nargs="*", default=None, help="figure names or name prefixes (e.g. ch3)")
-    fig.add_argument("--format", nargs="*", default=["png", "svg"], choices=["png", "svg", "pdf"])
+    fig.add_argument("--only", nargs="+", default=None, help="figure names or name prefixes (e.g. ch3)")
+    fig.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
     fig.add_argument("--list", action="store_true", help="list figure names and exit")
     stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
     stu.add_argument("outdir", type=Path)
@@ -37,12 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(figures))
         return 0
-    if args.only:
+    if args.only is not None:
+        if any(not p.strip() for p in args.only):
+            parser.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
         unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
         if unknown:
             parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
         figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    _check_outdir(parser, args.outdir)
     for name, func in figures.items():
         start = time.perf_counter()
         figure = func()
@@ -51,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
         plt.close(figure)
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
     return 0
+
+
+def _check_outdir(parser: argparse.ArgumentParser, outdir: Path) -> None:
+    """Create OUTDIR and make sure it is writable *before* any figure is computed."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / ".attnlib-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        parser.error(f"OUTDIR {str(outdir)!r} is not a writable directory: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

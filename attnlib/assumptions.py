@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from ._validate import check_array, check_data, check_scalar
 from .data import AttentionData
 from .model import exp_loss
 
@@ -73,8 +74,15 @@ class AssumptionReport:
 
 
 def _feasible(rows: np.ndarray) -> bool:
-    """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS)."""
-    res = linprog(np.zeros(rows.shape[1]), A_ub=-rows, b_ub=-np.ones(rows.shape[0]),
+    """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS).
+
+    Rows are scaled to unit norm (by powers of two, exactly) and the right-hand side with them, so HiGHS's
+    absolute feasibility tolerance means the same at every data scale: ``a_k x >= 1`` reads
+    ``(a_k / c_k) x' >= c_max / c_k`` with ``x' = c_max x``."""
+    nrm = np.linalg.norm(rows, axis=1)
+    with np.errstate(divide="ignore"):
+        c = np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
+    res = linprog(np.zeros(rows.shape[1]), A_ub=-rows / c[:, None], b_ub=-c.max() / c,
                   bounds=[(None, None)] * rows.shape[1], method="highs")
     if res.status not in (0, 2):
         raise RuntimeError(f"separability LP failed: {res.message}")
@@ -177,8 +185,10 @@ def check_assumptions(data: AttentionData, W0=None, *, rtol: float = 1e-9) -> As
         E2), "2" (p.5), "3" (p.8; with unequal non-optimal scores the best non-optimal score is used) and "4"
         (p.11). ``report.require("2", "3")`` raises :class:`AssumptionError` on the first failure.
     """
-    if not isinstance(data, AttentionData):
-        raise TypeError(f"data must be an AttentionData; got {type(data).__name__}")
+    check_data(data)
+    rtol = check_scalar(rtol, "rtol", lo=0.0, hi=1.0, lo_open=True)
+    if W0 is not None:
+        W0 = check_array(W0, "W0", shape=(data.d, data.d), expected=f"an array of shape (d, d) = ({data.d}, {data.d})")
     checks = [
         _check_separability(data, diagonal=False),
         _check_separability(data, diagonal=True),

@@ -19,16 +19,19 @@ __all__ = [
 
 
 def _as_float_array(name: str, value, ndim: int, expected: str) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array of shape {expected}; got {type(value).__name__}") from exc
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must have shape {expected}; got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf; all entries must be finite")
+    from ._validate import check_array
+
+    arr = check_array(value, name, ndim=ndim, expected=f"a numeric array of shape {expected}")
     arr.setflags(write=False)
     return arr
+
+
+def _check_sizes(**sizes) -> None:
+    from ._validate import check_scalar
+
+    mins = {"n": 1, "L": 2, "d": 2}
+    for name, value in sizes.items():
+        check_scalar(value, name, integer=True, lo=mins[name])
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -91,9 +94,16 @@ class AttentionData:
             raise ValueError(f"y must contain only -1 and +1; y[{bad[0]}] = {y[bad[0]]}")
         for name, arr in (("X", X), ("z", z), ("y", y), ("v", v)):
             object.__setattr__(self, name, arr)
-        gamma = y[:, None] * (X @ v)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gamma = y[:, None] * (X @ v)
+            spread = np.max(gamma, axis=1) - np.min(gamma, axis=1)
+        if not (np.all(np.isfinite(gamma)) and np.all(np.isfinite(spread))):
+            i = int(np.flatnonzero(~(np.all(np.isfinite(gamma), axis=1) & np.isfinite(spread)))[0])
+            raise ValueError(f"X and v are too large together: the token scores gamma_il = y_i v^T x_il of sample {i} "
+                             f"(or their differences) overflow float64 although every entry is finite (max |x| = "
+                             f"{np.abs(X).max():.3g}, max |v| = {np.abs(v).max():.3g}); rescale X or v")
         top2 = np.sort(gamma, axis=1)[:, -2:]
-        scale = np.maximum(1.0, np.abs(top2[:, 1]))
+        scale = np.abs(gamma).max(axis=1)  # relative to the sample's own scores: tokens x s tie iff tokens do
         ties = np.flatnonzero(top2[:, 1] - top2[:, 0] <= 1e-12 * scale)
         if ties.size:
             i = ties[0]
@@ -175,6 +185,12 @@ class AttentionData:
 
 # -- generators -------------------------------------------------------------------------------------
 
+def _check_score(score) -> float:
+    from ._validate import check_scalar
+
+    return check_scalar(score, "score")
+
+
 # paper-notes §9, demo 1: the B_il chosen directly (rows: sample i, its two non-optimal tokens).
 _DEMO1_B = np.array([[[1.0, 0.6, 0.2], [0.9, -0.3, 0.5]],
                      [[0.8, 0.5, -0.4], [1.1, 0.2, 0.3]],
@@ -207,21 +223,20 @@ def make_diagonal_data(n: int = 3, L: int = 3, d: int = 4, *, seed: int | None =
         ``beta = c e_1`` separates since every ``b_il[0] > 0``), hence Assumption 1, and Assumption 3 at
         ``W = 0`` (``score >= L ln n`` suffices). Not Assumption 4.
     """
+    _check_sizes(n=n, L=L, d=d)
     if seed is None:
         if (n, L, d) != (3, 3, 4):
             raise ValueError(f"the fixed demo data has n=3, L=3, d=4; got n={n}, L={L}, d={d}; pass seed=<int> "
                              "for random data of other sizes")
         b, y = _DEMO1_B, _DEMO1_Y
-        score = 4.0 if score is None else float(score)
+        score = 4.0 if score is None else _check_score(score)
     else:
-        if n < 1 or L < 2 or d < 2:
-            raise ValueError(f"need n >= 1, L >= 2, d >= 2; got n={n}, L={L}, d={d}")
         rng = np.random.default_rng(seed)
         b = np.empty((n, L - 1, d - 1))
         b[..., 0] = rng.uniform(0.5, 1.2, size=(n, L - 1))
         b[..., 1:] = 0.5 * rng.standard_normal((n, L - 1, d - 2))
         y = rng.choice([-1.0, 1.0], size=n)
-        score = max(4.0, L * np.log(n) + 0.5) if score is None else float(score)
+        score = max(4.0, L * np.log(n) + 0.5) if score is None else _check_score(score)
     X = np.zeros((n, L, d))
     X[:, 0, d - 1] = score * y
     X[:, 1:, : d - 1] = -b
@@ -263,15 +278,19 @@ def make_orthogonal_data(n: int = 2, L: int = 3, d: int | None = None, *, seed: 
         Meets Assumptions 1, 1-diag (in the aligned basis), 2 and 4; Assumption 3 at ``W = 0`` for the defaults
         (check with :func:`attnlib.check_assumptions`).
     """
-    if n < 1:
-        raise ValueError(f"need n >= 1; got n={n}")
-    if L < 3 or L % 2 == 0:
+    _check_sizes(n=n)
+    from ._validate import check_scalar
+    L = check_scalar(L, "L", integer=True, lo=3)
+    if d is not None:
+        d = check_scalar(d, "d", integer=True, lo=2)
+    if L % 2 == 0:
         raise ValueError(f"Assumption 4 pairs the L-1 non-optimal tokens, so L must be odd and >= 3; got L={L}")
     d = n + 2 if d is None else int(d)
     if d < n + 1:
         raise ValueError(f"need d >= n + 1 (n orthogonal optimal tokens plus room for the pair offsets); "
                          f"got d={d}, n={n}")
-    c = np.broadcast_to(np.asarray(c, dtype=float), (n,))
+    from ._validate import check_array
+    c = np.broadcast_to(check_array(c, "c", expected="a number or an array of shape (n,) in [-1, 1)"), (n,))
     if np.any(c < -1) or np.any(c >= 1):
         raise ValueError(f"c must lie in [-1, 1) (Assumption 4 (iii)); got c={c}")
     rng = np.random.default_rng(seed)
@@ -326,8 +345,11 @@ def make_generic_data(n: int = 6, L: int = 8, d: int = 10, seed: int = 0, *,
         ``equal_scores=True``: Assumption 2 holds, and Assumption 3 at ``W = 0`` when ``score >= L ln n``.
         Check with :func:`attnlib.check_assumptions`.
     """
-    if n < 1 or L < 2 or d < 2:
-        raise ValueError(f"need n >= 1, L >= 2, d >= 2; got n={n}, L={L}, d={d}")
+    from ._validate import check_scalar
+    _check_sizes(n=n, L=L, d=d)
+    if seed is None or isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative integer; got {type(seed).__name__} {seed!r}")
+    score = check_scalar(score, "score")
     rng = np.random.default_rng(seed)
     y = rng.choice([-1.0, 1.0], size=n)
     if not equal_scores:

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import (
+    check_array,
+    check_data,
+    check_same_data,
+    check_scalar,
+    data_fingerprint,
+)
 from .data import AttentionData
 from .flow import Trajectory
 from .model import margin
@@ -27,6 +34,26 @@ __all__ = [
 ]
 
 
+def _check_traj(traj, name: str = "traj") -> Trajectory:
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"{name} must be an attnlib.Trajectory (from gradient_flow or gradient_descent); got "
+                        f"{type(traj).__name__}")
+    return traj
+
+
+def _check_sol(sol, traj: Trajectory, name: str = "sol") -> SVMSolution:
+    """``sol`` must be an SVMSolution computed on ``traj``'s data set."""
+    if not isinstance(sol, SVMSolution):
+        raise TypeError(f"{name} must be an attnlib.SVMSolution (from solve_svm or solve_selection_svm); got "
+                        f"{type(sol).__name__}")
+    d = traj.data.d
+    if sol.W.shape != (d, d):
+        raise ValueError(f"{name} must be an SVM solution of the trajectory's data, with W of shape (d, d) = "
+                         f"({d}, {d}); got W of shape {sol.W.shape}")
+    check_same_data(traj.data, sol.data_fingerprint, name, "an SVM solution")
+    return sol
+
+
 def direction(data: AttentionData, W) -> np.ndarray:
     """Margin-normalised direction ``W / mu(W)`` (Def. 4.1), shape (d, d).
 
@@ -35,6 +62,7 @@ def direction(data: AttentionData, W) -> np.ndarray:
     ValueError
         If ``mu(W) <= 0`` (W does not yet rank every optimal token first), where the direction is undefined.
     """
+    check_data(data)
     mu = margin(data, W)
     if mu <= 0:
         raise ValueError(f"the margin mu(W) = {mu:.4g} is not positive: W does not separate the optimal tokens "
@@ -43,19 +71,36 @@ def direction(data: AttentionData, W) -> np.ndarray:
 
 
 def svm_cosine(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
-    """Cosine of ``W(t)`` with an SVM solution, shape (m,) (NaN where ``W(t) = 0``)."""
+    """Cosine of ``W(t)`` with an SVM solution, shape (m,) (NaN where ``W(t) = 0``).
+
+    Raises
+    ------
+    ValueError
+        If ``sol`` was computed on another data set than ``traj``.
+    """
+    _check_sol(sol, _check_traj(traj))
     return traj.cosine_to(sol.W)
 
 
 def svm_distance(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
     """Relative distance ``||W(t)/mu(t) - W_svm|| / ||W_svm||`` of margin-normalised directions, shape (m,)
-    (NaN where ``mu <= 0``). Both have margin 1, so this is 0 exactly when the direction solves the SVM."""
+    (NaN where ``mu <= 0``). Both have margin 1, so this is 0 exactly when the direction solves the SVM.
+
+    Raises
+    ------
+    ValueError
+        If ``sol`` was computed on another data set than ``traj``.
+    """
+    _check_sol(sol, _check_traj(traj))
     return np.linalg.norm(traj.direction() - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
 
 
 def singular_values(W) -> np.ndarray:
     """Singular values of ``W`` (d, d) or of each matrix of a stack (m, d, d), descending."""
-    return np.linalg.svd(np.asarray(W, dtype=float), compute_uv=False)
+    W = check_array(W, "W", expected="a matrix (d, d) or a stack of matrices (m, d, d)")
+    if W.ndim not in (2, 3) or 0 in W.shape:
+        raise ValueError(f"W must be a matrix (d, d) or a stack of matrices (m, d, d); got shape {W.shape}")
+    return np.linalg.svd(W, compute_uv=False)
 
 
 def conserved_quantity(traj: Trajectory) -> np.ndarray:
@@ -66,7 +111,7 @@ def conserved_quantity(traj: Trajectory) -> np.ndarray:
     ValueError
         For "W" and "beta", which have no such invariant.
     """
-    p = traj.params
+    p = _check_traj(traj).params
     if traj.param == "KQ":
         K, Q = p["K"], p["Q"]
         return np.einsum("mij,mik->mjk", K, K) - np.einsum("mij,mik->mjk", Q, Q)
@@ -77,11 +122,13 @@ def conserved_quantity(traj: Trajectory) -> np.ndarray:
 
 def conservation_error(traj: Trajectory) -> np.ndarray:
     """``max |C(t) - C(0)| / max(|C(0)|, ||theta(t)||^2)`` over entries, shape (m,): drift of the invariant
-    relative to the size of the terms that cancel in it."""
+    relative to the size of the terms that cancel in it; 0 where nothing moved (e.g. a flow resting at
+    ``xi = (0, 0)``, where both are 0)."""
     C = conserved_quantity(traj)
     size = np.max([np.abs(a).reshape(len(a), -1).max(axis=1) ** 2 for a in traj.params.values()], axis=0)
     scale = np.maximum(np.abs(C[0]).max(), size)
-    return np.abs(C - C[0]).reshape(len(C), -1).max(axis=1) / scale
+    drift = np.abs(C - C[0]).reshape(len(C), -1).max(axis=1)
+    return np.where(drift == 0, 0.0, drift / np.where(scale == 0, 1.0, scale))
 
 
 def path_error(traj: Trajectory, ref: Trajectory) -> np.ndarray:
@@ -95,8 +142,14 @@ def path_error(traj: Trajectory, ref: Trajectory) -> np.ndarray:
     ValueError
         If the parameterisations or the saved times differ.
     """
+    _check_traj(traj)
+    _check_traj(ref, "ref")
     if traj.param != ref.param or not np.array_equal(traj.log_t, ref.log_t):
-        raise ValueError("path_error needs two trajectories of the same param saved at the same times")
+        raise ValueError(f"ref must be a trajectory of the same param saved at the same times as traj; got "
+                         f"param {ref.param!r} vs {traj.param!r} and {len(ref.t)} vs {len(traj.t)} saved times")
+    check_same_data(traj.data, data_fingerprint(ref.data), "ref", "a reference trajectory")
+    if any(traj.params[k].shape != ref.params[k].shape for k in traj.params):
+        raise ValueError("ref must have parameters of the same shapes as traj (e.g. the same d_e for 'KQ')")
     a = np.concatenate([v.reshape(len(traj.t), -1) for v in traj.params.values()], axis=1)
     b = np.concatenate([v.reshape(len(ref.t), -1) for v in ref.params.values()], axis=1)
     num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
@@ -120,7 +173,7 @@ def sinh_closed_form(traj: Trajectory) -> np.ndarray:
         Compare with ``traj.params["xi_k"] * traj.params["xi_q"]``. Under initialisation (5) with
         ``xi_q(0) = 0`` the sign is ``+``; with ``xi_k(0) = 0`` the roles swap and it is still ``+``.
     """
-    if traj.param != "xi" or traj.method != "gradient_flow":
+    if _check_traj(traj).param != "xi" or traj.method != "gradient_flow":
         raise ValueError("the sinh closed form is for gradient_flow trajectories with param='xi'")
     w2 = _omega0_sq(traj)
     return w2 * np.sinh(traj.phi @ traj.data.B)
@@ -143,7 +196,12 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
         ``max(||offdiag(U_K^T K V)||_F / ||K||_F, ||offdiag(U_Q^T Q V)||_F / ||Q||_F)``; a zero matrix counts 0.
         Lemma 5.1 says it stays 0 along the flow.
     """
-    K, Q, U_K, U_Q, V = (np.asarray(a, dtype=float) for a in (K, Q, U_K, U_Q, V))
+    K = check_array(K, "K", ndim=2, expected="an array of shape (d, d_e)")
+    d, d_e = K.shape
+    Q = check_array(Q, "Q", shape=K.shape, expected=f"an array of the same shape (d, d_e) = {K.shape} as K")
+    U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
+    U_Q = check_array(U_Q, "U_Q", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
+    V = check_array(V, "V", shape=(d_e, d_e), expected=f"an array of shape (d_e, d_e) = ({d_e}, {d_e})")
     errs = []
     for U, M in ((U_K, K), (U_Q, Q)):
         nrm = np.linalg.norm(M)
@@ -160,7 +218,10 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
 def right_basis(K0, U_K) -> np.ndarray:
     """The shared right basis ``V`` (d_e, d_e) of an aligned ``K0 = U_K Lambda V^T`` with nonzero diagonal
     ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis."""
-    R = np.asarray(U_K, dtype=float).T @ np.asarray(K0, dtype=float)
+    K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e)")
+    d = K0.shape[0]
+    U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
+    R = U_K.T @ K0
     norms = np.linalg.norm(R, axis=1)
     if np.any(norms == 0):
         raise ValueError("right_basis needs every singular value of the aligned K0 to be nonzero")
@@ -211,8 +272,10 @@ def kkt_residuals(traj: Trajectory, sol: SVMSolution, support_tol: float = 1e-6)
     support_tol : float
         Coordinates with ``|beta_j| <= support_tol * ||beta||_inf`` count as off the support.
     """
-    if traj.param != "xi" or traj.method != "gradient_flow":
+    if _check_traj(traj).param != "xi" or traj.method != "gradient_flow":
         raise ValueError("kkt_residuals needs a gradient_flow trajectory with param='xi'")
+    _check_sol(sol, traj)
+    support_tol = check_scalar(support_tol, "support_tol", lo=0.0, hi=1.0, hi_open=True)
     if sol.norm != "l1":
         raise ValueError(f"kkt_residuals needs the l1-SVM solution; got norm={sol.norm!r}")
     data = traj.data

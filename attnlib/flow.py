@@ -17,12 +17,14 @@ combined one.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
+from ._validate import check_array, check_choice, check_data, check_scalar
 from .data import AttentionData
 from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _sum_log_terms, cosine
 
@@ -61,7 +63,7 @@ class _OverBudget(Exception):
 # -- the parameterisations ---------------------------------------------------------------------------------
 
 def _check_param(param: str) -> None:
-    if param not in PARAMS:
+    if not isinstance(param, str) or param not in PARAMS:
         raise ValueError(f"param must be one of {PARAMS} ('W' combined, 'KQ' separate K and Q, 'beta' combined "
                          f"diagonal, 'xi' separate diagonal); got {param!r}")
 
@@ -74,14 +76,12 @@ def _split_init(data: AttentionData, param: str, init) -> list[np.ndarray]:
             "xi": "a pair (xi_k0, xi_q0) of shape (d,)"}[param]
     if len(parts) != len(_NAMES[param]):
         raise ValueError(f"init for param={param!r} must be {want} (d = {d})")
-    arrays = [np.array(p, dtype=float) for p in parts]
+    arrays = [check_array(p, f"init {name}", expected=want) for p, name in zip(parts, _NAMES[param])]
     for name, a in zip(_NAMES[param], arrays):
         ok = {"W": a.shape == (d, d), "beta": a.shape == (d,), "xi_k": a.shape == (d,), "xi_q": a.shape == (d,),
               "K": a.ndim == 2 and a.shape[0] == d, "Q": a.shape == arrays[0].shape}[name]
         if not ok:
             raise ValueError(f"init for param={param!r} must be {want} (d = {d}); {name} has shape {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"init {name} contains NaN or inf")
     return arrays
 
 
@@ -294,6 +294,8 @@ class Trajectory:
 
     def cosine_to(self, W_ref) -> np.ndarray:
         """Cosine of ``W(t)`` with a reference matrix (e.g. an SVM solution's ``.W``), shape (m,)."""
+        d = self.data.d
+        W_ref = check_array(W_ref, "W_ref", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
         return np.array([cosine(W, W_ref) if np.any(W) else np.nan for W in self.W])
 
     def final(self) -> np.ndarray:
@@ -303,30 +305,42 @@ class Trajectory:
 
 def _default_times(t_end: float) -> np.ndarray:
     hi = np.log10(t_end)
-    return np.concatenate([[0.0], np.logspace(min(-2.0, hi - 2.0), hi, 200)])
+    with np.errstate(over="ignore"):
+        times = np.logspace(min(-2.0, hi - 2.0), hi, 200)
+    times[-1] = t_end  # 10**log10(t_end) may round above t_end (to inf near the largest float)
+    return np.concatenate([[0.0], np.minimum(times, t_end)])
+
+
+T_END_MIN = 1e-100  # smallest t_end accepted: below it LSODA's step size underflows relative to t
 
 
 def _check_times(t_end, t_eval, log_t_end):
+    """Validate the time arguments; returns ``(t_eval, log t_end)`` (``t_eval`` None with ``log_t_end``).
+
+    ``log t_end`` is raised to ``log t_eval[-1]`` when the last saved time lies a rounding error (relative
+    1e-12) beyond ``t_end``, so that every saved row is integrated."""
     if log_t_end is not None:
-        log_t_end = float(log_t_end)
-        if not (np.isfinite(log_t_end) and 0.0 < log_t_end <= MAX_LOG_T):
-            raise ValueError(
-                f"log_t_end must lie in (0, {MAX_LOG_T:g}]; got {log_t_end}. Beyond that the logits (~ log t) are "
-                f"only known to about log t * rtol in absolute terms, so attention weights exp(logit) lose all "
-                f"accuracy and the solver can overshoot; the flow is not validated there")
+        log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T, lo_open=True)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
         return None, log_t_end
-    t_end = float(t_end)
-    if not np.isfinite(t_end) or t_end <= 0:
-        raise ValueError(f"t_end must be a positive finite time (up to ~1e308; use log_t_end beyond); got {t_end}")
-    t_eval = _default_times(t_end) if t_eval is None else np.array(t_eval, dtype=float)
-    if t_eval.ndim != 1 or t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
-        raise ValueError("t_eval must be a non-empty 1-D array of finite times")
-    if np.any(np.diff(t_eval) < 0) or t_eval[0] < 0 or t_eval[-1] > t_end * (1 + 1e-12):
-        raise ValueError(f"t_eval must be sorted and within [0, t_end = {t_end:g}]")
+    t_end = check_scalar(t_end, "t_end", lo=T_END_MIN, hi=float(np.finfo(float).max))
+    if t_eval is None:
+        t_eval = _default_times(t_end)
+    else:
+        t_eval = check_array(t_eval, "t_eval", ndim=1, expected="a non-empty 1-D array of finite times in [0, t_end]")
+        if t_eval.size == 0:
+            raise ValueError("t_eval must be a non-empty 1-D array of finite times in [0, t_end]; got an empty array")
+        steps = np.diff(t_eval)
+        if np.any(steps <= 0):
+            k = int(np.flatnonzero(steps <= 0)[0])
+            raise ValueError(f"t_eval must be sorted and strictly increasing (each time saved once); t_eval[{k}] = "
+                             f"{t_eval[k]:.17g} is followed by t_eval[{k + 1}] = {t_eval[k + 1]:.17g}")
+        if t_eval[0] < 0 or t_eval[-1] > t_end * (1 + 1e-12):
+            raise ValueError(f"t_eval must lie within [0, t_end = {t_end:.17g}]; got times from {t_eval[0]:.17g} "
+                             f"to {t_eval[-1]:.17g}")
     with np.errstate(divide="ignore"):
-        return t_eval, np.log(t_end)
+        return t_eval, float(np.log(max(t_end, t_eval[-1])))
 
 
 def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t_eval=None, rtol: float = 1e-8,
@@ -376,32 +390,25 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         directions (e.g. data that are not separable, Assumption 1 or 1-diag fails) and log time turns stiff.
         The message names the time reached and the failing assumption.
     RuntimeError
-        If the solver fails otherwise.
+        If the solver fails otherwise (the message names the failing assumption when one fails), or if the loss
+        rises along the computed path even after one retry at ``rtol = 1e-11``: gradient flow descends, so a
+        rising loss means the solver stepped over a token switch, and no trajectory is returned
+        (:func:`_loss_rise` gives the tolerance).
+
+    Notes
+    -----
+    The returned ``loss`` is non-increasing up to ``10 * rtol * L`` between saved times (integration error).
+    ``t_eval`` must be strictly increasing; a last time at most 1e-12 (relative) beyond ``t_end`` is integrated
+    to, larger ones are refused. ``rtol`` must lie in [1e-13, 0.1] and ``t_end`` in [1e-100, 1.8e308].
     """
-    _check_param(param)
-    if loss not in ("exp", "logistic"):
-        raise ValueError(f"loss must be 'exp' or 'logistic'; got {loss!r}")
-    arrays = _split_init(data, param, init)
-    t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
-    if t_eval is None:
-        log_eval = (np.array(log_t_eval, dtype=float) if log_t_eval is not None
-                    else np.concatenate([[-np.inf], np.log(np.logspace(-2, 0, 20)[:-1]),
-                                         np.expm1(np.linspace(0.0, np.log1p(log_end), 180))[:-1], [log_end]]))
-        if log_eval.ndim != 1 or log_eval.size == 0 or np.any(np.isnan(log_eval)) or np.any(log_eval == np.inf):
-            raise ValueError("log_t_eval must be a non-empty 1-D array of log-times (-inf for t = 0 allowed)")
-        if np.any(np.diff(log_eval) < 0) or log_eval[-1] > log_end * (1 + 1e-12):
-            raise ValueError(f"log_t_eval must be sorted and at most log_t_end = {log_end:g}")
-    else:
-        with np.errstate(divide="ignore"):
-            log_eval = np.log(t_eval)
-    if not (max_nfev >= 1):
-        raise ValueError(f"max_nfev must be a positive number of gradient evaluations; got {max_nfev}")
+    arrays, t_eval, log_end, log_eval, rtol, max_nfev = _check_flow_args(
+        data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev)
     model = _Model(data, param, arrays, loss, max_nfev)
     y0 = np.concatenate([a.ravel() for a in arrays] + [np.zeros(len(data.pairs))])
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only add overhead
         try:
-            saved = _integrate(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
+            saved = _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
         except _OverBudget:
             raise FlowStallError(_stall_message(model), log_t=float(model.last_s), nfev=model.nfev) from None
         wall = time.perf_counter() - start
@@ -411,9 +418,103 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         W = np.array([_combined_W(param, th) for th in thetas])
         with np.errstate(over="ignore"):
             t = np.exp(log_eval) if t_eval is None else t_eval.copy()  # t_eval is honoured exactly
-        return Trajectory(data=data, param=param, t=t, log_t=log_eval, W=W, params=params, phi=saved[:, k:],
+        traj = Trajectory(data=data, param=param, t=t, log_t=log_eval, W=W, params=params, phi=saved[:, k:],
                           nfev=model.nfev, njev=model.njev, loss_kind=loss, method="gradient_flow",
                           wall_time=wall)
+    rise = _loss_rise(traj, rtol)
+    if rise is None:
+        return traj
+    return _recover_descent(rise, rtol, lambda tighter: gradient_flow(
+        data, param, init, t_end, t_eval, tighter, loss=loss, log_t_end=log_t_end, log_t_eval=log_t_eval,
+        method=method, max_nfev=max_nfev))
+
+
+# -- validation at the door ----------------------------------------------------------------------------------
+
+_METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
+RTOL_MIN = 1e-13  # scipy raises rtol below 100 machine epsilons (with a warning); 1e-13 is the floor we accept
+
+
+def _check_flow_args(data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev):
+    """Validate every argument of :func:`gradient_flow` before anything is integrated.
+
+    Returns ``(arrays, t_eval, log_end, log_eval, rtol, max_nfev)``."""
+    check_data(data)
+    _check_param(param)
+    check_choice(loss, "loss", ("exp", "logistic"))
+    check_choice(method, "method", _METHODS)
+    rtol = check_scalar(rtol, "rtol", lo=RTOL_MIN, hi=0.1)
+    if max_nfev != np.inf:
+        max_nfev = check_scalar(max_nfev, "max_nfev", integer=True, lo=1)
+    arrays = _split_init(data, param, init)
+    t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
+    if t_eval is not None:
+        with np.errstate(divide="ignore"):
+            return arrays, t_eval, log_end, np.log(t_eval), rtol, max_nfev
+    if log_t_eval is None:
+        log_eval = np.concatenate([[-np.inf], np.log(np.logspace(-2, 0, 20)[:-1]),
+                                   np.expm1(np.linspace(0.0, np.log1p(log_end), 180))[:-1], [log_end]])
+        return arrays, None, log_end, log_eval, rtol, max_nfev
+    want = "a non-empty, strictly increasing 1-D array of log-times in [-inf, log_t_end] (-inf for t = 0)"
+    log_eval = check_array(log_t_eval, "log_t_eval", ndim=1, expected=want, finite=False)
+    if log_eval.size == 0 or np.any(np.isnan(log_eval)) or np.any(log_eval == np.inf):
+        raise ValueError(f"log_t_eval must be {want}; got {log_eval!r}")
+    if np.any(np.diff(log_eval) <= 0) or log_eval[-1] > log_end * (1 + 1e-12):
+        raise ValueError(f"log_t_eval must be {want} with log_t_end = {log_end:.17g}; got values from "
+                         f"{log_eval[0]:.17g} to {log_eval[-1]:.17g}")
+    return arrays, None, max(log_end, float(log_eval[-1])), log_eval, rtol, max_nfev
+
+
+# -- the descent guarantee -------------------------------------------------------------------------------------
+
+DESCENT_RTOL_FACTOR = 10.0  # a saved loss may exceed the previous one by at most 10 * rtol * L (see _loss_rise)
+_RETRY_RTOL = 1e-11  # the tighter tolerance of the one retry (the issue's reference runs use 1e-11)
+
+
+def _loss_rise(traj: Trajectory, rtol: float):
+    """The first rise of the loss along ``traj`` beyond what integration error allows, or None.
+
+    Gradient flow descends: ``dL/dt = -||grad L||^2 <= 0``. The saved loss is computed in log space from the
+    saved state to ~1e-15; the state itself carries the solver's error, which it keeps below ``rtol`` relative
+    per step. A relative perturbation ``rtol`` of ``theta`` changes ``L`` by at most about ``rtol`` times
+    ``L``'s logarithmic sensitivity, which is O(1) wherever the path is resolved, so we accept rises up to
+    ``10 * rtol * L`` (plus 4 ulp of rounding). Larger rises mean the solver stepped over a feature of the path
+    (typically a sample whose attention switches tokens within a step) and the path is wrong from there on.
+
+    Returns
+    -------
+    tuple ``(k, loss_k, loss_k1)`` of the first violating saved step, or None.
+    """
+    L = traj.loss
+    allowed = (DESCENT_RTOL_FACTOR * rtol + 4 * np.finfo(float).eps) * np.abs(L[:-1])
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.diff(L) <= allowed))
+    if bad.size == 0:
+        return None
+    k = int(bad[0])
+    return k, float(L[k]), float(L[k + 1]), float(traj.log_t[k]), float(traj.log_t[k + 1]), traj.param
+
+
+def _recover_descent(rise, rtol: float, rerun):
+    """Recover a non-monotone flow by integrating again at ``rtol = 1e-11``; raise if that does not help.
+
+    Never returns a trajectory whose loss rises (the retry is checked by :func:`gradient_flow` itself)."""
+    _k, a, b, s0, s1, param = rise
+    what = (f"the loss of the gradient flow (param={param!r}) rose from {a:.10g} to {b:.10g} between the saved "
+            f"times log t = {s0:.4g} and {s1:.4g} at rtol = {rtol:g}")
+    if rtol > _RETRY_RTOL:
+        try:
+            return rerun(_RETRY_RTOL)
+        except (FlowStallError, RuntimeError) as exc:
+            raise RuntimeError(f"{what}: the adaptive solver stepped over a sample whose attention switches "
+                               f"tokens (typical when one sample's tokens or query are many orders of magnitude "
+                               f"smaller than the others'), and the retry at rtol = {_RETRY_RTOL:g} failed too "
+                               f"({exc}). A gradient flow's loss never rises, so no trajectory is returned; "
+                               f"rescale the data to comparable sizes, or integrate to a smaller t_end") from None
+    raise RuntimeError(f"{what}: the adaptive solver stepped over a sample whose attention switches tokens "
+                       f"(typical when one sample's tokens or query are many orders of magnitude smaller than "
+                       f"the others'). A gradient flow's loss never rises, so no trajectory is returned; rescale "
+                       f"the data to comparable sizes, or integrate to a smaller t_end")
 
 
 def _integrate(model, y0, log_end, log_eval, method, rtol, atol):
@@ -430,6 +531,29 @@ def _integrate(model, y0, log_end, log_eval, method, rtol, atol):
     if log_end > 0.0:
         saved[~first] = _log_time_phase(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol, atol)
     return saved
+
+
+def _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, atol):
+    """:func:`_integrate`, with scipy's own warnings kept from the user and a solver failure explained: the
+    message names the assumption whose failure typically causes it (as :class:`FlowStallError` does)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _integrate(model, y0, log_end, log_eval, method, rtol, atol)
+        except RuntimeError as exc:
+            noted = "; ".join(sorted({str(w.message) for w in caught}))
+            raise RuntimeError(f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}") from None
+
+
+def _assumption_note(model) -> str:
+    from .assumptions import check_assumptions
+
+    name = "1-diag" if model.param in ("beta", "xi") else "1"
+    check = check_assumptions(model.data)[name]
+    if not check.holds:
+        return (f"Assumption {name} fails here ({check.reason}), so the flow settles at a finite point in some "
+                f"directions and turns infinitely stiff in log t; integrate to a smaller t_end")
+    return f"Assumption {name} holds here, so this is unexpected: try method='BDF' or a looser rtol"
 
 
 def _stall_message(model) -> str:
@@ -491,11 +615,14 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
     Trajectory
         With ``t = lr * step`` (GF time for plain GD; arc length for normalised GD) and ``phi`` zeros.
     """
+    check_data(data)
     _check_param(param)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite step size; got {lr}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps}")
+    check_choice(loss, "loss", ("exp", "logistic"))
+    lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
+    steps = check_scalar(steps, "steps", integer=True, lo=1)
+    n_save = check_scalar(n_save, "n_save", integer=True, lo=1)
+    if not isinstance(normalized, (bool, np.bool_)):
+        raise TypeError(f"normalized must be True or False; got {type(normalized).__name__}")
     arrays = _split_init(data, param, init)
     model = _Model(data, param, arrays, loss)
     save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
@@ -554,6 +681,7 @@ def aligned_bases(data: AttentionData) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If the optimal tokens or the queries are not orthogonal (Assumption 4 (i)) or ``n > d``.
     """
+    check_data(data)
     xo = data.X[np.arange(data.n), data.opt]
     out = []
     for M, what in ((xo, "optimal tokens"), (data.z, "queries")):
@@ -595,7 +723,16 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
     numpy.ndarray or tuple of numpy.ndarray
         In the form :func:`gradient_flow` takes for ``param``.
     """
+    check_data(data)
     _check_param(param)
+    scale = check_scalar(scale, "scale")
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be None or a non-negative integer; got {type(seed).__name__} {seed!r}")
+    if kind is not None and not isinstance(kind, str):
+        raise TypeError(f"kind must be None or a string such as 'zero', 'random', 'paper', 'aligned'; got "
+                        f"{type(kind).__name__}")
+    if d_e is not None:
+        d_e = check_scalar(d_e, "d_e", integer=True, lo=1)
     d = data.d
     rng = np.random.default_rng(seed)
     omega0 = scale * (np.ones(d) if seed is None else rng.uniform(0.5, 1.5, size=d))
@@ -623,4 +760,6 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
             Lam = np.zeros((d, d_e))
             Lam[np.arange(d), np.arange(d)] = np.sqrt(2.0) * omega0
             return U_K @ Lam @ V.T, np.zeros((d, d_e))
-    raise ValueError(f"unknown kind {kind!r} for param {param!r}")
+    kinds = {"W": ("zero", "random"), "beta": ("zero", "random"), "xi": ("paper", "random"),
+             "KQ": ("random", "aligned")}[param]
+    raise ValueError(f"kind must be one of {kinds} for param {param!r} (unknown kind); got {kind!r}")

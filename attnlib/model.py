@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
+from ._validate import check_array, check_data, check_scalar
 from .data import AttentionData
 
 __all__ = [
@@ -32,37 +33,34 @@ __all__ = [
     "cosine",
 ]
 
-_LOG_MAX = 700.0  # exponents are clipped here so a scaled gradient is huge but finite, never inf
+_LOG_MAX = 700.0  # exponents are clipped here (log-excess helpers only) so nothing turns inf
+_LOG_FLOAT_MAX = float(np.log(np.finfo(float).max))  # 709.78: e^x overflows float64 beyond this
 
 
 def _check_W(data: AttentionData, W) -> np.ndarray:
-    W = np.asarray(W, dtype=float)
-    if W.shape != (data.d, data.d):
-        raise ValueError(f"W must have shape (d, d) = ({data.d}, {data.d}); got {W.shape}")
-    if not np.all(np.isfinite(W)):
-        raise ValueError("W contains NaN or inf; all entries must be finite")
-    return W
+    check_data(data)
+    return check_array(W, "W", shape=(data.d, data.d), expected=f"an array of shape (d, d) = ({data.d}, {data.d})")
 
 
 def _check_vec(name: str, data: AttentionData, x) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.shape != (data.d,):
-        raise ValueError(f"{name} must have shape (d,) = ({data.d},); got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or inf; all entries must be finite")
-    return x
+    check_data(data)
+    return check_array(x, name, shape=(data.d,), expected=f"an array of shape (d,) = ({data.d},)")
 
 
 def _check_KQ(data: AttentionData, K, Q) -> tuple[np.ndarray, np.ndarray]:
-    K = np.asarray(K, dtype=float)
-    Q = np.asarray(Q, dtype=float)
-    if K.ndim != 2 or K.shape[0] != data.d:
-        raise ValueError(f"K must have shape (d, d_e) with d = {data.d}; got {K.shape}")
-    if Q.shape != K.shape:
-        raise ValueError(f"Q must have the same shape (d, d_e) as K = {K.shape}; got {Q.shape}")
-    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(Q))):
-        raise ValueError("K or Q contains NaN or inf; all entries must be finite")
+    check_data(data)
+    K = check_array(K, "K", shape=(data.d, None), expected=f"an array of shape (d, d_e) with d = {data.d}")
+    Q = check_array(Q, "Q", shape=K.shape, expected=f"an array of the same shape (d, d_e) as K = {K.shape}")
     return K, Q
+
+
+def _check_log_scale(log_scale) -> float:
+    return check_scalar(log_scale, "log_scale")
+
+
+def _overflow(what: str, log_value: float, remedy: str) -> ValueError:
+    return ValueError(f"{what} overflows float64: it is e^{log_value:.6g}, beyond the largest float "
+                      f"(e^{_LOG_FLOAT_MAX:.2f}); {remedy}")
 
 
 def attention_scores(data: AttentionData, W) -> np.ndarray:
@@ -79,7 +77,14 @@ def attention_scores(data: AttentionData, W) -> np.ndarray:
     numpy.ndarray, shape (n, L)
     """
     W = _check_W(data, W)
-    return np.einsum("nld,nd->nl", data.X, data.z @ W.T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = np.einsum("nld,nd->nl", data.X, data.z @ W.T)
+    if not np.all(np.isfinite(g)):
+        i = int(np.flatnonzero(~np.all(np.isfinite(g), axis=1))[0])
+        raise ValueError(f"W is too large for these tokens: the attention logits x_il^T W z_i of sample {i} overflow "
+                         f"float64 (max |W_jk| = {np.abs(W).max():.3g}, max |x_il| = {np.abs(data.X).max():.3g}, "
+                         f"max |z_i| = {np.abs(data.z).max():.3g}); the logits must stay below ~1e308")
+    return g
 
 
 def _log_attention(data: AttentionData, W) -> np.ndarray:
@@ -128,13 +133,32 @@ def exp_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
+    check_data(data)
     u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
-    return float(np.mean(np.exp(-u)))
+    log_L = float(logsumexp(-u) - np.log(data.n))
+    if log_L > _LOG_FLOAT_MAX:
+        raise _overflow("the loss L(W)", log_L, "the scores gamma_il = y_i v^T x_il are too negative; rescale v or "
+                        "the tokens")
+    return float(np.mean(np.exp(-u)))  # the direct form: L >= L* holds to the last bit
 
 
 def min_loss(data: AttentionData) -> float:
-    """The infimum ``L* = (1/n) sum_i exp(-gamma_{i,opt})`` (p.5): positive, approached only as ``||W|| -> inf``."""
+    """The infimum ``L* = (1/n) sum_i exp(-gamma_{i,opt})`` (p.5): positive, approached only as ``||W|| -> inf``.
+
+    Raises
+    ------
+    ValueError
+        If ``L*`` overflows float64 (optimal scores below about -709).
+    """
+    check_data(data)
+    log_L = _log_min_loss(data)
+    if log_L > _LOG_FLOAT_MAX:
+        raise _overflow("L*", log_L, "the optimal scores gamma_{i,opt} are below -709; rescale v or the tokens")
     return float(np.mean(np.exp(-data.gamma_opt)))
+
+
+def _log_min_loss(data: AttentionData) -> float:
+    return float(logsumexp(-data.gamma_opt) - np.log(data.n))
 
 
 def _log_expm1(r: np.ndarray) -> np.ndarray:
@@ -186,12 +210,26 @@ def excess_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
-    return float(_excess_from_logsig(data, _log_attention(data, W)))
+    logsig = _log_attention(data, W)
+    out = float(_excess_from_logsig(data, logsig))
+    if not np.isfinite(out):
+        raise _overflow("the excess loss L(W) - L*", float(_log_excess_from_logsig(data, logsig)),
+                        "log_excess_loss(data, W) gives its logarithm")
+    return out
 
 
 def _excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
-    """``L - L*`` from log-attention (..., n, L) -> (...)."""
-    return np.mean(np.exp(-data.gamma_opt) * np.expm1(_margins_per_sample(data, logsig)), axis=-1)
+    """``L - L*`` from log-attention (..., n, L) -> (...); ``inf`` only where it overflows float64, never NaN.
+
+    The direct form ``mean(e^{-gamma_opt} expm1(r))`` is used where it is finite; where a factor overflows
+    (``0 * inf`` for huge scores) the value comes from the log-space :func:`_log_excess_from_logsig`."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = np.mean(np.exp(-data.gamma_opt) * np.expm1(_margins_per_sample(data, logsig)), axis=-1)
+    bad = ~np.isfinite(direct)
+    if np.any(bad):
+        with np.errstate(over="ignore"):
+            direct = np.where(bad, np.exp(np.minimum(_log_excess_from_logsig(data, logsig), 1e4)), direct)
+    return direct
 
 
 def margin(data: AttentionData, W) -> float:
@@ -203,7 +241,12 @@ def margin(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     W = _check_W(data, W)
-    return float(_margin_path(data, W[None])[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = float(_margin_path(data, W[None])[0])
+    if not np.isfinite(mu):
+        raise ValueError(f"W is too large for these tokens: the margin (x_opt - x_il)^T W z_i overflows float64 "
+                         f"(max |W_jk| = {np.abs(W).max():.3g}); W must keep the logits below ~1e308")
+    return mu
 
 
 def _margin_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
@@ -221,18 +264,34 @@ def _log_sample_weights(data: AttentionData, logsig: np.ndarray, loss: str) -> n
     raise ValueError(f"loss must be 'exp' or 'logistic'; got {loss!r}")
 
 
-def _scaled_Sigma_gamma(data: AttentionData, W, log_scale: float, loss: str) -> np.ndarray:
-    """``e^s * w_i * (Sigma(g_i) gamma_i)``, shape (n, L), with ``w_i = -loss'(u_i)``, all in log space.
+def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str, reduce) -> np.ndarray:
+    """``e^s`` times the gradient, ``reduce(data, rho)`` with ``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, all in
+    log space and never capped.
 
     Uses ``(Sigma gamma)_l = sum_k sigma_l sigma_k (gamma_l - gamma_k)``: every term is formed from logs, so
-    nothing cancels and nothing underflows before the final (representable) sum.
+    nothing cancels and nothing underflows before the final sum. The terms are exponentiated relative to the
+    largest one (so ``rho`` has entries of size at most L) and the common factor ``e^{M + s}`` is applied to the
+    (d, d) result; if that overflows float64 the gradient is not representable and we say so, instead of
+    capping terms (which would flatten the sample weights and turn the direction).
     """
     logsig = _log_attention(data, W)
     logw = _log_sample_weights(data, logsig, loss)
     diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k
     with np.errstate(divide="ignore"):
         log_abs_diff = np.log(np.abs(diff))
-    return _sum_log_terms(logsig, logw, log_abs_diff, np.sign(diff), log_scale, _LOG_MAX)
+    log_terms = (logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :]) + log_abs_diff
+    top = float(log_terms.max())
+    if not np.isfinite(top):  # every pair of tokens ties in score: the gradient is exactly zero
+        return reduce(data, np.zeros(logsig.shape))
+    with np.errstate(over="ignore", invalid="ignore"):
+        unit = reduce(data, (np.sign(diff) * np.exp(log_terms - top)).sum(axis=2))
+        biggest = float(np.abs(unit).max())
+        log_size = top + log_scale + (np.log(biggest) if biggest > 0 else -np.inf)
+        if log_size > _LOG_FLOAT_MAX or not np.all(np.isfinite(unit)):
+            raise _overflow("the gradient (times e^log_scale)", log_size,
+                            f"pass log_scale <= {log_scale - (log_size - _LOG_FLOAT_MAX) - 1:.6g} to get "
+                            "e^log_scale times it")
+        return unit * np.exp(top + log_scale)
 
 
 def _sum_log_terms(logsig: np.ndarray, logw: np.ndarray, log_abs_diff: np.ndarray, sign_diff: np.ndarray,
@@ -271,9 +330,16 @@ def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (d, d)
+        Finite, never capped (so its direction is exact).
+
+    Raises
+    ------
+    ValueError
+        If ``e^{log_scale}`` times the gradient overflows float64; the message gives a ``log_scale`` at which
+        it is representable.
     """
     W = _check_W(data, W)
-    return _grad_from_r(data, _scaled_Sigma_gamma(data, W, log_scale, "exp"))
+    return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", _grad_from_r)
 
 
 def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +374,7 @@ def loss_grad_beta(data: AttentionData, beta, log_scale: float = 0.0) -> np.ndar
         As in :func:`loss_grad`.
     """
     beta = _check_vec("beta", data, beta)
-    return _grad_beta_from_r(data, _scaled_Sigma_gamma(data, np.diag(beta), log_scale, "exp"))
+    return _scaled_grad(data, np.diag(beta), _check_log_scale(log_scale), "exp", _grad_beta_from_r)
 
 
 def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -341,6 +407,7 @@ def logistic_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
+    check_data(data)
     u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
     return float(np.mean(np.logaddexp(0.0, -u)))
 
@@ -358,7 +425,7 @@ def logistic_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
         As in :func:`loss_grad`.
     """
     W = _check_W(data, W)
-    return _grad_from_r(data, _scaled_Sigma_gamma(data, W, log_scale, "logistic"))
+    return _scaled_grad(data, W, _check_log_scale(log_scale), "logistic", _grad_from_r)
 
 
 def cosine(A, B) -> float:
@@ -373,14 +440,13 @@ def cosine(A, B) -> float:
     ValueError
         If the shapes differ or either array is zero or not finite.
     """
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
+    A = check_array(A, "A", expected="a finite array of any shape")
+    B = check_array(B, "B", expected=f"a finite array of the same shape as A, {A.shape}")
     if A.shape != B.shape:
-        raise ValueError(f"cosine needs arrays of equal shape; got {A.shape} and {B.shape}")
-    na, nb = np.linalg.norm(A), np.linalg.norm(B)
-    if not (np.isfinite(na) and np.isfinite(nb)):
-        raise ValueError("cosine of arrays with NaN or inf entries is undefined")
-    if na == 0 or nb == 0:
-        raise ValueError("cosine of a zero array is undefined")
-    return float(np.vdot(A / na, B / nb))
+        raise ValueError(f"B must be an array of the same shape as A, {A.shape}; got shape {B.shape}")
+    ma, mb = np.abs(A).max(initial=0.0), np.abs(B).max(initial=0.0)
+    if ma == 0 or mb == 0:
+        raise ValueError(f"{'A' if ma == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
+    A, B = A / ma, B / mb  # entries up to 1e308 must not overflow the norms
+    return float(np.vdot(A / np.linalg.norm(A), B / np.linalg.norm(B)))
 

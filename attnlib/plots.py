@@ -369,7 +369,8 @@ def save_figure(
     base.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for fmt in formats:
-        target = base.with_suffix("." + fmt.lstrip("."))
+        # append the suffix: with_suffix would replace a dot inside the name ("run_1.5e-3" -> "run_1.png")
+        target = base.with_name(f"{base.name}.{fmt.lstrip('.')}")
         fig.savefig(target, format=fmt.lstrip("."), dpi=dpi, bbox_inches="tight")
         out.append(target)
     return out

@@ -15,11 +15,12 @@ norm      problem                                      limit of
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cvxpy as cp
 import numpy as np
 
+from ._validate import check_choice, check_data, data_fingerprint
 from .data import AttentionData
 
 __all__ = ["SVMSolution", "InfeasibleSVMError", "solve_svm", "solve_selection_svm", "selection_pairs", "SVM_NORMS"]
@@ -57,6 +58,8 @@ class SVMSolution:
         ``mu(W)`` (1 up to solver accuracy).
     solver, status : str
         The cvxpy solver used and its final status.
+    data_fingerprint : str
+        A fingerprint of the data set it was computed on (diagnostics refuse a solution of other data).
     """
 
     W: np.ndarray
@@ -67,6 +70,7 @@ class SVMSolution:
     margin: float
     solver: str
     status: str
+    data_fingerprint: str = field(default="", repr=False, compare=False)
 
     @property
     def active(self) -> np.ndarray:
@@ -87,13 +91,14 @@ def _zero_constraint_error(pairs: np.ndarray, rows: np.ndarray, norm: str) -> No
 
 
 def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
-    """The cvxpy problem for constraints ``D_k^T W Z_k >= 1`` given as ``(D, Z, pairs)``."""
-    D, Z, pairs = cons_rows
+    """The cvxpy problem for constraints ``D_k^T W Z_k >= b_k`` given as ``(D, Z, pairs[, b])`` (default b = 1)."""
+    D, Z, pairs = cons_rows[:3]
+    rhs = cons_rows[3] if len(cons_rows) > 3 else 1.0
     d = D.shape[1]
     if norm in ("fro", "nuc"):
         _zero_constraint_error(pairs, (D[:, :, None] * Z[:, None, :]).reshape(len(D), -1), norm)
         var = cp.Variable((d, d))
-        cons = [cp.sum(cp.multiply(D @ var, Z), axis=1) >= 1]
+        cons = [cp.sum(cp.multiply(D @ var, Z), axis=1) >= rhs]
         # "fro"/"l2" minimise the squared norm (same minimiser; a QP whose multipliers the solvers return
         # accurately -- with the SOC form ||W|| they are only ~sqrt(tolerance) accurate); see _solve_with.
         obj = cp.sum_squares(var) if norm == "fro" else cp.normNuc(var)
@@ -101,7 +106,7 @@ def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
         B = D * Z
         _zero_constraint_error(pairs, B, norm)
         var = cp.Variable(d)
-        cons = [B @ var >= 1]
+        cons = [B @ var >= rhs]
         obj = cp.norm1(var) if norm == "l1" else cp.sum_squares(var)
     return cp.Problem(cp.Minimize(obj), cons), var, cons[0]
 
@@ -109,7 +114,9 @@ def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
 def _solve_with(cons_rows, norm: str, solver: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     prob, var, con = _problem(cons_rows, norm)
     try:
-        prob.solve(solver=solver, **_SOLVER_OPTS.get(solver, {}))
+        with warnings.catch_warnings():  # the status is checked (and a fallback tried) by _solve; cvxpy's own
+            warnings.simplefilter("ignore")  # "Solution may be inaccurate" must not reach the user
+            prob.solve(solver=solver, **_SOLVER_OPTS.get(solver, {}))
     except cp.error.SolverError as exc:
         return None, None, f"solver_error: {exc}"
     if var.value is None:
@@ -157,14 +164,31 @@ def solve_svm(data: AttentionData, norm: str, solver: str | None = None) -> SVMS
     RuntimeError
         When no solver reaches an optimal status.
     """
-    if norm not in SVM_NORMS:
-        raise ValueError(f"norm must be one of {SVM_NORMS}; got {norm!r}")
+    data = check_data(data)
+    check_choice(norm, "norm", SVM_NORMS)
+    _check_solver(solver)
     key = ("svm", norm, solver)
     if key in data._cache:
         return data._cache[key]
-    sol = _solve((data.D, data.Z, data.pairs), norm, solver, "attention SVM")
+    sol = _solve((data.D, data.Z, data.pairs), norm, solver, "attention SVM", _shape(data))
+    sol = replace(sol, data_fingerprint=data_fingerprint(data))
     data._cache[key] = sol
     return sol
+
+
+def _shape(data: AttentionData) -> str:
+    return f" of data with n={data.n}, L={data.L}, d={data.d}"
+
+
+def _check_solver(solver) -> None:
+    if solver is None:
+        return
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be None or a cvxpy solver name such as 'CLARABEL' or 'SCS'; got "
+                        f"{type(solver).__name__}")
+    if solver.upper() not in cp.installed_solvers():
+        raise ValueError(f"solver must be None or an installed cvxpy solver, one of {cp.installed_solvers()}; "
+                         f"got {solver!r}")
 
 
 def _margin_rows(D: np.ndarray, Z: np.ndarray, W: np.ndarray) -> float:
@@ -172,42 +196,125 @@ def _margin_rows(D: np.ndarray, Z: np.ndarray, W: np.ndarray) -> float:
     return float(np.min(np.einsum("kd,kd->k", D, Z @ W.T)))
 
 
-def _solve(cons_rows, norm: str, solver: str | None, label: str) -> SVMSolution:
-    """Solve, check statuses (fallback solver, infeasibility), rescale to margin exactly 1."""
-    D, Z, _ = cons_rows
+def _pow2_scale(M: np.ndarray) -> np.ndarray:
+    """Per row, the power of two nearest its norm (1 for a zero row): dividing by it is exact in float64."""
+    nrm = np.linalg.norm(M, axis=1)
+    with np.errstate(divide="ignore"):
+        return np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
+
+
+def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool):
+    """Rows of unit size for the solver: ``D_k / a_k``, ``Z_k / b_k`` (powers of two), right-hand side
+    ``c_max / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_max W``. Returns the scaled rows and
+    ``(c, c_max)``."""
+    a, b = _pow2_scale(D), _pow2_scale(Z)
+    if diagonal:  # the rows are B_k = D_k * Z_k, which can be far smaller than ||D_k|| ||Z_k||: scale B_k itself
+        a, b = _pow2_scale(D * Z), np.ones(len(Z))
+    c = a * b
+    top = float(c.max()) if c.size else 1.0
+    return (D / a[:, None], Z / b[:, None], pairs, top / c), c, top
+
+
+_CERT_TOL = 1e-6  # relative duality gap and dual-norm excess accepted as "solved accurately"
+
+
+def _dual_norm(G: np.ndarray, norm: str) -> float:
+    """The dual norm of ``G`` (spectral for nuclear, max-abs for l1, Euclidean otherwise)."""
+    if norm == "nuc":
+        return float(np.linalg.norm(G, 2))
+    if norm == "l1":
+        return float(np.abs(G).max())
+    return float(np.linalg.norm(G))
+
+
+def _certificate_gap(D: np.ndarray, Z: np.ndarray, W: np.ndarray, dual: np.ndarray, value: float,
+                     norm: str) -> float:
+    """How far ``(W, dual)`` is from a KKT pair of the margin-1 problem: the larger of the relative duality gap
+    ``|sum lambda - ||W||| / ||W||`` and the dual-norm excess ``||sum_k lambda_k A_k||_* - 1`` (0 at the optimum;
+    for any feasible W, ``sum lambda / ||G||_*`` is a lower bound on the optimum)."""
+    G = np.einsum("k,kd,ke->de", dual, D, Z)
+    if norm in ("l1", "l2"):
+        G = np.diag(G)
+    return max(abs(float(dual.sum()) - value) / value, _dual_norm(G, norm) - 1.0)
+
+
+def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = "") -> SVMSolution:
+    """Solve, check statuses (fallback solver, infeasibility, KKT certificate), rescale to margin exactly 1.
+
+    Each constraint row is divided by powers of two so that ``||D_k||`` and ``||Z_k||`` are about 1 before the
+    solver sees them (:func:`_equilibrate`), and the answer is scaled back: the solvers' absolute tolerances then
+    mean the same thing at every data scale, which makes the result scale-equivariant (tokens times ``s`` give
+    ``W / s`` and multipliers ``lambda / s``) and copes with samples of very different sizes."""
+    D, Z, pairs = cons_rows
+    scaled, c, top = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
     tried = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
-    x = dual = None
-    statuses = []
+    statuses, best = [], None
     for name in tried:
-        x, dual, status = _solve_with(cons_rows, norm, name)
-        statuses.append(f"{name}: {status}")
+        x, dual, status = _solve_with(scaled, norm, name)
         if status.startswith("infeasible"):
-            which = "diagonal separability (Assumption 1-diag)" if norm in ("l1", "l2") else "separability (Assumption 1)"
-            raise InfeasibleSVMError(
-                f"the {norm!r} {label} is infeasible ({name} reports {status}): the data violate {which}; "
-                f"no {'diagonal ' if norm in ('l1', 'l2') else ''}W gives every "
-                f"{'selected' if 'selection' in label else 'optimal'} token a higher logit than each lower-scored "
-                f"token of its sample. check_assumptions(data) names the failing assumption"
-            )
-        if status == "optimal":
-            break
-    if x is None or not statuses[-1].endswith("optimal") and not statuses[-1].endswith("optimal_inaccurate"):
-        raise RuntimeError(f"the {norm!r} {label} was not solved: {'; '.join(statuses)}")
-    if statuses[-1].endswith("optimal_inaccurate"):
-        warnings.warn(f"the {norm!r} {label} solution is only optimal_inaccurate ({'; '.join(statuses)})", RuntimeWarning)
-    beta = x if norm in ("l1", "l2") else None
-    W = np.diag(x) if beta is not None else x
-    mu = _margin_rows(D, Z, W)
-    if not mu > 0.999:
-        raise RuntimeError(f"the {norm!r} {label} solver returned a point with margin {mu:.6g} < 1 ({'; '.join(statuses)})")
-    if mu < 1.0:  # rescale so every constraint holds exactly (changes the value by < 0.1 %, in practice ~1e-9)
-        W, beta = W / mu, (None if beta is None else beta / mu)
-        mu = _margin_rows(D, Z, W)
+            if _confirm_infeasible(scaled, norm):
+                which = ("diagonal separability (Assumption 1-diag)" if norm in ("l1", "l2")
+                         else "separability (Assumption 1)")
+                raise InfeasibleSVMError(
+                    f"the {norm!r} {label} is infeasible ({name} reports {status}): the data violate {which}; "
+                    f"no {'diagonal ' if norm in ('l1', 'l2') else ''}W gives every "
+                    f"{'selected' if 'selection' in label else 'optimal'} token a higher logit than each "
+                    f"lower-scored token of its sample. check_assumptions(data) names the failing assumption")
+            status += " (but an LP finds a feasible point)"
+        cand = None if x is None else _candidate(x, dual, norm, c, top, D, Z)
+        if cand is not None:
+            gap = cand[-1]
+            status_ok = gap <= _CERT_TOL  # certified by our own KKT check, whatever the solver's status says
+            status = status if gap <= _CERT_TOL else f"{status}, KKT certificate off by {gap:.2g}"
+            if best is None or gap < best[1][-1]:
+                best = (name, cand, status)
+            statuses.append(f"{name}: {status}")
+            if status_ok:
+                break
+        else:
+            statuses.append(f"{name}: {status}")
+    if best is None:
+        raise RuntimeError(f"the {norm!r} {label}{shape} was not solved: {'; '.join(statuses)}")
+    name, (W, beta, dual, mu, gap), status = best
+    if gap > _CERT_TOL:
+        warnings.warn(f"the {norm!r} {label}{shape} is solved only inaccurately (KKT certificate off by {gap:.2g}; "
+                      f"{'; '.join(statuses)}); its W and multipliers may be off by about that much",
+                      RuntimeWarning, stacklevel=3)
     for arr in (W, beta, dual):
         if arr is not None:
             arr.setflags(write=False)
     return SVMSolution(W=W, value=_norm_value(W, beta, norm), norm=norm, beta=beta, dual=dual, margin=mu,
-                       solver=tried[len(statuses) - 1], status=statuses[-1].split(": ", 1)[1])
+                       solver=name, status=status)
+
+
+def _confirm_infeasible(scaled, norm: str) -> bool:
+    """An independent LP (HiGHS) confirms that no W meets the constraints (guards a solver's wrong verdict)."""
+    from .assumptions import _feasible
+
+    D, Z, _, rhs = scaled
+    rows = D * Z if norm in ("l1", "l2") else (D[:, :, None] * Z[:, None, :]).reshape(len(D), -1)
+    try:
+        return not _feasible(rows / rhs[:, None])
+    except RuntimeError:
+        return True
+
+
+def _candidate(x: np.ndarray, dual: np.ndarray, norm: str, c: np.ndarray, top: float, D: np.ndarray,
+               Z: np.ndarray):
+    """Undo the row scaling, rescale to margin exactly 1, and measure the KKT certificate.
+
+    Returns ``(W, beta, dual, margin, gap)`` or None when the point does not separate (margin <= 0)."""
+    x = x / top  # W' = c_max W solves the scaled problem
+    dual = dual / c  # sum_k lambda'_k A_k / c_k is the same subgradient, so lambda_k = lambda'_k / c_k
+    beta = x if norm in ("l1", "l2") else None
+    W = np.diag(x) if beta is not None else x
+    mu = _margin_rows(D, Z, W)
+    if not mu > 0:
+        return None
+    W, beta = W / mu, (None if beta is None else beta / mu)  # margin exactly 1 (W / mu is feasible and optimal
+    mu = _margin_rows(D, Z, W)  # when mu != 1 only by solver tolerance)
+    value = _norm_value(W, beta, norm)
+    return W, beta, dual, mu, _certificate_gap(D, Z, W, dual, value, norm)
 
 
 def selection_pairs(data: AttentionData, selection) -> np.ndarray:
@@ -223,6 +330,10 @@ def selection_pairs(data: AttentionData, selection) -> np.ndarray:
     -------
     numpy.ndarray, shape (m, 2)
     """
+    data = check_data(data)
+    if selection is None or isinstance(selection, (str, bytes)):
+        raise TypeError(f"selection must be an integer array of shape (n,) = ({data.n},); got "
+                        f"{type(selection).__name__}")
     sel = np.asarray(selection)
     if sel.shape != (data.n,) or not np.issubdtype(sel.dtype, np.integer) or np.any((sel < 0) | (sel >= data.L)):
         raise ValueError(f"selection must be an integer array of shape (n,) = ({data.n},) with entries in "
@@ -259,9 +370,18 @@ def solve_selection_svm(data: AttentionData, selection, norm: str = "fro", solve
     InfeasibleSVMError
         When no W ranks every selected token above the lower-scored tokens of its sample.
     """
-    if norm not in ("fro", "nuc"):
+    data = check_data(data)
+    if not isinstance(norm, str) or norm not in ("fro", "nuc"):
         raise ValueError(f"norm must be 'fro' or 'nuc' for a selection SVM; got {norm!r}")
+    _check_solver(solver)
     pairs = selection_pairs(data, selection)
+    if len(pairs) == 0:
+        raise ValueError("selection must leave at least one token scored below the selected one in some sample "
+                         "(the selection SVM has no constraints otherwise, and its minimiser is W = 0); every "
+                         f"sample of the given selection {np.asarray(selection).tolist()} selects its "
+                         "lowest-scored token")
     i, l = pairs.T
     sel = np.asarray(selection)
-    return _solve((data.X[i, sel[i]] - data.X[i, l], data.z[i], pairs), norm, solver, "selection SVM")
+    sol = _solve((data.X[i, sel[i]] - data.X[i, l], data.z[i], pairs), norm, solver, "selection SVM",
+                 _shape(data))
+    return replace(sol, data_fingerprint=data_fingerprint(data))

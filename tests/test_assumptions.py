@@ -154,7 +154,7 @@ def test_assumption3_depends_on_W0(data):
 
 
 def test_assumption3_bad_W0_shape_raises(demo1):
-    with pytest.raises(ValueError, match=r"\bW\b.*shape"):
+    with pytest.raises(ValueError, match=r"\bW0\b.*shape"):
         al.check_assumptions(demo1, W0=np.zeros((3, 3)))
 
 

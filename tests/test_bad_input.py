@@ -1,0 +1,240 @@
+"""Bad input at the door (issue 13): every public function x (None, wrong type, wrong shape, NaN, inf, complex,
+out of range) -> ValueError or TypeError whose message names the argument and says what form was expected.
+
+The table is built from one valid call per function; each row replaces one argument by one bad value. A row
+passes only if the call raises ValueError/TypeError (never a deep AttributeError, LinAlgError or a silent
+result) and the message names the argument (as a word) and contains "must" (the expected form follows it).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import attnlib as al
+
+D = 4  # demo 1: n = 3, L = 3, d = 4
+DATA = al.make_diagonal_data()
+OTHER = al.make_diagonal_data(3, 3, 4, seed=7)  # same sizes, different data
+W0 = np.eye(D) * 0.1
+VEC = np.full(D, 0.1)
+TRAJ_XI = al.gradient_flow(DATA, "xi", al.default_init(DATA, "xi"), t_end=10.0)
+TRAJ_KQ = al.gradient_flow(DATA, "KQ", al.default_init(DATA, "KQ"), t_end=10.0)
+L1 = al.solve_svm(DATA, "l1")
+L1_OTHER = al.solve_svm(OTHER, "l1")
+TRAJ_XI_OTHER = al.gradient_flow(OTHER, "xi", al.default_init(OTHER, "xi"), t_end=10.0)
+X, Z, Y, V = (np.array(a) for a in (DATA.X, DATA.z, DATA.y, DATA.v))
+X_HUGE = X.copy()
+X_HUGE[0, 0, 3], X_HUGE[0, 1, 3] = 1.7e308, -1.7e308  # finite tokens whose score difference overflows
+
+
+def _arr(shape, fill):
+    return np.full(shape, fill, dtype=complex if isinstance(fill, complex) else float)
+
+
+def array_cases(shape, wrong_shape, huge=None):
+    """The standard bad values for an array argument of the given shape."""
+    cases = [("None", None), ("wrong type", "abc"), ("wrong shape", np.zeros(wrong_shape)),
+             ("NaN", _arr(shape, np.nan)), ("inf", _arr(shape, np.inf)), ("complex", _arr(shape, 1 + 1j))]
+    if huge is not None:
+        cases.append(("out of range", huge))
+    return cases
+
+
+def scalar_cases(out_of_range, integer=False):
+    cases = [("None", None), ("wrong type", "1"), ("wrong shape", [1.0, 2.0]), ("NaN", np.nan), ("inf", np.inf),
+             ("complex", 1 + 2j)]
+    cases += [("out of range", v) for v in out_of_range]
+    if integer:
+        cases.append(("not an integer", 2.7))
+    return cases
+
+
+DATA_CASES = [("None", None), ("wrong type", "data"), ("tuple", (X, Z, Y, V)), ("dict", {"X": X})]
+HUGE_W = np.full((D, D), 1e308)  # finite, but the logits overflow float64
+
+# function name -> (callable, valid keyword arguments, {argument: bad cases})
+SPECS = {
+    "AttentionData": (al.AttentionData, {"X": X, "z": Z, "y": Y, "v": V}, {
+        "X": array_cases((3, 3, D), (3, D), huge=X_HUGE),
+        "z": array_cases((3, D), (3, D + 1)),
+        "y": array_cases((3,), (4,), huge=np.array([1.0, 2.0, -1.0])),
+        "v": array_cases((D,), (D + 1,), huge=np.full(D, 1e308)),
+    }),
+    "make_generic_data": (al.make_generic_data, {"n": 3, "L": 3, "d": 4, "seed": 0}, {
+        "n": scalar_cases([0, -1], integer=True), "L": scalar_cases([1], integer=True),
+        "d": scalar_cases([1], integer=True),
+        "seed": [("None", None), ("wrong type", "0"), ("NaN", np.nan)],
+    }),
+    "make_diagonal_data": (al.make_diagonal_data, {"n": 3, "L": 3, "d": 4, "seed": 1}, {
+        "n": scalar_cases([0], integer=True), "L": scalar_cases([1], integer=True),
+        "score": scalar_cases([])[1:],
+    }),
+    "make_orthogonal_data": (al.make_orthogonal_data, {"n": 2, "L": 3, "seed": 1}, {
+        "n": scalar_cases([0], integer=True), "L": scalar_cases([1, 4], integer=True),
+        "c": [("wrong type", "abc"), ("NaN", np.nan), ("complex", 0.5j), ("out of range", 1.5)],
+    }),
+    "check_assumptions": (al.check_assumptions, {"data": DATA}, {
+        "data": DATA_CASES,
+        "W0": array_cases((D, D), (D, D + 1))[1:],  # None is the default W(0) = 0
+        "rtol": scalar_cases([0.0, -1e-9, 2.0]),
+    }),
+    "solve_svm": (al.solve_svm, {"data": DATA, "norm": "l1"}, {
+        "data": DATA_CASES, "norm": [("None", None), ("wrong type", 2), ("out of range", "linf")],
+        "solver": [("wrong type", 3), ("out of range", "NOSUCHSOLVER")],
+    }),
+    "solve_selection_svm": (al.solve_selection_svm, {"data": DATA, "selection": DATA.opt, "norm": "fro"}, {
+        "data": DATA_CASES,
+        "selection": [("None", None), ("wrong type", "abc"), ("wrong shape", [0, 0]),
+                      ("NaN", [np.nan] * 3), ("complex", [0j] * 3), ("out of range", [0, 5, 0])],
+        "norm": [("None", None), ("out of range", "l1")],
+    }),
+    "selection_pairs": (al.selection_pairs, {"data": DATA, "selection": DATA.opt}, {
+        "data": DATA_CASES,
+        "selection": [("None", None), ("wrong shape", [0, 0]), ("out of range", [-1, 0, 0])],
+    }),
+    "gradient_flow": (al.gradient_flow, {"data": DATA, "param": "W", "init": W0, "t_end": 1.0}, {
+        "data": DATA_CASES,
+        "param": [("None", None), ("wrong type", 3), ("out of range", "V")],
+        "init": array_cases((D, D), (D, D + 1)),
+        "t_end": scalar_cases([0.0, -1.0, 1e-250]),
+        "t_eval": array_cases((3,), (2, 2))[1:] + [("repeated", [0.0, 0.5, 0.5]), ("unsorted", [0.0, 0.7, 0.2]),
+                                               ("out of range", [0.0, 2.0])],
+        "rtol": scalar_cases([0.0, -1e-8, 1e-16, 0.5]),
+        "loss": [("None", None), ("out of range", "hinge")],
+        "method": [("None", None), ("out of range", "Euler")],
+        "max_nfev": [c for c in scalar_cases([0], integer=True) if c[0] != "inf"],  # inf: no budget
+    }),
+    "gradient_descent": (al.gradient_descent, {"data": DATA, "param": "W", "init": W0, "lr": 0.1, "steps": 3}, {
+        "data": DATA_CASES, "init": array_cases((D, D), (D,)),
+        "lr": scalar_cases([0.0, -0.1]), "steps": scalar_cases([0], integer=True),
+        "n_save": scalar_cases([0], integer=True),
+    }),
+    "default_init": (al.default_init, {"data": DATA, "param": "KQ"}, {
+        "data": DATA_CASES, "param": [("None", None), ("out of range", "V")],
+        "scale": scalar_cases([])[:6], "d_e": scalar_cases([0], integer=True)[1:],
+        "seed": [("wrong type", "0"), ("NaN", np.nan)], "kind": [("wrong type", 3), ("out of range", "nope")],
+    }),
+    "aligned_bases": (al.aligned_bases, {"data": al.make_orthogonal_data()}, {"data": DATA_CASES}),
+    "cosine": (al.cosine, {"A": W0, "B": W0}, {
+        "A": array_cases((D, D), (D,))[:6] + [("out of range", np.zeros((D, D)))],
+        "B": array_cases((D, D), (D,))[:6],
+    }),
+    "min_loss": (al.min_loss, {"data": DATA}, {"data": DATA_CASES}),
+    "direction": (al.direction, {"data": DATA, "W": W0 + 10 * np.diag(L1.beta)}, {
+        "data": DATA_CASES, "W": array_cases((D, D), (D,), huge=HUGE_W)}),
+    "singular_values": (al.singular_values, {"W": W0}, {"W": array_cases((D, D), (D,))}),
+    "svm_cosine": (al.svm_cosine, {"traj": TRAJ_XI, "sol": L1}, {
+        "traj": [("None", None), ("wrong type", W0)],
+        "sol": [("None", None), ("wrong type", W0), ("other data", L1_OTHER)]}),
+    "svm_distance": (al.svm_distance, {"traj": TRAJ_XI, "sol": L1}, {
+        "traj": [("None", None)], "sol": [("None", None), ("other data", L1_OTHER)]}),
+    "kkt_residuals": (al.kkt_residuals, {"traj": TRAJ_XI, "sol": L1}, {
+        "traj": [("None", None)], "sol": [("None", None), ("other data", L1_OTHER)],
+        "support_tol": scalar_cases([-1.0, 1.0])}),
+    "path_error": (al.path_error, {"traj": TRAJ_XI, "ref": TRAJ_XI}, {
+        "traj": [("None", None)], "ref": [("None", None), ("other data", TRAJ_XI_OTHER), ("other param", TRAJ_KQ)]}),
+    "conserved_quantity": (al.conserved_quantity, {"traj": TRAJ_XI}, {"traj": [("None", None), ("wrong type", 1)]}),
+    "conservation_error": (al.conservation_error, {"traj": TRAJ_XI}, {"traj": [("None", None)]}),
+    "sinh_closed_form": (al.sinh_closed_form, {"traj": TRAJ_XI}, {"traj": [("None", None)]}),
+    "alignment_error": (al.alignment_error, {"K": np.eye(D), "Q": np.eye(D), "U_K": np.eye(D), "U_Q": np.eye(D), "V": np.eye(D)}, {
+        "K": array_cases((D, D), (D,)), "Q": array_cases((D, D), (D, D + 1)),
+        "U_K": array_cases((D, D), (D + 1, D)), "V": array_cases((D, D), (2, 2))}),
+    "right_basis": (al.right_basis, {"K0": np.eye(D), "U_K": np.eye(D)}, {
+        "K0": array_cases((D, D), (D,)), "U_K": array_cases((D, D), (D + 1, D))}),
+}
+
+# the model functions of W share one table
+for _f in (al.attention_scores, al.attention, al.predict, al.exp_loss, al.excess_loss, al.log_excess_loss,
+           al.margin, al.logistic_loss):
+    SPECS[_f.__name__] = (_f, {"data": DATA, "W": W0}, {"data": DATA_CASES,
+                                                       "W": array_cases((D, D), (D, D + 1), huge=HUGE_W)})
+for _f in (al.loss_grad, al.logistic_grad):
+    SPECS[_f.__name__] = (_f, {"data": DATA, "W": W0}, {"data": DATA_CASES,
+                                                       "W": array_cases((D, D), (D, D + 1), huge=HUGE_W),
+                                                       "log_scale": scalar_cases([1e6])})
+SPECS["loss_grad_KQ"] = (al.loss_grad_KQ, {"data": DATA, "K": W0, "Q": np.eye(D)}, {
+    "data": DATA_CASES, "K": array_cases((D, D), (D + 1, D)), "Q": array_cases((D, D), (D, D + 1)),
+    "log_scale": scalar_cases([])[:6]})
+SPECS["loss_grad_beta"] = (al.loss_grad_beta, {"data": DATA, "beta": VEC}, {
+    "data": DATA_CASES, "beta": array_cases((D,), (D, D)), "log_scale": scalar_cases([])[:6]})
+SPECS["loss_grad_xi"] = (al.loss_grad_xi, {"data": DATA, "xi_k": VEC, "xi_q": VEC}, {
+    "data": DATA_CASES, "xi_k": array_cases((D,), (D + 1,)), "xi_q": array_cases((D,), (1,))})
+
+ROWS = [(fname, arg, kind, value) for fname, (_, _, args) in SPECS.items() for arg, cases in args.items()
+        for kind, value in cases]
+# the argument a message must name, where the bad value surfaces under another name
+NAMED = {("AttentionData", "X", "out of range"): "X", ("AttentionData", "v", "out of range"): "v",
+         ("direction", "W", "out of range"): "W", ("cosine", "A", "out of range"): "A"}
+
+
+def test_every_public_function_is_in_the_table():
+    from attnlib import assumptions, data, diagnostics, flow, model, svm
+
+    public = {name for mod in (assumptions, data, diagnostics, flow, model, svm) for name in mod.__all__
+              if callable(getattr(mod, name)) and not isinstance(getattr(mod, name), type)} | {"AttentionData"}
+    missing = public - set(SPECS)
+    assert not missing, f"public functions without bad-input rows: {sorted(missing)}"
+    assert len(ROWS) >= 300
+
+
+@pytest.mark.parametrize("fname, arg, kind, value", ROWS, ids=[f"{r[0]}-{r[1]}-{r[2]}" for r in ROWS])
+def test_bad_input_gets_a_clear_error(fname, arg, kind, value):
+    func, valid, _ = SPECS[fname]
+    kwargs = dict(valid, **{arg: value})
+    with pytest.raises((ValueError, TypeError)) as exc:
+        func(**kwargs)
+    msg = str(exc.value)
+    name = NAMED.get((fname, arg, kind), arg)
+    assert re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", msg), f"message does not name {name!r}: {msg}"
+    assert "must" in msg or "too large" in msg or "overflow" in msg, f"message does not say what is expected: {msg}"
+
+
+def test_valid_calls_of_the_table_work():
+    """The rows differ from a working call in exactly one argument."""
+    for (func, valid, _) in SPECS.values():
+        func(**valid)
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------------
+
+def _cli(argv, capsys):
+    """Run ``python -m attnlib`` in-process (argparse exits with status 2 on a usage error)."""
+    from attnlib.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--format"], "expected at least one argument"),
+    (["--only"], "expected at least one argument"),
+    (["--only", ""], "--only needs figure names"),
+    (["--only", "nosuchfigure"], "no figure matches"),
+])
+def test_cli_refuses_bad_options(tmp_path, capsys, argv, match):
+    code, out = _cli(["figures", str(tmp_path / "out"), *argv], capsys)
+    assert code == 2 and match in out.err, out.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cli_refuses_unwritable_outdir_before_computing(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code, out = _cli(["figures", str(blocker / "out"), "--only", "intro"], capsys)
+    assert code == 2 and "OUTDIR" in out.err and "not a writable directory" in out.err
+    assert out.out == ""  # no figure was computed
+
+
+def test_save_figure_keeps_dots_in_the_name(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    out = al.plots.save_figure(fig, tmp_path / "out" / "run_1.5e-3", formats=("png",))
+    plt.close(fig)
+    assert [p.name for p in out] == ["run_1.5e-3.png"] and out[0].exists()
