@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_choice", "check_data", "check_same_data", "check_scalar", "data_fingerprint"]
+__all__ = ["check_array", "check_choice", "check_same_data", "check_scalar", "data_fingerprint"]
 
 
 def _given(value: Any) -> str:
@@ -27,16 +27,6 @@ def _given(value: Any) -> str:
     if isinstance(value, numbers.Number):
         return f"{type(value).__name__} {value!r}"
     return type(value).__name__
-
-
-def check_data(data: Any, name: str = "data"):
-    """``data`` must be an :class:`attnlib.AttentionData`; returns it."""
-    from .data import AttentionData
-
-    if not isinstance(data, AttentionData):
-        raise TypeError(f"{name} must be an attnlib.AttentionData (e.g. attnlib.make_generic_data()); "
-                        f"got {_given(data)}")
-    return data
 
 
 def check_array(value: Any, name: str, *, shape: tuple | None = None, ndim: int | None = None,

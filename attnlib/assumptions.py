@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from ._validate import check_array, check_data, check_scalar
+from ._validate import check_array, check_scalar
+from .data import check_data
 from .data import AttentionData
 from .model import exp_loss
 

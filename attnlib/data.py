@@ -369,3 +369,13 @@ def make_generic_data(n: int = 6, L: int = 8, d: int = 10, seed: int = 0, *,
     v = np.zeros(d)
     v[d - 1] = 1.0
     return AttentionData(X, z, y, v)
+
+
+def check_data(data: object, name: str = "data") -> AttentionData:
+    """``data`` must be an :class:`attnlib.AttentionData`; returns it."""
+    from ._validate import _given
+
+    if not isinstance(data, AttentionData):
+        raise TypeError(f"{name} must be an attnlib.AttentionData (e.g. attnlib.make_generic_data()); "
+                        f"got {_given(data)}")
+    return data

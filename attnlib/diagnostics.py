@@ -6,14 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import (
-    check_array,
-    check_data,
-    check_same_data,
-    check_scalar,
-    data_fingerprint,
-)
-from .data import AttentionData
+from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
+from .data import AttentionData, check_data
 from .flow import Trajectory
 from .model import margin
 from .svm import SVMSolution

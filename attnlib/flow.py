@@ -24,7 +24,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
-from ._validate import check_array, check_choice, check_data, check_scalar
+from ._validate import check_array, check_choice, check_scalar
+from .data import check_data
 from .data import AttentionData
 from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _sum_log_terms, cosine
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from ._validate import check_array, check_data, check_scalar
+from ._validate import check_array, check_scalar
+from .data import check_data
 from .data import AttentionData
 
 __all__ = [

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 import cvxpy as cp
 import numpy as np
 
-from ._validate import check_choice, check_data, data_fingerprint
+from ._validate import check_choice, data_fingerprint
+from .data import check_data
 from .data import AttentionData
 
 __all__ = ["SVMSolution", "InfeasibleSVMError", "solve_svm", "solve_selection_svm", "selection_pairs", "SVM_NORMS"]

@@ -9,9 +9,11 @@ ROOT = Path(__file__).resolve().parents[1] / "attnlib"
 
 # Lowest first. A module may import attnlib modules from strictly lower layers only.
 LAYERS = [
+    {"_validate"},        # argument checks every public function uses (numpy only)
     {"data"},
     {"model"},
-    {"assumptions", "svm"},
+    {"assumptions"},
+    {"svm"},              # confirms a solver's "infeasible" with the assumptions' LP
     {"flow"},
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
