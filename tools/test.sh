@@ -2,7 +2,8 @@
 # The test command (README; .ci/run runs exactly this). On a fresh clone it installs what it needs
 # (.venv from requirements.txt, npm assets, Debian's chromium), then
 #   1. builds the whole book, executing every chapter (-W: a failing cell or a warning fails),
-#   2. checks the built pages in headless Chromium, offline (tools/browser_check.mjs),
+#   2. checks the built pages in headless Chromium, offline (tools/browser_check.mjs), then the chapters
+#      as notebooks in JupyterLab (tools/lab_check.mjs: Run All, figures, widgets, save = no diff),
 #   3. regenerates a subset of the figures with `python -m attnlib figures`,
 #   4. runs the flow benchmark in its short setting,
 #   5. runs the pytest suite (library, chapter claims, widgets); extra arguments go to pytest.
@@ -24,6 +25,8 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   fi
   stamp "browser check"
   node tools/browser_check.mjs --jobs 2
+  stamp "JupyterLab check (chapters opened by double-click, Run All, widgets, save)"
+  node tools/lab_check.mjs --jobs 2
   stamp "figures subset"
   .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
   if [ -f benchmarks/flow.py ]; then
