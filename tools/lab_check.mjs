@@ -159,20 +159,25 @@ async function waitFor(tab, fn, timeout, ...a) {
 }
 
 async function openByDoubleClick(tab, name) {
-  const item = await tab.waitForSelector(`.jp-DirListing-item[title^="Name: ${name}.md"]`, { timeout: 60000 });
+  const item = await tab.waitForSelector(`.jp-DirListing-item[title^="Name: ${name}.md"]`, { timeout: 120000 });
   await item.evaluate((e) => e.scrollIntoView({ block: "center" }));
+  await tab.bringToFront(); // two chapters run side by side: a background tab may have no layout box
   try {
     await item.click({ count: 2 });
   } catch {
-    // A background tab in headless Chromium may report the item as not clickable (no layout box
-    // yet); then send the same dblclick event to the file browser's item.
-    await item.evaluate((e) => e.dispatchEvent(new MouseEvent("dblclick", { bubbles: true, cancelable: true, view: window })));
+    // Still not clickable: send the file browser the same dblclick event, at the item's position
+    // (JupyterLab finds the item from the event's coordinates).
+    await item.evaluate((e) => {
+      const r = e.getBoundingClientRect();
+      e.dispatchEvent(new MouseEvent("dblclick", { bubbles: true, cancelable: true, view: window,
+        clientX: r.left + r.width / 2, clientY: r.top + r.height / 2 }));
+    });
   }
   await waitFor(tab, (n) => {
     const w = window.jupyterapp.shell.currentWidget;
     return w && w.context && w.context.path.endsWith(n + ".md") && w.content && w.content.widgets &&
       w.node.classList.contains("jp-NotebookPanel") && w.sessionContext.session?.kernel;
-  }, 60000, name);
+  }, 180000, name);
 }
 
 async function runAll(tab) {
@@ -285,11 +290,13 @@ async function checkChapter(browser, lab, copy, ch) {
                    { waitUntil: "domcontentloaded", timeout: 120000 });
     await waitFor(tab, () => window.jupyterapp && document.querySelector(".jp-DirListing-item"), 120000);
     await openByDoubleClick(tab, ch);
-    await sleep(1500); // let the Markdown cells render
+    await waitFor(tab, () => { // every Markdown cell rendered (by jupyterlab-myst)
+      const cs = [...window.jupyterapp.shell.currentWidget.node.querySelectorAll(".jp-MarkdownCell")];
+      return cs.length > 0 && cs.every((c) => c.classList.contains("jp-mod-rendered"));
+    }, 120000);
+    await sleep(1500);
     const opened = await inspect(tab);
     if (opened.openSolutions) fail(ch, `${opened.openSolutions} solution(s) unfolded when the notebook is opened`);
-    const nSol = (fs.readFileSync(path.join(copy, "book", ch + ".md"), "utf8").match(/^:::\{solution-start\}/gm) || []).length;
-    if (opened.solutions < nSol) fail(ch, `${opened.solutions} folded solution(s) rendered, the chapter has ${nSol}`);
     await shot(null);
     const mdShot = await tab.$$eval(".jp-MarkdownCell", (cs) => cs.findIndex((c) => c.querySelector("details")));
     if (mdShot >= 0) await shot((await tab.$$(".jp-MarkdownCell"))[mdShot]);
@@ -300,6 +307,10 @@ async function checkChapter(browser, lab, copy, ch) {
     if (r.stderr.length) fail(ch, `${r.stderr.length} error/stderr output(s), first: ${r.stderr[0]}`);
     if (r.images < figs.n) fail(ch, `${r.images} visible figure images < ${figs.n} numbered figures (${figs.from})`);
     if (r.unrendered) fail(ch, `${r.unrendered} Markdown cell(s) not rendered`);
+    // (counted after Run All: right after opening, jupyterlab-myst may still be rendering)
+    const nSol = (fs.readFileSync(path.join(copy, "book", ch + ".md"), "utf8").match(/^:::\{solution-start\}/gm) || []).length;
+    if (r.solutions < nSol) fail(ch, `${r.solutions} folded solution(s) rendered, the chapter has ${nSol}`);
+    if (r.openSolutions) fail(ch, `${r.openSolutions} solution(s) unfolded after Run All`);
     for (const h of r.rawHits) fail(ch, `raw MyST visible: ${h}`);
     const firstFig = await tab.$(".jp-OutputArea-output img");
     if (firstFig) await shot(await firstFig.evaluateHandle((i) => i.closest(".jp-Cell")));
@@ -329,6 +340,9 @@ async function checkChapter(browser, lab, copy, ch) {
       w.dispose();
     }).catch(() => {});
     await sleep(500);
+  } catch (e) {
+    await tab.screenshot({ path: path.join(OUT, `${ch}-crash.png`) }).catch(() => {});
+    throw e;
   } finally {
     await tab.close().catch(() => {});
   }
