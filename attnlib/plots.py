@@ -39,6 +39,8 @@ __all__ = [
     "new_figure",
     "finish",
     "save_figure",
+    "show",
+    "glue",
 ]
 
 #: The Okabe–Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
@@ -374,3 +376,68 @@ def save_figure(
         fig.savefig(target, format=fmt.lstrip("."), dpi=dpi, bbox_inches="tight")
         out.append(target)
     return out
+
+
+def show(fig: Figure, *, close: bool = True) -> None:
+    """Display ``fig`` as the output of the current notebook cell (one ``image/png`` output).
+
+    The chapters make every figure in the cell that computes it: in JupyterLab, Colab and the
+    downloaded ``.ipynb`` the figure is that cell's output, and on the web page myst-nb wraps the
+    same output into a numbered figure using the cell's metadata
+    (``mystnb: {figure: {caption, name}, image: {alt}}``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    close : bool, default True
+        Close the figure afterwards, so the inline backend does not show it a second time at the
+        end of the cell.
+
+    Raises
+    ------
+    TypeError
+        ``fig`` is not a matplotlib Figure.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"show(fig): expected a matplotlib Figure, got {type(fig).__name__}")
+    from IPython.display import display
+
+    _ensure_ipython_png()
+    display(fig)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """``myst_nb.glue`` when myst-nb is installed, so a chapter also runs where it is not (Colab).
+
+    The book build uses myst-nb's ``glue`` (values for ``{glue:text}`` roles). Without myst-nb,
+    ``display=False`` does nothing and ``display=True`` shows the value.
+
+    Parameters
+    ----------
+    name : str
+        The key used by ``{glue:text}`name``` in the chapter's Markdown.
+    value : Any
+        Number, string or figure.
+    display : bool, default False
+        Also show the value as the cell's output.
+
+    Raises
+    ------
+    TypeError
+        ``name`` is not a non-empty string.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"glue(name, ...): name must be a non-empty str, got {name!r}")
+    try:
+        from myst_nb import glue as _myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as _display
+
+            _display(value)
+        return
+    _myst_glue(name, value, display=display)

@@ -208,10 +208,30 @@ def _frames_to_jshtml(frames: Sequence[np.ndarray], labels: Sequence[str], dpi: 
         html = anim.to_jshtml(default_mode="once")
     html = _strip_external(html)
     m = re.search(r'_anim_img([0-9a-f]+)', html)
+    if m:
+        html = _still_fallback(html, m.group(1), start)
     if m and start:
         html += (f'\n<script>setTimeout(function(){{try{{anim{m.group(1)}.set_frame({int(start)});}}'
                  f'catch(e){{}}}}, 50);</script>\n')
     return html
+
+
+def _still_fallback(html: str, anim_id: str, start: int) -> str:
+    """Make the animation's HTML show a still frame where its script does not run.
+
+    Where scripts are blocked (an untrusted notebook in JupyterLab, GitHub's notebook view) the
+    ``<img>`` of ``to_jshtml`` would stay empty and its buttons dead. The start frame becomes the
+    image's initial ``src``, and the controls start hidden and are shown by a script, so a
+    script-less viewer sees the figure and no dead control.
+    """
+    frame = re.search(rf'frames\[{int(start)}\] = "(data:image/png;base64,[A-Za-z0-9+/=\\\n]*)"', html)
+    if frame:
+        src = frame.group(1).replace("\\\n", "")
+        html = html.replace(f'<img id="_anim_img{anim_id}">', f'<img id="_anim_img{anim_id}" src="{src}">', 1)
+    html = html.replace('<div class="anim-controls">', '<div class="anim-controls" style="display:none">', 1)
+    return html + (f'\n<script>(function(){{var i=document.getElementById("_anim_img{anim_id}");'
+                   f'if(i){{var c=i.parentNode.querySelector(".anim-controls");if(c){{c.style.display="";}}}}}})();'
+                   f'</script>\n')
 
 
 # ------------------------------------------------------------------------- static twin
@@ -432,16 +452,27 @@ class Explorer:
         box._attnlib_update = update  # handle for tests / timing
         box._attnlib_sliders = sliders
         box._attnlib_image = image
+        _add_still(box, lambda: image.value)
         return box
 
     # -- display ---------------------------------------------------------------------
     def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         if self.static:
-            display(HTML(self.static_html()))
+            display(self.static_bundle(), raw=True)
         else:
             display(self.widget)
+
+    def static_bundle(self) -> dict[str, str]:
+        """The static twin as one output: ``text/html`` plus a still ``image/png`` (default values).
+
+        Viewers that do not run the HTML's script (GitHub, an untrusted notebook) can show the
+        still image instead; web pages and trusted notebooks show the animation.
+        """
+        return {"text/html": self.static_html(),
+                "image/png": base64.b64encode(self.png()).decode("ascii"),
+                "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         mode = "static twin" if self.static else "live widget"
@@ -543,4 +574,26 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True)
                         layout=w.Layout(max_width="100%", height="auto")) for f in figures.values()]
     tab = w.Tab(children=children, titles=tuple(str(k) for k in figures))
     tab.add_class("attnlib-tabs")
+    _add_still(tab, lambda: children[tab.selected_index or 0].value)
     return tab
+
+
+def _add_still(widget: Any, png: Callable[[], bytes]) -> None:
+    """Put a still ``image/png`` beside the widget view in the widget's display bundle.
+
+    A saved notebook then carries a picture of the control next to its view: viewers without the
+    widget's live model or saved state (GitHub, nbviewer, a plain renderer) show the picture
+    instead of the text repr ``VBox(children=...)``. JupyterLab still shows the widget.
+    """
+    plain = widget._repr_mimebundle_
+
+    def bundle(**kwargs: Any):
+        data = plain(**kwargs)
+        if isinstance(data, tuple):  # (data, metadata)
+            data, meta = data
+            return {**data, "image/png": base64.b64encode(png()).decode("ascii")}, meta
+        if isinstance(data, dict):
+            data = {**data, "image/png": base64.b64encode(png()).decode("ascii")}
+        return data
+
+    widget._repr_mimebundle_ = bundle

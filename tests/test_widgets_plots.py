@@ -119,7 +119,8 @@ def test_explore_precompute_and_defaults():
 def test_static_twin_html_is_self_contained():
     html = widgets.static_twin_html(small_fig, "a", [0.5, 1.0, 2.0], n=6)
     assert "<img" in html and 'class="animation"' in html and 'type="range"' in html
-    assert html.count("data:image/png;base64,") == 3
+    # three frames, plus the start frame again as the <img>'s initial src (a still for script-less viewers)
+    assert html.count("data:image/png;base64,") == 3 + 1
     assert not re.search(r"https?://", html), "no external URL may remain (font-awesome link stripped)"
     assert "a = 0.5" not in html  # labels are drawn into the frames, not HTML text
     assert len(html) < widgets.MAX_TWIN_BYTES
@@ -138,7 +139,7 @@ def test_build_env_switches_to_static_twin(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     ex._ipython_display_()
-    assert "animation" in shown[0].data
+    assert "animation" in shown[0]["text/html"] and "image/png" in shown[0]  # raw bundle: HTML + still PNG
 
 
 # ----------------------------------------------------------------------- bad input

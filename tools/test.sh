@@ -7,6 +7,8 @@
 #   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
+#   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
+#              Run All, figures, no raw MyST, every widget control moved, save leaves no diff)
 #   figures    a subset of `python -m attnlib figures`
 #   benchmark  benchmarks/flow.py --quick
 # TEST_SKIP_BOOK=1 stops after the wheel stage (library work). When a stage fails the script names it and where
@@ -41,6 +43,7 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
       bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'
   fi
   stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
+  stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 2
   stage figures "the traceback above" .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
   stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick
 fi
