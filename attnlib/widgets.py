@@ -28,6 +28,7 @@ strip such as ``a = 0.1   (b = 3)``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html as _html
 import inspect
