@@ -103,13 +103,13 @@ def split_solutions(nb) -> StudentChapter:
 
 
 def chapter_sources(book: Path) -> list[Path]:
-    """The book's notebook chapters (MyST files with a kernelspec), in table-of-contents order."""
+    """The book's chapters with code (MyST notebooks with code cells), in table-of-contents order."""
     import yaml
 
     toc = yaml.safe_load((book.parent / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
     paths = [book.parent / f"{f}.md" for f in files]
-    return [p for p in paths if p.exists() and "kernelspec:" in p.read_text().split("\n---", 1)[0]]
+    return [p for p in paths if p.exists() and "```{code-cell}" in p.read_text()]
 
 
 def student_edition(outdir: str | Path, book: str | Path = "book") -> list[Path]:
