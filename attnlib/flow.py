@@ -24,7 +24,7 @@ from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from .data import AttentionData
-from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _sum_log_terms, cosine
+from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _logit_hessian, _sum_log_terms, cosine
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
@@ -95,6 +95,37 @@ def _combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:
     return np.diag(arrays[0] * arrays[1])
 
 
+def _neg_grad(data: AttentionData, param: str, r: np.ndarray) -> np.ndarray:
+    """``F = -grad_W L`` (d, d), or its diagonal (d,) for "beta" and "xi", from the scaled ``r`` (n, L)."""
+    return -_grad_beta_from_r(data, r) if param in ("beta", "xi") else -_grad_from_r(data, r)
+
+
+def _velocity(param: str, arrays: list[np.ndarray], F: np.ndarray) -> list[np.ndarray]:
+    """``-grad_theta L`` given ``F = -grad_W L`` (or its diagonal): ``[F]``, ``[F Q, F^T K]``, ``[g]`` or
+    ``[g xi_q, g xi_k]``. Linear in ``F``; ``F`` may carry leading batch axes (..., d, d) or (..., d)."""
+    if param in ("W", "beta"):
+        return [F]
+    if param == "KQ":
+        return [F @ arrays[1], np.swapaxes(F, -1, -2) @ arrays[0]]
+    return [F * arrays[1], F * arrays[0]]
+
+
+def _velocity_jacobian(param: str, shapes: list[tuple], F: np.ndarray) -> np.ndarray:
+    """``d velocity / d theta`` at fixed ``F``, shape (n_theta, n_theta): zero for "W" and "beta"; for "KQ"
+    ``d(F Q)/dQ = F (x) I`` and ``d(F^T K)/dK = F^T (x) I``; for "xi" ``diag(g)`` off the diagonal blocks."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    k, half = sum(sizes), sizes[0]
+    J = np.zeros((k, k))
+    if param == "KQ":
+        d_e = shapes[0][1]
+        J[:half, half:] = np.kron(F, np.eye(d_e))
+        J[half:, :half] = np.kron(F.T, np.eye(d_e))
+    elif param == "xi":
+        J[:half, half:] = np.diag(F)
+        J[half:, :half] = np.diag(F)
+    return J
+
+
 class _Model:
     """Flattens a parameterisation into one vector and evaluates the scaled gradient and dphi/dt."""
 
@@ -152,12 +183,7 @@ class _Model:
             return np.full(theta.size, _HUGE)
         data, arrays = self.data, self.unpack(theta)
         r = self.r_scaled(_combined_W(self.param, arrays), log_scale)
-        if self._diag:
-            g = -_grad_beta_from_r(data, r)  # diag(-grad_W L), scaled
-            parts = [g] if self.param == "beta" else [g * arrays[1], g * arrays[0]]
-        else:
-            negG = -_grad_from_r(data, r)  # -grad_W L, scaled
-            parts = [negG] if self.param == "W" else [negG @ arrays[1], negG.T @ arrays[0]]
+        parts = _velocity(self.param, arrays, _neg_grad(data, self.param, r))
         dphi = -2.0 / data.n * r[self._pair_i, self._pair_l]
         return np.concatenate([p.ravel() for p in parts] + [dphi])
 
@@ -194,25 +220,12 @@ class _Model:
         W = _combined_W(self.param, arrays)
         parts = self._softmax(W)
         rho = self.r_scaled(W, log_scale, parts)
-        logsig, logw = parts
-        sig = np.exp(logsig)
-        r = sig * np.einsum("ik,ilk->il", sig, self._diff)  # sigma_l (gamma_l - gbar)
-        c = np.ones(data.n) if self.loss == "exp" else -np.expm1(logw)  # 1 - w = sigmoid(u) for the logistic loss
-        H = (np.einsum("il,lm->ilm", rho, np.eye(data.L)) - rho[:, :, None] * sig[:, None, :]
-             - sig[:, :, None] * rho[:, None, :] - c[:, None, None] * rho[:, :, None] * r[:, None, :])
+        H = _logit_hessian(rho, *parts, self._diff, self.loss)
         M = self.logit_jacobian(arrays)
         HM = np.matmul(H, M)  # (n, L, n_theta) = d rho / d theta
         J[:k, :k] = M.reshape(-1, k).T @ HM.reshape(-1, k) / data.n
-        if self.param == "KQ":  # rho held fixed: d(F Q)/dQ = F (x) I, d(F^T K)/dK = F^T (x) I, F = -grad_W L scaled
-            F = -_grad_from_r(data, rho)
-            half, d_e = self.sizes[0], self.shapes[0][1]
-            J[:half, half:k] += np.kron(F, np.eye(d_e))
-            J[half:k, :half] += np.kron(F.T, np.eye(d_e))
-        elif self.param == "xi":
-            g = -_grad_beta_from_r(data, rho)
-            half = self.sizes[0]
-            J[:half, half:k] += np.diag(g)
-            J[half:k, :half] += np.diag(g)
+        if self.param in ("KQ", "xi"):  # rho held fixed: the bilinear part
+            J[:k, :k] += _velocity_jacobian(self.param, self.shapes, _neg_grad(data, self.param, rho))
         J[k:, :k] = -2.0 / data.n * HM[self._pair_i, self._pair_l]
         return J
 
