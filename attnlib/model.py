@@ -393,10 +393,17 @@ def cosine(A, B) -> float:
     B = np.asarray(B, dtype=float)
     if A.shape != B.shape:
         raise ValueError(f"cosine needs arrays of equal shape; got {A.shape} and {B.shape}")
-    na, nb = np.linalg.norm(A), np.linalg.norm(B)
-    if not (np.isfinite(na) and np.isfinite(nb)):
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
         raise ValueError("cosine of arrays with NaN or inf entries is undefined")
+    A, B = _unit_scaled(A), _unit_scaled(B)  # entries up to ~1e300 (the margin frame) would overflow the squares
+    na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if na == 0 or nb == 0:
         raise ValueError("cosine of a zero array is undefined")
     return float(np.vdot(A / na, B / nb))
+
+
+def _unit_scaled(A: np.ndarray) -> np.ndarray:
+    """``A / max|A|`` (``A`` itself if zero): same direction, and its norm cannot overflow."""
+    top = np.max(np.abs(A)) if A.size else 0.0
+    return A / top if top > 0 else A
 
