@@ -24,18 +24,21 @@ number and the gradient is accurate to the last bit however large ``s`` is (``y 
 
 The parameters are needed only to relative accuracy. Scale them by their growth, ``\tilde\theta =
 \theta / s^p`` (``p = 1`` for ``W``, ``\beta``; ``p = 1/2`` for ``K, Q`` and ``\xi_k, \xi_q``) and integrate in
-``u = \log s``. With ``F = s^c\, t(-\nabla_W L)`` (``c = 1 - p``... ``c = 0`` for ``W, \beta``, ``c = 1`` for the
-bilinear ones, where ``t \nabla L = O(1/s)``) and ``v(\tilde\theta, F)`` the parameter velocity
+``u = \log s``. With ``F = s^c\, t(-\nabla_W L)`` (``c = 0`` for ``W, \beta``; ``c = 1`` for the bilinear ones,
+where ``t \nabla L = O(1/s)``), so that ``F = O(1)`` on the path, and ``v(\tilde\theta, F)`` the parameter velocity
 (``F``, ``(F\tilde Q, F^\top\tilde K)``, ``g``, ``(g\tilde\xi_q, g\tilde\xi_k)``):
 
 .. math::
    \frac{d\tilde\theta}{du} = v(\tilde\theta, F) - p\,\tilde\theta, \qquad
    \frac{dy_k}{du} = s\,\big(\langle A_k, \dot W\rangle - 1\big), \qquad
-   \frac{d\phi}{du} = -\tfrac{2}{n}\, s^{1-c} \rho_{\text{pairs}},
+   \frac{d\tilde\phi}{du} = -\tfrac{2}{n}\, \rho_{\text{pairs}} - (1 - c)\,\tilde\phi,
 
 where ``\dot W = dW/ds`` is ``F``, ``F\tilde Q\tilde Q^\top + \tilde K\tilde K^\top F``, ``diag(g)`` or
-``diag(g (\tilde\xi_k^2 + \tilde\xi_q^2))``, and ``\phi`` are the duals of Lemma A.1 (pairs of
-``data.pairs``). For ``W`` the ``y``-equation closes on itself, ``dy/ds = G w(y) - 1`` with ``G`` the Gram matrix
+``diag(g (\tilde\xi_k^2 + \tilde\xi_q^2))``, and ``\tilde\phi = \phi / s^{1-c}`` are the duals of Lemma A.1
+(pairs of ``data.pairs``; they grow like ``s`` for ``W, \beta`` and like ``\log s`` for the bilinear ones). Each
+``y_k`` is stored as ``v_k = Y_0 \operatorname{asinh}(y_k / Y_0)`` (``Y_0 = 1000``): equal to ``y_k`` on the active
+pairs, ``\approx Y_0 \log y_k`` on the inactive ones, whose ``y_k`` grows like ``s = e^u`` and would otherwise cap
+every step in ``u`` (the same holds for ``\phi`` unscaled). For ``W`` the ``y``-equation closes on itself, ``dy/ds = G w(y) - 1`` with ``G`` the Gram matrix
 of the ``A_k``; its fixed point is the KKT system of the Frobenius SVM.
 
 The ``y``-block is stiff, with eigenvalues of order ``-s`` in ``u``: an implicit solver takes long steps only

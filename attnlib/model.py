@@ -395,8 +395,11 @@ def cosine(A, B) -> float:
         raise ValueError(f"cosine needs arrays of equal shape; got {A.shape} and {B.shape}")
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
         raise ValueError("cosine of arrays with NaN or inf entries is undefined")
-    A, B = _unit_scaled(A), _unit_scaled(B)  # entries up to ~1e300 (the margin frame) would overflow the squares
-    na, nb = np.linalg.norm(A), np.linalg.norm(B)
+    with np.errstate(over="ignore"):
+        na, nb = np.linalg.norm(A), np.linalg.norm(B)
+    if not (np.isfinite(na) and np.isfinite(nb)):  # entries ~1e300 (the margin frame): the squares overflow
+        A, B = _unit_scaled(A), _unit_scaled(B)
+        na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if na == 0 or nb == 0:
         raise ValueError("cosine of a zero array is undefined")
     return float(np.vdot(A / na, B / nb))
