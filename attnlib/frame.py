@@ -38,8 +38,9 @@ where ``\dot W = dW/ds`` is ``F``, ``F\tilde Q\tilde Q^\top + \tilde K\tilde K^\
 (pairs of ``data.pairs``; they grow like ``s`` for ``W, \beta`` and like ``\log s`` for the bilinear ones). Each
 ``y_k`` is stored as ``v_k = Y_0 \operatorname{asinh}(y_k / Y_0)`` (``Y_0 = 1000``): equal to ``y_k`` on the active
 pairs, ``\approx Y_0 \log y_k`` on the inactive ones, whose ``y_k`` grows like ``s = e^u`` and would otherwise cap
-every step in ``u`` (the same holds for ``\phi`` unscaled). For ``W`` the ``y``-equation closes on itself, ``dy/ds = G w(y) - 1`` with ``G`` the Gram matrix
-of the ``A_k``; its fixed point is the KKT system of the Frobenius SVM.
+every step in ``u`` (the same holds for ``\phi`` unscaled). For ``W`` the ``y``-equation closes on itself,
+``dy/ds = G w(y) - 1`` with ``G`` the Gram matrix of the ``A_k``; its fixed point is the KKT system of the
+Frobenius SVM.
 
 The ``y``-block is stiff, with eigenvalues of order ``-s`` in ``u``: an implicit solver takes long steps only
 with an accurate Jacobian, which :meth:`_FrameModel.jac` gives analytically: ``\partial\rho/\partial y_k =
@@ -56,6 +57,16 @@ on its own) once ``log t >= switch_log_t`` and every sample's attended token lea
 (``y_k - c u < -EXIT_OFFSET``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
 large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
 frame's assumptions is ever returned.
+
+Limits
+------
+For "W" and "beta" the ``y``-equation does not depend on the scaled parameters, the Jacobian is block-triangular,
+and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" (and "xi") ``dW/ds`` depends on them, so the
+Jacobian couples an O(s) stiff block to the O(1) slow one; once ``s * eps`` exceeds the slow scale the Newton
+matrix of the implicit solver carries the slow dynamics only to ``eps * s`` (measured: spurious eigenvalues
+``~ 1e13`` at ``s = 1e30``). On the book's (K, Q) example the frame reaches ``log t = 1e30`` in about 10,000
+evaluations and stalls (:class:`attnlib.FlowStallError`) near ``1e37``; the remedy would be the quasi-steady-state
+reduction of the ``y``-block (a DAE) for ``s > 1e16``. The small diagonal examples ("xi") reach ``1e300``.
 
 Representation of the result
 ----------------------------
