@@ -62,11 +62,12 @@ Limits
 ------
 For "W" and "beta" the ``y``-equation does not depend on the scaled parameters, the Jacobian is block-triangular,
 and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" (and "xi") ``dW/ds`` depends on them, so the
-Jacobian couples an O(s) stiff block to the O(1) slow one; once ``s * eps`` exceeds the slow scale the Newton
-matrix of the implicit solver carries the slow dynamics only to ``eps * s`` (measured: spurious eigenvalues
-``~ 1e13`` at ``s = 1e30``). On the book's (K, Q) example the frame reaches ``log t = 1e30`` in about 10,000
-evaluations and stalls (:class:`attnlib.FlowStallError`) near ``1e37``; the remedy would be the quasi-steady-state
-reduction of the ``y``-block (a DAE) for ``s > 1e16``. The small diagonal examples ("xi") reach ``1e300``.
+Jacobian couples an O(s) stiff block to the O(1) slow one. Measured on the book's (K, Q) example
+(``make_generic_data(6, 8, 10, 0)``): ``log t = 1e30`` in about 10,000 evaluations, then a stall
+(:class:`attnlib.FlowStallError`) near ``1e37``. Suspected cause: with ``s * eps`` above the slow scale the rounding
+of the stiff rows swamps the slow dynamics (the computed Jacobian at ``s = 1e30`` shows spurious eigenvalues of
+size ``eps * s``); a quasi-steady-state reduction of the ``y``-block (a DAE) for ``s > 1e16`` would be the next
+step. The small diagonal examples ("xi") reach ``1e300``.
 
 Representation of the result
 ----------------------------
@@ -84,7 +85,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .flow import _LOG_GUARD, MAX_LOG_T, _combined_W, _neg_grad, _OverBudget, _velocity, _velocity_jacobian
+from .flow import (_LOG_GUARD, MAX_LOG_T, FlowStallError, _combined_W, _neg_grad, _OverBudget, _velocity,
+                   _velocity_jacobian)
 from .model import _log_sample_weights, _logit_hessian, _sum_log_terms
 
 __all__ = ["EXIT_OFFSET", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
@@ -405,8 +407,17 @@ def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndar
     for frame_method in FRAME_METHODS[model.param]:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
             warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
-            fsol = solve_ivp(fm.rhs, (np.log(s_sw), np.log(log_end)), x0, method=frame_method, rtol=rtol, atol=atol,
-                             t_eval=u_eval, jac=fm.jac, events=[exit_event])
+            try:
+                fsol = solve_ivp(fm.rhs, (np.log(s_sw), np.log(log_end)), x0, method=frame_method, rtol=rtol,
+                                 atol=atol, t_eval=u_eval, jac=fm.jac, events=[exit_event])
+            except _OverBudget:
+                raise FlowStallError(
+                    f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
+                    f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
+                    f"the frame, switched at log t = {s_sw:.4g}). For 'KQ' and 'xi' the frame's stiff block grows "
+                    f"like log t and the step size collapses somewhere past log t ~ 1e30 on some data (see "
+                    f"attnlib.frame, 'Limits'): integrate to a smaller log_t_end, or raise max_nfev.",
+                    log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
         if fsol.status == 1:
             raise fm.exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
         if fsol.success:

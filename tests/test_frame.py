@@ -127,8 +127,11 @@ def test_no_frame_no_far_flow():
 
 def test_frame_budget_raises_flow_stall():
     data, init = CASES["W"]
-    with pytest.raises(al.FlowStallError):
+    with pytest.raises(al.FlowStallError, match="stalled at"):  # in the standard phase (~780 evaluations)
         al.gradient_flow(data, "W", init, log_t_end=1e300, max_nfev=700)
+    with pytest.raises(al.FlowStallError, match="in the margin frame") as info:  # in the frame (~800 more)
+        al.gradient_flow(data, "W", init, log_t_end=1e300, max_nfev=1000)
+    assert 100 < info.value.log_t < 1e300 and info.value.nfev > 1000
 
 
 def _swap_data():
