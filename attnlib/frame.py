@@ -154,7 +154,8 @@ class FrameRecord:
 
 
 class _FrameModel:
-    """The frame's state ``x = [theta / s^p, y, phi]`` in ``u = log s`` and its right-hand side and Jacobian."""
+    """The frame's state ``x = [theta / s^p, Y0 asinh(y / Y0), phi / s^(1-c)]`` in ``u = log s``, its right-hand
+    side and its analytic Jacobian (``model`` is the standard solver's :class:`attnlib.flow._Model`)."""
 
     def __init__(self, model, ref: np.ndarray, max_nfev: float):
         self.base, self.data, self.param, self.loss = model, model.data, model.param, model.loss
