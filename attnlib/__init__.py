@@ -13,6 +13,7 @@ from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, selection_pairs, so
 
 __version__ = "0.1.0"
 from .flow import PARAMS, FlowStallError, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
+from .frame import FrameRecord, MarginFrameError
 from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
                           kkt_residuals, path_error, right_basis, singular_values, sinh_closed_form, svm_cosine,
                           svm_distance)

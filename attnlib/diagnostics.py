@@ -146,7 +146,12 @@ def path_error(traj: Trajectory, ref: Trajectory) -> np.ndarray:
         raise ValueError("ref must have parameters of the same shapes as traj (e.g. the same d_e for 'KQ')")
     a = np.concatenate([v.reshape(len(traj.t), -1) for v in traj.params.values()], axis=1)
     b = np.concatenate([v.reshape(len(ref.t), -1) for v in ref.params.values()], axis=1)
-    num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
+    with np.errstate(over="ignore"):
+        num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(b, axis=1)
+    if not (np.all(np.isfinite(num)) and np.all(np.isfinite(den))):  # entries ~1e300 (past log t = 1e6): scale
+        top = np.max(np.abs(b), axis=1, keepdims=True)
+        top = np.where(top > 0, top, 1.0)
+        num, den = np.linalg.norm((a - b) / top, axis=1), np.linalg.norm(b / top, axis=1)
     return np.where(num == 0, 0.0, num / np.where(den == 0, 1.0, den))
 
 

@@ -27,12 +27,13 @@ from threadpoolctl import threadpool_limits
 from ._validate import check_array, check_choice, check_scalar
 from .data import check_data
 from .data import AttentionData
-from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _sum_log_terms, cosine
+from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _logit_hessian, _sum_log_terms, cosine
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
 PARAMS = ("W", "KQ", "beta", "xi")
-MAX_LOG_T = 1e6  # largest log_t_end accepted (validated to 1e6 on the book's data; see _check_times)
+MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
+MAX_LOG_T_FRAME = 1e300  # largest log_t_end accepted: beyond MAX_LOG_T the margin frame (attnlib.frame) carries on
 _LOG_GUARD = 230.0  # cap of the log-space gradient terms (e^230 ~ 1e100): far above any on-path value
 _HUGE = 1e100
 _ATOL_FACTOR = 1e-2  # absolute tolerance = 1e-2 * rtol: 1e-3 * rtol costs 25 % more evaluations for "KQ"; 0.1 * rtol
@@ -96,6 +97,37 @@ def _combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:
     return np.diag(arrays[0] * arrays[1])
 
 
+def _neg_grad(data: AttentionData, param: str, r: np.ndarray) -> np.ndarray:
+    """``F = -grad_W L`` (d, d), or its diagonal (d,) for "beta" and "xi", from the scaled ``r`` (n, L)."""
+    return -_grad_beta_from_r(data, r) if param in ("beta", "xi") else -_grad_from_r(data, r)
+
+
+def _velocity(param: str, arrays: list[np.ndarray], F: np.ndarray) -> list[np.ndarray]:
+    """``-grad_theta L`` given ``F = -grad_W L`` (or its diagonal): ``[F]``, ``[F Q, F^T K]``, ``[g]`` or
+    ``[g xi_q, g xi_k]``. Linear in ``F``; ``F`` may carry leading batch axes (..., d, d) or (..., d)."""
+    if param in ("W", "beta"):
+        return [F]
+    if param == "KQ":
+        return [F @ arrays[1], np.swapaxes(F, -1, -2) @ arrays[0]]
+    return [F * arrays[1], F * arrays[0]]
+
+
+def _velocity_jacobian(param: str, shapes: list[tuple], F: np.ndarray) -> np.ndarray:
+    """``d velocity / d theta`` at fixed ``F``, shape (n_theta, n_theta): zero for "W" and "beta"; for "KQ"
+    ``d(F Q)/dQ = F (x) I`` and ``d(F^T K)/dK = F^T (x) I``; for "xi" ``diag(g)`` off the diagonal blocks."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    k, half = sum(sizes), sizes[0]
+    J = np.zeros((k, k))
+    if param == "KQ":
+        d_e = shapes[0][1]
+        J[:half, half:] = np.kron(F, np.eye(d_e))
+        J[half:, :half] = np.kron(F.T, np.eye(d_e))
+    elif param == "xi":
+        J[:half, half:] = np.diag(F)
+        J[half:, :half] = np.diag(F)
+    return J
+
+
 class _Model:
     """Flattens a parameterisation into one vector and evaluates the scaled gradient and dphi/dt."""
 
@@ -153,12 +185,7 @@ class _Model:
             return np.full(theta.size, _HUGE)
         data, arrays = self.data, self.unpack(theta)
         r = self.r_scaled(_combined_W(self.param, arrays), log_scale)
-        if self._diag:
-            g = -_grad_beta_from_r(data, r)  # diag(-grad_W L), scaled
-            parts = [g] if self.param == "beta" else [g * arrays[1], g * arrays[0]]
-        else:
-            negG = -_grad_from_r(data, r)  # -grad_W L, scaled
-            parts = [negG] if self.param == "W" else [negG @ arrays[1], negG.T @ arrays[0]]
+        parts = _velocity(self.param, arrays, _neg_grad(data, self.param, r))
         dphi = -2.0 / data.n * r[self._pair_i, self._pair_l]
         return np.concatenate([p.ravel() for p in parts] + [dphi])
 
@@ -195,25 +222,12 @@ class _Model:
         W = _combined_W(self.param, arrays)
         parts = self._softmax(W)
         rho = self.r_scaled(W, log_scale, parts)
-        logsig, logw = parts
-        sig = np.exp(logsig)
-        r = sig * np.einsum("ik,ilk->il", sig, self._diff)  # sigma_l (gamma_l - gbar)
-        c = np.ones(data.n) if self.loss == "exp" else -np.expm1(logw)  # 1 - w = sigmoid(u) for the logistic loss
-        H = (np.einsum("il,lm->ilm", rho, np.eye(data.L)) - rho[:, :, None] * sig[:, None, :]
-             - sig[:, :, None] * rho[:, None, :] - c[:, None, None] * rho[:, :, None] * r[:, None, :])
+        H = _logit_hessian(rho, *parts, self._diff, self.loss)
         M = self.logit_jacobian(arrays)
         HM = np.matmul(H, M)  # (n, L, n_theta) = d rho / d theta
         J[:k, :k] = M.reshape(-1, k).T @ HM.reshape(-1, k) / data.n
-        if self.param == "KQ":  # rho held fixed: d(F Q)/dQ = F (x) I, d(F^T K)/dK = F^T (x) I, F = -grad_W L scaled
-            F = -_grad_from_r(data, rho)
-            half, d_e = self.sizes[0], self.shapes[0][1]
-            J[:half, half:k] += np.kron(F, np.eye(d_e))
-            J[half:k, :half] += np.kron(F.T, np.eye(d_e))
-        elif self.param == "xi":
-            g = -_grad_beta_from_r(data, rho)
-            half = self.sizes[0]
-            J[:half, half:k] += np.diag(g)
-            J[half:k, :half] += np.diag(g)
+        if self.param in ("KQ", "xi"):  # rho held fixed: the bilinear part
+            J[:k, :k] += _velocity_jacobian(self.param, self.shapes, _neg_grad(data, self.param, rho))
         J[k:, :k] = -2.0 / data.n * HM[self._pair_i, self._pair_l]
         return J
 
@@ -245,6 +259,11 @@ class Trajectory:
     param, loss_kind, method : str
     wall_time : float
         Seconds.
+    frame : attnlib.frame.FrameRecord or None
+        Where the flow switched to the margin frame, the reference tokens, and the exact log-odds offsets and
+        attention at the saved times past the switch (``None`` without a switch). ``W``, ``params`` and ``phi``
+        stay unscaled there too (float64 holds them to ``log t = 1e300``); loss and excess loss use the frame's
+        exact attention.
     """
 
     data: AttentionData
@@ -259,6 +278,7 @@ class Trajectory:
     loss_kind: str = "exp"
     method: str = "gradient_flow"
     wall_time: float = 0.0
+    frame: object = None
     loss: np.ndarray = field(init=False)
     excess_loss: np.ndarray = field(init=False)
     log_excess_loss: np.ndarray = field(init=False)
@@ -266,18 +286,23 @@ class Trajectory:
 
     def __post_init__(self) -> None:
         from .model import (_excess_from_logsig, _log_attention_path, _log_excess_from_logsig, _margin_path,
-                            logistic_loss, min_loss)
+                            _margins_per_sample, logistic_loss, min_loss)
 
         if not np.all(np.isfinite(self.W)):
             raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
         d = self.data
         if self.loss_kind == "exp":  # the whole path at once: the same formulas as excess_loss, log_excess_loss
             logsig = _log_attention_path(d, self.W)
+            if self.frame is not None:  # past the switch: the exact attention of the margin frame
+                logsig[self.frame.rows] = self.frame.log_attention
             self.excess_loss = _excess_from_logsig(d, logsig)
             self.log_excess_loss = _log_excess_from_logsig(d, logsig)
             self.loss = min_loss(d) + self.excess_loss
         else:
             self.loss = np.array([logistic_loss(d, W) for W in self.W])
+            if self.frame is not None:
+                u = d.gamma_opt - _margins_per_sample(d, self.frame.log_attention)
+                self.loss[self.frame.rows] = np.mean(np.logaddexp(0.0, -u), axis=-1)
             self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
             with np.errstate(divide="ignore"):
                 self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
@@ -321,7 +346,7 @@ def _check_times(t_end, t_eval, log_t_end):
     ``log t_end`` is raised to ``log t_eval[-1]`` when the last saved time lies a rounding error (relative
     1e-12) beyond ``t_end``, so that every saved row is integrated."""
     if log_t_end is not None:
-        log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T, lo_open=True)
+        log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T_FRAME, lo_open=True)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
         return None, log_t_end
@@ -346,7 +371,8 @@ def _check_times(t_end, t_eval, log_t_end):
 
 def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t_eval=None, rtol: float = 1e-8,
                   *, loss: str = "exp", log_t_end: float | None = None, log_t_eval=None,
-                  method: str = "LSODA", max_nfev: int = MAX_NFEV) -> Trajectory:
+                  method: str = "LSODA", max_nfev: int = MAX_NFEV,
+                  switch_log_t: float | None = None) -> Trajectory:
     """Integrate gradient flow ``theta' = -grad L(theta)`` exactly (up to ``rtol``) to very large times.
 
     Parameters
@@ -376,6 +402,13 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         Implicit methods get the analytic Jacobian (the scaled Hessian of the loss, :meth:`_Model.jac`).
     max_nfev : int
         Budget of gradient evaluations (default 50,000; the book's flows need at most about 6,000).
+    switch_log_t : float, optional
+        Where the margin frame (:mod:`attnlib.frame`) may take over: the first ``log t >= switch_log_t`` at which
+        every sample's attended token leads every other by log-odds ``>= SWITCH_LOG_ODDS = 10`` (and
+        ``>= log t + c log log t - 50``, ``c = 1`` for "KQ"/"xi", 0 otherwise). Default: ``SWITCH_LOG_T = 100``
+        when ``log_t_end > MAX_LOG_T = 1e6``, else never (the standard solver alone); ``inf``: never (then
+        ``log_t_end <= 1e6``). The frame carries the log-odds offsets as state, exact however large ``log t``
+        is; ``traj.frame`` records the switch.
 
     Returns
     -------
@@ -385,7 +418,11 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     ------
     ValueError
         Unknown ``param`` or ``loss``, an ``init`` of the wrong shape, ``t_end <= 0`` or not finite, bad
-        ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``(0, 1e6]``.
+        ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``(0, 1e300]`` (or above 1e6 with
+        ``switch_log_t=inf``), ``switch_log_t`` not positive.
+    MarginFrameError
+        Past the switch a sample's attended token changed (the frame's assumption; no path beyond is returned),
+        or ``log_t_end > 1e6`` and the attention never locked on by ``log t = 1e6``.
     FlowStallError
         If ``max_nfev`` evaluations are used up: the flow has settled at a finite stationary point in some
         directions (e.g. data that are not separable, Assumption 1 or 1-diag fails) and log time turns stiff.
@@ -404,12 +441,14 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     """
     arrays, t_eval, log_end, log_eval, rtol, max_nfev = _check_flow_args(
         data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev)
+    switch = _check_switch(switch_log_t, log_end)
     model = _Model(data, param, arrays, loss, max_nfev)
     y0 = np.concatenate([a.ravel() for a in arrays] + [np.zeros(len(data.pairs))])
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only add overhead
         try:
-            saved = _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol)
+            saved, frame = _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol,
+                                                 switch)
         except _OverBudget:
             raise FlowStallError(_stall_message(model), log_t=float(model.last_s), nfev=model.nfev) from None
         wall = time.perf_counter() - start
@@ -419,15 +458,16 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         W = np.array([_combined_W(param, th) for th in thetas])
         with np.errstate(over="ignore"):
             t = np.exp(log_eval) if t_eval is None else t_eval.copy()  # t_eval is honoured exactly
+        extra = (0, 0) if frame is None else (frame.nfev, frame.njev)
         traj = Trajectory(data=data, param=param, t=t, log_t=log_eval, W=W, params=params, phi=saved[:, k:],
-                          nfev=model.nfev, njev=model.njev, loss_kind=loss, method="gradient_flow",
-                          wall_time=wall)
+                          nfev=model.nfev + extra[0], njev=model.njev + extra[1], loss_kind=loss,
+                          method="gradient_flow", wall_time=wall, frame=frame)
     rise = _loss_rise(traj, rtol)
     if rise is None:
         return traj
     return _recover_descent(rise, rtol, lambda tighter: gradient_flow(
         data, param, init, t_end, t_eval, tighter, loss=loss, log_t_end=log_t_end, log_t_eval=log_t_eval,
-        method=method, max_nfev=max_nfev))
+        method=method, max_nfev=max_nfev, switch_log_t=switch_log_t))
 
 
 # -- validation at the door ----------------------------------------------------------------------------------
@@ -518,8 +558,28 @@ def _recover_descent(rise, rtol: float, rerun):
                        f"the data to comparable sizes, or integrate to a smaller t_end")
 
 
-def _integrate(model, y0, log_end, log_eval, method, rtol, atol):
-    """Phase 1 in physical time on ``[0, min(1, t_end)]``, then phase 2 in log time; the state at ``log_eval``."""
+def _check_switch(switch_log_t, log_end: float) -> float:
+    """The ``log t`` from which the margin frame may take over (``inf``: never)."""
+    if switch_log_t is None:
+        from .frame import SWITCH_LOG_T
+        return SWITCH_LOG_T if log_end > MAX_LOG_T else np.inf
+    if isinstance(switch_log_t, (bool, str, bytes)) or not isinstance(switch_log_t, (int, float, np.number)):
+        raise TypeError(f"switch_log_t must be a positive number (a log-time; inf: never switch) or None; "
+                        f"got {type(switch_log_t).__name__} {switch_log_t!r}")
+    switch = float(switch_log_t)
+    if np.isnan(switch) or switch <= 0:
+        raise ValueError(f"switch_log_t must be a positive log-time (inf: never switch); got {switch_log_t!r}")
+    if switch == np.inf and log_end > MAX_LOG_T:
+        raise ValueError(f"log_t_end = {log_end:g} > {MAX_LOG_T:g} needs the margin frame, but switch_log_t=inf "
+                         f"forbids it")
+    if switch > MAX_LOG_T and np.isfinite(switch):
+        raise ValueError(f"switch_log_t must be at most {MAX_LOG_T:g} (the standard solver's range); got {switch:g}")
+    return switch
+
+
+def _integrate(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t=np.inf):
+    """Phase 1 in physical time on ``[0, min(1, t_end)]``, then phase 2 in log time (switching to the margin
+    frame past ``switch_log_t``); the state at ``log_eval`` and the frame's record (or None)."""
     saved = np.empty((len(log_eval), y0.size))
     t1 = float(np.exp(min(log_end, 0.0)))
     first = log_eval <= np.log(t1)
@@ -529,18 +589,28 @@ def _integrate(model, y0, log_end, log_eval, method, rtol, atol):
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in [0, {t1:g}]: {sol.message}")
     saved[first] = sol.y.T[np.searchsorted(ts, np.exp(log_eval[first]))]
-    if log_end > 0.0:
+    frame = None
+    if log_end > max(0.0, switch_log_t):  # the margin frame may take over (attnlib.frame)
+        from .frame import log_time_with_frame
+        saved[~first], frame = log_time_with_frame(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol,
+                                                   atol, switch_log_t, int(np.sum(first)))
+    elif log_end > 0.0:
         saved[~first] = _log_time_phase(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol, atol)
-    return saved
+    return saved, frame
 
 
-def _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, atol):
+def _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t=np.inf):
     """:func:`_integrate`, with scipy's own warnings kept from the user and a solver failure explained: the
-    message names the assumption whose failure typically causes it (as :class:`FlowStallError` does)."""
+    message names the assumption whose failure typically causes it (as :class:`FlowStallError` does). The
+    margin frame's own errors (:class:`FlowStallError`, :class:`~attnlib.frame.MarginFrameError`) pass as they are."""
+    from .frame import MarginFrameError
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return _integrate(model, y0, log_end, log_eval, method, rtol, atol)
+            return _integrate(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t)
+        except (FlowStallError, MarginFrameError):
+            raise
         except RuntimeError as exc:
             noted = "; ".join(sorted({str(w.message) for w in caught}))
             raise RuntimeError(f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}") from None
@@ -573,9 +643,9 @@ def _stall_message(model) -> str:
             f"The flow has converged long before this time: integrate to a smaller t_end, or raise max_nfev.")
 
 
-def _solve(fun, jac, span, y0, method, rtol, atol, t_eval):
+def _solve(fun, jac, span, y0, method, rtol, atol, t_eval, events=None):
     kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}  # implicit methods use the analytic Hessian
-    return solve_ivp(fun, span, y0, method=method, rtol=rtol, atol=atol, t_eval=t_eval, **kw)
+    return solve_ivp(fun, span, y0, method=method, rtol=rtol, atol=atol, t_eval=t_eval, events=events, **kw)
 
 
 def _log_time_phase(model, y1, log_end, log_eval, method, rtol, atol):

@@ -307,6 +307,22 @@ def _sum_log_terms(logsig: np.ndarray, logw: np.ndarray, log_abs_diff: np.ndarra
     return (sign_diff * np.exp(np.minimum(log_terms + log_scale, cap))).sum(axis=2)
 
 
+def _logit_hessian(rho: np.ndarray, logsig: np.ndarray, logw: np.ndarray, diff: np.ndarray,
+                   loss: str) -> np.ndarray:
+    """``H = d rho / d g`` per sample, shape (n, L, L), for ``rho`` (n, L) a scaled ``w_i (Sigma(g_i) gamma_i)``.
+
+    ``H_i = diag(rho_i) - rho_i sigma_i^T - sigma_i rho_i^T - c_i rho_i r_i^T`` with ``r = Sigma(g) gamma``
+    (unscaled) and ``c_i = 1`` for the exponential loss, ``sigmoid(u_i) = 1 - w_i`` for the logistic one.
+    ``diff`` is ``gamma_l - gamma_k`` (n, L, L). Linear in ``rho``, so any scale of ``rho`` carries over to ``H``
+    (the flows' scaled Hessian, :meth:`attnlib.flow._Model.jac`, and the margin frame, :mod:`attnlib.frame`)."""
+    sig = np.exp(logsig)
+    r = sig * np.einsum("ik,ilk->il", sig, diff)  # sigma_l (gamma_l - gbar)
+    c = np.ones(len(rho)) if loss == "exp" else -np.expm1(logw)  # 1 - w = sigmoid(u) for the logistic loss
+    L = rho.shape[1]
+    return (np.einsum("il,lm->ilm", rho, np.eye(L)) - rho[:, :, None] * sig[:, None, :]
+            - sig[:, :, None] * rho[:, None, :] - c[:, None, None] * rho[:, :, None] * r[:, None, :])
+
+
 def _grad_from_r(data: AttentionData, r: np.ndarray) -> np.ndarray:
     """``-(1/n) sum_i X_i^T r_i z_i^T``, shape (d, d)."""
     return -(np.matmul(r[:, None, :], data.X)[:, 0, :]).T @ data.z / data.n
@@ -445,9 +461,18 @@ def cosine(A, B) -> float:
     B = check_array(B, "B", expected=f"a finite array of the same shape as A, {A.shape}")
     if A.shape != B.shape:
         raise ValueError(f"B must be an array of the same shape as A, {A.shape}; got shape {B.shape}")
-    ma, mb = np.abs(A).max(initial=0.0), np.abs(B).max(initial=0.0)
-    if ma == 0 or mb == 0:
-        raise ValueError(f"{'A' if ma == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
-    A, B = A / ma, B / mb  # entries up to 1e308 must not overflow the norms
-    return float(np.vdot(A / np.linalg.norm(A), B / np.linalg.norm(B)))
+    with np.errstate(over="ignore"):
+        na, nb = np.linalg.norm(A), np.linalg.norm(B)
+    if not (np.isfinite(na) and np.isfinite(nb)):  # entries ~1e300 (the margin frame): the squares overflow
+        A, B = _unit_scaled(A), _unit_scaled(B)
+        na, nb = np.linalg.norm(A), np.linalg.norm(B)
+    if na == 0 or nb == 0:
+        raise ValueError(f"{'A' if na == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
+    return float(np.vdot(A / na, B / nb))
+
+
+def _unit_scaled(A: np.ndarray) -> np.ndarray:
+    """``A / max|A|`` (``A`` itself if zero): same direction, and its norm cannot overflow."""
+    top = np.max(np.abs(A)) if A.size else 0.0
+    return A / top if top > 0 else A
 

@@ -11,7 +11,7 @@ import pytest
 
 import attnlib as al
 from attnlib import diagnostics as dg
-from attnlib.flow import MAX_LOG_T
+from attnlib.flow import MAX_LOG_T, MAX_LOG_T_FRAME
 
 from conftest import get_data
 
@@ -342,7 +342,7 @@ def test_bad_t_eval(t_eval, match):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), 10.0, t_eval=t_eval)
 
 
-@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T])
+@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T_FRAME])
 def test_bad_log_t_end(log_t_end):
     with pytest.raises(ValueError, match="log_t_end"):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), log_t_end=log_t_end)

@@ -1,0 +1,440 @@
+r"""The margin frame: gradient flow past the float64 horizon, to ``log t = 1e300``.
+
+Why a frame
+-----------
+Along gradient flow the attention logits grow like ``s = log t`` while what drives the dynamics are the O(1)
+differences between nearly equal margins. The standard solver (:func:`attnlib.gradient_flow` in ``s``) knows the
+parameters to relative accuracy ``rtol``, so a log-odds ``(x_{i,r} - x_{il})^T W z_i`` of size ``s`` is known
+only to ``rtol * s``: useless once ``rtol * s`` is O(1). The frame carries those differences as state.
+
+Derivation
+----------
+Fix a *reference token* ``r(i)`` per sample (the token it attends to when the frame starts) and, for every
+frame pair ``k = (i, l)`` with ``l != r(i)``, the log-odds offset
+
+.. math:: y_k = (x_{i,r(i)} - x_{il})^\top W z_i - s = \langle A_k, W\rangle - s,
+   \qquad A_k = (x_{i,r(i)} - x_{il}) z_i^\top .
+
+Everything ``t \nabla L`` needs comes from ``(y, s)`` alone: with ``a_{il} = \log(t \sigma_{il}) = -y_k +
+\log\sigma_{i,r}`` for ``l != r(i)``, ``a_{i,r} = \log\sigma_{i,r} = -\log(1 + \sum_k e^{-(s + y_k)})``, every term
+``e^s w_i \sigma_{il}\sigma_{im} (\gamma_{il} - \gamma_{im})`` of the scaled logit gradient ``\rho = -n e^s
+\partial L / \partial g`` is ``\exp(\log w_i + a_{il} + a_{im} + \log|\gamma_{il}-\gamma_{im}| + s(1 - m_l - m_m))``
+with ``m_l = [l \ne r(i)]``: the exponent offset is 0 or ``-s`` *exactly*, so no ``s`` is ever added to an O(1)
+number and the gradient is accurate to the last bit however large ``s`` is (``y = O(\log s)`` on the path).
+
+The parameters are needed only to relative accuracy. Scale them by their growth, ``\tilde\theta =
+\theta / s^p`` (``p = 1`` for ``W``, ``\beta``; ``p = 1/2`` for ``K, Q`` and ``\xi_k, \xi_q``) and integrate in
+``u = \log s``. With ``F = s^c\, t(-\nabla_W L)`` (``c = 0`` for ``W, \beta``; ``c = 1`` for the bilinear ones,
+where ``t \nabla L = O(1/s)``), so that ``F = O(1)`` on the path, and ``v(\tilde\theta, F)`` the parameter velocity
+(``F``, ``(F\tilde Q, F^\top\tilde K)``, ``g``, ``(g\tilde\xi_q, g\tilde\xi_k)``):
+
+.. math::
+   \frac{d\tilde\theta}{du} = v(\tilde\theta, F) - p\,\tilde\theta, \qquad
+   \frac{dy_k}{du} = s\,\big(\langle A_k, \dot W\rangle - 1\big), \qquad
+   \frac{d\tilde\phi}{du} = -\tfrac{2}{n}\, \rho_{\text{pairs}} - (1 - c)\,\tilde\phi,
+
+where ``\dot W = dW/ds`` is ``F``, ``F\tilde Q\tilde Q^\top + \tilde K\tilde K^\top F``, ``diag(g)`` or
+``diag(g (\tilde\xi_k^2 + \tilde\xi_q^2))``, and ``\tilde\phi = \phi / s^{1-c}`` are the duals of Lemma A.1
+(pairs of ``data.pairs``; they grow like ``s`` for ``W, \beta`` and like ``\log s`` for the bilinear ones). Each
+``y_k`` is stored as ``v_k = Y_0 \operatorname{asinh}(y_k / Y_0)`` (``Y_0 = 1000``): equal to ``y_k`` on the active
+pairs, ``\approx Y_0 \log y_k`` on the inactive ones, whose ``y_k`` grows like ``s = e^u`` and would otherwise cap
+every step in ``u`` (the same holds for ``\phi`` unscaled). For ``W`` the ``y``-equation closes on itself,
+``dy/ds = G w(y) - 1`` with ``G`` the Gram matrix of the ``A_k``; its fixed point is the KKT system of the
+Frobenius SVM.
+
+The ``y``-block is stiff, with eigenvalues of order ``-s`` in ``u``: an implicit solver takes long steps only
+with an accurate Jacobian, which :meth:`_FrameModel.jac` gives analytically: ``\partial\rho/\partial y_k =
+-H_{:, l(k)}`` with ``H = d\rho/dg`` the logit Hessian shared with :meth:`attnlib.flow._Model.jac`
+(:func:`attnlib.model._logit_hessian`), and the parameter blocks follow from the velocity's linearity in ``F``.
+
+Where it is valid
+-----------------
+The formulas are exact for any ``y``; what they need is that every term's exponent stays representable, i.e.
+that each sample keeps attending to its reference token. The frame starts (:func:`attnlib.gradient_flow` switches
+on its own) once ``log t >= switch_log_t`` and every sample's attended token leads every other by at least
+``SWITCH_LOG_ODDS`` with ``y_k - c u >= -SWITCH_OFFSET``. If afterwards a sample's attended token changes
+(``s + y_k < 0``) or a competitor gains so much that the scaled gradient terms would leave float range
+(``y_k - c u < -EXIT_OFFSET``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
+large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
+frame's assumptions is ever returned.
+
+Limits
+------
+For "W" and "beta" the ``y``-equation does not depend on the scaled parameters, the Jacobian is block-triangular,
+and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" (and "xi") ``dW/ds`` depends on them, so the
+Jacobian couples an O(s) stiff block to the O(1) slow one. Measured on the book's (K, Q) example
+(``make_generic_data(6, 8, 10, 0)``): ``log t = 1e30`` in about 10,000 evaluations, then a stall
+(:class:`attnlib.FlowStallError`) near ``1e37``. Suspected cause: with ``s * eps`` above the slow scale the rounding
+of the stiff rows swamps the slow dynamics (the computed Jacobian at ``s = 1e30`` shows spurious eigenvalues of
+size ``eps * s``); a quasi-steady-state reduction of the ``y``-block (a DAE) for ``s > 1e16`` would be the next
+step. The small diagonal examples ("xi") reach ``1e300``.
+
+Representation of the result
+----------------------------
+Up to ``log t = 1e300`` the weights themselves fit in float64 (entries ``~ s ||W_svm||``), so
+:class:`attnlib.Trajectory` keeps ``W``, the raw parameters and ``phi`` unscaled (to relative accuracy ``rtol``) and
+every diagnostic works unchanged. What float64 cannot hold on top of ``s`` -- the log-odds offsets ``y`` and the
+attention itself -- is stored in :class:`FrameRecord` (``traj.frame``); the trajectory's loss, excess loss and its
+log are computed from this exact attention, not from ``W``.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .flow import (_LOG_GUARD, MAX_LOG_T, FlowStallError, _combined_W, _neg_grad, _OverBudget, _velocity,
+                   _velocity_jacobian)
+from .model import _log_sample_weights, _logit_hessian, _sum_log_terms
+
+__all__ = ["EXIT_OFFSET", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
+
+SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
+SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
+SWITCH_OFFSET = 50.0  # ... and every offset y_k - c log s must be >= -SWITCH_OFFSET
+EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log s < -EXIT_OFFSET (terms ~ e^200)
+# The frame is stiff throughout; implicit methods with the analytic Jacobian, the second tried if the first fails
+# (measured on the book's data: BDF is cheaper for W and beta, LSODA more robust for the bilinear KQ and xi).
+FRAME_METHODS = {"W": ("BDF", "LSODA"), "beta": ("BDF", "LSODA"), "KQ": ("LSODA", "BDF"), "xi": ("LSODA", "BDF")}
+_Y0 = 1000.0  # y is stored as v = Y0 asinh(y / Y0): v = y where |y| << Y0, ~ Y0 log y for the inactive pairs,
+# whose y grows like s = e^u and would otherwise limit the step in u to rtol^(1/order)
+_GROWTH = {"W": 1.0, "beta": 1.0, "KQ": 0.5, "xi": 0.5}  # p: theta grows like s^p
+_LOG_SCALE_POWER = {"W": 0, "beta": 0, "KQ": 1, "xi": 1}  # c: F = s^c t (-grad_W L) is O(1) on the path
+
+
+class MarginFrameError(RuntimeError):
+    """The flow left the margin frame's assumptions (a sample's attended token changed), or never entered them.
+
+    Attributes
+    ----------
+    log_t : float
+        ``log t`` where it happened.
+    sample, token : int
+        The sample and the competing token (-1 when the frame never started).
+    """
+
+    def __init__(self, message: str, log_t: float = float("nan"), sample: int = -1, token: int = -1):
+        super().__init__(message)
+        self.log_t, self.sample, self.token = log_t, sample, token
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """What the margin frame adds to a :class:`attnlib.Trajectory` (``traj.frame``; ``None`` without a switch).
+
+    Attributes
+    ----------
+    log_t_switch : float
+        ``log t`` where :func:`attnlib.gradient_flow` switched from the standard solver to the frame.
+    ref : numpy.ndarray, shape (n,)
+        Reference token of each sample (the attended one at the switch).
+    pairs : numpy.ndarray, shape (n(L-1), 2)
+        Frame pairs ``(i, l)``, ``l != ref(i)``, sample-major (equal to ``data.pairs`` when ``ref == data.opt``).
+    rows : numpy.ndarray of int, shape (m_f,)
+        Indices of the trajectory's saved times that come from the frame (``log t >= log_t_switch``).
+    log_odds_offset : numpy.ndarray, shape (m_f, n(L-1))
+        ``y_k = (x_{i,ref} - x_il)^T W z_i - log t`` at those times, exact in absolute terms (``W`` itself only
+        gives it to ``rtol * log t``).
+    log_attention : numpy.ndarray, shape (m_f, n, L)
+        Log-softmax attention at those times, from ``y`` (``log sigma_il = -(log t + y_k) + log sigma_i,ref``).
+    nfev, njev : int
+        Gradient and Jacobian evaluations spent in the frame (included in the trajectory's totals).
+    """
+
+    log_t_switch: float
+    ref: np.ndarray
+    pairs: np.ndarray
+    rows: np.ndarray
+    log_odds_offset: np.ndarray
+    log_attention: np.ndarray
+    nfev: int
+    njev: int
+
+
+class _FrameModel:
+    """The frame's state ``x = [theta / s^p, Y0 asinh(y / Y0), phi / s^(1-c)]`` in ``u = log s``, its right-hand
+    side and its analytic Jacobian (``model`` is the standard solver's :class:`attnlib.flow._Model`)."""
+
+    def __init__(self, model, ref: np.ndarray, max_nfev: float):
+        self.base, self.data, self.param, self.loss = model, model.data, model.param, model.loss
+        self.shapes, self.k = model.shapes, model.n_theta
+        self.p, self.c = _GROWTH[self.param], _LOG_SCALE_POWER[self.param]
+        self.max_nfev, self.nfev, self.njev = max_nfev, 0, 0
+        data = self.data
+        self.ref = np.asarray(ref, dtype=int)
+        self.pairs = np.array([(i, l) for i in range(data.n) for l in range(data.L) if l != self.ref[i]],
+                              dtype=int).reshape(-1, 2)
+        fi, fl = self.pairs.T
+        self.n_pairs = len(self.pairs)
+        self._Dr = data.X[fi, self.ref[fi]] - data.X[fi, fl]  # (P, d): x_ref - x_il
+        self._Zr = data.z[fi]  # (P, d)
+        self._Br = self._Dr * self._Zr  # (P, d): diagonal constraint rows
+        nonref = np.ones((data.n, data.L), dtype=bool)
+        nonref[np.arange(data.n), self.ref] = False
+        self._nonref = nonref
+        m = nonref.astype(float)
+        self._offset_count = 1.0 - m[:, :, None] - m[:, None, :]  # exponent offset / s: 0 or -1 (or +1 on ref-ref)
+        self._diff = model._diff
+        self._log_abs_diff, self._sign_diff = model._log_abs_diff, model._sign_diff
+        self._pi, self._pl = data.pairs.T  # the duals phi are indexed by data.pairs
+
+    # -- state <-> parameters -----------------------------------------------------------------------
+    def state(self, theta: np.ndarray, phi: np.ndarray, s: float) -> np.ndarray:
+        """Frame state from unscaled parameters at ``log t = s`` (the switch point)."""
+        W = _combined_W(self.param, self.base.unpack(theta))
+        y = np.einsum("kd,de,ke->k", self._Dr, W, self._Zr) - s
+        return np.concatenate([theta / s ** self.p, _Y0 * np.arcsinh(y / _Y0), phi / s ** (1 - self.c)])
+
+    def split(self, x: np.ndarray):
+        """Parameters (scaled), ``y`` and ``dy/dv = cosh(v / Y0)`` for the stored ``v = Y0 asinh(y / Y0)``."""
+        k, P = self.k, self.n_pairs
+        v = np.clip(x[k:k + P] / _Y0, -695.0, 695.0)
+        return self.base.unpack(x[:k]), _Y0 * np.sinh(v), np.cosh(v)
+
+    def _s_over_cosh(self, x: np.ndarray, u: float) -> np.ndarray:
+        """``s / cosh(v / Y0)`` (P,), from logs: each factor alone may overflow where the ratio does not."""
+        z = np.abs(x[self.k:self.k + self.n_pairs] / _Y0)
+        return np.exp(u - z - np.log1p(np.exp(-2.0 * z)) + np.log(2.0))
+
+    def unscaled(self, x: np.ndarray, u: float) -> np.ndarray:
+        """``[theta, phi]`` in the standard solver's layout (raw parameters, relative accuracy)."""
+        k, P = self.k, self.n_pairs
+        return np.concatenate([x[:k] * np.exp(self.p * u), x[k + P:] * np.exp((1 - self.c) * u)])
+
+    def _full_y(self, y: np.ndarray) -> np.ndarray:
+        Y = np.zeros((self.data.n, self.data.L))
+        Y[self._nonref] = y  # sample-major, l increasing: the order of self.pairs
+        return Y
+
+    def log_attention(self, y: np.ndarray, u: float):
+        """``a = log(t sigma)`` shifted (non-reference tokens) and the true log-softmax, both (n, L)."""
+        s = np.exp(u)
+        neg = np.where(self._nonref, -(s + self._full_y(y)), -np.inf)  # log sigma_l - log sigma_ref
+        top = neg.max(axis=1)  # finite: every sample has a non-reference token (plain numpy: the hot path)
+        log_sig_ref = -np.logaddexp(0.0, top + np.log(np.exp(neg - top[:, None]).sum(axis=1)))
+        logsig = np.where(self._nonref, neg, 0.0) + log_sig_ref[:, None]
+        a = np.where(self._nonref, -self._full_y(y), 0.0) + log_sig_ref[:, None]
+        return a, logsig
+
+    def rho(self, y: np.ndarray, u: float):
+        """``s^c e^s w_i (Sigma(g_i) gamma_i)`` (n, L) from ``y`` alone, and the log-softmax and log weights."""
+        a, logsig = self.log_attention(y, u)
+        logw = _log_sample_weights(self.data, logsig, self.loss)
+        offset = self._log_abs_diff + np.exp(u) * self._offset_count
+        rho = _sum_log_terms(a, logw, offset, self._sign_diff, self.c * u, _LOG_GUARD)
+        return rho, logsig, logw
+
+    def W_rate(self, arrays: list[np.ndarray], F: np.ndarray) -> np.ndarray:
+        """``dW/ds`` (d, d), or ``d beta / ds`` (d,), given ``F``; linear in ``F`` (leading batch axes allowed)."""
+        if self.param in ("W", "beta"):
+            return F
+        if self.param == "KQ":
+            K, Q = arrays
+            return F @ (Q @ Q.T) + (K @ K.T) @ F
+        return F * (arrays[0] ** 2 + arrays[1] ** 2)
+
+    def pair_rates(self, Wdot: np.ndarray) -> np.ndarray:
+        """``<A_k, dW/ds>`` for every frame pair, shape (..., P)."""
+        if self.param in ("beta", "xi"):
+            return Wdot @ self._Br.T
+        return np.einsum("kd,...de,ke->...k", self._Dr, Wdot, self._Zr)
+
+
+    # -- the ODE --------------------------------------------------------------------------------------
+    def rhs(self, u: float, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # only at diverged trial states; see the end
+            return self._rhs(u, x)
+
+    def _rhs(self, u: float, x: np.ndarray) -> np.ndarray:
+        self.nfev += 1
+        self.base.last_s = float(np.exp(u))
+        if self.base.nfev + self.nfev > self.max_nfev:
+            raise _OverBudget
+        if not np.all(np.isfinite(x)):
+            return np.full(x.size, 1e100)
+        arrays, y, _ = self.split(x)
+        rho, _, _ = self.rho(y, u)
+        F = _neg_grad(self.data, self.param, rho)
+        dtheta = [v - self.p * a for v, a in zip(_velocity(self.param, arrays, F), arrays)]
+        dv = self._s_over_cosh(x, u) * (self.pair_rates(self.W_rate(arrays, F)) - 1.0)
+        dphi = -2.0 / self.data.n * rho[self._pi, self._pl] - (1 - self.c) * x[self.k + self.n_pairs:]
+        out = np.concatenate([d.ravel() for d in dtheta] + [dv, dphi])
+        # a diverged trial state: a huge finite rhs makes the solver reject the step (as attnlib.flow does)
+        return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
+
+    def jac(self, u: float, x: np.ndarray) -> np.ndarray:
+        """Analytic Jacobian of :meth:`rhs`, shape (k + 2P,) * 2 (the duals do not feed back)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._jac(u, x)
+
+    def _jac(self, u: float, x: np.ndarray) -> np.ndarray:
+        self.njev += 1
+        k, P, n = self.k, self.n_pairs, self.data.n
+        J = np.zeros((x.size, x.size))
+        if not np.all(np.isfinite(x)):
+            return J
+        arrays, y, dy_dv = self.split(x)
+        rho, logsig, logw = self.rho(y, u)
+        F = _neg_grad(self.data, self.param, rho)
+        H = _logit_hessian(rho, logsig, logw, self._diff, self.loss)
+        fi, fl = self.pairs.T
+        R = -H[fi, :, fl]  # (P, L): d rho_i / d y_k for the sample i of pair k (g_l = g_ref - s - y_k)
+        Xf = self.data.X[fi]  # (P, L, d)
+        if self.param in ("beta", "xi"):
+            dF = np.einsum("kl,kld->kd", R, Xf) * self._Zr / n  # (P, d)
+        else:
+            dF = np.einsum("kl,kld->kd", R, Xf)[:, :, None] * self._Zr[:, None, :] / n  # (P, d, d)
+        J[:k, :k] = _velocity_jacobian(self.param, self.shapes, F) - self.p * np.eye(k)
+        J[:k, k:k + P] = np.concatenate([v.reshape(P, -1) for v in _velocity(self.param, arrays, dF)], axis=1).T
+        soc = self._s_over_cosh(x, u)[:, None]  # the v-rows: s (...) / cosh(v / Y0)
+        J[k:k + P, :k] = soc * self._pair_rates_theta(arrays, F)
+        J[k:k + P, k:k + P] = soc * self.pair_rates(self.W_rate(arrays, dF)).T
+        full = np.zeros((n, self.data.L, P))
+        full[fi, :, np.arange(P)] = R
+        J[k + P:, k:k + P] = -2.0 / n * full[self._pi, self._pl]
+        J[k + P:, k + P:] = -(1 - self.c) * np.eye(len(self._pi))
+        # chain rule for v = Y0 asinh(y / Y0): the y-columns times dy/dv, plus d(1/cosh(v / Y0))/dv on the diagonal
+        J[:, k:k + P] *= dy_dv
+        dv = soc[:, 0] * (self.pair_rates(self.W_rate(arrays, F)) - 1.0)
+        J[np.arange(k, k + P), np.arange(k, k + P)] -= dv * np.tanh(np.clip(x[k:k + P] / _Y0, -695.0, 695.0)) / _Y0
+        return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    def _pair_rates_theta(self, arrays: list[np.ndarray], F: np.ndarray) -> np.ndarray:
+        """``d <A_k, dW/ds> / d theta_scaled`` at fixed ``F``, shape (P, k); zero for "W" and "beta"."""
+        P = self.n_pairs
+        if self.param in ("W", "beta"):
+            return np.zeros((P, self.k))
+        if self.param == "xi":
+            bg = 2.0 * self._Br * F
+            return np.concatenate([bg * arrays[0], bg * arrays[1]], axis=1)
+        K, Q = arrays
+        a, z = self._Dr, self._Zr
+        Fz, Fta = z @ F.T, a @ F  # (P, d): F z_k and F^T a_k
+        dK = a[:, :, None] * (Fz @ K)[:, None, :] + Fz[:, :, None] * (a @ K)[:, None, :]
+        dQ = Fta[:, :, None] * (z @ Q)[:, None, :] + z[:, :, None] * (Fta @ Q)[:, None, :]
+        return np.concatenate([dK.reshape(P, -1), dQ.reshape(P, -1)], axis=1)
+
+    def exit_event(self, u: float, x: np.ndarray) -> float:
+        """Zero when the frame's assumptions fail: ``min_k min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
+        y = self.split(x)[1]
+        return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET))
+
+    def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
+        y = self.split(x)[1]
+        j = int(np.argmin(np.minimum(np.exp(u) + y, y - self.c * u + EXIT_OFFSET)))
+        i, l = (int(v) for v in self.pairs[j])
+        s = float(np.exp(u))
+        return MarginFrameError(
+            f"gradient flow (param={self.param!r}) left the margin frame at log t = {s:.6g}: in sample {i} token "
+            f"{l} overtook (or came within e^-{EXIT_OFFSET:g} of overtaking, in scaled-gradient terms) the "
+            f"reference token {int(self.ref[i])} the sample attended to when the frame started (log-odds "
+            f"{s + y[j]:.4g}). The frame cannot follow a change of the attended token at large log t (the O(1) "
+            f"log-odds are not representable on top of log t); no path beyond this point is returned. Integrate "
+            f"to log_t_end <= {MAX_LOG_T:g} with switch_log_t=inf (the standard solver), or start the frame later "
+            f"(a larger switch_log_t).", log_t=s, sample=i, token=l)
+
+
+def _switch_event(model, switch_log_t: float):
+    """Event for the standard solver in ``s``: positive once ``s >= switch_log_t`` and every sample's attended
+    token leads by ``>= max(SWITCH_LOG_ODDS, s + c log s - SWITCH_OFFSET)`` (so ``y_k - c log s >=
+    -SWITCH_OFFSET``)."""
+    c, k = _LOG_SCALE_POWER[model.param], model.n_theta
+    X, z = model._X, model._z
+
+    def event(s, x):
+        W = _combined_W(model.param, model.unpack(x[:k]))
+        g = np.matmul(X, (z @ W.T)[:, :, None])[:, :, 0]
+        top2 = np.sort(g, axis=1)[:, -2:]
+        gap = float(np.min(top2[:, 1] - top2[:, 0]))
+        need = max(SWITCH_LOG_ODDS, s + c * np.log(max(s, 1.0)) - SWITCH_OFFSET)
+        return min(s - switch_log_t, gap - need)
+
+    event.terminal, event.direction = True, 1
+    return event
+
+
+def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str, rtol: float,
+                        atol: float, switch_log_t: float, row_offset: int):
+    """Phase 2 of :func:`attnlib.gradient_flow` with the switch: the standard solver in ``s`` until the switch
+    condition holds (at most to ``MAX_LOG_T``), then the margin frame in ``u = log s`` to ``log_end``.
+
+    Returns
+    -------
+    saved : numpy.ndarray, shape (len(log_eval), n_theta + n(L-1))
+        Raw parameters and duals at ``log_eval``, in the standard solver's layout.
+    record : FrameRecord or None
+        ``None`` when the flow ended before the switch (``log_end <= MAX_LOG_T`` only).
+
+    Raises
+    ------
+    MarginFrameError
+        If the switch condition never held by ``log t = MAX_LOG_T < log_end``, or the flow left the frame.
+    """
+    from .flow import _solve
+
+    s_max = min(log_end, MAX_LOG_T)
+    early = log_eval <= s_max
+    sol = _solve(lambda s, x: model.rhs(x, s), lambda s, x: model.jac(x, s), (0.0, s_max), x1, method, rtol, atol,
+                 log_eval[early], events=[_switch_event(model, switch_log_t)])
+    if not sol.success:
+        raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
+    saved = np.empty((len(log_eval), x1.size))
+    n_std = len(sol.t)  # saved times before the switch (sol.y is a list when there are none)
+    if n_std:
+        saved[:n_std] = sol.y.T
+    if sol.status != 1:  # no switch
+        if log_end > MAX_LOG_T:
+            raise MarginFrameError(
+                f"gradient flow (param={model.param!r}) could not switch to the margin frame by log t = "
+                f"{MAX_LOG_T:g}: some sample's attended token never led every other by log-odds >= "
+                f"{SWITCH_LOG_ODDS:g} (and >= log t + c log log t - {SWITCH_OFFSET:g}). The flow does not lock its "
+                f"attention on this data, and beyond log t = {MAX_LOG_T:g} the standard solver is not accurate; "
+                f"integrate to log_t_end <= {MAX_LOG_T:g}", log_t=float(sol.t[-1]))
+        return saved, None
+    s_sw, x_sw = float(sol.t_events[0][0]), sol.y_events[0][0]
+    k = model.n_theta
+    W = _combined_W(model.param, model.unpack(x_sw[:k]))
+    ref = np.argmax(np.matmul(model._X, (model._z @ W.T)[:, :, None])[:, :, 0], axis=1)
+    fm = _FrameModel(model, ref, model.max_nfev)
+    x0 = fm.state(x_sw[:k], x_sw[k:], s_sw)
+    u_eval = np.maximum(np.log(log_eval[n_std:]), np.log(s_sw))
+    def exit_event(u, x):
+        return fm.exit_event(u, x)
+
+    exit_event.terminal, exit_event.direction = True, -1
+    failures = []
+    for frame_method in FRAME_METHODS[model.param]:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
+            warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
+            try:
+                fsol = solve_ivp(fm.rhs, (np.log(s_sw), np.log(log_end)), x0, method=frame_method, rtol=rtol,
+                                 atol=atol, t_eval=u_eval, jac=fm.jac, events=[exit_event])
+            except _OverBudget:
+                raise FlowStallError(
+                    f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
+                    f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
+                    f"the frame, switched at log t = {s_sw:.4g}). For 'KQ' and 'xi' the frame's stiff block grows "
+                    f"like log t and the step size collapses somewhere past log t ~ 1e30 on some data (see "
+                    f"attnlib.frame, 'Limits'): integrate to a smaller log_t_end, or raise max_nfev.",
+                    log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
+        if fsol.status == 1:
+            raise fm.exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
+        if fsol.success:
+            break
+        failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
+    else:
+        raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
+    with np.errstate(over="ignore"):
+        raw = np.array([fm.unscaled(x, u) for x, u in zip(fsol.y.T, fsol.t)])
+    if not np.all(np.isfinite(raw)):
+        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
+                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+    saved[n_std:] = raw
+    ys = np.array([fm.split(x)[1] for x in fsol.y.T])
+    record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
+                         log_odds_offset=ys,
+                         log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, fsol.t)]),
+                         nfev=fm.nfev, njev=fm.njev)
+    return saved, record

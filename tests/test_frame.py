@@ -1,0 +1,156 @@
+"""The margin frame (attnlib.frame): gradient flow past log t = 1e6, to 1e300 (issue 18).
+
+Evidence: the frame's analytic Jacobian against finite differences; agreement with the standard solver where both
+run (log t <= 1e6); agreement with a tighter-tolerance run of the frame at log t = 1e30, 1e100, 1e300; the
+diagnostics on the returned trajectories; the honest failure when a sample's attended token changes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import attnlib as al
+from attnlib.flow import _Model, _split_init
+from attnlib.frame import EXIT_OFFSET, MarginFrameError, _FrameModel
+
+GEN = al.make_generic_data(3, 4, 5, 1)
+DIA = al.make_diagonal_data()
+CASES = {"W": (GEN, np.zeros((5, 5))), "KQ": (GEN, al.default_init(GEN, "KQ", 0.1, seed=0)),
+         "beta": (DIA, np.zeros(DIA.d)), "xi": (DIA, al.default_init(DIA, "xi", 0.1, seed=None))}
+FAR = [1e30, 1e100, 1e300]
+_CACHE: dict = {}
+
+
+def far_flow(param: str, rtol: float) -> al.Trajectory:
+    if (param, rtol) not in _CACHE:
+        data, init = CASES[param]
+        _CACHE[param, rtol] = al.gradient_flow(data, param, init, log_t_end=1e300, log_t_eval=[-np.inf, 1e3, *FAR],
+                                               rtol=rtol)
+    return _CACHE[param, rtol]
+
+
+@pytest.mark.parametrize("param", ["W", "KQ", "beta", "xi"])
+def test_frame_jacobian_matches_finite_differences(param):
+    data, init = CASES[param]
+    model = _Model(data, param, _split_init(data, param, init), "exp")
+    rng = np.random.default_rng(1)
+    fm = _FrameModel(model, rng.integers(0, data.L, data.n), np.inf)
+    P = fm.n_pairs
+    y = np.concatenate([[-5.0, 1500.0], 3 + 2 * rng.standard_normal(P - 2)])  # incl. an inactive pair (v != y)
+    x = np.concatenate([rng.standard_normal(model.n_theta), 1000 * np.arcsinh(y / 1000),
+                        rng.standard_normal(len(data.pairs))])
+    for u in (np.log(20.0), np.log(1e5)):
+        J = fm.jac(u, x)
+        h = 1e-6
+        fd = np.array([(fm.rhs(u, x + h * e) - fm.rhs(u, x - h * e)) / (2 * h) for e in np.eye(x.size)]).T
+        assert np.abs(J - fd).max() <= 1e-7 * np.abs(J).max()
+
+
+@pytest.mark.parametrize("param", ["W", "KQ", "beta", "xi"])
+def test_frame_agrees_with_standard_solver_to_log_t_1e6(param):
+    """Both solvers at rtol 1e-10 on log t in [1e2, 1e6]: the raw parameters agree to 1e-8 (relative)."""
+    data, init = CASES[param]
+    grid = np.geomspace(1e2, 1e6, 5)
+    std = al.gradient_flow(data, param, init, log_t_end=1e6, log_t_eval=grid, rtol=1e-10, switch_log_t=np.inf)
+    fr = al.gradient_flow(data, param, init, log_t_end=1e6, log_t_eval=grid, rtol=1e-10, switch_log_t=100.0)
+    assert std.frame is None and fr.frame is not None and fr.frame.log_t_switch == pytest.approx(100.0)
+    assert al.path_error(fr, std).max() <= 1e-8
+    # the frame's exact log-odds offsets agree with those read off W (known there to ~ rtol * log t)
+    W = fr.W[fr.frame.rows]
+    i, l = fr.frame.pairs.T
+    g = np.einsum("nld,mnd->mnl", data.X, np.einsum("ne,mde->mnd", data.z, W))
+    y_from_W = g[:, i, fr.frame.ref[i]] - g[:, i, l] - fr.log_t[fr.frame.rows, None]
+    gap = np.abs(y_from_W - fr.frame.log_odds_offset) / fr.log_t[fr.frame.rows, None]
+    assert gap[fr.frame.log_odds_offset < 50].max() <= 1e-9
+
+
+@pytest.mark.parametrize("param", ["W", "KQ", "beta", "xi"])
+def test_frame_agrees_with_tighter_tolerance_far_out(param):
+    """rtol 1e-8 (the default) against rtol 1e-10 (1e-9 for "KQ", whose 1e-10 run takes 10k evaluations) at
+    log t = 1e30, 1e100, 1e300."""
+    err = al.path_error(far_flow(param, 1e-8), far_flow(param, 1e-9 if param == "KQ" else 1e-10))
+    assert err.max() <= 1e-6
+    assert far_flow(param, 1e-8).frame.log_t_switch == pytest.approx(100.0)
+
+
+def test_diagnostics_work_unchanged_far_out():
+    """W flow: the Frobenius-SVM direction at log t = 1e300 through the ordinary diagnostics."""
+    tr = far_flow("W", 1e-8)
+    sol = al.solve_svm(GEN, "fro")
+    assert np.all(al.svm_cosine(tr, sol)[2:] >= 1 - 1e-12)
+    assert np.all(al.svm_distance(tr, sol)[2:] <= 1e-8)
+    sv = al.singular_values(tr.direction()[-1])
+    assert np.allclose(sv, al.singular_values(sol.W), rtol=1e-8)
+    assert np.allclose(al.singular_values(tr.W[-1]) / 1e300, sv, rtol=1e-8)  # W itself, unscaled, at log t = 1e300
+    assert tr.margin[-1] == pytest.approx(1e300, rel=1e-12)
+    assert np.all(np.isfinite(tr.log_excess_loss)) and np.all(np.diff(tr.log_excess_loss) < 0)
+    assert np.all(np.diff(tr.loss) <= 0)
+    assert np.all(tr.loss >= al.min_loss(GEN)) and np.all(tr.excess_loss >= 0)
+
+
+def test_xi_frame_carries_kkt_and_sinh_closed_form_far_out():
+    """xi flow (omega_0 = 0.1): l1-SVM direction, KKT residual epsilon * ln mu constant (chapter 4),
+    the sinh closed form beta = omega_0^2 sinh(B phi) and the conserved imbalance, at log t = 1e30 ... 1e300."""
+    tr = far_flow("xi", 1e-8)
+    sol = al.solve_svm(DIA, "l1")
+    assert np.all(al.svm_distance(tr, sol)[2:] <= 1e-9)
+    r = al.kkt_residuals(tr, sol)
+    const = r.epsilon[2:] * r.log_mu[2:]
+    assert np.allclose(const, const[-1], rtol=1e-6) and np.allclose(r.log_mu[2:], np.log(FAR), rtol=1e-10)
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    closed = al.sinh_closed_form(tr)
+    assert np.all(np.linalg.norm((closed - beta) / 1e300, axis=1) <= 1e-6 * np.linalg.norm(beta / 1e300, axis=1))
+    assert al.conservation_error(tr).max() <= 1e-8
+
+
+def test_default_switch_only_past_the_standard_range():
+    data, init = CASES["W"]
+    assert al.gradient_flow(data, "W", init, log_t_end=1e6, log_t_eval=[1e6]).frame is None
+    assert al.gradient_flow(data, "W", init, t_end=1e300, t_eval=[1e300]).frame is None
+    tr = al.gradient_flow(data, "W", init, log_t_end=1e7, log_t_eval=[1e2, 1e7])
+    assert tr.frame.log_t_switch == pytest.approx(100.0) and list(tr.frame.rows) == [1]
+    assert tr.nfev > tr.frame.nfev > 0 and np.isinf(tr.t[-1])
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, 2e6])
+def test_bad_switch_log_t(bad):
+    data, init = CASES["W"]
+    with pytest.raises(ValueError, match="switch_log_t"):
+        al.gradient_flow(data, "W", init, log_t_end=1e7, switch_log_t=bad)
+
+
+def test_no_frame_no_far_flow():
+    data, init = CASES["W"]
+    with pytest.raises(ValueError, match="switch_log_t=inf"):
+        al.gradient_flow(data, "W", init, log_t_end=1e7, switch_log_t=np.inf)
+
+
+def test_frame_budget_raises_flow_stall():
+    data, init = CASES["W"]
+    with pytest.raises(al.FlowStallError, match="stalled at"):  # in the standard phase (~780 evaluations)
+        al.gradient_flow(data, "W", init, log_t_end=1e300, max_nfev=700)
+    with pytest.raises(al.FlowStallError, match="in the margin frame") as info:  # in the frame (~800 more)
+        al.gradient_flow(data, "W", init, log_t_end=1e300, max_nfev=1000)
+    assert 100 < info.value.log_t < 1e300 and info.value.nfev > 1000
+
+
+def _swap_data():
+    """One sample, three unit tokens, query e_1, v = e_1: token 0 is optimal (gamma = 1, 0, 0); logit_l = W[l, 0]."""
+    X = np.eye(3)[None]
+    return al.AttentionData(X=X, z=np.array([[1.0, 0.0, 0.0]]), y=np.array([1.0]), v=np.array([1.0, 0.0, 0.0]))
+
+
+def test_attended_token_change_after_switch_raises():
+    """Start attending token 1 with log-odds 30: locked on at log t = 1, so the frame starts with token 1 as the
+    reference; the flow then moves attention to the optimal token 0 (checked with the standard solver), which
+    the frame must refuse to follow rather than return a path outside its assumptions."""
+    data = _swap_data()
+    W0 = np.zeros((3, 3))
+    W0[1, 0] = 30.0
+    std = al.gradient_flow(data, "W", W0, log_t_end=200.0, log_t_eval=[1.0, 200.0], switch_log_t=np.inf)
+    assert np.argmax(al.attention(data, std.W[0])) == 1 and np.argmax(al.attention(data, std.W[1])) == 0
+    with pytest.raises(MarginFrameError, match="left the margin frame") as info:
+        al.gradient_flow(data, "W", W0, log_t_end=1e3, switch_log_t=1.0)
+    err = info.value
+    assert (err.sample, err.token) == (0, 0) and 1.0 < err.log_t < 200.0
+    assert EXIT_OFFSET > 0
