@@ -6,6 +6,7 @@
 #   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
 #   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
+#   downloads  the executed .ipynb the site offers stand on their own (tests/test_notebooks.py, needs the book)
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); three chapters
@@ -43,6 +44,8 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
     stage chromium "the apt-get output above" \
       bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'
   fi
+  stage downloads "the pytest messages above" \
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_notebooks.py -k downloaded_notebook_stands_on_its_own
   stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
   # Three chapters that carry every mechanism (tabs, sliders, an animation, both downloads): the full check runs
   # every chapter and takes about 8 minutes on 2 cores, over the test command's budget (LAB_CHECK_ALL=1 runs it).
