@@ -24,14 +24,11 @@ import path from "node:path";
 import http from "node:http";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import puppeteer from "puppeteer-core";
+import { launchChromium, options } from "./chromium.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const opt = options(args);
 const HTML_DIR = path.resolve(ROOT, opt("--html", "_build/html"));
 const TOC = path.resolve(ROOT, opt("--toc", "_toc.yml"));
 const OUT = path.resolve(ROOT, opt("--out", "_build/screenshots"));
@@ -287,18 +284,7 @@ async function main() {
 
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}`;
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "bookcheck-"));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    protocolTimeout: 120000,
-    userDataDir: userDir,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-default-apps", "--disable-extensions", "--mute-audio",
-           "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-           "--disable-backgrounding-occluded-windows"],
-  });
+  const browser = await launchChromium(CHROMIUM, { tag: "bookcheck", protocolTimeout: 120000 });
   const totals = { widgets: 0, animations: 0, mjx: 0 };
   console.log(`browser_check: ${pages.length} pages from ${path.relative(ROOT, TOC)} at ${base}${DARK ? " (dark theme)" : ""}`);
   try {
@@ -314,7 +300,7 @@ async function main() {
   } finally {
     await browser.close();
     server.close();
-    fs.rmSync(userDir, { recursive: true, force: true });
+    fs.rmSync(browser.profileDir, { recursive: true, force: true });
   }
   if (totals.widgets + totals.animations === 0) failures.push("book: no widget and no animation rendered on any page");
   if (totals.mjx === 0) failures.push("book: no math typeset on any page");

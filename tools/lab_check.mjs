@@ -33,14 +33,11 @@ import os from "node:os";
 import net from "node:net";
 import { spawn, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import puppeteer from "puppeteer-core";
+import { launchChromium, options } from "./chromium.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const opt = options(args);
 const JOBS = Math.max(1, Number(opt("--jobs", "2")));
 const OUT = path.resolve(ROOT, opt("--out", "_build/lab-screenshots"));
 const CHROMIUM = opt("--chromium", process.env.CHROMIUM || "/usr/bin/chromium");
@@ -415,18 +412,7 @@ async function main() {
   log(`fresh copy in ${copy}; ${chs.length} chapters; starting JupyterLab (tools/lab.sh)`);
   const lab = await startLab(copy);
   log(`JupyterLab up at ${lab.base} after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "labcheck-chrome-"));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    protocolTimeout: 300000,
-    userDataDir: userDir,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-default-apps", "--disable-extensions", "--mute-audio",
-           "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-           "--disable-backgrounding-occluded-windows"],
-  });
+  const browser = await launchChromium(CHROMIUM, { tag: "labcheck", protocolTimeout: 300000 });
   try {
     const queue = [...chs];
     const worker = async () => {
@@ -446,7 +432,7 @@ async function main() {
     try { process.kill(-lab.proc.pid, "SIGTERM"); } catch { /* already gone */ }
     await sleep(1000);
     try { process.kill(-lab.proc.pid, "SIGKILL"); } catch { /* gone */ }
-    for (const d of [userDir, lab.home, copy]) fs.rmSync(d, { recursive: true, force: true });
+    for (const d of [browser.profileDir, lab.home, copy]) fs.rmSync(d, { recursive: true, force: true });
   }
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   log(`${chs.length} chapters in ${secs} s; screenshots in ${path.relative(ROOT, OUT)}/`);

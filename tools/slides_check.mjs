@@ -12,11 +12,11 @@ import path from "node:path";
 import http from "node:http";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import puppeteer from "puppeteer-core";
+import { launchChromium, options } from "./chromium.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt; };
+const opt = options(args);
 const DIR = path.resolve(ROOT, opt("--dir", "_build/slides"));
 const OUT = path.resolve(ROOT, opt("--out", "_build/slides-screenshots"));
 const CHROMIUM = opt("--chromium", process.env.CHROMIUM || "/usr/bin/chromium");
@@ -44,12 +44,7 @@ if (!decks.length) { console.error(`slides_check: no lecture-N.html in ${DIR}`);
 if (!fs.existsSync(CHROMIUM)) { console.error(`slides_check: no Chromium at ${CHROMIUM}`); process.exit(1); }
 fs.mkdirSync(OUT, { recursive: true });
 
-const browser = await puppeteer.launch({
-  executablePath: CHROMIUM, headless: true,
-  userDataDir: fs.mkdtempSync(path.join(os.tmpdir(), "slides-check-")),
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launchChromium(CHROMIUM, { tag: "slides-check" });
 try {
   for (const deck of decks) {
     const page = await browser.newPage();
