@@ -1,13 +1,20 @@
-"""Sphinx extension: leave the exercises' solutions out of the PDF (``pdf_hide_solutions = True``).
+"""Sphinx extension for the PDF (LaTeX) build only; the HTML book is untouched.
 
-sphinx-exercise's own ``hide_solutions`` breaks the LaTeX writer on gated solutions (``solution-start`` ...
-``solution-end``: it drops the start and keeps an end node the writer cannot depart). Here the solutions are
-removed after sphinx-exercise has merged each gated solution into one ``solution_node``, and only for the LaTeX
-builder, so the HTML book is untouched. tools/build_pdf.sh sets the option unless ``--with-solutions``.
+1. ``pdf_hide_solutions = True`` leaves the exercises' solutions out. sphinx-exercise's own ``hide_solutions``
+   breaks the LaTeX writer on gated solutions (``solution-start`` ... ``solution-end``: it drops the start and keeps
+   an end node the writer cannot depart), so the solutions are removed here, after sphinx-exercise has merged each
+   gated solution into one ``solution_node``.
+2. References to an exercise on *another* page (the course page's homework lists) resolve: sphinx-exercise
+   rewrites only same-page references into its LaTeX form (``\\hyperref[exercise:LABEL]``), so a cross-page one
+   pointed at a label that its LaTeX never defines and printed "Exercise ??".
+
+tools/build_pdf.sh sets ``pdf_hide_solutions`` unless ``--with-solutions``.
 """
 from __future__ import annotations
 
-from sphinx_exercise.nodes import solution_node
+from sphinx.addnodes import number_reference
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx_exercise.nodes import exercise_enumerable_node, exercise_latex_number_reference, solution_node
 
 
 def _drop_solutions(app, doctree) -> None:
@@ -17,7 +24,24 @@ def _drop_solutions(app, doctree) -> None:
         node.parent.remove(node)
 
 
+class CrossPageExerciseReferences(SphinxPostTransform):
+    """``number_reference`` to an exercise on another page -> sphinx-exercise's LaTeX reference node."""
+
+    default_priority = 25          # after sphinx-exercise's own post-transforms (5-22)
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        for node in list(self.document.findall(number_reference)):
+            label = node.get("refuri", "").rpartition("#")[2]
+            target = registry.get(label, {}).get("node")
+            if isinstance(target, exercise_enumerable_node):
+                new = exercise_latex_number_reference("", "", *node.children, refid=label)
+                node.replace_self(new)
+
+
 def setup(app):
     app.add_config_value("pdf_hide_solutions", False, "env")
     app.connect("doctree-read", _drop_solutions)
+    app.add_post_transform(CrossPageExerciseReferences)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
