@@ -191,7 +191,7 @@ def _check_score(score) -> float:
     return check_scalar(score, "score")
 
 
-# paper-notes §9, demo 1: the B_il chosen directly (rows: sample i, its two non-optimal tokens).
+# The book's diagonal example (chapter 3): the B_il chosen directly (rows: sample i, its two non-optimal tokens).
 _DEMO1_B = np.array([[[1.0, 0.6, 0.2], [0.9, -0.3, 0.5]],
                      [[0.8, 0.5, -0.4], [1.1, 0.2, 0.3]],
                      [[0.7, 0.9, 0.1], [1.0, 0.0, 0.6]]])
@@ -200,7 +200,7 @@ _DEMO1_Y = np.array([1.0, -1.0, 1.0])
 
 def make_diagonal_data(n: int = 3, L: int = 3, d: int = 4, *, seed: int | None = None,
                        score: float | None = None) -> AttentionData:
-    """Data whose diagonal constraint rows ``B_il`` are chosen directly (paper-notes §9, demo 1).
+    """Data whose diagonal constraint rows ``B_il`` are chosen directly (the book's diagonal example, chapter 3).
 
     Construction: ``v = e_d``, queries ``z_i = (1, ..., 1, 0)``, the optimal token is
     ``x_{i,1} = score * y_i * e_d`` and the others are ``x_il = (-b_il, 0)``, so that
@@ -211,7 +211,7 @@ def make_diagonal_data(n: int = 3, L: int = 3, d: int = 4, *, seed: int | None =
     n, L, d : int
         Samples, tokens per sample (>= 2) and dimension (>= 2).
     seed : int or None
-        ``None`` returns the fixed demo-1 data of paper-notes §9 (requires n = L = 3, d = 4); an integer draws
+        ``None`` returns the book's fixed diagonal example (chapter 3; requires n = L = 3, d = 4); an integer draws
         ``b_il`` at random: first coordinate uniform in [0.5, 1.2], the others N(0, 0.5^2).
     score : float or None
         Optimal-token score; default 4 for the demo, else ``max(4, L ln n + 0.5)``.
@@ -266,7 +266,7 @@ def make_orthogonal_data(n: int = 2, L: int = 3, d: int | None = None, *, seed: 
     d : int or None
         Dimension, at least ``n + 1``; default ``n + 2``.
     seed : int or None
-        ``None`` gives the paper-notes §9 demo-3 scales for n = 2 (``a = (4, 3)``, ``b = (2, 1.5)``,
+        ``None`` gives the scales of the book's aligned example (chapter 5) for n = 2 (``a = (4, 3)``, ``b = (2, 1.5)``,
         signs ``(+1, -1)``, ``y = (1, 1)``); an integer draws ``a_i`` from {2, 3, 4, 5}, ``b_i`` from
         {1, 1.5, 2}, random signs and labels, and integer perpendicular parts.
     c : float or array of shape (n,)
@@ -333,7 +333,7 @@ def make_generic_data(n: int = 6, L: int = 8, d: int = 10, seed: int = 0, *,
         ``False`` (default): tokens and queries are standard Gaussian vectors normalised to unit norm, ``v`` a
         random unit vector, labels random. ``True``: the first ``d - 1`` coordinates are Gaussian and the last
         carries the score, ``v = e_d``, with ``gamma_{i,opt} = score`` on a random token and 0 on the others
-        (paper-notes §9, demo 2).
+        (chapter 6's generic equal-score example).
     score : float
         Optimal-token score when ``equal_scores`` is True.
 

@@ -233,7 +233,7 @@ def right_basis(K0, U_K) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KKTResiduals:
-    """Approximate-KKT residuals along a diagonal flow (Def. A.3 with paper-notes §4), each shape (m,).
+    """Approximate-KKT residuals along a diagonal flow (paper Def. A.3, as in chapter 4), each shape (m,).
 
     Attributes
     ----------

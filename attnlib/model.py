@@ -2,7 +2,7 @@
 
 Everything is computed in log space so that it stays accurate when non-optimal attention weights fall far below
 machine epsilon: the softmax Jacobian applied to the scores uses the cancellation-free form
-``(Sigma(g) gamma)_l = sum_k sigma_l sigma_k (gamma_l - gamma_k)`` (paper-notes §1, §9), and every gradient takes
+``(Sigma(g) gamma)_l = sum_k sigma_l sigma_k (gamma_l - gamma_k)`` (paper §3 and appendix A.1), and every gradient takes
 an optional ``log_scale`` ``s`` and returns ``e^s`` times the gradient, which stays finite where the gradient
 itself underflows (margins beyond about 700). The exact flows (:mod:`attnlib.flow`) integrate in ``log t`` and
 pass ``s = log t``.
