@@ -10,11 +10,11 @@ Not yet: ...
 """
 from __future__ import annotations
 
-import numbers
 from functools import lru_cache
 
 import numpy as np
 
+from ._validate import check_scalar
 from .assumptions import check_assumptions
 from .data import make_diagonal_data, make_generic_data, make_orthogonal_data
 from .flow import gradient_flow
@@ -24,13 +24,8 @@ from .svm import solve_svm
 __all__ = ["CHECKS", "ch4_ex_omega", "ch5_ex_closed", "ch7_ex_e2", "ch7_ex_e6", "num_ex_digits"]
 
 
-def _number(answer, name: str = "answer") -> float:
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(answer).__name__} {answer!r}")
-    value = float(answer)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+def _number(answer) -> float:
+    return check_scalar(answer, "answer")
 
 
 def _verdict(label: str, ok: bool, hint: str) -> bool:
