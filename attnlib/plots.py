@@ -28,6 +28,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "OKABE_ITO",
@@ -441,3 +442,13 @@ def glue(name: str, value: Any, display: bool = False) -> None:
             _display(value)
         return
     _myst_glue(name, value, display=display)
+
+
+def log10_axis(ax, which: str = "x") -> None:
+    """Label a linear axis that carries ``log10`` of a quantity as a log axis (ticks ``10^k``).
+
+    Matplotlib's own log axes overflow (RuntimeWarning) for data near 1e300, which the flows reach.
+    """
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(MaxNLocator(nbins=7, integer=True))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{int(round(v))}}}$"))
