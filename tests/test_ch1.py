@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch1
+from attnlib.experiments import ch1
+from attnlib.figures import ch1 as ch1_figures
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,6 @@ def test_figures_build():
     import matplotlib.pyplot as plt
 
     for name in ("tokens", "svm_plane", "direction_widget"):
-        fig = ch1.FIGURES[name]()
+        fig = ch1_figures.FIGURES[name]()
         assert fig.axes
         plt.close(fig)

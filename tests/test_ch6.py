@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch6
+from attnlib.experiments import ch6
+from attnlib.figures import ch6 as ch6_figures
 
 
 def test_svms_differ_in_rank():
@@ -96,10 +97,10 @@ def test_digits():
     assert rank(dg["sv_W"]) == rank(dg["sv_fro"]) >= 5
 
 
-@pytest.mark.parametrize("name", sorted(ch6.FIGURES))
+@pytest.mark.parametrize("name", sorted(ch6_figures.FIGURES))
 def test_figures_render(name):
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = ch6.FIGURES[name]()
+    fig = ch6_figures.FIGURES[name]()
     assert fig.axes

@@ -6,7 +6,8 @@ callables (defaults = the book's settings) that return the finished figure the c
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics")
 
@@ -24,3 +25,28 @@ def registry() -> dict[str, Callable]:
         for name, func in getattr(mod, "FIGURES", {}).items():
             out[f"{mod_name}.{name}"] = func
     return out
+
+
+def render_figure(name: str, path: str | Path | Sequence[str | Path], dpi: int = 150) -> None:
+    """Draw the figure ``name`` (a key of :func:`registry`) once and save it to ``path`` (or to each of several paths;
+    the suffix picks the format: png, svg, pdf), then close it. SVG and PDF files carry no date, so a rerun gives
+    the same bytes.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a figure of the book (the message lists them).
+    """
+    import matplotlib.pyplot as plt
+
+    figures = registry()
+    if name not in figures:
+        raise ValueError(f"name must be a figure of the book (python -m attnlib figures --list); got {name!r}")
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    figure = figures[name]()
+    try:
+        for out in paths:
+            dated = out.suffix.lower() in (".svg", ".pdf")
+            figure.savefig(out, dpi=dpi, bbox_inches="tight", metadata={"Date": None} if dated else None)
+    finally:
+        plt.close(figure)
