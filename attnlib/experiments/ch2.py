@@ -80,6 +80,9 @@ def prefetch_widget(workers: int | None = None) -> None:
     prefetch(keys, workers)
 
 
+GD_LABELS = {"GF": "gradient flow", "NGD": "normalized GD, lr 0.1", "GD": "GD, lr 0.1"}
+
+
 # The names of earlier versions (the same objects).
 PEERS = TARZANAGH_SETUP
 peers_data = tarzanagh_data

@@ -97,31 +97,8 @@ def _svm(data: AttentionData, norm: str) -> SVMSolution:
     return solve_svm(data, norm)
 
 
-def selection_svm(data: AttentionData, sel, norm: str = "fro") -> np.ndarray:
-    """The attention SVM of a token selection ``sel`` (a locally optimal direction): ``solve_selection_svm(...).W``.
-
-    ``min ||W|| s.t. (x_{i,sel(i)} - x_il)^T W z_i >= 1`` for every ``i`` and every token ``l`` whose score is
-    *lower* than the selected one's, ``gamma_il < gamma_{i,sel(i)}``. Tokens of equal or higher score exert no
-    force towards the selection (the gradient term of a pair is proportional to ``gamma_{i,sel} - gamma_il``), so
-    they get no constraint. With ``sel = opt`` this is the usual W_F- (or W_*-) SVM.
-
-    Parameters
-    ----------
-    data : AttentionData
-    sel : array_like of int, shape (n,)
-        The selected token of each sample.
-    norm : {"fro", "nuc"}
-
-    Returns
-    -------
-    numpy.ndarray, shape (d, d)
-        The minimiser, scaled to selection margin 1.
-    """
-    return solve_selection_svm(data, np.asarray(sel, dtype=int), norm).W
-
-
 def selection_margin(data: AttentionData, W, sel) -> float:
-    """``min (x_{i,sel(i)} - x_il)^T W z_i`` over the pairs of :func:`selection_svm`."""
+    """``min (x_{i,sel(i)} - x_il)^T W z_i`` over the pairs of :func:`attnlib.svm.solve_selection_svm`."""
     sel = np.asarray(sel, dtype=int)
     i, l = selection_pairs(data, sel).T
     return float(np.einsum("kd,de,ke->k", data.X[i, sel[i]] - data.X[i, l], np.asarray(W), data.z[i]).min())
@@ -308,7 +285,7 @@ def compute_selection() -> dict:
         W0 = -c * fro.W
         tr = gradient_flow(data, "W", W0)
         sel = reached_selection(data, tr.W[-1])
-        W_sel = selection_svm(data, sel, "fro")
+        W_sel = solve_selection_svm(data, sel, "fro").W
         out[c] = {"log_t": tr.log_t, "excess": tr.excess_loss, "cos_global": tr.cosine_to(fro.W),
                   "selection": sel, "W_sel": W_sel, "cos_sel": tr.cosine_to(W_sel),
                   "assumption3": check_assumptions(data, W0).holds("3"), "loss0": tr.loss[0],
@@ -316,7 +293,7 @@ def compute_selection() -> dict:
     peers = make_generic_data(6, 8, 10, seed=PEERS_SEED)
     tr = gradient_flow(peers, "W", np.zeros((peers.d, peers.d)))
     sel = reached_selection(peers, tr.W[-1])
-    W_sel = selection_svm(peers, sel, "fro")
+    W_sel = solve_selection_svm(peers, sel, "fro").W
     out["peers"] = {"log_t": tr.log_t, "excess": tr.excess_loss, "cos_global": tr.cosine_to(_svm(peers, "fro").W),
                     "selection": sel, "opt": peers.opt, "cos_sel": tr.cosine_to(W_sel), "gamma": peers.gamma}
     return out

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from .. import plots
 from ..plots import log10_axis
 from ..experiments import ch2 as _experiments
-from ..experiments.ch2 import TARZANAGH_SETUP, WIDGET_SHAPES, compute_gd_comparison, compute_seed_sweep, parse_shape, seed_summary
+from ..experiments.ch2 import TARZANAGH_SETUP, WIDGET_SHAPES, GD_LABELS, compute_gd_comparison, compute_seed_sweep, parse_shape, seed_summary
 
 
 def _band(ax, x, Y, color, label):
@@ -52,7 +52,6 @@ def fig_seed_sweep() -> Figure:
 
 
 GD_COLORS = {"GF": plots.COLORS["W"], "NGD": plots.COLORS["ngd"], "GD": plots.COLORS["gd"]}
-GD_LABELS = {"GF": "gradient flow", "NGD": "normalized GD, lr 0.1", "GD": "GD, lr 0.1"}
 GD_STYLES = {"GF": {"lw": 5, "alpha": 0.45}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, "linestyle": "--"}}
 
 
