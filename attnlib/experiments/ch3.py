@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 from ..data import AttentionData, make_diagonal_data
-from ..diagnostics import conservation_error, sinh_closed_form
+from ..diagnostics import beta_velocity, conservation_error, relative_error, sinh_closed_form
 from ..flow import Trajectory, default_init, gradient_flow
-from ..model import loss_grad_KQ, loss_grad_beta, loss_grad_xi
+from ..model import cosine, loss_grad_KQ, loss_grad_beta, loss_grad_xi
 from ..svm import solve_svm
 from ._store import memo
+from .ch7 import check_e4, padded_Diag, sinh_formula_check
 
 
 #: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
@@ -80,10 +81,9 @@ def _rel_dist(bh: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.linalg.norm(bh - ref, axis=-1) / np.linalg.norm(ref)
 
 
-def _cos(b: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    nb = np.linalg.norm(b, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(nb > 0, b @ ref / (np.where(nb > 0, nb, 1.0) * np.linalg.norm(ref)), np.nan)
+def _cosines(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """:func:`attnlib.cosine` of each row with ``ref`` (NaN for a zero row, e.g. beta at t = 0)."""
+    return np.array([cosine(r, ref) if np.any(r) else np.nan for r in np.atleast_2d(rows)])
 
 
 def dln_flow(d_: AttentionData, omega0: np.ndarray, t_eval: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
@@ -144,8 +144,7 @@ def compute_equivalence(omega0: float = OMEGA0) -> dict:
     traj = xi_flow_1e300(1e-10, omega0)
     beta = beta_of(traj)
     w = dln_flow(d_, om, traj.t)
-    nb = np.linalg.norm(beta, axis=1)
-    rel = np.where(nb > 0, np.linalg.norm(beta - w, axis=1) / np.where(nb > 0, nb, 1.0), 0.0)
+    rel = relative_error(w, beta, axis=1)
     xk0, xq0 = (om + om) / np.sqrt(2), (om - om) / np.sqrt(2)
     map_err = float(max(np.abs(xk0 - xi_init(omega0)[0]).max(), np.abs(xq0 - xi_init(omega0)[1]).max()))
     return {"log_t": traj.log_t, "beta": beta, "w": w, "rel_err": rel, "map_err": map_err}
@@ -184,9 +183,7 @@ def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10), omega0: 
     for rtol in rtols:
         traj = xi_flow_1e300(rtol, omega0)
         beta = traj.params["xi_k"] * traj.params["xi_q"]
-        nb = np.linalg.norm(beta, axis=1)
-        err = np.linalg.norm(sinh_closed_form(traj) - beta, axis=1)
-        out["sinh_err"][rtol] = np.where(nb > 0, err / np.where(nb > 0, nb, 1.0), 0.0)
+        out["sinh_err"][rtol] = relative_error(sinh_closed_form(traj), beta, axis=1)
         out["cons_err"][rtol] = conservation_error(traj)
         out["nfev"][rtol] = traj.nfev
         out["log_t"] = traj.log_t
@@ -241,12 +238,9 @@ def compute_e6_pointwise(omega0: float = OMEGA0) -> dict:
     """
     d_ = data()
     traj = xi_flow()
-    w2 = np.full(d_.d, OMEGA0) ** 2
     fixed_err, ratio = [], []
     for xk, xq, s in zip(traj.params["xi_k"][1:], traj.params["xi_q"][1:], traj.log_t[1:]):
-        gk, gq = loss_grad_xi(d_, xk, xq, log_scale=s)
-        flow = -(gk * xq + xk * gq)
-        fixed = -2 * np.sqrt((xk * xq) ** 2 + w2 ** 2) * loss_grad_beta(d_, xk * xq, log_scale=s)
+        flow, fixed = beta_velocity(d_, xk, xq, OMEGA0, log_scale=s)
         fixed_err.append(np.linalg.norm(fixed - flow) / np.linalg.norm(flow))
         ratio.append(np.linalg.norm(flow) / np.linalg.norm(fixed / d_.n))
     return {"fixed_err": np.array(fixed_err), "paper_ratio": np.array(ratio)}
@@ -266,16 +260,15 @@ def compute_e4(d_e: int = 6) -> dict:
     d_ = data()
     rng = np.random.default_rng(0)
     xk, xq = rng.standard_normal(d_.d), rng.standard_normal(d_.d)
-    pad = np.zeros((d_.d, d_e - d_.d))
-    K, Q = np.hstack([np.diag(xk), pad]), np.hstack([np.diag(xq), pad])
+    K, Q = padded_Diag(xk, d_e), padded_Diag(xq, d_e)  # E4's construction (its check: chapter 7)
     gK, gQ = loss_grad_KQ(d_, K, Q)
     gk, gq = loss_grad_xi(d_, xk, xq)
     idx = np.arange(d_.d)
-    K0, Q0 = (np.hstack([np.diag(a), pad]) for a in xi_init())
+    K0, Q0 = (padded_Diag(a, d_e) for a in xi_init())
     gQ0 = loss_grad_KQ(d_, K0, Q0)[1]
     off = gQ0.copy()
     off[idx, idx] = 0.0
-    return {"W_err": float(np.abs(K @ Q.T - np.diag(xk * xq)).max()),
+    return {"W_err": check_e4(d_.d, d_e)["W_err"],
             "grad_err": float(max(np.abs(gK[idx, idx] - gk).max(), np.abs(gQ[idx, idx] - gq).max())),
             "offdiag_frac": float(np.linalg.norm(off) / np.linalg.norm(gQ0))}
 
@@ -300,12 +293,9 @@ def compute_e10(seed: int = 0) -> dict:
     on_k = np.arange(d_.d) % 2 == 0
     xk0 = np.where(on_k, sign * np.sqrt(2) * om, 0.0)
     xq0 = np.where(on_k, 0.0, sign * np.sqrt(2) * om)
-    traj = gradient_flow(d_, "xi", (xk0, xq0), t_end=1e300, rtol=1e-8)
-    beta = traj.params["xi_k"] * traj.params["xi_q"]
-    nb = np.linalg.norm(beta, axis=1)
-    err = np.where(nb > 0, np.linalg.norm(sinh_closed_form(traj) - beta, axis=1) / np.where(nb > 0, nb, 1), 0.0)
-    return {"omega0": om, "init": (xk0, xq0), "sinh_err": err, "max_err": float(err.max()),
-            "cos_l1": float(_cos(beta_of(traj)[-1], svms()["l1"]))}
+    r = sinh_formula_check((xk0, xq0), t_end=1e300, rtol=1e-8)  # E10's one home: chapter 7
+    return {"omega0": om, "init": (xk0, xq0), "sinh_err": r["sinh_err"], "max_err": r["max_err"],
+            "cos_l1": cosine(r["beta_final"], svms()["l1"])}
 
 
 def compute_norm_growth() -> dict:
@@ -340,7 +330,7 @@ def compute_headline() -> dict:
         bh = beta_hat(traj)
         out["bhat"][p] = bh
         out["dist"][p] = {s: _rel_dist(bh, ref[s]) for s in ("l1", "l2")}
-        out["cos"][p] = {s: _cos(beta_of(traj), ref[s]) for s in ("l1", "l2")}
+        out["cos"][p] = {s: _cosines(beta_of(traj), ref[s]) for s in ("l1", "l2")}
         out["log_t"] = traj.log_t
     return out
 
