@@ -299,6 +299,7 @@ def finish(
     legend: bool | str = "auto",
     legend_loc: str = "best",
     suptitle: str | None = None,
+    legends: Sequence[tuple[Axes, dict]] = (),
 ) -> Figure:
     """Tidy a figure before it is shown: legends without duplicates, optional title.
 
@@ -313,6 +314,9 @@ def finish(
         Legend location.
     suptitle : str, optional
         Figure title. Prefer the caption in the book; use this for standalone files.
+    legends : sequence of (Axes, dict), optional
+        Legends placed by hand afterwards, in this order: ``ax.legend(**kwargs)`` for each pair (with
+        ``legend=False``, the way the chapters place several panels' legends).
 
     Returns
     -------
@@ -334,7 +338,35 @@ def finish(
                 ax.legend(list(seen.values()), list(seen.keys()), loc=legend_loc)
     if suptitle:
         fig.suptitle(suptitle)
+    for ax, kwargs in legends:
+        ax.legend(**kwargs)
     return fig
+
+
+def label_axes(ax: Axes, xlabel: str, ylabel: str, *, xscale: str | tuple[str, dict] | None = None,
+               yscale: str | tuple[str, dict] | None = None, xlim: tuple | None = None,
+               ylim: tuple | None = None) -> Axes:
+    """Scales, labels and limits of one panel, in that order (``None``: leave as is).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    xlabel, ylabel : str
+    xscale, yscale : str or (str, dict), optional
+        ``"log"``, or a scale with its options, e.g. ``("symlog", {"linthresh": 1})``.
+    xlim, ylim : (float, float), optional
+    """
+    for set_scale, scale in ((ax.set_xscale, xscale), (ax.set_yscale, yscale)):
+        if scale is not None:
+            name, kwargs = (scale, {}) if isinstance(scale, str) else scale
+            set_scale(name, **kwargs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    return ax
 
 
 def save_figure(

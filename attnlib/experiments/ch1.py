@@ -3,17 +3,17 @@ constraints in the plane, the assumptions, and what breaks without them.
 
 Every figure function returns a matplotlib Figure; the ``compute_*`` functions hold the numbers (tests call them).
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch1`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch1` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import AttentionData, make_generic_data
 from ..flow import Trajectory, default_init, gradient_flow
 from ..model import attention, excess_loss, margin, min_loss, predict
 from ..svm import solve_svm
 from ._store import memo
-
 
 # The toy data: sample i has one optimal token (0, 4 y_i) (score 4) and two tokens (-b_il, 0) (score 0); its
 # query is z_i = (1, c_i / (4 y_i)), so the diagonal constraint rows are B_il = z_i * (x_opt - x_il) = (b_il, c_i).

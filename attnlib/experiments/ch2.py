@@ -1,21 +1,21 @@
-"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of the setup
+"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of Tarzanagh et al.'s
 setup (n=6, L=8, d=10, unit-norm Gaussian tokens), gradient flow vs (normalised) gradient descent, and the
 singular values of the limit.
 
 Flows are cached (:func:`attnlib.experiments._store.memo`), so the figures, the widget and the tests share them.
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch2`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch2` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import AttentionData, make_generic_data
 from ..diagnostics import singular_values
 from ..flow import Trajectory, gradient_descent, gradient_flow
 from ..model import attention
 from ..svm import solve_svm
 from ._store import memo, pool_map
-
 
 TARZANAGH_SETUP = (6, 8, 10)  # (n, L, d): the setup of Tarzanagh et al.'s public notebooks
 T_END = 1e200  # flows run to t = 1e200 (margin ~ 460)
@@ -141,8 +141,8 @@ def compute_seed_sweep(seeds=tuple(range(N_SEEDS)), n: int = 6, L: int = 8, d: i
 
 @memo
 def compute_gd_comparison(seed: int = 0, lr: float = 0.1) -> dict:
-    """Gradient flow, normalised GD and plain GD on one seed of the setup of Tarzanagh et al.'s public notebooks, with the same number of
-    gradient evaluations: the flow's, counting each Hessian its implicit solver used as the ``d^2`` gradient
+    """Gradient flow, normalised GD and plain GD on one seed of the setup of Tarzanagh et al.'s public notebooks,
+    with the same number of gradient evaluations: the flow's, counting each Hessian its implicit solver used as the ``d^2`` gradient
     evaluations it costs by finite differences (generous to GD: the analytic one costs a few gradients).
 
     Returns

@@ -1,23 +1,23 @@
 """Chapter 3 — the reparameterization trick for diagonal K, Q (paper §4, Lemmas 4.1, 4.2, A.1, Theorem 4.1).
 
-Compute functions (``compute_*``) return plain dicts of arrays; the figure functions (``fig_*``) draw them and
-the tests call the same compute functions. Every flow is run once per setting and cached (``functools.lru_cache``).
+Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them and
+the tests check them. Every flow is run once per setting and cached (:func:`attnlib.experiments._store.memo`).
 All experiments use the book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch3`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch3` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import solve_ivp
+
 from ..data import AttentionData, make_diagonal_data
 from ..diagnostics import beta_velocity, conservation_error, relative_error, sinh_closed_form
 from ..flow import Trajectory, default_init, gradient_flow
-from ..model import cosine, loss_grad_KQ, loss_grad_beta, loss_grad_xi
+from ..model import cosine, loss_grad_beta, loss_grad_KQ, loss_grad_xi
 from ..svm import solve_svm
 from ._store import memo
 from .ch7 import check_e4, padded_Diag, sinh_formula_check
-
 
 #: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
 OMEGA0 = 0.1

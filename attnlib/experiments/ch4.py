@@ -4,17 +4,17 @@ Everything is measured on the demo-1 data (:func:`attnlib.make_diagonal_data`) a
 from the paper's initialisation (5) with ``omega_0 = 0.1``, integrated to ``log t = 1e6`` (``t = e^(10^6)``, far
 beyond ``t = 1e300``). Flows and SVMs are cached, so every figure (and every widget frame) only draws.
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch4`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch4` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import AttentionData, make_diagonal_data
 from ..diagnostics import kkt_residuals
 from ..flow import Trajectory, default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo
-
 
 OMEGA0 = 0.1
 #: log t at the end of the book's flow (the library's largest accepted value, MAX_LOG_T). Measured: ~4,000

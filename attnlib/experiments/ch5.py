@@ -4,18 +4,18 @@ Data: :func:`attnlib.make_orthogonal_data` (Assumption 4 with exactly representa
 rotated by a random orthogonal matrix (still Assumption 4, no longer exactly representable). Flows and SVMs are
 cached, so each figure and each widget frame only draws.
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch5`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch5` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import AttentionData, make_orthogonal_data
 from ..diagnostics import alignment_error, direction, right_basis, singular_values
 from ..flow import Trajectory, aligned_bases, default_init, gradient_flow
 from ..model import cosine
 from ..svm import solve_svm
 from ._store import memo
-
 
 SCALE = 0.1
 LOG_T_END = 1e6

@@ -5,14 +5,15 @@ generic data, unequal non-optimal scores (Assumption 2 violated), the logistic l
 size, initialisations that violate Assumption 3 (locally optimal token selections) and a real data set
 (scikit-learn's bundled digits).
 
-Compute functions (``compute_*``) return plain dicts of arrays; the figure functions (``fig_*``) draw them and
-``tests/test_ch6.py`` calls the same compute functions. Each flow runs once and is cached (``functools.lru_cache``).
+Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them
+and ``tests/test_ch6.py`` checks them. Each flow runs once and is cached (:func:`attnlib.experiments._store.memo`).
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch6`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch6` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..assumptions import ASSUMPTIONS, check_assumptions
 from ..data import AttentionData, make_generic_data
 from ..diagnostics import singular_values
@@ -20,7 +21,6 @@ from ..flow import Trajectory, default_init, gradient_descent, gradient_flow
 from ..model import attention, cosine, min_loss
 from ..svm import SVMSolution, selection_pairs, solve_selection_svm, solve_svm
 from ._store import memo
-
 
 #: Seed of the demo-2 data ``make_generic_data(4, 3, 4, seed, equal_scores=True)`` used throughout.
 DEMO_SEED = 3
@@ -38,7 +38,8 @@ GD_LARGE_LR = (3.0, 10.0)
 GD_T = 10.0
 #: Initial shifts c in W(0) = -c W_F (Assumption 3 fails for both).
 SHIFTS = (1.0, 4.0)
-#: A seed of the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) whose W-flow from 0 ends on a non-optimal token selection.
+#: A seed of the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) whose W-flow from 0 ends on a non-
+#: optimal token selection.
 PEERS_SEED = 5
 
 

@@ -3,19 +3,26 @@
 Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
 numerically) and the corrected one holding; ``tests/test_ch7.py`` asserts them. Flows are cached.
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.ch7`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.ch7` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..assumptions import ASSUMPTIONS, check_assumptions
 from ..data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
-from ..diagnostics import alignment_error, beta_velocity, conservation_error, relative_error, right_basis, sinh_closed_form
+from ..diagnostics import (
+    alignment_error,
+    beta_velocity,
+    conservation_error,
+    relative_error,
+    right_basis,
+    sinh_closed_form,
+)
 from ..flow import Trajectory, aligned_bases, default_init, gradient_flow
 from ..model import attention, exp_loss, loss_grad_beta, min_loss
 from ..svm import InfeasibleSVMError, solve_selection_svm, solve_svm
 from ._store import memo
-
 
 #: Widget slider: size of the score offset that breaks Assumption 2 in the E9 experiment.
 E9_EPS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.5)
@@ -173,7 +180,8 @@ def check_e5(j: int = 1, scale: float = 200.0) -> dict:
 def check_e6(a: float = 0.7, omega0: float = 0.3) -> dict:
     """E6: under init (5), ``beta' = -2 sqrt(beta^2 + omega_0^4) * grad_beta L`` (no extra 1/n).
 
-    ``beta'`` is computed (:func:`attnlib.diagnostics.beta_velocity`) from the library's ``(xi_k, xi_q)`` gradients at a point on the conserved hyperbola
+    ``beta'`` is computed (:func:`attnlib.diagnostics.beta_velocity`) from the library's ``(xi_k, xi_q)`` gradients at
+    a point on the conserved hyperbola
     ``xi_k^2 - xi_q^2 = 2 omega_0^2`` (``xi_k = sqrt2 omega_0 cosh a``, ``xi_q = sqrt2 omega_0 sinh a``).
 
     Returns

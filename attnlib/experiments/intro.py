@@ -1,16 +1,16 @@
 """The intro's teaser: the same data, two parameterisations, two limit directions.
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.intro`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.intro` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import make_diagonal_data, make_generic_data
 from ..diagnostics import singular_values
 from ..flow import default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo
-
 
 TEASER_DATA = dict(n=3, L=3, d=4, seed=2, equal_scores=True)  # nuclear SVM solution has rank 1 here
 

@@ -1,21 +1,21 @@
-"""Figures of the appendix "How the flows are computed": cost, time change, solvers and accuracy of
+"""The experiments of the appendix "How the flows are computed": cost, time change, solvers and accuracy of
 :func:`attnlib.gradient_flow`.
 
-Everything runs on the setup of Tarzanagh et al.'s public notebooks (:func:`attnlib.make_generic_data`: n = 6, L = 8, d = 10, seed 0). Results are
-cached, so figures and widget frames only draw. Printed quantities are evaluation counts and errors, which are
+Everything runs on the setup of Tarzanagh et al.'s public notebooks (:func:`attnlib.make_generic_data`: n = 6, L = 8,
+d = 10, seed 0). Results are cached, so figures and widget frames only draw. Printed quantities are evaluation counts and errors, which are
 deterministic; wall times are not shown (they would make the built book differ from run to run).
 
-The computations behind the chapter's figures and numbers (no drawing: see :mod:`attnlib.figures.numerics`).
+The chapter's computations (no drawing: :mod:`attnlib.figures.numerics` draws them).
 """
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import AttentionData, make_generic_data
 from ..diagnostics import path_error
 from ..flow import Trajectory, default_init, gradient_flow
 from ..model import loss_grad
 from ._store import memo
-
 
 #: Step size of the gradient descent the flow is compared with.
 LR = 0.1

@@ -1,7 +1,9 @@
 """Figure functions of the book, one module per chapter; ``python -m attnlib figures OUTDIR`` renders them all.
 
-Each chapter module defines ``FIGURES: dict[str, Callable[[], matplotlib.figure.Figure]]``: zero-argument
-callables (defaults = the book's settings) that return the finished figure the chapter shows.
+Each chapter module draws the results of :mod:`attnlib.experiments` (it runs no flow, solves no SVM and caches
+nothing) and defines ``FIGURES: dict[str, Callable[[], matplotlib.figure.Figure]]``: zero-argument callables
+(defaults = the book's settings) that fetch the experiment's result and return the finished figure the chapter
+shows.
 """
 from __future__ import annotations
 
@@ -10,6 +12,20 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics")
+
+
+def by_name(*funcs: Callable) -> dict[str, Callable]:
+    """A chapter's ``FIGURES``: ``{"x": fig_x, ...}`` in the order given (the name without its ``fig_`` prefix)."""
+    return {f.__name__.removeprefix("fig_"): f for f in funcs}
+
+
+def compute_home(chapter: str) -> Callable[[str], object]:
+    """A figure module's ``__getattr__``: names it does not define are looked up in
+    ``attnlib.experiments.<chapter>``, so ``attnlib.figures.<chapter>.compute_x`` (the old home) keeps working."""
+    def __getattr__(name: str):
+        return getattr(importlib.import_module(f"attnlib.experiments.{chapter}"), name)
+
+    return __getattr__
 
 
 def registry() -> dict[str, Callable]:

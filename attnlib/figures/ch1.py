@@ -1,20 +1,28 @@
 """Chapter 1, "Attention as token selection": a d = 2 toy data set, the loss tending to L* > 0, the attention SVM
 constraints in the plane, the assumptions, and what breaks without them.
 
-Every figure function returns a matplotlib Figure; the ``compute_*`` functions hold the numbers (tests call them).
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch1`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch1`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from .. import plots
-from ..plots import log10_axis
-from ..model import attention, excess_loss, margin
-from ..experiments import ch1 as _experiments
-from ..experiments.ch1 import BROKEN_GENERIC_SEED, _cached_ray, compute_broken, compute_loss_flow, compute_phi_along_ray, compute_svm_plane, direction_at, log10_time, make_toy_data
 
+from .. import plots
+from ..experiments.ch1 import (
+    BROKEN_GENERIC_SEED,
+    _cached_ray,
+    compute_broken,
+    compute_loss_flow,
+    compute_phi_along_ray,
+    compute_svm_plane,
+    direction_at,
+    log10_time,
+    make_toy_data,
+)
+from ..model import attention, excess_loss, margin
+from ..plots import log10_axis
+from . import by_name, compute_home
 
 SAMPLE_COLORS = (plots.OKABE_ITO["blue"], plots.OKABE_ITO["vermillion"], plots.OKABE_ITO["bluish_green"],
                  plots.OKABE_ITO["reddish_purple"])
@@ -181,15 +189,7 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     return fig
 
 
-FIGURES = {
-    "tokens": fig_tokens,
-    "loss_flow": fig_loss_flow,
-    "svm_plane": fig_svm_plane,
-    "broken": fig_broken,
-    "direction_widget": fig_direction_widget,
-}
+FIGURES = by_name(fig_tokens, fig_loss_flow, fig_svm_plane, fig_broken, fig_direction_widget)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch1.<name>`` is ``attnlib.experiments.ch1.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch1")  # the chapter's computations keep their old home here

@@ -1,19 +1,26 @@
-"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of the setup
+"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of Tarzanagh et al.'s
 setup (n=6, L=8, d=10, unit-norm Gaussian tokens), gradient flow vs (normalised) gradient descent, and the
 singular values of the limit.
 
-Flows are cached (functools.lru_cache), so the figures, the widget and the tests share them.
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch2`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch2`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from .. import plots
+from ..experiments.ch2 import (
+    GD_LABELS,
+    TARZANAGH_SETUP,
+    WIDGET_SHAPES,
+    compute_gd_comparison,
+    compute_seed_sweep,
+    parse_shape,
+    seed_summary,
+)
 from ..plots import log10_axis
-from ..experiments import ch2 as _experiments
-from ..experiments.ch2 import TARZANAGH_SETUP, WIDGET_SHAPES, GD_LABELS, compute_gd_comparison, compute_seed_sweep, parse_shape, seed_summary
+from . import by_name, compute_home
 
 
 def _band(ax, x, Y, color, label):
@@ -142,14 +149,7 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     return fig
 
 
-FIGURES = {
-    "seed_sweep": fig_seed_sweep,
-    "gd_comparison": fig_gd_comparison,
-    "singular_values": fig_singular_values,
-    "peers_widget": fig_peers_widget,
-}
+FIGURES = by_name(fig_seed_sweep, fig_gd_comparison, fig_singular_values, fig_peers_widget)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch2.<name>`` is ``attnlib.experiments.ch2.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch2")  # the chapter's computations keep their old home here

@@ -1,19 +1,27 @@
 """Chapter 3 — the reparameterization trick for diagonal K, Q (paper §4, Lemmas 4.1, 4.2, A.1, Theorem 4.1).
 
-Compute functions (``compute_*``) return plain dicts of arrays; the figure functions (``fig_*``) draw them and
-the tests call the same compute functions. Every flow is run once per setting and cached (``functools.lru_cache``).
-All experiments use the book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch3`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch3`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from .. import plots
-from ..experiments import ch3 as _experiments
-from ..experiments.ch3 import LOG_T_END, OMEGA0, WIDGET_OMEGA0, compute_closed_form, compute_equivalence, compute_headline, compute_mirror, compute_norm_growth, compute_rate, compute_widget, svms
 
+from .. import plots
+from ..experiments.ch3 import (
+    LOG_T_END,
+    OMEGA0,
+    WIDGET_OMEGA0,
+    compute_closed_form,
+    compute_equivalence,
+    compute_headline,
+    compute_mirror,
+    compute_norm_growth,
+    compute_rate,
+    compute_widget,
+    svms,
+)
+from . import by_name, compute_home
 
 C = plots.COLORS
 _COORD_STYLES = ("-", "--", "-.", ":")
@@ -34,12 +42,9 @@ def fig_equivalence() -> Figure:
     ax.set_ylabel(r"coordinate (log scale)")
     ax2.loglog(x, np.maximum(r["rel_err"][keep], 1e-17), color=C["xi"], label="measured")
     ax2.axhline(1e-10, **plots.THEORY_STYLE, label="solver tolerance $10^{-10}$")
-    ax2.set_xlabel(r"$\ln t$ (log scale)")
-    ax2.set_ylabel(r"$\|\beta(t)-w(t)\|/\|\beta(t)\|$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=9, loc="upper left")
-    ax2.legend(fontsize=9, loc="lower right")
-    return fig
+    plots.label_axes(ax2, r"$\ln t$ (log scale)", r"$\|\beta(t)-w(t)\|/\|\beta(t)\|$ (log scale)")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=9, loc="upper left")),
+                                                     (ax2, dict(fontsize=9, loc="lower right"))])
 
 
 def fig_closed_form() -> Figure:
@@ -132,10 +137,8 @@ def fig_headline() -> Figure:
               r"$\beta$-flow": {"color": C["beta"]}, r"$\ell_2$-SVM": _svm_bar_style("l2")}
     _bars(ax2, vec, styles)
     ax2.set_ylabel(rf"$\hat\beta=\beta/\mu$ at $\ln t = 10^{{{np.log10(x[-1]):.0f}}}$")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="lower left")
-    ax2.legend(fontsize=9)
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="lower left")),
+                                                     (ax2, dict(fontsize=9))])
 
 
 def fig_path() -> Figure:
@@ -161,9 +164,7 @@ def fig_path() -> Figure:
                         xytext=(8, 6 if s == "l1" else -12), color=C["theory"])
         ax.set_xlabel(rf"$\hat\beta_{a + 1}$")
         ax.set_ylabel(rf"$\hat\beta_{b + 1}$")
-    plots.finish(fig, legend=False)
-    axes[0].legend(fontsize=8.5, loc="upper right")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(axes[0], dict(fontsize=8.5, loc="upper right"))])
 
 
 def fig_rate() -> Figure:
@@ -219,18 +220,8 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     return fig
 
 
-FIGURES = {
-    "equivalence": fig_equivalence,
-    "closed_form": fig_closed_form,
-    "mirror": fig_mirror,
-    "norm": fig_norm,
-    "headline": fig_headline,
-    "path": fig_path,
-    "rate": fig_rate,
-    "widget": fig_widget,
-}
+FIGURES = by_name(fig_equivalence, fig_closed_form, fig_mirror, fig_norm,
+                  fig_headline, fig_path, fig_rate, fig_widget)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch3.<name>`` is ``attnlib.experiments.ch3.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch3")  # the chapter's computations keep their old home here

@@ -1,18 +1,15 @@
 """Figures of chapter 4, "Approximate KKT conditions" (paper appendix A.5, Definition A.3 and Theorem 4.1).
 
-Everything is measured on the demo-1 data (:func:`attnlib.make_diagonal_data`) along the exact ``xi`` gradient flow
-from the paper's initialisation (5) with ``omega_0 = 0.1``, integrated to ``log t = 1e6`` (``t = e^(10^6)``, far
-beyond ``t = 1e300``). Flows and SVMs are cached, so every figure (and every widget frame) only draws.
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch4`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch4`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from .. import plots
-from ..experiments import ch4 as _experiments
 from ..experiments.ch4 import LOG_T_1E300, certificate_at, compute_kkt, extrapolate_duals, settled
+from . import by_name, compute_home
 
 
 def fig_subdifferential() -> Figure:
@@ -169,15 +166,7 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     return fig
 
 
-FIGURES = {
-    "subdifferential": fig_subdifferential,
-    "identity": fig_identity,
-    "residuals": fig_residuals,
-    "duals": fig_duals,
-    "certificate": fig_certificate,
-}
+FIGURES = by_name(fig_subdifferential, fig_identity, fig_residuals, fig_duals, fig_certificate)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch4.<name>`` is ``attnlib.experiments.ch4.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch4")  # the chapter's computations keep their old home here

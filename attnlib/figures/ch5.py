@@ -1,21 +1,26 @@
 """Figures of chapter 5, "The aligned general case" (paper §5, appendix A.6-A.7).
 
-Data: :func:`attnlib.make_orthogonal_data` (Assumption 4 with exactly representable numbers) and the same data
-rotated by a random orthogonal matrix (still Assumption 4, no longer exactly representable). Flows and SVMs are
-cached, so each figure and each widget frame only draws.
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch5`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch5`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from .. import plots
 from ..diagnostics import singular_values
+from ..experiments.ch5 import (
+    SCALE,
+    closed_form_W,
+    compute_alignment,
+    compute_coincide,
+    compute_misaligned,
+    compute_reduced,
+    exact_data,
+    nuclear_family,
+)
 from ..model import margin
-from ..experiments import ch5 as _experiments
-from ..experiments.ch5 import SCALE, closed_form_W, compute_alignment, compute_coincide, compute_misaligned, compute_reduced, exact_data, nuclear_family
-
+from . import by_name, compute_home
 
 TIME_LABEL = r"$\ln(1+t)$ (log scale; $=\ln t$ for large $t$)"
 
@@ -68,10 +73,7 @@ def fig_reduced() -> Figure:
         a2.plot(x, r["beta_hat"][:, j], color=cols[j], label=f"$\\hat\\beta_{j + 1}(t)$")
         a2.axhline(r["a"][j], **plots.THEORY_STYLE,
                    label="solution $a_i=1/((1-c_i)\\|x_{i,opt}\\|\\|z_i\\|)$ of (42)" if j == 0 else None)
-    a2.set_xscale("log")
-    a2.set_ylim(-0.05, 0.35)
-    a2.set_xlabel(TIME_LABEL)
-    a2.set_ylabel(r"$\hat\beta_j=\xi_{k,j}\xi_{q,j}/\mu$")
+    plots.label_axes(a2, TIME_LABEL, r"$\hat\beta_j=\xi_{k,j}\xi_{q,j}/\mu$", xscale="log", ylim=(-0.05, 0.35))
     a2.legend(fontsize=8, loc="upper left")
     return fig
 
@@ -166,23 +168,12 @@ def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figu
     for j in range(4):
         a2.plot(lt[ok2], r["sv"][ok2, j], color=cols[j], label=f"$s_{j + 1}(W/\\mu)$")
         a2.axhline(sv0[j], **{**plots.THEORY_STYLE, "linewidth": 1.0}, label="$s_j(W^\\circ)$" if j == 0 else None)
-    a2.set_xscale("log")
-    a2.set_ylim(-0.02, 0.6)
-    a2.set_xlabel(TIME_LABEL)
-    a2.set_ylabel(r"singular values of $W(t)/\mu(t)$")
+    plots.label_axes(a2, TIME_LABEL, r"singular values of $W(t)/\mu(t)$", xscale="log", ylim=(-0.02, 0.6))
     a2.legend(fontsize=8, loc="upper right")
     return fig
 
 
-FIGURES = {
-    "alignment": fig_alignment,
-    "reduced": fig_reduced,
-    "coincide": fig_coincide,
-    "misaligned": fig_misaligned,
-    "misaligned_frame": fig_misaligned_frame,
-}
+FIGURES = by_name(fig_alignment, fig_reduced, fig_coincide, fig_misaligned, fig_misaligned_frame)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch5.<name>`` is ``attnlib.experiments.ch5.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch5")  # the chapter's computations keep their old home here

@@ -1,23 +1,24 @@
 """Chapter 6 — beyond the theorems (generic data, gradient descent, the logistic loss, Tarzanagh et al.'s setup).
 
-Every experiment here goes beyond what Sheen et al. (2024) prove: full ``(K, Q)`` from a small random start on
-generic data, unequal non-optimal scores (Assumption 2 violated), the logistic loss, gradient descent with a step
-size, initialisations that violate Assumption 3 (locally optimal token selections) and a real data set
-(scikit-learn's bundled digits).
-
-Compute functions (``compute_*``) return plain dicts of arrays; the figure functions (``fig_*``) draw them and
-``tests/test_ch6.py`` calls the same compute functions. Each flow runs once and is cached (``functools.lru_cache``).
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch6`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch6`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from .. import plots
-from ..experiments import ch6 as _experiments
-from ..experiments.ch6 import CHECKPOINTS, SHIFTS, compute_digits, compute_gd, compute_kq_vs_w, compute_logistic, compute_selection, compute_unequal_scores
 
+from .. import plots
+from ..experiments.ch6 import (
+    CHECKPOINTS,
+    SHIFTS,
+    compute_digits,
+    compute_gd,
+    compute_kq_vs_w,
+    compute_logistic,
+    compute_selection,
+    compute_unequal_scores,
+)
+from . import by_name, compute_home
 
 C = plots.COLORS
 
@@ -57,10 +58,8 @@ def fig_kq_vs_w() -> Figure:
     _logt_axis(ax2)
     ax2.set_ylabel(r"singular values $\sigma_1,\sigma_2,\sigma_3$ of $W(t)/\mu(t)$")
     ax2.set_ylim(-0.05, 1.6)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="upper right", ncol=2)
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                     (ax2, dict(fontsize=8, loc="upper right", ncol=2))])
 
 
 def fig_sv_at(log_t: float = 1e3) -> Figure:
@@ -80,9 +79,7 @@ def fig_sv_at(log_t: float = 1e3) -> Figure:
     i_k = _at_array(r["KQ"]["log_t"], log_t)
     ax.set_title(rf"$\ln t={log_t:g}$: $\cos(W_{{KQ}},W_*)={r['KQ']['cos_nuc'][i_k]:.4f}$, "
                  rf"$\cos(W_W,W_F)={r['W']['cos_fro'][_at_array(r['W']['log_t'], log_t)]:.5f}$", fontsize=9.5)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="upper right")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper right"))])
 
 
 def _at_array(log_t: np.ndarray, x: float) -> int:
@@ -101,9 +98,7 @@ def _fig_cos_variants(r: dict, variants: tuple) -> Figure:
     ax.set_yscale("log")
     _logt_axis(ax)
     ax.set_ylabel(r"$1-\cos$ with the SVM (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left"))])
 
 
 def fig_unequal_scores() -> Figure:
@@ -136,14 +131,10 @@ def fig_gd() -> Figure:
         ax2.plot(run["t"][k], run["loss"][k] - r["min_loss"], "-", marker=".", ms=3, color=col,
                  label=rf"GD, $\eta={lr_:g}$")
     ax2.axhline(r["stuck_level"], color=C["nopt"], ls=":", label="one sample stuck on a non-optimal token")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel(r"time $t=\eta\,k$ (log scale)")
-    ax2.set_ylabel(r"$\mathcal{L}-\mathcal{L}^*$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax2.legend(fontsize=8, loc="lower left")
-    return fig
+    plots.label_axes(ax2, r"time $t=\eta\,k$ (log scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale="log",
+                     yscale="log")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
+                                                     (ax2, dict(fontsize=8, loc="lower left"))])
 
 
 def fig_selection() -> Figure:
@@ -166,19 +157,12 @@ def fig_selection() -> Figure:
     ax2.plot(p["log_t"][keep], 1 - p["cos_sel"][keep], color=C["gd"], ls="--",
              label=r"peers' data vs SVM of its selection")
     ax.axhline(r["stuck_level"], **plots.THEORY_STYLE, label="one sample stuck (Assumption 3 bound)")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_yscale("log")
-    ax.set_xlabel(r"$\ln t$ (symlog scale)")
-    ax.set_ylabel(r"$\mathcal{L}-\mathcal{L}^*$ (log scale)")
-    ax.set_ylim(1e-12, 1)
-    ax2.set_xscale("symlog", linthresh=1)
-    ax2.set_yscale("log")
-    ax2.set_xlabel(r"$\ln t$ (symlog scale)")
-    ax2.set_ylabel(r"$1-\cos$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="lower left")
-    return fig
+    symlog = ("symlog", {"linthresh": 1})
+    plots.label_axes(ax, r"$\ln t$ (symlog scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale=symlog,
+                     yscale="log", ylim=(1e-12, 1))
+    plots.label_axes(ax2, r"$\ln t$ (symlog scale)", r"$1-\cos$ (log scale)", xscale=symlog, yscale="log")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                     (ax2, dict(fontsize=8, loc="lower left"))])
 
 
 def fig_digits() -> Figure:
@@ -213,17 +197,7 @@ def fig_digits() -> Figure:
     return fig
 
 
-FIGURES = {
-    "kq_vs_w": fig_kq_vs_w,
-    "sv_at": fig_sv_at,
-    "unequal_scores": fig_unequal_scores,
-    "logistic": fig_logistic,
-    "gd": fig_gd,
-    "selection": fig_selection,
-    "digits": fig_digits,
-}
+FIGURES = by_name(fig_kq_vs_w, fig_sv_at, fig_unequal_scores, fig_logistic, fig_gd, fig_selection, fig_digits)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch6.<name>`` is ``attnlib.experiments.ch6.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch6")  # the chapter's computations keep their old home here

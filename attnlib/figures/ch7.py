@@ -1,18 +1,15 @@
 """Chapter 7 — errata E1-E10 of the paper (arXiv v1), each with a numerical check, and open questions.
 
-Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
-numerically) and the corrected one holding; ``tests/test_ch7.py`` asserts them. Flows are cached.
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.ch7`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch7`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from .. import plots
-from ..experiments import ch7 as _experiments
-from ..experiments.ch7 import E9_EPS, compute_e2_flows, compute_e9
 
+from .. import plots
+from ..experiments.ch7 import E9_EPS, compute_e2_flows, compute_e9
+from . import by_name, compute_home
 
 C = plots.COLORS
 
@@ -37,10 +34,8 @@ def fig_e2() -> Figure:
     ax2.set_xlabel(r"$\ln t$ (symlog scale)")
     ax2.set_ylabel(r"$\|W(t)\|_F$")
     ax2.plot([], [], **plots.THEORY_STYLE, label=r"Lemma 4.2 as printed: $\|\beta\|\to\infty$")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="upper left")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                     (ax2, dict(fontsize=8, loc="upper left"))])
 
 
 def fig_e9(eps: float = 0.1) -> Figure:
@@ -65,14 +60,10 @@ def fig_e9(eps: float = 0.1) -> Figure:
     ax.set_ylabel("alignment error (log scale)")
     ax.set_title(rf"$\varepsilon={eps:g}$: Assumption 2 {'holds' if r['holds']['2'] else 'fails'}, "
                  rf"4 {'holds' if r['holds']['4'] else 'fails'}; $\cos(W,W_*)$ = {r['cos_nuc']:.6f}", fontsize=9.5)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="center right")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="center right"))])
 
 
-FIGURES = {"e2": fig_e2, "e9": fig_e9}
+FIGURES = by_name(fig_e2, fig_e9)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.ch7.<name>`` is ``attnlib.experiments.ch7.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("ch7")  # the chapter's computations keep their old home here

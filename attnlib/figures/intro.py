@@ -1,15 +1,16 @@
 """The intro's teaser: the same data, two parameterisations, two limit directions.
 
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.intro`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.intro`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+
 from .. import plots
-from ..experiments import intro as _experiments
 from ..experiments.intro import compute_teaser
+from . import compute_home
 
 
 def teaser_figure(t_end: float = 1e300) -> Figure:
@@ -76,6 +77,4 @@ FIGURES = {"teaser": teaser_figure, "convergence_W_KQ": lambda: convergence_figu
            "convergence_beta_xi": lambda: convergence_figure("beta-xi")}
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.intro.<name>`` is ``attnlib.experiments.intro.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("intro")  # the chapter's computations keep their old home here

@@ -1,19 +1,16 @@
 """Figures of the appendix "How the flows are computed": cost, time change, solvers and accuracy of
 :func:`attnlib.gradient_flow`.
 
-Everything runs on the setup of Tarzanagh et al.'s public notebooks (:func:`attnlib.make_generic_data`: n = 6, L = 8, d = 10, seed 0). Results are
-cached, so figures and widget frames only draw. Printed quantities are evaluation counts and errors, which are
-deterministic; wall times are not shown (they would make the built book differ from run to run).
-
-The drawing: each ``fig_*`` draws a result of :mod:`attnlib.experiments.numerics`.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.numerics`.
 """
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from .. import plots
-from ..experiments import numerics as _experiments
 from ..experiments.numerics import LR, RTOLS, compute_accuracy, compute_cost
+from . import by_name, compute_home
 
 
 def fig_cost() -> Figure:
@@ -25,22 +22,15 @@ def fig_cost() -> Figure:
     x = r["log_t"][keep]
     ax.plot(x, np.maximum(r["margin"][keep], 1e-2), color=plots.COLORS["W"], label=r"margin $\mu(W(t))$, measured")
     ax.plot(x, x, **plots.THEORY_STYLE, label=r"$\ln t$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-1, 3e6)
-    ax.set_xlabel(r"$\ln t$ (log scale)")
-    ax.set_ylabel(r"$\mu(W(t))$ (log scale; $0.01$ where $\leq 0$)")
+    plots.label_axes(ax, r"$\ln t$ (log scale)", r"$\mu(W(t))$ (log scale; $0.01$ where $\leq 0$)", xscale="log",
+                     yscale="log", ylim=(1e-1, 3e6))
     g = r["grid"]
     ax2.plot(g, np.log10(r["nfev"]), "o-", color=plots.COLORS["W"], label="gradient flow (attnlib): evaluations")
     ax2.plot(g, r["gd_log10_steps"], "s--", color=plots.COLORS["gd"], label=rf"GD, $\eta={LR:g}$: steps $t/\eta$")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel(r"$\ln t$ reached (log scale)")
-    ax2.set_ylabel(r"digits of the count, $\log_{10}$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax2.legend(fontsize=8.5, loc="upper left")
-    return fig
+    plots.label_axes(ax2, r"$\ln t$ reached (log scale)", r"digits of the count, $\log_{10}$ (log scale)", xscale="log",
+                     yscale="log")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
+                                                     (ax2, dict(fontsize=8.5, loc="upper left"))])
 
 
 def fig_accuracy(rtol: float = 1e-8) -> Figure:
@@ -74,18 +64,11 @@ def fig_accuracy(rtol: float = 1e-8) -> Figure:
     ax2.invert_xaxis()
     ax2.set_xlabel("rtol (log scale, tighter to the right)")
     ax2.set_ylabel("count (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax2.legend(fontsize=8.5, loc="center left")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
+                                                     (ax2, dict(fontsize=8.5, loc="center left"))])
 
 
-FIGURES = {
-    "cost": fig_cost,
-    "accuracy": fig_accuracy,
-}
+FIGURES = by_name(fig_cost, fig_accuracy)
 
 
-def __getattr__(name: str):
-    """The chapter's computations keep their old home: ``attnlib.figures.numerics.<name>`` is ``attnlib.experiments.numerics.<name>``."""
-    return getattr(_experiments, name)
+__getattr__ = compute_home("numerics")  # the chapter's computations keep their old home here
