@@ -3,7 +3,8 @@
 Each chapter module draws the results of :mod:`attnlib.experiments` (it runs no flow, solves no SVM and caches
 nothing) and defines ``FIGURES: dict[str, Callable[[], matplotlib.figure.Figure]]``: zero-argument callables
 (defaults = the book's settings) that fetch the experiment's result and return the finished figure the chapter
-shows.
+shows. A ``fig_*`` without slider arguments also draws a result it is given (``fig_x(result)``, e.g. of
+an experiment run with other settings); without one it fetches the experiment's cached result.
 """
 from __future__ import annotations
 

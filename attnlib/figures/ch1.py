@@ -5,6 +5,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -63,10 +65,10 @@ def fig_tokens() -> Figure:
     return fig
 
 
-def fig_loss_flow() -> Figure:
+def fig_loss_flow(res: Mapping | None = None) -> Figure:
     """Left: ``L - L*`` along the flow (log-log) beside the prediction ``||W_F||^2 / t``. Right: attention on each
     optimal token tends to 1 (dashed)."""
-    res = compute_loss_flow()
+    res = compute_loss_flow() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.5)
     ok = res["t"] > 0
     lt = log10_time(res["t"])
@@ -88,10 +90,10 @@ def fig_loss_flow() -> Figure:
     return fig
 
 
-def fig_svm_plane() -> Figure:
+def fig_svm_plane(res: Mapping | None = None) -> Figure:
     """The six half-planes ``beta^T B_il >= 1`` (feasible region shaded), the l1 and l2 solutions with the norm
     balls that touch it, and the margin-normalised paths of the two diagonal flows."""
-    res = compute_svm_plane()
+    res = compute_svm_plane() if res is None else res
     fig, ax = plots.new_figure(1, 1, width=6.4, height=4.6)
     lo, hi = (0.3, -0.45), (1.5, 0.75)
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 400), np.linspace(lo[1], hi[1], 400))
@@ -126,9 +128,9 @@ def fig_svm_plane() -> Figure:
     return fig
 
 
-def fig_broken() -> Figure:
+def fig_broken(res: Mapping | None = None) -> Figure:
     """Excess loss along the flow: it goes to 0 like 1/t only when the assumptions hold."""
-    res = compute_broken()
+    res = compute_broken() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.5)
     labels = {"toy": "toy data (Assumptions 1-3 hold)", "mirrored": "mirrored toy (Assumption 1 fails)",
               "generic": f"Gaussian, seed {BROKEN_GENERIC_SEED} (Assumption 2 fails)"}

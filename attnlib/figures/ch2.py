@@ -6,6 +6,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -29,11 +31,11 @@ def _band(ax, x, Y, color, label):
     ax.plot(x, np.nanmedian(Y, axis=0), color=color, label=label)
 
 
-def fig_seed_sweep() -> Figure:
+def fig_seed_sweep(res: Mapping | None = None) -> Figure:
     """Left: seeds that reach the optimal token selection, median and min-max band of the cosine with the
     Frobenius (-> 1, dashed) and the nuclear SVM solution. Right: the seeds that settle on a locally optimal
     selection, one line each."""
-    res = compute_seed_sweep()
+    res = compute_seed_sweep() if res is None else res
     x = res["log10_t"]
     ok = np.isfinite(x) & (x >= -2)
     glob, loc = ~res["local"], res["local"]
@@ -62,10 +64,10 @@ GD_COLORS = {"GF": plots.COLORS["W"], "NGD": plots.COLORS["ngd"], "GD": plots.CO
 GD_STYLES = {"GF": {"lw": 5, "alpha": 0.45}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, "linestyle": "--"}}
 
 
-def fig_gd_comparison() -> Figure:
+def fig_gd_comparison(res: Mapping | None = None) -> Figure:
     """Left: cosine with the Frobenius SVM solution against the margin reached, for the three methods. Right:
     margin against gradient evaluations (the flow: its total budget, one point)."""
-    res = compute_gd_comparison()
+    res = compute_gd_comparison() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.6)
     for name in ("GF", "NGD", "GD"):
         r = res[name]

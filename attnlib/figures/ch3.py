@@ -4,6 +4,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -27,9 +29,9 @@ C = plots.COLORS
 _COORD_STYLES = ("-", "--", "-.", ":")
 
 
-def fig_equivalence() -> Figure:
+def fig_equivalence(r: Mapping | None = None) -> Figure:
     """Lemma 4.1: beta(t) of the xi-flow (solid) and w(t) of the diagonal linear network (markers)."""
-    r = compute_equivalence()
+    r = compute_equivalence() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     keep = r["log_t"] >= 0.05
     x = r["log_t"][keep]
@@ -47,9 +49,9 @@ def fig_equivalence() -> Figure:
                                                      (ax2, dict(fontsize=9, loc="lower right"))])
 
 
-def fig_closed_form() -> Figure:
+def fig_closed_form(r: Mapping | None = None) -> Figure:
     """Lemma A.1: relative error of the sinh closed form and drift of xi_k^2 - xi_q^2, for three tolerances."""
-    r = compute_closed_form()
+    r = compute_closed_form() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     keep = r["log_t"] >= 0.05
     x = r["log_t"][keep]
@@ -66,9 +68,9 @@ def fig_closed_form() -> Figure:
     return plots.finish(fig, legend_loc="lower right")
 
 
-def fig_mirror() -> Figure:
+def fig_mirror(r: Mapping | None = None) -> Figure:
     """Mirror flow and erratum E6 checked by finite differences in log t."""
-    r = compute_mirror()
+    r = compute_mirror() if r is None else r
     s = r["log_t"]
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     for j, col in zip(range(2), (plots.OKABE_ITO["orange"], plots.OKABE_ITO["blue"])):
@@ -85,9 +87,9 @@ def fig_mirror() -> Figure:
     return plots.finish(fig, legend_loc="center right")
 
 
-def fig_norm() -> Figure:
+def fig_norm(r: Mapping | None = None) -> Figure:
     """Lemma 4.2: ||beta(t)|| diverges like mu(t) ~ ln t (+ ln ln t for the xi-flow)."""
-    r = compute_norm_growth()
+    r = compute_norm_growth() if r is None else r
     lt = r["log_t"]
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     ax.loglog(lt, r["norm_xi"], color=C["xi"], label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
@@ -120,9 +122,9 @@ def _svm_bar_style(key: str) -> dict:
     return {"facecolor": "none", "edgecolor": C[key], "linestyle": "--", "linewidth": 1.6, "hatch": "//"}
 
 
-def fig_headline() -> Figure:
+def fig_headline(r: Mapping | None = None) -> Figure:
     """Theorem 4.1 vs its l2 counterpart: distances to both SVM solutions vs log t, and the final directions."""
-    r = compute_headline()
+    r = compute_headline() if r is None else r
     x = r["log_t"]
     keep = x >= 1.0
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
@@ -141,9 +143,9 @@ def fig_headline() -> Figure:
                                                      (ax2, dict(fontsize=9))])
 
 
-def fig_path() -> Figure:
+def fig_path(r: Mapping | None = None) -> Figure:
     """The path of beta_hat(t) against both SVM solutions, projected on (beta_1, beta_2) and (beta_1, beta_3)."""
-    r = compute_headline()
+    r = compute_headline() if r is None else r
     x = r["log_t"]
     fig, axes = plots.new_figure(1, 2, width=10.0, height=4.0)
     for ax, (a, b) in zip(axes, ((0, 1), (0, 2))):
@@ -167,9 +169,9 @@ def fig_path() -> Figure:
     return plots.finish(fig, legend=False, legends=[(axes[0], dict(fontsize=8.5, loc="upper right"))])
 
 
-def fig_rate() -> Figure:
+def fig_rate(r: Mapping | None = None) -> Figure:
     """Distance of the xi-flow's direction to the l1 solution against 1/ln mu."""
-    r = compute_rate()
+    r = compute_rate() if r is None else r
     fig, ax = plots.new_figure(width=6.4, height=3.8)
     ax.plot(r["inv_log_mu"], r["dist_l1"], color=C["xi"], label=r"$(\xi_k,\xi_q)$-flow, $\omega_0=0.1$")
     for lt, lab in ((np.log(1e300), r"$t=10^{300}$"), (1e4, r"$\ln t=10^4$"), (LOG_T_END, r"$\ln t=10^5$")):

@@ -4,6 +4,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -12,9 +14,9 @@ from ..experiments.ch4 import LOG_T_1E300, certificate_at, compute_kkt, extrapol
 from . import by_name, compute_home
 
 
-def fig_subdifferential() -> Figure:
+def fig_subdifferential(k: Mapping | None = None) -> Figure:
     """|x|, its subgradients at 0, and the graph of d|x| with the flow's points (beta_hat_j, (B lambda)_j)."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
     x = np.linspace(-1.5, 1.5, 201)
     a1.plot(x, np.abs(x), color="black", label="$|x|$")
@@ -44,9 +46,9 @@ def fig_subdifferential() -> Figure:
     return fig
 
 
-def fig_identity() -> Figure:
+def fig_identity(k: Mapping | None = None) -> Figure:
     """B lambda from the accumulated duals phi against arcsinh(beta / omega0^2) / ln mu, per coordinate."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
     ok = k["log_mu"] >= 1.0
     cols = [plots.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple")]
@@ -68,10 +70,10 @@ def fig_identity() -> Figure:
     return fig
 
 
-def fig_residuals() -> Figure:
+def fig_residuals(k: Mapping | None = None) -> Figure:
     """epsilon, epsilon', delta against ln mu on log-log axes, with the fitted rate and the predicted C / ln mu;
     right: distance of the direction to the l1-SVM solution."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     lm = k["log_mu"]
     ok = lm >= 1.0
@@ -103,9 +105,9 @@ def fig_residuals() -> Figure:
     return fig
 
 
-def fig_duals() -> Figure:
+def fig_duals(k: Mapping | None = None) -> Figure:
     """lambda_il(t) against 1 / ln mu, with the SVM multipliers at 1 / ln mu = 0 and a linear extrapolation."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, ax = plots.new_figure(width=6.4)
     ok = k["log_mu"] >= 2.0
     x = 1.0 / k["log_mu"][ok]

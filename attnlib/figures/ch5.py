@@ -4,6 +4,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -30,9 +32,9 @@ def _time(log_t: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, log_t)
 
 
-def fig_alignment() -> Figure:
+def fig_alignment(res: Mapping | None = None) -> Figure:
     """Alignment error along the aligned flow on exact and rotated data, against the margin."""
-    res = compute_alignment()
+    res = compute_alignment() if res is None else res
     fig, ax = plots.new_figure(width=6.4)
     floor = 1e-18
     for which, col, lab in (("exact", plots.COLORS["KQ"], "exactly representable data"),
@@ -51,9 +53,9 @@ def fig_alignment() -> Figure:
     return fig
 
 
-def fig_reduced() -> Figure:
+def fig_reduced(r: Mapping | None = None) -> Figure:
     """Singular values of K, Q against the diagonal flow of the reduced problem (42), and beta_hat against a."""
-    r = compute_reduced()
+    r = compute_reduced() if r is None else r
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     x = _time(r["log_t"])
     cols = [plots.OKABE_ITO[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
@@ -78,9 +80,9 @@ def fig_reduced() -> Figure:
     return fig
 
 
-def fig_coincide() -> Figure:
+def fig_coincide(c: Mapping | None = None) -> Figure:
     """Singular values of W°, both SVMs and both flows' limits; cosine of both flows with W° over time."""
-    c = compute_coincide()
+    c = compute_coincide() if c is None else c
     data = exact_data()
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     mf = np.linspace(-1, 1, 81)

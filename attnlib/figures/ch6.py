@@ -4,6 +4,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -28,9 +30,9 @@ def _logt_axis(ax, label: str = r"$\ln t$ (log scale)") -> None:
     ax.set_xlabel(label)
 
 
-def fig_kq_vs_w() -> Figure:
+def fig_kq_vs_w(r: Mapping | None = None) -> Figure:
     """Cosines with both SVM solutions vs log t, and the singular values of W(t)/mu(t) climbing one at a time."""
-    r = compute_kq_vs_w()
+    r = compute_kq_vs_w() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
     for p, ref, lab in (("W", "fro", r"$W$-flow vs $W_F$-SVM"), ("KQ", "nuc", r"$(K,Q)$-flow vs $W_*$-SVM")):
         x = r[p]["log_t"]
@@ -112,9 +114,9 @@ def fig_logistic() -> Figure:
     return _fig_cos_variants(compute_logistic(), (("exp", "-", "exp loss"), ("logistic", "--", "logistic loss")))
 
 
-def fig_gd() -> Figure:
+def fig_gd(r: Mapping | None = None) -> Figure:
     """GD vs GF: path error linear in the step size; large steps jump into a non-optimal selection."""
-    r = compute_gd()
+    r = compute_gd() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
     lr, err = r["lr"], r["path_err"]
     ax.loglog(lr, err, "o-", color=C["gd"], label="GD on $W$, measured")
@@ -137,9 +139,9 @@ def fig_gd() -> Figure:
                                                      (ax2, dict(fontsize=8, loc="lower left"))])
 
 
-def fig_selection() -> Figure:
+def fig_selection(r: Mapping | None = None) -> Figure:
     """W(0) = -c W_F: c = 1 recovers, c = 4 settles on a locally optimal selection and its own SVM."""
-    r = compute_selection()
+    r = compute_selection() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
     cols = {SHIFTS[0]: C["W"], SHIFTS[1]: plots.OKABE_ITO["vermillion"]}
     for c in SHIFTS:
@@ -165,9 +167,9 @@ def fig_selection() -> Figure:
                                                      (ax2, dict(fontsize=8, loc="lower left"))])
 
 
-def fig_digits() -> Figure:
+def fig_digits(r: Mapping | None = None) -> Figure:
     """Digits: three images with their optimal row, and the singular values of the limits vs the SVMs."""
-    r = compute_digits()
+    r = compute_digits() if r is None else r
     import matplotlib.gridspec as gridspec
 
     fig, _ = plots.new_figure(width=10.5, height=3.6)

@@ -4,6 +4,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -14,9 +16,9 @@ from . import by_name, compute_home
 C = plots.COLORS
 
 
-def fig_e2() -> Figure:
+def fig_e2(r: Mapping | None = None) -> Figure:
     """E2: with Assumptions 2 and 3 but no diagonal separability, the diagonal flow stalls at a finite point."""
-    r = compute_e2_flows()
+    r = compute_e2_flows() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.6)
     for name, lab in (("W", r"$W$-flow (Assumption 1 holds)"), ("xi", r"$(\xi_k,\xi_q)$-flow (1-diag fails)")):
         x = r[name]["log_t"]

@@ -5,6 +5,8 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -13,10 +15,10 @@ from ..experiments.numerics import LR, RTOLS, compute_accuracy, compute_cost
 from . import by_name, compute_home
 
 
-def fig_cost() -> Figure:
+def fig_cost(r: Mapping | None = None) -> Figure:
     """Left: margin against log t (it grows like log t). Right: the cost of reaching time t, for the flow and for
     gradient descent, as the number of digits of the count."""
-    r = compute_cost()
+    r = compute_cost() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.7)
     keep = r["log_t"] >= 1.0
     x = r["log_t"][keep]
