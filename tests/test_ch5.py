@@ -87,3 +87,17 @@ def test_figures_build():
         fig = f()
         assert fig.axes, name
         plt.close(fig)
+
+
+def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
+    """The ch5 widget integrates at WIDGET_RTOL to redraw a new (theta, scale) within a second; its curves must be
+    indistinguishable from rtol = 1e-8 at the hardest setting offered (smallest scale, where the gap is smallest)."""
+    theta, scale = ch5.WIDGET_THETA[2], min(ch5.WIDGET_SCALE)
+    fast = ch5.compute_misaligned(theta, scale, rtol=ch5.WIDGET_RTOL)
+    ref = ch5.compute_misaligned(theta, scale, rtol=1e-8)
+    assert np.array_equal(fast["log_t"], ref["log_t"])
+    ok = (fast["gap"] > 1e-15) & (ref["gap"] > 1e-15)
+    assert ok.sum() > 50
+    assert np.max(np.abs(np.log10(fast["gap"][ok]) - np.log10(ref["gap"][ok]))) < 0.05
+    both = np.isfinite(fast["sv"]) & np.isfinite(ref["sv"])
+    assert np.max(np.abs(fast["sv"][both] - ref["sv"][both])) < 1e-4

@@ -16,6 +16,7 @@ from ..experiments.ch5 import (
     closed_form_W,
     compute_alignment,
     compute_coincide,
+    WIDGET_RTOL,
     compute_misaligned,
     compute_reduced,
     exact_data,
@@ -150,7 +151,7 @@ def fig_misaligned(thetas=(0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8,
 
 def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figure:
     """Widget frame: alignment gap over time, and singular values of W(t)/mu(t) against those of W°."""
-    r = compute_misaligned(float(theta), float(scale))
+    r = compute_misaligned(float(theta), float(scale), rtol=WIDGET_RTOL)
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     lt = _time(r["log_t"])
     ok = lt > 0
