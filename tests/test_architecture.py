@@ -14,10 +14,12 @@ LAYERS = [
     {"model"},
     {"assumptions"},
     {"svm"},              # confirms a solver's "infeasible" with the assumptions' LP
+    {"factorization"},    # minimal-norm factorizations and the nuclear-norm subdifferential (Thm 5.1's proof)
     {"flow"},
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
     {"checks"},           # self-checks of the exercises (compute the right value with the core)
+    {"experiments"},      # the book's compute (flows, SVM solves, sweeps; frozen results); no matplotlib
     {"plots"},
     {"widgets"},
     {"figures"},
