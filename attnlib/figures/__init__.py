@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Callable, Sequence
 
-CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics")
+CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics", "why", "ch8")
 
 
 def by_name(*funcs: Callable) -> dict[str, Callable]:
