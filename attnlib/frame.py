@@ -89,12 +89,19 @@ from .flow import (_LOG_GUARD, MAX_LOG_T, FlowStallError, _combined_W, _neg_grad
                    _velocity_jacobian)
 from .model import _log_sample_weights, _logit_hessian, _sum_log_terms
 
-__all__ = ["EXIT_OFFSET", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
+__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
 SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
 SWITCH_OFFSET = 50.0  # ... and every offset y_k - c log s must be >= -SWITCH_OFFSET
 EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log s < -EXIT_OFFSET (terms ~ e^200)
+# Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (_ReducedFrame): their quasi-steady
+# values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
+QSS_LOG_T = 1e17
+REDUCED_PARAMS = ("KQ",)
+ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
+INACTIVE_MIN = 60.0  # ... and an inactive one must keep y_k - c log s >= INACTIVE_MIN (else MarginFrameError)
+_NEWTON_ITERS, _NEWTON_TOL = 30, 1e-11  # the quasi-steady Newton solve: stop when a step is < tol (1 + |y|)
 # The frame is stiff throughout; implicit methods with the analytic Jacobian, the second tried if the first fails
 # (measured on the book's data: BDF is cheaper for W and beta, LSODA more robust for the bilinear KQ and xi).
 FRAME_METHODS = {"W": ("BDF", "LSODA"), "beta": ("BDF", "LSODA"), "KQ": ("LSODA", "BDF"), "xi": ("LSODA", "BDF")}
@@ -141,6 +148,9 @@ class FrameRecord:
         Log-softmax attention at those times, from ``y`` (``log sigma_il = -(log t + y_k) + log sigma_i,ref``).
     nfev, njev : int
         Gradient and Jacobian evaluations spent in the frame (included in the trajectory's totals).
+    log_t_reduced : float
+        ``log t`` from which the frame ran reduced (active offsets quasi-steady, ``QSS_LOG_T``; "KQ" only);
+        ``inf`` if it did not.
     """
 
     log_t_switch: float
@@ -151,6 +161,7 @@ class FrameRecord:
     log_attention: np.ndarray
     nfev: int
     njev: int
+    log_t_reduced: float = float("inf")
 
 
 class _FrameModel:
@@ -336,6 +347,161 @@ class _FrameModel:
             f"(a larger switch_log_t).", log_t=s, sample=i, token=l)
 
 
+class _ReducedFrame:
+    """The margin frame past ``QSS_LOG_T`` with the active offsets eliminated (quasi-steady state, a DAE).
+
+    State ``x = [theta / s^p, phi / s^(1-c)]`` in ``u = log s``. The active offsets ``y_a`` (pairs with
+    ``y_k - c u < ACTIVE_OFFSET`` when the reduction starts) solve the algebraic equations
+    ``<A_k, dW/ds>(theta, y) = 1`` (Newton, warm-started); the ``y``-equation ``dy_k/du = s (<A_k, dW/ds> - 1)``
+    says they differ from the full frame's by ``(dy_k/du) / (s G) = O(1/s)``, below float64's resolution for
+    ``s >= QSS_LOG_T``. The inactive offsets are ``s (<A_k, W / s> - 1)``, known to relative accuracy, which is all
+    their weights ``e^{-y_k}`` (underflowed to zero) need. Why: the full frame's ``y``-rows have entries ``O(s)``,
+    and once ``h s eps`` (step, log t, machine epsilon) exceeds the ``O(1)`` parameter block the Newton matrix of
+    the implicit solver no longer resolves that block: measured on ``make_generic_data(6, 8, 10, 0)``, Newton
+    fails at every step size from ``log t ~ 1e21`` on, and the step collapses (:class:`attnlib.FlowStallError`).
+    """
+
+    def __init__(self, fm: _FrameModel, y0: np.ndarray, u0: float):
+        self.fm, self.k = fm, fm.k
+        z0 = y0 - fm.c * u0
+        self.active = np.flatnonzero(z0 < ACTIVE_OFFSET)
+        self.inactive = np.flatnonzero(z0 >= ACTIVE_OFFSET)
+        self._z = z0[self.active].copy()  # warm start: y_a - c u at the last solve
+        self._ok = True
+
+    # -- y from the scaled parameters -----------------------------------------------------------------
+    def _inactive_y(self, arrays: list[np.ndarray], u: float) -> np.ndarray:
+        fm = self.fm
+        W_scaled = _combined_W(fm.param, arrays)  # W / s
+        ia = self.inactive
+        return np.exp(u) * (np.einsum("kd,de,ke->k", fm._Dr[ia], W_scaled, fm._Zr[ia]) - 1.0)
+
+    def _dF(self, rho, logsig, logw) -> np.ndarray:
+        """``dF / dy_k`` for the active pairs, shape (P_a, d, d) or (P_a, d); and ``d rho / dy_k`` (n, L, P_a)."""
+        fm, a = self.fm, self.active
+        data = fm.data
+        H = _logit_hessian(rho, logsig, logw, fm._diff, fm.loss)
+        fi, fl = fm.pairs[a].T
+        R = -H[fi, :, fl]  # (P_a, L)
+        Xf = data.X[fi]
+        G = np.einsum("kl,kld->kd", R, Xf)
+        dF = G * fm._Zr[a] / data.n if fm.param in ("beta", "xi") else G[:, :, None] * fm._Zr[a][:, None, :] / data.n
+        drho = np.zeros((data.n, data.L, len(a)))
+        drho[fi, :, np.arange(len(a))] = R
+        return dF, drho
+
+    def solve(self, u: float, x: np.ndarray):
+        """``y`` (P,), ``rho``, ``F`` and, for the Jacobian, ``dF/dy_a``, ``d rho/dy_a`` at the quasi-steady state.
+
+        Raises ``_NoSteadyState`` when Newton does not converge (a diverged trial state or a singular system)."""
+        fm, a = self.fm, self.active
+        arrays = fm.base.unpack(x[:self.k])
+        y = np.empty(fm.n_pairs)
+        y[self.inactive] = self._inactive_y(arrays, u)
+        y[a] = self._z + fm.c * u
+        for _ in range(_NEWTON_ITERS):
+            fm.nfev += 1
+            if fm.base.nfev + fm.nfev > fm.max_nfev:
+                raise _OverBudget
+            rho, logsig, logw = fm.rho(y, u)
+            F = _neg_grad(fm.data, fm.param, rho)
+            dF, drho = self._dF(rho, logsig, logw)
+            resid = fm.pair_rates(fm.W_rate(arrays, F))[a] - 1.0
+            Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T  # (P_a, P_a): d resid_k / d y_j
+            try:
+                step = np.linalg.solve(Ry, -resid)
+            except np.linalg.LinAlgError:
+                raise _NoSteadyState from None
+            if not np.all(np.isfinite(step)):
+                raise _NoSteadyState
+            y[a] += step
+            if np.max(np.abs(step), initial=0.0) <= _NEWTON_TOL * (1.0 + np.max(np.abs(y[a]), initial=0.0)):
+                # one more Newton step would change F by O(step^2): update F, rho to first order and stop
+                F = F + np.tensordot(step, dF, axes=1)
+                rho = rho + drho @ step
+                self._z = y[a] - fm.c * u
+                return y, rho, F, arrays, dF, drho
+        raise _NoSteadyState
+
+    # -- the ODE --------------------------------------------------------------------------------------
+    def rhs(self, u: float, x: np.ndarray) -> np.ndarray:
+        fm = self.fm
+        fm.base.last_s = float(np.exp(u))
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                if not np.all(np.isfinite(x)):
+                    raise _NoSteadyState
+                _, rho, F, arrays, _, _ = self.solve(u, x)
+            except _NoSteadyState:
+                return np.full(x.size, 1e100)  # the solver rejects the step (as attnlib.flow does)
+            dtheta = [v - fm.p * a for v, a in zip(_velocity(fm.param, arrays, F), arrays)]
+            dphi = -2.0 / fm.data.n * rho[fm._pi, fm._pl] - (1 - fm.c) * x[self.k:]
+            out = np.concatenate([d.ravel() for d in dtheta] + [dphi])
+        return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
+
+    def jac(self, u: float, x: np.ndarray) -> np.ndarray:
+        """``d rhs / d x`` with ``dy_a/dtheta = -(d resid/dy_a)^{-1} d resid/dtheta`` (implicit functions)."""
+        fm, k, a = self.fm, self.k, self.active
+        fm.njev += 1
+        J = np.zeros((x.size, x.size))
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                if not np.all(np.isfinite(x)):
+                    raise _NoSteadyState
+                _, rho, F, arrays, dF, drho = self.solve(u, x)
+            except _NoSteadyState:
+                return J
+            Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T
+            Rtheta = fm._pair_rates_theta(arrays, F)[a]  # (P_a, k)
+            try:
+                dy = -np.linalg.solve(Ry, Rtheta)  # (P_a, k)
+            except np.linalg.LinAlgError:
+                return J
+            Vy = np.concatenate([v.reshape(len(a), -1) for v in _velocity(fm.param, arrays, dF)], axis=1).T
+            J[:k, :k] = _velocity_jacobian(fm.param, fm.shapes, F) - fm.p * np.eye(k) + Vy @ dy
+            J[k:, :k] = -2.0 / fm.data.n * drho[fm._pi, fm._pl] @ dy
+            J[k:, k:] = -(1 - fm.c) * np.eye(x.size - k)
+        return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    def exit_value(self, u: float, x: np.ndarray) -> float:
+        """Zero when the reduction's assumptions fail: an active pair's ``min(s + y_k, y_k - c u + EXIT_OFFSET)``
+        or an inactive pair's ``y_k - c u - INACTIVE_MIN`` (a pair about to carry weight)."""
+        try:
+            y = self.solve(u, x)[0]
+        except _NoSteadyState:
+            return 1.0  # a trial state; the solver rejects it anyway
+        return float(min(self._exit_terms(u, y)))
+
+    def _exit_terms(self, u: float, y: np.ndarray) -> np.ndarray:
+        fm, a, ia = self.fm, self.active, self.inactive
+        out = np.empty(fm.n_pairs)
+        out[a] = np.minimum(np.exp(u) + y[a], y[a] - fm.c * u + EXIT_OFFSET)
+        out[ia] = y[ia] - fm.c * u - INACTIVE_MIN
+        return out
+
+    def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
+        y = self.solve(u, x)[0]
+        j = int(np.argmin(self._exit_terms(u, y)))
+        if j in set(self.inactive.tolist()):
+            i, l = (int(v) for v in self.fm.pairs[j])
+            s = float(np.exp(u))
+            return MarginFrameError(
+                f"gradient flow (param={self.fm.param!r}) left the reduced margin frame at log t = {s:.6g}: in "
+                f"sample {i} the log-odds offset of token {l}, inactive (y_k - c log log t >= {ACTIVE_OFFSET:g}) when "
+                f"the reduction started at log t = {QSS_LOG_T:g}, fell to {INACTIVE_MIN:g}, so that pair starts to "
+                f"carry weight and its offset is not known to O(1) on top of log t. No path beyond this point is "
+                f"returned; integrate to a smaller log_t_end.", log_t=s, sample=i, token=l)
+        return self.fm.exit_error(u, np.concatenate([x[:self.k], _Y0 * np.arcsinh(y / _Y0), x[self.k:]]))
+
+    def unscaled(self, x: np.ndarray, u: float) -> np.ndarray:
+        fm = self.fm
+        return np.concatenate([x[:self.k] * np.exp(fm.p * u), x[self.k:] * np.exp((1 - fm.c) * u)])
+
+
+class _NoSteadyState(Exception):
+    pass
+
+
 def _switch_event(model, switch_log_t: float):
     """Event for the standard solver in ``s``: positive once ``s >= switch_log_t`` and every sample's attended
     token leads by ``>= max(SWITCH_LOG_ODDS, s + c log s - SWITCH_OFFSET)`` (so ``y_k - c log s >=
@@ -399,42 +565,68 @@ def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndar
     ref = np.argmax(np.matmul(model._X, (model._z @ W.T)[:, :, None])[:, :, 0], axis=1)
     fm = _FrameModel(model, ref, model.max_nfev)
     x0 = fm.state(x_sw[:k], x_sw[k:], s_sw)
-    u_eval = np.maximum(np.log(log_eval[n_std:]), np.log(s_sw))
-    def exit_event(u, x):
-        return fm.exit_event(u, x)
+    u_sw, u_end = np.log(s_sw), np.log(log_end)
+    u_eval = np.maximum(np.log(log_eval[n_std:]), u_sw)
+    u_red = max(u_sw, np.log(QSS_LOG_T)) if model.param in REDUCED_PARAMS else np.inf
+    u_mid = min(u_end, u_red)
+    first = u_eval <= u_mid
+    fm.rtol, fm.atol = rtol, atol
+    extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
+    fsol = _frame_solve(model, fm, fm.rhs, fm.jac, fm.exit_event, fm.exit_error, (u_sw, u_mid), x0,
+                        np.append(u_eval[first], u_mid) if extra else u_eval[first], s_sw)
+    states, us = (fsol.y.T[:-1], fsol.t[:-1]) if extra else (fsol.y.T, fsol.t)
+    with np.errstate(over="ignore"):
+        raw = [fm.unscaled(x, u) for x, u in zip(states, us)]
+    ys = [fm.split(x)[1] for x in states]
+    log_t_reduced = np.inf
+    if u_end > u_mid:  # the reduced frame (quasi-steady active offsets) from log t = QSS_LOG_T on
+        x_mid = fsol.y[:, -1]
+        red = _ReducedFrame(fm, fm.split(x_mid)[1], u_mid)
+        xr0 = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]])
+        rsol = _frame_solve(model, fm, red.rhs, red.jac, red.exit_value, red.exit_error, (u_mid, u_end), xr0,
+                            u_eval[~first], s_sw)
+        log_t_reduced = float(np.exp(u_mid))
+        with np.errstate(over="ignore"):
+            raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
+        ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+        us = np.concatenate([us, rsol.t])
+    raw = np.array(raw).reshape(len(us), -1)
+    if not np.all(np.isfinite(raw)):
+        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
+                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+    saved[n_std:] = raw
+    ys = np.array(ys).reshape(len(us), fm.n_pairs)
+    record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
+                         log_odds_offset=ys,
+                         log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, us)]).reshape(
+                             len(us), model.data.n, model.data.L),
+                         nfev=fm.nfev, njev=fm.njev, log_t_reduced=log_t_reduced)
+    return saved, record
 
-    exit_event.terminal, exit_event.direction = True, -1
+
+def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, s_sw):
+    """Integrate one stage of the frame in ``u`` with the stiff methods of ``FRAME_METHODS`` (the second if the
+    first fails); raise :class:`MarginFrameError` at an exit and :class:`attnlib.FlowStallError` over budget."""
+    def event(u, x):
+        return exit_value(u, x)
+
+    event.terminal, event.direction = True, -1
     failures = []
     for frame_method in FRAME_METHODS[model.param]:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
             warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
             try:
-                fsol = solve_ivp(fm.rhs, (np.log(s_sw), np.log(log_end)), x0, method=frame_method, rtol=rtol,
-                                 atol=atol, t_eval=u_eval, jac=fm.jac, events=[exit_event])
+                fsol = solve_ivp(rhs, span, x0, method=frame_method, rtol=fm.rtol, atol=fm.atol, t_eval=u_eval,
+                                 jac=jac, events=[event])
             except _OverBudget:
                 raise FlowStallError(
                     f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
                     f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
-                    f"the frame, switched at log t = {s_sw:.4g}). For 'KQ' and 'xi' the frame's stiff block grows "
-                    f"like log t and the step size collapses somewhere past log t ~ 1e30 on some data (see "
-                    f"attnlib.frame, 'Limits'): integrate to a smaller log_t_end, or raise max_nfev.",
-                    log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
+                    f"the frame, switched at log t = {s_sw:.4g}). Integrate to a smaller log_t_end, or raise "
+                    f"max_nfev.", log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
         if fsol.status == 1:
-            raise fm.exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
+            raise exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
         if fsol.success:
-            break
+            return fsol
         failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
-    else:
-        raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
-    with np.errstate(over="ignore"):
-        raw = np.array([fm.unscaled(x, u) for x, u in zip(fsol.y.T, fsol.t)])
-    if not np.all(np.isfinite(raw)):
-        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
-                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
-    saved[n_std:] = raw
-    ys = np.array([fm.split(x)[1] for x in fsol.y.T])
-    record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
-                         log_odds_offset=ys,
-                         log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, fsol.t)]),
-                         nfev=fm.nfev, njev=fm.njev)
-    return saved, record
+    raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
