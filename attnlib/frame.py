@@ -58,16 +58,21 @@ on its own) once ``log t >= switch_log_t`` and every sample's attended token lea
 large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
 frame's assumptions is ever returned.
 
-Limits
-------
+Limits and the reduced frame
+----------------------------
 For "W" and "beta" the ``y``-equation does not depend on the scaled parameters, the Jacobian is block-triangular,
-and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" (and "xi") ``dW/ds`` depends on them, so the
-Jacobian couples an O(s) stiff block to the O(1) slow one. Measured on the book's (K, Q) example
-(``make_generic_data(6, 8, 10, 0)``): ``log t = 1e30`` in about 10,000 evaluations, then a stall
-(:class:`attnlib.FlowStallError`) near ``1e37``. Suspected cause: with ``s * eps`` above the slow scale the rounding
-of the stiff rows swamps the slow dynamics (the computed Jacobian at ``s = 1e30`` shows spurious eigenvalues of
-size ``eps * s``); a quasi-steady-state reduction of the ``y``-block (a DAE) for ``s > 1e16`` would be the next
-step. The small diagonal examples ("xi") reach ``1e300``.
+and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" ``dW/ds`` depends on them, and the ``y``-rows'
+``O(s)`` entries eventually swamp the ``O(1)`` parameter block inside the implicit solver's Newton iteration:
+measured on ``make_generic_data(6, 8, 10, 0)`` (from ``0.01 N(0, 1)``), Newton failed at every step size from
+``log t ~ 1e21`` on, once ``h s eps`` exceeds one, and the run stalled between ``6e23`` and ``7e37``. (The
+Jacobian's eigenvalues themselves are fine: the active ``y``-block, divided by ``s``, has eigenvalues between
+``3e-3`` and ``4``, and its Schur complement ``O(1)`` ones.) So from ``log t = QSS_LOG_T = 1e17`` on the "KQ"
+frame is *reduced* (:class:`_ReducedFrame`): the active offsets solve ``<A_k, dW/ds> = 1`` (quasi-steady state;
+they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's resolution), the inactive ones are
+``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
+theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
+an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
+integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
 
 Representation of the result
 ----------------------------
@@ -100,8 +105,13 @@ EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log 
 QSS_LOG_T = 1e17
 REDUCED_PARAMS = ("KQ",)
 ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
-INACTIVE_MIN = 60.0  # ... and an inactive one must keep y_k - c log s >= INACTIVE_MIN (else MarginFrameError)
-_NEWTON_ITERS, _NEWTON_TOL = 30, 1e-11  # the quasi-steady Newton solve: stop when a step is < tol (1 + |y|)
+INACTIVE_MIN = 60.0  # an active pair whose y_k - c log s exceeds this (weight < e^-60) leaves the support ...
+_MAX_SUPPORT_CHANGES = 200
+MAX_FRAME_RESTARTS = 3  # a token change in the frame at log t <= MAX_LOG_T / RESTART_FACTOR: switch again later
+RESTART_FACTOR = 10.0
+PROMOTE_SLACK = 1e-9  # ... and an inactive pair joins it when its scaled margin slack <A_k, W/s> - 1 falls to this
+_NEWTON_ITERS, _NEWTON_TOL = 40, 1e-11  # the quasi-steady Newton solve: stop when a step is < tol (1 + |y|)
+_NEWTON_MAX_STEP = 4.0  # largest Newton step of an offset (a factor e^4 in its weight)
 # The frame is stiff throughout; implicit methods with the analytic Jacobian, the second tried if the first fails
 # (measured on the book's data: BDF is cheaper for W and beta, LSODA more robust for the bilinear KQ and xi).
 FRAME_METHODS = {"W": ("BDF", "LSODA"), "beta": ("BDF", "LSODA"), "KQ": ("LSODA", "BDF"), "xi": ("LSODA", "BDF")}
@@ -151,6 +161,8 @@ class FrameRecord:
     log_t_reduced : float
         ``log t`` from which the frame ran reduced (active offsets quasi-steady, ``QSS_LOG_T``; "KQ" only);
         ``inf`` if it did not.
+    support_changes : tuple of (float, int, int)
+        ``(log t, pair, +1 / -1)``: where the reduced frame's support (the active pairs) gained or lost a pair.
     """
 
     log_t_switch: float
@@ -162,6 +174,7 @@ class FrameRecord:
     nfev: int
     njev: int
     log_t_reduced: float = float("inf")
+    support_changes: tuple = ()
 
 
 class _FrameModel:
@@ -367,14 +380,44 @@ class _ReducedFrame:
         self.active = np.flatnonzero(z0 < ACTIVE_OFFSET)
         self.inactive = np.flatnonzero(z0 >= ACTIVE_OFFSET)
         self._z = z0[self.active].copy()  # warm start: y_a - c u at the last solve
-        self._ok = True
+        self._z_inactive = np.maximum(z0, ACTIVE_OFFSET)  # lower bound of y_k - c u on the inactive pairs
+        self.demoted: list[tuple[float, int]] = []  # (log t, pair) of active pairs that left the support
+        self.promoted: list[tuple[float, int]] = []  # (log t, pair) of inactive pairs that joined it
+        self._was_demoted = np.zeros(fm.n_pairs, dtype=bool)
+
+    def _demote(self, u: float, y: np.ndarray) -> bool:
+        """Move active pairs whose offset exceeds ``c u + INACTIVE_MIN`` (weight < e^-INACTIVE_MIN relative to the
+        support) to the inactive ones: a pair leaving the support has no quasi-steady solution (its equation asks
+        for a negative weight). Their offset is then bounded below by ``c u + INACTIVE_MIN``."""
+        z = y[self.active] - self.fm.c * u
+        out = z > INACTIVE_MIN
+        if not np.any(out):
+            return False
+        gone = self.active[out]
+        self.demoted += [(float(np.exp(u)), int(j)) for j in gone]
+        self._z_inactive[gone] = INACTIVE_MIN
+        self._was_demoted[gone] = True
+        self.active = self.active[~out]
+        self.inactive = np.sort(np.concatenate([self.inactive, gone]))
+        self._z = z[~out]
+        return True
 
     # -- y from the scaled parameters -----------------------------------------------------------------
     def _inactive_y(self, arrays: list[np.ndarray], u: float) -> np.ndarray:
+        """``max(s (<A_k, W/s> - 1), c u + z_k)``: the first is known to relative accuracy (enough for weights
+        ``e^{-y_k}`` that underflow), the second is the lower bound a pair keeps when it is demoted."""
+        ia = self.inactive
+        return np.maximum(self._margin_offset(arrays, u)[0][ia], self.fm.c * u + self._z_inactive[ia])
+
+    def _margin_offset(self, arrays: list[np.ndarray], u: float):
+        """``s (<A_k, W/s> - 1)`` for every pair and its rounding error bound ``1e3 eps s <|A_k|, |W/s|>``."""
         fm = self.fm
         W_scaled = _combined_W(fm.param, arrays)  # W / s
-        ia = self.inactive
-        return np.exp(u) * (np.einsum("kd,de,ke->k", fm._Dr[ia], W_scaled, fm._Zr[ia]) - 1.0)
+        s = np.exp(u)
+        val = s * (np.einsum("kd,de,ke->k", fm._Dr, W_scaled, fm._Zr) - 1.0)
+        err = 1e3 * np.finfo(float).eps * s * (np.einsum("kd,de,ke->k", np.abs(fm._Dr), np.abs(W_scaled),
+                                                          np.abs(fm._Zr)) + 1.0)
+        return val, err
 
     def _dF(self, rho, logsig, logw) -> np.ndarray:
         """``dF / dy_k`` for the active pairs, shape (P_a, d, d) or (P_a, d); and ``d rho / dy_k`` (n, L, P_a)."""
@@ -395,6 +438,7 @@ class _ReducedFrame:
 
         Raises ``_NoSteadyState`` when Newton does not converge (a diverged trial state or a singular system)."""
         fm, a = self.fm, self.active
+        self._x = x
         arrays = fm.base.unpack(x[:self.k])
         y = np.empty(fm.n_pairs)
         y[self.inactive] = self._inactive_y(arrays, u)
@@ -414,7 +458,12 @@ class _ReducedFrame:
                 raise _NoSteadyState from None
             if not np.all(np.isfinite(step)):
                 raise _NoSteadyState
+            step *= min(1.0, _NEWTON_MAX_STEP / max(np.max(np.abs(step), initial=0.0), 1e-300))  # log-weights
             y[a] += step
+            if self._demote(u, y):  # the support shrank: solve again for the remaining active pairs
+                a = self.active
+                y[self.inactive] = self._inactive_y(arrays, u)
+                continue
             if np.max(np.abs(step), initial=0.0) <= _NEWTON_TOL * (1.0 + np.max(np.abs(y[a]), initial=0.0)):
                 # one more Newton step would change F by O(step^2): update F, rho to first order and stop
                 F = F + np.tensordot(step, dF, axes=1)
@@ -441,7 +490,7 @@ class _ReducedFrame:
 
     def jac(self, u: float, x: np.ndarray) -> np.ndarray:
         """``d rhs / d x`` with ``dy_a/dtheta = -(d resid/dy_a)^{-1} d resid/dtheta`` (implicit functions)."""
-        fm, k, a = self.fm, self.k, self.active
+        fm, k = self.fm, self.k
         fm.njev += 1
         J = np.zeros((x.size, x.size))
         with np.errstate(over="ignore", invalid="ignore"):
@@ -451,6 +500,7 @@ class _ReducedFrame:
                 _, rho, F, arrays, dF, drho = self.solve(u, x)
             except _NoSteadyState:
                 return J
+            a = self.active  # after the solve (which may demote pairs)
             Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T
             Rtheta = fm._pair_rates_theta(arrays, F)[a]  # (P_a, k)
             try:
@@ -464,8 +514,7 @@ class _ReducedFrame:
         return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
 
     def exit_value(self, u: float, x: np.ndarray) -> float:
-        """Zero when the reduction's assumptions fail: an active pair's ``min(s + y_k, y_k - c u + EXIT_OFFSET)``
-        or an inactive pair's ``y_k - c u - INACTIVE_MIN`` (a pair about to carry weight)."""
+        """Zero when the frame's assumptions fail: an active pair's ``min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
         try:
             y = self.solve(u, x)[0]
         except _NoSteadyState:
@@ -473,25 +522,36 @@ class _ReducedFrame:
         return float(min(self._exit_terms(u, y)))
 
     def _exit_terms(self, u: float, y: np.ndarray) -> np.ndarray:
-        fm, a, ia = self.fm, self.active, self.inactive
-        out = np.empty(fm.n_pairs)
-        out[a] = np.minimum(np.exp(u) + y[a], y[a] - fm.c * u + EXIT_OFFSET)
-        out[ia] = y[ia] - fm.c * u - INACTIVE_MIN
-        return out
+        """``min(s + y_k, y_k - c u + EXIT_OFFSET)`` on the active pairs (the full frame's exit condition)."""
+        a = self.active
+        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET)
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
         y = self.solve(u, x)[0]
-        j = int(np.argmin(self._exit_terms(u, y)))
-        if j in set(self.inactive.tolist()):
-            i, l = (int(v) for v in self.fm.pairs[j])
-            s = float(np.exp(u))
-            return MarginFrameError(
-                f"gradient flow (param={self.fm.param!r}) left the reduced margin frame at log t = {s:.6g}: in "
-                f"sample {i} the log-odds offset of token {l}, inactive (y_k - c log log t >= {ACTIVE_OFFSET:g}) when "
-                f"the reduction started at log t = {QSS_LOG_T:g}, fell to {INACTIVE_MIN:g}, so that pair starts to "
-                f"carry weight and its offset is not known to O(1) on top of log t. No path beyond this point is "
-                f"returned; integrate to a smaller log_t_end.", log_t=s, sample=i, token=l)
         return self.fm.exit_error(u, np.concatenate([x[:self.k], _Y0 * np.arcsinh(y / _Y0), x[self.k:]]))
+
+    def promote_value(self, u: float, x: np.ndarray) -> float:
+        """Crosses zero (downwards) when an inactive pair reaches the margin of the support: its scaled margin
+        slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` (``-PROMOTE_SLACK`` for a pair that was demoted, whose
+        slack is ``O(log s / s)``, below the resolution of ``W/s``)."""
+        ia = self.inactive
+        if not len(ia):
+            return 1.0
+        val, _ = self._margin_offset(self.fm.base.unpack(x[:self.k]), u)
+        slack = val[ia] / np.exp(u)
+        return float(np.min(slack - np.where(self._was_demoted[ia], -PROMOTE_SLACK, PROMOTE_SLACK)))
+
+    def promote(self, u: float, x: np.ndarray) -> None:
+        """Add the inactive pair that triggered :meth:`promote_value` to the active ones (offset ``c u``)."""
+        ia = self.inactive
+        val, _ = self._margin_offset(self.fm.base.unpack(x[:self.k]), u)
+        slack = val[ia] / np.exp(u) - np.where(self._was_demoted[ia], -PROMOTE_SLACK, PROMOTE_SLACK)
+        j = int(ia[np.argmin(slack)])
+        self.promoted.append((float(np.exp(u)), j))
+        order = np.argsort(np.append(self.active, j))
+        self.active = np.append(self.active, j)[order]
+        self._z = np.append(self._z, 0.0)[order]
+        self.inactive = ia[ia != j]
 
     def unscaled(self, x: np.ndarray, u: float) -> np.ndarray:
         fm = self.fm
@@ -523,6 +583,24 @@ def _switch_event(model, switch_log_t: float):
 
 def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str, rtol: float,
                         atol: float, switch_log_t: float, row_offset: int):
+    """:func:`_log_time_with_frame_once`, restarted with a later switch (``RESTART_FACTOR`` times the ``log t``
+    where it happened) when a sample's attended token changes in the frame while the standard solver is still
+    valid there (``log t * RESTART_FACTOR <= MAX_LOG_T``); at most ``MAX_FRAME_RESTARTS`` times. The new frame
+    takes the newly attended tokens as references. Beyond that the :class:`MarginFrameError` is raised."""
+    for _ in range(MAX_FRAME_RESTARTS):
+        try:
+            return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t,
+                                             row_offset)
+        except MarginFrameError as err:
+            later = RESTART_FACTOR * err.log_t
+            if not (np.isfinite(later) and switch_log_t < later <= MAX_LOG_T):
+                raise
+            switch_log_t = later
+    return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t, row_offset)
+
+
+def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str,
+                              rtol: float, atol: float, switch_log_t: float, row_offset: int):
     """Phase 2 of :func:`attnlib.gradient_flow` with the switch: the standard solver in ``s`` until the switch
     condition holds (at most to ``MAX_LOG_T``), then the margin frame in ``u = log s`` to ``log_end``.
 
@@ -578,18 +656,31 @@ def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndar
     with np.errstate(over="ignore"):
         raw = [fm.unscaled(x, u) for x, u in zip(states, us)]
     ys = [fm.split(x)[1] for x in states]
-    log_t_reduced = np.inf
+    log_t_reduced, changes = np.inf, ()
     if u_end > u_mid:  # the reduced frame (quasi-steady active offsets) from log t = QSS_LOG_T on
         x_mid = fsol.y[:, -1]
         red = _ReducedFrame(fm, fm.split(x_mid)[1], u_mid)
-        xr0 = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]])
-        rsol = _frame_solve(model, fm, red.rhs, red.jac, red.exit_value, red.exit_error, (u_mid, u_end), xr0,
-                            u_eval[~first], s_sw)
         log_t_reduced = float(np.exp(u_mid))
-        with np.errstate(over="ignore"):
-            raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
-        ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
-        us = np.concatenate([us, rsol.t])
+        xr, ur, todo = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]]), u_mid, u_eval[~first]
+        for _ in range(_MAX_SUPPORT_CHANGES + 1):  # a stage per support of the quasi-steady offsets
+            rsol = _frame_solve(model, fm, red.rhs, red.jac, red.exit_value, red.exit_error, (ur, u_end), xr,
+                                todo, s_sw, red.promote_value)
+            if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
+                with np.errstate(over="ignore"):
+                    raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
+                ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+                us = np.concatenate([us, rsol.t])
+            if rsol.status != 1:
+                break
+            ur, xr = float(rsol.t_events[1][0]), rsol.y_events[1][0]
+            todo = todo[todo > ur]
+            red.promote(ur, xr)
+        else:
+            raise FlowStallError(f"gradient flow (param={model.param!r}): the support of the reduced margin frame "
+                                 f"changed more than {_MAX_SUPPORT_CHANGES} times by log t = {np.exp(ur):.4g}; "
+                                 f"integrate to a smaller log_t_end", log_t=float(np.exp(ur)),
+                                 nfev=model.nfev + fm.nfev)
+        changes = tuple(sorted([(s, j, 1) for s, j in red.promoted] + [(s, j, -1) for s, j in red.demoted]))
     raw = np.array(raw).reshape(len(us), -1)
     if not np.all(np.isfinite(raw)):
         raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
@@ -600,31 +691,47 @@ def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndar
                          log_odds_offset=ys,
                          log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, us)]).reshape(
                              len(us), model.data.n, model.data.L),
-                         nfev=fm.nfev, njev=fm.njev, log_t_reduced=log_t_reduced)
+                         nfev=fm.nfev, njev=fm.njev, log_t_reduced=log_t_reduced, support_changes=changes)
     return saved, record
 
 
-def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, s_sw):
+def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, s_sw, stop_value=None):
     """Integrate one stage of the frame in ``u`` with the stiff methods of ``FRAME_METHODS`` (the second if the
-    first fails); raise :class:`MarginFrameError` at an exit and :class:`attnlib.FlowStallError` over budget."""
+    first fails); raise :class:`MarginFrameError` at an exit and :class:`attnlib.FlowStallError` over budget.
+    ``stop_value`` (optional): a second terminal event (falling through zero) that ends the stage early, with
+    ``status == 1`` (the reduced frame's change of support)."""
     def event(u, x):
         return exit_value(u, x)
 
     event.terminal, event.direction = True, -1
+    events = [event]
+    if stop_value is not None:
+        def stop(u, x):
+            return stop_value(u, x)
+
+        stop.terminal, stop.direction = True, -1
+        events.append(stop)
     failures = []
     for frame_method in FRAME_METHODS[model.param]:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
             warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
             try:
                 fsol = solve_ivp(rhs, span, x0, method=frame_method, rtol=fm.rtol, atol=fm.atol, t_eval=u_eval,
-                                 jac=jac, events=[event])
+                                 jac=jac, events=events)
+            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
+                if "different signs" not in str(err):
+                    raise
+                raise MarginFrameError(
+                    f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
+                    f"the step size collapsed where a sample's attended token changes (the frame's exit condition "
+                    f"could not be located). No path beyond this point is returned.", log_t=model.last_s) from None
             except _OverBudget:
                 raise FlowStallError(
                     f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
                     f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
                     f"the frame, switched at log t = {s_sw:.4g}). Integrate to a smaller log_t_end, or raise "
                     f"max_nfev.", log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
-        if fsol.status == 1:
+        if fsol.status == 1 and len(fsol.t_events[0]):
             raise exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
         if fsol.success:
             return fsol
