@@ -723,8 +723,9 @@ def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, 
                     raise
                 raise MarginFrameError(
                     f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
-                    f"the step size collapsed where a sample's attended token changes (the frame's exit condition "
-                    f"could not be located). No path beyond this point is returned.", log_t=model.last_s) from None
+                    f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
+                    f"reduced frame's support changing) could not be located. No path beyond this point is "
+                    f"returned.", log_t=model.last_s) from None
             except _OverBudget:
                 raise FlowStallError(
                     f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
