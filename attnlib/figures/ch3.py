@@ -413,12 +413,12 @@ def _lock_on_log_t(omega0: float) -> float:
 
 
 def _sci(x: float) -> str:
-    """``x`` as TeX ``a\\cdot10^{b}`` with one significant digit."""
+    """``x`` as TeX ``a\\times10^{b}`` with one significant digit."""
     e = int(np.floor(np.log10(x)))
     m = round(x / 10 ** e)
     if m == 10:
         m, e = 1, e + 1
-    return rf"${m}\cdot10^{{{e}}}$" if m != 1 else rf"$10^{{{e}}}$"
+    return rf"${m}\times10^{{{e}}}$" if m != 1 else rf"$10^{{{e}}}$"
 
 
 # -- figures ----------------------------------------------------------------------------------------------------
@@ -613,7 +613,7 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
             ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color="#BBBBBB", lw=0.8, zorder=1,
                       label=r"other $\omega_0$: distance to $\ell_1$" if "other" not in str(ax.get_legend_handles_labels()[1]) else None)
             # one label per grey curve: where it first falls below 0.03, else staggered along the plateau
-            low = np.where((o["dist_l1"] < 0.03) & (o["log_t"] > 3.0))[0]
+            low = np.where((o["dist_l1"] < 0.03 / 5.0 ** max(0, j - 3)) & (o["log_t"] > 3.0))[0]
             kl = int(low[0]) if len(low) else int(np.argmin(np.abs(o["log_t"] - 10.0 ** (1.0 + 0.8 * j))))
             if 1.2e-4 < o["dist_l1"][kl] < 2.5:
                 ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#777777",
