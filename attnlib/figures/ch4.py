@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 import attnlib as al
 from attnlib import plots
 
-__all__ = ["OMEGA0", "LOG_T_END", "RTOL", "LOG_T_1E300", "demo_flow", "compute_kkt", "fit_rate",
+__all__ = ["OMEGA0", "LOG_T_END", "LOG_T_FRAME_END", "RTOL", "LOG_T_1E300", "demo_flow", "compute_kkt", "fit_rate",
            "predicted_constant", "certificate_at", "settled", "extrapolate_duals", "fig_subdifferential", "fig_identity", "fig_residuals",
            "fig_duals", "fig_certificate", "FIGURES", "WIDGET_LOG_T"]
 
@@ -192,10 +192,15 @@ def fig_identity() -> Figure:
     return fig
 
 
-def fig_residuals() -> Figure:
+#: log t at the end of the residual figure's flow: the margin frame carries it to ln mu ~ 690 (~2,500 evaluations).
+LOG_T_FRAME_END = 1e300
+
+
+def fig_residuals(log_t_end: float = LOG_T_FRAME_END) -> Figure:
     """epsilon, epsilon', delta against ln mu on log-log axes, with the fitted rate and the predicted C / ln mu;
-    right: distance of the direction to the l1-SVM solution."""
-    k = compute_kkt()
+    right: distance of the direction to the l1-SVM solution. The flow runs to ``log t = log_t_end`` (default
+    1e300, through the margin frame), i.e. to the largest ln mu the library reaches."""
+    k = compute_kkt(log_t_end=log_t_end)
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     lm = k["log_mu"]
     ok = lm >= 1.0
@@ -208,22 +213,25 @@ def fig_residuals() -> Figure:
     a1.plot(lm[tail], k["prefactor"] * lm[tail] ** k["rate"], color="black", lw=0.9, ls=":",
             label=f"fit $\\propto(\\ln\\mu)^{{{k['rate']:.2f}}}$")
     a1.axvline(lm[k["j1e300"]], color="grey", lw=0.8, ls="-.")
-    a1.text(lm[k["j1e300"]] * 1.03, 1.2e-6, "$t=10^{300}$", fontsize=9, color="grey")
+    a1.text(lm[k["j1e300"]] * 1.03, 2e-9, "$t=10^{300}$", fontsize=9, color="grey")
     a1.set_xscale("log")
     a1.set_yscale("log")
-    a1.set_ylim(1e-7, 10)
+    a1.set_ylim(1e-9, 10)
     a1.set_xlabel(r"$\ln\mu(t)$ (log scale)")
     a1.set_ylabel("KKT residual (log scale)")
     a1.legend(fontsize=8, loc="lower left")
     a2.plot(lm[ok], k["dist"][ok], color=plots.COLORS["xi"], label=r"$\|\hat\beta(t)-\beta^*\|/\|\beta^*\|$")
-    a2.plot(lm[ok], 1.0 - k["cos"][ok], color=plots.OKABE_ITO["blue"], ls="--",
-            label=r"$1-\cos(\beta(t),\beta^*)$")
+    a2.plot(lm[ok], np.maximum(1.0 - k["cos"][ok], 1e-16), color=plots.OKABE_ITO["blue"], ls="--",
+            label=r"$1-\cos(\beta(t),\beta^*)$ (floored at $10^{-16}$)")
     a2.axvline(lm[k["j1e300"]], color="grey", lw=0.8, ls="-.")
+    a2.text(lm[ok][-1], 3 * k["dist"][-1], "accuracy of the\nreference SVM solution", fontsize=7.5, color="grey",
+            ha="right", va="bottom")
     a2.set_xscale("log")
     a2.set_yscale("log")
+    a2.set_ylim(3e-17, 3)
     a2.set_xlabel(r"$\ln\mu(t)$ (log scale)")
     a2.set_ylabel(r"gap to the $\ell_1$-SVM (log scale)")
-    a2.legend(fontsize=8)
+    a2.legend(fontsize=8, loc="upper right")
     return fig
 
 
