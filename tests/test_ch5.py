@@ -86,3 +86,18 @@ def test_figures_build():
         fig = f()
         assert fig.axes, name
         plt.close(fig)
+
+
+def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
+    """Issue 15 item 15: the misaligned row keeps its size; the growing rows turn orthogonal to it in R^{d_e}."""
+    from attnlib.experiments import diagonal_studies as ds
+
+    m = ds.misalignment_mechanism(np.pi / 8)
+    assert 0.07 < m.row_mis.min() and m.row_mis.max() < 0.09  # measured 0.075 .. 0.085: not shrinking
+    assert m.row_grow[-1] > 30 * m.row_mis[-1]  # the aligned row grows (9.3 at t = 1e300)
+    i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
+    assert m.cos_rows[i0] > 0.3 and m.cos_rows[-1] < 1e-3  # 0.47 -> 3.5e-5: orthogonal in R^{d_e}
+    assert m.cos_q_mis[-1] < 1e-4  # W~_31 = r_3 . q_1 -> 0 (the restoring force)
+    total = np.log10(m.offdiag[i0] / m.offdiag[-1])
+    growth_only = np.log10(m.offdiag[i0] / m.offdiag_fixed_angle[-1])
+    assert total > 5.0 and growth_only < 3.0  # 6.1 decades in all, only ~2 from the growth of r_1
