@@ -18,6 +18,7 @@ LAYERS = [
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
     {"checks"},           # self-checks of the exercises (compute the right value with the core)
+    {"experiments"},      # the book's compute: flows, SVM solves, sweeps (no drawing)
     {"plots"},
     {"widgets"},
     {"figures"},

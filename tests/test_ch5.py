@@ -101,3 +101,11 @@ def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
     total = np.log10(m.offdiag[i0] / m.offdiag[-1])
     growth_only = np.log10(m.offdiag[i0] / m.offdiag_fixed_angle[-1])
     assert total > 5.0 and growth_only < 3.0  # 6.1 decades in all, only ~2 from the growth of r_1
+
+
+def test_study_uses_the_chapters_misaligned_start():
+    from attnlib.experiments import diagonal_studies as ds
+
+    for theta in (0.0, np.pi / 8, np.pi / 2):
+        for a, b in zip(ds.misaligned_init(theta), ch5.misaligned_init(theta)):
+            np.testing.assert_array_equal(a, b)
