@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch5
+from attnlib.experiments import ch5
+from attnlib.figures import ch5 as ch5_figures
 
 
 def test_rotated_data_meet_assumption_4_but_are_not_dyadic():
@@ -80,12 +81,26 @@ def test_larger_scale_forgets_slower():
 def test_figures_build():
     import matplotlib.pyplot as plt
 
-    for name, f in ch5.FIGURES.items():
+    for name, f in ch5_figures.FIGURES.items():
         if name == "misaligned":  # six flows; its computation is tested above and its frame below
             continue
         fig = f()
         assert fig.axes, name
         plt.close(fig)
+
+
+def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
+    """The ch5 widget integrates at WIDGET_RTOL to redraw a new (theta, scale) within a second; its curves must be
+    indistinguishable from rtol = 1e-8 at the hardest setting offered (smallest scale, where the gap is smallest)."""
+    theta, scale = ch5.WIDGET_THETA[2], min(ch5.WIDGET_SCALE)
+    fast = ch5.compute_misaligned(theta, scale, rtol=ch5.WIDGET_RTOL)
+    ref = ch5.compute_misaligned(theta, scale, rtol=1e-8)
+    assert np.array_equal(fast["log_t"], ref["log_t"])
+    ok = (fast["gap"] > 1e-15) & (ref["gap"] > 1e-15)
+    assert ok.sum() > 50
+    assert np.max(np.abs(np.log10(fast["gap"][ok]) - np.log10(ref["gap"][ok]))) < 0.05
+    both = np.isfinite(fast["sv"]) & np.isfinite(ref["sv"])
+    assert np.max(np.abs(fast["sv"][both] - ref["sv"][both])) < 1e-4
 
 
 def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
@@ -103,9 +118,12 @@ def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
     assert total > 5.0 and growth_only < 3.0  # 6.1 decades in all, only ~2 from the growth of r_1
 
 
-def test_study_uses_the_chapters_misaligned_start():
+@pytest.mark.parametrize("theta", [np.pi / 32, np.pi / 4, 3 * np.pi / 8])
+def test_orthogonalisation_happens_at_every_misaligning_angle(theta):
     from attnlib.experiments import diagonal_studies as ds
 
-    for theta in (0.0, np.pi / 8, np.pi / 2):
-        for a, b in zip(ds.misaligned_init(theta), ch5.misaligned_init(theta)):
-            np.testing.assert_array_equal(a, b)
+    m = ds.misalignment_mechanism(theta)
+    i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
+    assert m.row_mis.max() < 1.5 * m.row_mis.min()  # the misaligned row keeps its size (within 30 %)
+    assert m.cos_rows[-1] < 1e-3 * m.cos_rows[i0]  # measured 6e-5 .. 2e-4 of the start
+    assert np.log10(m.offdiag_fixed_angle[-1] / m.offdiag[-1]) > 3.0  # the turn, not the growth, does most

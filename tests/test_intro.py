@@ -1,7 +1,7 @@
 """The intro's teaser shows four limit directions: each must be the predicted SVM solution, not the other."""
 import numpy as np
 
-from attnlib.figures.intro import compute_teaser
+from attnlib.experiments.intro import compute_teaser
 
 
 def test_teaser_limits_match_their_own_svm_and_not_the_other():
@@ -29,7 +29,7 @@ def test_convergence_tabs_show_distance_shrinking_for_each_own_svm():
 
 def test_teaser_quotes_distances_because_cosine_cannot_separate_l1_from_l2():
     """Issue 15 item 7: at t = 1e300 the xi-flow is ~21% from the l1 solution although its cosine is 0.99."""
-    from attnlib.figures.intro import teaser_at
+    from attnlib.experiments.intro import teaser_at
 
     res = compute_teaser()
     assert res["log_t_end"] == 1e6
@@ -46,7 +46,7 @@ def test_teaser_quotes_distances_because_cosine_cannot_separate_l1_from_l2():
 
 def test_kq_panel_converges_logarithmically():
     """Issue 15 item 8: 1 - cos for K, Q falls from ~1e-2 (ln t = 6) to ~1e-4 (t = 1e300), not 'in decades'."""
-    from attnlib.figures.intro import teaser_at
+    from attnlib.experiments.intro import teaser_at
 
     gaps = [1 - teaser_at("KQ", lt)["cos"][0] for lt in (6.0, np.log(1e10), np.log(1e300))]
     assert gaps[0] > 3e-3 and gaps[1] > 5e-4 and gaps[2] > 1e-5       # measured 9.6e-3, 2.1e-3, 7.7e-5

@@ -21,10 +21,11 @@ from .._validate import check_scalar
 from ..flow import Trajectory, aligned_bases, default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo, pool_map
+from .ch5 import exact_data, misaligned_init
 
 __all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DiagonalPaths", "MisalignmentMechanism",
            "xi_frame_flow", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
-           "misaligned_init", "misalignment_mechanism"]
+           "misalignment_mechanism"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
 OMEGA0_TABLE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -229,7 +230,7 @@ def diagonal_paths(omega0: float = 0.1, log_t_end: float = 1e6, rtol: float = 1e
                          omega0=float(omega0), log_t_end=float(log_t_end))
 
 
-# -- chapter 5: why a misaligned start is forgotten (kept here until the chapter modules exist) ----------------
+# -- chapter 5: why a misaligned start is forgotten ----------------------------------------------------------
 
 @dataclass(frozen=True)
 class MisalignmentMechanism:
@@ -261,38 +262,15 @@ class MisalignmentMechanism:
     offdiag_fixed_angle: np.ndarray
 
 
-#: Chapter 5's initial scales per aligned direction (times ``scale``): unequal, so a rotation really misaligns.
-OMEGA_PATTERN = (1.0, 1.0, 0.5, 0.5)
-
-
-def misaligned_init(theta: float, scale: float = 0.1, plane: tuple[int, int] = (0, 2)) -> tuple[np.ndarray, np.ndarray]:
-    """Chapter 5's misaligned start on its exact data: ``K0 = R_theta U_K Diag(sqrt2 omega_0)``, ``Q0 = 0``.
-
-    ``omega_0 = scale * OMEGA_PATTERN``; ``R_theta`` rotates by ``theta`` in the plane of the aligned-basis columns
-    ``plane``. The same construction as the chapter's figure module (a test keeps the two equal).
-
-    Returns
-    -------
-    (K0, Q0) : two arrays of shape (d, d)
-    """
-    data = _data.make_orthogonal_data()
-    U_K, _ = aligned_bases(data)
-    a, b = U_K[:, plane[0]], U_K[:, plane[1]]
-    c, s = np.cos(theta), np.sin(theta)
-    R = np.eye(data.d) + (c - 1) * (np.outer(a, a) + np.outer(b, b)) + s * (np.outer(b, a) - np.outer(a, b))
-    omega0 = scale * np.array(OMEGA_PATTERN[: data.d])
-    return R @ U_K @ np.diag(np.sqrt(2.0) * omega0), np.zeros((data.d, data.d))
-
-
 @memo
 def misalignment_mechanism(theta: float = np.pi / 8, log_t_end: float = LOG_T_1E300,
                            rtol: float = 1e-8) -> MisalignmentMechanism:
     """Chapter 5's misaligned flow at angle ``theta``, resolved into the rows that grow and the row that does not.
 
-    Uses :func:`misaligned_init` on chapter 5's exact data (:func:`attnlib.make_orthogonal_data`).
+    Uses chapter 5's :func:`attnlib.experiments.ch5.misaligned_init` on its exact data.
     """
     theta = check_scalar(theta, "theta")
-    data = _data.make_orthogonal_data()
+    data = exact_data()
     U_K, U_Q = aligned_bases(data)
     traj = gradient_flow(data, "KQ", misaligned_init(theta), log_t_end=float(log_t_end), rtol=float(rtol))
     A = np.einsum("da,mde->mae", U_K, traj.params["K"])  # U_K^T K, (m, d, d_e)
