@@ -78,9 +78,8 @@ def test_parse_shape():
     assert ch2.parse_shape("n=6, L=8, d=10") == (6, 8, 10)
 
 
-def test_locally_optimal_seeds_have_a_visible_excess_loss():
+def test_locally_optimal_seeds_have_a_visible_excess_loss(sweep):
     """Issue 15 item 18: their excess loss is not 0 (it was printed so at precision 2); it stops near 1e-3..1e-1."""
-    sweep = ch2.compute_seed_sweep()
     loc = sweep["local"]
     assert loc.sum() >= 2
     assert np.all(sweep["final_excess"][loc] > 1e-4)  # measured 9.2e-4 .. 3.1e-2

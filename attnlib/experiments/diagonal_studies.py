@@ -64,6 +64,11 @@ def _rel_dist(bh: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.linalg.norm(bh - ref, axis=-1) / np.linalg.norm(ref)
 
 
+def _l1_solution() -> np.ndarray:
+    """The l1-SVM solution of the book's diagonal data, (d,)."""
+    return np.array(solve_svm(_data.make_diagonal_data(), "l1").beta, dtype=float)
+
+
 @dataclass(frozen=True)
 class LockOn:
     """When the xi-flow from ``omega_0`` locks on to the l1-SVM solution (distance < ``LOCK_ON_TOL`` for good).
@@ -101,10 +106,11 @@ def _crossing(x: np.ndarray, dist: np.ndarray, tol: float) -> float:
     return float(x[k] + w * (x[k + 1] - x[k]))
 
 
-def _lock_on_row(args: tuple[float, float, float]) -> LockOn:
-    omega0, log_t_end, rtol = args
+def _lock_on_row(args: tuple) -> LockOn:
+    """One row of the table; ``args = (omega0, log_t_end, rtol, l1)`` with the l1-SVM solution ``l1`` solved by the
+    caller (workers only integrate: a conic solver used before a fork can deadlock in the forked child)."""
+    omega0, log_t_end, rtol, l1 = args
     traj = xi_frame_flow(omega0, log_t_end, rtol)
-    l1 = solve_svm(_data.make_diagonal_data(), "l1").beta
     dist = _rel_dist(_beta_hat(traj), l1)
     ok = traj.margin > 1.0
     lt, lmu, dist = traj.log_t[ok], np.log(traj.margin[ok]), dist[ok]
@@ -121,7 +127,7 @@ def _lock_on_row(args: tuple[float, float, float]) -> LockOn:
 
 def lock_on(omega0: float, log_t_end: float = 1e300, rtol: float = 1e-6) -> LockOn:
     """The lock-on of the xi-flow from ``omega0`` (see :class:`LockOn`)."""
-    return _lock_on_row((float(omega0), float(log_t_end), float(rtol)))
+    return _lock_on_row((float(omega0), float(log_t_end), float(rtol), _l1_solution()))
 
 
 @memo
@@ -131,7 +137,8 @@ def lock_on_table(omegas: tuple[float, ...] = OMEGA0_TABLE, log_t_end: float = 1
     lock-on by < 0.05 in ln mu against 1e-8, a test checks it)."""
     if len(omegas) == 0:
         raise ValueError("omegas must name at least one initial scale; got an empty tuple")
-    return tuple(pool_map(_lock_on_row, [(float(om), float(log_t_end), float(rtol)) for om in omegas], workers=2))
+    l1 = _l1_solution()
+    return tuple(pool_map(_lock_on_row, [(float(om), float(log_t_end), float(rtol), l1) for om in omegas], workers=2))
 
 
 def lock_on_slope(table: tuple[LockOn, ...] | None = None, max_omega0: float = 0.3) -> tuple[float, float]:
