@@ -20,6 +20,8 @@ The studies
 - :func:`gd_long_study` -- gradient descent on ``W`` with large steps, run 30,000 steps instead of 300.
 - :func:`e9_certificate` -- chapter 7's E9 flow (Assumption 4 data, Assumption 2 broken by ``eps``) with the
   nuclear-norm certificate and the distance to ``W°`` along the path.
+- :func:`accuracy_study` -- the appendix's tolerance study extended to ``ln t = 1e6``: the error of the parameters
+  and of the log attention weights.
 
 Numbers at a horizon are evidence about the flow, not a proof about its limit.
 """
@@ -37,7 +39,8 @@ __all__ = [
     "UNEQUAL_SEEDS", "GD_LONG", "E9_EPS",
     "demo_family", "perturbed_demo", "design_data", "norm_gap", "reached_selection",
     "KQRun", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
-    "unequal_scores_study", "GDRun", "gd_long_study", "E9Path", "e9_data", "e9_certificate", "e9_study",
+    "unequal_scores_study", "GDRun", "gd_long_study", "E9Path", "e9_data", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
+    "AccuracyRun", "accuracy_study",
 ]
 
 #: Relative tolerance of the studies' flows (the outcomes below do not change at 1e-8; tests check it).
@@ -315,7 +318,9 @@ def assumption_design(seeds: tuple = DESIGN_SEEDS, log_t: tuple = DESIGN_LOG_T, 
 
 @dataclass(frozen=True)
 class UnequalRun:
-    """One flow of :func:`unequal_scores_study` (``param`` "W" from 0, or "KQ" from init seed ``init_seed``)."""
+    """One flow of :func:`unequal_scores_study` (``param`` "W" from 0, or "KQ" from init seed ``init_seed``):
+    whether it ends on the optimal tokens, the certificate for the SVM of the selection it reaches, the cosine
+    with the (global) SVM solution, and whether Assumption 3 holds at ``W = 0`` for the draw."""
 
     seed: int
     param: str
@@ -324,6 +329,7 @@ class UnequalRun:
     n_stuck: int
     gap: float
     cos_global: float
+    a3: bool
 
 
 def _unequal_run(args: tuple) -> UnequalRun:
@@ -337,7 +343,8 @@ def _unequal_run(args: tuple) -> UnequalRun:
     sol = al.solve_svm(data, norm) if ok else al.solve_selection_svm(data, sel, norm)
     return UnequalRun(seed=seed, param=param, init_seed=init_seed, optimal=bool(ok),
                       n_stuck=int(np.sum(sel != data.opt)), gap=norm_gap(data, tr.W[-1], sol, sel),
-                      cos_global=float(tr.cosine_to(al.solve_svm(data, norm).W)[-1]))
+                      cos_global=float(tr.cosine_to(al.solve_svm(data, norm).W)[-1]),
+                      a3=al.check_assumptions(data).holds("3"))
 
 
 @memo
@@ -475,3 +482,66 @@ def e9_study(eps_values: tuple = E9_EPS, workers: int | None = None) -> dict:
     """:func:`e9_certificate` for every ``eps`` (on the process pool): ``eps -> E9Path``."""
     paths = pool_map(_e9_path, [float(e) for e in eps_values], workers)
     return {p.eps: p for p in paths}
+
+
+# -- appendix: accuracy of a long flow -----------------------------------------------------------------------
+
+#: Accuracy study: tolerances, the reference tolerance, the horizon and the saved ln t.
+ACCURACY_RTOLS = (1e-6, 1e-8, 1e-10)
+ACCURACY_REF_RTOL = 1e-11
+ACCURACY_LOG_T = tuple(np.geomspace(1.0, 1e6, 61))
+
+
+@dataclass(frozen=True)
+class AccuracyRun:
+    """A ``(K, Q)``-flow at tolerance ``rtol`` against the reference run, at the saved ``log_t``.
+
+    Attributes
+    ----------
+    rtol : float
+    log_t : numpy.ndarray, shape (m,)
+    param_err : numpy.ndarray, shape (m,)
+        Relative error of the raw parameters ``(K, Q)`` (:func:`attnlib.path_error`).
+    logodds_err : numpy.ndarray, shape (m,)
+        Largest absolute error of the log attention weights ``ln sigma_il`` (equivalently of the logits' differences):
+        the relative error of the small attention weights.
+    nfev : int
+    """
+
+    rtol: float
+    log_t: np.ndarray
+    param_err: np.ndarray
+    logodds_err: np.ndarray
+    nfev: int
+
+
+def _accuracy_flow(rtol: float) -> al.Trajectory:
+    data = al.make_generic_data()
+    init = al.default_init(data, "KQ", 0.01, seed=0)
+    return al.gradient_flow(data, "KQ", init, log_t_end=ACCURACY_LOG_T[-1], log_t_eval=np.array(ACCURACY_LOG_T),
+                            rtol=rtol)
+
+
+def _log_attention(data: al.AttentionData, W: np.ndarray) -> np.ndarray:
+    g = np.einsum("nld,de,ne->nl", data.X, W, data.z)
+    return g - np.logaddexp.reduce(g, axis=1, keepdims=True)
+
+
+@memo
+def accuracy_study(rtols: tuple = ACCURACY_RTOLS, workers: int | None = None) -> dict:
+    """The ``(K, Q)``-flow on Tarzanagh et al.'s setup (``make_generic_data()``, seed 0; start ``0.01 N(0, 1)``)
+    to ``ln t = 1e6`` at each tolerance, against a run at ``ACCURACY_REF_RTOL``.
+
+    Returns
+    -------
+    dict
+        ``rtol -> AccuracyRun``, and ``"ref_nfev"``.
+    """
+    flows = pool_map(_accuracy_flow, [ACCURACY_REF_RTOL, *rtols], workers)
+    ref, data = flows[0], flows[0].data
+    out: dict = {"ref_nfev": int(ref.nfev)}
+    for rtol, tr in zip(rtols, flows[1:]):
+        lo = np.array([np.abs(_log_attention(data, a) - _log_attention(data, b)).max() for a, b in zip(tr.W, ref.W)])
+        out[rtol] = AccuracyRun(rtol=rtol, log_t=tr.log_t[1:], param_err=al.path_error(tr, ref)[1:],
+                                logodds_err=lo[1:], nfev=int(tr.nfev))
+    return out

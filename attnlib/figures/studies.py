@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from attnlib import plots
 from attnlib.experiments import studies as st
 
-__all__ = ["fig_kq_study", "fig_gd_long", "fig_e9_certificate", "FIGURES"]
+__all__ = ["fig_kq_study", "fig_gd_long", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
 
 C = plots.COLORS
 
@@ -109,4 +109,29 @@ def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
     return fig
 
 
-FIGURES = {"kq_study": fig_kq_study, "gd_long": fig_gd_long, "e9_certificate": fig_e9_certificate}
+def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
+    """One tolerance of the long accuracy study: the parameters' relative error and the log-odds error of the
+    attention weights against ``ln t`` up to ``1e6``, with ``rtol`` and ``rtol * ln t`` for reference."""
+    study = st.accuracy_study() if study is None else study
+    if rtol not in study:
+        raise ValueError(f"rtol must be one of {st.ACCURACY_RTOLS}; got {rtol!r}")
+    r = study[rtol]
+    fig, ax = plots.new_figure(width=6.4, height=3.8)
+    ax.plot(r.log_t, r.param_err, color=C["KQ"], label=r"relative error of $(K,Q)$")
+    ax.plot(r.log_t, r.logodds_err, color=C["W"], label=r"error of $\ln\sigma_{il}$ (log attention)")
+    ax.axhline(rtol, **plots.THEORY_STYLE, label="rtol")
+    ax.plot(r.log_t, rtol * r.log_t, color=plots.COLORS["theory"], ls=":", lw=1.2, label=r"rtol $	imes\ln t$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 10)
+    ax.set_xlabel(r"$\ln t$ (log scale)")
+    ax.set_ylabel("error against rtol $=10^{-11}$ (log scale)")
+    ax.set_title(rf"rtol $=10^{{{int(round(np.log10(rtol)))}}}$: {r.nfev:,} gradient evaluations to "
+                 r"$\ln t=10^6$", fontsize=9.5)
+    plots.finish(fig, legend=False)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+FIGURES = {"kq_study": fig_kq_study, "gd_long": fig_gd_long, "e9_certificate": fig_e9_certificate,
+           "accuracy_long": fig_accuracy_long}
