@@ -44,7 +44,7 @@ GD_LARGE_LR = (3.0, 10.0)
 GD_T = 10.0
 #: Initial shifts c in W(0) = -c W_F (Assumption 3 fails for both).
 SHIFTS = (1.0, 4.0)
-#: A seed of the peers' setup (n=6, L=8, d=10) whose W-flow from 0 ends on a non-optimal token selection.
+#: A seed of Tarzanagh et al.'s setup (n=6, L=8, d=10) whose W-flow from 0 ends on a non-optimal token selection.
 PEERS_SEED = 5
 
 
@@ -503,9 +503,10 @@ def fig_selection() -> Figure:
                      label=rf"$c={c:g}$ vs SVM of its selection")
     p = r["peers"]
     keep = p["log_t"] >= -2
-    ax2.plot(p["log_t"][keep], 1 - p["cos_global"][keep], color=C["gd"], label=r"peers' data, $W(0)=0$, vs $W_F$-SVM")
+    ax2.plot(p["log_t"][keep], 1 - p["cos_global"][keep], color=C["gd"],
+             label=rf"Tarzanagh et al.'s setup, seed {PEERS_SEED}, $W(0)=0$, vs $W_F$-SVM")
     ax2.plot(p["log_t"][keep], 1 - p["cos_sel"][keep], color=C["gd"], ls="--",
-             label=r"peers' data vs SVM of its selection")
+             label=r"the same vs SVM of its selection")
     ax.axhline(r["stuck_level"], **plots.THEORY_STYLE, label="one sample stuck (Assumption 3 bound)")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_yscale("log")
