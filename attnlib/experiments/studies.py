@@ -60,7 +60,7 @@ KQ_SCALE = 0.01
 KQ_LOG_T = (1e2, 1e3, 1e4, 1e5, 1e6, 1e10, 1e20, 1e30, 1e100)
 #: Assumption 2 x 3 design: data seeds of Tarzanagh et al.'s setup and the ln t at which the selection is read.
 DESIGN_SEEDS = tuple(range(20))
-DESIGN_LOG_T = (10.0, 100.0)
+DESIGN_LOG_T = (10.0, 100.0, 1000.0)
 #: Unequal-score study: draws of the perturbation of chapter 6's demo data.
 UNEQUAL_SEEDS = tuple(range(20))
 UNEQUAL_SIZE = 2.0
@@ -313,7 +313,9 @@ def _design_run(args: tuple) -> DesignRun:
     data = design_data(seed, a2, a3)
     tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), log_t_end=log_t[-1], log_t_eval=np.array(log_t),
                           rtol=rtol)
-    sels = [reached_selection(data, W) for W in tr.W[1:]]
+    if len(tr.W) != len(log_t):
+        raise RuntimeError(f"expected the flow saved at {log_t}, got ln t = {tr.log_t}")
+    sels = [reached_selection(data, W) for W in tr.W]
     sel = sels[-1]
     ok = np.array_equal(sel, data.opt)
     sol = al.solve_svm(data, "fro") if ok else al.solve_selection_svm(data, sel, "fro")
@@ -565,6 +567,6 @@ def accuracy_study(rtols: tuple = ACCURACY_RTOLS, workers: int | None = None) ->
     out: dict = {"ref_nfev": int(ref.nfev)}
     for rtol, tr in zip(rtols, flows[1:]):
         lo = np.array([np.abs(_log_attention(data, a) - _log_attention(data, b)).max() for a, b in zip(tr.W, ref.W)])
-        out[rtol] = AccuracyRun(rtol=rtol, log_t=tr.log_t[1:], param_err=al.path_error(tr, ref)[1:],
-                                logodds_err=lo[1:], nfev=int(tr.nfev))
+        out[rtol] = AccuracyRun(rtol=rtol, log_t=tr.log_t, param_err=al.path_error(tr, ref), logodds_err=lo,
+                                nfev=int(tr.nfev))
     return out
