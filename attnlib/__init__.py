@@ -17,5 +17,14 @@ from .frame import FrameRecord, MarginFrameError
 from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
                           kkt_residuals, path_error, right_basis, singular_values, sinh_closed_form, svm_cosine,
                           svm_distance)
-from . import plots, widgets  # noqa: E402  (the book's plot style and sliders: al.plots, al.widgets)
 from . import checks  # noqa: E402  (self-checks of the exercises: al.checks.<label>(answer))
+
+
+def __getattr__(name: str):
+    """``al.plots`` and ``al.widgets`` (the book's plot style and sliders) are imported on first use, so the core and
+    :mod:`attnlib.experiments` run without matplotlib."""
+    if name in ("plots", "widgets"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,9 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from .figures import registry
+    from .figures import registry, render_figure
 
     figures = registry()
     if args.list:
@@ -45,12 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
         figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
     _check_outdir(parser, args.outdir)
-    for name, func in figures.items():
+    for name in figures:
         start = time.perf_counter()
-        figure = func()
-        for ext in args.format:
-            figure.savefig(args.outdir / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata={"Date": None} if ext in ("svg", "pdf") else None)
-        plt.close(figure)
+        render_figure(name, [args.outdir / f"{name}.{ext}" for ext in args.format], dpi=150)
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
     return 0
 

@@ -17,8 +17,8 @@ import numpy as np
 from ._validate import check_scalar
 from .assumptions import check_assumptions
 from .data import make_diagonal_data, make_generic_data, make_orthogonal_data
+from .diagnostics import beta_velocity
 from .flow import gradient_flow
-from .model import loss_grad_beta, loss_grad_xi
 from .svm import solve_svm
 
 __all__ = ["CHECKS", "ch4_ex_omega", "ch5_ex_closed", "ch7_ex_e2", "ch7_ex_e6", "num_ex_digits"]
@@ -77,9 +77,8 @@ def ch7_ex_e6(answer) -> bool:
     w = 0.3 * np.ones(data.d)
     a = np.linspace(0.1, 1.0, data.d)
     xi_k, xi_q = np.sqrt(2) * w * np.cosh(a), np.sqrt(2) * w * np.sinh(a)
-    gk, gq = loss_grad_xi(data, xi_k, xi_q)
-    beta_dot = -gk * xi_q - xi_k * gq
-    printed = -2 * np.sqrt((xi_k * xi_q) ** 2 + w ** 4) * loss_grad_beta(data, xi_k * xi_q) / data.n
+    beta_dot, corrected = beta_velocity(data, xi_k, xi_q, w)
+    printed = corrected / data.n
     keep = np.abs(printed) > 1e-12
     truth = float(np.median(beta_dot[keep] / printed[keep]))
     return _verdict("ch7-ex-e6", _close(_number(answer), truth, 1e-6),

@@ -9,7 +9,7 @@ import numpy as np
 from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
 from .data import AttentionData, check_data
 from .flow import Trajectory
-from .model import margin
+from .model import loss_grad_beta, loss_grad_xi, margin
 from .svm import SVMSolution
 
 __all__ = [
@@ -152,7 +152,61 @@ def path_error(traj: Trajectory, ref: Trajectory) -> np.ndarray:
         top = np.max(np.abs(b), axis=1, keepdims=True)
         top = np.where(top > 0, top, 1.0)
         num, den = np.linalg.norm((a - b) / top, axis=1), np.linalg.norm(b / top, axis=1)
+    return _guarded_ratio(num, den)
+
+
+def relative_error(a, ref, axis: int = -1) -> np.ndarray:
+    """``||a - ref|| / ||ref||`` along ``axis`` (e.g. per saved time of a path), shape of ``a`` without ``axis``.
+
+    0 where ``a`` equals ``ref`` exactly (both zero at ``t = 0``, say); where ``ref`` is zero but ``a`` is not, the
+    absolute error ``||a||``.
+
+    Parameters
+    ----------
+    a, ref : array_like of the same shape, e.g. (m, d)
+    axis : int
+        The axis the norm runs over.
+    """
+    a, ref = np.asarray(a, dtype=float), np.asarray(ref, dtype=float)
+    if a.shape != ref.shape:
+        raise ValueError(f"ref must have the shape of a, {a.shape}; got {ref.shape}")
+    return _guarded_ratio(np.linalg.norm(a - ref, axis=axis), np.linalg.norm(ref, axis=axis))
+
+
+def _guarded_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(num == 0, 0.0, num / np.where(den == 0, 1.0, den))
+
+
+def beta_velocity(data: AttentionData, xi_k, xi_q, omega0, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Erratum E6: the diagonal flow's ``beta' = xi_k' xi_q + xi_k xi_q'`` and the corrected eq. (27).
+
+    On the conserved hyperbola of initialisation (5), ``xi_k^2 - xi_q^2 = 2 omega_0^2`` (or its mirror), the
+    product ``beta = xi_k xi_q`` moves with ``beta' = -2 sqrt(beta^2 + omega_0^4) grad_beta L`` (componentwise);
+    the paper's eq. (27) has an extra ``1/n``: its right-hand side is the second output divided by ``data.n``.
+
+    Parameters
+    ----------
+    data : AttentionData
+    xi_k, xi_q : array_like, shape (d,)
+        A point of the diagonal parameterisation.
+    omega0 : float or array_like of shape (d,)
+        The initial scale of (5).
+    log_scale : float
+        ``log t`` to carry the factor ``t`` of log-time (0: physical time).
+
+    Returns
+    -------
+    beta_dot, corrected : numpy.ndarray, shape (d,) each
+        ``beta'`` from the library's ``(xi_k, xi_q)`` gradients, and the corrected formula.
+    """
+    data = check_data(data)
+    xi_k = check_array(xi_k, "xi_k", shape=(data.d,))
+    xi_q = check_array(xi_q, "xi_q", shape=(data.d,))
+    w2 = np.broadcast_to(np.asarray(omega0, dtype=float), (data.d,)) ** 2
+    gk, gq = loss_grad_xi(data, xi_k, xi_q, log_scale=log_scale)
+    beta_dot = -(gk * xi_q + xi_k * gq)
+    corrected = -2 * np.sqrt((xi_k * xi_q) ** 2 + w2 ** 2) * loss_grad_beta(data, xi_k * xi_q, log_scale=log_scale)
+    return beta_dot, corrected
 
 
 def _omega0_sq(traj: Trajectory) -> np.ndarray:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -442,6 +444,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     arrays, t_eval, log_end, log_eval, rtol, max_nfev = _check_flow_args(
         data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev)
     switch = _check_switch(switch_log_t, log_end)
+    cpu_start = time.process_time()
     model = _Model(data, param, arrays, loss, max_nfev)
     y0 = np.concatenate([a.ravel() for a in arrays] + [np.zeros(len(data.pairs))])
     start = time.perf_counter()
@@ -464,10 +467,61 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
                           method="gradient_flow", wall_time=wall, frame=frame)
     rise = _loss_rise(traj, rtol)
     if rise is None:
-        return traj
-    return _recover_descent(rise, rtol, lambda tighter: gradient_flow(
+        return _record(traj, cpu_start)
+    return _record(_recover_descent(rise, rtol, lambda tighter: gradient_flow(
         data, param, init, t_end, t_eval, tighter, loss=loss, log_t_end=log_t_end, log_t_eval=log_t_eval,
-        method=method, max_nfev=max_nfev, switch_log_t=switch_log_t))
+        method=method, max_nfev=max_nfev, switch_log_t=switch_log_t)), cpu_start)
+
+
+# -- instrumentation: what each flow cost ------------------------------------------------------------------------
+
+_RECORDERS: list[tuple[list, Callable[[dict], None] | None]] = []
+
+
+@contextmanager
+def instrument(callback: Callable[[dict], None] | None = None) -> Iterator[list[dict]]:
+    """Record every :func:`gradient_flow` call made inside the ``with`` block (the timing hook of the benchmarks).
+
+    Parameters
+    ----------
+    callback : callable, optional
+        Also called with each record as it is made (e.g. to write it to a file).
+
+    Yields
+    ------
+    list of dict
+        One record per finished call, appended as the calls finish: ``param``, ``n``, ``L``, ``d`` (the data's
+        shape), ``log_t_end`` (the last saved log-time), ``nfev``, ``njev`` (gradient and Hessian evaluations),
+        ``cpu`` (CPU seconds of the call) and ``wall`` (seconds of integration). A flow that recovers from a loss
+        rise with a tighter tolerance records its inner call too.
+
+    Examples
+    --------
+    >>> with instrument() as calls:  # doctest: +SKIP
+    ...     gradient_flow(data, "W", init)
+    >>> calls[0]["nfev"]  # doctest: +SKIP
+    """
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable (called with each record) or None; got {type(callback).__name__}")
+    entry: tuple[list, Callable[[dict], None] | None] = ([], callback)
+    _RECORDERS.append(entry)
+    try:
+        yield entry[0]
+    finally:
+        _RECORDERS.remove(entry)
+
+
+def _record(traj: Trajectory, cpu_start: float) -> Trajectory:
+    """Hand the cost of a finished flow to the active :func:`instrument` blocks; return ``traj``."""
+    if _RECORDERS:
+        rec = dict(param=traj.param, n=traj.data.n, L=traj.data.L, d=traj.data.d, log_t_end=float(traj.log_t[-1]),
+                   nfev=int(traj.nfev), njev=int(traj.njev), cpu=time.process_time() - cpu_start,
+                   wall=float(traj.wall_time))
+        for records, callback in _RECORDERS:
+            records.append(rec)
+            if callback is not None:
+                callback(rec)
+    return traj
 
 
 # -- validation at the door ----------------------------------------------------------------------------------

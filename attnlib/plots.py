@@ -28,6 +28,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "OKABE_ITO",
@@ -298,6 +299,7 @@ def finish(
     legend: bool | str = "auto",
     legend_loc: str = "best",
     suptitle: str | None = None,
+    legends: Sequence[tuple[Axes, dict]] = (),
 ) -> Figure:
     """Tidy a figure before it is shown: legends without duplicates, optional title.
 
@@ -312,6 +314,9 @@ def finish(
         Legend location.
     suptitle : str, optional
         Figure title. Prefer the caption in the book; use this for standalone files.
+    legends : sequence of (Axes, dict), optional
+        Legends placed by hand afterwards, in this order: ``ax.legend(**kwargs)`` for each pair (with
+        ``legend=False``, the way the chapters place several panels' legends).
 
     Returns
     -------
@@ -333,7 +338,35 @@ def finish(
                 ax.legend(list(seen.values()), list(seen.keys()), loc=legend_loc)
     if suptitle:
         fig.suptitle(suptitle)
+    for ax, kwargs in legends:
+        ax.legend(**kwargs)
     return fig
+
+
+def label_axes(ax: Axes, xlabel: str, ylabel: str, *, xscale: str | tuple[str, dict] | None = None,
+               yscale: str | tuple[str, dict] | None = None, xlim: tuple | None = None,
+               ylim: tuple | None = None) -> Axes:
+    """Scales, labels and limits of one panel, in that order (``None``: leave as is).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    xlabel, ylabel : str
+    xscale, yscale : str or (str, dict), optional
+        ``"log"``, or a scale with its options, e.g. ``("symlog", {"linthresh": 1})``.
+    xlim, ylim : (float, float), optional
+    """
+    for set_scale, scale in ((ax.set_xscale, xscale), (ax.set_yscale, yscale)):
+        if scale is not None:
+            name, kwargs = (scale, {}) if isinstance(scale, str) else scale
+            set_scale(name, **kwargs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    return ax
 
 
 def save_figure(
@@ -441,3 +474,13 @@ def glue(name: str, value: Any, display: bool = False) -> None:
             _display(value)
         return
     _myst_glue(name, value, display=display)
+
+
+def log10_axis(ax, which: str = "x") -> None:
+    """Label a linear axis that carries ``log10`` of a quantity as a log axis (ticks ``10^k``).
+
+    Matplotlib's own log axes overflow (RuntimeWarning) for data near 1e300, which the flows reach.
+    """
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(MaxNLocator(nbins=7, integer=True))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{int(round(v))}}}$"))

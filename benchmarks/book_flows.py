@@ -6,9 +6,9 @@ Run from the repository root:
     .venv/bin/python benchmarks/book_flows.py ch4 ch6      # some chapters
 
 Each chapter (``book/*.md``) is executed as a notebook (jupytext + nbclient, like the book build) with one extra
-first cell that wraps ``attnlib.gradient_flow`` everywhere it is bound (the library, its figure modules, the
-chapter's namespace) to record, per call, the parameterisation, the data size, the final log-time, gradient and
-Hessian evaluations and the CPU time of the call. Flows cached by the figure modules count once, as in the book.
+first cell that enters ``attnlib.flow.instrument`` (the flow's timing hook) to record, per call, the
+parameterisation, the data size, the final log-time, gradient and Hessian evaluations and the CPU time of the call.
+Flows cached by the experiments modules count once, as in the book.
 """
 from __future__ import annotations
 
@@ -29,24 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_CPU = 1.0
 
 RECORDER = r'''
-import json as _json, sys as _sys, time as _time, numpy as _np
-import attnlib as _al, attnlib.flow as _flow, attnlib.figures as _figs
-for _m in _figs.CHAPTER_MODULES:
-    __import__(f"attnlib.figures.{_m}")
-_orig = _flow.gradient_flow
+import json as _json
+import attnlib.flow as _flow
 
-def _recorded(data, param, *args, **kwargs):
-    c0 = _time.process_time()
-    tr = _orig(data, param, *args, **kwargs)
-    rec = dict(param=param, n=data.n, L=data.L, d=data.d, log_t_end=float(tr.log_t[-1]), nfev=tr.nfev,
-               njev=tr.njev, cpu=_time.process_time() - c0, wall=tr.wall_time)
+def _write(rec):
     with open(LOG_PATH, "a") as fh:
         fh.write(_json.dumps(rec) + "\n")
-    return tr
 
-for _name, _mod in list(_sys.modules.items()):
-    if _name.startswith("attnlib") and getattr(_mod, "gradient_flow", None) is _orig:
-        _mod.gradient_flow = _recorded
+_instrument = _flow.instrument(callback=_write)  # kept referenced: active for the rest of the kernel's life
+_instrument.__enter__()
 '''
 
 

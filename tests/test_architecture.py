@@ -18,6 +18,7 @@ LAYERS = [
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
     {"checks"},           # self-checks of the exercises (compute the right value with the core)
+    {"experiments"},      # the book's compute: data choices, flows, SVM solves, sweeps (no matplotlib)
     {"plots"},
     {"widgets"},
     {"figures"},
@@ -91,3 +92,62 @@ def test_the_checker_sees_a_violation(tmp_path):
     assert sorted(_violations(pkg)) == ["attnlib/flow.py imports attnlib.figures", "attnlib/model.py imports attnlib.flow",
                                         "attnlib/model.py imports attnlib.plots",
                                         "attnlib/svm.py imports attnlib.diagnostics"]
+
+
+MATPLOTLIB_FREE = ("experiments", "_validate", "data", "model", "assumptions", "svm", "flow", "frame", "diagnostics",
+                   "checks")
+
+
+def _imports_top_level(path: Path) -> set[str]:
+    """Top-level packages a source file imports (any ``import x`` / ``from x import``, absolute only)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_experiments_and_the_core_never_import_matplotlib():
+    wrong = [str(p.relative_to(ROOT.parent)) for p in sorted(ROOT.rglob("*.py"))
+             if _module_name(p) in MATPLOTLIB_FREE and "matplotlib" in _imports_top_level(p)]
+    assert not wrong, f"these modules import matplotlib: {wrong}"
+
+
+def test_importing_every_chapters_experiments_leaves_matplotlib_out():
+    # Tests of a chapter's claims import attnlib.experiments.<chapter> only: run in a fresh interpreter.
+    import subprocess
+    import sys
+
+    chapters = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if not p.stem.startswith("_"))
+    assert {"ch1", "ch3", "ch7"} <= set(chapters)
+    code = ("import importlib, sys\n"
+            f"for m in {chapters!r}: importlib.import_module('attnlib.experiments.' + m)\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] == 'matplotlib'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"importing attnlib.experiments loads {out}"
+
+
+FIGURE_MODULES = sorted(p for p in (ROOT / "figures").glob("*.py") if p.stem != "__init__")
+
+
+def test_figure_modules_draw_only():
+    # A figure module imports no other figure module (only the package's helpers), no flow, no solver and no cache:
+    # it draws experiment results.
+    forbidden = {"flow", "frame", "svm", "assumptions", "figures", "functools"}
+    wrong = []
+    for path in FIGURE_MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                mod = (node.module or "").split(".")
+                names = {a.name for a in node.names}
+                chapters = {q.stem for q in FIGURE_MODULES}
+                hit = (node.level == 1 and (node.module is not None or names & chapters)) or (node.level == 2 and (mod[0] in forbidden or names & forbidden)) or \
+                      (node.level == 0 and (mod[0] == "functools" or mod[:2] in (["attnlib", m] for m in forbidden)))
+                if hit:
+                    wrong.append(f"{path.name}: from {'.' * node.level}{node.module or ''} import {sorted(names)}")
+            elif isinstance(node, ast.Import):
+                wrong += [f"{path.name}: import {a.name}" for a in node.names
+                          if a.name == "functools" or a.name.startswith("attnlib")]
+    assert not wrong, "figure modules must only draw:\n" + "\n".join(wrong)

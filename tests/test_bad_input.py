@@ -238,3 +238,19 @@ def test_save_figure_keeps_dots_in_the_name(tmp_path):
     out = al.plots.save_figure(fig, tmp_path / "out" / "run_1.5e-3", formats=("png",))
     plt.close(fig)
     assert [p.name for p in out] == ["run_1.5e-3.png"] and out[0].exists()
+
+
+def test_render_figure_saves_every_path_closes_and_checks_the_name(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from attnlib.figures import render_figure
+
+    before = plt.get_fignums()
+    render_figure("ch1.tokens", [tmp_path / "a.png", tmp_path / "a.svg"], dpi=50)
+    assert (tmp_path / "a.png").stat().st_size > 0 and b"<svg" in (tmp_path / "a.svg").read_bytes()
+    assert plt.get_fignums() == before
+    with pytest.raises(ValueError, match="name must be a figure"):
+        render_figure("ch1.nope", tmp_path / "b.png")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch1
+from attnlib.experiments import ch1
+from attnlib.figures import ch1 as ch1_figures
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,18 @@ def test_figures_build():
     import matplotlib.pyplot as plt
 
     for name in ("tokens", "svm_plane", "direction_widget"):
-        fig = ch1.FIGURES[name]()
+        fig = ch1_figures.FIGURES[name]()
         assert fig.axes
         plt.close(fig)
+
+
+def test_a_figure_draws_the_result_it_is_given():
+    # fig_*(result) draws what it is handed (here a changed copy), not a result it computes itself.
+    res = dict(ch1.compute_loss_flow())
+    res["excess"] = res["excess"] * 10.0
+    fig = ch1_figures.fig_loss_flow(res)
+    ok = res["t"] > 0
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["excess"][ok])
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch2
+from attnlib.experiments import ch2
 
 SEEDS = tuple(range(8))
 

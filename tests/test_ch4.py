@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from attnlib.figures import ch4
+from attnlib.experiments import ch4
+from attnlib.figures import ch4 as ch4_figures
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_certificate_at_end_in_box():
 def test_figures_build():
     import matplotlib.pyplot as plt
 
-    for name, f in ch4.FIGURES.items():
+    for name, f in ch4_figures.FIGURES.items():
         fig = f()
         assert fig.axes, name
         plt.close(fig)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import ch5
+from attnlib.experiments import ch5
+from attnlib.figures import ch5 as ch5_figures
 
 
 def test_rotated_data_meet_assumption_4_but_are_not_dyadic():
@@ -80,9 +81,23 @@ def test_larger_scale_forgets_slower():
 def test_figures_build():
     import matplotlib.pyplot as plt
 
-    for name, f in ch5.FIGURES.items():
+    for name, f in ch5_figures.FIGURES.items():
         if name == "misaligned":  # six flows; its computation is tested above and its frame below
             continue
         fig = f()
         assert fig.axes, name
         plt.close(fig)
+
+
+def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
+    """The ch5 widget integrates at WIDGET_RTOL to redraw a new (theta, scale) within a second; its curves must be
+    indistinguishable from rtol = 1e-8 at the hardest setting offered (smallest scale, where the gap is smallest)."""
+    theta, scale = ch5.WIDGET_THETA[2], min(ch5.WIDGET_SCALE)
+    fast = ch5.compute_misaligned(theta, scale, rtol=ch5.WIDGET_RTOL)
+    ref = ch5.compute_misaligned(theta, scale, rtol=1e-8)
+    assert np.array_equal(fast["log_t"], ref["log_t"])
+    ok = (fast["gap"] > 1e-15) & (ref["gap"] > 1e-15)
+    assert ok.sum() > 50
+    assert np.max(np.abs(np.log10(fast["gap"][ok]) - np.log10(ref["gap"][ok]))) < 0.05
+    both = np.isfinite(fast["sv"]) & np.isfinite(ref["sv"])
+    assert np.max(np.abs(fast["sv"][both] - ref["sv"][both])) < 1e-4

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from attnlib.figures import ch7
+from attnlib.experiments import ch7
+from attnlib.figures import ch7 as ch7_figures
 
 
 def test_e1_shapes():
@@ -85,12 +86,12 @@ def test_e10_nonconstant_omega0():
     assert r["sinh_error"] < 1e-5 and r["conservation"] < 1e-6 and abs(r["dloss"]) < 1e-8
 
 
-@pytest.mark.parametrize("name", sorted(ch7.FIGURES))
+@pytest.mark.parametrize("name", sorted(ch7_figures.FIGURES))
 def test_figures_render(name):
     import matplotlib
 
     matplotlib.use("Agg")
-    assert ch7.FIGURES[name]().axes
+    assert ch7_figures.FIGURES[name]().axes
 
 
 # -- E9 with the nuclear-norm certificate (attnlib.experiments.studies) ------------------------------------------

@@ -155,3 +155,34 @@ def test_kkt_residuals_error_paths():
         dg.kkt_residuals(w_flow(), al.solve_svm(data, "l1"))
     with pytest.raises(ValueError, match="l1"):
         dg.kkt_residuals(xi_flow(), al.solve_svm(data, "l2"))
+
+
+def test_relative_error_is_guarded_at_zero_and_checks_shapes():
+    from attnlib.diagnostics import relative_error
+
+    ref = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])
+    a = np.array([[0.0, 0.0], [3.0, 4.5], [0.0, 2.0]])
+    np.testing.assert_allclose(relative_error(a, ref, axis=1), [0.0, 0.1, 2.0])  # 0/0 -> 0; x/0 -> |x|
+    with pytest.raises(ValueError, match="shape"):
+        relative_error(a, ref[:2])
+
+
+def test_beta_velocity_is_the_chain_rule_and_matches_e6_only_on_the_hyperbola():
+    from attnlib.diagnostics import beta_velocity
+
+    data = al.make_diagonal_data(5, 3, 6, seed=0)
+    w = 0.3 * np.ones(data.d)
+    a = np.linspace(0.1, 1.0, data.d)
+    xi_k, xi_q = np.sqrt(2) * w * np.cosh(a), np.sqrt(2) * w * np.sinh(a)
+    beta_dot, corrected = beta_velocity(data, xi_k, xi_q, w)
+    # beta' by a central difference along the gradient field of (xi_k, xi_q)
+    gk, gq = al.loss_grad_xi(data, xi_k, xi_q)
+    h = 1e-6
+    fd = ((xi_k - h * gk) * (xi_q - h * gq) - (xi_k + h * gk) * (xi_q + h * gq)) / (2 * h)
+    np.testing.assert_allclose(beta_dot, fd, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(corrected, beta_dot, rtol=1e-10)        # E6: no extra 1/n on the hyperbola
+    off_k = 1.3 * xi_k                                                    # off the conserved hyperbola
+    b2, c2 = beta_velocity(data, off_k, xi_q, w)
+    assert np.max(np.abs(c2 - b2)) > 1e-3 * np.max(np.abs(b2))
+    with pytest.raises(ValueError, match="xi_q"):
+        beta_velocity(data, xi_k, xi_q[:2], w)

@@ -398,3 +398,21 @@ def test_path_error_diagnostic():
         al.path_error(tr, flow("demo1", "W"))
     with pytest.raises(ValueError, match="same times"):
         al.path_error(tr, flow("demo1", "KQ", log_t_end=1e4))
+
+
+def test_instrument_records_each_flow_and_only_inside_its_block():
+    from attnlib.flow import instrument
+
+    data = al.make_diagonal_data(3, 3, 4, seed=0)
+    seen = []
+    with instrument(callback=seen.append) as calls:
+        tr = al.gradient_flow(data, "beta", np.zeros(data.d), log_t_end=5.0)
+    al.gradient_flow(data, "beta", np.zeros(data.d), log_t_end=4.0)   # outside: not recorded
+    assert len(calls) == 1 and seen == calls
+    rec = calls[0]
+    assert (rec["param"], rec["n"], rec["L"], rec["d"]) == ("beta", 3, 3, 4)
+    assert rec["nfev"] == tr.nfev > 0 and rec["njev"] == tr.njev and rec["log_t_end"] == pytest.approx(5.0)
+    assert rec["cpu"] >= 0.0
+    with pytest.raises(TypeError, match="callback"):
+        with instrument(callback=3):
+            pass

@@ -1,7 +1,7 @@
 """The intro's teaser shows four limit directions: each must be the predicted SVM solution, not the other."""
 import numpy as np
 
-from attnlib.figures.intro import compute_teaser
+from attnlib.experiments.intro import compute_teaser
 
 
 def test_teaser_limits_match_their_own_svm_and_not_the_other():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.figures import numerics as nm
+from attnlib.experiments import numerics as nm
+from attnlib.figures import numerics as nm_figures
 
 
 def test_margin_grows_like_log_t_and_the_flow_cost_does_not():
@@ -47,14 +48,14 @@ def test_figures_and_widget_values():
     import matplotlib.pyplot as plt
 
     for rtol in nm.RTOLS:
-        plt.close(nm.fig_accuracy(rtol))
-    plt.close(nm.fig_cost())
+        plt.close(nm_figures.fig_accuracy(rtol))
+    plt.close(nm_figures.fig_cost())
     with pytest.raises(ValueError, match="rtol must be one of"):
-        nm.fig_accuracy(3e-8)
+        nm_figures.fig_accuracy(3e-8)
 
 
 def test_mirrored_flow_stalls_earlier_at_tighter_tolerance():
-    from attnlib.figures.ch1 import make_mirrored_data
+    from attnlib.experiments.ch1 import make_mirrored_data
 
     data = make_mirrored_data()
     stall = []

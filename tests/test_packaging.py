@@ -121,3 +121,51 @@ def test_readme_names_the_two_commands_and_the_config_place():
 
 def test_python_is_supported():
     assert sys.version_info >= tuple(int(x) for x in PROJECT["requires-python"].lstrip(">=").split("."))
+
+
+def test_binder_gets_the_same_jupyterlab_defaults_as_lab_sh(tmp_path):
+    """postBuild installs attnlib and copies the repo's JupyterLab overrides where JupyterLab reads them."""
+    import json
+    import subprocess
+
+    post = (ROOT / "postBuild").read_text()
+    lab = (ROOT / "tools" / "lab.sh").read_text()
+    copy = 'cp tools/jupyterlab/overrides.json "$settings/overrides.d/attnlib-book.json"'
+    assert copy in post and copy in lab
+    assert "pip install --no-deps -e ." in post
+    viewers = json.loads((ROOT / "tools/jupyterlab/overrides.json").read_text())
+    assert viewers["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["markdown"] == "Jupytext Notebook"
+    # the settings-directory line runs (with a stub pip) and writes the file where it says
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "pip").write_text("#!/bin/sh\nexit 0\n")
+    (stub / "pip").chmod(0o755)
+    (stub / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (stub / "python").chmod(0o755)
+    pytest.importorskip("jupyterlab")
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "HOME": str(tmp_path), "JUPYTERLAB_DIR": str(tmp_path / "app")}
+    out = subprocess.run(["bash", "postBuild"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    written = tmp_path / "app" / "settings" / "overrides.d" / "attnlib-book.json"
+    assert json.loads(written.read_text()) == viewers
+
+
+def test_parallel_read_declares_only_the_checked_extension_safe():
+    """tools/parallel_read.py flips an undeclared flag of a listed extension, and nothing else."""
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import parallel_read
+    finally:
+        sys.path.pop(0)
+    exts = {"sphinx_multitoc_numbering": SimpleNamespace(parallel_read_safe=None),
+            "other_undeclared": SimpleNamespace(parallel_read_safe=None),
+            "declared_unsafe": SimpleNamespace(parallel_read_safe=False)}
+    parallel_read._declare_safe(SimpleNamespace(extensions=exts))
+    assert exts["sphinx_multitoc_numbering"].parallel_read_safe is True
+    assert exts["other_undeclared"].parallel_read_safe is None
+    assert exts["declared_unsafe"].parallel_read_safe is False
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "parallel_read" in config["sphinx"]["config"]["extensions"]
+    assert "jb_build.py" in (ROOT / "tools" / "build_book.sh").read_text()

@@ -44,3 +44,42 @@ def test_pool_map_keeps_order_and_propagates_errors():
     assert pool_map(abs, [-3, 1, -2], workers=2) == [3, 1, 2]
     with pytest.raises(ArithmeticError, match="two"):
         pool_map(_fail_on_two, [1, 2, 3], workers=2)
+
+
+_CALLS = []
+
+
+@memo
+def _counted(a: int, b: int = 1):
+    _CALLS.append((a, b))
+    return np.full(2, a + b, dtype=float)
+
+
+def test_memo_prime_and_is_cached_fill_the_cache_from_elsewhere():
+    # chapter 2 runs flows on a pool and stores them with prime(); a primed key is not computed again.
+    _counted.cache_clear()
+    _CALLS.clear()
+    assert not _counted.is_cached(5, 2)
+    stored = _counted.prime((5, 2), np.array([-1.0, -1.0]))
+    assert _counted.is_cached(5, 2) and _counted(5, 2) is stored and _CALLS == []
+    with pytest.raises(ValueError, match="read-only"):
+        stored[0] = 0.0
+    _counted(1)
+    _counted(1)
+    assert _CALLS == [(1, 1)] and _counted.cache_info().hits == 2 and _counted.cache_info().currsize == 2
+
+
+def _fails_on_two(x: int) -> int:
+    if x == 2:
+        raise ArithmeticError(f"no {x}")
+    return x
+
+
+def test_chapter2_prefetch_propagates_a_flow_error(monkeypatch):
+    # The old prefetch swallowed errors of the work (a FlowStallError) in a broad except; pool_map does not.
+    from attnlib.experiments import ch2
+
+    monkeypatch.setattr(ch2, "_run_flow", lambda key: _fails_on_two(key[0]))
+    with pytest.raises(ArithmeticError, match="no 2"):
+        ch2.prefetch([(2, 3, 3, 3)], workers=1)
+    assert not ch2.tarzanagh_flow.is_cached(2, 3, 3, 3)

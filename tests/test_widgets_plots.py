@@ -179,3 +179,21 @@ def test_tabs_widget():
         widgets.tabs({})
     with pytest.raises(ValueError, match="not matplotlib Figures"):
         widgets.tabs({"x": 1})
+
+
+def test_label_axes_and_finish_legends_do_what_the_figures_did_by_hand():
+    from attnlib import plots
+
+    fig, (ax, ax2) = plots.new_figure(1, 2)
+    ax.plot([1, 10], [1, 100], label="a")
+    ax2.plot([1, 2], [3, 4], label="b")
+    plots.label_axes(ax, "x", "y", xscale=("symlog", {"linthresh": 1}), yscale="log", ylim=(1e-2, 1e3))
+    plots.label_axes(ax2, "u", "v")
+    assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(), ax.get_ylabel()) == ("symlog", "log", "x", "y")
+    assert ax.xaxis.get_transform().linthresh == 1 and ax.get_ylim() == (1e-2, 1e3)
+    assert ax2.get_xscale() == "linear" and ax2.get_xlabel() == "u"
+    out = plots.finish(fig, legend=False, legends=[(ax2, dict(loc="lower right", fontsize=7))])
+    assert out is fig and ax.get_legend() is None
+    leg = ax2.get_legend()
+    assert leg is not None and leg._loc == 4 and leg.get_texts()[0].get_fontsize() == 7
+    plt.close(fig)

@@ -5,7 +5,8 @@
 #     skipped when .venv already matches requirements-lock.txt/pyproject.toml (hash kept in .venv).
 #  2. Front-end assets: `npm ci` (MathJax, RequireJS, ipywidgets HTML manager), whose
 #     postinstall copies them to _vendor/; skipped when node_modules matches package-lock.json.
-#  3. jupyter-book build . -W -n --keep-going: every chapter executes (execute_notebooks: force);
+#  3. jupyter-book build . -W -n --keep-going, two chapters at a time (tools/jb_build.py: Sphinx's parallel
+#     read; BOOK_JOBS=1 for one at a time): every chapter executes (execute_notebooks: force);
 #     any cell error, cell stderr or Sphinx warning makes this script exit non-zero.
 #     Sphinx re-reads only changed pages, so when attnlib/, requirements or the config changed
 #     since the last successful build the whole book is rebuilt (-all); --all forces that.
@@ -51,9 +52,9 @@ if [ "${1:-}" = "--all" ] || [ "$(cat _build/.book-sources.sha256 2>/dev/null)" 
   log "full rebuild (attnlib, tools or configuration changed, or --all)"
 fi
 
-log "jupyter-book build . -W -n --keep-going ${extra[*]:-}"
+log "jupyter-book build . -W -n --keep-going ${extra[*]:-} (tools/jb_build.py, ${BOOK_JOBS:-2} chapters at a time)"
 rc=0
-.venv/bin/jupyter-book build . -W -n --keep-going "${extra[@]}" || rc=$?
+.venv/bin/python tools/jb_build.py "${extra[@]}" || rc=$?
 secs=$(( $(date +%s) - start ))
 if [ "$rc" -ne 0 ]; then
   rm -f _build/.book-sources.sha256

@@ -2,6 +2,8 @@
 # The whole book as one PDF, through LaTeX (Jupyter Book's pdflatex builder, engine xelatex for the book's Unicode):
 #   bash tools/build_pdf.sh                    -> _build/pdf/book.pdf             (exercises without solutions)
 #   bash tools/build_pdf.sh --with-solutions   -> _build/pdf/book-solutions.pdf   (for instructors)
+#   bash tools/build_pdf.sh --chapter ch1_token_selection -> _build/pdf/ch1_token_selection.pdf (one chapter as
+#        the whole document: what the test command checks, as the full PDF takes about four minutes)
 # Every chapter executes, as for the HTML book. Widgets and animations appear as the still image that their output
 # carries beside the interactive view. Installs Debian's TeX packages when they are missing (needs root: apt-get).
 # The LaTeX log is _build/pdf-src/_build/latex/book.log.
@@ -10,9 +12,17 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 log() { printf '[build_pdf] %4ss  %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
-solutions=0; name=book
-case "${1:-}" in --with-solutions) solutions=1; name=book-solutions ;; "") ;;
-  *) echo "build_pdf: unknown option $1 (use --with-solutions)" >&2; exit 2 ;; esac
+solutions=0; name=book; chapter=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-solutions) solutions=1; name=book-solutions ;;
+    --chapter) chapter=${2:-}; shift
+      [ -f "book/$chapter.md" ] || { echo "build_pdf: --chapter expects a page of book/ without .md (e.g. ch1_token_selection), got '$chapter'" >&2; exit 2; }
+      name=$chapter ;;
+    *) echo "build_pdf: unknown option $1 (use --with-solutions, --chapter NAME)" >&2; exit 2 ;;
+  esac
+  shift
+done
 if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null || ! kpsewhich fncychap.sty >/dev/null 2>&1 \
    || ! command -v pdftotext >/dev/null; then
   log "installing Debian's TeX packages (texlive-xetex, texlive-latex-extra, texlive-fonts-recommended, latexmk)"
@@ -27,15 +37,18 @@ log "jupyter-book build . --builder pdflatex (every chapter executed)"
 rm -rf _build/pdf-src && mkdir -p _build/pdf-src
 # The PDF's configuration = _config.yml, with pdf_hide_solutions (tools/pdf_solutions.py) unless --with-solutions. It is written
 # beside _config.yml (paths in it are relative to its folder) and removed afterwards.
-cfg=.pdf-config.yml
-trap 'rm -f "$cfg"' EXIT
-.venv/bin/python - "$solutions" "$cfg" <<'PY'
+cfg=.pdf-config.yml; toc=_toc.yml
+trap 'rm -f "$cfg" .pdf-toc.yml' EXIT
+.venv/bin/python - "$solutions" "$cfg" "$chapter" <<'PY'
 import sys, yaml
 cfg = yaml.safe_load(open("_config.yml"))
 cfg["sphinx"]["config"]["pdf_hide_solutions"] = sys.argv[1] != "1"
+if sys.argv[3]:  # one chapter: it is the whole document (its root page)
+    yaml.safe_dump({"format": "jb-book", "root": f"book/{sys.argv[3]}"}, open(".pdf-toc.yml", "w"))
 yaml.safe_dump(cfg, open(sys.argv[2], "w"), allow_unicode=True, sort_keys=False)
 PY
-OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config "$cfg" \
+[ -n "$chapter" ] && toc=.pdf-toc.yml
+OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config "$cfg" --toc "$toc" \
   --path-output _build/pdf-src --keep-going
 pdf=_build/pdf-src/_build/latex/book.pdf
 [ -s "$pdf" ] || { echo "build_pdf: no PDF was written; see _build/pdf-src/_build/latex/book.log" >&2; exit 1; }

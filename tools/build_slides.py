@@ -146,17 +146,15 @@ def render_figures(names: list[str], outdir: Path) -> None:
     """Render the named book figures to ``outdir/<name>.png`` with the book's own figure functions."""
     sys.path.insert(0, str(ROOT))
     from attnlib import plots
-    from attnlib.figures import registry
+    from attnlib.figures import registry, render_figure
 
-    figures = registry()
-    unknown = sorted(set(names) - set(figures))
+    unknown = sorted(set(names) - set(registry()))
     if unknown:
         raise ValueError(f"unknown figure names {unknown}; see python -m attnlib figures --list")
     outdir.mkdir(parents=True, exist_ok=True)
     plots.use_book_style()
     for name in dict.fromkeys(names):
-        fig = figures[name]()
-        fig.savefig(outdir / f"{name}.png", dpi=130, bbox_inches="tight")
+        render_figure(name, outdir / f"{name}.png", dpi=130)
         print(f"build_slides: figure {name}")
 
 

@@ -7,6 +7,9 @@
 2. References to an exercise on *another* page (the course page's homework lists) resolve: sphinx-exercise
    rewrites only same-page references into its LaTeX form (``\\hyperref[exercise:LABEL]``), so a cross-page one
    pointed at a label that its LaTeX never defines and printed "Exercise ??".
+3. Figures, exercises and theorems are numbered as on the site (Exercise 3.2, not 3.10.2): sphinx-jupyterbook-latex
+   raises ``numfig_secnum_depth`` to 2 when the table of contents has parts; the book's own value is put back
+   after it (the LaTeX preamble in ``_config.yml`` already restarts chapter numbers at the first chapter).
 
 tools/build_pdf.sh sets ``pdf_hide_solutions`` unless ``--with-solutions``.
 """
@@ -40,8 +43,19 @@ class CrossPageExerciseReferences(SphinxPostTransform):
                 node.replace_self(new)
 
 
+def _remember_numbering(app, config) -> None:
+    app.pdf_site_numfig_secnum_depth = config.numfig_secnum_depth
+
+
+def _restore_numbering(app) -> None:
+    if app.builder.format == "latex":
+        app.config.numfig_secnum_depth = app.pdf_site_numfig_secnum_depth
+
+
 def setup(app):
     app.add_config_value("pdf_hide_solutions", False, "env")
+    app.connect("config-inited", _remember_numbering)
+    app.connect("builder-inited", _restore_numbering, priority=900)  # after sphinx-jupyterbook-latex (500)
     app.connect("doctree-read", _drop_solutions)
     app.add_post_transform(CrossPageExerciseReferences)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

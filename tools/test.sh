@@ -12,6 +12,8 @@
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); three chapters
 #              that cover every mechanism, or all with LAB_CHECK_ALL=1
 #   figures    a subset of `python -m attnlib figures`
+#   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter; the whole PDF takes ~4 min, over budget):
+#              theorems, exercises without solutions, widgets as stills, no unresolved reference
 #   benchmark  benchmarks/flow.py --quick
 # TEST_SKIP_BOOK=1 stops after the wheel stage (library work). When a stage fails the script names it and where
 # its report is, and exits non-zero.
@@ -53,6 +55,7 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   [ "${LAB_CHECK_ALL:-0}" = "1" ] && lab_only=()
   stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 2 "${lab_only[@]}"
   stage figures "the traceback above" .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
+  stage pdf "_build/pdf-src/_build/latex/book.log" bash tools/build_pdf.sh --chapter ch1_token_selection
   stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick
 fi
 stamp "  ($done_stage took $(( $(date +%s) - stage_start ))s)"

@@ -12,11 +12,22 @@ import dataclasses
 import functools
 import os
 from types import MappingProxyType
+from typing import NamedTuple
 from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
+
+
+class CacheInfo(NamedTuple):
+    """What a :func:`memo` cache holds: hits, misses, entries."""
+
+    hits: int
+    misses: int
+    currsize: int
+
+
 _MEMOS: list[Callable] = []
 
 
@@ -49,15 +60,45 @@ def freeze(obj: Any) -> Any:
 
 
 def memo(func: Callable[..., T]) -> Callable[..., T]:
-    """Cache ``func`` per (hashable) argument tuple and return its results frozen (:func:`freeze`)."""
-    cached = functools.lru_cache(maxsize=None)(lambda *a, **k: freeze(func(*a, **k)))
+    """Cache ``func`` per (hashable) argument tuple and return its results frozen (:func:`freeze`).
+
+    The wrapper also has ``cache_clear()``, ``cache_info()`` (hits, misses, currsize), ``is_cached(*args)`` and
+    ``prime(args, value)`` (store a result computed elsewhere, e.g. on a :func:`pool_map` worker).
+    """
+    cache: dict = {}
+    stats = {"hits": 0, "misses": 0}
+
+    def key(args, kwargs):
+        return functools._make_key(args, kwargs, typed=False)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        return cached(*args, **kwargs)
+        k = key(args, kwargs)
+        if k in cache:
+            stats["hits"] += 1
+            return cache[k]
+        stats["misses"] += 1
+        value = cache[k] = freeze(func(*args, **kwargs))
+        return value
 
-    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-    wrapper.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    def cache_clear() -> None:
+        cache.clear()
+        stats.update(hits=0, misses=0)
+
+    def cache_info() -> CacheInfo:
+        return CacheInfo(stats["hits"], stats["misses"], len(cache))
+
+    def is_cached(*args, **kwargs) -> bool:
+        return key(args, kwargs) in cache
+
+    def prime(args: tuple, value: Any) -> Any:
+        cache[key(tuple(args), {})] = freeze(value)
+        return cache[key(tuple(args), {})]
+
+    wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
+    wrapper.cache_info = cache_info  # type: ignore[attr-defined]
+    wrapper.is_cached = is_cached  # type: ignore[attr-defined]
+    wrapper.prime = prime  # type: ignore[attr-defined]
     _MEMOS.append(wrapper)
     return wrapper
 

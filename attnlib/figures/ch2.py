@@ -1,150 +1,28 @@
-"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of the peers'
+"""Chapter 2, "One matrix W: the Frobenius bias": gradient flow on the combined W over many seeds of Tarzanagh et al.'s
 setup (n=6, L=8, d=10, unit-norm Gaussian tokens), gradient flow vs (normalised) gradient descent, and the
 singular values of the limit.
 
-Flows are cached (functools.lru_cache), so the figures, the widget and the tests share them.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch2`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import plots
-from ..data import AttentionData, make_generic_data
-from ..diagnostics import singular_values
-from ..flow import Trajectory, gradient_descent, gradient_flow
-from ..model import attention
-from ..svm import solve_svm
-from .ch1 import log10_axis
-
-PEERS = (6, 8, 10)  # (n, L, d) of the peers' setup
-T_END = 1e200  # flows run to t = 1e200 (margin ~ 460)
-RTOL = 1e-6  # solver tolerance: the cosines agree with rtol = 1e-8 to 6 digits and it halves the cost
-N_SEEDS = 20
-EXCESS_TOL = 1e-3  # a seed whose excess loss stays above this has settled on a locally optimal selection
-WIDGET_SEEDS = tuple(range(8))
-WIDGET_SHAPES = ("n=6, L=8, d=10", "n=3, L=8, d=10", "n=6, L=4, d=10")
-
-
-def parse_shape(shape: str) -> tuple[int, int, int]:
-    """``"n=6, L=8, d=10"`` -> ``(6, 8, 10)``."""
-    vals = dict(part.strip().split("=") for part in shape.split(","))
-    return int(vals["n"]), int(vals["L"]), int(vals["d"])
-
-
-_DATA: dict[tuple[int, int, int, int], AttentionData] = {}
-_FLOWS: dict[tuple[int, int, int, int], Trajectory] = {}
-
-
-def peers_data(seed: int, n: int = 6, L: int = 8, d: int = 10) -> AttentionData:
-    """``make_generic_data(n, L, d, seed)``, cached (its SVM solutions are cached on it)."""
-    key = (int(seed), int(n), int(L), int(d))
-    if key not in _DATA:
-        _DATA[key] = make_generic_data(n, L, d, seed)
-    return _DATA[key]
-
-
-def _run_flow(key: tuple[int, int, int, int]) -> Trajectory:
-    """Flow on ``W`` from 0 to ``T_END`` for one key, with both SVMs solved (cached on ``traj.data``)."""
-    seed, n, L, d = key
-    data = make_generic_data(n, L, d, seed)
-    traj = gradient_flow(data, "W", np.zeros((d, d)), log_t_end=np.log(T_END), rtol=RTOL)
-    solve_svm(data, "fro")
-    solve_svm(data, "nuc")
-    return traj
-
-
-def _store(key: tuple[int, int, int, int], traj: Trajectory) -> None:
-    _FLOWS[key] = traj
-    _DATA[key] = traj.data
-
-
-def prefetch(keys, workers: int = 2) -> None:
-    """Run the missing flows for ``keys`` (tuples ``(seed, n, L, d)``), ``workers`` at a time, into the cache.
-
-    Falls back to one process if a process pool cannot be used.
-    """
-    missing = [tuple(int(v) for v in k) for k in keys]
-    missing = [k for k in dict.fromkeys(missing) if k not in _FLOWS]
-    if len(missing) > 1 and workers > 1:
-        try:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(min(workers, len(missing)), mp_context=mp.get_context("fork")) as pool:
-                for key, traj in zip(missing, pool.map(_run_flow, missing)):
-                    _store(key, traj)
-        except (OSError, ValueError, RuntimeError, ImportError):
-            pass  # serial fallback below
-    for key in missing:
-        if key not in _FLOWS:
-            _store(key, _run_flow(key))
-
-
-def peers_flow(seed: int, n: int = 6, L: int = 8, d: int = 10) -> Trajectory:
-    """Gradient flow on ``W`` from ``W(0) = 0`` on :func:`peers_data`, to ``T_END`` (cached)."""
-    key = (int(seed), int(n), int(L), int(d))
-    if key not in _FLOWS:
-        _store(key, _run_flow(key))
-    return _FLOWS[key]
-
-
-def prefetch_widget(workers: int = 2) -> None:
-    """Run the flows the widget's static twin shows (seeds at the peers' size, sizes at seed 0)."""
-    keys = [(s, *PEERS) for s in WIDGET_SEEDS] + [(WIDGET_SEEDS[0], *parse_shape(sh)) for sh in WIDGET_SHAPES]
-    prefetch(keys, workers)
-
-
-@lru_cache(maxsize=None)
-def seed_summary(seed: int, n: int = 6, L: int = 8, d: int = 10) -> dict:
-    """One seed's flow against the Frobenius and nuclear SVM solutions.
-
-    Returns
-    -------
-    dict
-        ``log10_t`` (m,), ``cos_fro``/``cos_nuc`` (m,) cosines of ``W(t)`` with the two solutions, ``excess``
-        (m,), ``wrong`` number of samples whose final attention peaks on a non-optimal token, ``local`` True when
-        the flow settled on a locally optimal selection (``wrong > 0`` or final excess loss > ``EXCESS_TOL``),
-        ``sv_limit``/``sv_fro``/``sv_nuc`` (d,) singular values of the final ``W`` scaled to margin 1 (to the
-        Frobenius SVM's norm when the final margin is negative) and of the two solutions, ``margin`` (final),
-        ``nfev``.
-    """
-    traj = peers_flow(seed, n, L, d)
-    data = traj.data
-    F, N = solve_svm(data, "fro"), solve_svm(data, "nuc")
-    W = traj.final()
-    wrong = int(np.sum(attention(data, W).argmax(axis=1) != data.opt))
-    mu = traj.margin[-1]
-    W_hat = W / mu if mu > 0 else W * F.value / np.linalg.norm(W)
-    with np.errstate(divide="ignore"):
-        log10_t = traj.log_t / np.log(10.0)
-    return {"log10_t": log10_t, "cos_fro": traj.cosine_to(F.W), "cos_nuc": traj.cosine_to(N.W),
-            "excess": traj.excess_loss, "wrong": wrong,
-            "local": bool(wrong > 0 or traj.excess_loss[-1] > EXCESS_TOL),
-            "sv_limit": singular_values(W_hat), "sv_fro": singular_values(F.W), "sv_nuc": singular_values(N.W),
-            "margin": float(mu), "nfev": traj.nfev, "cos_fro_nuc": float(np.vdot(F.W, N.W) /
-                                                                          (F.value * np.linalg.norm(N.W)))}
-
-
-def compute_seed_sweep(seeds=tuple(range(N_SEEDS)), n: int = 6, L: int = 8, d: int = 10) -> dict:
-    """Cosines with the two SVM solutions over seeds, split into global and locally optimal outcomes.
-
-    Returns
-    -------
-    dict
-        ``seeds`` (S,), ``log10_t`` (m,), ``cos_fro``/``cos_nuc`` (S, m), ``local`` (S,) bool, ``wrong`` (S,),
-        ``final_excess`` (S,), ``cos_fro_final``/``cos_nuc_final`` (S,).
-    """
-    prefetch([(s, n, L, d) for s in seeds])
-    rows = [seed_summary(s, n, L, d) for s in seeds]
-    return {"seeds": np.array(seeds), "log10_t": rows[0]["log10_t"],
-            "cos_fro": np.array([r["cos_fro"] for r in rows]), "cos_nuc": np.array([r["cos_nuc"] for r in rows]),
-            "local": np.array([r["local"] for r in rows]), "wrong": np.array([r["wrong"] for r in rows]),
-            "final_excess": np.array([r["excess"][-1] for r in rows]),
-            "cos_fro_final": np.array([r["cos_fro"][-1] for r in rows]),
-            "cos_nuc_final": np.array([r["cos_nuc"][-1] for r in rows])}
+from ..experiments.ch2 import (
+    GD_LABELS,
+    TARZANAGH_SETUP,
+    WIDGET_SHAPES,
+    compute_gd_comparison,
+    compute_seed_sweep,
+    parse_shape,
+    seed_summary,
+)
+from ..plots import log10_axis
+from . import by_name, compute_home
 
 
 def _band(ax, x, Y, color, label):
@@ -153,11 +31,11 @@ def _band(ax, x, Y, color, label):
     ax.plot(x, np.nanmedian(Y, axis=0), color=color, label=label)
 
 
-def fig_seed_sweep() -> Figure:
+def fig_seed_sweep(res: Mapping | None = None) -> Figure:
     """Left: seeds that reach the optimal token selection, median and min-max band of the cosine with the
     Frobenius (-> 1, dashed) and the nuclear SVM solution. Right: the seeds that settle on a locally optimal
     selection, one line each."""
-    res = compute_seed_sweep()
+    res = compute_seed_sweep() if res is None else res
     x = res["log10_t"]
     ok = np.isfinite(x) & (x >= -2)
     glob, loc = ~res["local"], res["local"]
@@ -182,43 +60,14 @@ def fig_seed_sweep() -> Figure:
     return fig
 
 
-# -- GF vs normalised GD vs plain GD ---------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def compute_gd_comparison(seed: int = 0, lr: float = 0.1) -> dict:
-    """Gradient flow, normalised GD and plain GD on one seed of the peers' setup, with the same number of
-    gradient evaluations: the flow's, counting each Hessian its implicit solver used as the ``d^2`` gradient
-    evaluations it costs by finite differences (generous to GD: the analytic one costs a few gradients).
-
-    Returns
-    -------
-    dict
-        For "GF", "NGD", "GD": ``margin`` (m,), ``cos_fro`` (m,), ``evals`` (m,) gradient evaluations so far
-        (GF: only the total is known, at the last entry; NaN elsewhere); and ``budget``.
-    """
-    traj = peers_flow(seed, *PEERS)
-    data = traj.data
-    F = solve_svm(data, "fro")
-    budget = int(traj.nfev + traj.njev * data.d ** 2)
-    out = {"budget": budget,
-           "GF": {"margin": traj.margin, "cos_fro": traj.cosine_to(F.W),
-                  "evals": np.r_[np.full(len(traj) - 1, np.nan), budget]}}
-    W0 = np.zeros((data.d, data.d))
-    for name, normalized in (("NGD", True), ("GD", False)):
-        gd = gradient_descent(data, "W", W0, lr=lr, steps=budget, normalized=normalized)
-        out[name] = {"margin": gd.margin, "cos_fro": gd.cosine_to(F.W), "evals": np.rint(gd.t / lr)}
-    return out
-
-
 GD_COLORS = {"GF": plots.COLORS["W"], "NGD": plots.COLORS["ngd"], "GD": plots.COLORS["gd"]}
-GD_LABELS = {"GF": "gradient flow", "NGD": "normalized GD, lr 0.1", "GD": "GD, lr 0.1"}
 GD_STYLES = {"GF": {"lw": 5, "alpha": 0.45}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, "linestyle": "--"}}
 
 
-def fig_gd_comparison() -> Figure:
+def fig_gd_comparison(res: Mapping | None = None) -> Figure:
     """Left: cosine with the Frobenius SVM solution against the margin reached, for the three methods. Right:
     margin against gradient evaluations (the flow: its total budget, one point)."""
-    res = compute_gd_comparison()
+    res = compute_gd_comparison() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.6)
     for name in ("GF", "NGD", "GD"):
         r = res[name]
@@ -244,13 +93,6 @@ def fig_gd_comparison() -> Figure:
     log10_axis(ax2, "y")
     ax2.legend(loc="upper left", fontsize=8)
     return fig
-
-
-# -- singular values ---------------------------------------------------------------------------------------------
-
-def numerical_rank(sv: np.ndarray, tol: float = 1e-6) -> int:
-    """Number of singular values above ``tol`` times the largest."""
-    return int(np.sum(sv > tol * sv[0]))
 
 
 def _draw_sv(ax, s: dict, title: str) -> None:
@@ -279,14 +121,12 @@ def fig_singular_values(seeds: tuple[int, int] | None = None) -> Figure:
         seeds = (good, bad)
     fig, axes = plots.new_figure(1, 2, width=9.5, height=3.6, sharey=True)
     for ax, seed in zip(axes, seeds):
-        s = seed_summary(seed, *PEERS)
+        s = seed_summary(seed, *TARZANAGH_SETUP)
         what = "optimal selection" if not s["local"] else f"locally optimal ({s['wrong']} wrong)"
         _draw_sv(ax, s, f"seed {seed}: {what}")
     axes[0].legend(loc="lower left", fontsize=8)
     return fig
 
-
-# -- the widget -------------------------------------------------------------------------------------------------
 
 def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     """Cosines along the flow (left) and singular values of the limit (right) for one seed and data size."""
@@ -311,9 +151,7 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     return fig
 
 
-FIGURES = {
-    "seed_sweep": fig_seed_sweep,
-    "gd_comparison": fig_gd_comparison,
-    "singular_values": fig_singular_values,
-    "peers_widget": fig_peers_widget,
-}
+FIGURES = by_name(fig_seed_sweep, fig_gd_comparison, fig_singular_values, fig_peers_widget)
+
+
+__getattr__ = compute_home("ch2")  # the chapter's computations keep their old home here

@@ -1,144 +1,22 @@
 """Figures of chapter 4, "Approximate KKT conditions" (paper appendix A.5, Definition A.3 and Theorem 4.1).
 
-Everything is measured on the demo-1 data (:func:`attnlib.make_diagonal_data`) along the exact ``xi`` gradient flow
-from the paper's initialisation (5) with ``omega_0 = 0.1``, integrated to ``log t = 1e6`` (``t = e^(10^6)``, far
-beyond ``t = 1e300``). Flows and SVMs are cached, so every figure (and every widget frame) only draws.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch4`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
-import attnlib as al
-from attnlib import plots
-
-__all__ = ["OMEGA0", "LOG_T_END", "RTOL", "LOG_T_1E300", "demo_flow", "compute_kkt", "fit_rate",
-           "predicted_constant", "certificate_at", "settled", "extrapolate_duals", "fig_subdifferential", "fig_identity", "fig_residuals",
-           "fig_duals", "fig_certificate", "FIGURES", "WIDGET_LOG_T"]
-
-OMEGA0 = 0.1
-#: log t at the end of the book's flow (the library's largest accepted value, MAX_LOG_T). Measured: ~4,000
-#: gradient evaluations (+ ~90 Hessians), 0.5 s, with the default rtol; the path turns sharply near log t = 3e5
-#: (see the chapter).
-LOG_T_END = 1e6
-RTOL = 1e-8
-LOG_T_1E300 = float(np.log(1e300))
-#: Times offered by the certificate widget (values of log t).
-WIDGET_LOG_T = [3.0, 10.0, 30.0, 100.0, LOG_T_1E300, 3e3, 1e4, 1e5, 2.5e5, 1e6]
+from .. import plots
+from ..experiments.ch4 import LOG_T_1E300, certificate_at, compute_kkt, extrapolate_duals, settled
+from . import by_name, compute_home
 
 
-@lru_cache(maxsize=None)
-def demo_data() -> al.AttentionData:
-    """The book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4)."""
-    return al.make_diagonal_data()
-
-
-def demo_flow(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> al.Trajectory:
-    """The ``xi`` flow on the demo-1 data from initialisation (5) with ``omega_0 = omega0 * 1`` (cached)."""
-    return _demo_flow(float(omega0), float(log_t_end), float(rtol))
-
-
-@lru_cache(maxsize=None)
-def _demo_flow(omega0: float, log_t_end: float, rtol: float) -> al.Trajectory:
-    data = demo_data()
-    return al.gradient_flow(data, "xi", al.default_init(data, "xi", omega0, seed=None), log_t_end=log_t_end,
-                            rtol=rtol, log_t_eval=_log_t_grid(log_t_end))
-
-
-def _log_t_grid(log_t_end: float) -> np.ndarray:
-    """Saved times (log t): the library's default grid plus t = 1e300 and the widget's times."""
-    base = np.concatenate([[-np.inf], np.log(np.logspace(-2, 0, 20)[:-1]),
-                           np.expm1(np.linspace(0.0, np.log1p(log_t_end), 180))])
-    extra = [x for x in [LOG_T_1E300, *WIDGET_LOG_T] if x < 0.999 * log_t_end]
-    return np.unique(np.concatenate([base, extra]))
-
-
-def predicted_constant(beta_l1: np.ndarray, omega0: float) -> float:
-    """The limit of ``epsilon(t) ln mu(t)`` for the certificate ``B lambda = arcsinh(beta / omega0^2) / ln mu``.
-
-    On the support ``S`` of the l1-SVM solution ``beta*``, ``arcsinh(mu beta_j / omega0^2) = ln mu +
-    ln(2 |beta_j| / omega0^2) + o(1)``, so ``|(B lambda)_j - sign(beta*_j)| ln mu -> ln(2 |beta*_j| / omega0^2)``;
-    off the support ``B lambda`` ends inside ``[-1, 1]`` and contributes nothing. Hence
-    ``epsilon ln mu -> || ln(2 |beta*_S| / omega0^2) ||_2``.
-
-    Parameters
-    ----------
-    beta_l1 : array, shape (d,)
-        The l1-SVM solution (margin 1).
-    omega0 : float
-        The (uniform) initialisation scale.
-    """
-    b = np.abs(np.asarray(beta_l1, dtype=float))
-    S = b > 1e-6 * b.max()
-    return float(np.linalg.norm(np.log(2.0 * b[S] / omega0 ** 2)))
-
-
-def fit_rate(log_mu: np.ndarray, values: np.ndarray, lo: float) -> tuple[float, float]:
-    """Least-squares fit ``values ~ c (ln mu)^p`` over the points with ``ln mu >= lo``.
-
-    Returns
-    -------
-    (p, c) : the fitted exponent (the slope on a log-log plot of values against ln mu) and prefactor.
-    """
-    ok = np.isfinite(log_mu) & np.isfinite(values) & (values > 0) & (log_mu >= lo)
-    p, logc = np.polyfit(np.log(log_mu[ok]), np.log(values[ok]), 1)
-    return float(p), float(np.exp(logc))
-
-
-def compute_kkt(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> dict:
-    """Approximate-KKT residuals of the l1-SVM along the demo flow (cached); see :func:`_compute_kkt`."""
-    return _compute_kkt(float(omega0), float(log_t_end), float(rtol))
-
-
-@lru_cache(maxsize=None)
-def _compute_kkt(omega0: float, log_t_end: float, rtol: float) -> dict:
-    """Approximate-KKT residuals of the l1-SVM along the demo flow.
-
-    Returns
-    -------
-    dict with arrays of shape (m,) unless noted: ``log_t``, ``log_mu``, ``epsilon``, ``epsilon_prime``,
-    ``delta``, ``feasibility``, ``Blambda`` (m, d) from ``phi``, ``Blambda_beta`` (m, d) = ``arcsinh(beta /
-    omega0^2) / ln mu``, ``lam`` (m, n(L-1)), ``dist`` = ``||beta_hat - beta*|| / ||beta*||``, ``cos``; and
-    ``beta_hat`` (m, d), ``dual`` (n(L-1),) and ``beta_l1`` (d,) of the SVM, ``pairs``, the predicted constant
-    ``C``, the fitted ``rate``/``prefactor`` of epsilon for ``ln mu >= ln mu(t = 1e300)`` and
-    ``identity_error`` = max |Blambda - Blambda_beta| over times with ``ln mu >= 1``.
-    """
-    data = demo_data()
-    tr = demo_flow(omega0, log_t_end, rtol)
-    sol = al.solve_svm(data, "l1")
-    r = al.kkt_residuals(tr, sol)
-    beta = tr.params["xi_k"] * tr.params["xi_q"]
-    with np.errstate(invalid="ignore"):
-        Bl_beta = np.arcsinh(beta / omega0 ** 2) / r.log_mu[:, None]
-        beta_hat = beta / tr.margin[:, None]
-    dist = np.linalg.norm(beta_hat - sol.beta, axis=1) / np.linalg.norm(sol.beta)
-    j300 = int(np.argmin(np.abs(tr.log_t - LOG_T_1E300)))
-    p, c = fit_rate(r.log_mu, r.epsilon, r.log_mu[j300])
-    ok = r.log_mu >= 1.0
-    return dict(log_t=tr.log_t, log_mu=r.log_mu, epsilon=r.epsilon, epsilon_prime=r.epsilon_prime, delta=r.delta,
-                feasibility=r.feasibility, Blambda=r.Blambda, Blambda_beta=Bl_beta, lam=r.lam, dist=dist,
-                cos=tr.cosine_to(sol.W), beta_hat=beta_hat, dual=np.array(sol.dual), beta_l1=np.array(sol.beta),
-                pairs=data.pairs, C=predicted_constant(sol.beta, omega0), rate=p, prefactor=c, j1e300=j300,
-                identity_error=float(np.max(np.abs(r.Blambda[ok] - Bl_beta[ok]))), nfev=tr.nfev,
-                wall_time=tr.wall_time)
-
-
-def certificate_at(log_t: float) -> dict:
-    """The certificate at the saved time nearest to ``log_t``: ``Blambda`` (d,), ``lam`` (n(L-1),), ``log_mu``,
-    ``epsilon``, the exact ``log_t`` used, and the SVM's ``beta_l1`` and ``dual``."""
-    k = compute_kkt()
-    j = int(np.nanargmin(np.abs(k["log_t"] - log_t)))
-    return dict(Blambda=k["Blambda"][j], lam=k["lam"][j], log_mu=k["log_mu"][j], epsilon=k["epsilon"][j],
-                log_t=k["log_t"][j], beta_l1=k["beta_l1"], dual=k["dual"], pairs=k["pairs"])
-
-
-# -- figures ---------------------------------------------------------------------------------------------
-
-def fig_subdifferential() -> Figure:
+def fig_subdifferential(k: Mapping | None = None) -> Figure:
     """|x|, its subgradients at 0, and the graph of d|x| with the flow's points (beta_hat_j, (B lambda)_j)."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
     x = np.linspace(-1.5, 1.5, 201)
     a1.plot(x, np.abs(x), color="black", label="$|x|$")
@@ -168,9 +46,9 @@ def fig_subdifferential() -> Figure:
     return fig
 
 
-def fig_identity() -> Figure:
+def fig_identity(k: Mapping | None = None) -> Figure:
     """B lambda from the accumulated duals phi against arcsinh(beta / omega0^2) / ln mu, per coordinate."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
     ok = k["log_mu"] >= 1.0
     cols = [plots.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple")]
@@ -192,10 +70,10 @@ def fig_identity() -> Figure:
     return fig
 
 
-def fig_residuals() -> Figure:
+def fig_residuals(k: Mapping | None = None) -> Figure:
     """epsilon, epsilon', delta against ln mu on log-log axes, with the fitted rate and the predicted C / ln mu;
     right: distance of the direction to the l1-SVM solution."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     lm = k["log_mu"]
     ok = lm >= 1.0
@@ -227,29 +105,9 @@ def fig_residuals() -> Figure:
     return fig
 
 
-def settled(tol: float = 1e-4) -> np.ndarray:
-    """Mask of the saved times at which the direction has settled: ``||beta_hat - beta*|| / ||beta*|| < tol``."""
-    return compute_kkt()["dist"] < tol
-
-
-def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
-    """Linear extrapolation of ``lambda(t)`` in ``1 / ln mu`` to ``1 / ln mu = 0``, fitted on the times at which
-    the direction has settled (:func:`settled`); shape (n(L-1),).
-
-    Once ``beta_hat`` is constant, ``phi_il = lambda*_il ln mu + const + o(1)``, so ``lambda`` is affine in
-    ``1 / ln mu`` and the intercept is the limit multiplier.
-    """
-    k = compute_kkt()
-    sel = settled(tol)
-    if sel.sum() < 3:
-        raise ValueError("the flow has not settled on the l1-SVM direction; integrate to a larger log_t_end")
-    x = 1.0 / k["log_mu"][sel]
-    return np.array([np.polyval(np.polyfit(x, lam, 1), 0.0) for lam in k["lam"][sel].T])
-
-
-def fig_duals() -> Figure:
+def fig_duals(k: Mapping | None = None) -> Figure:
     """lambda_il(t) against 1 / ln mu, with the SVM multipliers at 1 / ln mu = 0 and a linear extrapolation."""
-    k = compute_kkt()
+    k = compute_kkt() if k is None else k
     fig, ax = plots.new_figure(width=6.4)
     ok = k["log_mu"] >= 2.0
     x = 1.0 / k["log_mu"][ok]
@@ -310,10 +168,7 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     return fig
 
 
-FIGURES = {
-    "subdifferential": fig_subdifferential,
-    "identity": fig_identity,
-    "residuals": fig_residuals,
-    "duals": fig_duals,
-    "certificate": fig_certificate,
-}
+FIGURES = by_name(fig_subdifferential, fig_identity, fig_residuals, fig_duals, fig_certificate)
+
+
+__getattr__ = compute_home("ch4")  # the chapter's computations keep their old home here

@@ -1,336 +1,24 @@
 """Chapter 7 — errata E1-E10 of the paper (arXiv v1), each with a numerical check, and open questions.
 
-Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
-numerically) and the corrected one holding; ``tests/test_ch7.py`` asserts them. Flows are cached.
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.ch7`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
-import attnlib as al
-from attnlib import plots
-from attnlib.figures.ch6 import selection_svm
-
-__all__ = [
-    "E9_EPS", "check_e1", "check_e2", "compute_e2_flows", "check_e3", "check_e4", "check_e5", "check_e6",
-    "check_e7", "check_e8", "e9_data", "compute_e9", "check_e10", "fig_e2", "fig_e9", "FIGURES",
-]
+from .. import plots
+from ..experiments.ch7 import E9_EPS, compute_e2_flows, compute_e9
+from . import by_name, compute_home
 
 C = plots.COLORS
-#: Widget slider: size of the score offset that breaks Assumption 2 in the E9 experiment.
-E9_EPS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.5)
 
 
-def _Sigma_gamma(data: al.AttentionData, W) -> np.ndarray:
-    """``Sigma(g_i) gamma_i`` for every sample, shape (n, L) (eq. (22))."""
-    s = al.attention(data, W)
-    return s * (data.gamma - np.sum(s * data.gamma, axis=1, keepdims=True))
-
-
-# -- E1 -------------------------------------------------------------------------------------------------------------
-
-def check_e1() -> dict:
-    """E1: ``gamma_i = y_i X_i v`` has shape (L,); the printed ``y_i X_i^T v`` is not even defined (d != L)."""
-    data = al.make_generic_data(4, 3, 5, seed=0, equal_scores=True)
-    i = 0
-    correct = data.y[i] * data.X[i] @ data.v
-    try:
-        data.y[i] * data.X[i].T @ data.v
-        printed = "defined"
-    except ValueError as exc:
-        printed = f"ValueError: {exc}"
-    return {"shape_X": data.X[i].shape, "shape_correct": correct.shape, "matches_library": np.allclose(
-        correct, data.gamma[i]), "printed": printed}
-
-
-# -- E2 -------------------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _e2_data() -> al.AttentionData:
-    return al.make_generic_data(4, 3, 4, seed=0, equal_scores=True)
-
-
-def check_e2() -> dict:
-    """E2: Assumptions 1, 2, 3 hold but diagonal separability fails, so the l1-SVM is infeasible."""
-    data = _e2_data()
-    rep = al.check_assumptions(data)
-    try:
-        al.solve_svm(data, "l1")
-        l1 = "feasible"
-    except al.InfeasibleSVMError:
-        l1 = "InfeasibleSVMError"
-    fro = al.solve_svm(data, "fro")
-    return {"holds": {k: rep.holds(k) for k in al.ASSUMPTIONS}, "l1": l1, "fro_value": fro.value}
-
-
-@lru_cache(maxsize=None)
-def compute_e2_flows() -> dict:
-    """The diagonal (xi_k, xi_q)-flow from init (5) and the W-flow on the E2 data.
-
-    The diagonal flow converges to a *finite* stationary point (the loss has a minimiser over diagonal W), so it is
-    run to t = 1e4 only: far enough for the gradient to vanish to ~1e-11. The W-flow runs to t = 1e300.
-
-    Returns
-    -------
-    dict
-        ``"xi"``/``"W"``: ``{"t", "excess", "margin", "norm"}``; ``"grad_end"``: ``||grad_beta L||`` at the end of the
-        diagonal flow; ``"min_loss"``.
-    """
-    data = _e2_data()
-    xi = al.gradient_flow(data, "xi", al.default_init(data, "xi", 0.1, seed=None), t_end=1e4)
-    W = al.gradient_flow(data, "W", np.zeros((data.d, data.d)))
-    beta_end = np.diag(xi.W[-1])
-    out = {"grad_end": float(np.linalg.norm(al.loss_grad_beta(data, beta_end))), "min_loss": al.min_loss(data)}
-    for name, tr in (("xi", xi), ("W", W)):
-        out[name] = {"log_t": tr.log_t, "excess": tr.excess_loss, "margin": tr.margin,
-                     "norm": np.linalg.norm(tr.W, axis=(1, 2))}
-    return out
-
-
-# -- E3 -------------------------------------------------------------------------------------------------------------
-
-def check_e3(angle: float = 0.3) -> dict:
-    """E3: eq. (41) ``||psi_i|| ||z_i|| = sign(<x_opt, z_i>) <psi_i, z_i>`` uses Assumption 4 **(ii)** (query
-    parallel to the optimal token). Checked at an aligned ``W`` on Assumption 4 data, then with the queries
-    rotated by ``angle`` (ii fails).
-
-    Returns
-    -------
-    dict
-        ``"gap_ii"``: max over samples of ``| ||psi|| ||z|| - sign <psi, z> |`` with (ii); ``"gap_rotated"``: the
-        same with rotated queries.
-    """
-    base = al.make_orthogonal_data()
-    out = {}
-    for name, z in (("gap_ii", base.z), ("gap_rotated", _rotate_queries(base, angle))):
-        data = al.AttentionData(base.X, z, base.y, base.v)
-        xo = data.X[np.arange(data.n), data.opt]
-        W = sum(np.outer(xo[i], z[i]) / (np.linalg.norm(xo[i]) * np.linalg.norm(z[i])) for i in range(data.n))
-        psi = np.einsum("nld,nl->nd", data.X, _Sigma_gamma(data, 0.3 * W))
-        lhs = np.linalg.norm(psi, axis=1) * np.linalg.norm(z, axis=1)
-        rhs = np.sign(np.sum(xo * z, axis=1)) * np.sum(psi * z, axis=1)
-        out[name] = float(np.max(np.abs(lhs - rhs) / lhs))
-    out["assumption4_rotated"] = al.check_assumptions(
-        al.AttentionData(base.X, _rotate_queries(base, angle), base.y, base.v)).holds("4")
-    return out
-
-
-def _rotate_queries(data: al.AttentionData, angle: float) -> np.ndarray:
-    """Tilt each query by ``angle`` towards the last coordinate (so it is no longer parallel to x_opt)."""
-    z = np.array(data.z)
-    c, s = np.cos(angle), np.sin(angle)
-    last = np.zeros(data.d)
-    last[-1] = 1.0
-    return c * z + s * np.linalg.norm(z, axis=1, keepdims=True) * last * np.array([[1.0], [-1.0]])[: data.n]
-
-
-# -- E4 -------------------------------------------------------------------------------------------------------------
-
-def check_e4(d: int = 3, d_e: int = 5) -> dict:
-    """E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded) gives ``K Q^T = Diag(xi_k * xi_q)``; ``diag`` extracts."""
-    rng = np.random.default_rng(0)
-    xi_k, xi_q = rng.standard_normal(d), rng.standard_normal(d)
-    K, Q = np.zeros((d, d_e)), np.zeros((d, d_e))
-    K[:, :d], Q[:, :d] = np.diag(xi_k), np.diag(xi_q)
-    return {"K_shape": K.shape, "W_is_Diag": bool(np.allclose(K @ Q.T, np.diag(xi_k * xi_q))),
-            "diag_of_vector_shape": np.diag(xi_k).shape, "diag_of_matrix_shape": np.diag(K @ Q.T).shape}
-
-
-# -- E5 -------------------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _e5_data() -> al.AttentionData:
-    """Assumption-2 data whose samples have different scores (so the index j vs i matters)."""
-    base = al.make_generic_data(4, 3, 4, seed=3, equal_scores=True)
-    g_opt = np.array([6.0, 5.0, 7.0, 4.0])
-    g_nopt = np.array([0.0, -1.0, 1.0, 0.5])
-    X = np.array(base.X)
-    is_opt = np.arange(base.L)[None, :] == base.opt[:, None]
-    X[..., -1] = np.where(is_opt, g_opt[:, None], g_nopt[:, None]) * base.y[:, None]
-    return al.AttentionData(X, base.z, base.y, base.v)
-
-
-def check_e5(j: int = 1, scale: float = 200.0) -> dict:
-    """E5: the least loss when sample ``j`` attends only to non-optimal tokens is
-    ``(exp(-gamma_{j,nopt}) + sum_{i != j} exp(-gamma_{i,opt})) / n``.
-
-    Measured: the loss at ``scale * W_s`` where ``W_s`` is an SVM direction that selects a non-optimal token for
-    sample ``j`` and the optimal token for the others. Compared with the corrected formula and with the printed
-    variants (``gamma_{i,nopt}`` for ``gamma_{j,nopt}``, ``exp(+gamma_opt)``).
-    """
-    data = _e5_data()
-    sel = data.opt.copy()
-    sel[j] = next(l for l in range(data.L) if l != data.opt[j])
-    W_s = selection_svm(data, sel, "fro")
-    measured = al.exp_loss(data, scale * W_s)
-    g_opt = data.gamma_opt
-    g_nopt = np.array([np.delete(data.gamma[i], data.opt[i])[0] for i in range(data.n)])
-    others = np.delete(np.arange(data.n), j)
-    corrected = (np.exp(-g_nopt[j]) + np.exp(-g_opt[others]).sum()) / data.n
-    wrong_index = [(np.exp(-g_nopt[i]) + np.exp(-g_opt[others]).sum()) / data.n for i in others]
-    wrong_sign = (np.exp(-g_nopt[j]) + np.exp(g_opt[others]).sum()) / data.n
-    return {"measured": measured, "corrected": corrected, "wrong_index": np.array(wrong_index),
-            "wrong_sign": wrong_sign, "selection": sel, "opt": data.opt}
-
-
-# -- E6 -------------------------------------------------------------------------------------------------------------
-
-def check_e6(a: float = 0.7, omega0: float = 0.3) -> dict:
-    """E6: under init (5), ``beta' = -2 sqrt(beta^2 + omega_0^4) * grad_beta L`` (no extra 1/n).
-
-    ``beta'`` is computed from the library's ``(xi_k, xi_q)`` gradients at a point on the conserved hyperbola
-    ``xi_k^2 - xi_q^2 = 2 omega_0^2`` (``xi_k = sqrt2 omega_0 cosh a``, ``xi_q = sqrt2 omega_0 sinh a``).
-
-    Returns
-    -------
-    dict
-        ``"ratio_corrected"``, ``"ratio_printed"``: ``beta'`` divided componentwise by each formula (1 means equal).
-    """
-    data = al.make_diagonal_data()
-    w = omega0 * np.ones(data.d)
-    xi_k = np.sqrt(2) * w * np.cosh(a * np.arange(1, data.d + 1) / data.d)
-    xi_q = np.sqrt(2) * w * np.sinh(a * np.arange(1, data.d + 1) / data.d)
-    beta = xi_k * xi_q
-    gk, gq = al.loss_grad_xi(data, xi_k, xi_q)
-    beta_dot = -gk * xi_q - xi_k * gq
-    g = al.loss_grad_beta(data, beta)
-    corrected = -2 * np.sqrt(beta ** 2 + w ** 4) * g
-    printed = corrected / data.n
-    keep = np.abs(corrected) > 1e-12
-    return {"ratio_corrected": beta_dot[keep] / corrected[keep], "ratio_printed": beta_dot[keep] / printed[keep],
-            "n": data.n}
-
-
-# -- E7 -------------------------------------------------------------------------------------------------------------
-
-def check_e7(step: float = 1e-3) -> dict:
-    """E7: MFCQ for constraints ``g <= 0`` needs a direction ``v`` with ``<s, v> < 0`` for active ``g``.
-
-    For the l1-SVM (demo-1 data), ``g_il = 1 - beta^T B_il`` and ``s_il = -B_il``. With ``v = beta*`` (a strictly
-    separating point) every ``<s_il, v> < 0`` and a small step along ``v`` keeps all constraints strictly
-    satisfied; a direction with the printed sign (``<s, v> > 0``, e.g. ``-beta*``) leaves the feasible set.
-    """
-    data = al.make_diagonal_data()
-    sol = al.solve_svm(data, "l1")
-    b = sol.beta
-    active = np.abs(data.B @ b - 1) < 1e-6
-    g = lambda beta: 1 - data.B @ beta  # noqa: E731
-    out = {"n_active": int(active.sum())}
-    for name, v in (("correct", b), ("printed", -b)):
-        s_dot_v = (-data.B[active]) @ v
-        out[name] = {"s_dot_v": s_dot_v, "max_g_after_step": float(g(b + step * v)[active].max())}
-    return out
-
-
-# -- E8 -------------------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _e8_flow() -> al.Trajectory:
-    data = al.make_diagonal_data()
-    return al.gradient_flow(data, "xi", al.default_init(data, "xi", 0.1, seed=None), t_end=1e6)
-
-
-def check_e8() -> dict:
-    """E8: (C1) sums over all pairs (lambda in R^{n(L-1)}); the constant in phi is 2/n; (vi) needs -grad.
-
-    Returns
-    -------
-    dict
-        ``"dual_shape"``, ``"n_pairs"``, ``"kkt_all_pairs"``: ``||B^T lambda - sign(beta)||`` on the support using
-        all pairs; ``"kkt_first_pair_only"``: the same using one pair per sample (``sum_{i=1}^n``);
-        ``"sinh_2n"``/``"sinh_4n"``: relative error of ``beta(t) = omega_0^2 sinh(B phi)`` with the 2/n constant and
-        with 4/n; ``"inner_neg_grad"``/``"inner_grad"``: min over the flow of ``<-grad, beta_f>`` and max of
-        ``<grad, beta_f>`` (``beta_f`` = the l1-SVM solution).
-    """
-    data = al.make_diagonal_data()
-    sol = al.solve_svm(data, "l1")
-    supp = np.abs(sol.beta) > 1e-6
-    lam = sol.dual
-    all_pairs = data.B.T @ lam
-    first = np.array([np.flatnonzero(data.pairs[:, 0] == i)[0] for i in range(data.n)])
-    first_only = data.B[first].T @ lam[first]
-    tr = _e8_flow()
-    beta = np.einsum("mjj->mj", tr.W)
-    w2 = 0.1 ** 2
-    Bphi = tr.phi @ data.B
-    nrm = np.maximum(np.linalg.norm(beta, axis=1), 1e-300)
-    err = lambda pred: float(np.max(np.linalg.norm(pred - beta, axis=1)[1:] / nrm[1:]))  # noqa: E731
-    inner = np.array([al.loss_grad_beta(data, b) @ sol.beta for b in beta])
-    return {"dual_shape": lam.shape, "n_pairs": len(data.pairs),
-            "kkt_all_pairs": float(np.linalg.norm(all_pairs[supp] - np.sign(sol.beta[supp]))),
-            "kkt_first_pair_only": float(np.linalg.norm(first_only[supp] - np.sign(sol.beta[supp]))),
-            "sinh_2n": err(w2 * np.sinh(Bphi)), "sinh_4n": err(w2 * np.sinh(2 * Bphi)),
-            "inner_neg_grad": float(np.min(-inner)), "inner_grad": float(np.max(inner))}
-
-
-# -- E9 -------------------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def e9_data(eps: float) -> al.AttentionData:
-    """Assumption 4 data (:func:`attnlib.make_orthogonal_data`) with ``v`` tilted by ``eps`` towards the pair
-    offsets: the two tokens of each pair now score ``c gamma_opt +- eps * y_i * u``, so Assumption 2 fails for
-    ``eps != 0`` while Assumption 4 still holds."""
-    base = al.make_orthogonal_data()
-    v = np.array(base.v)
-    v[base.n] += eps
-    return al.AttentionData(base.X, base.z, base.y, v)
-
-
-@lru_cache(maxsize=None)
-def compute_e9(eps: float) -> dict:
-    """Lemma 5.1 without Assumption 2: the (K, Q)-flow from an aligned start on :func:`e9_data`, t to 1e100.
-
-    Returns
-    -------
-    dict
-        ``"log_t"``, ``"err"`` (alignment error of Def. 5.1 along the flow), ``"holds"`` (assumptions),
-        ``"cos_nuc"`` (final cosine with the W_*-SVM).
-    """
-    data = e9_data(eps)
-    U_K, U_Q = al.aligned_bases(data)
-    init = al.default_init(data, "KQ", 0.1, seed=None, kind="aligned")
-    V = al.right_basis(init[0], U_K)
-    tr = al.gradient_flow(data, "KQ", init, t_end=1e100)
-    err = np.array([al.alignment_error(K, Q, U_K, U_Q, V) for K, Q in zip(tr.params["K"], tr.params["Q"])])
-    rep = al.check_assumptions(data)
-    return {"log_t": tr.log_t, "err": err, "holds": {k: rep.holds(k) for k in al.ASSUMPTIONS},
-            "cos_nuc": tr.cosine_to(al.solve_svm(data, "nuc").W)[-1]}
-
-
-# -- E10 ------------------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def check_e10() -> dict:
-    """E10: Lemma A.1's sinh formula also holds for a non-constant omega_0 (the paper proves omega_0 = alpha 1);
-    ``l'(u) = -l(u)`` for the exponential loss (the paper's ``l_i'`` notation).
-
-    Returns
-    -------
-    dict
-        ``"omega0"`` (d,), ``"sinh_error"`` (max relative error along an xi-flow to t = 1e6),
-        ``"conservation"`` (max drift of ``xi_k^2 - xi_q^2``), ``"dloss"``: ``l'(u) + l(u)`` by finite differences.
-    """
-    data = al.make_diagonal_data()
-    init = al.default_init(data, "xi", 0.1, seed=1)
-    tr = al.gradient_flow(data, "xi", init, t_end=1e6)
-    beta = np.einsum("mjj->mj", tr.W)
-    pred = al.sinh_closed_form(tr)
-    nrm = np.maximum(np.linalg.norm(beta, axis=1), 1e-300)
-    u, h = 0.7, 1e-6
-    dl = (np.exp(-(u + h)) - np.exp(-(u - h))) / (2 * h)
-    return {"omega0": np.sqrt((init[0] ** 2 + init[1] ** 2) / 2),
-            "sinh_error": float(np.max(np.linalg.norm(pred - beta, axis=1)[1:] / nrm[1:])),
-            "conservation": float(np.max(al.conservation_error(tr))), "dloss": float(dl + np.exp(-u))}
-
-
-# -- figures --------------------------------------------------------------------------------------------------------
-
-def fig_e2() -> Figure:
+def fig_e2(r: Mapping | None = None) -> Figure:
     """E2: with Assumptions 2 and 3 but no diagonal separability, the diagonal flow stalls at a finite point."""
-    r = compute_e2_flows()
+    r = compute_e2_flows() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.6)
     for name, lab in (("W", r"$W$-flow (Assumption 1 holds)"), ("xi", r"$(\xi_k,\xi_q)$-flow (1-diag fails)")):
         x = r[name]["log_t"]
@@ -350,10 +38,8 @@ def fig_e2() -> Figure:
     ax2.annotate(r"Lemma 4.2 as printed says $\|\beta(t)\|\to\infty$;" + "\n" + rf"measured: stays at {xi_end:.2f}",
                  xy=(r["xi"]["log_t"][-1], xi_end), xytext=(0.35, 0.55), textcoords="axes fraction", fontsize=8,
                  arrowprops={"arrowstyle": "->", "color": "#666666"})
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="upper left")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                     (ax2, dict(fontsize=8, loc="upper left"))])
 
 
 def fig_e9(eps: float = 0.1) -> Figure:
@@ -378,9 +64,10 @@ def fig_e9(eps: float = 0.1) -> Figure:
     ax.set_ylabel("alignment error (log scale)")
     ax.set_title(rf"$\varepsilon={eps:g}$: Assumption 2 {'holds' if r['holds']['2'] else 'fails'}, "
                  rf"4 {'holds' if r['holds']['4'] else 'fails'}; $\cos(W,W_*)$ = {r['cos_nuc']:.6f}", fontsize=9.5)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8.5, loc="center right")
-    return fig
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="center right"))])
 
 
-FIGURES = {"e2": fig_e2, "e9": fig_e9}
+FIGURES = by_name(fig_e2, fig_e9)
+
+
+__getattr__ = compute_home("ch7")  # the chapter's computations keep their old home here

@@ -1,55 +1,16 @@
-"""The intro's teaser: the same data, two parameterisations, two limit directions."""
-from __future__ import annotations
+"""The intro's teaser: the same data, two parameterisations, two limit directions.
 
-from functools import lru_cache
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnlib.experiments.intro`.
+"""
+from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .. import plots
-from ..data import make_diagonal_data, make_generic_data
-from ..diagnostics import singular_values
-from ..flow import default_init, gradient_flow
-from ..svm import solve_svm
-
-TEASER_DATA = dict(n=3, L=3, d=4, seed=2, equal_scores=True)  # nuclear SVM solution has rank 1 here
-
-
-@lru_cache(maxsize=None)
-def compute_teaser(t_end: float = 1e300) -> dict:
-    """Limit directions of the four flows at ``t_end`` and the four SVM solutions.
-
-    Returns
-    -------
-    dict
-        ``sv``: singular values (d,) of the margin-normalised limits of the "W" and "KQ" flows and of the
-        "fro"/"nuc" SVM solutions (generic data ``TEASER_DATA``); ``beta``: margin-normalised limits (d,) of the
-        "beta" and "xi" flows and the "l2"/"l1" SVM solutions (demo-1 data); ``cos``: cosine of each flow's
-        limit with its predicted SVM solution and with the other one.
-    """
-    gen = make_generic_data(**TEASER_DATA)
-    diag = make_diagonal_data()
-    out: dict = {"sv": {}, "beta": {}, "cos": {}}
-    runs = {"W": (gen, np.zeros((gen.d, gen.d)), "fro", "nuc"),
-            "KQ": (gen, default_init(gen, "KQ", 0.01, seed=0), "nuc", "fro"),
-            "beta": (diag, np.zeros(diag.d), "l2", "l1"),
-            "xi": (diag, default_init(diag, "xi", 0.1, seed=None), "l1", "l2")}
-    for param, (data, init, own, other) in runs.items():
-        traj = gradient_flow(data, param, init, t_end=t_end)
-        W_hat = traj.direction()[-1]
-        sol_own, sol_other = solve_svm(data, own), solve_svm(data, other)
-        own_cos, other_cos = traj.cosine_to(sol_own.W), traj.cosine_to(sol_other.W)
-        out["cos"][param] = (own_cos[-1], other_cos[-1])
-        late = traj.log_t > 0.01  # t > 1: plotted against ln t on a log axis
-        out.setdefault("curves", {})[param] = (traj.log_t[late], own_cos[late], other_cos[late])
-        if param in ("W", "KQ"):
-            out["sv"][param] = singular_values(W_hat)
-            out["sv"][own] = singular_values(sol_own.W)
-        else:
-            out["beta"][param] = np.diag(W_hat)
-            out["beta"][own] = sol_own.beta
-    return out
+from ..experiments.intro import compute_teaser
+from . import compute_home
 
 
 def teaser_figure(t_end: float = 1e300) -> Figure:
@@ -114,3 +75,6 @@ def convergence_figure(pair: str = "W-KQ", t_end: float = 1e300) -> Figure:
 
 FIGURES = {"teaser": teaser_figure, "convergence_W_KQ": lambda: convergence_figure("W-KQ"),
            "convergence_beta_xi": lambda: convergence_figure("beta-xi")}
+
+
+__getattr__ = compute_home("intro")  # the chapter's computations keep their old home here
