@@ -14,6 +14,8 @@ LAYERS = [
     {"model"},
     {"assumptions"},
     {"svm"},              # confirms a solver's "infeasible" with the assumptions' LP
+    {"factorization"},    # minimal-norm factorizations and the nuclear-norm subdifferential (Thm 5.1's proof)
+    {"mirror"},           # l_p mirror descent on W and the l_p attention SVM (chapter 8)
     {"flow"},
     {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
     {"diagnostics"},
