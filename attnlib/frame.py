@@ -58,16 +58,21 @@ on its own) once ``log t >= switch_log_t`` and every sample's attended token lea
 large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
 frame's assumptions is ever returned.
 
-Limits
-------
+Limits and the reduced frame
+----------------------------
 For "W" and "beta" the ``y``-equation does not depend on the scaled parameters, the Jacobian is block-triangular,
-and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" (and "xi") ``dW/ds`` depends on them, so the
-Jacobian couples an O(s) stiff block to the O(1) slow one. Measured on the book's (K, Q) example
-(``make_generic_data(6, 8, 10, 0)``): ``log t = 1e30`` in about 10,000 evaluations, then a stall
-(:class:`attnlib.FlowStallError`) near ``1e37``. Suspected cause: with ``s * eps`` above the slow scale the rounding
-of the stiff rows swamps the slow dynamics (the computed Jacobian at ``s = 1e30`` shows spurious eigenvalues of
-size ``eps * s``); a quasi-steady-state reduction of the ``y``-block (a DAE) for ``s > 1e16`` would be the next
-step. The small diagonal examples ("xi") reach ``1e300``.
+and ``log t = 1e300`` costs about as much as ``1e30``. For "KQ" ``dW/ds`` depends on them, and the ``y``-rows'
+``O(s)`` entries eventually swamp the ``O(1)`` parameter block inside the implicit solver's Newton iteration:
+measured on ``make_generic_data(6, 8, 10, 0)`` (from ``0.01 N(0, 1)``), Newton failed at every step size from
+``log t ~ 1e21`` on, once ``h s eps`` exceeds one, and the run stalled between ``6e23`` and ``7e37``. (The
+Jacobian's eigenvalues themselves are fine: the active ``y``-block, divided by ``s``, has eigenvalues between
+``3e-3`` and ``4``, and its Schur complement ``O(1)`` ones.) So from ``log t = QSS_LOG_T = 1e17`` on the "KQ"
+frame is *reduced* (:class:`_ReducedFrame`): the active offsets solve ``<A_k, dW/ds> = 1`` (quasi-steady state;
+they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's resolution), the inactive ones are
+``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
+theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
+an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
+integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
 
 Representation of the result
 ----------------------------
@@ -89,12 +94,24 @@ from .flow import (_LOG_GUARD, MAX_LOG_T, FlowStallError, _combined_W, _neg_grad
                    _velocity_jacobian)
 from .model import _log_sample_weights, _logit_hessian, _sum_log_terms
 
-__all__ = ["EXIT_OFFSET", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
+__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
 SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
 SWITCH_OFFSET = 50.0  # ... and every offset y_k - c log s must be >= -SWITCH_OFFSET
 EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log s < -EXIT_OFFSET (terms ~ e^200)
+# Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (_ReducedFrame): their quasi-steady
+# values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
+QSS_LOG_T = 1e17
+REDUCED_PARAMS = ("KQ",)
+ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
+INACTIVE_MIN = 60.0  # an active pair whose y_k - c log s exceeds this (weight < e^-60) leaves the support ...
+_MAX_SUPPORT_CHANGES = 200
+MAX_FRAME_RESTARTS = 3  # a token change in the frame at log t <= MAX_LOG_T / RESTART_FACTOR: switch again later
+RESTART_FACTOR = 10.0
+PROMOTE_SLACK = 1e-9  # ... and an inactive pair joins it when its scaled margin slack <A_k, W/s> - 1 falls to this
+_NEWTON_ITERS, _NEWTON_TOL = 40, 1e-11  # the quasi-steady Newton solve: stop when a step is < tol (1 + |y|)
+_NEWTON_MAX_STEP = 4.0  # largest Newton step of an offset (a factor e^4 in its weight)
 # The frame is stiff throughout; implicit methods with the analytic Jacobian, the second tried if the first fails
 # (measured on the book's data: BDF is cheaper for W and beta, LSODA more robust for the bilinear KQ and xi).
 FRAME_METHODS = {"W": ("BDF", "LSODA"), "beta": ("BDF", "LSODA"), "KQ": ("LSODA", "BDF"), "xi": ("LSODA", "BDF")}
@@ -141,6 +158,11 @@ class FrameRecord:
         Log-softmax attention at those times, from ``y`` (``log sigma_il = -(log t + y_k) + log sigma_i,ref``).
     nfev, njev : int
         Gradient and Jacobian evaluations spent in the frame (included in the trajectory's totals).
+    log_t_reduced : float
+        ``log t`` from which the frame ran reduced (active offsets quasi-steady, ``QSS_LOG_T``; "KQ" only);
+        ``inf`` if it did not.
+    support_changes : tuple of (float, int, int)
+        ``(log t, pair, +1 / -1)``: where the reduced frame's support (the active pairs) gained or lost a pair.
     """
 
     log_t_switch: float
@@ -151,6 +173,8 @@ class FrameRecord:
     log_attention: np.ndarray
     nfev: int
     njev: int
+    log_t_reduced: float = float("inf")
+    support_changes: tuple = ()
 
 
 class _FrameModel:
@@ -336,6 +360,208 @@ class _FrameModel:
             f"(a larger switch_log_t).", log_t=s, sample=i, token=l)
 
 
+class _ReducedFrame:
+    """The margin frame past ``QSS_LOG_T`` with the active offsets eliminated (quasi-steady state, a DAE).
+
+    State ``x = [theta / s^p, phi / s^(1-c)]`` in ``u = log s``. The active offsets ``y_a`` (pairs with
+    ``y_k - c u < ACTIVE_OFFSET`` when the reduction starts) solve the algebraic equations
+    ``<A_k, dW/ds>(theta, y) = 1`` (Newton, warm-started); the ``y``-equation ``dy_k/du = s (<A_k, dW/ds> - 1)``
+    says they differ from the full frame's by ``(dy_k/du) / (s G) = O(1/s)``, below float64's resolution for
+    ``s >= QSS_LOG_T``. The inactive offsets are ``s (<A_k, W / s> - 1)``, known to relative accuracy, which is all
+    their weights ``e^{-y_k}`` (underflowed to zero) need. Why: the full frame's ``y``-rows have entries ``O(s)``,
+    and once ``h s eps`` (step, log t, machine epsilon) exceeds the ``O(1)`` parameter block the Newton matrix of
+    the implicit solver no longer resolves that block: measured on ``make_generic_data(6, 8, 10, 0)``, Newton
+    fails at every step size from ``log t ~ 1e21`` on, and the step collapses (:class:`attnlib.FlowStallError`).
+    """
+
+    def __init__(self, fm: _FrameModel, y0: np.ndarray, u0: float):
+        self.fm, self.k = fm, fm.k
+        z0 = y0 - fm.c * u0
+        self.active = np.flatnonzero(z0 < ACTIVE_OFFSET)
+        self.inactive = np.flatnonzero(z0 >= ACTIVE_OFFSET)
+        self._z = z0[self.active].copy()  # warm start: y_a - c u at the last solve
+        self._z_inactive = np.maximum(z0, ACTIVE_OFFSET)  # lower bound of y_k - c u on the inactive pairs
+        self.demoted: list[tuple[float, int]] = []  # (log t, pair) of active pairs that left the support
+        self.promoted: list[tuple[float, int]] = []  # (log t, pair) of inactive pairs that joined it
+        self._was_demoted = np.zeros(fm.n_pairs, dtype=bool)
+
+    def _demote(self, u: float, y: np.ndarray) -> bool:
+        """Move active pairs whose offset exceeds ``c u + INACTIVE_MIN`` (weight < e^-INACTIVE_MIN relative to the
+        support) to the inactive ones: a pair leaving the support has no quasi-steady solution (its equation asks
+        for a negative weight). Their offset is then bounded below by ``c u + INACTIVE_MIN``."""
+        z = y[self.active] - self.fm.c * u
+        out = z > INACTIVE_MIN
+        if not np.any(out):
+            return False
+        gone = self.active[out]
+        self.demoted += [(float(np.exp(u)), int(j)) for j in gone]
+        self._z_inactive[gone] = INACTIVE_MIN
+        self._was_demoted[gone] = True
+        self.active = self.active[~out]
+        self.inactive = np.sort(np.concatenate([self.inactive, gone]))
+        self._z = z[~out]
+        return True
+
+    # -- y from the scaled parameters -----------------------------------------------------------------
+    def _inactive_y(self, arrays: list[np.ndarray], u: float) -> np.ndarray:
+        """``max(s (<A_k, W/s> - 1), c u + z_k)``: the first is known to relative accuracy (enough for weights
+        ``e^{-y_k}`` that underflow), the second is the lower bound a pair keeps when it is demoted."""
+        ia = self.inactive
+        return np.maximum(self._margin_offset(arrays, u)[0][ia], self.fm.c * u + self._z_inactive[ia])
+
+    def _margin_offset(self, arrays: list[np.ndarray], u: float):
+        """``s (<A_k, W/s> - 1)`` for every pair and its rounding error bound ``1e3 eps s <|A_k|, |W/s|>``."""
+        fm = self.fm
+        W_scaled = _combined_W(fm.param, arrays)  # W / s
+        s = np.exp(u)
+        val = s * (np.einsum("kd,de,ke->k", fm._Dr, W_scaled, fm._Zr) - 1.0)
+        err = 1e3 * np.finfo(float).eps * s * (np.einsum("kd,de,ke->k", np.abs(fm._Dr), np.abs(W_scaled),
+                                                          np.abs(fm._Zr)) + 1.0)
+        return val, err
+
+    def _dF(self, rho, logsig, logw) -> np.ndarray:
+        """``dF / dy_k`` for the active pairs, shape (P_a, d, d) or (P_a, d); and ``d rho / dy_k`` (n, L, P_a)."""
+        fm, a = self.fm, self.active
+        data = fm.data
+        H = _logit_hessian(rho, logsig, logw, fm._diff, fm.loss)
+        fi, fl = fm.pairs[a].T
+        R = -H[fi, :, fl]  # (P_a, L)
+        Xf = data.X[fi]
+        G = np.einsum("kl,kld->kd", R, Xf)
+        dF = G * fm._Zr[a] / data.n if fm.param in ("beta", "xi") else G[:, :, None] * fm._Zr[a][:, None, :] / data.n
+        drho = np.zeros((data.n, data.L, len(a)))
+        drho[fi, :, np.arange(len(a))] = R
+        return dF, drho
+
+    def solve(self, u: float, x: np.ndarray):
+        """``y`` (P,), ``rho``, ``F`` and, for the Jacobian, ``dF/dy_a``, ``d rho/dy_a`` at the quasi-steady state.
+
+        Raises ``_NoSteadyState`` when Newton does not converge (a diverged trial state or a singular system)."""
+        fm, a = self.fm, self.active
+        self._x = x
+        arrays = fm.base.unpack(x[:self.k])
+        y = np.empty(fm.n_pairs)
+        y[self.inactive] = self._inactive_y(arrays, u)
+        y[a] = self._z + fm.c * u
+        for _ in range(_NEWTON_ITERS):
+            fm.nfev += 1
+            if fm.base.nfev + fm.nfev > fm.max_nfev:
+                raise _OverBudget
+            rho, logsig, logw = fm.rho(y, u)
+            F = _neg_grad(fm.data, fm.param, rho)
+            dF, drho = self._dF(rho, logsig, logw)
+            resid = fm.pair_rates(fm.W_rate(arrays, F))[a] - 1.0
+            Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T  # (P_a, P_a): d resid_k / d y_j
+            try:
+                step = np.linalg.solve(Ry, -resid)
+            except np.linalg.LinAlgError:
+                raise _NoSteadyState from None
+            if not np.all(np.isfinite(step)):
+                raise _NoSteadyState
+            step *= min(1.0, _NEWTON_MAX_STEP / max(np.max(np.abs(step), initial=0.0), 1e-300))  # log-weights
+            y[a] += step
+            if self._demote(u, y):  # the support shrank: solve again for the remaining active pairs
+                a = self.active
+                y[self.inactive] = self._inactive_y(arrays, u)
+                continue
+            if np.max(np.abs(step), initial=0.0) <= _NEWTON_TOL * (1.0 + np.max(np.abs(y[a]), initial=0.0)):
+                # one more Newton step would change F by O(step^2): update F, rho to first order and stop
+                F = F + np.tensordot(step, dF, axes=1)
+                rho = rho + drho @ step
+                self._z = y[a] - fm.c * u
+                return y, rho, F, arrays, dF, drho
+        raise _NoSteadyState
+
+    # -- the ODE --------------------------------------------------------------------------------------
+    def rhs(self, u: float, x: np.ndarray) -> np.ndarray:
+        fm = self.fm
+        fm.base.last_s = float(np.exp(u))
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                if not np.all(np.isfinite(x)):
+                    raise _NoSteadyState
+                _, rho, F, arrays, _, _ = self.solve(u, x)
+            except _NoSteadyState:
+                return np.full(x.size, 1e100)  # the solver rejects the step (as attnlib.flow does)
+            dtheta = [v - fm.p * a for v, a in zip(_velocity(fm.param, arrays, F), arrays)]
+            dphi = -2.0 / fm.data.n * rho[fm._pi, fm._pl] - (1 - fm.c) * x[self.k:]
+            out = np.concatenate([d.ravel() for d in dtheta] + [dphi])
+        return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
+
+    def jac(self, u: float, x: np.ndarray) -> np.ndarray:
+        """``d rhs / d x`` with ``dy_a/dtheta = -(d resid/dy_a)^{-1} d resid/dtheta`` (implicit functions)."""
+        fm, k = self.fm, self.k
+        fm.njev += 1
+        J = np.zeros((x.size, x.size))
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                if not np.all(np.isfinite(x)):
+                    raise _NoSteadyState
+                _, rho, F, arrays, dF, drho = self.solve(u, x)
+            except _NoSteadyState:
+                return J
+            a = self.active  # after the solve (which may demote pairs)
+            Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T
+            Rtheta = fm._pair_rates_theta(arrays, F)[a]  # (P_a, k)
+            try:
+                dy = -np.linalg.solve(Ry, Rtheta)  # (P_a, k)
+            except np.linalg.LinAlgError:
+                return J
+            Vy = np.concatenate([v.reshape(len(a), -1) for v in _velocity(fm.param, arrays, dF)], axis=1).T
+            J[:k, :k] = _velocity_jacobian(fm.param, fm.shapes, F) - fm.p * np.eye(k) + Vy @ dy
+            J[k:, :k] = -2.0 / fm.data.n * drho[fm._pi, fm._pl] @ dy
+            J[k:, k:] = -(1 - fm.c) * np.eye(x.size - k)
+        return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    def exit_value(self, u: float, x: np.ndarray) -> float:
+        """Zero when the frame's assumptions fail: an active pair's ``min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
+        try:
+            y = self.solve(u, x)[0]
+        except _NoSteadyState:
+            return 1.0  # a trial state; the solver rejects it anyway
+        return float(min(self._exit_terms(u, y)))
+
+    def _exit_terms(self, u: float, y: np.ndarray) -> np.ndarray:
+        """``min(s + y_k, y_k - c u + EXIT_OFFSET)`` on the active pairs (the full frame's exit condition)."""
+        a = self.active
+        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET)
+
+    def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
+        y = self.solve(u, x)[0]
+        return self.fm.exit_error(u, np.concatenate([x[:self.k], _Y0 * np.arcsinh(y / _Y0), x[self.k:]]))
+
+    def promote_value(self, u: float, x: np.ndarray) -> float:
+        """Crosses zero (downwards) when an inactive pair reaches the margin of the support: its scaled margin
+        slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` (``-PROMOTE_SLACK`` for a pair that was demoted, whose
+        slack is ``O(log s / s)``, below the resolution of ``W/s``)."""
+        ia = self.inactive
+        if not len(ia):
+            return 1.0
+        val, _ = self._margin_offset(self.fm.base.unpack(x[:self.k]), u)
+        slack = val[ia] / np.exp(u)
+        return float(np.min(slack - np.where(self._was_demoted[ia], -PROMOTE_SLACK, PROMOTE_SLACK)))
+
+    def promote(self, u: float, x: np.ndarray) -> None:
+        """Add the inactive pair that triggered :meth:`promote_value` to the active ones (offset ``c u``)."""
+        ia = self.inactive
+        val, _ = self._margin_offset(self.fm.base.unpack(x[:self.k]), u)
+        slack = val[ia] / np.exp(u) - np.where(self._was_demoted[ia], -PROMOTE_SLACK, PROMOTE_SLACK)
+        j = int(ia[np.argmin(slack)])
+        self.promoted.append((float(np.exp(u)), j))
+        order = np.argsort(np.append(self.active, j))
+        self.active = np.append(self.active, j)[order]
+        self._z = np.append(self._z, 0.0)[order]
+        self.inactive = ia[ia != j]
+
+    def unscaled(self, x: np.ndarray, u: float) -> np.ndarray:
+        fm = self.fm
+        return np.concatenate([x[:self.k] * np.exp(fm.p * u), x[self.k:] * np.exp((1 - fm.c) * u)])
+
+
+class _NoSteadyState(Exception):
+    pass
+
+
 def _switch_event(model, switch_log_t: float):
     """Event for the standard solver in ``s``: positive once ``s >= switch_log_t`` and every sample's attended
     token leads by ``>= max(SWITCH_LOG_ODDS, s + c log s - SWITCH_OFFSET)`` (so ``y_k - c log s >=
@@ -357,6 +583,24 @@ def _switch_event(model, switch_log_t: float):
 
 def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str, rtol: float,
                         atol: float, switch_log_t: float, row_offset: int):
+    """:func:`_log_time_with_frame_once`, restarted with a later switch (``RESTART_FACTOR`` times the ``log t``
+    where it happened) when a sample's attended token changes in the frame while the standard solver is still
+    valid there (``log t * RESTART_FACTOR <= MAX_LOG_T``); at most ``MAX_FRAME_RESTARTS`` times. The new frame
+    takes the newly attended tokens as references. Beyond that the :class:`MarginFrameError` is raised."""
+    for _ in range(MAX_FRAME_RESTARTS):
+        try:
+            return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t,
+                                             row_offset)
+        except MarginFrameError as err:
+            later = RESTART_FACTOR * err.log_t
+            if not (np.isfinite(later) and switch_log_t < later <= MAX_LOG_T):
+                raise
+            switch_log_t = later
+    return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t, row_offset)
+
+
+def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str,
+                              rtol: float, atol: float, switch_log_t: float, row_offset: int):
     """Phase 2 of :func:`attnlib.gradient_flow` with the switch: the standard solver in ``s`` until the switch
     condition holds (at most to ``MAX_LOG_T``), then the margin frame in ``u = log s`` to ``log_end``.
 
@@ -399,42 +643,98 @@ def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndar
     ref = np.argmax(np.matmul(model._X, (model._z @ W.T)[:, :, None])[:, :, 0], axis=1)
     fm = _FrameModel(model, ref, model.max_nfev)
     x0 = fm.state(x_sw[:k], x_sw[k:], s_sw)
-    u_eval = np.maximum(np.log(log_eval[n_std:]), np.log(s_sw))
-    def exit_event(u, x):
-        return fm.exit_event(u, x)
+    u_sw, u_end = np.log(s_sw), np.log(log_end)
+    u_eval = np.maximum(np.log(log_eval[n_std:]), u_sw)
+    u_red = max(u_sw, np.log(QSS_LOG_T)) if model.param in REDUCED_PARAMS else np.inf
+    u_mid = min(u_end, u_red)
+    first = u_eval <= u_mid
+    fm.rtol, fm.atol = rtol, atol
+    extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
+    fsol = _frame_solve(model, fm, fm.rhs, fm.jac, fm.exit_event, fm.exit_error, (u_sw, u_mid), x0,
+                        np.append(u_eval[first], u_mid) if extra else u_eval[first], s_sw)
+    states, us = (fsol.y.T[:-1], fsol.t[:-1]) if extra else (fsol.y.T, fsol.t)
+    with np.errstate(over="ignore"):
+        raw = [fm.unscaled(x, u) for x, u in zip(states, us)]
+    ys = [fm.split(x)[1] for x in states]
+    log_t_reduced, changes = np.inf, ()
+    if u_end > u_mid:  # the reduced frame (quasi-steady active offsets) from log t = QSS_LOG_T on
+        x_mid = fsol.y[:, -1]
+        red = _ReducedFrame(fm, fm.split(x_mid)[1], u_mid)
+        log_t_reduced = float(np.exp(u_mid))
+        xr, ur, todo = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]]), u_mid, u_eval[~first]
+        for _ in range(_MAX_SUPPORT_CHANGES + 1):  # a stage per support of the quasi-steady offsets
+            rsol = _frame_solve(model, fm, red.rhs, red.jac, red.exit_value, red.exit_error, (ur, u_end), xr,
+                                todo, s_sw, red.promote_value)
+            if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
+                with np.errstate(over="ignore"):
+                    raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
+                ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+                us = np.concatenate([us, rsol.t])
+            if rsol.status != 1:
+                break
+            ur, xr = float(rsol.t_events[1][0]), rsol.y_events[1][0]
+            todo = todo[todo > ur]
+            red.promote(ur, xr)
+        else:
+            raise FlowStallError(f"gradient flow (param={model.param!r}): the support of the reduced margin frame "
+                                 f"changed more than {_MAX_SUPPORT_CHANGES} times by log t = {np.exp(ur):.4g}; "
+                                 f"integrate to a smaller log_t_end", log_t=float(np.exp(ur)),
+                                 nfev=model.nfev + fm.nfev)
+        changes = tuple(sorted([(s, j, 1) for s, j in red.promoted] + [(s, j, -1) for s, j in red.demoted]))
+    raw = np.array(raw).reshape(len(us), -1)
+    if not np.all(np.isfinite(raw)):
+        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
+                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+    saved[n_std:] = raw
+    ys = np.array(ys).reshape(len(us), fm.n_pairs)
+    record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
+                         log_odds_offset=ys,
+                         log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, us)]).reshape(
+                             len(us), model.data.n, model.data.L),
+                         nfev=fm.nfev, njev=fm.njev, log_t_reduced=log_t_reduced, support_changes=changes)
+    return saved, record
 
-    exit_event.terminal, exit_event.direction = True, -1
+
+def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, s_sw, stop_value=None):
+    """Integrate one stage of the frame in ``u`` with the stiff methods of ``FRAME_METHODS`` (the second if the
+    first fails); raise :class:`MarginFrameError` at an exit and :class:`attnlib.FlowStallError` over budget.
+    ``stop_value`` (optional): a second terminal event (falling through zero) that ends the stage early, with
+    ``status == 1`` (the reduced frame's change of support)."""
+    def event(u, x):
+        return exit_value(u, x)
+
+    event.terminal, event.direction = True, -1
+    events = [event]
+    if stop_value is not None:
+        def stop(u, x):
+            return stop_value(u, x)
+
+        stop.terminal, stop.direction = True, -1
+        events.append(stop)
     failures = []
     for frame_method in FRAME_METHODS[model.param]:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
             warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
             try:
-                fsol = solve_ivp(fm.rhs, (np.log(s_sw), np.log(log_end)), x0, method=frame_method, rtol=rtol,
-                                 atol=atol, t_eval=u_eval, jac=fm.jac, events=[exit_event])
+                fsol = solve_ivp(rhs, span, x0, method=frame_method, rtol=fm.rtol, atol=fm.atol, t_eval=u_eval,
+                                 jac=jac, events=events)
+            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
+                if "different signs" not in str(err):
+                    raise
+                raise MarginFrameError(
+                    f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
+                    f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
+                    f"reduced frame's support changing) could not be located. No path beyond this point is "
+                    f"returned.", log_t=model.last_s) from None
             except _OverBudget:
                 raise FlowStallError(
                     f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
                     f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
-                    f"the frame, switched at log t = {s_sw:.4g}). For 'KQ' and 'xi' the frame's stiff block grows "
-                    f"like log t and the step size collapses somewhere past log t ~ 1e30 on some data (see "
-                    f"attnlib.frame, 'Limits'): integrate to a smaller log_t_end, or raise max_nfev.",
-                    log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
-        if fsol.status == 1:
-            raise fm.exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
+                    f"the frame, switched at log t = {s_sw:.4g}). Integrate to a smaller log_t_end, or raise "
+                    f"max_nfev.", log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
+        if fsol.status == 1 and len(fsol.t_events[0]):
+            raise exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
         if fsol.success:
-            break
+            return fsol
         failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
-    else:
-        raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
-    with np.errstate(over="ignore"):
-        raw = np.array([fm.unscaled(x, u) for x, u in zip(fsol.y.T, fsol.t)])
-    if not np.all(np.isfinite(raw)):
-        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
-                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
-    saved[n_std:] = raw
-    ys = np.array([fm.split(x)[1] for x in fsol.y.T])
-    record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
-                         log_odds_offset=ys,
-                         log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, fsol.t)]),
-                         nfev=fm.nfev, njev=fm.njev)
-    return saved, record
+    raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")

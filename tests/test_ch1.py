@@ -99,3 +99,32 @@ def test_a_figure_draws_the_result_it_is_given():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+# -- issue 15 item 20 ---------------------------------------------------------------------------------------------
+
+def test_assumption_3_threshold_is_below_the_sufficient_rule():
+    from scipy.optimize import bisect
+
+    thr = bisect(lambda s: -1.0 if al.check_assumptions(ch1.make_toy_data(score=s))["3"].holds else 1.0,
+                 1.0, 4.0, xtol=1e-4)
+    assert 2.9 < thr < 3.1 < 3 * np.log(3)  # measured 3.015 against L ln n = 3.30
+    # closed form on the toy data: e^{-Delta/3} = (1 + 2 e^{-Delta}) / 3
+    assert abs(np.exp(-thr / 3) - (1 + 2 * np.exp(-thr)) / 3) < 1e-4
+
+
+def test_mirrored_excess_matches_the_uniform_attention_prediction():
+    mirrored = ch1.make_mirrored_data()
+    predicted = 2 / mirrored.n * (np.exp(-4 / 3) - np.exp(-4))
+    assert abs(predicted - 0.1226) < 1e-4
+    assert abs(ch1.compute_broken()["mirrored"]["excess"][-1] - predicted) < 1e-3
+
+
+def test_token_figure_does_not_hide_a_star():
+    import matplotlib.pyplot as plt
+
+    fig = ch1_figures.fig_tokens()
+    stars = [c.get_offsets()[0] for c in fig.axes[0].collections if len(c.get_offsets()) == 1]
+    assert len(stars) == ch1.make_toy_data().n
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(stars) for b in stars[i + 1:]) > 0.1
+    plt.close(fig)

@@ -28,7 +28,7 @@ def test_balanced_zero_start_is_stationary_and_init5_is_not():
     assert all(np.all(g == 0.0) for g in st["grad_zero"])  # exactly zero, not just small
     assert st["max_W_zero_flow"] == 0.0
     assert np.linalg.norm(st["grad_paper"][1]) > 1e-2  # measured 0.033: init (5) moves
-    assert st["beta_end_paper"][0] > 1e4  # measured 1.2e5 at log t = 1e5
+    assert st["beta_end_paper"][0] > 1e5  # measured 1.2e6 at log t = 1e6
 
 
 def test_lemma_4_1_dln_matches_xi_flow():
@@ -89,32 +89,37 @@ def test_lemma_4_2_norm_grows_like_log_t():
     assert np.ptp(ng["mu_beta"][late] - lt[late]) < 0.2  # beta-flow: mu = ln t + c
 
 
-def test_headline_l1_vs_l2():
+def test_headline_l1_vs_l2_runs_past_the_lock_on():
     hl = ch3.compute_headline()
+    assert hl["log_t"][-1] == pytest.approx(1e6)  # issue 15 item 1: the headline runs to ln t = 1e6
     dx, db = hl["dist"]["xi"], hl["dist"]["beta"]
-    assert db["l2"][-1] < 1e-4  # measured 2.8e-5
-    assert db["l1"][-1] > 0.05  # stays away from l1 (0.0575)
-    assert dx["l1"][-1] < dx["l2"][-1]  # 0.057 vs 0.100
+    assert db["l2"][-1] < 1e-4  # measured 2.8e-6
+    assert db["l1"][-1] > 0.05  # stays away from l1 (0.057)
+    assert dx["l1"][-1] < 1e-4 < 0.05 < dx["l2"][-1]  # locked on: 1.6e-6 vs 0.057
     assert abs(hl["bhat"]["xi"][-1][2]) < 1e-4 < 0.05 < hl["bhat"]["beta"][-1][2]  # sparse vs dense beta_3
     k300 = np.argmin(np.abs(hl["log_t"] - np.log(1e300)))
-    assert 0.98 < hl["cos"]["xi"]["l1"][k300] < 0.995  # honest: only 0.991 at t = 1e300
+    assert 0.98 < hl["cos"]["xi"]["l1"][k300] < 0.995  # only 0.991 at t = 1e300 ...
+    assert dx["l1"][k300] > 0.15  # ... which is a relative distance of 0.21 (cosine hides it)
     assert hl["cos"]["beta"]["l2"][k300] > 0.9999
 
 
-def test_rate_distance_to_l1_keeps_shrinking():
+def test_rate_distance_to_l1_keeps_shrinking_then_locks_on():
     at = ch3.compute_rate()["at"]
-    d300, d4, d5 = (at[k] for k in sorted(at))
-    assert d300 > d4 > d5  # measured 0.209 > 0.148 > 0.057
-    assert d5 < 0.1
+    d300, d4, d5, d6 = (at[k] for k in sorted(at))
+    assert d300 > d4 > d5 > d6  # measured 0.209 > 0.148 > 0.057 > 1.6e-6
+    assert d5 < 0.1 and d6 < 1e-4
 
 
 def test_widget_transient_grows_with_omega0_and_limit_is_l1():
     approach = [ch3.widget_min_dist_l2(om) for om in ch3.WIDGET_OMEGA0]
     assert all(b <= a + 1e-3 for a, b in zip(approach, approach[1:]))  # measured 0.067 ... 0.0033
     assert approach[-1] < 0.01 < approach[0]
+    assert max(ch3.WIDGET_LOG_T) == 1e6  # the widget's time slider reaches ln t = 1e6
     for om in ch3.WIDGET_OMEGA0:
-        if om >= 0.3:
-            assert ch3.compute_widget(om)["dist_l1"][-1] < 3e-3  # measured <= 1.5e-3 at ln t = 1e4
+        if om >= 0.1:
+            assert ch3.compute_widget(om)["dist_l1"][-1] < 1e-3  # locked on by ln t = 1e6 (measured <= 4e-5)
+        else:
+            assert ch3.compute_widget(om)["dist_l1"][-1] > 0.1  # omega_0 = 0.01, 0.03: not yet (0.24, 0.17)
 
 
 @pytest.mark.parametrize("name", sorted(ch3_figures.FIGURES))
@@ -124,3 +129,53 @@ def test_figures_build(name):
     fig = ch3_figures.FIGURES[name]()
     assert isinstance(fig, Figure) and fig.axes
     plt.close(fig)
+
+
+# -- issue 15 item 10 / issue 18 item 5: the lock-on, measured with the margin frame --------------------------
+
+def test_lock_on_table_measured_not_ln_one_over_omega0_squared():
+    from attnlib.experiments import diagonal_studies as ds
+
+    table = {r.omega0: r for r in ds.lock_on_table()}
+    assert set(table) == set(ds.OMEGA0_TABLE)
+    for r in table.values():
+        assert r.dist_end < 1e-9  # every omega_0 locks on by ln t = 1e300 (measured 5.7e-12)
+    assert table[0.01].dist_1e6 > 0.1 and table[0.03].dist_1e6 > 0.1  # ... the two smallest only past ln t = 1e6
+    assert table[0.01].log_t > 1e9 and table[0.03].log_t > 1e7  # measured 7.7e9, 5.1e7
+    for om in (0.1, 0.3, 1.0, 3.0):
+        assert table[om].log_t < 1e6
+    assert 12.0 < table[0.1].log_mu < 13.0  # measured 12.46 (issue: 12.6 on a coarser grid)
+    order = [table[om].log_mu for om in (0.01, 0.03, 0.1, 0.3, 1.0)]
+    assert all(a > b for a, b in zip(order, order[1:]))  # smaller omega_0 locks on later ...
+    assert table[3.0].log_mu > table[1.0].log_mu + 1.0  # ... but beyond omega_0 = 1 later again (9.7 vs 7.5)
+    slope, _ = ds.lock_on_slope()
+    assert 1.8 < slope < 2.6  # measured 2.16: not the slope 1 of "ln mu > ln(1/omega_0^2)"
+    offsets = [table[om].log_mu - np.log(1 / om ** 2) for om in (0.01, 0.03, 0.1, 0.3)]
+    assert np.ptp(offsets) > 3.0  # ln mu_lock - ln(1/omega_0^2) is far from constant (measured 13.5 ... 5.7)
+
+
+def test_lock_on_does_not_depend_on_rtol():
+    from attnlib.experiments import diagonal_studies as ds
+
+    coarse = {r.omega0: r for r in ds.lock_on_table()}[0.3]  # the table runs at rtol 1e-6
+    fine = ds.lock_on(0.3, rtol=1e-8)
+    assert abs(coarse.log_mu - fine.log_mu) < 0.1
+
+
+def test_detour_exponent_is_the_ratio_of_the_active_constraint():
+    from attnlib.experiments import diagonal_studies as ds
+
+    det = ds.detour_exponent()
+    assert det["active"] == 4 and det["others_slack"] > 0.05  # one constraint active on the detour
+    assert det["predicted"] == pytest.approx(9 / 7)
+    assert abs(det["measured"] - det["predicted"]) < 0.02  # measured 1.2840
+    assert det["spread"] < 0.03
+
+
+def test_lock_on_rejects_bad_input():
+    from attnlib.experiments import diagonal_studies as ds
+
+    with pytest.raises(ValueError, match="omega0"):
+        ds.xi_frame_flow(-0.1)
+    with pytest.raises(ValueError, match="omegas"):
+        ds.lock_on_table(())

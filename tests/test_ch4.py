@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import attnlib as al
 from attnlib.experiments import ch4
 from attnlib.figures import ch4 as ch4_figures
 
@@ -77,3 +78,31 @@ def test_figures_build():
         fig = f()
         assert fig.axes, name
         plt.close(fig)
+
+
+# -- issue 18 item 5 / issue 15 item 21: the residual figure to the largest ln mu, and the constant's window ------
+
+def test_residuals_through_the_margin_frame_confirm_the_rate():
+    kf = ch4.compute_kkt(log_t_end=ch4.LOG_T_FRAME_END)
+    assert kf["log_mu"][-1] > 600  # ln t = 1e300: ln mu ~ 690, far past log t = 1e6 (ln mu ~ 13.8)
+    tail = kf["log_mu"] > 50
+    eps_ln_mu = kf["epsilon"][tail] * kf["log_mu"][tail]
+    assert np.all(np.abs(eps_ln_mu - kf["C"]) < 1e-3 * kf["C"])  # measured 6.5790 vs C = 6.5790
+    assert -1.02 < kf["rate"] < -0.97  # fitted over t >= 1e300: -0.995 (was -0.86 on the flow to 1e6)
+    assert np.all(kf["delta"][tail] * kf["log_mu"][tail] < 1.0)  # delta also ~ 1/ln mu (0.38 .. 0.39)
+    assert kf["dist"][-1] < 1e-10  # locked on; the floor is the reference SVM solution's accuracy
+    exact = np.array([20 / 17, 10 / 51, 0.0, 0.0])
+    assert np.linalg.norm(kf["beta_hat"][-1] - exact) < 1e-12 * np.linalg.norm(exact)
+
+
+def test_larger_init_gives_smaller_constant_only_up_to_two_beta_star():
+    beta = al.solve_svm(ch4.demo_data(), "l1").beta
+    C = {om: ch4.predicted_constant(beta, om) for om in (0.1, 0.3, 1.0, 3.0)}
+    assert C[0.1] > C[0.3] > C[1.0]  # 6.58 > 3.58 > 1.27
+    assert C[3.0] > 2 * C[1.0]  # 3.41: past omega_0^2 ~ 2|beta*_j| the constant grows again
+
+
+def test_dual_extrapolation_window_is_after_the_lock_on():
+    k = ch4.compute_kkt()
+    win = k["log_mu"][ch4.settled()]
+    assert len(win) >= 3 and win.min() > 12.0  # only times after the lock-on at ln mu ~ 12.5

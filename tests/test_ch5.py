@@ -101,3 +101,29 @@ def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
     assert np.max(np.abs(np.log10(fast["gap"][ok]) - np.log10(ref["gap"][ok]))) < 0.05
     both = np.isfinite(fast["sv"]) & np.isfinite(ref["sv"])
     assert np.max(np.abs(fast["sv"][both] - ref["sv"][both])) < 1e-4
+
+
+def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
+    """Issue 15 item 15: the misaligned row keeps its size; the growing rows turn orthogonal to it in R^{d_e}."""
+    from attnlib.experiments import diagonal_studies as ds
+
+    m = ds.misalignment_mechanism(np.pi / 8)
+    assert 0.07 < m.row_mis.min() and m.row_mis.max() < 0.09  # measured 0.075 .. 0.085: not shrinking
+    assert m.row_grow[-1] > 30 * m.row_mis[-1]  # the aligned row grows (9.3 at t = 1e300)
+    i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
+    assert m.cos_rows[i0] > 0.3 and m.cos_rows[-1] < 1e-3  # 0.47 -> 3.5e-5: orthogonal in R^{d_e}
+    assert m.cos_q_mis[-1] < 1e-4  # W~_31 = r_3 . q_1 -> 0 (the restoring force)
+    total = np.log10(m.offdiag[i0] / m.offdiag[-1])
+    growth_only = np.log10(m.offdiag[i0] / m.offdiag_fixed_angle[-1])
+    assert total > 5.0 and growth_only < 3.0  # 6.1 decades in all, only ~2 from the growth of r_1
+
+
+@pytest.mark.parametrize("theta", [np.pi / 32, np.pi / 4, 3 * np.pi / 8])
+def test_orthogonalisation_happens_at_every_misaligning_angle(theta):
+    from attnlib.experiments import diagonal_studies as ds
+
+    m = ds.misalignment_mechanism(theta)
+    i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
+    assert m.row_mis.max() < 1.5 * m.row_mis.min()  # the misaligned row keeps its size (within 30 %)
+    assert m.cos_rows[-1] < 1e-3 * m.cos_rows[i0]  # measured 6e-5 .. 2e-4 of the start
+    assert np.log10(m.offdiag_fixed_angle[-1] / m.offdiag[-1]) > 3.0  # the turn, not the growth, does most

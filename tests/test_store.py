@@ -83,3 +83,29 @@ def test_chapter2_prefetch_propagates_a_flow_error(monkeypatch):
     with pytest.raises(ArithmeticError, match="no 2"):
         ch2.prefetch([(2, 3, 3, 3)], workers=1)
     assert not ch2.tarzanagh_flow.is_cached(2, 3, 3, 3)
+
+
+_AFTER_A_SOLVE = '''
+import attnlib as al
+from attnlib.experiments import _store
+
+def solve(seed):
+    return al.solve_svm(al.make_generic_data(6, 8, 10, seed), "nuc").status
+
+if __name__ == "__main__":
+    al.solve_svm(al.make_generic_data(6, 8, 10, 99), "nuc")   # a conic solve in the parent first
+    print(_store.pool_map(solve, range(4), 2))
+'''
+
+
+def test_pool_workers_solve_after_the_parent_solved(tmp_path):
+    """With plain fork, workers hung for good inside Clarabel once the parent had solved an SVM; the pool's fork
+    server gives them a clean process. (Run in a subprocess so that a hang fails the test instead of the suite.)"""
+    import subprocess
+    import sys
+
+    script = tmp_path / "after_a_solve.py"
+    script.write_text(_AFTER_A_SOLVE)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(["optimal"] * 4)

@@ -121,22 +121,41 @@ def default_workers() -> int:
     return max(1, min(4, cores))
 
 
-def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None = None) -> list[T]:
-    """``[func(x) for x in items]``, on ``workers`` forked processes when there is more than one item.
+#: Modules the pool's server process imports once, so that each worker starts with the library loaded.
+POOL_PRELOAD = ["attnlib"]
 
-    ``func`` must be a module-level function. Errors raised by ``func`` propagate; only the failure to create a
-    pool (no ``fork`` on this platform, no semaphores in a sandbox) falls back to running serially.
+
+def _context():
+    """The ``forkserver`` start method, preloading :data:`POOL_PRELOAD` (``fork`` where there is no forkserver).
+
+    Plain ``fork`` copies the parent's threads' locks: after a conic solver (Clarabel) has run in the parent, a
+    forked worker was seen to hang inside ``solve`` for good. The fork server is a fresh single-threaded process
+    that imports the library once; workers fork from it, so they start fast and inherit no solver state.
+    """
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(POOL_PRELOAD)
+        return ctx
+    return mp.get_context("fork")
+
+
+def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None = None) -> list[T]:
+    """``[func(x) for x in items]``, on ``workers`` processes when there is more than one item.
+
+    ``func`` must be a module-level function (it is sent to the workers by reference) and the items picklable.
+    Errors raised by ``func`` propagate; only the failure to create a pool (no process start method on this
+    platform, no semaphores in a sandbox) falls back to running serially.
     """
     items = list(items)
     workers = default_workers() if workers is None else int(workers)
     if len(items) <= 1 or workers <= 1:
         return [func(x) for x in items]
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     try:
-        ctx = mp.get_context("fork")
-        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx)
+        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=_context())
     except (OSError, ValueError, ImportError, NotImplementedError):
         return [func(x) for x in items]
     with pool:

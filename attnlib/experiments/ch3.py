@@ -21,11 +21,12 @@ from .ch7 import check_e4, padded_Diag, sinh_formula_check
 
 #: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
 OMEGA0 = 0.1
-#: How far the headline flows run: log t = 1e5 (the library overflows somewhat beyond, see the report).
-LOG_T_END = 1e5
+#: How far the headline flows run: log t = 1e6, past the xi-flow's lock-on to the l1-SVM (ln t ~ 2.6e5, ln mu ~ 12.5);
+#: the margin frame continues further (:mod:`attnlib.experiments.diagonal_studies`).
+LOG_T_END = 1e6
 #: Widget sliders: initial scale omega_0 and time (log t).
 WIDGET_OMEGA0 = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-WIDGET_LOG_T = (1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, 10000.0)
+WIDGET_LOG_T = (1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0)
 
 
 @memo
@@ -342,18 +343,18 @@ def compute_rate() -> dict:
     -------
     dict
         ``inv_log_mu`` (m,), ``dist_l1`` (m,) for the times with ``mu > e``; ``log_t`` (m,); ``at`` : dict
-        ``log t -> distance`` at log t = 690 (t = 1e300), 1e4 and 1e5.
+        ``log t -> distance`` at log t = 690 (t = 1e300), 1e4, 1e5 and ``LOG_T_END`` (1e6).
     """
     traj = xi_flow()
     ok = traj.margin > np.e
     dist = _rel_dist(beta_hat(traj), svms()["l1"])
-    at = {lt: float(np.interp(lt, traj.log_t[ok], dist[ok])) for lt in (np.log(1e300), 1e4, LOG_T_END)}
+    at = {lt: float(np.interp(lt, traj.log_t[ok], dist[ok])) for lt in (np.log(1e300), 1e4, 1e5, LOG_T_END)}
     return {"inv_log_mu": 1 / np.log(traj.margin[ok]), "dist_l1": dist[ok], "log_t": traj.log_t[ok], "at": at}
 
 
 @memo
 def compute_widget(omega0: float) -> dict:
-    """One xi-flow per ``omega0`` (log t up to 1e4, rtol 1e-6; cached): ``log_t``, ``mu``, ``bhat`` (m, d),
+    """One xi-flow per ``omega0`` (log t up to 1e6, rtol 1e-6; cached): ``log_t``, ``mu``, ``bhat`` (m, d),
     ``dist_l1``, ``dist_l2`` (m,)."""
     traj = xi_flow(omega0, log_t_end=max(WIDGET_LOG_T), rtol=1e-6)
     bh = beta_hat(traj)
@@ -366,3 +367,12 @@ def widget_min_dist_l2(omega0: float) -> float:
     w = compute_widget(omega0)
     keep = (w["log_t"] >= 1.0) & np.isfinite(w["dist_l2"])
     return float(w["dist_l2"][keep].min())
+
+
+def lock_on_log_t(omega0: float) -> float:
+    """``log t`` at which the xi-flow from ``omega0`` locks on to the l1-SVM (margin frame, to ``ln t = 1e300``;
+    :func:`attnlib.experiments.diagonal_studies.lock_on_table`, cached)."""
+    from .diagonal_studies import lock_on, lock_on_table
+
+    rows = [r for r in lock_on_table() if np.isclose(r.omega0, omega0)]
+    return rows[0].log_t if rows else lock_on(omega0).log_t

@@ -23,6 +23,8 @@ OMEGA0 = 0.1
 LOG_T_END = 1e6
 RTOL = 1e-8
 LOG_T_1E300 = float(np.log(1e300))
+#: log t at the end of the residual figure's flow: the margin frame carries it to ln mu ~ 690 (~2,500 evaluations).
+LOG_T_FRAME_END = 1e300
 #: Times offered by the certificate widget (values of log t).
 WIDGET_LOG_T = [3.0, 10.0, 30.0, 100.0, LOG_T_1E300, 3e3, 1e4, 1e5, 2.5e5, 1e6]
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from .. import plots
 from ..experiments.ch1 import (
@@ -36,9 +37,13 @@ def fig_tokens() -> Figure:
     data = make_toy_data()
     res = compute_phi_along_ray(data=data)
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.6)
+    opt_tokens = [tuple(data.X[i, data.opt[i]]) for i in range(data.n)]
     for i in range(data.n):
         col = SAMPLE_COLORS[i]
-        xo = data.X[i, data.opt[i]]
+        xo = np.array(data.X[i, data.opt[i]], dtype=float)
+        same = [k for k in range(data.n) if opt_tokens[k] == opt_tokens[i]]
+        if len(same) > 1:  # samples sharing an optimal token: draw their stars side by side, not on top
+            xo[0] += 0.22 * (same.index(i) - (len(same) - 1) / 2)
         ax1.scatter(*xo, marker="*", s=160, color=col, edgecolor="black", zorder=4,
                     label=f"sample {i + 1} ($y={int(data.y[i]):+d}$)")
         others = np.delete(data.X[i], data.opt[i], axis=0)
@@ -53,7 +58,7 @@ def fig_tokens() -> Figure:
     ax1.set_xlabel("$x_{il,1}$")
     ax1.set_ylabel(r"$x_{il,2}$ (score $\gamma_{il}=y_i\,x_{il,2}$)")
     ax1.legend(loc="lower left", fontsize=8)
-    ax1.set_title("tokens (star: optimal), queries (arrows)", fontsize=10)
+    ax1.set_title("tokens (star: optimal; shared stars side by side), queries (arrows)", fontsize=9)
     for i in range(data.n):
         ax2.plot(res["c"], res["yPhi"][:, i], color=SAMPLE_COLORS[i], label=f"sample {i + 1}")
     ax2.axhline(data.gamma_opt.max(), **plots.THEORY_STYLE, label=r"$\gamma_{i,\mathrm{opt}}$ (limit)")
@@ -76,6 +81,8 @@ def fig_loss_flow(res: Mapping | None = None) -> Figure:
     late = ok & (res["t"] >= 10)
     ax1.semilogy(lt[late], res["prediction"][late], **plots.THEORY_STYLE, label=r"$\|W_F\|_F^2/t$")
     log10_axis(ax1)
+    ax1.set_yticks([1e0, 1e-100, 1e-200, 1e-300])
+    ax1.yaxis.set_minor_locator(NullLocator())
     ax1.set_xlabel("time $t$ (log scale)")
     ax1.set_ylabel(r"$\mathcal{L}(W(t))-\mathcal{L}^*$ (log scale)")
     ax1.legend(loc="lower left")

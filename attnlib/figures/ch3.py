@@ -13,6 +13,7 @@ from .. import plots
 from ..experiments.ch3 import (
     LOG_T_END,
     OMEGA0,
+    WIDGET_LOG_T,
     WIDGET_OMEGA0,
     compute_closed_form,
     compute_equivalence,
@@ -21,12 +22,23 @@ from ..experiments.ch3 import (
     compute_norm_growth,
     compute_rate,
     compute_widget,
+    lock_on_log_t,
     svms,
 )
+from ..experiments.diagonal_studies import LOCK_ON_TOL
 from . import by_name, compute_home
 
 C = plots.COLORS
 _COORD_STYLES = ("-", "--", "-.", ":")
+
+
+def _sci(x: float) -> str:
+    """``x`` as TeX ``a\\times10^{b}`` with one significant digit."""
+    e = int(np.floor(np.log10(x)))
+    m = round(x / 10 ** e)
+    if m == 10:
+        m, e = 1, e + 1
+    return rf"${m}\times10^{{{e}}}$" if m != 1 else rf"$10^{{{e}}}$"
 
 
 def fig_equivalence(r: Mapping | None = None) -> Figure:
@@ -153,11 +165,11 @@ def fig_path(r: Mapping | None = None) -> Figure:
             bh = r["bhat"][p]
             ok = np.isfinite(bh[:, 0]) & (x >= 0.0)
             ax.plot(bh[ok, a], bh[ok, b], color=C[p], label=lab)
-            for lt, mk in ((np.log(1e300), "s"), (1e4, "^")):
+            for lt, mk, lab in ((np.log(1e300), "s", r"$t=10^{300}$"), (1e4, "^", r"$\ln t=10^4$"),
+                                (1e5, "v", r"$\ln t=10^5$")):
                 k = np.searchsorted(x, lt)
                 if p == "xi":
-                    ax.plot(bh[k, a], bh[k, b], mk, color=C[p], ms=6,
-                            label=(r"$t=10^{300}$" if mk == "s" else r"$\ln t=10^4$"))
+                    ax.plot(bh[k, a], bh[k, b], mk, color=C[p], ms=6, label=lab)
             ax.plot(bh[-1, a], bh[-1, b], "o", color=C[p], ms=5)
         for s, mk in (("l1", "*"), ("l2", "P")):
             ax.plot(r[s][a], r[s][b], mk, ms=14, mfc="none", mec=C["theory"], mew=1.5,
@@ -174,16 +186,19 @@ def fig_rate(r: Mapping | None = None) -> Figure:
     r = compute_rate() if r is None else r
     fig, ax = plots.new_figure(width=6.4, height=3.8)
     ax.plot(r["inv_log_mu"], r["dist_l1"], color=C["xi"], label=r"$(\xi_k,\xi_q)$-flow, $\omega_0=0.1$")
-    for lt, lab in ((np.log(1e300), r"$t=10^{300}$"), (1e4, r"$\ln t=10^4$"), (LOG_T_END, r"$\ln t=10^5$")):
+    for lt, lab in ((np.log(1e300), r"$t=10^{300}$"), (1e4, r"$\ln t=10^4$"), (1e5, r"$\ln t=10^5$"),
+                    (LOG_T_END, r"$\ln t=10^6$")):
         k = np.argmin(np.abs(r["log_t"] - lt))
         ax.plot(r["inv_log_mu"][k], r["dist_l1"][k], "o", color=C["xi"])
         ax.annotate(lab, (r["inv_log_mu"][k], r["dist_l1"][k]), textcoords="offset points", xytext=(6, -12))
     for om, ls in ((0.3, "--"), (1.0, ":")):
         w = compute_widget(om)
         ok = w["mu"] > np.e
-        ax.plot(1 / np.log(w["mu"][ok]), w["dist_l1"][ok], color=C["xi"], lw=1, ls=ls, label=rf"$\omega_0={om:g}$ (to $\ln t=10^4$)")
+        ax.plot(1 / np.log(w["mu"][ok]), w["dist_l1"][ok], color=C["xi"], lw=1, ls=ls,
+                label=rf"$\omega_0={om:g}$ (to $\ln t=10^6$)")
     ax.plot([0], [0], "*", ms=14, mfc="none", mec=C["theory"], mew=1.5, label=r"Theorem 4.1: $\ell_1$-SVM at $1/\ln\mu=0$")
     ax.set_xlim(-0.005, 0.35)
+    ax.set_ylim(-0.01, 0.36)  # room for the legend above the curves
     ax.set_xlabel(r"$1/\ln\mu(t)$  (time runs right to left)")
     ax.set_ylabel(r"$\|\hat\beta(t)-\beta_{\ell_1}\|/\|\beta_{\ell_1}\|$")
     return plots.finish(fig, legend_loc="upper left")
@@ -199,24 +214,39 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8, layout="none",
                                       gridspec_kw={"left": 0.075, "right": 0.985, "bottom": 0.13, "top": 0.92,
                                                    "wspace": 0.22})
-    for om in WIDGET_OMEGA0:
+    for j, om in enumerate(WIDGET_OMEGA0):
         if om != omega0:
             o = compute_widget(om)
-            ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color="#CCCCCC", lw=0.8, zorder=1)
+            ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color="#BBBBBB", lw=0.8, zorder=1,
+                      label=r"other $\omega_0$: distance to $\ell_1$" if "other" not in str(ax.get_legend_handles_labels()[1]) else None)
+            # one label per grey curve: where it first falls below 0.03, else staggered along the plateau
+            low = np.where((o["dist_l1"] < 0.03 / 5.0 ** max(0, j - 3)) & (o["log_t"] > 3.0))[0]
+            kl = int(low[0]) if len(low) else int(np.argmin(np.abs(o["log_t"] - 10.0 ** (1.0 + 0.8 * j))))
+            if 1.2e-4 < o["dist_l1"][kl] < 2.5:
+                ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#777777",
+                        ha="center", va="bottom", zorder=2)
     ax.loglog(x[keep], r["dist_l1"][keep], color=C["l1"], label=r"distance to $\ell_1$-SVM")
     ax.loglog(x[keep], r["dist_l2"][keep], color=C["l2"], label=r"distance to $\ell_2$-SVM")
     ax.axvline(log_t, color=C["theory"], lw=1, ls=":")
+    lock = lock_on_log_t(omega0)
+    if lock <= max(WIDGET_LOG_T):
+        ax.plot([lock], [LOCK_ON_TOL], "v", color=C["l1"], ms=8, zorder=3,
+                label=rf"locks on to $\ell_1$ (distance $<10^{{-3}}$) at $\ln t\approx${_sci(lock)}")
+    else:
+        ax.annotate(rf"locks on at $\ln t\approx${_sci(lock)} $\to$", (0.98, 0.06), xycoords="axes fraction",
+                    ha="right", fontsize=8.5, color=C["l1"])
+    ax.axhline(LOCK_ON_TOL, color="#999999", lw=0.6, ls="--", zorder=1)
     ax.set_ylim(1e-4, 3)
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel("relative distance of $\\hat\\beta(t)$ (log scale)")
-    ax.set_title(rf"$\omega_0 = {omega0:g}$ (grey: other $\omega_0$, to $\ell_1$)", fontsize=10)
+    ax.set_title(rf"$\omega_0 = {omega0:g}$ (grey: the other $\omega_0$, labelled)", fontsize=10)
     k = int(np.argmin(np.abs(x - log_t)))
     vec = {r"$\hat\beta(t)$, $(\xi_k,\xi_q)$-flow": r["bhat"][k], r"$\ell_1$-SVM": ref["l1"], r"$\ell_2$-SVM": ref["l2"]}
     styles = {r"$\hat\beta(t)$, $(\xi_k,\xi_q)$-flow": {"color": C["xi"]}, r"$\ell_1$-SVM": _svm_bar_style("l1"),
               r"$\ell_2$-SVM": _svm_bar_style("l2")}
     _bars(ax2, vec, styles)
     ax2.set_ylim(-0.1, 1.6)
-    ax2.set_title(rf"direction at $\ln t = {log_t:g}$", fontsize=10)
+    ax2.set_title(rf"direction at $\ln t=${_sci(log_t) if log_t >= 1e4 else f'${log_t:g}$'}", fontsize=10)
     ax.legend(fontsize=9, loc="lower left")
     ax2.legend(fontsize=9, loc="upper right")
     return fig

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import plots
-from ..experiments.ch4 import LOG_T_1E300, certificate_at, compute_kkt, extrapolate_duals, settled
+from ..experiments.ch4 import LOG_T_1E300, LOG_T_FRAME_END, certificate_at, compute_kkt, extrapolate_duals, settled
 from . import by_name, compute_home
 
 
@@ -72,8 +72,9 @@ def fig_identity(k: Mapping | None = None) -> Figure:
 
 def fig_residuals(k: Mapping | None = None) -> Figure:
     """epsilon, epsilon', delta against ln mu on log-log axes, with the fitted rate and the predicted C / ln mu;
-    right: distance of the direction to the l1-SVM solution."""
-    k = compute_kkt() if k is None else k
+    right: distance of the direction to the l1-SVM solution. Default result: the flow to ``log t = 1e300``
+    (``LOG_T_FRAME_END``, through the margin frame), i.e. to the largest ln mu the library reaches."""
+    k = compute_kkt(log_t_end=LOG_T_FRAME_END) if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     lm = k["log_mu"]
     ok = lm >= 1.0
@@ -86,22 +87,25 @@ def fig_residuals(k: Mapping | None = None) -> Figure:
     a1.plot(lm[tail], k["prefactor"] * lm[tail] ** k["rate"], color="black", lw=0.9, ls=":",
             label=f"fit $\\propto(\\ln\\mu)^{{{k['rate']:.2f}}}$")
     a1.axvline(lm[k["j1e300"]], color="grey", lw=0.8, ls="-.")
-    a1.text(lm[k["j1e300"]] * 1.03, 1.2e-6, "$t=10^{300}$", fontsize=9, color="grey")
+    a1.text(lm[k["j1e300"]] * 1.03, 2e-9, "$t=10^{300}$", fontsize=9, color="grey")
     a1.set_xscale("log")
     a1.set_yscale("log")
-    a1.set_ylim(1e-7, 10)
+    a1.set_ylim(1e-9, 10)
     a1.set_xlabel(r"$\ln\mu(t)$ (log scale)")
     a1.set_ylabel("KKT residual (log scale)")
     a1.legend(fontsize=8, loc="lower left")
     a2.plot(lm[ok], k["dist"][ok], color=plots.COLORS["xi"], label=r"$\|\hat\beta(t)-\beta^*\|/\|\beta^*\|$")
-    a2.plot(lm[ok], 1.0 - k["cos"][ok], color=plots.OKABE_ITO["blue"], ls="--",
-            label=r"$1-\cos(\beta(t),\beta^*)$")
+    a2.plot(lm[ok], np.maximum(1.0 - k["cos"][ok], 1e-16), color=plots.OKABE_ITO["blue"], ls="--",
+            label=r"$1-\cos(\beta(t),\beta^*)$ (floored at $10^{-16}$)")
     a2.axvline(lm[k["j1e300"]], color="grey", lw=0.8, ls="-.")
+    a2.text(lm[ok][-1], 3 * k["dist"][-1], "accuracy of the\nreference SVM solution", fontsize=7.5, color="grey",
+            ha="right", va="bottom")
     a2.set_xscale("log")
     a2.set_yscale("log")
+    a2.set_ylim(3e-17, 3)
     a2.set_xlabel(r"$\ln\mu(t)$ (log scale)")
     a2.set_ylabel(r"gap to the $\ell_1$-SVM (log scale)")
-    a2.legend(fontsize=8)
+    a2.legend(fontsize=8, loc="upper right")
     return fig
 
 
