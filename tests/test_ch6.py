@@ -97,3 +97,128 @@ def test_figures_render(name):
     matplotlib.use("Agg")
     fig = ch6_figures.FIGURES[name]()
     assert fig.axes
+
+
+# -- the multi-seed studies (attnlib.experiments.studies) behind the chapter's general claims -------------------
+
+import attnlib as al  # noqa: E402
+from attnlib.experiments import studies as st  # noqa: E402
+
+
+def test_norm_gap_is_an_optimality_certificate():
+    data = st.demo_family(3)
+    fro, nuc = al.solve_svm(data, "fro"), al.solve_svm(data, "nuc")
+    assert abs(st.norm_gap(data, 7.0 * nuc.W, nuc)) < 1e-7  # scale-free, zero at the solution
+    assert abs(st.norm_gap(data, fro.W, fro)) < 1e-7
+    assert st.norm_gap(data, fro.W, nuc) > 1e-3  # the Frobenius solution is feasible, not nuclear-optimal
+    assert st.norm_gap(data, nuc.W, fro) > 1e-3
+    assert np.isnan(st.norm_gap(data, -fro.W, fro))  # margin <= 0: no certificate
+
+
+def test_kq_study_every_run_approaches_the_nuclear_svm():
+    k = st.kq_study()
+    assert len(k.runs) == len(st.KQ_SEEDS) * len(st.KQ_INIT_SEEDS) >= 40
+    assert k.n_other_selection == 0
+    assert len(k.stalled) <= 4 and all(at > 1e30 for _, _, at in k.stalled)  # the frame's known stall, far out
+    summ = k.summary()
+    assert summ[1e30]["reached"] == len(k.runs) and summ[1e100]["reached"] == len(k.runs) - len(k.stalled)
+    med = [summ[c]["median"] for c in st.KQ_LOG_T]
+    assert all(a > b for a, b in zip(med[:6], med[1:7]))  # the median gap falls at every checkpoint to 1e20
+    assert summ[1e6]["median"] < 1e-4 and summ[1e6]["max"] > 1e-3  # slow runs exist
+    assert summ[1e30]["at_floor"] >= 20 and summ[1e30]["max"] < 1e-5
+    assert summ[1e100]["at_floor"] >= 30 and summ[1e100]["max"] < 1e-6
+    for r in k.runs:  # each run's gap falls until it reaches the computation's accuracy
+        g = r.nuc_gap
+        assert np.all((np.diff(g) < 0) | (g[1:] < st.CERT_FLOOR)), (r.seed, r.init_seed, g)
+
+
+def test_kq_study_rate_is_a_power_of_log_t_that_varies_between_runs():
+    rates = st.kq_study().rates()
+    assert len(rates) == 40
+    assert -0.9 < np.median(rates) < -0.7  # the chapter: median -0.8
+    assert -1.1 < rates.min() < -0.9 and -0.2 < rates.max() < 0  # the chapter: from about -1.0 to -0.1
+
+
+def test_kq_study_full_numbers_the_chapter_quotes():
+    k = st.kq_study()
+    summ = k.summary()
+    assert 1e-6 < summ[1e6]["median"] < 1e-5 and 1e-2 < summ[1e6]["max"] < 3e-2  # 4e-6, largest 2e-2
+    assert summ[1e30]["at_floor"] >= 36 and summ[1e30]["max"] < 1e-6  # 38 of 40 below 1e-8, largest 3e-7
+    assert summ[1e100]["at_floor"] == summ[1e100]["reached"]  # all that reach 1e100 are below 1e-8
+    assert {s for s, _, _ in k.stalled} <= {5} and all(at > 1e80 for _, _, at in k.stalled)
+
+
+def test_kq_study_slow_runs_are_closer_to_the_frobenius_svm():
+    k = st.kq_study()
+    i4 = list(k.log_t).index(1e4)
+    closer = {r.seed for r in k.runs if r.dist_fro[i4] < r.dist_nuc[i4]}
+    assert closer == {0, 5}  # the chapter names them
+    slow = {r.seed for r in k.runs if r.nuc_gap[i4] > 1e-2}
+    assert slow and slow <= closer
+
+
+def test_kq_study_does_not_depend_on_rtol():
+    study = {(r.seed, r.init_seed): r for r in st.kq_study().runs}
+    checks = (1e4, 1e6, 1e10)
+    for seed, start in ((0, 0), (2, 1)):
+        fine = st.kq_run((seed, start, checks, 1e-10))
+        ref = study[(seed, start)]
+        g = ref.nuc_gap[[list(ref.log_t).index(c) for c in checks]]
+        above = g > 1e-7
+        np.testing.assert_allclose(fine.nuc_gap[above], g[above], rtol=0.05)
+        assert np.all(fine.nuc_gap[~above] < 1e-7)
+
+
+def test_assumption_design_either_assumption_suffices():
+    dz = st.assumption_design()
+    for cell in ((True, True), (True, False), (False, True)):
+        assert len(dz[cell]) >= 20 and all(r.optimal[-1] for r in dz[cell]), cell
+    both_off = dz[(False, False)]
+    n_stuck = sum(not r.optimal[-1] for r in both_off)
+    assert len(both_off) >= 20 and 3 <= n_stuck <= 15
+    for r in both_off:
+        if not r.optimal[-1]:
+            assert r.cos_fro < 0.95 and 0 < r.fro_gap < 0.1  # far from W_F, near its own selection's SVM
+    assert all(len(r.optimal) == len(st.DESIGN_LOG_T) for c in dz.values() for r in c)
+    assert all(r.optimal[1] == r.optimal[2] for c in dz.values() for r in c)  # settled by ln t = 100
+
+
+def test_assumption_design_stuck_selection_is_settled():
+    dz = st.assumption_design()
+    stuck = [r.seed for r in dz[(False, False)] if not r.optimal[-1]][:2]
+    for seed in stuck:
+        data = st.design_data(seed, False, False)
+        tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), log_t_end=1e4,
+                              log_t_eval=np.array([100.0, 1e4]), rtol=1e-8)
+        s100, s_end = (st.reached_selection(data, W) for W in tr.W)
+        assert np.array_equal(s100, s_end) and not np.array_equal(s_end, data.opt)
+
+
+def test_design_data_switches_the_assumptions():
+    for a2 in (True, False):
+        for a3 in (True, False):
+            rep = al.check_assumptions(st.design_data(4, a2, a3))
+            assert (rep.holds("1"), rep.holds("2"), rep.holds("3")) == (True, a2, a3)
+
+
+def test_unequal_scores_most_but_not_all_runs_select_the_optimal_tokens():
+    runs = st.unequal_scores_study()
+    assert len(runs) == 3 * len(st.UNEQUAL_SEEDS) >= 60
+    ok = sum(r.optimal for r in runs)
+    assert len(runs) - 5 <= ok < len(runs)
+    for r in runs:
+        if not r.optimal:
+            assert r.cos_global < 0.9 and 0 <= r.gap < 0.05
+
+
+def test_gd_long_plateaus_are_left_or_shrinking():
+    gl = st.gd_long_study()
+    for lr in (5.0, 7.0):
+        r = gl[lr]
+        steps = r.t / lr
+        assert r.n_stuck[-1] == 0 and r.excess[-1] < 1e-4  # every optimal token recovered
+        assert np.all(r.n_stuck[(steps >= 300) & (steps <= 5000)] > 0)  # after sitting on a plateau
+    r = gl[10.0]
+    k = np.flatnonzero(r.t / 10.0 >= 100)[0]
+    assert r.n_stuck[-1] > 0
+    assert r.norm[-1] < r.norm[k] and r.margin[-1] > r.margin[k]  # shrinking, margin rising: not diverging

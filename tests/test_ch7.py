@@ -92,3 +92,27 @@ def test_figures_render(name):
 
     matplotlib.use("Agg")
     assert ch7_figures.FIGURES[name]().axes
+
+
+# -- E9 with the nuclear-norm certificate (attnlib.experiments.studies) ------------------------------------------
+
+from attnlib.experiments import studies as st  # noqa: E402
+
+
+def test_e9_breaking_assumption2_moves_the_limit_within_the_nuclear_family():
+    p = st.e9_certificate(0.5)
+    late = p.log_t >= 600
+    assert abs(p.nuc_gap[-1]) < 1e-8  # the flow solves the nuclear SVM ...
+    one_minus_cos = 1 - p.cos_circ[late]
+    assert one_minus_cos.min() > 5e-5 and one_minus_cos.max() < 1.05 * one_minus_cos.min()  # ... but not at W°
+    assert 0.01 < p.family[-1] < 0.03
+    mid = (p.log_t >= 100) & (p.log_t <= 1e4)
+    slope = np.polyfit(np.log(p.log_t[mid]), np.log(p.nuc_gap[mid]), 1)[0]
+    assert -1.1 < slope < -0.9  # the gap falls like 1 / ln t
+
+
+def test_e9_misalignment_is_permanent():
+    p = st.e9_certificate(0.1)
+    i1 = np.argmin(np.abs(p.log_t - 1))
+    assert p.alignment[i1] > 0.01 and p.alignment[-1] > 0.9 * p.alignment[i1]
+    assert st.e9_certificate(0.0).alignment.max() < 1e-8

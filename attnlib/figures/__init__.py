@@ -12,7 +12,8 @@ import importlib
 from pathlib import Path
 from typing import Callable, Sequence
 
-CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics", "why", "ch8")
+CHAPTER_MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7", "intro", "numerics", "why", "ch8",
+                   "studies")
 
 
 def by_name(*funcs: Callable) -> dict[str, Callable]:

@@ -155,9 +155,10 @@ def fig_selection(r: Mapping | None = None) -> Figure:
                      label=rf"$c={c:g}$ vs SVM of its selection")
     p = r["peers"]
     keep = p["log_t"] >= -2
-    ax2.plot(p["log_t"][keep], 1 - p["cos_global"][keep], color=C["gd"], label=r"peers' data, $W(0)=0$, vs $W_F$-SVM")
+    ax2.plot(p["log_t"][keep], 1 - p["cos_global"][keep], color=C["gd"],
+             label="Tarzanagh et al.'s setup, seed 5, $W(0)=0$, vs $W_F$-SVM")
     ax2.plot(p["log_t"][keep], 1 - p["cos_sel"][keep], color=C["gd"], ls="--",
-             label=r"peers' data vs SVM of its selection")
+             label="the same vs SVM of its selection")
     ax.axhline(r["stuck_level"], **plots.THEORY_STYLE, label="one sample stuck (Assumption 3 bound)")
     symlog = ("symlog", {"linthresh": 1})
     plots.label_axes(ax, r"$\ln t$ (symlog scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale=symlog,

@@ -26,7 +26,6 @@ def fig_e2(r: Mapping | None = None) -> Figure:
         col = C["W"] if name == "W" else C["xi"]
         ax.plot(x[keep], r[name]["excess"][keep], color=col, label=lab)
         ax2.plot(x[keep], r[name]["norm"][keep], color=col, label=lab)
-    ax.axhline(1e-300, **plots.THEORY_STYLE)
     ax.set_xscale("symlog", linthresh=1)
     ax.set_yscale("log")
     ax.set_ylim(1e-12, 1)
@@ -35,7 +34,10 @@ def fig_e2(r: Mapping | None = None) -> Figure:
     ax2.set_xscale("symlog", linthresh=1)
     ax2.set_xlabel(r"$\ln t$ (symlog scale)")
     ax2.set_ylabel(r"$\|W(t)\|_F$")
-    ax2.plot([], [], **plots.THEORY_STYLE, label=r"Lemma 4.2 as printed: $\|\beta\|\to\infty$")
+    xi_end = r["xi"]["norm"][-1]
+    ax2.annotate(r"Lemma 4.2 as printed says $\|\beta(t)\|\to\infty$;" + "\n" + rf"measured: stays at {xi_end:.2f}",
+                 xy=(r["xi"]["log_t"][-1], xi_end), xytext=(0.35, 0.55), textcoords="axes fraction", fontsize=8,
+                 arrowprops={"arrowstyle": "->", "color": "#666666"})
     return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
                                                      (ax2, dict(fontsize=8, loc="upper left"))])
 
