@@ -210,7 +210,7 @@ async function inspect(tab) {
   }, RAW_MYST);
 }
 
-// Move every widget control once: sliders one step right (a new value) and back (a computed one);
+// Move every widget control once: sliders one step (a new value) and back (a computed one);
 // tabs: click the second tab. Returns [{control, ms_new, ms_cached}].
 async function exerciseWidgets(tab, ch, shot) {
   const results = [];
@@ -231,8 +231,11 @@ async function exerciseWidgets(tab, ch, shot) {
         } catch { return null; }
         return (Date.now() - t0) / 1000;
       };
-      const tNew = await move("ArrowRight");
-      const tBack = tNew === null ? null : await move("ArrowLeft");
+      // One step away from the current value and back; a slider that starts at its last value steps left first.
+      const atMax = await h.evaluate((e) => e.getAttribute("aria-valuenow") === e.getAttribute("aria-valuemax"));
+      const [away, back] = atMax ? ["ArrowLeft", "ArrowRight"] : ["ArrowRight", "ArrowLeft"];
+      const tNew = await move(away);
+      const tBack = tNew === null ? null : await move(back);
       const name = `widget ${b + 1} slider "${label}"`;
       results.push({ name, tNew, tBack });
       if (tNew === null || tBack === null) fail(ch, `${name}: moving it did not change the figure`);
