@@ -53,7 +53,7 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   # the full check runs every chapter, about 9 minutes on 2 cores, over the test command's budget (LAB_CHECK_ALL=1).
   lab_only=(--only intro,ch7_errata)
   [ "${LAB_CHECK_ALL:-0}" = "1" ] && lab_only=()
-  stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 2 "${lab_only[@]}"
+  stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 1 "${lab_only[@]}"
   stage figures "the traceback above" .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
   stage pdf "_build/pdf-src/_build/latex/book.log" bash tools/build_pdf.sh --chapter ch1_token_selection
   stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick
