@@ -36,8 +36,7 @@ def fig_init_scale(r=None) -> Figure:
         a.set_yscale("log")
         a.set_xlabel(r"$\ln\mu(\beta(t))$")
         a.set_ylabel(rf"distance of $\beta/\mu$ to the {name}-SVM (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left"))])
     return fig
 
 
@@ -62,9 +61,8 @@ def fig_saddles(r=None, omega0: float = 0.03) -> Figure:
     ax2.set_xlabel(r"$\ln t$ (log scale)")
     ax2.set_ylabel(r"$\beta_j/\mu$ (dashed: $\ell_1$-SVM)")
     ax2.set_ylim(-0.2, 1.6)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="upper left")
-    ax2.legend(fontsize=8, loc="center left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left")),
+                                                (ax2, dict(fontsize=8, loc="center left"))])
     return fig
 
 
@@ -86,8 +84,7 @@ def fig_mirror(r=None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("iteration $k$ (log scale)")
     ax.set_ylabel(r"relative distance of $W_k/\mu$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left"))])
     return fig
 
 

@@ -39,9 +39,8 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     ax2.axvline(np.median(rates), **plots.THEORY_STYLE, label=f"median {np.median(rates):.2f}")
     ax2.set_xlabel(r"fitted $p$: gap $\propto(\ln t)^p$, $\ln t\in[10^3,10^6]$")
     ax2.set_ylabel("runs, sorted")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="lower right")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                (ax2, dict(fontsize=8, loc="lower right"))])
     return fig
 
 
@@ -64,9 +63,8 @@ def fig_gd_long(runs: dict | None = None, stuck_level: float | None = None) -> F
     ax2.set_xscale("log")
     ax2.set_xlabel(r"time $t=\eta\,k$ (log scale)")
     ax2.set_ylabel(r"margin $\mu(W_k)$ of the optimal tokens")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="upper left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                (ax2, dict(fontsize=8, loc="upper left"))])
     return fig
 
 
@@ -103,9 +101,8 @@ def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
     ax2.set_ylabel("certificate (log scale)")
     ax2.set_title(rf"$\varepsilon={eps:g}$: off-diagonal $m/\sqrt{{a_1a_2}}={p.family[-1]:.4f}$ at "
                   rf"$\ln t=10^{{{np.log10(p.log_t[-1]):.0f}}}$", fontsize=9.5)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower right")
-    ax2.legend(fontsize=8, loc="upper right")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower right")),
+                                                (ax2, dict(fontsize=8, loc="upper right"))])
     return fig
 
 
@@ -128,8 +125,7 @@ def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
     ax.set_ylabel("error against rtol $=10^{-11}$ (log scale)")
     ax.set_title(rf"rtol $=10^{{{int(round(np.log10(rtol)))}}}$: {r.nfev:,} gradient evaluations to "
                  r"$\ln t=10^6$", fontsize=9.5)
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="upper left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left"))])
     return fig
 
 

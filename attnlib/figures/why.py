@@ -45,9 +45,8 @@ def fig_sample_weights(r=None) -> Figure:
     ax2.set_yscale("log")
     _logt_axis(ax2)
     ax2.set_ylabel("(log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="lower left")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                (ax2, dict(fontsize=8, loc="lower left"))])
     return fig
 
 
@@ -70,9 +69,8 @@ def fig_variational(l1=None, nuc=None) -> Figure:
     ax2.set_xscale("log")
     ax2.set_xlabel("factor cost (log scale)")
     ax2.set_ylabel("count")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="upper center")
-    ax2.legend(fontsize=8, loc="upper right")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper center")),
+                                                (ax2, dict(fontsize=8, loc="upper right"))])
     return fig
 
 
@@ -105,9 +103,8 @@ def fig_weight_decay(r=None) -> Figure:
     ax2.set_ylim(1e-17, 1e-3)
     ax2.set_xlabel(r"margin $\mu(W)$ (log scale)")
     ax2.set_ylabel(r"$\frac{\frac{1}{2}(\|K\|_F^2+\|Q\|_F^2)}{\|KQ^\top\|_*}-1$ (log scale)")
-    plots.finish(fig, legend=False)
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="center right")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                (ax2, dict(fontsize=8, loc="center right"))])
     return fig
 
 
