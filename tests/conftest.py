@@ -127,3 +127,16 @@ def ref():
     """Namespace of reference helpers: softmax, parts, loss, logistic, fd_grad, rel_err, constraint_values."""
     return SimpleNamespace(softmax=_softmax, parts=_parts, loss=_loss, logistic=_logistic, fd_grad=_fd_grad,
                            rel_err=_rel_err, constraint_values=_constraint_values)
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_results_from_patched_code(request):
+    """A test that monkeypatches must not store what it computes in ATTNLIB_CACHE_DIR (where the book build of
+    the test command reads results), nor read results computed by unpatched code."""
+    if "monkeypatch" not in request.fixturenames:
+        yield
+        return
+    from attnlib.experiments._store import disk_cache_paused
+
+    with disk_cache_paused():
+        yield

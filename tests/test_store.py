@@ -1,9 +1,17 @@
-"""The experiments' one cache layer returns frozen results; the pool propagates the work's errors."""
+"""The experiments' one cache layer returns frozen results and computes in the background on request; the pool
+propagates the work's errors."""
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 
+from attnlib.experiments import background
 from attnlib.experiments._store import freeze, memo, pool_map
 
 
@@ -109,3 +117,131 @@ def test_pool_workers_solve_after_the_parent_solved(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(["optimal"] * 4)
+
+
+_GATE = threading.Event()
+_SLOW_CALLS = []
+
+
+@memo
+def _slow(n: int = 4):
+    _SLOW_CALLS.append(threading.current_thread().name)
+    _GATE.wait(10)
+    return np.arange(n, dtype=float)
+
+
+@memo
+def _broken():
+    raise ArithmeticError("broken in the background")
+
+
+def test_background_computes_once_and_a_call_waits_for_it():
+    _slow.cache_clear()
+    _GATE.clear()
+    background(_slow)
+    background(_slow)  # already pending: not started twice
+    assert not _slow.is_cached()
+    threading.Timer(0.2, _GATE.set).start()
+    first = _slow()  # waits for the background thread
+    assert np.array_equal(first, np.arange(4.0)) and not first.flags.writeable
+    assert _slow() is first and _SLOW_CALLS == ["attnlib-background"]
+    background(_slow)  # cached: nothing to do
+    assert _SLOW_CALLS == ["attnlib-background"]
+
+
+def test_background_error_is_raised_by_the_call_that_needs_the_result():
+    background(_broken)
+    with pytest.raises(ArithmeticError, match="broken in the background"):
+        _broken()
+    with pytest.raises(ArithmeticError):  # not cached: a later call computes (and fails) again
+        _broken()
+
+
+def test_background_accepts_only_memo_functions():
+    with pytest.raises(TypeError, match="memo"):
+        background(abs)
+
+
+
+_DISK_CALLS = []
+
+
+@memo
+def _on_disk(n: int, scale: float = 1.0):
+    _DISK_CALLS.append(n)
+    return {"x": scale * np.arange(n, dtype=float), "nested": MappingProxyType({"n": n})}
+
+
+@contextmanager
+def _disk_cache_in(folder, monkeypatch):
+    """ATTNLIB_CACHE_DIR = folder, with the disk layer active although this test monkeypatches (conftest pauses
+    it for such tests); the pause is restored afterwards."""
+    from attnlib.experiments import _store
+
+    monkeypatch.setenv(_store.CACHE_ENV, str(folder))
+    paused, _store._PAUSED[0] = _store._PAUSED[0], 0
+    try:
+        yield _store
+    finally:
+        _store._PAUSED[0] = paused
+
+
+def test_disk_cache_returns_frozen_copies_of_what_was_computed(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch):
+        _on_disk.cache_clear()
+        _DISK_CALLS.clear()
+        first = _on_disk(3, scale=2.0)
+        assert _DISK_CALLS == [3] and len(list(tmp_path.rglob("*.pkl"))) == 1
+        _on_disk.cache_clear()  # as in a new process: memory empty, disk kept
+        again = _on_disk(3, scale=2.0)
+        assert _DISK_CALLS == [3] and again is not first and np.array_equal(again["x"], first["x"])
+        assert not again["x"].flags.writeable and again["nested"]["n"] == 3
+        with pytest.raises(TypeError):
+            again["x"] = None  # frozen as when computed
+        _on_disk(4)  # other arguments: computed
+        assert _DISK_CALLS == [3, 4]
+
+
+_COUNT_CALLS = """
+import numpy as np
+from attnlib.experiments._store import memo
+calls = []
+@memo
+def study(n):
+    calls.append(n)
+    return np.arange(n)
+assert list(study(5)) == [0, 1, 2, 3, 4]
+print(len(calls))
+"""
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_disk_cache_is_shared_between_processes_only_when_the_variable_is_set(tmp_path, shared):
+    env = {k: v for k, v in os.environ.items() if k != "ATTNLIB_CACHE_DIR"}
+    if shared:
+        env["ATTNLIB_CACHE_DIR"] = str(tmp_path)
+    runs = [subprocess.run([sys.executable, "-c", _COUNT_CALLS], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)]
+    assert runs == (["1", "0"] if shared else ["1", "1"])
+    assert bool(list(tmp_path.rglob("*.pkl"))) == shared
+
+
+def test_disk_cache_key_changes_with_the_source_and_skips_unplain_arguments(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch) as store:
+        a = store._disk_path(_on_disk, (3,), {"scale": 2.0})
+        assert a is not None and store.fingerprint() in a.parts
+        assert store._disk_path(_on_disk, (np.ones(2),), {}) is None  # arrays are not keys on disk
+        assert store._disk_path(_on_disk, (3,), {"scale": 3.0}) != a
+        store.fingerprint.cache_clear()
+        with monkeypatch.context() as m:
+            m.setattr(store.Path, "read_bytes", lambda self: b"an edited source file")
+            assert store._disk_path(_on_disk, (3,), {"scale": 2.0}) != a  # another library: another entry
+        store.fingerprint.cache_clear()
+        assert store._disk_path(_on_disk, (3,), {"scale": 2.0}) == a
+
+
+def test_a_monkeypatching_test_neither_reads_nor_writes_the_disk_cache(tmp_path, monkeypatch):
+    from attnlib.experiments import _store
+
+    monkeypatch.setenv(_store.CACHE_ENV, str(tmp_path))
+    assert _store._PAUSED[0] > 0 and _store._disk_path(_on_disk, (3,), {}) is None

@@ -4,3 +4,6 @@ Results are frozen (read-only arrays, frozen dataclasses) and computed once per 
 layer in :mod:`attnlib.experiments._store`. Drawing lives in :mod:`attnlib.figures`; nothing here imports
 matplotlib, so tests of a chapter's claims run without it.
 """
+from attnlib.experiments._store import background
+
+__all__ = ["background"]
