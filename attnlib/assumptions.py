@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ._validate import check_array, check_scalar
 from .data import check_data
@@ -83,6 +82,8 @@ def _feasible(rows: np.ndarray) -> bool:
     nrm = np.linalg.norm(rows, axis=1)
     with np.errstate(divide="ignore"):
         c = np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
+    from scipy.optimize import linprog  # imported on first use (scipy.optimize takes ~1 s)
+
     res = linprog(np.zeros(rows.shape[1]), A_ub=-rows / c[:, None], b_ub=-c.max() / c,
                   bounds=[(None, None)] * rows.shape[1], method="highs")
     if res.status not in (0, 2):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from ._validate import check_scalar
@@ -78,6 +77,8 @@ def solve_lp_svm(data: AttentionData, p: float) -> LpSVMSolution:
     RuntimeError
         When the solver does not report "optimal".
     """
+    import cvxpy as cp  # imported on first solve (~2 s)
+
     data = check_data(data)
     p = _check_p(p)
     d = data.d

@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 
-import cvxpy as cp
 import numpy as np
 
 from ._validate import check_choice, data_fingerprint
@@ -93,6 +92,8 @@ def _zero_constraint_error(pairs: np.ndarray, rows: np.ndarray, norm: str) -> No
 
 def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
     """The cvxpy problem for constraints ``D_k^T W Z_k >= b_k`` given as ``(D, Z, pairs[, b])`` (default b = 1)."""
+    import cvxpy as cp  # here, not at module level: importing cvxpy takes ~2 s, and most uses of attnlib solve nothing
+
     D, Z, pairs = cons_rows[:3]
     rhs = cons_rows[3] if len(cons_rows) > 3 else 1.0
     d = D.shape[1]
@@ -113,6 +114,8 @@ def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
 
 
 def _solve_with(cons_rows, norm: str, solver: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    import cvxpy as cp
+
     prob, var, con = _problem(cons_rows, norm)
     try:
         with warnings.catch_warnings():  # the status is checked (and a fallback tried) by _solve; cvxpy's own
@@ -184,6 +187,8 @@ def _shape(data: AttentionData) -> str:
 def _check_solver(solver) -> None:
     if solver is None:
         return
+    import cvxpy as cp
+
     if not isinstance(solver, str):
         raise TypeError(f"solver must be None or a cvxpy solver name such as 'CLARABEL' or 'SCS'; got "
                         f"{type(solver).__name__}")

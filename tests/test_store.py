@@ -215,15 +215,20 @@ print(len(calls))
 """
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_disk_cache_is_shared_between_processes_only_when_the_variable_is_set(tmp_path, shared):
-    env = {k: v for k, v in os.environ.items() if k != "ATTNLIB_CACHE_DIR"}
-    if shared:
-        env["ATTNLIB_CACHE_DIR"] = str(tmp_path)
+def test_disk_cache_is_shared_between_processes(tmp_path):
+    env = {**os.environ, "ATTNLIB_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", _COUNT_CALLS], env=env, capture_output=True, text=True,
                            check=True).stdout.strip() for _ in range(2)]
-    assert runs == (["1", "0"] if shared else ["1", "1"])
-    assert bool(list(tmp_path.rglob("*.pkl"))) == shared
+    assert runs == ["1", "0"] and len(list(tmp_path.rglob("*.pkl"))) == 1  # the second process computed nothing
+
+
+def test_without_the_variable_nothing_is_read_or_written(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch) as store:
+        monkeypatch.delenv(store.CACHE_ENV)
+        assert store._disk_path(_on_disk, (3,), {}) is None
+        _on_disk.cache_clear()
+        _on_disk(5)
+    assert not list(tmp_path.rglob("*"))
 
 
 def test_disk_cache_key_changes_with_the_source_and_skips_unplain_arguments(tmp_path, monkeypatch):

@@ -273,8 +273,9 @@ def default_workers() -> int:
     return max(1, min(4, cores))
 
 
-#: Modules the pool's server process imports once, so that each worker starts with the library loaded.
-POOL_PRELOAD = ["attnlib"]
+#: Modules the pool's server process imports once, so that each worker starts with the library loaded (cvxpy too:
+#: attnlib imports it on the first SVM solve, and most pooled runs end with one).
+POOL_PRELOAD = ["attnlib", "cvxpy"]
 
 
 def _context():
