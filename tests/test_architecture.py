@@ -154,3 +154,13 @@ def test_figure_modules_draw_only():
                 wrong += [f"{path.name}: import {a.name}" for a in node.names
                           if a.name == "functools" or a.name.startswith("attnlib")]
     assert not wrong, "figure modules must only draw:\n" + "\n".join(wrong)
+
+
+def test_no_literal_tab_in_library_or_chapter_sources():
+    # A TAB in a label or in prose is almost always "\t" eaten from "\to"/"\times" (rendered "o" or "imes").
+    repo = ROOT.parent
+    files = sorted(ROOT.rglob("*.py")) + sorted((repo / "book").rglob("*.md")) + sorted((repo / "tools").rglob("*.py"))
+    assert len(files) > 50
+    tabbed = [f"{p.relative_to(repo)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
+              if "\t" in line]
+    assert not tabbed, f"literal TAB characters: {tabbed}"
