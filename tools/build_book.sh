@@ -3,7 +3,7 @@
 #
 #  1. Python: creates .venv if missing and installs requirements-lock.txt + attnlib (editable);
 #     skipped when .venv already matches requirements-lock.txt/pyproject.toml (hash kept in .venv).
-#  2. Front-end assets: `npm ci` (MathJax, RequireJS, ipywidgets HTML manager), whose
+#  2. Front-end assets (tools/npm_assets.sh): `npm ci` (MathJax, RequireJS, ipywidgets HTML manager), whose
 #     postinstall copies them to _vendor/; skipped when node_modules matches package-lock.json.
 #  3. jupyter-book build . -W -n --keep-going, two chapters at a time (tools/jb_build.py: Sphinx's parallel
 #     read; BOOK_JOBS=1 for one at a time): every chapter executes (execute_notebooks: force);
@@ -15,7 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 log() { printf '[build_book] %4ss  %s\n' "$(( $(date +%s) - start ))" "$*"; }
-hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 # ---- 1. Python environment -------------------------------------------------------------
 PY=.venv/bin/python
@@ -23,21 +22,8 @@ log "Python environment (tools/setup_env.sh)"
 bash tools/setup_env.sh
 
 # ---- 2. Offline front-end assets -------------------------------------------------------
-command -v npm >/dev/null || { echo "build_book: npm not found (install Node.js >= 18)" >&2; exit 1; }
-lock_hash=$(hash_of package.json package-lock.json)
-if [ ! -f package-lock.json ]; then
-  log "npm install (no package-lock.json yet)"
-  npm install --no-audit --no-fund
-  lock_hash=$(hash_of package.json package-lock.json)
-  echo "$lock_hash" > node_modules/.book-lock.sha256
-elif [ "$(cat node_modules/.book-lock.sha256 2>/dev/null)" != "$lock_hash" ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund
-  echo "$lock_hash" > node_modules/.book-lock.sha256
-else
-  log "node_modules up to date; re-vendoring assets"
-  sh tools/vendor-assets.sh
-fi
+log "front-end assets (tools/npm_assets.sh)"
+bash tools/npm_assets.sh
 
 # ---- 3. Build ------------------------------------------------------------------------
 # Build the matplotlib font cache outside the notebooks: on a fresh machine the first import

@@ -9,11 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
-if [ "$(cat node_modules/.book-lock.sha256 2>/dev/null)" != "$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)" ]; then
-  npm ci --no-audit --no-fund
-  cat package.json package-lock.json | sha256sum | cut -d' ' -f1 > node_modules/.book-lock.sha256
-else
-  sh tools/vendor-assets.sh >/dev/null
-fi
+bash tools/npm_assets.sh >/dev/null
 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg .venv/bin/python tools/build_slides.py "$@"
 node tools/slides_check.mjs

@@ -5,13 +5,14 @@
 #   lint       ruff (configured in pyproject.toml)
 #   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
 #   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
+#   assets     tools/npm_assets.sh (npm ci: MathJax, RequireJS, widget manager), in the background during pytest
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
 #   downloads  the executed .ipynb the site offers stand on their own (tests/test_notebooks.py, needs the book)
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); two chapters
 #              that cover every mechanism, or all with LAB_CHECK_ALL=1
-#   figures    a subset of `python -m attnlib figures`
+#   figures    a subset of `python -m attnlib figures` (in the background during pdf: each uses one core)
 #   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter; the whole PDF takes ~4 min, over budget):
 #              theorems, exercises without solutions, widgets as stills, no unresolved reference
 #   benchmark  benchmarks/flow.py --quick
@@ -38,14 +39,34 @@ stage() {   # stage NAME REPORT-HINT COMMAND...
   "$@" || { rc=$?; stamp "FAILED at stage '$current' (exit $rc) — report: $report"; exit "$rc"; }
   done_stage=$current
 }
+# A stage that needs little CPU, or one core beside a one-core stage, runs in the background (output in
+# _build/NAME.log) and is waited for before the first stage that needs it.
+declare -A bg_pid bg_start
+stage_bg() {   # stage_bg NAME COMMAND...
+  local name=$1; shift
+  stamp "stage (in the background): $name, output in _build/$name.log"
+  bg_start[$name]=$(date +%s)
+  "$@" > "_build/$name.log" 2>&1 &
+  bg_pid[$name]=$!
+}
+stage_wait() {   # stage_wait NAME
+  local name=$1 rc=0
+  wait "${bg_pid[$name]}" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "_build/$name.log"; stamp "FAILED at stage '$name' (exit $rc) — report: _build/$name.log"; exit "$rc"
+  fi
+  stamp "  ($name, in the background, done $(( $(date +%s) - ${bg_start[$name]} ))s after it started)"
+}
 
 stage setup "the output above (tools/setup_env.sh)" bash tools/setup_env.sh
 stage lint "the ruff messages above" .venv/bin/ruff check attnlib tests tools benchmarks
 mkdir -p _build
+[ "${TEST_SKIP_BOOK:-0}" != "1" ] && stage_bg assets bash tools/npm_assets.sh   # npm: network and disk
 run_pytest() { .venv/bin/python -m pytest -q -n 2 "$@" 2>&1 | tee _build/pytest.log; }   # 2 cores (pytest-xdist)
 stage pytest "the pytest summary above (also in _build/pytest.log)" run_pytest "$@"
 stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
+  stage_wait assets
   stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
     bash tools/build_book.sh
   if [ ! -x /usr/bin/chromium ]; then
@@ -60,8 +81,9 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   lab_only=(--only intro,ch7_errata)
   [ "${LAB_CHECK_ALL:-0}" = "1" ] && lab_only=()
   stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 1 "${lab_only[@]}"
-  stage figures "the traceback above" .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png
+  stage_bg figures .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png   # one core
   stage pdf "_build/pdf-src/_build/latex/book.log" bash tools/build_pdf.sh --chapter ch1_token_selection
+  stage_wait figures
   stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick
 fi
 stamp "  ($done_stage took $(( $(date +%s) - stage_start ))s)"
