@@ -417,7 +417,7 @@ def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tup
 
 
 def logistic_loss(data: AttentionData, W) -> float:
-    """Logistic loss ``(1/n) sum_i log(1 + exp(-y_i Phi(X_i, z_i)))`` (not in the paper; peers use it).
+    """Logistic loss ``(1/n) sum_i log(1 + exp(-y_i Phi(X_i, z_i)))`` (not in the paper; Tarzanagh et al.'s attention-SVM papers use it).
 
     Parameters
     ----------

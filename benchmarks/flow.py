@@ -3,11 +3,11 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/flow.py            # full run (the large data set takes many minutes)
-    .venv/bin/python benchmarks/flow.py --quick    # CI setting, < 60 s: peers' data only, GD capped at 1e4 steps
+    .venv/bin/python benchmarks/flow.py --quick    # CI setting, < 60 s: Tarzanagh et al.'s setup only, GD capped at 1e4 steps
 
 Three parts (see benchmarks/README.md):
 1. Cost to reach cosine 0.999 with the Frobenius SVM, training W from 0: exact GF vs GD (lr 0.1) vs normalised GD
-   (lr 0.1), on the peers' setup (n=6, L=8, d=10) and a larger one (n=50, L=16, d=32; full run only).
+   (lr 0.1), on the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) and a larger one (n=50, L=16, d=32; full run only).
 2. GF path error against a rtol=1e-11 reference at every saved time up to t=1e300, and gradient evaluations,
    at d <= 10 (target: error <= 1e-6 with <= 5,000 evaluations).
 3. The longest wall time of one flow (to t=1e300) on the book's data sets (target <= 1 s).
@@ -127,7 +127,7 @@ def part2_3(flows):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="CI setting: peers' data only, GD capped at 1e4 steps")
+    ap.add_argument("--quick", action="store_true", help="CI setting: Tarzanagh et al.'s setup only, GD capped at 1e4 steps")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
@@ -135,8 +135,8 @@ def main(argv=None):
     print(f"# attnlib flow benchmark ({'quick' if args.quick else 'full'}) — {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}, "
           f"numpy {np.__version__}")
-    peers = al.make_generic_data()  # n=6, L=8, d=10, seed 0
-    sets = [("n=6 L=8 d=10", peers)]
+    tarzanagh = al.make_generic_data()  # n=6, L=8, d=10, seed 0 (Tarzanagh et al.'s setup)
+    sets = [("n=6 L=8 d=10", tarzanagh)]
     if not args.quick:
         sets.append(("n=50 L=16 d=32", al.make_generic_data(50, 16, 32, seed=0)))
     part1(sets, cap=int(1e4) if args.quick else int(1e6))
@@ -145,14 +145,14 @@ def main(argv=None):
     geq = al.make_generic_data(4, 3, 4, seed=0, equal_scores=True)
     flows = [("demo1", demo1, p, al.default_init(demo1, p, 0.01 if p == "KQ" else 0.1, seed=0))
              for p in ("W", "beta", "xi", "KQ")]
-    flows += [("peers n=6 L=8 d=10", peers, "W", np.zeros((10, 10))),
-              ("peers n=6 L=8 d=10", peers, "KQ", al.default_init(peers, "KQ", 0.01, seed=0))]
+    flows += [("Tarzanagh n=6 L=8 d=10", tarzanagh, "W", np.zeros((10, 10))),
+              ("Tarzanagh n=6 L=8 d=10", tarzanagh, "KQ", al.default_init(tarzanagh, "KQ", 0.01, seed=0))]
     if not args.quick:
         flows += [("demo3 (orthogonal)", demo3, "W", np.zeros((demo3.d, demo3.d))),
                   ("demo3 (orthogonal)", demo3, "KQ", al.default_init(demo3, "KQ", 0.1, seed=None, kind="aligned")),
                   ("demo2 (4,3,4 equal scores)", geq, "W", np.zeros((4, 4))),
                   ("demo2 (4,3,4 equal scores)", geq, "KQ", al.default_init(geq, "KQ", 0.01, seed=0)),
-                  ("peers n=6 L=8 d=10", peers, "beta", np.zeros(10))]
+                  ("Tarzanagh n=6 L=8 d=10", tarzanagh, "beta", np.zeros(10))]
     part2_3(flows)
     print(f"\nTotal benchmark time {time.perf_counter() - start:.1f} s.")
 
