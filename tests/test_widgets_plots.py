@@ -197,3 +197,14 @@ def test_label_axes_and_finish_legends_do_what_the_figures_did_by_hand():
     leg = ax2.get_legend()
     assert leg is not None and leg._loc == 4 and leg.get_texts()[0].get_fontsize() == 7
     plt.close(fig)
+
+
+def test_light_ticks_makes_a_frame_cheap_to_redraw():
+    fig, (a, b) = plots.new_figure(1, 2, layout="none")
+    a.loglog([1e-3, 1e30], [1e-300, 1.0])
+    b.plot([0, 1], [0, 1])
+    plots.light_ticks(fig, left=0.1)
+    fig.canvas.draw()
+    assert len(a.xaxis.get_minorticklocs()) == 0 and len(b.yaxis.get_minorticklocs()) == 0
+    assert len([t for t in a.yaxis.get_majorticklocs() if 1e-300 <= t <= 1.0]) <= 9  # 300 decades, <= 8 ticks
+    assert fig.subplotpars.left == pytest.approx(0.1) and fig.get_layout_engine() is None

@@ -195,10 +195,7 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     ax2.set_xlabel(r"scale $c$ in $W=c\,D$")
     ax2.set_ylabel(r"$\mathcal{L}-\mathcal{L}^*$ (log scale)")
     ax2.legend(loc="lower left", fontsize=8)
-    # The sliders redraw this figure: fixed margins instead of constrained layout and no minor ticks (see
-    # chapter 5's widget frame) keep a redraw near 0.3 s of CPU.
-    ax2.yaxis.set_minor_locator(NullLocator())
-    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.14, top=0.9, wspace=0.25)
+    plots.light_ticks(fig)  # the sliders redraw this figure
     return fig
 
 

@@ -132,7 +132,7 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     """Cosines along the flow (left) and singular values of the limit (right) for one seed and data size."""
     n, L, d = parse_shape(shape)
     s = seed_summary(seed, n, L, d)
-    fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.5)
+    fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.5, layout="none")  # margins: light_ticks below
     x = s["log10_t"]
     ok = np.isfinite(x) & (x >= -2)
     ax1.plot(x[ok], s["cos_fro"][ok], color=plots.COLORS["fro"], label=r"cosine with $W_F$-SVM")
@@ -148,6 +148,7 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     ax1.set_title(f"{shape}, seed {seed}: {status}", fontsize=9)
     _draw_sv(ax2, s, f"final cosines: $W_F$ {s['cos_fro'][-1]:.4f}, $W_*$ {s['cos_nuc'][-1]:.3f}")
     ax2.legend(loc="upper right", fontsize=8)
+    plots.light_ticks(fig, bottom=0.15)  # the sliders redraw this figure
     return fig
 
 

@@ -210,10 +210,7 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     ref = svms()
     x = r["log_t"]
     keep = x >= 0.5
-    # fixed margins: constrained layout would double the cost of every frame
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8, layout="none",
-                                      gridspec_kw={"left": 0.075, "right": 0.985, "bottom": 0.13, "top": 0.92,
-                                                   "wspace": 0.22})
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8, layout="none")  # margins: light_ticks below
     for j, om in enumerate(WIDGET_OMEGA0):
         if om != omega0:
             o = compute_widget(om)
@@ -249,6 +246,7 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     ax2.set_title(rf"direction at $\ln t=${_sci(log_t) if log_t >= 1e4 else f'${log_t:g}$'}", fontsize=10)
     ax.legend(fontsize=9, loc="lower left")
     ax2.legend(fontsize=9, loc="upper right")
+    plots.light_ticks(fig, left=0.075, right=0.985, bottom=0.13, top=0.92, wspace=0.22)  # the sliders redraw it
     return fig
 
 

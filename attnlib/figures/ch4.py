@@ -137,7 +137,7 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     """Widget frame: B lambda at one time against the box [-1, 1] and the targets sign(beta*), and lambda per pair
     with the active constraints of the l1-SVM marked."""
     c = certificate_at(log_t)
-    fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
+    fig, (a1, a2) = plots.new_figure(1, 2, width=7.6, layout="none")  # margins: light_ticks below
     d = len(c["Blambda"])
     j = np.arange(1, d + 1)
     a1.axhspan(-1, 1, color="#EEEEEE", zorder=0)
@@ -169,6 +169,7 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     a2.set_ylabel(r"$\lambda_{il}(t)$")
     a2.set_ylim(0, 2.0)
     a2.legend(fontsize=8, loc="upper left")
+    plots.light_ticks(fig, left=0.1, bottom=0.15, wspace=0.3)  # the slider redraws this figure
     return fig
 
 

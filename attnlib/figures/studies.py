@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
 from attnlib import plots
 from attnlib.experiments import studies as st
@@ -104,11 +103,7 @@ def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
                   rf"$\ln t=10^{{{np.log10(p.log_t[-1]):.0f}}}$", fontsize=9.5)
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower right")),
                                                 (ax2, dict(fontsize=8, loc="upper right"))])
-    # Chapter 7's slider redraws this figure: no minor ticks on the 30-decade axes and fixed margins instead of
-    # constrained layout (which measured most of a ~0.8 s redraw), as for chapter 5's widget frame.
-    for axis in (ax.xaxis, ax.yaxis, ax2.xaxis, ax2.yaxis):
-        axis.set_minor_locator(NullLocator())
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.14, top=0.9, wspace=0.22)
+    plots.light_ticks(fig, left=0.07, wspace=0.22)  # chapter 7's slider redraws this figure
     return fig
 
 
@@ -119,7 +114,7 @@ def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
     if rtol not in study:
         raise ValueError(f"rtol must be one of {st.ACCURACY_RTOLS}; got {rtol!r}")
     r = study[rtol]
-    fig, ax = plots.new_figure(width=6.4, height=3.8)
+    fig, ax = plots.new_figure(width=6.4, height=3.8, layout="none")  # margins: light_ticks below
     ax.plot(r.log_t, r.param_err, color=C["KQ"], label=r"relative error of $(K,Q)$")
     ax.plot(r.log_t, r.logodds_err, color=C["W"], label=r"error of $\ln\sigma_{il}$ (log attention)")
     ax.axhline(rtol, **plots.THEORY_STYLE, label="rtol")
@@ -132,6 +127,7 @@ def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
     ax.set_title(rf"rtol $=10^{{{int(round(np.log10(rtol)))}}}$: {r.nfev:,} gradient evaluations to "
                  r"$\ln t=10^6$", fontsize=9.5)
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left"))])
+    plots.light_ticks(fig, left=0.13, bottom=0.13, top=0.91)  # the appendix's slider redraws this figure
     return fig
 
 
