@@ -23,13 +23,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null || ! kpsewhich fncychap.sty >/dev/null 2>&1 \
-   || ! command -v pdftotext >/dev/null; then
-  log "installing Debian's TeX packages (texlive-xetex, texlive-latex-extra, texlive-fonts-recommended, latexmk)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core poppler-utils >/dev/null; } \
-    || { echo "build_pdf: could not install TeX (run as root, or install the packages above)" >&2; exit 1; }
-fi
+bash tools/system_packages.sh tex || { echo "build_pdf: TeX is missing (see above)" >&2; exit 1; }
 bash tools/setup_env.sh
 MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # font cache outside the notebooks
 

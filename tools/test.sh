@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run runs exactly this). On a fresh clone it installs what it needs (.venv from
-# requirements-lock.txt, npm assets, Debian's chromium), then runs the checks cheapest-first, so a broken library
+# requirements-lock.txt, npm assets, Debian's chromium and TeX), then runs the checks cheapest-first, so a broken library
 # fails in seconds, not after the book build:
 #   lint       ruff (configured in pyproject.toml)
 #   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
 #   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
 #   assets     tools/npm_assets.sh (npm ci: MathJax, RequireJS, widget manager), in the background during pytest
+#   system     tools/system_packages.sh (Debian's chromium and TeX when missing), in the background during pytest
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
 #   downloads  the executed .ipynb the site offers stand on their own (tests/test_notebooks.py, needs the book)
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
@@ -61,7 +62,10 @@ stage_wait() {   # stage_wait NAME
 stage setup "the output above (tools/setup_env.sh)" bash tools/setup_env.sh
 stage lint "the ruff messages above" .venv/bin/ruff check attnlib tests tools benchmarks
 mkdir -p _build
-[ "${TEST_SKIP_BOOK:-0}" != "1" ] && stage_bg assets bash tools/npm_assets.sh   # npm: network and disk
+if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then   # downloads (network, disk) while pytest uses the cores
+  stage_bg assets bash tools/npm_assets.sh              # npm: MathJax, RequireJS, widget manager, puppeteer-core
+  stage_bg system bash tools/system_packages.sh         # Debian: chromium, TeX (a fresh CI machine has neither)
+fi
 run_pytest() { .venv/bin/python -m pytest -q -n 2 "$@" 2>&1 | tee _build/pytest.log; }   # 2 cores (pytest-xdist)
 stage pytest "the pytest summary above (also in _build/pytest.log)" run_pytest "$@"
 stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
@@ -69,12 +73,9 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage_wait assets
   stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
     bash tools/build_book.sh
-  if [ ! -x /usr/bin/chromium ]; then
-    stage chromium "the apt-get output above" \
-      bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'
-  fi
   stage downloads "the pytest messages above" \
     .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_notebooks.py -k downloaded_notebook_stands_on_its_own
+  stage_wait system
   stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
   # Two chapters that carry every mechanism (the intro's tabs, chapter 7's slider and animation, both downloads):
   # the full check runs every chapter, about 9 minutes on 2 cores, over the test command's budget (LAB_CHECK_ALL=1).
