@@ -473,16 +473,23 @@ class _ReducedFrame:
         raise _NoSteadyState
 
     # -- the ODE --------------------------------------------------------------------------------------
+    def _solve_or_none(self, u: float, x: np.ndarray):
+        """:meth:`solve` at a finite state, ``None`` where there is no quasi-steady state (or ``x`` is not finite)."""
+        if not np.all(np.isfinite(x)):
+            return None
+        try:
+            return self.solve(u, x)
+        except _NoSteadyState:
+            return None
+
     def rhs(self, u: float, x: np.ndarray) -> np.ndarray:
         fm = self.fm
         fm.base.last_s = float(np.exp(u))
         with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                if not np.all(np.isfinite(x)):
-                    raise _NoSteadyState
-                _, rho, F, arrays, _, _ = self.solve(u, x)
-            except _NoSteadyState:
+            solved = self._solve_or_none(u, x)
+            if solved is None:
                 return np.full(x.size, 1e100)  # the solver rejects the step (as attnlib.flow does)
+            _, rho, F, arrays, _, _ = solved
             dtheta = [v - fm.p * a for v, a in zip(_velocity(fm.param, arrays, F), arrays)]
             dphi = -2.0 / fm.data.n * rho[fm._pi, fm._pl] - (1 - fm.c) * x[self.k:]
             out = np.concatenate([d.ravel() for d in dtheta] + [dphi])
@@ -494,12 +501,10 @@ class _ReducedFrame:
         fm.njev += 1
         J = np.zeros((x.size, x.size))
         with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                if not np.all(np.isfinite(x)):
-                    raise _NoSteadyState
-                _, rho, F, arrays, dF, drho = self.solve(u, x)
-            except _NoSteadyState:
+            solved = self._solve_or_none(u, x)
+            if solved is None:
                 return J
+            _, rho, F, arrays, dF, drho = solved
             a = self.active  # after the solve (which may demote pairs)
             Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T
             Rtheta = fm._pair_rates_theta(arrays, F)[a]  # (P_a, k)
