@@ -132,3 +132,12 @@ def test_token_figure_does_not_hide_a_star():
     assert len(stars) == ch1.make_toy_data().n
     assert min(np.linalg.norm(a - b) for i, a in enumerate(stars) for b in stars[i + 1:]) > 0.1
     plt.close(fig)
+
+
+def test_toy_frobenius_solution_has_rank_2_and_nuclear_rank_1(toy):
+    """The chapter glues these ranks (numerical rank: singular values above 1e-6 of the largest)."""
+    ranks = {}
+    for norm in ("fro", "nuc"):
+        sv = al.singular_values(al.solve_svm(toy, norm).W)
+        ranks[norm] = int(np.sum(sv > 1e-6 * sv[0]))
+    assert ranks == {"fro": 2, "nuc": 1}
