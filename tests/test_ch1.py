@@ -64,6 +64,10 @@ def test_mirrored_data_is_infeasible_and_flow_plateaus(toy):
     res = ch1.compute_broken()
     assert res["mirrored"]["excess"][-1] > 0.1
     assert res["generic"]["excess"][-1] > 1e-3 and res["generic"]["wrong"] >= 1
+    # the caption: the generic run's excess loss levels off (it is the same at t = 1e100 and at t = 1e300)
+    gen = res["generic"]
+    k100 = int(np.argmin(np.abs(np.log10(np.maximum(gen["t"], 1e-300)) - 100)))
+    assert abs(gen["excess"][-1] / gen["excess"][k100] - 1) < 1e-3
     assert not al.check_assumptions(res["generic"]["data"]).holds("2")
     assert res["toy"]["wrong"] == 0 and res["toy"]["excess"][-1] < 1e-290
 
@@ -128,3 +132,12 @@ def test_token_figure_does_not_hide_a_star():
     assert len(stars) == ch1.make_toy_data().n
     assert min(np.linalg.norm(a - b) for i, a in enumerate(stars) for b in stars[i + 1:]) > 0.1
     plt.close(fig)
+
+
+def test_toy_frobenius_solution_has_rank_2_and_nuclear_rank_1(toy):
+    """The chapter glues these ranks (numerical rank: singular values above 1e-6 of the largest)."""
+    ranks = {}
+    for norm in ("fro", "nuc"):
+        sv = al.singular_values(al.solve_svm(toy, norm).W)
+        ranks[norm] = int(np.sum(sv > 1e-6 * sv[0]))
+    assert ranks == {"fro": 2, "nuc": 1}

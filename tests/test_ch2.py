@@ -84,3 +84,13 @@ def test_locally_optimal_seeds_have_a_visible_excess_loss(sweep):
     assert loc.sum() >= 2
     assert np.all(sweep["final_excess"][loc] > 1e-4)  # measured 9.2e-4 .. 3.1e-2
     assert np.all(sweep["final_excess"][~loc] < 1e-100)  # the others: ~1e-200
+
+
+def test_singular_value_caption_ranks(sweep):
+    """The caption glues the ranks: W_F of seed 0 has rank n, W_* a lower one; the first locally optimal seed's
+    limit has a full-rank-n spectrum that is not W_F's."""
+    s0 = ch2.seed_summary(0)
+    assert ch2.numerical_rank(s0["sv_fro"]) == 6 > ch2.numerical_rank(s0["sv_nuc"])  # measured 6 and 3
+    s_loc = ch2.seed_summary(int(sweep["seeds"][sweep["local"]][0]))
+    assert ch2.numerical_rank(s_loc["sv_limit"]) == 6
+    assert np.max(np.abs(s_loc["sv_limit"] - s_loc["sv_fro"])) > 0.1 * s_loc["sv_fro"][0]  # not the W_F spectrum

@@ -51,3 +51,20 @@ def test_kq_panel_converges_logarithmically():
     gaps = [1 - teaser_at("KQ", lt)["cos"][0] for lt in (6.0, np.log(1e10), np.log(1e300))]
     assert gaps[0] > 3e-3 and gaps[1] > 5e-4 and gaps[2] > 1e-5       # measured 9.6e-3, 2.1e-3, 7.7e-5
     assert gaps[0] > gaps[1] > gaps[2]
+
+
+def test_intro_lock_on_time_is_where_the_distance_to_l1_drops_below_the_tolerance():
+    """The intro glues the xi-flow's lock-on time (distance to the l1 solution below 1e-3 for good)."""
+    import pytest
+
+    from attnlib.experiments.diagonal_studies import LOCK_ON_TOL
+    from attnlib.experiments.intro import teaser_lock_on
+
+    lock = teaser_lock_on()
+    assert 1e5 < lock < 1e6                                           # measured 2.75e5: after t = 1e300, before the end
+    x, dist, _ = compute_teaser()["dist_curves"]["xi"]
+    assert np.all(dist[x > lock * 1.01] < LOCK_ON_TOL)                # locked on for good after it ...
+    assert np.all(dist[(x > 691) & (x < lock * 0.99)] > LOCK_ON_TOL)  # ... and not before (from t = 1e300 on)
+    assert teaser_lock_on(1e-1) < lock                                 # a looser tolerance is met earlier
+    with pytest.raises(ValueError, match="tol"):
+        teaser_lock_on(0.0)

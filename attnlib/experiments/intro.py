@@ -11,6 +11,7 @@ from ..diagnostics import singular_values
 from ..flow import default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo
+from .diagonal_studies import LOCK_ON_TOL
 
 TEASER_DATA = dict(n=3, L=3, d=4, seed=2, equal_scores=True)  # nuclear SVM solution has rank 1 here
 
@@ -87,3 +88,28 @@ def teaser_at(flow: str, log_t: float) -> dict:
         bhat = res["bhat_path"][flow][k]
         out.update(bhat=bhat, l1_norm=float(np.abs(bhat).sum()))
     return out
+
+
+def teaser_lock_on(tol: float = LOCK_ON_TOL) -> float:
+    """``log t`` at which the teaser's ``(xi_k, xi_q)``-flow locks on to the l1-SVM solution.
+
+    The last time the relative distance of ``beta / mu`` to the l1 solution falls below ``tol`` for good
+    (chapter 3's definition, :data:`attnlib.experiments.diagonal_studies.LOCK_ON_TOL`), interpolated linearly in
+    ``(log log t, log dist)`` between saved times.
+
+    Returns
+    -------
+    float
+        ``log t`` of the lock-on; ``inf`` if the flow is not below ``tol`` at its last saved time.
+    """
+    if not isinstance(tol, (int, float)) or not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must be a number in (0, 1); got {tol!r}")
+    x, dist, _ = compute_teaser()["dist_curves"]["xi"]
+    above = np.flatnonzero(~(dist < tol))  # NaN (margin still small) counts as "not locked on"
+    if len(above) == 0:
+        return float(x[0])
+    k = int(above[-1])
+    if k == len(dist) - 1:
+        return float("inf")
+    w = np.log(dist[k] / tol) / np.log(dist[k] / dist[k + 1])
+    return float(np.exp(np.log(x[k]) + w * (np.log(x[k + 1]) - np.log(x[k]))))

@@ -13,8 +13,9 @@ import numpy as np
 
 from ..data import AttentionData, make_generic_data
 from ..diagnostics import path_error
-from ..flow import Trajectory, default_init, gradient_flow
+from ..flow import Trajectory, default_init, gradient_descent, gradient_flow
 from ..model import loss_grad
+from ..svm import solve_svm
 from ._store import memo
 
 #: Step size of the gradient descent the flow is compared with.
@@ -104,6 +105,57 @@ def naive_vs_scaled_gradient() -> dict:
     data, W, log_t = tr.data, tr.W[-1], float(tr.log_t[-1])
     return {"log_t": log_t, "naive": loss_grad(data, W), "scaled": loss_grad(data, W, log_scale=log_t),
             "W": W}
+
+
+#: Cosine with the W_F-SVM direction whose first time the appendix's exercise asks about.
+COS_TARGET = 0.999
+#: Normalised-GD steps run by :func:`time_to_cosine` (cosine 0.999 takes about 2,400 of them).
+NGD_STEPS = 4000
+
+
+@memo
+def time_to_cosine(target: float = COS_TARGET) -> dict:
+    """When the W-flow from 0 first reaches cosine ``target`` with the W_F-SVM solution, and what that costs.
+
+    The flow is saved at 2,001 log-spaced times in ``[1, 1e100]`` (``target`` must be reached inside); the
+    crossing is interpolated linearly in ``log10 t``. Gradient descent with step :data:`LR` needs ``t / LR``
+    steps to reach time ``t``; normalised GD (step length :data:`LR`) is run until its cosine reaches ``target``.
+
+    Returns
+    -------
+    dict
+        ``t``: the time, rounded to two significant digits; ``gd_steps``: ``t / LR``; ``nfev``, ``njev``: the
+        flow's gradient and Hessian evaluations for one run to ``t`` (saving only ``0`` and ``t``); ``cos``: its
+        cosine with the W_F solution there; ``ngd_steps``: the first normalised-GD step with cosine >= ``target``.
+
+    Raises
+    ------
+    ValueError
+        ``target`` is not a float in (0, 1), or it is not reached (by the flow in ``[1, 1e100]``, by normalised GD
+        within :data:`NGD_STEPS` steps).
+    """
+    if not isinstance(target, float) or not 0.0 < target < 1.0:
+        raise ValueError(f"target must be a float in (0, 1); got {target!r}")
+    data = tarzanagh_data()
+    W0, W_F = np.zeros((data.d, data.d)), solve_svm(data, "fro").W
+    dense = _w_flow(t_end=1e100, t_eval=(0.0, *np.logspace(0.0, 100.0, 2001).tolist()))
+    cos, log10_t = dense.cosine_to(W_F), np.log10(np.maximum(dense.t, 1e-300))
+    reached = np.flatnonzero(cos >= target)
+    if len(reached) == 0 or reached[0] <= 1:
+        raise ValueError(f"cosine {target} must be first reached inside t in [1, 1e100]; it is not on this flow")
+    k = int(reached[0])
+    w = (target - cos[k - 1]) / (cos[k] - cos[k - 1])
+    log10_cross = log10_t[k - 1] + w * (log10_t[k] - log10_t[k - 1])
+    unit = np.floor(log10_cross) - 1  # two significant digits, rounded up: the cosine at t is >= target
+    t = float(np.ceil(10 ** (log10_cross - unit)) * 10 ** unit)
+    run = gradient_flow(data, "W", W0, t, t_eval=[0.0, t])
+    # n_save = 10 x steps: the log-spaced saves then include every step (spacing < 1 step up to NGD_STEPS)
+    ngd = gradient_descent(data, "W", W0, lr=LR, steps=NGD_STEPS, normalized=True, n_save=10 * NGD_STEPS)
+    hit = np.flatnonzero(ngd.cosine_to(W_F) >= target)
+    if len(hit) == 0:
+        raise ValueError(f"normalised GD does not reach cosine {target} within {NGD_STEPS} steps")
+    return {"t": t, "gd_steps": t / LR, "nfev": int(run.nfev), "njev": int(run.njev),
+            "cos": float(run.cosine_to(W_F)[-1]), "ngd_steps": int(np.rint(ngd.t[hit[0]] / LR))}
 
 
 peers_data = tarzanagh_data  # the name of earlier versions
