@@ -121,15 +121,28 @@ def test_svm_certificate_is_sign_on_support_and_inside_the_box():
 
 
 def test_glued_lock_on_matches_the_chapter_flow():
-    """Chapter 4 glues chapter 3's lock-on measurement; its own (coarser) flow must cross 1e-3 at that time."""
+    """Chapter 4 glues the lock-on of its own flow; chapter 3's finer-grid measurement must agree with it."""
     from attnlib.experiments import diagonal_studies as ds
 
     k = ch4.compute_kkt()
-    lock = ds.lock_on(ch4.OMEGA0)
-    assert 1e5 < lock.log_t < 1e6 and 12.0 < lock.log_mu < 13.0  # measured 2.6e5, 12.46
-    before, after = k["log_t"] < 0.9 * lock.log_t, k["log_t"] > 1.1 * lock.log_t
+    lock = ch4.lock_on()
+    assert 1e5 < lock["log_t"] < 1e6 and 12.0 < lock["log_mu"] < 13.0  # measured 2.7e5, 12.5
+    before, after = k["log_t"] < 0.9 * lock["log_t"], k["log_t"] > 1.1 * lock["log_t"]
     assert k["dist"][before & (k["log_t"] > 1e3)].min() > 1e-3
     assert k["dist"][after].max() < 1e-3
+    fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.57e5, ln mu 12.46
+    assert abs(np.log(fine.log_t / lock["log_t"])) < 0.1 and abs(fine.log_mu - lock["log_mu"]) < 0.1
+
+
+def test_crossing_validates_and_interpolates():
+    from attnlib.experiments import diagonal_studies as ds
+
+    assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-4])) == pytest.approx(0.5)  # log-linear
+    assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-2])) == np.inf  # never locked on
+    with pytest.raises(ValueError, match="shapes"):
+        ds.crossing(np.zeros(3), np.ones(2))
+    with pytest.raises(ValueError, match="tol"):
+        ds.crossing(np.zeros(2), np.ones(2), tol=0.0)
 
 
 def test_larger_init_reaches_the_direction_sooner():
