@@ -106,3 +106,57 @@ def test_dual_extrapolation_window_is_after_the_lock_on():
     k = ch4.compute_kkt()
     win = k["log_mu"][ch4.settled()]
     assert len(win) >= 3 and win.min() > 12.0  # only times after the lock-on at ln mu ~ 12.5
+
+
+# -- issue 15: numbers the chapter's prose states (glued), and the claims they carry -------------------------
+
+def test_svm_certificate_is_sign_on_support_and_inside_the_box():
+    data = ch4.demo_data()
+    sol = al.solve_svm(data, "l1")
+    assert int(np.sum(np.asarray(sol.dual) > 1e-6)) == 2  # "only 2 constraints are active"
+    Bl = np.asarray(sol.dual) @ data.B
+    on = np.abs(sol.beta) > 1e-6
+    np.testing.assert_allclose(Bl[on], np.sign(sol.beta[on]), atol=1e-6)
+    assert np.all(np.abs(Bl[~on]) < 1 - 0.5)  # measured 0.216 and 0: strictly inside [-1, 1]
+
+
+def test_glued_lock_on_matches_the_chapter_flow():
+    """Chapter 4 glues the lock-on of its own flow; chapter 3's finer-grid measurement must agree with it."""
+    from attnlib.experiments import diagonal_studies as ds
+
+    k = ch4.compute_kkt()
+    lock = ch4.lock_on()
+    assert 1e5 < lock["log_t"] < 1e6 and 12.0 < lock["log_mu"] < 13.0  # measured 2.7e5, 12.5
+    before, after = k["log_t"] < 0.9 * lock["log_t"], k["log_t"] > 1.1 * lock["log_t"]
+    assert k["dist"][before & (k["log_t"] > 1e3)].min() > 1e-3
+    assert k["dist"][after].max() < 1e-3
+    fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.57e5, ln mu 12.46
+    assert abs(np.log(fine.log_t / lock["log_t"])) < 0.1 and abs(fine.log_mu - lock["log_mu"]) < 0.1
+
+
+def test_crossing_validates_and_interpolates():
+    from attnlib.experiments import diagonal_studies as ds
+
+    assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-4])) == pytest.approx(0.5)  # log-linear
+    assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-2])) == np.inf  # never locked on
+    with pytest.raises(ValueError, match="shapes"):
+        ds.crossing(np.zeros(3), np.ones(2))
+    with pytest.raises(ValueError, match="tol"):
+        ds.crossing(np.zeros(2), np.ones(2), tol=0.0)
+
+
+def test_larger_init_reaches_the_direction_sooner():
+    k = ch4.compute_kkt()
+    k1 = ch4.compute_kkt(omega0=1.0, log_t_end=1e4, rtol=1e-8)
+    i01 = int(np.argmin(np.abs(k["log_t"] - 1e4)))
+    assert k1["dist"][-1] < 1e-3 < 0.1 < k["dist"][i01]  # measured 2e-4 against 0.15
+    C1 = ch4.predicted_constant(k["beta_l1"], 1.0)
+    assert abs(k1["epsilon"][-1] * k1["log_mu"][-1] / C1 - 1) < 1e-2  # measured 1.2685 vs 1.2682
+
+
+def test_vanishing_coordinate_follows_its_power_of_mu():
+    k = ch4.compute_kkt()
+    bl3 = k["Blambda"][-1, 2]
+    assert 0.1 < bl3 < 0.5  # strictly inside the box (measured 0.235)
+    pred = ch4.OMEGA0 ** 2 / 2 * np.exp(k["log_mu"][-1]) ** (bl3 - 1)
+    assert abs(k["beta_hat"][-1, 2] / pred - 1) < 0.02  # measured 0.9985; eq. (31) with (B lambda)_3 ln mu large

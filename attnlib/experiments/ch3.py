@@ -376,3 +376,36 @@ def lock_on_log_t(omega0: float) -> float:
 
     rows = [r for r in lock_on_table() if np.isclose(r.omega0, omega0)]
     return rows[0].log_t if rows else lock_on(omega0).log_t
+
+
+@memo
+def compute_balanced_start(scale: float = 0.1) -> dict:
+    """Exercise "a balanced but nonzero start": the xi-flow from ``xi_k(0) = xi_q(0) = scale * 1`` (conserved
+    imbalance 0), to ``log t = 1e300`` through the margin frame, against the nonnegative l1-SVM.
+
+    The nonnegative l1-SVM ``min ||beta||_1`` s.t. ``beta^T B_il >= 1``, ``beta >= 0`` is an LP (its objective is
+    ``sum beta``), solved with :func:`scipy.optimize.linprog` (status checked).
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,): t = 1e300 and log t = 1e4, 1e5, 1e6, 1e300; ``beta_hat`` (m, d); ``dist`` (m,): relative
+        distance of ``beta_hat`` to the nonnegative l1-SVM solution ``nonneg_l1`` (d,); ``max_imbalance``:
+        ``max |xi_k - xi_q| / |xi_k|`` along the flow (0: the factors stay equal); ``min_beta``: the smallest
+        ``beta_j(t)`` (>= 0: beta never changes sign).
+    """
+    from scipy.optimize import linprog
+
+    scale = float(scale)
+    if not scale > 0:
+        raise ValueError(f"scale must be a positive float; got {scale!r}")
+    d_ = data()
+    start = (scale * np.ones(d_.d), scale * np.ones(d_.d))
+    traj = gradient_flow(d_, "xi", start, log_t_end=1e300, log_t_eval=[np.log(1e300), 1e4, 1e5, 1e6, 1e300])
+    lp = linprog(np.ones(d_.d), A_ub=-d_.B, b_ub=-np.ones(len(d_.B)), bounds=[(0, None)] * d_.d)
+    if lp.status != 0:
+        raise RuntimeError(f"nonnegative l1-SVM: linprog failed ({lp.message})")
+    bh = beta_hat(traj)
+    xk, xq = traj.params["xi_k"], traj.params["xi_q"]
+    return {"log_t": traj.log_t, "beta_hat": bh, "dist": _rel_dist(bh, lp.x), "nonneg_l1": lp.x,
+            "max_imbalance": float((np.abs(xk - xq) / np.abs(xk)).max()), "min_beta": float(beta_of(traj).min())}

@@ -15,6 +15,7 @@ from ..diagnostics import kkt_residuals
 from ..flow import Trajectory, default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo
+from .diagonal_studies import LOCK_ON_TOL, crossing
 
 OMEGA0 = 0.1
 #: log t at the end of the book's flow (the library's largest accepted value, MAX_LOG_T). Measured: ~4,000
@@ -152,3 +153,16 @@ def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
         raise ValueError("the flow has not settled on the l1-SVM direction; integrate to a larger log_t_end")
     x = 1.0 / k["log_mu"][sel]
     return np.array([np.polyval(np.polyfit(x, lam, 1), 0.0) for lam in k["lam"][sel].T])
+
+
+def lock_on(tol: float = LOCK_ON_TOL) -> dict:
+    """When the chapter's flow locks on to ``beta*``: ``log_t`` and ``log_mu`` where the relative distance of
+    ``beta_hat`` last falls below ``tol`` (:func:`attnlib.experiments.diagonal_studies.crossing`, interpolated
+    between the saved times of :func:`compute_kkt`, in ``ln log t`` and in ``ln mu``).
+
+    Chapter 3's lock-on table measures the same on a finer time grid; this one costs no extra flow.
+    """
+    k = compute_kkt()
+    ok = k["log_t"] > 1.0
+    lt, lmu, dist = k["log_t"][ok], k["log_mu"][ok], k["dist"][ok]
+    return {"log_t": float(np.exp(crossing(np.log(lt), dist, tol))), "log_mu": crossing(lmu, dist, tol)}

@@ -24,7 +24,7 @@ from ._store import memo, pool_map
 from .ch5 import exact_data, misaligned_init
 
 __all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DiagonalPaths", "MisalignmentMechanism",
-           "xi_frame_flow", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
+           "xi_frame_flow", "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
            "misalignment_mechanism"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
@@ -104,6 +104,29 @@ def _crossing(x: np.ndarray, dist: np.ndarray, tol: float) -> float:
     d0, d1 = np.log(dist[k]), np.log(dist[k + 1])
     w = (d0 - np.log(tol)) / (d0 - d1)
     return float(x[k] + w * (x[k + 1] - x[k]))
+
+
+def crossing(x: np.ndarray, dist: np.ndarray, tol: float = LOCK_ON_TOL) -> float:
+    """Where ``dist`` falls below ``tol`` for good, as a value of ``x`` (the lock-on criterion of :class:`LockOn`).
+
+    Parameters
+    ----------
+    x : array, shape (m,)
+        Increasing abscissae (e.g. ``ln mu`` or ``ln log t`` at the saved times).
+    dist : array, shape (m,)
+        Positive distances; interpolated log-linearly between the last saved time above ``tol`` and the next.
+    tol : float, default LOCK_ON_TOL
+
+    Returns
+    -------
+    float
+        ``x[0]`` if ``dist`` is below ``tol`` throughout, ``inf`` if it is not below ``tol`` at the end.
+    """
+    x, dist = np.asarray(x, dtype=float), np.asarray(dist, dtype=float)
+    if x.shape != dist.shape or x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"x and dist must be 1-d arrays of one non-zero length; got shapes {x.shape} and {dist.shape}")
+    tol = check_scalar(tol, "tol", lo=0.0, lo_open=True)
+    return _crossing(x, dist, tol)
 
 
 def _lock_on_row(args: tuple) -> LockOn:
