@@ -13,7 +13,7 @@ import numpy as np
 from ..data import AttentionData, make_orthogonal_data
 from ..diagnostics import alignment_error, direction, right_basis, singular_values
 from ..flow import Trajectory, aligned_bases, default_init, gradient_flow
-from ..model import cosine
+from ..model import cosine, margin
 from ..svm import solve_svm
 from ._store import memo
 
@@ -182,11 +182,25 @@ def compute_coincide() -> dict:
          "nuclear SVM, rotated data": family_coordinate(rot, nuc_rot.W)}
     return dict(W0=W0, fro=np.array(fro.W), nuc=np.array(nuc.W), hatW=hatW, hatKQ=hatKQ, a=a, m=m,
                 nuc_rot_cos=cosine(nuc_rot.W, closed_form_W(rot)),
+                nuc_rot_certificate=_nuclear_certificate(rot, np.array(nuc_rot.W)),
                 nuc_value=nuc.value, fro_value=fro.value,
                 sv={k: singular_values(M) for k, M in (("W°", W0), ("Frobenius SVM", fro.W),
                                                           ("nuclear SVM", nuc.W), ("W-flow", hatW),
                                                           ("KQ-flow", hatKQ))},
                 log_t_W=trW.log_t, cos_W=trW.cosine_to(W0), log_t_KQ=trKQ.log_t, cos_KQ=trKQ.cosine_to(W0))
+
+
+def _nuclear_certificate(data: AttentionData, W: np.ndarray) -> dict:
+    """Optimality certificate of ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution).
+
+    Returns ``{"margin", "nuc_gap", "dist"}``: the margin of ``W`` (1 at a solution), its nuclear-norm gap
+    ``||W||_* / ||W°||_* - 1`` (0 exactly on the solution set, since ``||W°||_* = sum_i a_i`` is the optimal value)
+    and its relative distance ``||W - W°||_F / ||W°||_F`` to W°.
+    """
+    W0 = closed_form_W(data)
+    return {"margin": float(margin(data, W)),
+            "nuc_gap": float(np.linalg.norm(W, "nuc") / np.linalg.norm(W0, "nuc") - 1.0),
+            "dist": float(np.linalg.norm(W - W0) / np.linalg.norm(W0))}
 
 
 def nuclear_family(data: AttentionData, m_frac: float) -> np.ndarray:

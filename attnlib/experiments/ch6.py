@@ -110,6 +110,23 @@ def reached_selection(data: AttentionData, W) -> np.ndarray:
     return attention(data, W).argmax(axis=1)
 
 
+def numerical_rank(sv: np.ndarray, rel: float = 1e-4) -> int:
+    """Number of singular values above ``rel`` times the largest (the rank the chapter quotes), for ``sv`` (d,)
+    sorted in decreasing order."""
+    sv = np.asarray(sv, dtype=float)
+    return int(np.sum(sv > rel * sv[0]))
+
+
+def _recovered_step(data: AttentionData, run, lr: float) -> int | None:
+    """First saved GD step from which every sample selects its optimal token up to the end (None: not at the end)."""
+    ok = np.array([np.array_equal(reached_selection(data, W), data.opt) for W in run.W])
+    if not ok[-1]:
+        return None
+    bad = np.flatnonzero(~ok)
+    first = bad[-1] + 1 if len(bad) else 0
+    return int(np.rint(run.t[first] / lr))
+
+
 def _log_t_eval(log_t_end: float) -> np.ndarray:
     """Save times: t = 0, 19 times in (0, 1), 180 uniform in log(1 + log t), plus the checkpoints."""
     base = np.concatenate([np.log(np.logspace(-2, 0, 20)[:-1]), np.expm1(np.linspace(0.0, np.log1p(log_t_end), 180))])
@@ -165,7 +182,7 @@ def compute_kq_vs_w() -> dict:
     out["KQ"]["rate"] = float(np.polyfit(np.log(x[fit]), np.log(1 - c[fit]), 1)[0])
     for k in ("fro", "nuc"):
         sv = out[f"sv_{k}"]
-        out[f"rank_{k}"] = int(np.sum(sv > 1e-4 * sv[0]))
+        out[f"rank_{k}"] = numerical_rank(sv)
     return out
 
 
@@ -235,7 +252,9 @@ def compute_gd() -> dict:
     -------
     dict
         ``"lr"`` (small), ``"path_err"`` (same length), ``"slope"`` (log-log fit of path error vs lr); ``"gf"``:
-        (t, loss) of the flow; ``"runs"``: lr -> (t, loss, cos with W_F-SVM, selection, excess loss at the end);
+        (t, loss) of the flow; ``"runs"``: lr -> (t, loss, cos with W_F-SVM, selection, excess loss at the end,
+        ``"recovered_step"``: the first saved step from which every sample selects its optimal token for good, or
+        ``None`` if some sample is still on another token at the end);
         ``"stuck_level"``: the excess loss when one sample attends only to a non-optimal token.
     """
     data = demo_data()
@@ -256,7 +275,8 @@ def compute_gd() -> dict:
     for lr in (*GD_SMALL_LR, *GD_LARGE_LR):
         g = gds[lr] if lr in gds else gradient_descent(data, "W", W0, lr, 300)
         runs[lr] = {"t": g.t, "loss": g.loss, "cos": g.cosine_to(fro.W)[-1],
-                    "selection": reached_selection(data, g.W[-1]), "excess": g.excess_loss[-1]}
+                    "selection": reached_selection(data, g.W[-1]), "excess": g.excess_loss[-1],
+                    "recovered_step": _recovered_step(data, g, lr)}
     errs = np.array(errs)
     slope = np.polyfit(np.log(GD_SMALL_LR), np.log(errs), 1)[0]
     return {"lr": np.array(GD_SMALL_LR), "path_err": errs, "slope": float(slope), "gf": (gf.t, gf.loss),
