@@ -121,17 +121,34 @@ def test_svm_certificate_is_sign_on_support_and_inside_the_box():
 
 
 def test_glued_lock_on_matches_the_chapter_flow():
-    """Chapter 4 glues the lock-on of its own flow; chapter 3's finer-grid measurement must agree with it."""
+    """Chapter 4 glues the lock-on of its own flow; chapter 3's table (rtol 1e-6) must agree with it."""
     from attnlib.experiments import diagonal_studies as ds
 
     k = ch4.compute_kkt()
     lock = ch4.lock_on()
-    assert 1e5 < lock["log_t"] < 1e6 and 12.0 < lock["log_mu"] < 13.0  # measured 2.7e5, 12.5
+    assert 1e5 < lock["log_t"] < 1e6 and 12.0 < lock["log_mu"] < 13.0  # measured 2.76e5, 12.53
     before, after = k["log_t"] < 0.9 * lock["log_t"], k["log_t"] > 1.1 * lock["log_t"]
     assert k["dist"][before & (k["log_t"] > 1e3)].min() > 1e-3
     assert k["dist"][after].max() < 1e-3
-    fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.57e5, ln mu 12.46
-    assert abs(np.log(fine.log_t / lock["log_t"])) < 0.1 and abs(fine.log_mu - lock["log_mu"]) < 0.1
+    fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.76e5, ln mu 12.53
+    assert abs(np.log(fine.log_t / lock["log_t"])) < 0.01 and abs(fine.log_mu - lock["log_mu"]) < 0.01
+    from attnlib.experiments import intro
+    assert abs(np.log(intro.teaser_lock_on() / lock["log_t"])) < 0.01  # the intro's teaser: the same flow
+
+
+def test_lock_on_is_located_within_the_bracket_not_interpolated_across_it():
+    """Interpolating across one step of chapter 3's coarse grid (x1.32 in log t) put the lock-on at 2.57e5; on a
+    dense grid inside that bracket it is 2.76e5 (the grid of the intro's teaser agrees)."""
+    from attnlib.experiments import diagonal_studies as ds
+
+    traj = ds.xi_frame_flow(0.1, 1e300, 1e-6)
+    dist = ds._rel_dist(ds._beta_hat(traj), ds._l1_solution())
+    ok = traj.margin > 1.0
+    coarse = float(np.exp(ds.crossing(np.log(traj.log_t[ok]), dist[ok])))
+    lo, hi = ds._bracket(traj.log_t[ok], dist[ok])
+    fine, _ = ds.refined_lock_on(0.1, lo, hi, 1e-6)
+    assert lo < coarse < hi and lo < fine < hi and fine / coarse > 1.03  # the coarse estimate was early
+    assert ds.lock_on(0.1).log_t == pytest.approx(fine)
 
 
 def test_crossing_validates_and_interpolates():

@@ -21,7 +21,7 @@ from .ch7 import check_e4, padded_Diag, sinh_formula_check
 
 #: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
 OMEGA0 = 0.1
-#: How far the headline flows run: log t = 1e6, past the xi-flow's lock-on to the l1-SVM (ln t ~ 2.6e5, ln mu ~ 12.5);
+#: How far the headline flows run: log t = 1e6, past the xi-flow's lock-on to the l1-SVM (ln t ~ 2.8e5, ln mu ~ 12.5);
 #: the margin frame continues further (:mod:`attnlib.experiments.diagonal_studies`).
 LOG_T_END = 1e6
 #: Widget sliders: initial scale omega_0 and time (log t).
