@@ -47,7 +47,7 @@ stage_bg() {   # stage_bg NAME COMMAND...
   local name=$1; shift
   stamp "stage (in the background): $name, output in _build/$name.log"
   bg_start[$name]=$(date +%s)
-  "$@" > "_build/$name.log" 2>&1 &
+  ( s=$(date +%s); rc=0; "$@" || rc=$?; echo "took $(( $(date +%s) - s ))s"; exit "$rc" ) > "_build/$name.log" 2>&1 &
   bg_pid[$name]=$!
 }
 stage_wait() {   # stage_wait NAME
@@ -56,7 +56,7 @@ stage_wait() {   # stage_wait NAME
   if [ "$rc" -ne 0 ]; then
     tail -n 40 "_build/$name.log"; stamp "FAILED at stage '$name' (exit $rc) — report: _build/$name.log"; exit "$rc"
   fi
-  stamp "  ($name, in the background, done $(( $(date +%s) - ${bg_start[$name]} ))s after it started)"
+  stamp "  ($name, in the background, $(tail -n 1 "_build/$name.log"); waited for at $(( $(date +%s) - bg_start[$name] ))s)"
 }
 
 stage setup "the output above (tools/setup_env.sh)" bash tools/setup_env.sh
