@@ -15,7 +15,7 @@ from ..diagnostics import kkt_residuals
 from ..flow import Trajectory, default_init, gradient_flow
 from ..svm import solve_svm
 from ._store import memo
-from .diagonal_studies import LOCK_ON_TOL, crossing, refined_lock_on
+from .diagonal_studies import LOCK_ON_TOL, locate_lock_on
 
 OMEGA0 = 0.1
 #: log t at the end of the book's flow (the library's largest accepted value, MAX_LOG_T). Measured: ~4,000
@@ -159,15 +159,10 @@ def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
 def lock_on(tol: float = LOCK_ON_TOL) -> dict:
     """When the chapter's flow locks on to ``beta*``: ``log_t`` and ``log_mu`` where the relative distance of
     ``beta_hat`` last falls below ``tol``. The saved times of :func:`compute_kkt` bracket the crossing; the flow is
-    then saved densely inside that bracket (:func:`attnlib.experiments.diagonal_studies.refined_lock_on`, the
+    then saved densely inside that bracket (:func:`attnlib.experiments.diagonal_studies.locate_lock_on`, the
     locator of chapter 3's table, ~0.5 s), so both chapters report the same time.
     """
     k = compute_kkt()
     ok = k["log_t"] > 1.0
-    lt, lmu, dist = k["log_t"][ok], k["log_mu"][ok], k["dist"][ok]
-    above = np.flatnonzero(~(dist < tol))
-    if len(above) == 0 or above[-1] == len(dist) - 1:  # below throughout, or not locked on at the end
-        return {"log_t": float(np.exp(crossing(np.log(lt), dist, tol))), "log_mu": crossing(lmu, dist, tol)}
-    j = int(above[-1])
-    log_t, log_mu = refined_lock_on(OMEGA0, lt[j], lt[j + 1], RTOL, tol=tol)
+    log_t, log_mu = locate_lock_on(OMEGA0, k["log_t"][ok], k["log_mu"][ok], k["dist"][ok], RTOL, tol=tol)
     return {"log_t": log_t, "log_mu": log_mu}

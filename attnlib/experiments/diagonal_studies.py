@@ -25,7 +25,7 @@ from .ch5 import exact_data, misaligned_init
 
 __all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DiagonalPaths", "MisalignmentMechanism",
            "xi_frame_flow", "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
-           "misalignment_mechanism", "refined_lock_on", "REFINE_POINTS"]
+           "misalignment_mechanism", "refined_lock_on", "locate_lock_on", "REFINE_POINTS"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
 OMEGA0_TABLE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -162,6 +162,22 @@ def _bracket(log_t: np.ndarray, dist: np.ndarray, tol: float = LOCK_ON_TOL) -> t
     return float(log_t[k]), float(log_t[k + 1])
 
 
+def locate_lock_on(omega0: float, log_t: np.ndarray, log_mu: np.ndarray, dist: np.ndarray, rtol: float,
+                   l1: np.ndarray | None = None, tol: float = LOCK_ON_TOL) -> tuple[float, float]:
+    """``(log t, ln mu)`` of the lock-on of the xi-flow from ``omega0``, from its saved ``log_t``, ``log_mu`` and
+    distance ``dist`` to the l1 solution (each (m,), on a coarse grid of ``log t``).
+
+    The last crossing of ``tol`` is located again on a dense grid inside its bracket (:func:`refined_lock_on`,
+    same ``rtol``). Where there is no bracket the coarse grid answers: the first saved time if ``dist`` is below
+    ``tol`` throughout, ``inf`` if it is not below ``tol`` at the end.
+    """
+    tol = check_scalar(tol, "tol", lo=0.0, lo_open=True)
+    bracket = _bracket(log_t, dist, tol)
+    if bracket is None:
+        return float(np.exp(_crossing(np.log(log_t), dist, tol))), _crossing(log_mu, dist, tol)
+    return refined_lock_on(omega0, *bracket, rtol=rtol, l1=l1, tol=tol)
+
+
 def _lock_on_row(args: tuple) -> LockOn:
     """One row of the table; ``args = (omega0, log_t_end, rtol, l1)`` with the l1-SVM solution ``l1`` solved by the
     caller (workers only integrate: a conic solver used before a fork can deadlock in the forked child)."""
@@ -170,17 +186,11 @@ def _lock_on_row(args: tuple) -> LockOn:
     dist = _rel_dist(_beta_hat(traj), l1)
     ok = traj.margin > 1.0
     lt, lmu, dist = traj.log_t[ok], np.log(traj.margin[ok]), dist[ok]
-    # interpolate log t in log log t (saved times are log-spaced), ln mu in ln mu
-    log_lt = np.log(lt)
-    x_lt = _crossing(log_lt, dist, LOCK_ON_TOL)
 
     def at(v: float) -> float:
         return float(dist[np.argmin(np.abs(lt - v))]) if v <= lt[-1] * 1.0001 else float("nan")
 
-    log_t, log_mu = float(np.exp(x_lt)), _crossing(lmu, dist, LOCK_ON_TOL)
-    bracket = _bracket(lt, dist)
-    if bracket is not None:  # locate it on a dense grid inside the bracket (see refined_lock_on)
-        log_t, log_mu = refined_lock_on(omega0, *bracket, rtol=rtol, l1=l1)
+    log_t, log_mu = locate_lock_on(omega0, lt, lmu, dist, rtol, l1=l1)
     return LockOn(omega0=float(omega0), log_mu=log_mu, log_t=log_t,
                   dist_1e300=at(LOG_T_1E300), dist_1e6=at(1e6), dist_end=float(dist[-1]), log_t_end=float(lt[-1]))
 
