@@ -6,6 +6,7 @@ model and its assumptions (:mod:`attnlib.data`, :mod:`attnlib.assumptions`), the
 diagnostics (:mod:`attnlib.diagnostics`), plots and widgets for the book.
 """
 from .assumptions import ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions
+from .perturbation import Perturbation, active_perturbation, perturbed_inputs
 from .data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
 from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, log_excess_loss, logistic_grad,
                     logistic_loss, loss_grad, loss_grad_beta, loss_grad_KQ, loss_grad_xi, margin, min_loss, predict)

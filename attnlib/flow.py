@@ -27,6 +27,7 @@ from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from ._validate import check_array, check_choice, check_scalar
+from .perturbation import perturb_init
 from .data import check_data
 from .data import AttentionData
 from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _logit_hessian, _sum_log_terms, cosine
@@ -86,7 +87,7 @@ def _split_init(data: AttentionData, param: str, init) -> list[np.ndarray]:
               "K": a.ndim == 2 and a.shape[0] == d, "Q": a.shape == arrays[0].shape}[name]
         if not ok:
             raise ValueError(f"init for param={param!r} must be {want} (d = {d}); {name} has shape {a.shape}")
-    return arrays
+    return perturb_init(arrays)  # unchanged unless inside perturbed_inputs
 
 
 def _combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:

@@ -129,6 +129,31 @@ def ref():
                            rel_err=_rel_err, constraint_values=_constraint_values)
 
 
+# -- the claims stage: discrete claims recomputed under a rounding-sized perturbation ---------------------------
+
+#: Relative size of the inputs' perturbation in the claims stage (a few thousand ulps: what a different BLAS
+#: kernel's rounding amounts to after a few thousand operations).
+PERTURB_REL = 1e-12
+
+
+def pytest_addoption(parser):
+    parser.addoption("--perturb-seed", type=int, default=None, metavar="SEED",
+                     help="run every test marked `claims` under attnlib.perturbed_inputs(1e-12, SEED): data sets "
+                          "and flow starts move by a relative 1e-12, and the test must still assert the same "
+                          "answer (the test command's claims stage: pytest -m claims --perturb-seed 1)")
+
+
+@pytest.fixture(autouse=True)
+def _perturbed_claims(request):
+    """Under ``--perturb-seed``, a test marked ``claims`` computes everything under ``al.perturbed_inputs``."""
+    seed = request.config.getoption("--perturb-seed")
+    if seed is None or request.node.get_closest_marker("claims") is None:
+        yield
+        return
+    with al.perturbed_inputs(PERTURB_REL, seed):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_shared_results_from_patched_code(request):
     """A test that monkeypatches must not store what it computes in ATTNLIB_CACHE_DIR (where the book build of

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1] / "attnlib"
 # Lowest first. A module may import attnlib modules from strictly lower layers only.
 LAYERS = [
     {"_validate"},        # argument checks every public function uses (numpy only)
+    {"perturbation"},     # rounding-sized perturbations of data and flow starts (perturbed_inputs)
     {"data"},
     {"model"},
     {"assumptions"},

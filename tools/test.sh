@@ -4,6 +4,9 @@
 # fails in seconds, not after the book build:
 #   lint       ruff (configured in pyproject.toml)
 #   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
+#   claims     every test marked `claims` (a count, a yes/no, a selection, a rank the book states) again, with
+#              every data set and flow start perturbed by a relative 1e-12 (pytest -m claims --perturb-seed 1):
+#              a claim that flips under rounding is a fact about one machine, not about the problem
 #   wheel      build the wheel, install it with [book] into a fresh venv, run one chapter outside the repo
 #   assets     tools/npm_assets.sh (npm ci: MathJax, RequireJS, widget manager), in the background during pytest
 #   system     tools/system_packages.sh (Debian's chromium and TeX when missing), in the background during pytest
@@ -68,6 +71,8 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then   # downloads (network, disk) while p
 fi
 run_pytest() { .venv/bin/python -m pytest -q -n 2 "$@" 2>&1 | tee _build/pytest.log; }   # 2 cores (pytest-xdist)
 stage pytest "the pytest summary above (also in _build/pytest.log)" run_pytest "$@"
+run_claims() { .venv/bin/python -m pytest -q -n 2 -m claims --perturb-seed 1 2>&1 | tee _build/claims.log; }
+stage claims "the pytest summary above (also in _build/claims.log)" run_claims
 stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage_wait assets

@@ -16,6 +16,7 @@ libraries, so a changed line of the library never reads an old result. Unset (th
 """
 from __future__ import annotations
 
+import contextvars
 import copyreg
 import dataclasses
 import functools
@@ -30,6 +31,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
 import numpy as np
+
+from ..perturbation import active_perturbation, perturbed_inputs
 
 T = TypeVar("T")
 
@@ -85,8 +88,8 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
     pending: dict = {}  # key -> Future of a computation started by background()
     stats = {"hits": 0, "misses": 0}
 
-    def key(args, kwargs):
-        return functools._make_key(args, kwargs, typed=False)
+    def key(args, kwargs):  # a result computed under perturbed_inputs is a different result
+        return functools._make_key((active_perturbation(),) + tuple(args), kwargs, typed=False)
 
     def compute(k, args, kwargs):
         stats["misses"] += 1
@@ -136,10 +139,11 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
         if k in cache or k in pending:
             return None
         running = pending[k] = Future()
+        context = contextvars.copy_context()  # the thread computes under the caller's perturbed_inputs, if any
 
         def job() -> None:
             try:
-                running.set_result(compute(k, args, kwargs))
+                running.set_result(context.run(compute, k, args, kwargs))
             except BaseException as exc:  # handed to the caller that waits for the result
                 running.set_exception(exc)
             finally:
@@ -205,7 +209,7 @@ def _disk_path(func: Callable, args: tuple, kwargs: dict) -> Path | None:
     folder = os.environ.get(CACHE_ENV)
     if not folder or _PAUSED[0] or not _plain(args) or not _plain(tuple(kwargs.values())):
         return None
-    call = repr((args, sorted(kwargs.items()))).encode()
+    call = repr((args, sorted(kwargs.items()), active_perturbation())).encode()
     return (Path(folder) / fingerprint() / f"{func.__module__}.{func.__qualname__}"
             / f"{hashlib.sha256(call).hexdigest()[:32]}.pkl")
 
@@ -311,5 +315,14 @@ def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None
         pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=_context())
     except (OSError, ValueError, ImportError, NotImplementedError):
         return [func(x) for x in items]
+    state = active_perturbation()  # workers compute under the caller's perturbed_inputs, if any
     with pool:
-        return list(pool.map(func, items))
+        if state is None:
+            return list(pool.map(func, items))
+        return list(pool.map(_perturbed_call, [(state, func, x) for x in items]))
+
+
+def _perturbed_call(job: tuple) -> Any:
+    state, func, x = job
+    with perturbed_inputs(state.rel, state.seed):
+        return func(x)
