@@ -6,6 +6,7 @@ from attnlib.experiments import ch6
 from attnlib.figures import ch6 as ch6_figures
 
 
+@pytest.mark.claims
 def test_svms_differ_in_rank():
     r = ch6.compute_kq_vs_w()
     assert r["rank_fro"] == 3 and r["rank_nuc"] == 2
@@ -49,6 +50,7 @@ def test_widget_text_W_settles_by_1e2_while_KQ_sigma2_still_climbs_at_1e4():
     assert s2[i4] < 0.99 and s2[-1] > s2[i4]  # measured 96 % at ln t = 1e4, 98 % at 1e5
 
 
+@pytest.mark.claims
 def test_unequal_scores_same_limits():
     u = ch6.compute_unequal_scores()
     assert not u["holds"]["2"] and u["holds"]["1"]
@@ -56,6 +58,7 @@ def test_unequal_scores_same_limits():
     assert u["final"]["unequal"]["KQ"] > 0.995
 
 
+@pytest.mark.claims
 def test_logistic_same_limit():
     lg = ch6.compute_logistic()
     assert lg["logistic"]["final"]["W"] > 1 - 1e-6
@@ -63,6 +66,7 @@ def test_logistic_same_limit():
     assert lg["gap"]["W"] < 1e-5 and lg["gap"]["KQ"] < 5e-3
 
 
+@pytest.mark.claims
 def test_gd_path_error_first_order_and_large_step_gets_stuck():
     g = ch6.compute_gd()
     assert np.all(np.diff(g["path_err"]) > 0)
@@ -70,12 +74,14 @@ def test_gd_path_error_first_order_and_large_step_gets_stuck():
     big = g["runs"][10.0]
     assert not np.array_equal(big["selection"], g["opt"])
     assert abs(big["excess"] - g["stuck_level"]) < 1e-3 * g["stuck_level"] + 1e-6
-    assert np.array_equal(g["runs"][3.0]["selection"], g["opt"])
-    # the caption glues when eta = 3 recovers ("just before the end" of its 300 steps); eta = 10 never does
-    assert 200 < g["runs"][3.0]["recovered_step"] < 300
+    # eta = 10 throws one sample onto a non-optimal token in the first step (not chaotic: one step from W(0) = 0);
+    # when eta = 3 recovers is a matter of rounding, and the chapter reports it as a distribution (gd_step_study)
+    assert np.sum(big["selection"] != g["opt"]) == 1
+    assert big["loss"][1] - g["min_loss"] >= 0.99 * g["stuck_level"]
     assert big["recovered_step"] is None
 
 
+@pytest.mark.claims
 def test_selection_when_assumption3_fails():
     s = ch6.compute_selection()
     rec, stuck = s[ch6.SHIFTS[0]], s[ch6.SHIFTS[1]]
@@ -93,6 +99,7 @@ def test_selection_when_assumption3_fails():
     assert p["cos_sel"][-1] > 0.9999 and p["cos_global"][-1] < 0.9
 
 
+@pytest.mark.claims
 def test_digits():
     dg = ch6.compute_digits()
     assert dg["holds"]["1"] and not dg["holds"]["2"]
@@ -131,6 +138,7 @@ def test_norm_gap_is_an_optimality_certificate():
     assert np.isnan(st.norm_gap(data, -fro.W, fro))  # margin <= 0: no certificate
 
 
+@pytest.mark.claims
 def test_kq_study_every_run_approaches_the_nuclear_svm():
     k = st.kq_study()
     assert len(k.runs) == len(st.KQ_SEEDS) * len(st.KQ_INIT_SEEDS) >= 40
@@ -143,9 +151,13 @@ def test_kq_study_every_run_approaches_the_nuclear_svm():
     assert summ[1e6]["median"] < 1e-4 and summ[1e6]["max"] > 1e-3  # slow runs exist
     assert summ[1e30]["at_floor"] >= 20 and summ[1e30]["max"] < 1e-5
     assert summ[1e100]["at_floor"] >= 30 and summ[1e100]["max"] < 1e-6
-    for r in k.runs:  # each run's gap falls until it reaches the computation's accuracy
+    for r in k.runs:  # each run's gap falls until it reaches the computation's accuracy, then stays at that level
         g = r.nuc_gap
-        assert np.all((np.diff(g) < 0) | (g[1:] < st.CERT_FLOOR)), (r.seed, r.init_seed, g)
+        k_floor = int(np.argmax(g < st.CERT_FLOOR)) if np.any(g < st.CERT_FLOOR) else len(g) - 1
+        assert np.all(np.diff(g[:k_floor + 1]) < 0), (r.seed, r.init_seed, g)
+        # at the floor the gap is rounding noise of size ~CERT_FLOOR (seen: 2.0e-9 then 1.09e-8 under a 1e-12
+        # perturbation of the inputs), never back above ten times it
+        assert np.all(g[k_floor:] < 10 * st.CERT_FLOOR), (r.seed, r.init_seed, g)
 
 
 def test_kq_study_rate_is_a_power_of_log_t_that_varies_between_runs():
@@ -164,6 +176,7 @@ def test_kq_study_full_numbers_the_chapter_quotes():
     assert {s for s, _, _ in k.stalled} <= {5} and all(at > 1e80 for _, _, at in k.stalled)
 
 
+@pytest.mark.claims
 def test_kq_study_slow_runs_are_closer_to_the_frobenius_svm():
     k = st.kq_study()
     i4 = list(k.log_t).index(1e4)
@@ -185,6 +198,7 @@ def test_kq_study_does_not_depend_on_rtol():
         assert np.all(fine.nuc_gap[~above] < 1e-7)
 
 
+@pytest.mark.claims
 def test_assumption_design_either_assumption_suffices():
     dz = st.assumption_design()
     for cell in ((True, True), (True, False), (False, True)):
@@ -210,6 +224,7 @@ def test_assumption_design_stuck_selection_is_settled():
         assert np.array_equal(s100, s_end) and not np.array_equal(s_end, data.opt)
 
 
+@pytest.mark.claims
 def test_design_data_switches_the_assumptions():
     for a2 in (True, False):
         for a3 in (True, False):
@@ -217,6 +232,7 @@ def test_design_data_switches_the_assumptions():
             assert (rep.holds("1"), rep.holds("2"), rep.holds("3")) == (True, a2, a3)
 
 
+@pytest.mark.claims
 def test_unequal_scores_most_but_not_all_runs_select_the_optimal_tokens():
     runs = st.unequal_scores_study()
     assert len(runs) == 3 * len(st.UNEQUAL_SEEDS) >= 60
@@ -227,14 +243,61 @@ def test_unequal_scores_most_but_not_all_runs_select_the_optimal_tokens():
             assert r.cos_global < 0.9 and 0 <= r.gap < 0.05
 
 
-def test_gd_long_plateaus_are_left_or_shrinking():
-    gl = st.gd_long_study()
+# -- large steps as a distribution (gd_step_study). Not marked `claims`: the study is itself a distribution over
+# starts perturbed by a relative 1e-12, and its claims are statistical; under --perturb-seed it would recompute the
+# same starts (each start sets its own perturbation).
+
+def _share(gs, lr, seed, loss="exp"):
+    return len(gs.recovery_steps(lr, loss, seed)), len(gs.select(lr, loss, seed))
+
+
+def test_gd_steps_study_has_the_size_the_chapter_states():
+    gs = st.gd_step_study()
+    assert st.GD_STARTS >= 16 and len(st.GD_DATA_SEEDS) >= 2
+    assert len(gs.runs) == len(st.GD_STEPS) * 2 * len(st.GD_DATA_SEEDS) * st.GD_STARTS
+    for lr, steps in st.GD_STEPS:
+        assert all(r.steps[-1] == steps for r in gs.select(lr, "exp") + gs.select(lr, "logistic"))
+
+
+def test_gd_steps_every_start_recovers_at_3_and_none_at_10_with_either_loss():
+    gs = st.gd_step_study()
+    for seed in st.GD_DATA_SEEDS:
+        for loss in ("exp", "logistic"):
+            k3, n3 = _share(gs, 3.0, seed, loss)
+            assert k3 == n3, (seed, loss)
+            assert _share(gs, 10.0, seed, loss)[0] == 0, (seed, loss)
+
+
+def test_gd_steps_single_runs_depend_on_rounding():
+    """The chapter's point: some step size splits the perturbed starts, so one run's fate is not reproducible."""
+    gs = st.gd_step_study()
+    split = [(lr, s) for lr, _ in st.GD_STEPS for s in st.GD_DATA_SEEDS if 0 < _share(gs, lr, s)[0] < _share(gs, lr, s)[1]]
+    assert split
+    assert all(r.n_stuck == 1 for r in gs.runs if r.recovered_step < 0)  # where the runs that stay, stay
+    for r in gs.runs:
+        if r.recovered_step >= 0:  # recovered for good: optimal at every saved step from there on
+            assert np.all(r.optimal[r.steps >= r.recovered_step])
+
+
+def test_gd_steps_logistic_recovers_sooner_at_small_steps():
+    gs = st.gd_step_study()
+    for lr in (3.0, 5.0):
+        for s in st.GD_DATA_SEEDS:
+            k, n = _share(gs, lr, s, "logistic")
+            assert k == n and np.median(gs.recovery_steps(lr, "logistic", s)) < np.median(gs.recovery_steps(lr, "exp", s))
+
+
+def test_the_claims_check_rejects_the_old_chapter_6_claim():
+    """A test of the perturbation check itself. The book used to say: from W(0) = 0 on the demo data, eta = 5 and
+    eta = 7 recover every optimal token within 20,000 steps. Each start of the study is that run under
+    al.perturbed_inputs(1e-12, start): the claims stage would have recomputed it under one such seed and asserted
+    the same answer. The answer differs between seeds, so the stage fails the old claim on some of them."""
+    gs = st.gd_step_study()
+    demo = st.GD_DATA_SEEDS[0]
+    assert demo == 3  # the chapter's demo data
+    by_start = {}
     for lr in (5.0, 7.0):
-        r = gl[lr]
-        steps = r.t / lr
-        assert r.n_stuck[-1] == 0 and r.excess[-1] < 1e-4  # every optimal token recovered
-        assert np.all(r.n_stuck[(steps >= 300) & (steps <= 5000)] > 0)  # after sitting on a plateau
-    r = gl[10.0]
-    k = np.flatnonzero(r.t / 10.0 >= 100)[0]
-    assert r.n_stuck[-1] > 0
-    assert r.norm[-1] < r.norm[k] and r.margin[-1] > r.margin[k]  # shrinking, margin rising: not diverging
+        for r in gs.select(lr, "exp", demo):
+            by_start[r.start] = by_start.get(r.start, True) and r.recovered_step >= 0
+    assert len(by_start) == st.GD_STARTS
+    assert len(set(by_start.values())) == 2  # true under some perturbations, false under others

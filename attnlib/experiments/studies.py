@@ -17,7 +17,8 @@ The studies
   unit head ``v``): which token selection the ``W``-flow from 0 reaches.
 - :func:`unequal_scores_study` -- chapter 6's demo data with ``size * N(0, 1)`` added to the non-optimal scores
   (Assumption 2 fails), 20 draws, ``W``-flow from 0 and ``(K, Q)``-flow from two small random starts.
-- :func:`gd_long_study` -- gradient descent on ``W`` with large steps, run 30,000 steps instead of 300.
+- :func:`gd_step_study` -- gradient descent on ``W`` with large steps, 16 perturbed starts per step size, loss
+  and data seed: the distribution of when (and whether) the optimal tokens are recovered.
 - :func:`e9_certificate` -- chapter 7's E9 flow (Assumption 4 data, Assumption 2 broken by ``eps``) with the
   nuclear-norm certificate and the distance to ``W°`` along the path.
 - :func:`accuracy_study` -- the appendix's tolerance study extended to ``ln t = 1e6``: the error of the parameters
@@ -37,10 +38,10 @@ from attnlib.experiments._store import memo, pool_map
 
 __all__ = [
     "STUDY_RTOL", "KQ_RTOL", "CERT_FLOOR", "KQ_SEEDS", "KQ_INIT_SEEDS", "KQ_LOG_T", "DESIGN_SEEDS", "DESIGN_LOG_T",
-    "UNEQUAL_SEEDS", "GD_LONG", "E9_EPS",
+    "UNEQUAL_SEEDS", "GD_STEPS", "GD_DATA_SEEDS", "GD_STARTS", "GD_PERTURBATION", "GD_SAVES", "E9_EPS",
     "demo_family", "perturbed_demo", "design_data", "norm_gap", "reached_selection",
     "KQRun", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
-    "unequal_scores_study", "GDRun", "gd_long_study", "E9Path", "e9_data", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
+    "unequal_scores_study", "GDStart", "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
     "AccuracyRun", "accuracy_study",
 ]
 
@@ -67,7 +68,13 @@ UNEQUAL_SIZE = 2.0
 UNEQUAL_LOG_T = (10.0, 1e3)
 #: Long gradient descent: (step size, number of steps); eta = 3 leaves its plateau at step ~300, the others need
 #: thousands of steps (eta = 5 at ~16,000, eta = 7 at ~14,000) or stay (eta = 10).
-GD_LONG = ((3.0, 1_000), (5.0, 20_000), (7.0, 20_000), (10.0, 20_000))
+GD_STEPS = ((3.0, 2_000), (5.0, 20_000), (7.0, 20_000), (10.0, 20_000))
+#: Chapter 6's large-step study: data seeds of the demo family (3 is the chapter's demo data), starts per cell,
+#: their relative perturbation and the saved steps per run.
+GD_DATA_SEEDS = (3, 1)
+GD_STARTS = 16
+GD_PERTURBATION = 1e-12
+GD_SAVES = 200
 #: Chapter 7's E9: sizes of the score offset that breaks Assumption 2.
 E9_EPS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.5)
 
@@ -386,41 +393,104 @@ def unequal_scores_study(seeds: tuple = UNEQUAL_SEEDS, log_t: tuple = UNEQUAL_LO
     return tuple(pool_map(_unequal_run, items, workers))
 
 
-# -- gradient descent with large steps, run long ------------------------------------------------------------
+# -- gradient descent with large steps: a distribution over perturbed starts -----------------------------------
 
 @dataclass(frozen=True)
-class GDRun:
-    """Gradient descent on ``W`` from 0 with step ``lr``: saved steps, times ``t = lr k``, excess loss, ``||W||``,
-    the (optimal-token) margin ``mu(W)`` and the number of samples not on their optimal token."""
+class GDStart:
+    """One start of :func:`gd_step_study`: gradient descent on ``W`` with step ``lr`` and loss ``loss`` on
+    ``demo_family(data_seed)``, data and ``W(0) = 0`` perturbed by a relative 1e-12 (``al.perturbed_inputs(1e-12,
+    start)``).
+
+    Attributes
+    ----------
+    steps : numpy.ndarray of int, shape (m,)
+        Saved step indices (0, then log-spaced to the horizon).
+    optimal : numpy.ndarray of bool, shape (m,)
+        Whether every sample attends most to its optimal token at each saved step.
+    recovered_step : int
+        The first saved step from which every sample stays on its optimal token to the horizon; -1 if some
+        sample is on another token at the horizon.
+    n_stuck : int
+        Samples not on their optimal token at the horizon.
+    excess : float
+        Excess loss ``L - L*`` at the horizon.
+    """
 
     lr: float
-    t: np.ndarray
-    excess: np.ndarray
-    norm: np.ndarray
-    margin: np.ndarray
-    n_stuck: np.ndarray
+    loss: str
+    data_seed: int
+    start: int
+    steps: np.ndarray
+    optimal: np.ndarray
+    recovered_step: int
+    n_stuck: int
+    excess: float
 
 
-def _gd_run(args: tuple) -> GDRun:
-    lr, steps, seed = args
-    data = demo_family(seed)
-    g = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), lr, steps, n_save=120)
-    stuck = np.array([int(np.sum(reached_selection(data, W) != data.opt)) for W in g.W])
-    return GDRun(lr=lr, t=g.t, excess=g.excess_loss, norm=np.linalg.norm(g.W, axis=(1, 2)), margin=g.margin,
-                 n_stuck=stuck)
+@dataclass(frozen=True)
+class GDStepStudy:
+    """All starts of :func:`gd_step_study`, with the summaries chapter 6 reports."""
+
+    runs: tuple
+
+    def select(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> tuple:
+        """The starts with step ``lr`` and ``loss`` (of one data seed, or all)."""
+        return tuple(r for r in self.runs if r.lr == lr and r.loss == loss
+                     and (data_seed is None or r.data_seed == data_seed))
+
+    def recovered_fraction(self, lr: float, loss: str = "exp", data_seed: int | None = None,
+                           by_step=None) -> np.ndarray:
+        """Fraction of the starts recovered (for good, to the horizon) by each step of ``by_step`` (default: the
+        horizon alone)."""
+        runs = self.select(lr, loss, data_seed)
+        rec = np.array([r.recovered_step for r in runs])
+        k = np.atleast_1d(np.asarray(runs[0].steps[-1] if by_step is None else by_step))
+        return np.mean((rec[None, :] >= 0) & (rec[None, :] <= k[:, None]), axis=1)
+
+    def recovery_steps(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> np.ndarray:
+        """Recovery steps of the starts that recover by the horizon (sorted)."""
+        return np.sort([r.recovered_step for r in self.select(lr, loss, data_seed) if r.recovered_step >= 0])
+
+    def stuck_counts(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> dict:
+        """``{number of samples stuck at the horizon: number of starts}`` over the starts that did not recover."""
+        counts: dict = {}
+        for r in self.select(lr, loss, data_seed):
+            if r.recovered_step < 0:
+                counts[r.n_stuck] = counts.get(r.n_stuck, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _gd_start(args: tuple) -> GDStart:
+    lr, loss, steps, data_seed, start = args
+    with al.perturbed_inputs(GD_PERTURBATION, start):
+        data = demo_family(data_seed)
+        g = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), lr, steps, loss=loss, n_save=GD_SAVES)
+    ok = np.array([np.array_equal(reached_selection(data, W), data.opt) for W in g.W])
+    saved = np.rint(g.t / lr).astype(int)
+    bad = np.flatnonzero(~ok)
+    rec = -1 if not ok[-1] else int(saved[0] if bad.size == 0 else saved[bad[-1] + 1])
+    return GDStart(lr=lr, loss=loss, data_seed=data_seed, start=start, steps=saved, optimal=ok,
+                   recovered_step=rec, n_stuck=int(np.sum(reached_selection(data, g.W[-1]) != data.opt)),
+                   excess=float(g.excess_loss[-1]))
 
 
 @memo
-def gd_long_study(runs: tuple = GD_LONG, seed: int = 3, workers: int | None = None) -> dict:
-    """Gradient descent from ``W = 0`` on ``demo_family(seed)`` (chapter 6's demo data) for each
-    ``(step size, steps)`` of ``runs``.
+def gd_step_study(runs: tuple = GD_STEPS, losses: tuple = ("exp", "logistic"), data_seeds: tuple = GD_DATA_SEEDS,
+                  starts: int = GD_STARTS, workers: int | None = None) -> GDStepStudy:
+    """Gradient descent from ``W = 0`` with large steps on chapter 6's demo family, as a distribution over starts.
+
+    For each ``(step size, steps)`` of ``runs``, each loss and each data seed, ``starts`` runs whose data and
+    ``W(0) = 0`` are perturbed by a relative ``GD_PERTURBATION = 1e-12`` (seeds ``0 .. starts - 1``). At these step
+    sizes the iteration is chaotic: a single run's fate depends on rounding, its distribution over such starts does
+    not.
 
     Returns
     -------
-    dict
-        ``lr -> GDRun``.
+    GDStepStudy
     """
-    return {r.lr: r for r in pool_map(_gd_run, [(float(lr), int(k), seed) for lr, k in runs], workers)}
+    items = [(float(lr), loss, int(k), int(ds), s) for lr, k in runs for loss in losses for ds in data_seeds
+             for s in range(starts)]
+    return GDStepStudy(runs=tuple(pool_map(_gd_start, items, workers)))
 
 
 # -- chapter 7, E9: the certificate along the misaligned flow ---------------------------------------------------

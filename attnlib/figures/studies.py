@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from attnlib import plots
 from attnlib.experiments import studies as st
 
-__all__ = ["fig_kq_study", "fig_gd_long", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
+__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
 
 C = plots.COLORS
 
@@ -44,27 +44,34 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     return fig
 
 
-def fig_gd_long(runs: dict | None = None, stuck_level: float | None = None) -> Figure:
-    """Gradient descent with large steps over thousands of steps: excess loss and the margin ``mu(W)``."""
-    runs = st.gd_long_study() if runs is None else runs
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
-    cols = [plots.OKABE_ITO[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]
-    for col, (lr, r) in zip(cols, sorted(runs.items())):
-        k = r.t > 0
-        ax.plot(r.t[k], r.excess[k], color=col, label=rf"GD, $\eta={lr:g}$")
-        ax2.plot(r.t[k], r.margin[k], color=col, label=rf"$\eta={lr:g}$")
-    if stuck_level is not None:
-        ax.axhline(stuck_level, color=C["nopt"], ls=":", label="one sample stuck")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"time $t=\eta\,k$ (log scale)")
-    ax.set_ylabel(r"$\mathcal{L}-\mathcal{L}^*$ (log scale)")
-    ax2.axhline(0, **plots.THEORY_STYLE, label="margin 0: every optimal token selected above")
-    ax2.set_xscale("log")
-    ax2.set_xlabel(r"time $t=\eta\,k$ (log scale)")
-    ax2.set_ylabel(r"margin $\mu(W_k)$ of the optimal tokens")
-    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
-                                                (ax2, dict(fontsize=8, loc="upper left"))])
+def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
+    """Gradient descent with large steps as a distribution: the fraction of perturbed starts that have recovered
+    every optimal token (for good) by step ``k``, one panel per data seed, one colour per step size, solid for the
+    exponential and dashed for the logistic loss."""
+    study = st.gd_step_study() if study is None else study
+    seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != 3, s))  # the chapter's demo data first
+    fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
+    cols = dict(zip(sorted({r.lr for r in study.runs}),
+                    [plots.OKABE_ITO[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
+    for ax, seed in zip(np.atleast_1d(axes), seeds):
+        horizon = max(r.steps[-1] for r in study.runs)
+        k = np.unique(np.geomspace(1, horizon, 400).astype(int))
+        for j, (lr, col) in enumerate(cols.items()):
+            for i, (loss, ls) in enumerate((("exp", "-"), ("logistic", "--"))):
+                if not study.select(lr, loss, seed):
+                    continue
+                end = study.select(lr, loss, seed)[0].steps[-1]
+                kk = k[k <= end]
+                lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
+                ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
+                        lw=1.8, label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.06, 1.06)
+        ax.set_xlabel("step $k$ (log scale)")
+        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == 3 else ""), fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel("fraction of starts recovered by step $k$")
+    plots.finish(fig, legend=False, legends=[(np.atleast_1d(axes)[-1], dict(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="step, loss", title_fontsize=8))])
     return fig
 
 
@@ -131,5 +138,5 @@ def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
     return fig
 
 
-FIGURES = {"kq_study": fig_kq_study, "gd_long": fig_gd_long, "e9_certificate": fig_e9_certificate,
+FIGURES = {"kq_study": fig_kq_study, "gd_steps": fig_gd_steps, "e9_certificate": fig_e9_certificate,
            "accuracy_long": fig_accuracy_long}
