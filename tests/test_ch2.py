@@ -86,6 +86,7 @@ def test_locally_optimal_seeds_have_a_visible_excess_loss(sweep):
     assert np.all(sweep["final_excess"][~loc] < 1e-100)  # the others: ~1e-200
 
 
+@pytest.mark.claims
 def test_singular_value_caption_ranks(sweep):
     """The caption glues the ranks: W_F of seed 0 has rank n, W_* a lower one; the first locally optimal seed's
     limit has a full-rank-n spectrum that is not W_F's."""
@@ -94,3 +95,26 @@ def test_singular_value_caption_ranks(sweep):
     s_loc = ch2.seed_summary(int(sweep["seeds"][sweep["local"]][0]))
     assert ch2.numerical_rank(s_loc["sv_limit"]) == 6
     assert np.max(np.abs(s_loc["sv_limit"] - s_loc["sv_fro"])) > 0.1 * s_loc["sv_fro"][0]  # not the W_F spectrum
+
+
+# -- issue 23: the chapter's counts over all its seeds, which the claims stage recomputes under perturbation -------
+
+@pytest.mark.claims
+def test_chapter_2_words_over_its_twenty_seeds():
+    """The words the chapter glues or asserts about its 20-seed sweep and its 40-run sample-weight study."""
+    from attnlib.experiments import why
+    from attnlib.experiments.prose import quantifier
+
+    sw = ch2.compute_seed_sweep()
+    loc, glob = sw["local"], ~sw["local"]
+    assert len(loc) == ch2.N_SEEDS
+    assert quantifier(int(loc.sum()), len(loc)) in ("some", "most")  # "{some} seeds commit to ..." (measured 8 of 20)
+    assert np.all(sw["wrong"][loc] >= 1) and np.all(sw["wrong"][loc] <= 2)  # "in one or two samples"
+    assert np.all(sw["cos_fro_final"][glob] > 0.9999) and sw["cos_nuc_final"].max() < 0.95
+    assert sw["cos_fro_final"][loc].max() < 0.95                             # "level off well below 1"
+    assert not any(al.check_assumptions(ch2.tarzanagh_data(int(s))).holds("2") for s in sw["seeds"])
+    assert not al.check_assumptions(ch2.tarzanagh_data(0)).holds("3")
+    st = why.sample_weight_study()
+    assert 0 < st["global"].sum() < len(st["seed"])                          # both outcomes in the study
+    gd = ch2.compute_gd_comparison()
+    assert 0 < gd["GD"]["margin"][-1] < 1 < 10 < gd["NGD"]["margin"][-1] < gd["GF"]["margin"][-1]
