@@ -163,6 +163,9 @@ def test_chapter_1_selections_and_assumptions():
     assert res["generic"]["wrong"] >= 1 and res["generic"]["tie"] == 0  # "settles on a non-optimal token"
     plane = ch1.compute_svm_plane()
     assert plane["dist_beta_l2"] < 1e-3 and plane["dist_xi_l1"] < 1e-2  # each diagonal flow ends at its SVM
+    # the widget: past the angle where the margin turns negative, one sample's attention flips to a wrong token
+    first_neg = next(a for a in ch1.WIDGET_ANGLES if al.margin(toy, ch1.direction_at(a)) < 0)
+    assert ch1.selection_outcome(toy, max(ch1.WIDGET_SCALES) * ch1.direction_at(first_neg))["n_wrong"] == 1
 
 
 @pytest.mark.claims

@@ -119,3 +119,14 @@ def test_chapter_2_words_over_its_twenty_seeds():
     assert 0 < st["global"].sum() < len(st["seed"])                          # both outcomes in the study
     gd = ch2.compute_gd_comparison()
     assert 0 < gd["GD"]["margin"][-1] < 1 < 10 < gd["NGD"]["margin"][-1] < gd["GF"]["margin"][-1]
+    # exercise ch2-ex-lr: "step 10 stays close to the flow's path at the same margin, step 1000 does not"
+    data0, gf = ch2.tarzanagh_data(0), ch2.tarzanagh_flow(0)
+    F0 = al.solve_svm(data0, "fro")
+    ok = gf.margin > 0
+    order = np.argsort(gf.margin[ok])
+    ratio = {}
+    for lr in (10.0, 1000.0):
+        g = al.gradient_descent(data0, "W", np.zeros((10, 10)), lr=lr, steps=2000)
+        flow_gap = np.interp(np.log(g.margin[-1]), np.log(gf.margin[ok][order]), (1 - gf.cosine_to(F0.W)[ok])[order])
+        ratio[lr] = (1 - g.cosine_to(F0.W)[-1]) / flow_gap
+    assert abs(ratio[10.0] - 1) < 0.2 and ratio[1000.0] > 2  # measured 1.01 and 7.2
