@@ -48,6 +48,7 @@ def test_sample_weights_concentrate_on_the_support_and_match_the_duals():
     assert np.all(np.abs(np.abs(r["weights"]).sum(axis=1) - 1) < 1e-12)
 
 
+@pytest.mark.claims
 def test_sample_weight_study_all_runs():
     st = why.sample_weight_study()
     assert len(st["seed"]) == 40 and set(st["init"]) == {"zero", "random"}
@@ -56,6 +57,7 @@ def test_sample_weight_study_all_runs():
     assert st["dual_dist"].max() < 1e-3
 
 
+@pytest.mark.claims
 def test_weight_decay_is_balanced_and_tends_to_the_nuclear_svm():
     r = why.weight_decay_vs_flow()
     assert np.all(r["wd_grad"] < 1e-8)                                  # stationary points
