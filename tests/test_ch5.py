@@ -155,6 +155,8 @@ def test_exercise_answers_closed_form_and_pairs():
     W3 = ch5.closed_form_W(d3)
     assert np.abs(al.solve_svm(d3, "fro").W - W3).max() < 1e-6
     assert al.solve_svm(d3, "nuc").value == pytest.approx(np.linalg.norm(W3, "nuc"), rel=1e-6)
+    rep = al.check_assumptions(d3)
+    assert rep.holds("2") and rep.holds("4") and not rep.holds("3")  # "(Assumption 3 fails for these data at W=0)"
     data, tr = ch5.exact_data(), ch5.aligned_flow("exact")
     att = al.attention(data, tr.W[-1] / tr.margin[-1])
     assert abs(att[0, 1] - att[0, 2]) < 1e-12
