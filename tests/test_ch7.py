@@ -1,7 +1,13 @@
-"""Chapter 7 (errata): each erratum's numerical check, via the chapter's functions."""
+"""Chapter 7 (errata): each erratum's numerical check, via the chapter's functions.
+
+Tests marked ``claims`` are re-run by the test command's claims stage with data and starts moved by a relative 1e-12
+(``al.perturbed_inputs``); each held under perturbation seeds 1 and 2. Not marked: E10 (its closed form needs the
+exact zeros of initialisation (5), which the stage's start perturbation fills in) and the exactness of E9 at
+eps = 0 (the same for the aligned start's Q(0) = 0)."""
 import numpy as np
 import pytest
 
+import attnlib as al
 from attnlib.experiments import ch7
 from attnlib.figures import ch7 as ch7_figures
 
@@ -12,12 +18,14 @@ def test_e1_shapes():
     assert r["printed"].startswith("ValueError")
 
 
+@pytest.mark.claims
 def test_e2_full_but_not_diagonal_separability():
     r = ch7.check_e2()
     assert r["holds"]["1"] and r["holds"]["2"] and r["holds"]["3"] and not r["holds"]["1-diag"]
     assert r["l1"] == "InfeasibleSVMError" and r["fro_value"] > 0
 
 
+@pytest.mark.claims
 def test_e2_diagonal_flow_stalls_at_a_finite_point():
     r = ch7.compute_e2_flows()
     assert r["grad_end"] < 1e-8
@@ -26,6 +34,7 @@ def test_e2_diagonal_flow_stalls_at_a_finite_point():
     assert r["W"]["excess"][-1] < 1e-100 and r["W"]["norm"][-1] > 100
 
 
+@pytest.mark.claims
 def test_e3_needs_item_ii():
     r = ch7.check_e3()
     assert r["gap_ii"] < 1e-12
@@ -38,6 +47,7 @@ def test_e4_Diag_zero_padded():
     assert r["diag_of_vector_shape"] == (3, 3) and r["diag_of_matrix_shape"] == (3,)
 
 
+@pytest.mark.claims
 def test_e5_corrected_bound_is_the_limit_loss():
     r = ch7.check_e5()
     assert not np.array_equal(r["selection"], r["opt"])
@@ -52,6 +62,7 @@ def test_e6_no_extra_one_over_n():
     assert np.allclose(r["ratio_printed"], r["n"], rtol=1e-10)
 
 
+@pytest.mark.claims
 def test_e7_mfcq_sign():
     r = ch7.check_e7()
     assert r["n_active"] >= 1
@@ -59,6 +70,7 @@ def test_e7_mfcq_sign():
     assert np.all(r["printed"]["s_dot_v"] > 0) and r["printed"]["max_g_after_step"] > 0
 
 
+@pytest.mark.claims
 def test_e8_pairs_constants_sign():
     r = ch7.check_e8()
     assert r["dual_shape"] == (r["n_pairs"],)
@@ -67,9 +79,13 @@ def test_e8_pairs_constants_sign():
     assert r["inner_neg_grad"] > 0 > r["inner_grad"]
 
 
-def test_e9_alignment_needs_assumption2():
+def test_e9_alignment_is_exact_with_assumption2():
     r0 = ch7.compute_e9(0.0)
     assert r0["holds"]["2"] and r0["holds"]["4"] and r0["err"].max() < 1e-12
+
+
+@pytest.mark.claims
+def test_e9_alignment_needs_assumption2():
     errs = []
     for eps in (0.01, 0.1):
         r = ch7.compute_e9(eps)
@@ -80,6 +96,7 @@ def test_e9_alignment_needs_assumption2():
     assert 8 < errs[1] / errs[0] < 12  # linear in eps
 
 
+@pytest.mark.claims
 def test_e9_alignment_error_per_eps_is_almost_constant():
     """Exercise ch7-ex-e9's answer: final alignment error / eps is almost constant, dropping slightly at the largest
     eps (measured 0.2276 -> 0.2270)."""
@@ -95,6 +112,18 @@ def test_e10_nonconstant_omega0():
     assert r["sinh_error"] < 1e-5 and r["conservation"] < 1e-6 and abs(r["dloss"]) < 1e-8
 
 
+@pytest.mark.claims
+def test_exercise_e2_full_but_not_diagonal_separability_is_common():
+    """Exercise ch7-ex-e2's answer: "a sizeable fraction of seeds" (measured 8 of 20) is separable by a full W but
+    not by a diagonal one; none is inseparable."""
+    only_full = neither = 0
+    for seed in range(20):
+        rep = al.check_assumptions(al.make_generic_data(4, 3, 4, seed=seed, equal_scores=True))
+        only_full += rep.holds("1") and not rep.holds("1-diag")
+        neither += not rep.holds("1")
+    assert only_full >= 4 and neither == 0
+
+
 @pytest.mark.parametrize("name", sorted(ch7_figures.FIGURES))
 def test_figures_render(name):
     import matplotlib
@@ -108,6 +137,7 @@ def test_figures_render(name):
 from attnlib.experiments import studies as st  # noqa: E402
 
 
+@pytest.mark.claims
 def test_e9_breaking_assumption2_moves_the_limit_within_the_nuclear_family():
     p = st.e9_certificate(0.5)
     late = p.log_t >= 600
@@ -120,6 +150,7 @@ def test_e9_breaking_assumption2_moves_the_limit_within_the_nuclear_family():
     assert -1.1 < slope < -0.9  # the gap falls like 1 / ln t
 
 
+@pytest.mark.claims
 def test_e9_misalignment_is_permanent():
     p = st.e9_certificate(0.1)
     i1 = np.argmin(np.abs(p.log_t - 1))

@@ -1,4 +1,9 @@
-"""Tests of the appendix "How the flows are computed" (attnlib/figures/numerics.py): the claims its text makes."""
+"""Tests of the appendix "How the flows are computed" (attnlib/figures/numerics.py): the claims its text makes.
+
+Tests marked ``claims`` are re-run by the test command's claims stage with data and starts moved by a relative 1e-12
+(``al.perturbed_inputs``). That stage found one claim that rounding decides: "BDF alone misses the 1e-6 target at
+rtol 1e-8" (BDF's error is near 1e-7 or near 2e-6 depending on a 1e-12 change of the inputs); the appendix now
+states over how many perturbed starts it misses (``nm.bdf_spread``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +14,7 @@ from attnlib.experiments import numerics as nm
 from attnlib.figures import numerics as nm_figures
 
 
+@pytest.mark.claims
 def test_margin_grows_like_log_t_and_the_flow_cost_does_not():
     c = nm.compute_cost()
     assert abs(c["margin"][-1] / c["log_t"][-1] - 1) < 1e-4  # measured mu = ln t - 5.19 at ln t = 1e6
@@ -24,6 +30,7 @@ def test_log_space_gradient_is_t_times_the_gradient_where_that_is_representable(
     assert 0.1 < np.abs(g["scaled"]).max() < 10
 
 
+@pytest.mark.claims
 def test_accuracy_tracks_the_tolerance():
     a = nm.compute_accuracy()
     errs = [a[t]["err"].max() for t in nm.RTOLS]
@@ -31,20 +38,55 @@ def test_accuracy_tracks_the_tolerance():
         assert tol < err < 20 * tol  # measured 3.6x .. 9x the tolerance
     assert errs[nm.RTOLS.index(1e-8)] < 1e-6  # the default meets the target
     assert all(a[t]["nfev"] <= 5000 for t in nm.RTOLS)
+    assert errs[nm.RTOLS.index(1e-8)] < 1e-6 / 5  # "with room to spare" (measured 6e-8)
+    assert a[nm.RTOLS[0]]["nfev"] < a[nm.RTOLS[-1]]["nfev"] < 5 * a[nm.RTOLS[0]]["nfev"]  # "grows slowly"
     # the error is made in the transient (ln t <= 10) and not in the long log-time phase
     late = a["log_t"] > 10
     for t in nm.RTOLS:
         assert a[t]["err"][late].max() < 1.5 * a[t]["err"][late].min()
 
 
+@pytest.mark.claims
 def test_solver_comparison():
     m = nm.compute_methods()
     assert m["LSODA"]["err"] < 1e-7 and m["LSODA"]["nfev"] < min(m["DOP853"]["nfev"], m["RK45"]["nfev"]) / 4
-    assert m["BDF"]["err"] > 1e-6  # the text says BDF alone misses the target at rtol 1e-8
-    assert m["BDF"]["nfev"] < m["Radau"]["nfev"]  # ... and that it is cheaper than Radau (measured 1,531 vs 4,089)
+    assert all(m["LSODA"]["nfev"] < m[k]["nfev"] for k in nm.METHODS if k != "LSODA")  # "cheap"
+    assert m["BDF"]["nfev"] < m["Radau"]["nfev"]  # BDF is cheaper than Radau (measured 1,531 vs 4,089)
+    # whether BDF meets the target is rounding's decision: test_bdf_misses_the_target_in_some_perturbed_starts
     ratios = [m[k]["nfev"] / m["LSODA"]["nfev"] for k in ("DOP853", "RK45")]
     assert all(4 < r < 10 for r in ratios)  # glued as "about 6 times" (measured 6.0 and 5.6)
     assert all(m[k]["njev"] == 0 for k in ("DOP853", "RK45"))
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("loss", ["exp", "logistic"])
+def test_bdf_misses_the_target_in_some_perturbed_starts(loss):
+    """The appendix (exp) and exercise num-ex-solver (logistic): over starts perturbed by a relative 1e-12, BDF at
+    rtol 1e-8 lands on either side of the 1e-6 target (measured: 6 and 7 of 10 miss, errors 1e-7 or 2e-6 to
+    3.5e-6), so the page states how often, not whether. Under the claims stage the spread's own perturbations
+    replace the stage's, so the assertion is about the same ten starts."""
+    b = nm.bdf_spread(loss)
+    assert len(b["seeds"]) == len(nm.SPREAD_SEEDS) and 0 < b["n_miss"] < len(b["seeds"])
+    assert b["err"].max() < 1e-5 and b["err"].min() < nm.TARGET < b["err"].max()
+
+
+@pytest.mark.claims
+def test_logistic_solver_exercise():
+    """Exercise num-ex-solver: for the logistic loss the explicit DOP853 is accurate but needs several times
+    LSODA's evaluations (measured 6.3 times)."""
+    data = nm.tarzanagh_data()
+    W0 = np.zeros((data.d, data.d))
+    ref = al.gradient_flow(data, "W", W0, 1e300, rtol=1e-11, loss="logistic")
+    runs = {m: al.gradient_flow(data, "W", W0, 1e300, method=m, loss="logistic") for m in ("LSODA", "DOP853")}
+    assert al.path_error(runs["DOP853"], ref).max() < nm.TARGET and al.path_error(runs["LSODA"], ref).max() < 1e-7
+    assert 3 < runs["DOP853"].nfev / runs["LSODA"].nfev < 10
+
+
+@pytest.mark.claims
+def test_frame_table_reaches_1e300_in_a_few_thousand_evaluations():
+    from attnlib.experiments.frame_accuracy import frame_accuracy_table
+
+    assert max(r.far_nfev[0] for r in frame_accuracy_table()) < 10_000  # measured 1,085 .. 3,307
 
 
 def test_figures_and_widget_values():
@@ -57,18 +99,20 @@ def test_figures_and_widget_values():
         nm_figures.fig_accuracy(3e-8)
 
 
+@pytest.mark.claims
 def test_mirrored_flow_stalls_earlier_at_tighter_tolerance():
     from attnlib.experiments.ch1 import make_mirrored_data
 
     data = make_mirrored_data()
     stall = []
-    for rtol in (1e-6, 1e-10):
+    for rtol in (1e-6, 1e-8, 1e-10):
         with pytest.raises(al.FlowStallError) as err:
             al.gradient_flow(data, "W", np.zeros((data.d, data.d)), 1e300, rtol=rtol, max_nfev=3000)
         stall.append(err.value.log_t)
-    assert stall[1] < stall[0] < 60  # measured 19.0 and 34.5
+    assert stall[2] < stall[1] < stall[0] < 60  # measured 17.4, 29.8 and 34.6
 
 
+@pytest.mark.claims
 def test_accuracy_to_1e6_parameters_fine_logits_off_by_rtol_times_log_t():
     from attnlib.experiments import studies as st
 
