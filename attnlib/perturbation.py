@@ -7,8 +7,10 @@ floating-point kernels, not about the problem. :func:`perturbed_inputs` makes th
 - every :class:`~attnlib.AttentionData` built has its tokens ``X``, queries ``z`` and value vector ``v`` multiplied
   entrywise by ``1 + rel * N(0, 1)`` (so exact zeros, and with them diagonal structure, stay exact: rounding never
   turns a zero into a non-zero either), and
-- every :func:`~attnlib.gradient_flow` and :func:`~attnlib.gradient_descent` starts from ``init + rel * s * N(0,
-  1)``, where ``s`` is the largest entry of the initialization (1 when it is zero, as for ``W(0) = 0``).
+- every :func:`~attnlib.gradient_flow` and :func:`~attnlib.gradient_descent` start has its arrays multiplied the
+  same way (so a zero block, such as ``Q(0) = 0`` or the ``xi_q(0) = 0`` of initialization (5), stays exactly
+  zero), except a start that is zero altogether (``W(0) = 0``, ``beta(0) = 0``), which no relative change can
+  move: it becomes ``rel * N(0, 1)``.
 
 The noise is drawn from a generator seeded by ``seed`` and the bytes of the array it perturbs, so the same input
 is perturbed the same way in every process and in every order of calls (worker processes and caches stay
@@ -101,8 +103,9 @@ def perturb_data_array(arr: np.ndarray, label: str) -> np.ndarray:
 
 
 def perturb_init(arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """``a + rel * s * N(0, 1)`` for each array of an initialization under :func:`perturbed_inputs`, with ``s``
-    the largest ``|entry|`` over all of them (1 when every entry is zero); else the arrays unchanged.
+    """The parts of an initialization under :func:`perturbed_inputs`: each multiplied entrywise by
+    ``1 + rel * N(0, 1)``, or, when every entry of every part is zero, replaced by ``rel * N(0, 1)``; outside the
+    context the arrays unchanged.
 
     Parameters
     ----------
@@ -112,6 +115,6 @@ def perturb_init(arrays: list[np.ndarray]) -> list[np.ndarray]:
     state = _ACTIVE.get()
     if state is None:
         return arrays
-    top = max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
-    s = top if top > 0 else 1.0
-    return [a + state.rel * s * _noise(a, state, f"init{j}") for j, a in enumerate(arrays)]
+    if any(np.any(a != 0) for a in arrays):
+        return [a * (1.0 + state.rel * _noise(a, state, f"init{j}")) for j, a in enumerate(arrays)]
+    return [state.rel * _noise(a, state, f"init{j}") for j, a in enumerate(arrays)]

@@ -1,9 +1,9 @@
 """Chapter 7 (errata): each erratum's numerical check, via the chapter's functions.
 
 Tests marked ``claims`` are re-run by the test command's claims stage with data and starts moved by a relative 1e-12
-(``al.perturbed_inputs``); each held under perturbation seeds 1 and 2. Not marked: E10 (its closed form needs the
-exact zeros of initialisation (5), which the stage's start perturbation fills in) and the exactness of E9 at
-eps = 0 (the same for the aligned start's Q(0) = 0)."""
+(``al.perturbed_inputs``); each held under perturbation seeds 1 and 2. E10's closed form and E9's exactness at eps
+= 0 hold under it too: the perturbation keeps the exact zeros of initialisation (5) and of the aligned start's
+Q(0) = 0, as rounding does."""
 import numpy as np
 import pytest
 
@@ -79,6 +79,7 @@ def test_e8_pairs_constants_sign():
     assert r["inner_neg_grad"] > 0 > r["inner_grad"]
 
 
+@pytest.mark.claims
 def test_e9_alignment_is_exact_with_assumption2():
     r0 = ch7.compute_e9(0.0)
     assert r0["holds"]["2"] and r0["holds"]["4"] and r0["err"].max() < 1e-12
@@ -106,6 +107,7 @@ def test_e9_alignment_error_per_eps_is_almost_constant():
     assert ratio[-1] < ratio[0]
 
 
+@pytest.mark.claims
 def test_e10_nonconstant_omega0():
     r = ch7.check_e10()
     assert np.ptp(r["omega0"]) > 0.05
