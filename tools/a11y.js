@@ -1,0 +1,35 @@
+/*
+ * a11y.js: accessibility repairs of the theme's markup that CSS cannot make (WCAG 2.2 AA), on every page.
+ * Copied to _vendor/ by tools/vendor-assets.sh, loaded through html_js_files in _config.yml; found by axe-core
+ * in tools/browser_check.mjs.
+ */
+(function () {
+  "use strict";
+  function repair() {
+    // 2.5.3 label in name: the search field shows "Search Ctrl+K" but was named "Search" only; its content names it.
+    document.querySelectorAll(".search-button-field[aria-label]").forEach(function (b) {
+      b.removeAttribute("aria-label");
+    });
+    // 2.5.3: the theme switch is named "Color mode"; its icons' titles (Light, Dark, System Settings) are not text.
+    document.querySelectorAll(".theme-switch-button .theme-switch, .theme-switch-button svg").forEach(function (i) {
+      i.setAttribute("aria-hidden", "true");
+      i.removeAttribute("title");
+    });
+    // 1.3.1: the bibliography is role="list" whose entries carry the deprecated role doc-biblioentry; a list needs
+    // list items.
+    document.querySelectorAll('[role="list"] > [role="doc-biblioentry"]').forEach(function (e) {
+      e.setAttribute("role", "listitem");
+    });
+    // 2.4.11: scroll-padding (a11y.css) as tall as the sticky article header actually is.
+    var header = document.querySelector(".bd-header-article");
+    if (header && header.offsetHeight) {
+      document.documentElement.style.setProperty("--attnlib-sticky-height", header.offsetHeight + "px");
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", repair);
+  } else {
+    repair();
+  }
+  window.addEventListener("load", repair);
+})();
