@@ -48,7 +48,7 @@ def fig_gd_long(runs: dict | None = None, stuck_level: float | None = None) -> F
     """Gradient descent with large steps over thousands of steps: excess loss and the margin ``mu(W)``."""
     runs = st.gd_long_study() if runs is None else runs
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
-    cols = [plots.OKABE_ITO[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]
+    cols = [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]
     for col, (lr, r) in zip(cols, sorted(runs.items())):
         k = r.t > 0
         ax.plot(r.t[k], r.excess[k], color=col, label=rf"GD, $\eta={lr:g}$")
