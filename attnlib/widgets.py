@@ -508,8 +508,7 @@ class Explorer:
                 style={"description_width": "initial"},
                 layout=w.Layout(width="min(100%, 30em)"),
             ))
-        image = w.Image(value=self._render(tuple(self._start.values())), format="png",
-                        layout=w.Layout(max_width="100%", height="auto"))
+        image = _image(self._render(tuple(self._start.values())), self.alt)
         errors = w.Output()
 
         def describe(key: tuple[int, ...]) -> None:  # the image's text alternative (its title) follows the sliders
@@ -671,13 +670,28 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True,
     unknown = set(alt) - set(figures)
     if unknown:
         raise ValueError(f"tabs(): alt= names tab(s) {sorted(unknown)} that are not among the titles {list(figures)}")
-    children = [w.Image(value=figure_to_png(f, dpi=dpi, close=close), format="png",
-                        tooltip=_check_alt(alt[k]) if k in alt else f"Figure: {k}",
-                        layout=w.Layout(max_width="100%", height="auto")) for k, f in figures.items()]
+    children = [_image(figure_to_png(f, dpi=dpi, close=close), _check_alt(alt[k]) if k in alt else f"Figure: {k}")
+                for k, f in figures.items()]
     tab = w.Tab(children=children, titles=tuple(str(k) for k in figures))
     tab.add_class("attnlib-tabs")
     _add_still(tab, lambda: children[tab.selected_index or 0].value)
     return tab
+
+
+def _image(png: bytes, alt: str):
+    """An ``ipywidgets.Image`` of ``png`` whose text alternative is ``alt`` (its ``title``, read as its name).
+
+    ipywidgets 8's views read the model's ``description`` whenever a ``tooltip`` is set
+    (``DOMWidgetView.updateTooltip``) and fail ("Could not create a view") on ``Image``, which has none: an empty
+    ``description`` is added to the model so the title can be set.
+    """
+    import ipywidgets as w
+    from traitlets import Unicode
+
+    image = w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto"))
+    image.add_traits(description=Unicode("").tag(sync=True))
+    image.tooltip = alt
+    return image
 
 
 def _add_still(widget: Any, png: Callable[[], bytes]) -> None:

@@ -20,12 +20,32 @@
     document.querySelectorAll('[role="list"] > [role="doc-biblioentry"]').forEach(function (e) {
       e.setAttribute("role", "listitem");
     });
+    // 2.5.3: a folded code cell's summary shows "Show code cell source" but was named "Toggle hidden content".
+    document.querySelectorAll('summary[aria-label="Toggle hidden content"]').forEach(function (s) {
+      s.removeAttribute("aria-label");
+    });
     // 2.4.11: scroll-padding (a11y.css) as tall as the sticky article header actually is.
     var header = document.querySelector(".bd-header-article");
     if (header && header.offsetHeight) {
       document.documentElement.style.setProperty("--attnlib-sticky-height", header.offsetHeight + "px");
     }
   }
+  // 2.1.1: formulas are no Tab stops (_config.yml, MathJax inTabOrder false), except a display formula wider
+  // than the column: it scrolls sideways, and a keyboard can scroll only what it can focus.
+  function focusableWhenScrolling() {
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (m) {
+      if (m.scrollWidth > m.clientWidth + 1) {
+        m.setAttribute("tabindex", "0");
+      } else if (m.getAttribute("tabindex") === "0") {
+        m.removeAttribute("tabindex");
+      }
+    });
+  }
+  window.addEventListener("load", function () {
+    var MJ = window.MathJax;
+    if (MJ && MJ.startup && MJ.startup.promise) { MJ.startup.promise.then(focusableWhenScrolling); }
+  });
+  window.addEventListener("resize", function () { window.clearTimeout(repair.t); repair.t = window.setTimeout(focusableWhenScrolling, 200); });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", repair);
   } else {

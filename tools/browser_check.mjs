@@ -145,7 +145,8 @@ function focusInfo() {
     .some((h) => { const b = h.getBoundingClientRect(); return b.height > 0 && r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right; });
   const control = el.closest(".animation, .attnlib-static-twin, .jupyter-widgets");
   return {
-    kind: el.closest("mjx-container") ? "formula" : control ? "control" : el.closest(".skip-link") ? "skip-link" : "other",
+    // a formula wider than the column scrolls, and is a Tab stop so a keyboard can scroll it (tools/a11y.js)
+    kind: el.closest("mjx-container") ? (el.scrollWidth > el.clientWidth + 1 ? "wide formula" : "formula") : control ? "control" : el.closest(".skip-link") ? "skip-link" : "other",
     label: `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} ${(el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 40)}`,
     covered, inMain: !!el.closest("main, #main-content"),
   };
@@ -288,7 +289,7 @@ async function checkPage(browser, base, page, totals) {
       mjx: document.querySelectorAll("mjx-container").length,
       // A formula's text alternative: MathJax's assistive MathML (or an aria-label); and no Tab stop of its own.
       mjxNoAlt: [...document.querySelectorAll("mjx-container")].filter((m) => !m.querySelector("mjx-assistive-mml math") && !m.getAttribute("aria-label")).length,
-      mjxTabStops: document.querySelectorAll("mjx-container[tabindex]:not([tabindex='-1'])").length,
+      mjxTabStops: [...document.querySelectorAll("mjx-container[tabindex]:not([tabindex='-1'])")].filter((m) => m.scrollWidth <= m.clientWidth + 1).length,
       mjxErrors: document.querySelectorAll("mjx-merror").length,
       raw,
       views: views.length,
@@ -302,15 +303,17 @@ async function checkPage(browser, base, page, totals) {
   // Interactivity without a kernel: scrubbing an animation changes its frame; clicking another
   // tab of a Tab widget shows another panel.
   const inter = await tab.evaluate(async () => {
-    const out = { stuckAnimations: 0, stuckTabs: 0 };
+    const out = { stuckAnimations: 0, stuckTabs: 0, stuckAlt: 0 };
     for (const a of document.querySelectorAll(".animation")) {
       const img = a.querySelector("img"), range = a.querySelector("input[type=range]");
       if (!img || !range || Number(range.max) < 1) continue;
-      const before = img.src;
+      const before = img.src, alt = img.alt, spoken = range.getAttribute("aria-valuetext");
       range.value = Number(range.value) === 0 ? 1 : 0;
       range.dispatchEvent(new Event("input", { bubbles: true }));
       await new Promise((r) => setTimeout(r, 50));
       if (img.src === before) out.stuckAnimations++;
+      // the text alternative and the slider's spoken value follow the frame
+      else if (img.alt === alt || range.getAttribute("aria-valuetext") === spoken) out.stuckAlt++;
     }
     for (const t of document.querySelectorAll(".jupyter-widgets.widget-tab")) {
       const tabs = t.querySelectorAll(".lm-TabBar-tab");
@@ -328,11 +331,12 @@ async function checkPage(browser, base, page, totals) {
     return out;
   });
   if (inter.stuckAnimations) fail(page, `${inter.stuckAnimations} animation(s) whose slider does not change the frame`);
+  if (inter.stuckAlt) fail(page, `${inter.stuckAlt} animation(s) whose image alt or slider aria-valuetext does not follow the frame`);
   if (inter.stuckTabs) fail(page, `${inter.stuckTabs} Tab widget(s) that do not switch panels`);
   if (info.hasMath && info.mjx === 0) fail(page, "page has math but no <mjx-container>: MathJax did not typeset");
   if (info.mjxErrors) fail(page, `${info.mjxErrors} MathJax error(s) (mjx-merror)`);
   if (info.mjxNoAlt) fail(page, `${info.mjxNoAlt} of ${info.mjx} formula(s) without a text alternative (mjx-assistive-mml or aria-label)`);
-  if (info.mjxTabStops) fail(page, `${info.mjxTabStops} of ${info.mjx} formula(s) are Tab stops (tabindex >= 0), expected none`);
+  if (info.mjxTabStops) fail(page, `${info.mjxTabStops} of ${info.mjx} formula(s) are Tab stops (tabindex >= 0), expected none but the ones wider than the column`);
   // axe-core after the interactions above, with the page as a reader leaves it (frames and tabs moved back).
   try { axeResults[page] = await runAxe(tab); } catch (e) { fail(page, `axe-core did not run: ${e.message}`); }
   if (info.raw.length) fail(page, `raw TeX left in the text: ${info.raw.join(", ")}`);
