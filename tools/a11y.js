@@ -11,9 +11,20 @@
       b.removeAttribute("aria-label");
     });
     // 2.5.3: the theme switch is named "Color mode"; its icons' titles (Light, Dark, System Settings) are not text.
-    document.querySelectorAll(".theme-switch-button .theme-switch, .theme-switch-button svg").forEach(function (i) {
-      i.setAttribute("aria-hidden", "true");
-      i.removeAttribute("title");
+    // FontAwesome replaces the icons by <svg> (with a <title>) whenever it gets to them: watch the button.
+    document.querySelectorAll(".theme-switch-button").forEach(function (b) {
+      function hideIcons() {
+        b.querySelectorAll(".theme-switch, svg").forEach(function (i) {
+          i.setAttribute("aria-hidden", "true");
+          i.removeAttribute("title");
+        });
+        b.querySelectorAll("svg title").forEach(function (t) { t.remove(); });
+      }
+      hideIcons();
+      if (!b.attnlibObserved && window.MutationObserver) {
+        new MutationObserver(hideIcons).observe(b, { childList: true, subtree: true });
+        b.attnlibObserved = true;
+      }
     });
     // 1.3.1: the bibliography is role="list" whose entries carry the deprecated role doc-biblioentry; a list needs
     // list items.
