@@ -3,9 +3,9 @@
 Every figure in the book goes through this module so that one method always has one
 colour and every page looks the same:
 
-* :func:`use_book_style` sets matplotlib's rcParams (Okabe–Ito colour-blind-safe palette,
-  ~11 pt text, a light grid, a white figure face with a thin frame so that figures stay
-  readable on light *and* dark pages);
+* :func:`use_book_style` sets matplotlib's rcParams (:data:`PALETTE`, the Okabe–Ito
+  colour-blind-safe palette darkened where needed to 3:1 contrast, ~11 pt text, a light grid,
+  a white figure face with a thin frame so that figures stay readable on light *and* dark pages);
 * :data:`COLORS` fixes one colour per method / concept (Frobenius vs nuclear, ℓ2 vs ℓ1,
   theory, GD, normalized GD);
 * :func:`new_figure` returns ``(fig, axes)`` in that style, :func:`finish` tidies a figure
@@ -14,7 +14,17 @@ colour and every page looks the same:
 The colour scheme encodes the paper's analogy: the *dense* biases (Frobenius norm of the
 combined ``W``, ℓ2 for plain gradient descent on ``beta``) are blues, the *sparse / low-rank*
 biases (nuclear norm for separate ``K, Q``, ℓ1 for the diagonal ``xi`` parameterization) are
-oranges/reds. Theory predictions are dark grey and dashed.
+oranges/reds. Theory predictions are dark grey and dashed. The pairs that carry the book's
+meaning (ℓ1 vs ℓ2, ``W`` vs ``KQ``, Frobenius vs nuclear) also differ in marker
+(:func:`series_style`), so a figure still reads in greyscale.
+
+Accessibility (WCAG 2.2, success criterion 1.4.11 "non-text contrast"): every colour of
+:data:`PALETTE`, :data:`COLORS` and the colour cycle has at least 3:1 contrast
+(:func:`contrast_ratio`) against what is behind a plotted line, which is the figure's own
+opaque white face in both of the book's themes. In the dark theme the page is #121212, but
+pydata-sphinx-theme shows images through ``filter: brightness(.8) contrast(1.2)``
+(:func:`dark_theme_view`); the white card and the colours on it are dimmed together, and
+the contrast between them stays above 3:1. ``tests/test_widgets_plots.py`` computes both.
 """
 
 from __future__ import annotations
@@ -32,7 +42,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "OKABE_ITO",
+    "PALETTE",
     "COLORS",
+    "PAIR_MARKERS",
+    "series_style",
+    "FIGURE_BACKGROUND",
+    "DARK_PAGE_BACKGROUND",
+    "relative_luminance",
+    "contrast_ratio",
+    "dark_theme_view",
     "LINESTYLES",
     "THEORY_STYLE",
     "BOOK_RC",
@@ -57,6 +75,25 @@ OKABE_ITO: dict[str, str] = {
     "grey": "#7F7F7F",
 }
 
+#: The book's palette: Okabe–Ito, with the four colours that have less than 3:1 contrast against
+#: white (orange 2.25, sky blue 2.31, yellow 1.32) or little margin (vermillion 3.87, kept darker
+#: than orange so the two stay apart) darkened in linear RGB. Darkening keeps each colour's
+#: chromaticity (hue and saturation), so the palette stays as colour-blind safe as Okabe–Ito:
+#: under simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009) the ℓ1/ℓ2 and
+#: W/KQ pairs differ by ΔE*ab ≥ 70 (the test checks ≥ 40).
+PALETTE: dict[str, str] = {
+    **OKABE_ITO,
+    "orange": "#B77E00",      # 3.50:1 on white (Okabe–Ito #E69F00: 2.25)
+    "sky_blue": "#4491BC",    # 3.49:1 (#56B4E9: 2.31)
+    "yellow": "#938C25",      # 3.49:1 (#F0E442: 1.32); an olive, used as a translucent fill
+    "vermillion": "#AD4B00",  # 5.55:1 (#D55E00: 3.87)
+}
+
+#: What a plotted line is drawn on: the figure's face (``BOOK_RC``), in both themes.
+FIGURE_BACKGROUND = "#FFFFFF"
+#: The page background of the dark theme (pydata-sphinx-theme), around a figure's white card.
+DARK_PAGE_BACKGROUND = "#121212"
+
 _THEORY = "#333333"
 _FRAME_WIDTH = 0.8  # points; figure edge (colour: rcParams["figure.edgecolor"])
 
@@ -66,22 +103,117 @@ _FRAME_WIDTH = 0.8  # points; figure edge (colour: rcParams["figure.edgecolor"])
 #: ``"xi"`` = ``"l1"`` (GF on ``xi_k, xi_q`` in the diagonal model -> ℓ1-SVM),
 #: ``"beta"`` = ``"l2"`` (GD on ``beta`` directly -> ℓ2-SVM).
 COLORS: dict[str, str] = {
-    "W": OKABE_ITO["blue"],
-    "fro": OKABE_ITO["blue"],
-    "KQ": OKABE_ITO["vermillion"],
-    "nuc": OKABE_ITO["vermillion"],
-    "xi": OKABE_ITO["orange"],
-    "l1": OKABE_ITO["orange"],
-    "beta": OKABE_ITO["sky_blue"],
-    "l2": OKABE_ITO["sky_blue"],
+    "W": PALETTE["blue"],
+    "fro": PALETTE["blue"],
+    "KQ": PALETTE["vermillion"],
+    "nuc": PALETTE["vermillion"],
+    "xi": PALETTE["orange"],
+    "l1": PALETTE["orange"],
+    "beta": PALETTE["sky_blue"],
+    "l2": PALETTE["sky_blue"],
     "theory": _THEORY,
-    "gd": OKABE_ITO["bluish_green"],
-    "ngd": OKABE_ITO["reddish_purple"],
-    "opt": OKABE_ITO["bluish_green"],
-    "nopt": OKABE_ITO["grey"],
-    "data": OKABE_ITO["grey"],
-    "highlight": OKABE_ITO["yellow"],
+    "gd": PALETTE["bluish_green"],
+    "ngd": PALETTE["reddish_purple"],
+    "opt": PALETTE["bluish_green"],
+    "nopt": PALETTE["grey"],
+    "data": PALETTE["grey"],
+    "highlight": PALETTE["yellow"],
 }
+
+#: Markers that tell the meaningful pairs apart without colour: the dense biases (``W``/Frobenius,
+#: ``beta``/ℓ2) filled circles, the sparse / low-rank ones (``KQ``/nuclear, ``xi``/ℓ1) open squares.
+PAIR_MARKERS: dict[str, dict[str, Any]] = {
+    **{k: {"marker": "o"} for k in ("W", "fro", "beta", "l2")},
+    **{k: {"marker": "s", "markerfacecolor": "white"} for k in ("KQ", "nuc", "xi", "l1")},
+}
+
+
+def series_style(key: str, *, markevery: float | int | None = 0.1, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for a line of one method: its colour and, for the paired methods, its marker.
+
+    Parameters
+    ----------
+    key : str
+        A key of :data:`COLORS` (``"W"``, ``"KQ"``, ``"xi"``, ``"l2"``, ...).
+    markevery : float or int, optional
+        As for :meth:`matplotlib.axes.Axes.plot`; the default 0.1 puts a marker every tenth of the axes
+        diagonal, on linear and log axes alike. ``None``: a marker at every point.
+    **overrides
+        Further ``Line2D`` properties; they win over the defaults (``ls=":"``, ``lw=1``, ``label=...``).
+
+    Returns
+    -------
+    dict
+        ``ax.plot(x, y, **series_style("KQ", label="K, Q"))``.
+
+    Raises
+    ------
+    KeyError
+        ``key`` is not in :data:`COLORS`; the message lists the keys.
+    """
+    if key not in COLORS:
+        raise KeyError(f"series_style: unknown key {key!r}; expected one of {sorted(COLORS)}")
+    style: dict[str, Any] = {"color": COLORS[key]}
+    if key in PAIR_MARKERS:
+        style.update(PAIR_MARKERS[key], markersize=4.5, markevery=markevery, markeredgewidth=1.2)
+    style.update(overrides)
+    return style
+
+
+def _rgb(color: Any) -> np.ndarray:
+    from matplotlib.colors import to_rgb
+
+    return np.asarray(to_rgb(color), dtype=float)
+
+
+def relative_luminance(color: Any) -> float:
+    """WCAG 2.x relative luminance of a colour (0 for black, 1 for white).
+
+    Parameters
+    ----------
+    color : str or tuple
+        Any matplotlib colour ("#B77E00", "white", (r, g, b)); alpha is ignored.
+
+    Returns
+    -------
+    float
+        ``0.2126 R + 0.7152 G + 0.0722 B`` of the linearized sRGB channels.
+    """
+    c = _rgb(color)
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(a: Any, b: Any) -> float:
+    """WCAG contrast ratio of two colours, from 1 (same) to 21 (black on white).
+
+    Success criterion 1.4.11 asks for 3:1 between a graphical object and what is next to it.
+
+    Examples
+    --------
+    >>> round(contrast_ratio("#E69F00", "white"), 2)
+    2.25
+    """
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def dark_theme_view(color: Any) -> str:
+    """The colour a reader of the dark theme sees for ``color`` inside a figure.
+
+    pydata-sphinx-theme (0.17) shows images of the dark theme through the CSS filter
+    ``brightness(.8) contrast(1.2)``, which maps each sRGB channel ``v`` to ``1.2 (0.8 v - 0.5) + 0.5``,
+    clipped to [0, 1]: white becomes #DBDBDB.
+
+    Returns
+    -------
+    str
+        The resulting colour as ``"#RRGGBB"``.
+    """
+    from matplotlib.colors import to_hex
+
+    return to_hex(np.clip(1.2 * (0.8 * _rgb(color) - 0.5) + 0.5, 0.0, 1.0))
+
 
 #: Line styles that go with :data:`COLORS`: measurements solid, predictions dashed.
 LINESTYLES: dict[str, str] = {"measured": "-", "theory": "--", "reference": ":"}
@@ -91,14 +223,14 @@ THEORY_STYLE: dict[str, Any] = {"color": _THEORY, "linestyle": "--", "linewidth"
 
 # Cycle for unnamed series: palette order chosen so neighbours differ in hue and lightness.
 _CYCLE = [
-    OKABE_ITO["blue"],
-    OKABE_ITO["vermillion"],
-    OKABE_ITO["bluish_green"],
-    OKABE_ITO["orange"],
-    OKABE_ITO["reddish_purple"],
-    OKABE_ITO["sky_blue"],
-    OKABE_ITO["black"],
-    OKABE_ITO["yellow"],
+    PALETTE["blue"],
+    PALETTE["vermillion"],
+    PALETTE["bluish_green"],
+    PALETTE["orange"],
+    PALETTE["reddish_purple"],
+    PALETTE["sky_blue"],
+    PALETTE["black"],
+    PALETTE["yellow"],
 ]
 
 #: The rcParams set by :func:`use_book_style`.

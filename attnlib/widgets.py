@@ -24,6 +24,15 @@ the **first** parameter with the others fixed at their default (the middle value
 list, or ``defaults={...}``). ``sweep="all"`` shows one animation per parameter instead
 (each sweeping one parameter, the others at their defaults). The frame carries a label
 strip such as ``a = 0.1   (b = 3)``.
+
+Accessibility
+-------------
+Every picture has a text alternative built from the figure's own alt text (``alt=``; default:
+the first paragraph of the figure function's docstring) and the frame's slider values, e.g.
+"… Frame 3 of 7: log_t = 1e+04.": the ``alt`` of each animation frame (updated as the frame
+changes), the ``title`` of the live ``Image`` widget and of each tab's image. The animation's
+scrub slider is named after its parameter and announces the frame's values (``aria-valuetext``);
+the live sliders carry their parameter's name as description and a tooltip.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import html as _html
 import inspect
 import io
 import itertools
+import json
 import os
 import re
 import time
@@ -78,6 +88,27 @@ def _format_value(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=3, threshold=6)
     return str(value)
+
+
+def _default_alt(fig_func: Callable[..., Figure]) -> str:
+    """The text alternative of a figure function that was given none: its docstring's first paragraph."""
+    doc = inspect.getdoc(fig_func) or ""
+    summary = " ".join(doc.split("\n\n")[0].split()).replace("``", "")
+    return summary or f"Figure drawn by {getattr(fig_func, '__name__', 'a figure function')}()."
+
+
+def _check_alt(alt: Any) -> str | None:
+    if alt is None:
+        return None
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"alt must be a non-empty str describing the figure, got {alt!r:.60}")
+    return " ".join(alt.split())
+
+
+def _frame_alt(alt: str, label: str, k: int, n: int) -> str:
+    """``alt`` of one animation frame: the figure's text alternative and where the slider stands."""
+    where = " ".join(label.split())
+    return f"{alt.rstrip('.')}. Frame {k + 1} of {n}: {where}."
 
 
 def _check_values(name: str, values: Any) -> list[Any]:
@@ -178,8 +209,13 @@ def _strip_external(html: str) -> str:
 
 
 def _frames_to_jshtml(frames: Sequence[np.ndarray], labels: Sequence[str], dpi: float,
-                      start: int = 0, interval: int = 600) -> str:
-    """Build a to_jshtml animation whose frames are the given RGBA images, pixel for pixel."""
+                      start: int = 0, interval: int = 600, alt: str | None = None,
+                      slider_name: str = "frame") -> str:
+    """Build a to_jshtml animation whose frames are the given RGBA images, pixel for pixel.
+
+    ``alt`` (default: the labels alone) becomes each frame's text alternative with its label; the scrub
+    slider is named "``slider_name``: choose the frame" and its ``aria-valuetext`` is the frame's label.
+    """
     from matplotlib.animation import FuncAnimation
     import matplotlib as mpl
 
@@ -211,6 +247,7 @@ def _frames_to_jshtml(frames: Sequence[np.ndarray], labels: Sequence[str], dpi: 
     m = re.search(r'_anim_img([0-9a-f]+)', html)
     if m:
         html = _still_fallback(html, m.group(1), start)
+        html = _accessible(html, m.group(1), start, labels, alt, slider_name)
     if m and start:
         html += (f'\n<script>setTimeout(function(){{try{{anim{m.group(1)}.set_frame({int(start)});}}'
                  f'catch(e){{}}}}, 50);</script>\n')
@@ -235,16 +272,48 @@ def _still_fallback(html: str, anim_id: str, start: int) -> str:
                    f'</script>\n')
 
 
+#: Target size (WCAG 2.5.8) and a visible focus for the animation's controls; matplotlib's own style has
+#: 36 x ~22 px buttons and 13 px radio buttons.
+_TWIN_STYLE = """<style>
+.animation .anim-buttons button { min-height: 28px; min-width: 36px; }
+.animation .anim-state input[type=radio] { width: 20px; height: 20px; margin: 2px; }
+.animation .anim-state label { display: inline-block; min-height: 24px; line-height: 24px; }
+.animation input[type=range].anim-slider { min-height: 24px; }
+</style>"""
+
+
+def _accessible(html: str, anim_id: str, start: int, labels: Sequence[str], alt: str | None,
+                slider_name: str) -> str:
+    """Give the animation's image a per-frame ``alt`` and its slider a name and a spoken value."""
+    n = len(labels)
+    texts = [" ".join(lab.split()) for lab in labels]
+    alts = [_frame_alt(alt, lab, k, n) if alt else f"Frame {k + 1} of {n}: {lab}." for k, lab in enumerate(texts)]
+    k0 = min(max(int(start), 0), n - 1)
+    html = re.sub(rf'<img id="_anim_img{anim_id}"', lambda _: f'<img id="_anim_img{anim_id}" alt="{_html.escape(alts[k0])}"',
+                  html, count=1)
+    name = _html.escape(f"{slider_name}: choose the frame")
+    html = re.sub(rf'<input id="_anim_slider{anim_id}" type="range"',
+                  lambda _: (f'<input id="_anim_slider{anim_id}" type="range" aria-label="{name}" '
+                             f'aria-valuetext="{_html.escape(texts[k0])}"'), html, count=1)
+    data = json.dumps({"alts": alts, "texts": texts}).replace("</", "<\\/")
+    script = (f'<script>(function(){{var d={data};function hook(){{var a=window.anim{anim_id};'
+              f'if(!a){{setTimeout(hook,20);return;}}var set=a.set_frame;a.set_frame=function(f){{set.call(a,f);'
+              f'var i=document.getElementById("_anim_img{anim_id}"),s=document.getElementById("_anim_slider{anim_id}");'
+              f'if(i){{i.alt=d.alts[a.current_frame];}}if(s){{s.setAttribute("aria-valuetext",d.texts[a.current_frame]);}}}};'
+              f'a.set_frame(a.current_frame);}}hook();}})();</script>')
+    return _TWIN_STYLE + html + "\n" + script + "\n"
+
+
 # ------------------------------------------------------------------------- static twin
 def _twin(fig_func: Callable[..., Figure], name: str, values: Sequence[Any], fixed: Mapping[str, Any],
-          *, dpi: float, start: int, note: Mapping[str, Any] | None, max_bytes: int) -> str:
+          *, dpi: float, start: int, note: Mapping[str, Any] | None, max_bytes: int, alt: str | None = None) -> str:
     def render(d: float) -> str:
         frames, labels = [], []
         extra = "   ".join(f"{k} = {_format_value(v)}" for k, v in (note or {}).items())
         for v in values:
             frames.append(_figure_to_rgba(_call(fig_func, {**fixed, name: v}), d))
             labels.append(f"{name} = {_format_value(v)}" + (f"   ({extra})" if extra else ""))
-        return _frames_to_jshtml(frames, labels, d, start=start)
+        return _frames_to_jshtml(frames, labels, d, start=start, alt=alt or _default_alt(fig_func), slider_name=name)
 
     html = render(dpi)
     if len(html) > max_bytes:
@@ -261,7 +330,7 @@ def _twin(fig_func: Callable[..., Figure], name: str, values: Sequence[Any], fix
 
 def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequence[Any], *,
                      dpi: float = 96, start: int | None = None, max_bytes: int = MAX_TWIN_BYTES,
-                     **fixed: Any) -> str:
+                     alt: str | None = None, **fixed: Any) -> str:
     """The static twin of a one-parameter widget: a self-contained scrubbable animation.
 
     Parameters
@@ -278,6 +347,9 @@ def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequen
     start : int, optional
         Index of the frame shown first (default: the middle one).
     max_bytes : int, default 2_000_000
+    alt : str, optional
+        Text alternative of the figure; each frame's ``alt`` is it plus the frame's value
+        ("... Frame 3 of 7: log_t = 1e+04."). Default: the first paragraph of ``fig_func``'s docstring.
     **fixed
         Further keyword arguments passed unchanged to every call of ``fig_func``.
 
@@ -285,12 +357,14 @@ def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequen
     -------
     str
         HTML (``<div class="animation">`` with the frames as base64 PNG ``<img>`` data,
-        the ``to_jshtml`` controls and their script) without any external URL.
+        the ``to_jshtml`` controls and their script) without any external URL. The image's
+        ``alt`` and the slider's ``aria-valuetext`` follow the frame.
 
     Raises
     ------
     ValueError
-        Empty ``values``, or ``param``/``fixed`` names that ``fig_func`` does not accept.
+        Empty ``values``, ``param``/``fixed`` names that ``fig_func`` does not accept, or an
+        empty or non-str ``alt``.
     TypeError
         ``fig_func`` does not return a Figure.
     """
@@ -301,7 +375,8 @@ def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequen
     plots.use_book_style()
     if start is None:
         start = len(values) // 2
-    return _twin(fig_func, param, values, fixed, dpi=dpi, start=start, note=None, max_bytes=max_bytes)
+    return _twin(fig_func, param, values, fixed, dpi=dpi, start=start, note=None, max_bytes=max_bytes,
+                 alt=_check_alt(alt))
 
 
 # ----------------------------------------------------------------------------- Explorer
@@ -316,16 +391,20 @@ class Explorer:
         Initial value per parameter.
     static : bool
         True when showing the static twin (book build).
+    alt : str
+        Text alternative of the figure (without slider values).
     """
 
     def __init__(self, fig_func: Callable[..., Figure], params: Mapping[str, Sequence[Any]], *,
                  defaults: Mapping[str, Any] | None = None, fixed: Mapping[str, Any] | None = None,
                  static: bool | None = None, sweep: str = "first", dpi: float = 100,
                  static_dpi: float = 96, cache_size: int = 256, precompute: bool = False,
-                 continuous_update: bool | None = None, max_bytes: int = MAX_TWIN_BYTES) -> None:
+                 continuous_update: bool | None = None, max_bytes: int = MAX_TWIN_BYTES,
+                 alt: str | None = None) -> None:
         if not params:
             raise ValueError("explore() needs at least one slider parameter, e.g. explore(f, alpha=[0.1, 1, 10])")
         self.fig_func = fig_func
+        self.alt = _check_alt(alt) or _default_alt(fig_func)
         self.params: dict[str, list[Any]] = {n: _check_values(n, v) for n, v in params.items()}
         self.fixed: dict[str, Any] = dict(fixed or {})
         clash = set(self.fixed) & set(self.params)
@@ -398,7 +477,7 @@ class Explorer:
                 others = {n: v for n, v in self.defaults.items() if n != name}
                 parts.append(_twin(self.fig_func, name, self.params[name], {**self.fixed, **others},
                                    dpi=self.static_dpi, start=self._start[name], note=others,
-                                   max_bytes=self.max_bytes))
+                                   max_bytes=self.max_bytes, alt=self.alt))
             fixed_note = ", ".join(f"{n} = {_format_value(v)}" for n, v in self.defaults.items()
                                    if n not in names)
             note = ("Static version: drag the slider under the figure"
@@ -424,13 +503,19 @@ class Explorer:
             sliders.append(w.SelectionSlider(
                 options=[(_format_value(v), i) for i, v in enumerate(vals)],
                 value=self._start[name], description=name,
+                tooltip=f"{name}: the value the figure below is drawn for",
                 continuous_update=self.continuous_update,
                 style={"description_width": "initial"},
                 layout=w.Layout(width="min(100%, 30em)"),
             ))
-        image = w.Image(value=self._render(tuple(self._start.values())), format="png",
-                        layout=w.Layout(max_width="100%", height="auto"))
+        image = _image(self._render(tuple(self._start.values())), self.alt)
         errors = w.Output()
+
+        def describe(key: tuple[int, ...]) -> None:  # the image's text alternative (its title) follows the sliders
+            where = ", ".join(f"{n} = {_format_value(self.params[n][i])}" for n, i in zip(self.params, key))
+            image.tooltip = f"{self.alt.rstrip('.')}. At {where}."
+
+        describe(tuple(self._start.values()))
 
         def update(_change=None):
             t0 = time.perf_counter()
@@ -439,6 +524,7 @@ class Explorer:
                 errors.clear_output()
             try:
                 image.value = self._render(key)
+                describe(key)
             except Exception:  # show the traceback under the figure, keep the widget alive
                 with errors:
                     import traceback
@@ -483,7 +569,7 @@ class Explorer:
 def explore(fig_func: Callable[..., Figure], /, *, defaults: Mapping[str, Any] | None = None,
             fixed: Mapping[str, Any] | None = None, static: bool | None = None, sweep: str = "first",
             dpi: float = 100, static_dpi: float = 96, cache_size: int = 256, precompute: bool = False,
-            continuous_update: bool | None = None, **params: Sequence[Any]) -> Explorer:
+            continuous_update: bool | None = None, alt: str | None = None, **params: Sequence[Any]) -> Explorer:
     """A figure with sliders: live ipywidgets in Jupyter, a scrubbable animation on the static site.
 
     Parameters
@@ -513,6 +599,10 @@ def explore(fig_func: Callable[..., Figure], /, *, defaults: Mapping[str, Any] |
         cache hit (~10 ms); also turns on ``continuous_update``.
     continuous_update : bool, optional
         Redraw while dragging (default: only when ``precompute``).
+    alt : str, optional
+        Text alternative of the figure, as for a static figure's ``alt``; the slider values are
+        appended per frame ("... Frame 3 of 7: log_t = 1e+04.") and to the live image's title.
+        Default: the first paragraph of ``fig_func``'s docstring.
 
     Returns
     -------
@@ -537,10 +627,11 @@ def explore(fig_func: Callable[..., Figure], /, *, defaults: Mapping[str, Any] |
     """
     return Explorer(fig_func, params, defaults=defaults, fixed=fixed, static=static, sweep=sweep, dpi=dpi,
                     static_dpi=static_dpi, cache_size=cache_size, precompute=precompute,
-                    continuous_update=continuous_update)
+                    continuous_update=continuous_update, alt=alt)
 
 
-def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True):
+def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True,
+         alt: Mapping[str, str] | None = None):
     """Show finished figures as tabs: an ``ipywidgets.Tab`` of ``ipywidgets.Image`` widgets.
 
     Tab switching is done by the browser, so this is a real widget that also works on the
@@ -554,6 +645,9 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True)
         Resolution of the PNGs.
     close : bool, default True
         Close the figures after rendering them (so Jupyter does not show them twice).
+    alt : dict[str, str], optional
+        Tab title -> text alternative of its figure (the image's title, which screen readers read as
+        its name). Default, and for titles missing from it: "Figure: <tab title>".
 
     Returns
     -------
@@ -562,7 +656,8 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True)
     Raises
     ------
     ValueError
-        ``figures`` is empty or not a mapping of titles to Figures.
+        ``figures`` is empty or not a mapping of titles to Figures, or ``alt`` names a title that
+        ``figures`` does not have.
     """
     import ipywidgets as w
 
@@ -571,12 +666,32 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True)
     bad = {k: type(v).__name__ for k, v in figures.items() if not isinstance(v, Figure)}
     if bad:
         raise ValueError(f"tabs(): these values are not matplotlib Figures: {bad}")
-    children = [w.Image(value=figure_to_png(f, dpi=dpi, close=close), format="png",
-                        layout=w.Layout(max_width="100%", height="auto")) for f in figures.values()]
+    alt = dict(alt or {})
+    unknown = set(alt) - set(figures)
+    if unknown:
+        raise ValueError(f"tabs(): alt= names tab(s) {sorted(unknown)} that are not among the titles {list(figures)}")
+    children = [_image(figure_to_png(f, dpi=dpi, close=close), _check_alt(alt[k]) if k in alt else f"Figure: {k}")
+                for k, f in figures.items()]
     tab = w.Tab(children=children, titles=tuple(str(k) for k in figures))
     tab.add_class("attnlib-tabs")
     _add_still(tab, lambda: children[tab.selected_index or 0].value)
     return tab
+
+
+def _image(png: bytes, alt: str):
+    """An ``ipywidgets.Image`` of ``png`` whose text alternative is ``alt`` (its ``title``, read as its name).
+
+    ipywidgets 8's views read the model's ``description`` whenever a ``tooltip`` is set
+    (``DOMWidgetView.updateTooltip``) and fail ("Could not create a view") on ``Image``, which has none: an empty
+    ``description`` is added to the model so the title can be set.
+    """
+    import ipywidgets as w
+    from traitlets import Unicode
+
+    image = w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto"))
+    image.add_traits(description=Unicode("").tag(sync=True))
+    image.tooltip = alt
+    return image
 
 
 def _add_still(widget: Any, png: Callable[[], bytes]) -> None:

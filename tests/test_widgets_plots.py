@@ -53,6 +53,83 @@ def test_style_and_colors():
     assert len(set(methods)) == len(methods), "methods must have distinct colours"
 
 
+def _plot_colors():
+    """Every line, marker and bar colour plots.py defines: palette, method colours, cycle, theory style."""
+    plots.use_book_style()
+    cycle = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+    named = {**{f"PALETTE[{k}]": v for k, v in plots.PALETTE.items()},
+             **{f"COLORS[{k}]": v for k, v in plots.COLORS.items()},
+             **{f"cycle[{i}]": v for i, v in enumerate(cycle)}, "THEORY_STYLE": plots.THEORY_STYLE["color"]}
+    return named
+
+
+def test_contrast_helpers_match_wcag():
+    assert plots.contrast_ratio("black", "white") == pytest.approx(21.0)
+    assert plots.contrast_ratio("#777777", "#777777") == pytest.approx(1.0)
+    # the Okabe-Ito colours the book used to draw with, as measured in issue #29
+    assert [round(plots.contrast_ratio(c, "white"), 2) for c in ("#E69F00", "#56B4E9", "#F0E442")] == [2.25, 2.31, 1.32]
+    assert plots.dark_theme_view("white") == "#dbdbdb"   # pydata's brightness(.8) contrast(1.2)
+    assert plots.dark_theme_view("black") == "#000000"
+
+
+def test_figures_are_opaque_white_cards():
+    """The premise of the dark-theme contrast below: lines are drawn on the figure's own white face."""
+    plots.use_book_style()
+    for key in ("figure.facecolor", "axes.facecolor", "savefig.facecolor"):
+        assert mcolors.to_hex(matplotlib.rcParams[key]) == plots.FIGURE_BACKGROUND.lower(), key
+    assert matplotlib.rcParams["savefig.transparent"] is False
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_palette_contrast_at_least_3_to_1(theme):
+    """WCAG 1.4.11: every plot colour has >= 3:1 against what is behind it, in both of the book's themes."""
+    view = (lambda c: c) if theme == "light" else plots.dark_theme_view
+    background = view(plots.FIGURE_BACKGROUND)
+    low = {name: round(plots.contrast_ratio(view(c), background), 2) for name, c in _plot_colors().items()
+           if plots.contrast_ratio(view(c), background) < 3.0}
+    assert not low, f"{theme} theme: expected >= 3:1 against {background}, got {low}"
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1: colour-vision deficiency simulation in linear RGB.
+_CVD = {
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _lab(rgb):
+    """CIE L*a*b* (D65) of linear-RGB values."""
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > 216 / 24389, np.cbrt(t), (24389 / 27 * t + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _linear(color):
+    c = np.array(mcolors.to_rgb(color))
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+@pytest.mark.parametrize("pair", [("W", "KQ"), ("fro", "nuc"), ("beta", "xi"), ("l2", "l1")])
+def test_meaningful_pairs_stay_apart_without_full_colour_vision(pair):
+    a, b = (plots.COLORS[k] for k in pair)
+    for name, m in _CVD.items():
+        d = np.linalg.norm(_lab(np.clip(np.array(m) @ _linear(a), 0, 1)) - _lab(np.clip(np.array(m) @ _linear(b), 0, 1)))
+        assert d >= 40, f"{pair} under simulated {name}: expected a colour difference dE >= 40, got {d:.1f}"
+    # and in greyscale: a different marker (or marker fill)
+    sa, sb = plots.series_style(pair[0]), plots.series_style(pair[1])
+    assert (sa["marker"], sa.get("markerfacecolor")) != (sb["marker"], sb.get("markerfacecolor"))
+
+
+def test_series_style():
+    style = plots.series_style("KQ", ls=":", label="K, Q")
+    assert style["color"] == plots.COLORS["KQ"] and style["ls"] == ":" and style["marker"] == "s"
+    assert "marker" not in plots.series_style("theory")
+    with pytest.raises(KeyError, match="unknown key 'WQ'"):
+        plots.series_style("WQ")
+
+
 def test_new_figure_shapes_and_validation():
     fig, ax = plots.new_figure()
     assert isinstance(fig, Figure) and hasattr(ax, "plot")
@@ -122,8 +199,46 @@ def test_static_twin_html_is_self_contained():
     # three frames, plus the start frame again as the <img>'s initial src (a still for script-less viewers)
     assert html.count("data:image/png;base64,") == 3 + 1
     assert not re.search(r"https?://", html), "no external URL may remain (font-awesome link stripped)"
-    assert "a = 0.5" not in html  # labels are drawn into the frames, not HTML text
+    # the labels are drawn into the frames; as HTML they appear only in text alternatives, not as visible text
+    visible = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]*>", "", html, flags=re.S)
+    assert "a = 0.5" not in visible
     assert len(html) < widgets.MAX_TWIN_BYTES
+
+
+def _attr(html, tag_id_prefix, attr):
+    m = re.search(rf'<[a-z]+ id="{tag_id_prefix}[0-9a-f]+"[^>]*\s{attr}="([^"]*)"', html)
+    assert m, f"no {attr}= on the element {tag_id_prefix}... in the twin's HTML"
+    return m.group(1)
+
+
+def test_static_twin_text_alternatives():
+    html = widgets.static_twin_html(small_fig, "a", [0.5, 1.0, 2.0], n=6, alt="A test curve, x to the a.")
+    # the start frame (the middle one) is described by the figure's alt text and its slider value
+    assert _attr(html, "_anim_img", "alt") == "A test curve, x to the a. Frame 2 of 3: a = 1."
+    assert _attr(html, "_anim_slider", "aria-label") == "a: choose the frame"
+    assert _attr(html, "_anim_slider", "aria-valuetext") == "a = 1"
+    # every frame's alt and spoken value is in the script that follows the frame
+    for k, v in enumerate(("0.5", "1", "2")):
+        assert f"A test curve, x to the a. Frame {k + 1} of 3: a = {v}." in html
+        assert f'"a = {v}"' in html
+
+
+def test_static_twin_alt_defaults_to_docstring_and_is_checked():
+    html = widgets.static_twin_html(small_fig, "a", [1.0, 2.0], start=0)
+    assert _attr(html, "_anim_img", "alt") == ("A cheap figure function; records its calls so the tests can see "
+                                                "cache hits. Frame 1 of 2: a = 1.")
+    for bad in ("", "   ", 3):
+        with pytest.raises(ValueError, match="alt must be a non-empty str"):
+            widgets.static_twin_html(small_fig, "a", [1.0], alt=bad)
+
+
+def test_live_image_title_follows_the_sliders():
+    ex = widgets.explore(small_fig, a=[1.0, 2.0], static=False, alt="Curve.")
+    image, (slider,) = ex.widget._attnlib_image, ex.widget._attnlib_sliders
+    assert image.tooltip == "Curve. At a = 2."
+    assert slider.description == "a" and slider.tooltip
+    slider.value = 0
+    assert image.tooltip == "Curve. At a = 1."
 
 
 def test_build_env_switches_to_static_twin(monkeypatch):
@@ -175,6 +290,11 @@ def test_tabs_widget():
     assert tuple(tab.titles) == ("Frobenius", "nuclear")
     assert all(isinstance(c, ipw.Image) and bytes(c.value).startswith(PNG_MAGIC) for c in tab.children)
     assert plt.get_fignums() == []
+    assert [c.tooltip for c in tab.children] == ["Figure: Frobenius", "Figure: nuclear"]  # default text alternative
+    tab = widgets.tabs({"Frobenius": small_fig(1.0)}, alt={"Frobenius": "A rising curve."})
+    assert tab.children[0].tooltip == "A rising curve."
+    with pytest.raises(ValueError, match=r"alt= names tab\(s\) \['other'\]"):
+        widgets.tabs({"Frobenius": small_fig(1.0)}, alt={"other": "x"})
     with pytest.raises(ValueError, match="non-empty dict"):
         widgets.tabs({})
     with pytest.raises(ValueError, match="not matplotlib Figures"):

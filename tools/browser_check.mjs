@@ -15,9 +15,15 @@
 //   - every <img> loaded (naturalWidth > 0);
 //   - every internal link resolves: the target file exists in _build/html and its #fragment
 //     is an id in that file;
+//   - accessibility: axe-core (tools/axe.mjs) with the WCAG 2.2 A/AA rules finds no serious or
+//     critical violation; every typeset formula has a text alternative (assistive MathML or an
+//     aria-label) and none is a Tab stop of its own; on chapter 1 (KEYBOARD_PAGE) a keyboard
+//     walk: the skip link comes first and works, the first animation/widget control is reached
+//     within KEYBOARD_MAX_STOPS Tab stops, and no focused element is hidden under a sticky header;
 // plus a static grep: no built HTML has (src|href)="//...cdn.jsdelivr|unpkg.com|cdnjs|bootstrapcdn".
 // Saves full-page screenshots to _build/screenshots/<page>.png (long pages: also <page>-2.png ...;
-// with --dark: <page>-dark.png).
+// with --dark: <page>-dark.png), and the accessibility report of every page beside them
+// (axe-report.json with every finding, axe-report.txt a summary; -dark with --dark).
 // Exits 1 with a list of failures, 0 if all pages pass.
 import fs from "node:fs";
 import path from "node:path";
@@ -25,6 +31,7 @@ import http from "node:http";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { launchChromium, options } from "./chromium.mjs";
+import { runAxe, axeFailures, axeCounts, writeAxeReport } from "./axe.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -39,6 +46,15 @@ const TIMEOUT = Number(opt("--timeout", "60000"));
 
 const failures = [];
 const fail = (page, msg) => failures.push(`${page}: ${msg}`);
+const axeResults = {};   // page -> axe-core violations (every impact)
+const keyboard = {};     // what the keyboard walk measured (into the report)
+
+// The keyboard walk: on this page, the first control of an animation or widget must be at most
+// KEYBOARD_MAX_STOPS Tab presses from the top of the page (header, sidebar and the chapter's own
+// links and buttons before it; the formulas are no stops at all).
+const KEYBOARD_PAGE = "book/ch1_token_selection";
+const KEYBOARD_MAX_STOPS = 80;
+const KEYBOARD_LIMIT = 600;  // presses before the walk gives up
 
 // ---------------------------------------------------------------- pages from the toc
 function tocPages(tocFile) {
@@ -117,6 +133,84 @@ function checkLinks(page, hrefs, base) {
   for (const b of [...new Set(bad)]) fail(page, `broken internal link ${b}`);
 }
 
+// ---------------------------------------------------------------- keyboard
+// What has focus now: kind of stop, and whether a sticky/fixed header covers it entirely (WCAG 2.4.11).
+function focusInfo() {
+  const el = document.activeElement;
+  if (!el || el === document.body) return { kind: "none" };
+  const r = el.getBoundingClientRect();
+  const inHeader = (h) => h.contains(el);
+  const covered = [...document.querySelectorAll("header, .bd-header, .bd-header-article, .header-article")]
+    .filter((h) => !inHeader(h) && ["sticky", "fixed"].includes(getComputedStyle(h).position))
+    .some((h) => { const b = h.getBoundingClientRect(); return b.height > 0 && r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right; });
+  const control = el.closest(".animation, .attnlib-static-twin, .jupyter-widgets");
+  return {
+    // a formula wider than the column scrolls, and is a Tab stop so a keyboard can scroll it (tools/a11y.js)
+    kind: el.closest("mjx-container") ? (el.scrollWidth > el.clientWidth + 1 ? "wide formula" : "formula") : control ? "control" : el.closest(".skip-link") ? "skip-link" : "other",
+    label: `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} ${(el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 40)}`,
+    covered, inMain: !!el.closest("main, #main-content"),
+  };
+}
+
+// Put the keyboard at the top of the page, as after loading it: the next Tab goes to the first stop.
+function focusTop() {
+  window.scrollTo(0, 0);
+  const b = document.body;
+  b.setAttribute("tabindex", "-1");
+  b.focus({ preventScroll: true });
+  b.removeAttribute("tabindex");
+}
+
+// Tab from the top of the page until an animation/widget control has focus; returns the stops.
+async function tabUntilControl(tab) {
+  await tab.evaluate(focusTop);
+  const stops = [];
+  for (let k = 0; k < KEYBOARD_LIMIT; k++) {
+    await tab.keyboard.press("Tab");
+    const info = await tab.evaluate(focusInfo);
+    stops.push(info);
+    if (info.kind === "control") break;
+  }
+  return stops;
+}
+
+async function checkKeyboard(tab, page) {
+  const stops = await tabUntilControl(tab);
+  const formulas = stops.filter((s) => s.kind === "formula").length;
+  const reached = stops.length && stops[stops.length - 1].kind === "control";
+  keyboard.page = page;
+  keyboard.stopsToFirstControl = reached ? stops.length : null;
+  keyboard.formulaStops = formulas;
+  keyboard.maxStops = KEYBOARD_MAX_STOPS;
+  if (!reached) fail(page, `keyboard: no animation/widget control reached in ${stops.length} Tab presses`);
+  else if (stops.length > KEYBOARD_MAX_STOPS) {
+    fail(page, `keyboard: the first animation/widget control is Tab stop ${stops.length}, expected at most ${KEYBOARD_MAX_STOPS} (${formulas} of the stops are formulas)`);
+  }
+  if (formulas) fail(page, `keyboard: ${formulas} formula(s) are Tab stops of their own, expected 0 (MathJax menu: inTabOrder false)`);
+  for (const s of stops.filter((x) => x.covered)) fail(page, `keyboard: focused ${s.label} is hidden under a sticky header (WCAG 2.4.11)`);
+  // Backwards from the control: scrolling up is where a sticky header can hide the focused element.
+  for (let k = 0; k < 15 && reached; k++) {
+    await tab.keyboard.down("Shift"); await tab.keyboard.press("Tab"); await tab.keyboard.up("Shift");
+    const s = await tab.evaluate(focusInfo);
+    if (s.covered) fail(page, `keyboard: focused ${s.label} (Shift+Tab) is hidden under a sticky header (WCAG 2.4.11)`);
+  }
+  // The skip link: first stop, and following it moves the next Tab stop into the main content.
+  await tab.evaluate(focusTop);
+  await tab.keyboard.press("Tab");
+  const first = await tab.evaluate(focusInfo);
+  if (first.kind !== "skip-link") fail(page, `keyboard: the first Tab stop is ${first.label}, expected the skip link`);
+  else {
+    await tab.keyboard.press("Enter");
+    await new Promise((r) => setTimeout(r, 200));
+    await tab.keyboard.press("Tab");
+    const next = await tab.evaluate(focusInfo);
+    keyboard.afterSkipLink = next.label;
+    if (!next.inMain) fail(page, `keyboard: after the skip link the next Tab stop is ${next.label}, outside the main content`);
+  }
+  await tab.evaluate(focusTop);
+  console.log(`  ${page}: keyboard: first animation/widget control at Tab stop ${keyboard.stopsToFirstControl} (${formulas} formula stops)`);
+}
+
 // ---------------------------------------------------------------- per page
 let shotChain = Promise.resolve();
 function withShotLock(fn) {
@@ -176,6 +270,7 @@ async function checkPage(browser, base, page, totals) {
     window.scrollTo(0, 0);
   });
   await tab.waitForNetworkIdle({ idleTime: 250, timeout: 10000 }).catch(() => {});
+  if (page === KEYBOARD_PAGE) await checkKeyboard(tab, page);
 
   const info = await tab.evaluate(() => {
     const main = document.querySelector("main") || document.body;
@@ -192,6 +287,9 @@ async function checkPage(browser, base, page, totals) {
     return {
       hasMath: !!document.querySelector(".math, span.math, div.math, mjx-container"),
       mjx: document.querySelectorAll("mjx-container").length,
+      // A formula's text alternative: MathJax's assistive MathML (or an aria-label); and no Tab stop of its own.
+      mjxNoAlt: [...document.querySelectorAll("mjx-container")].filter((m) => !m.querySelector("mjx-assistive-mml math") && !m.getAttribute("aria-label")).length,
+      mjxTabStops: [...document.querySelectorAll("mjx-container[tabindex]:not([tabindex='-1'])")].filter((m) => m.scrollWidth <= m.clientWidth + 1).length,
       mjxErrors: document.querySelectorAll("mjx-merror").length,
       raw,
       views: views.length,
@@ -205,15 +303,17 @@ async function checkPage(browser, base, page, totals) {
   // Interactivity without a kernel: scrubbing an animation changes its frame; clicking another
   // tab of a Tab widget shows another panel.
   const inter = await tab.evaluate(async () => {
-    const out = { stuckAnimations: 0, stuckTabs: 0 };
+    const out = { stuckAnimations: 0, stuckTabs: 0, stuckAlt: 0 };
     for (const a of document.querySelectorAll(".animation")) {
       const img = a.querySelector("img"), range = a.querySelector("input[type=range]");
       if (!img || !range || Number(range.max) < 1) continue;
-      const before = img.src;
+      const before = img.src, alt = img.alt, spoken = range.getAttribute("aria-valuetext");
       range.value = Number(range.value) === 0 ? 1 : 0;
       range.dispatchEvent(new Event("input", { bubbles: true }));
       await new Promise((r) => setTimeout(r, 50));
       if (img.src === before) out.stuckAnimations++;
+      // the text alternative and the slider's spoken value follow the frame
+      else if (img.alt === alt || range.getAttribute("aria-valuetext") === spoken) out.stuckAlt++;
     }
     for (const t of document.querySelectorAll(".jupyter-widgets.widget-tab")) {
       const tabs = t.querySelectorAll(".lm-TabBar-tab");
@@ -231,9 +331,14 @@ async function checkPage(browser, base, page, totals) {
     return out;
   });
   if (inter.stuckAnimations) fail(page, `${inter.stuckAnimations} animation(s) whose slider does not change the frame`);
+  if (inter.stuckAlt) fail(page, `${inter.stuckAlt} animation(s) whose image alt or slider aria-valuetext does not follow the frame`);
   if (inter.stuckTabs) fail(page, `${inter.stuckTabs} Tab widget(s) that do not switch panels`);
   if (info.hasMath && info.mjx === 0) fail(page, "page has math but no <mjx-container>: MathJax did not typeset");
   if (info.mjxErrors) fail(page, `${info.mjxErrors} MathJax error(s) (mjx-merror)`);
+  if (info.mjxNoAlt) fail(page, `${info.mjxNoAlt} of ${info.mjx} formula(s) without a text alternative (mjx-assistive-mml or aria-label)`);
+  if (info.mjxTabStops) fail(page, `${info.mjxTabStops} of ${info.mjx} formula(s) are Tab stops (tabindex >= 0), expected none but the ones wider than the column`);
+  // axe-core after the interactions above, with the page as a reader leaves it (frames and tabs moved back).
+  try { axeResults[page] = await runAxe(tab); } catch (e) { fail(page, `axe-core did not run: ${e.message}`); }
   if (info.raw.length) fail(page, `raw TeX left in the text: ${info.raw.join(", ")}`);
   if (info.unrendered) fail(page, `${info.unrendered} of ${info.views} saved widget view(s) not rendered`);
   for (const s of info.badImgs) fail(page, `image not loaded: ${s}`);
@@ -263,7 +368,9 @@ async function checkPage(browser, base, page, totals) {
       }
     });
   }
-  console.log(`  ${page}: math ${info.mjx}, widget views ${info.views}, widgets ${info.widgets}, animations ${info.animations}`);
+  const serious = (axeResults[page] || []).filter((v) => ["serious", "critical"].includes(v.impact)).length;
+  console.log(`  ${page}: math ${info.mjx}, widget views ${info.views}, widgets ${info.widgets}, animations ${info.animations}, ` +
+              `axe rules violated ${(axeResults[page] || []).length} (serious/critical ${serious})`);
   await tab.close();
 }
 
@@ -303,6 +410,11 @@ async function main() {
     fs.rmSync(browser.profileDir, { recursive: true, force: true });
   }
   if (totals.widgets + totals.animations === 0) failures.push("book: no widget and no animation rendered on any page");
+  if (!pages.includes(KEYBOARD_PAGE)) failures.push(`book: ${KEYBOARD_PAGE} (the keyboard walk's page) is not in ${path.basename(TOC)}`);
+  for (const f of axeFailures(axeResults)) fail(f.page, f.message);
+  const [, axeTxt] = writeAxeReport(OUT, DARK ? "axe-report-dark" : "axe-report", axeResults, { keyboard });
+  const counts = axeCounts(axeResults);
+  console.log(`browser_check: axe-core findings by rule (elements): ${Object.keys(counts).length ? Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(", ") : "none"}; report ${path.relative(ROOT, axeTxt)}`);
   if (totals.mjx === 0) failures.push("book: no math typeset on any page");
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   console.log(`browser_check: ${totals.mjx} formulas, ${totals.widgets} widgets, ${totals.animations} animations; ` +

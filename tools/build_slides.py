@@ -53,6 +53,9 @@ TEMPLATE = """<!doctype html>
 <link rel="stylesheet" href="_vendor/reveal/reveal.css">
 <link rel="stylesheet" href="_vendor/reveal/theme/white.css">
 <style>
+  /* WCAG 2.5.8 target size: reveal.js's slide-number link is ~12 px tall and sits against the arrows; 24 px, at left */
+  .reveal .slide-number {{ right: auto; left: 8px; }}
+  .reveal .slide-number a {{ display: inline-block; min-width: 24px; min-height: 24px; line-height: 24px; }}
   .reveal {{ font-size: 30px; }}
   .reveal h1 {{ font-size: 1.7em; }} .reveal h2 {{ font-size: 1.25em; }}
   .reveal section img {{ max-height: 440px; margin: 0.2em auto; border: 0; box-shadow: none; }}

@@ -6,13 +6,16 @@
 // Serves _build/ on 127.0.0.1 and opens every _build/slides/lecture-*.html in headless Chromium (puppeteer-core):
 // no console error or uncaught exception, no failed request, zero requests to other hosts (blocked and reported),
 // MathJax typeset every formula (no raw \( or \[ left in the slides' text), every <img> loaded. Saves a screenshot
-// of every slide (_build/slides-screenshots/lecture-N-K.png). Exits 1 with a list of failures.
+// of every slide (_build/slides-screenshots/lecture-N-K.png) and runs axe-core (tools/axe.mjs, WCAG 2.2 A/AA rules) on
+// every slide as shown: a serious or critical violation fails; every finding goes to axe-report.json/.txt beside the
+// screenshots. Exits 1 with a list of failures.
 import fs from "node:fs";
 import path from "node:path";
 import http from "node:http";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { launchChromium, options } from "./chromium.mjs";
+import { runAxe, axeFailures, writeAxeReport } from "./axe.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -26,6 +29,7 @@ const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".
 
 const failures = [];
 const fail = (deck, msg) => failures.push(`${deck}: ${msg}`);
+const axeResults = {};   // "lecture-N slide K" -> axe-core violations
 
 const server = http.createServer((req, res) => {
   const file = path.join(SERVE, decodeURIComponent(new URL(req.url, "http://x").pathname));
@@ -88,6 +92,7 @@ try {
       await page.evaluate((h) => Reveal.slide(h, 0), k);
       await new Promise((r) => setTimeout(r, 250));
       await page.screenshot({ path: path.join(OUT, `${stem}-${k + 1}.png`) });
+      try { axeResults[`${stem} slide ${k + 1}`] = await runAxe(page); } catch (e) { fail(deck, `axe-core did not run: ${e.message}`); }
     }
     console.log(`  ${stem}: ${info.slides} slides, math ${info.math}, images ${info.images.length}`);
     await page.close();
@@ -96,6 +101,9 @@ try {
   await browser.close();
   server.close();
 }
+for (const f of axeFailures(axeResults)) fail(f.page, f.message);
+const [, axeTxt] = writeAxeReport(OUT, "axe-report", axeResults);
+console.log(`slides_check: accessibility report ${path.relative(ROOT, axeTxt)}`);
 if (failures.length) {
   console.error(`slides_check: ${failures.length} problem(s)\n  ` + failures.join("\n  "));
   process.exit(1);

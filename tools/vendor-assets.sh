@@ -44,5 +44,7 @@ fi
 
 # Our two fixes for RequireJS font paths and the MathJax 2 API used by widget labels.
 cp tools/widgets-offline.js "$OUT/widgets-offline.js"
+# The book's accessibility overrides of the theme (_config.yml html_css_files / html_js_files).
+cp tools/a11y.css tools/a11y.js "$OUT/"
 
 echo "vendor-assets: $(du -sh "$OUT" | cut -f1) in $OUT/ (mathjax $(node -p "require('./$NM/mathjax/package.json').version"), requirejs $(node -p "require('./$NM/requirejs/package.json').version"), html-manager $(node -p "require('./$NM/@jupyter-widgets/html-manager/package.json').version"), reveal.js $(node -p "require('./$NM/reveal.js/package.json').version"))"

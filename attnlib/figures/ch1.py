@@ -27,8 +27,8 @@ from ..model import attention, excess_loss, margin
 from ..plots import log10_axis
 from . import by_name, compute_home
 
-SAMPLE_COLORS = (plots.OKABE_ITO["blue"], plots.OKABE_ITO["vermillion"], plots.OKABE_ITO["bluish_green"],
-                 plots.OKABE_ITO["reddish_purple"])
+SAMPLE_COLORS = (plots.PALETTE["blue"], plots.PALETTE["vermillion"], plots.PALETTE["bluish_green"],
+                 plots.PALETTE["reddish_purple"])
 
 
 def fig_tokens() -> Figure:
@@ -105,7 +105,7 @@ def fig_svm_plane(res: Mapping | None = None) -> Figure:
     lo, hi = (0.3, -0.45), (1.5, 0.75)
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 400), np.linspace(lo[1], hi[1], 400))
     feas = np.all(res["B"] @ np.stack([g1.ravel(), g2.ravel()]) >= 1, axis=0).reshape(g1.shape)
-    ax.contourf(g1, g2, feas.astype(float), levels=[0.5, 1.5], colors=[plots.OKABE_ITO["yellow"]], alpha=0.35)
+    ax.contourf(g1, g2, feas.astype(float), levels=[0.5, 1.5], colors=[plots.PALETTE["yellow"]], alpha=0.35)
     xs = np.linspace(lo[0], hi[0], 2)
     data = make_toy_data()
     for k, (b, (i, _)) in enumerate(zip(res["B"], data.pairs)):
@@ -117,8 +117,8 @@ def fig_svm_plane(res: Mapping | None = None) -> Figure:
     r2 = np.linalg.norm(res["l2"])
     th = np.linspace(0, 2 * np.pi, 200)
     ax.plot(r2 * np.cos(th), r2 * np.sin(th), color=plots.COLORS["l2"], lw=1, linestyle=":")
-    ax.plot(*res["path_beta"].T, color=plots.COLORS["beta"], lw=2, label=r"flow on $\beta$: $\beta(t)/\mu(t)$")
-    ax.plot(*res["path_xi"].T, color=plots.COLORS["xi"], lw=2, label=r"flow on $\xi_k,\xi_q$: $\beta(t)/\mu(t)$")
+    ax.plot(*res["path_beta"].T, **plots.series_style("beta"), lw=2, label=r"flow on $\beta$: $\beta(t)/\mu(t)$")
+    ax.plot(*res["path_xi"].T, **plots.series_style("xi"), lw=2, label=r"flow on $\xi_k,\xi_q$: $\beta(t)/\mu(t)$")
     ax.scatter(*res["path_beta"][0], s=25, color=plots.COLORS["beta"], zorder=5)
     ax.scatter(*res["path_xi"][0], s=25, color=plots.COLORS["xi"], zorder=5)
     ax.scatter(*res["l2"], s=90, marker="s", facecolor="none", edgecolor=plots.COLORS["theory"], lw=2, zorder=5,

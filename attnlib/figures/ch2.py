@@ -44,9 +44,9 @@ def fig_seed_sweep(res: Mapping | None = None) -> Figure:
     _band(ax1, x[ok], res["cos_nuc"][glob][:, ok], plots.COLORS["nuc"], r"cosine with $W_*$-SVM")
     ax1.set_title(f"{glob.sum()} of {len(glob)} seeds: optimal tokens selected", fontsize=10)
     for k in np.flatnonzero(loc):
-        ax2.plot(x[ok], res["cos_fro"][k, ok], color=plots.COLORS["fro"], lw=1.2, alpha=0.8,
+        ax2.plot(x[ok], res["cos_fro"][k, ok], **plots.series_style("fro"), lw=1.2, alpha=0.8,
                  label=r"cosine with $W_F$-SVM")
-        ax2.plot(x[ok], res["cos_nuc"][k, ok], color=plots.COLORS["nuc"], lw=1.2, alpha=0.8,
+        ax2.plot(x[ok], res["cos_nuc"][k, ok], **plots.series_style("nuc"), lw=1.2, alpha=0.8,
                  label=r"cosine with $W_*$-SVM")
     ax2.set_title(f"{loc.sum()} of {len(loc)} seeds: a locally optimal selection", fontsize=10)
     for ax in (ax1, ax2):
@@ -135,8 +135,8 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.5, layout="none")  # margins: light_ticks below
     x = s["log10_t"]
     ok = np.isfinite(x) & (x >= -2)
-    ax1.plot(x[ok], s["cos_fro"][ok], color=plots.COLORS["fro"], label=r"cosine with $W_F$-SVM")
-    ax1.plot(x[ok], s["cos_nuc"][ok], color=plots.COLORS["nuc"], label=r"cosine with $W_*$-SVM")
+    ax1.plot(x[ok], s["cos_fro"][ok], **plots.series_style("fro"), label=r"cosine with $W_F$-SVM")
+    ax1.plot(x[ok], s["cos_nuc"][ok], **plots.series_style("nuc"), label=r"cosine with $W_*$-SVM")
     ax1.axhline(1.0, **plots.THEORY_STYLE, label="prediction: 1")
     ax1.set_ylim(0.0, 1.05)
     ax1.set_xlabel("time $t$ (log scale)")

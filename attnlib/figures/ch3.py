@@ -48,9 +48,9 @@ def fig_equivalence(r: Mapping | None = None) -> Figure:
     keep = r["log_t"] >= 0.05
     x = r["log_t"][keep]
     for j in range(r["beta"].shape[1] - 1):
-        ax.loglog(x, r["beta"][keep, j], color=plots.OKABE_ITO[("orange", "blue", "bluish_green")[j]],
+        ax.loglog(x, r["beta"][keep, j], color=plots.PALETTE[("orange", "blue", "bluish_green")[j]],
                   label=rf"$\beta_{j + 1}(t)$, $(\xi_k,\xi_q)$-flow")
-        ax.loglog(x[::6], r["w"][keep, j][::6], "o", mfc="none", color=plots.OKABE_ITO["black"], ms=4,
+        ax.loglog(x[::6], r["w"][keep, j][::6], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
                   label=r"$w_{j}(t)$, diagonal linear network" if j == 0 else None)
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"coordinate (log scale)")
@@ -67,7 +67,7 @@ def fig_closed_form(r: Mapping | None = None) -> Figure:
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     keep = r["log_t"] >= 0.05
     x = r["log_t"][keep]
-    colors = (plots.OKABE_ITO["sky_blue"], plots.OKABE_ITO["orange"], plots.OKABE_ITO["vermillion"])
+    colors = (plots.PALETTE["sky_blue"], plots.PALETTE["orange"], plots.PALETTE["vermillion"])
     for col, rtol in zip(colors, sorted(r["sinh_err"], reverse=True)):
         lab = f"rtol = {rtol:.0e}"
         ax.loglog(x, r["sinh_err"][rtol][keep], color=col, label=lab)
@@ -85,9 +85,9 @@ def fig_mirror(r: Mapping | None = None) -> Figure:
     r = compute_mirror() if r is None else r
     s = r["log_t"]
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    for j, col in zip(range(2), (plots.OKABE_ITO["orange"], plots.OKABE_ITO["blue"])):
+    for j, col in zip(range(2), (plots.PALETTE["orange"], plots.PALETTE["blue"])):
         ax.plot(s, r["dpsi_fd"][:, j], color=col, label=rf"$\frac{{d}}{{ds}}\nabla\psi(\beta)_{j + 1}$ (finite diff.)")
-        ax.plot(s[::40], r["neg_tgrad"][::40, j], "o", mfc="none", color=plots.OKABE_ITO["black"], ms=4,
+        ax.plot(s[::40], r["neg_tgrad"][::40, j], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
                 label=r"$-t\,\nabla_\beta\mathcal{L}$ (formula)" if j == 0 else None)
     ax.set_xlabel(r"$s=\ln t$")
     ax.set_ylabel("rate of change in $s = \\ln t$")
@@ -104,15 +104,15 @@ def fig_norm(r: Mapping | None = None) -> Figure:
     r = compute_norm_growth() if r is None else r
     lt = r["log_t"]
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    ax.loglog(lt, r["norm_xi"], color=C["xi"], label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
-    ax.loglog(lt, r["norm_beta"], color=C["beta"], label=r"$\|\beta\|_2$, $\beta$-flow")
+    ax.loglog(lt, r["norm_xi"], **plots.series_style("xi"), label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
+    ax.loglog(lt, r["norm_beta"], **plots.series_style("beta"), label=r"$\|\beta\|_2$, $\beta$-flow")
     ax.loglog(lt, r["l1_norm2"] * lt, **plots.THEORY_STYLE, label=r"$\|\beta_{\ell_1}\|_2\,\ln t$")
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"$\|\beta(t)\|_2$ (log scale)")
     lnln = np.log(lt)
     keep = lt >= 3
-    ax2.plot(lnln[keep], (r["mu_xi"] - lt)[keep], color=C["xi"], label=r"$\mu-\ln t$, $(\xi_k,\xi_q)$-flow")
-    ax2.plot(lnln[keep], (r["mu_beta"] - lt)[keep], color=C["beta"], label=r"$\mu-\ln t$, $\beta$-flow")
+    ax2.plot(lnln[keep], (r["mu_xi"] - lt)[keep], **plots.series_style("xi"), label=r"$\mu-\ln t$, $(\xi_k,\xi_q)$-flow")
+    ax2.plot(lnln[keep], (r["mu_beta"] - lt)[keep], **plots.series_style("beta"), label=r"$\mu-\ln t$, $\beta$-flow")
     c = np.median((r["mu_xi"] - lt - lnln)[lt >= 100])
     ax2.plot(lnln[keep], lnln[keep] + c, **plots.THEORY_STYLE, label=rf"$\ln\ln t {c:+.2f}$ (heuristic)")
     ax2.set_xlabel(r"$\ln\ln t$")
@@ -222,8 +222,8 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
             if 1.2e-4 < o["dist_l1"][kl] < 2.5:
                 ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#777777",
                         ha="center", va="bottom", zorder=2)
-    ax.loglog(x[keep], r["dist_l1"][keep], color=C["l1"], label=r"distance to $\ell_1$-SVM")
-    ax.loglog(x[keep], r["dist_l2"][keep], color=C["l2"], label=r"distance to $\ell_2$-SVM")
+    ax.loglog(x[keep], r["dist_l1"][keep], **plots.series_style("l1"), label=r"distance to $\ell_1$-SVM")
+    ax.loglog(x[keep], r["dist_l2"][keep], **plots.series_style("l2"), label=r"distance to $\ell_2$-SVM")
     ax.axvline(log_t, color=C["theory"], lw=1, ls=":")
     lock = lock_on_log_t(omega0)
     if lock <= max(WIDGET_LOG_T):

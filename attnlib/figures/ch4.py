@@ -34,7 +34,7 @@ def fig_subdifferential(k: Mapping | None = None) -> Figure:
     idx = [int(np.nanargmin(np.abs(k["log_t"] - lt))) for lt in (10.0, LOG_T_1E300, 1e6)]
     marks = ("o", "s", "D")
     names = ("$\\log t=10$", "$t=10^{300}$", "$\\log t=10^6$")
-    shades = (plots.OKABE_ITO["sky_blue"], plots.OKABE_ITO["orange"], plots.OKABE_ITO["vermillion"])
+    shades = (plots.PALETTE["sky_blue"], plots.PALETTE["orange"], plots.PALETTE["vermillion"])
     for j, m, name, col in zip(idx, marks, names, shades):
         a2.scatter(k["beta_hat"][j], k["Blambda"][j], marker=m, color=col, zorder=4, s=36,
                    label=f"flow at {name}")
@@ -51,7 +51,7 @@ def fig_identity(k: Mapping | None = None) -> Figure:
     k = compute_kkt() if k is None else k
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.6)
     ok = k["log_mu"] >= 1.0
-    cols = [plots.OKABE_ITO[c] for c in ("orange", "blue", "bluish_green", "reddish_purple")]
+    cols = [plots.PALETTE[c] for c in ("orange", "blue", "bluish_green", "reddish_purple")]
     for j in range(k["Blambda"].shape[1]):
         a1.plot(k["log_mu"][ok], k["Blambda"][ok, j], color=cols[j], label=f"$j={j + 1}$: $B\\phi/\\ln\\mu$")
         a1.plot(k["log_mu"][ok], k["Blambda_beta"][ok, j], color=plots.COLORS["theory"], ls="--", lw=1.2,
@@ -79,8 +79,8 @@ def fig_residuals(k: Mapping | None = None) -> Figure:
     lm = k["log_mu"]
     ok = lm >= 1.0
     a1.plot(lm[ok], k["epsilon"][ok], color=plots.COLORS["xi"], label=r"$\epsilon(t)$ (stationarity)")
-    a1.plot(lm[ok], k["delta"][ok], color=plots.OKABE_ITO["bluish_green"], label=r"$\delta(t)$ (slackness)")
-    a1.plot(lm[ok], k["epsilon_prime"][ok], color=plots.OKABE_ITO["reddish_purple"],
+    a1.plot(lm[ok], k["delta"][ok], color=plots.PALETTE["bluish_green"], label=r"$\delta(t)$ (slackness)")
+    a1.plot(lm[ok], k["epsilon_prime"][ok], color=plots.PALETTE["reddish_purple"],
             label=r"$\epsilon'(t)$ (distance to $\check\beta$)")
     a1.plot(lm[ok], k["C"] / lm[ok], **plots.THEORY_STYLE, label=f"predicted $C/\\ln\\mu$, $C={k['C']:.2f}$")
     tail = lm >= lm[k["j1e300"]]
@@ -95,7 +95,7 @@ def fig_residuals(k: Mapping | None = None) -> Figure:
     a1.set_ylabel("KKT residual (log scale)")
     a1.legend(fontsize=8, loc="lower left")
     a2.plot(lm[ok], k["dist"][ok], color=plots.COLORS["xi"], label=r"$\|\hat\beta(t)-\beta^*\|/\|\beta^*\|$")
-    a2.plot(lm[ok], np.maximum(1.0 - k["cos"][ok], 1e-16), color=plots.OKABE_ITO["blue"], ls="--",
+    a2.plot(lm[ok], np.maximum(1.0 - k["cos"][ok], 1e-16), color=plots.PALETTE["blue"], ls="--",
             label=r"$1-\cos(\beta(t),\beta^*)$ (floored at $10^{-16}$)")
     a2.axvline(lm[k["j1e300"]], color="grey", lw=0.8, ls="-.")
     a2.text(lm[ok][-1], 3 * k["dist"][-1], "accuracy of the\nreference SVM solution", fontsize=7.5, color="grey",
@@ -116,7 +116,7 @@ def fig_duals(k: Mapping | None = None) -> Figure:
     ok = k["log_mu"] >= 2.0
     x = 1.0 / k["log_mu"][ok]
     ext = extrapolate_duals()
-    cols = [plots.OKABE_ITO[c] for c in ("blue", "orange", "bluish_green", "reddish_purple", "vermillion",
+    cols = [plots.PALETTE[c] for c in ("blue", "orange", "bluish_green", "reddish_purple", "vermillion",
                                           "sky_blue")]
     sel = settled()
     x_tail = np.linspace(0, 1.0 / k["log_mu"][sel][0], 10)

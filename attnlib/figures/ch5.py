@@ -39,7 +39,7 @@ def fig_alignment(res: Mapping | None = None) -> Figure:
     fig, ax = plots.new_figure(width=6.4)
     floor = 1e-18
     for which, col, lab in (("exact", plots.COLORS["KQ"], "exactly representable data"),
-                            ("rotated", plots.OKABE_ITO["blue"], "rotated data (rounded)")):
+                            ("rotated", plots.PALETTE["blue"], "rotated data (rounded)")):
         r = res[which]
         ok = r["mu"] > 0
         ax.plot(r["mu"][ok], np.maximum(r["err"][ok], floor), color=col, label=lab)
@@ -59,7 +59,7 @@ def fig_reduced(r: Mapping | None = None) -> Figure:
     r = compute_reduced() if r is None else r
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     x = _time(r["log_t"])
-    cols = [plots.OKABE_ITO[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
+    cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
     for j in range(2):
         a1.plot(x, np.abs(r["xi_k"][:, j]), color=cols[j], label=f"$|\\xi_{{k,{j + 1}}}|$ from $U_K^\\top KV$")
         a1.plot(x, np.abs(r["xi_q"][:, j]), color=cols[j], ls="-.", lw=1.2,
@@ -94,7 +94,7 @@ def fig_coincide(c: Mapping | None = None) -> Figure:
     a1.plot(mf, [np.linalg.norm(W) / np.linalg.norm(c["W0"]) for W in fam], color=plots.COLORS["fro"],
             label=r"$\|W(m)\|_F$ / $\|W^\circ\|_F$")
     a1.plot(mf, [margin(data, W) for W in fam], color=plots.COLORS["theory"], ls=":", label=r"margin $\mu(W(m))$")
-    marks = {"W-flow": ("o", plots.OKABE_ITO["sky_blue"]), "KQ-flow": ("s", plots.OKABE_ITO["orange"]),
+    marks = {"W-flow": ("o", plots.PALETTE["sky_blue"]), "KQ-flow": ("s", plots.PALETTE["orange"]),
              "nuclear SVM, rotated data": ("^", plots.COLORS["nuc"])}
     for name, (mk, col) in marks.items():
         a1.plot([c["m"][name]], [1.0], marker=mk, color=col, mec="black", ls="none", ms=8, label=name)
@@ -119,7 +119,7 @@ def fig_coincide(c: Mapping | None = None) -> Figure:
 
 def _misaligned_panels(axes, thetas, scale) -> None:
     a1, a2 = axes
-    cols = [plots.OKABE_ITO[c] for c in ("black", "blue", "bluish_green", "orange", "vermillion",
+    cols = [plots.PALETTE[c] for c in ("black", "blue", "bluish_green", "orange", "vermillion",
                                           "reddish_purple", "sky_blue")]
     for th, col in zip(thetas, cols):
         r = compute_misaligned(float(th), float(scale))
@@ -167,7 +167,7 @@ def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figu
     a1.legend(fontsize=8, loc="center left")
     sv0 = singular_values(closed_form_W(exact_data()))
     ok2 = ok & (r["mu"] > 0)
-    cols = [plots.OKABE_ITO[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
+    cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
     for j in range(4):
         a2.plot(lt[ok2], r["sv"][ok2, j], color=cols[j], label=f"$s_{j + 1}(W/\\mu)$")
         a2.axhline(sv0[j], **{**plots.THEORY_STYLE, "linewidth": 1.0}, label="$s_j(W^\\circ)$" if j == 0 else None)

@@ -126,7 +126,7 @@ def fig_gd(r: Mapping | None = None) -> Figure:
     t, loss = r["gf"]
     keep = t > 0
     ax2.plot(t[keep], loss[keep] - r["min_loss"], color=plots.COLORS["theory"], lw=2.2, label="gradient flow")
-    cols = plots.OKABE_ITO
+    cols = plots.PALETTE
     for lr_, col in ((0.3, cols["sky_blue"]), (3.0, C["gd"]), (10.0, cols["vermillion"])):
         run = r["runs"][lr_]
         k = run["t"] > 0
@@ -143,7 +143,7 @@ def fig_selection(r: Mapping | None = None) -> Figure:
     """W(0) = -c W_F: c = 1 recovers, c = 4 settles on a locally optimal selection and its own SVM."""
     r = compute_selection() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
-    cols = {SHIFTS[0]: C["W"], SHIFTS[1]: plots.OKABE_ITO["vermillion"]}
+    cols = {SHIFTS[0]: C["W"], SHIFTS[1]: plots.PALETTE["vermillion"]}
     for c in SHIFTS:
         d = r[c]
         x = d["log_t"]

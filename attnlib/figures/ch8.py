@@ -15,7 +15,7 @@ _SCALE_COLORS = ("reddish_purple", "vermillion", "orange", "bluish_green", "blue
 
 
 def _scale_color(j: int) -> str:
-    return plots.OKABE_ITO[_SCALE_COLORS[j % len(_SCALE_COLORS)]]
+    return plots.PALETTE[_SCALE_COLORS[j % len(_SCALE_COLORS)]]
 
 
 def fig_init_scale(r=None) -> Figure:
@@ -49,7 +49,7 @@ def fig_saddles(r=None, omega0: float = 0.03) -> Figure:
     keep = x > 0.01
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
     for j in range(run["beta"].shape[1]):
-        col = plots.OKABE_ITO[("blue", "vermillion", "bluish_green", "orange")[j % 4]]
+        col = plots.PALETTE[("blue", "vermillion", "bluish_green", "orange")[j % 4]]
         ax.plot(x[keep], np.abs(run["beta"][keep, j]), color=col, label=rf"$|\beta_{j + 1}|$")
         ax2.plot(x[keep], run["bhat"][keep, j], color=col, label=rf"$\beta_{j + 1}/\mu$")
         ax2.axhline(r["l1"][j], color=col, ls="--", lw=0.9)
@@ -71,7 +71,7 @@ def fig_mirror(r=None) -> Figure:
     ``p``'s SVMs (dotted), per iteration."""
     r = ch8.mirror() if r is None else r
     fig, ax = plots.new_figure(1, 1, width=6.4, height=3.9)
-    cols = {1.5: plots.OKABE_ITO["vermillion"], 2.0: plots.OKABE_ITO["blue"], 3.0: plots.OKABE_ITO["bluish_green"]}
+    cols = {1.5: plots.PALETTE["vermillion"], 2.0: plots.PALETTE["blue"], 3.0: plots.PALETTE["bluish_green"]}
     for p, run in r["runs"].items():
         k = run["k"]
         ok = k > 0

@@ -68,9 +68,9 @@ def convergence_figure(pair: str = "W-KQ", t_end: float | None = None) -> Figure
     fig, ax = plots.new_figure(1, 1, width=7.0, height=3.6)
     for flow, own, other in ((flows[0], svms[0], svms[1]), (flows[1], svms[1], svms[0])):
         x, d_own, d_other = res["dist_curves"][flow]
-        ax.plot(x, np.maximum(d_own, 1e-16), color=plots.COLORS[flow],
+        ax.plot(x, np.maximum(d_own, 1e-16), **plots.series_style(flow),
                 label=f"{names[flow]} vs {names[own]} SVM (theory: $\\to 0$)")
-        ax.plot(x, np.maximum(d_other, 1e-16), color=plots.COLORS[flow], ls=":",
+        ax.plot(x, np.maximum(d_other, 1e-16), **plots.series_style(flow, ls=":"),
                 label=f"{names[flow]} vs {names[other]} SVM")
     ax.axvline(np.log(1e300), color="grey", lw=0.8, ls="-.")
     ax.text(np.log(1e300) * 1.15, 0.02, "$t=10^{300}$", color="grey", fontsize=8, transform=ax.get_xaxis_transform())

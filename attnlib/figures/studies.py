@@ -52,7 +52,7 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != 3, s))  # the chapter's demo data first
     fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
     cols = dict(zip(sorted({r.lr for r in study.runs}),
-                    [plots.OKABE_ITO[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
+                    [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
     for ax, seed in zip(np.atleast_1d(axes), seeds):
         horizon = max(r.steps[-1] for r in study.runs)
         k = np.unique(np.geomspace(1, horizon, 400).astype(int))

@@ -30,7 +30,7 @@ def fig_sample_weights(r=None) -> Figure:
         ax.plot(x[keep], w[keep, k], color=C["nopt"], lw=0.7, alpha=0.6,
                 label="non-support pairs" if k == np.flatnonzero(~act)[0] else None)
     for n, k in enumerate(np.flatnonzero(act)):
-        color = plots.OKABE_ITO[("blue", "vermillion", "bluish_green", "orange", "reddish_purple")[n % 5]]
+        color = plots.PALETTE[("blue", "vermillion", "bluish_green", "orange", "reddish_purple")[n % 5]]
         ax.plot(x[keep], w[keep, k], color=color, lw=1.3, label="support pairs" if n == 0 else None)
         ax.axhline(lam[k], color=color, ls="--", lw=0.8)
     ax.set_yscale("log")
