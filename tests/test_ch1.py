@@ -7,6 +7,7 @@ import pytest
 import attnlib as al
 from attnlib.experiments import ch1
 from attnlib.figures import ch1 as ch1_figures
+from attnlib import plots
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_figures_build():
 
     for name in ("tokens", "svm_plane", "direction_widget"):
         fig = ch1_figures.FIGURES[name]()
-        assert fig.axes
+        assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # WCAG 1.4.11: 3:1
         plt.close(fig)
 
 

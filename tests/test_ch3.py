@@ -16,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 import attnlib as al  # noqa: E402
 from attnlib.experiments import ch3  # noqa: E402
 from attnlib.figures import ch3 as ch3_figures  # noqa: E402
+from attnlib import plots
 
 
 @pytest.mark.claims
@@ -137,6 +138,7 @@ def test_figures_build(name):
 
     fig = ch3_figures.FIGURES[name]()
     assert isinstance(fig, Figure) and fig.axes
+    assert not plots.low_contrast(fig), plots.low_contrast(fig)  # every line, marker and bar at 3:1 (WCAG 1.4.11)
     plt.close(fig)
 
 

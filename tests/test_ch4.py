@@ -5,6 +5,7 @@ import pytest
 import attnlib as al
 from attnlib.experiments import ch4
 from attnlib.figures import ch4 as ch4_figures
+from attnlib import plots
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,7 @@ def test_figures_build():
     for name, f in ch4_figures.FIGURES.items():
         fig = f()
         assert fig.axes, name
+        assert not plots.low_contrast(fig), (name, plots.low_contrast(fig))  # 3:1 (WCAG 1.4.11)
         plt.close(fig)
 
 

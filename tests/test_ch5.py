@@ -12,6 +12,7 @@ import pytest
 import attnlib as al
 from attnlib.experiments import ch5
 from attnlib.figures import ch5 as ch5_figures
+from attnlib import plots
 
 
 def test_rotated_data_meet_assumption_4_but_are_not_dyadic():
@@ -173,6 +174,7 @@ def test_figures_build():
             continue
         fig = f()
         assert fig.axes, name
+        assert not plots.low_contrast(fig), (name, plots.low_contrast(fig))  # 3:1 (WCAG 1.4.11)
         plt.close(fig)
 
 

@@ -4,6 +4,8 @@ import pytest
 
 from attnlib.experiments import ch6
 from attnlib.figures import ch6 as ch6_figures
+from attnlib.figures import studies as study_figs
+from attnlib import plots
 
 
 @pytest.mark.claims
@@ -119,7 +121,13 @@ def test_figures_render(name):
 
     matplotlib.use("Agg")
     fig = ch6_figures.FIGURES[name]()
-    assert fig.axes
+    assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)
+
+
+@pytest.mark.parametrize("name", sorted(study_figs.FIGURES))
+def test_study_figures_render_at_3_to_1(name):
+    fig = study_figs.FIGURES[name]()
+    assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)
 
 
 # -- the multi-seed studies (attnlib.experiments.studies) behind the chapter's general claims -------------------

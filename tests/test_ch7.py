@@ -10,6 +10,7 @@ import pytest
 import attnlib as al
 from attnlib.experiments import ch7
 from attnlib.figures import ch7 as ch7_figures
+from attnlib import plots
 
 
 def test_e1_shapes():
@@ -131,7 +132,8 @@ def test_figures_render(name):
     import matplotlib
 
     matplotlib.use("Agg")
-    assert ch7_figures.FIGURES[name]().axes
+    fig = ch7_figures.FIGURES[name]()
+    assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)
 
 
 # -- E9 with the nuclear-norm certificate (attnlib.experiments.studies) ------------------------------------------

@@ -16,6 +16,7 @@ import attnlib as al  # noqa: E402
 
 from attnlib.experiments import ch8  # noqa: E402
 from attnlib.figures import ch8 as ch8_figures  # noqa: E402
+from attnlib import plots
 
 
 @pytest.mark.claims
@@ -88,4 +89,5 @@ def test_p2_mirror_descent_is_normalized_gd():
 
 @pytest.mark.parametrize("name", sorted(ch8_figures.FIGURES))
 def test_figures_build(name):
-    assert ch8_figures.FIGURES[name]().axes
+    fig = ch8_figures.FIGURES[name]()
+    assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)

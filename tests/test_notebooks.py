@@ -197,7 +197,7 @@ def test_static_twin_output_carries_a_still_image():
     assert set(bundle) == {"text/html", "image/png", "text/plain"}
     assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
     html = bundle["text/html"]
-    src = re.search(r'<img id="_anim_img\w+" src="data:image/png;base64,([^"]+)"', html)
+    src = re.search(r'<img id="_anim_img\w+"[^>]*\ssrc="data:image/png;base64,([^"]+)"', html)
     assert src, "the animation's <img> has no initial frame"
     assert base64.b64decode(src.group(1)).startswith(PNG_MAGIC)
     assert 'class="anim-controls" style="display:none"' in html  # shown by script only

@@ -12,6 +12,7 @@ import pytest
 import attnlib as al
 from attnlib.experiments import numerics as nm
 from attnlib.figures import numerics as nm_figures
+from attnlib import plots
 
 
 @pytest.mark.claims
@@ -92,9 +93,9 @@ def test_frame_table_reaches_1e300_in_a_few_thousand_evaluations():
 def test_figures_and_widget_values():
     import matplotlib.pyplot as plt
 
-    for rtol in nm.RTOLS:
-        plt.close(nm_figures.fig_accuracy(rtol))
-    plt.close(nm_figures.fig_cost())
+    for fig in [nm_figures.fig_accuracy(rtol) for rtol in nm.RTOLS] + [nm_figures.fig_cost()]:
+        assert not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)
+        plt.close(fig)
     with pytest.raises(ValueError, match="rtol must be one of"):
         nm_figures.fig_accuracy(3e-8)
 

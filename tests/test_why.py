@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 
 from attnlib.experiments import why  # noqa: E402
 from attnlib.figures import why as why_figures  # noqa: E402
+from attnlib import plots
 
 
 def test_l1_identity_minimal_at_balanced_factors():
@@ -86,4 +87,4 @@ def test_watson_transfer_needs_equal_pairs():
 @pytest.mark.parametrize("name", sorted(why_figures.FIGURES))
 def test_figures_build(name):
     fig = why_figures.FIGURES[name]()
-    assert fig.axes
+    assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)

@@ -328,3 +328,18 @@ def test_light_ticks_makes_a_frame_cheap_to_redraw():
     assert len(a.xaxis.get_minorticklocs()) == 0 and len(b.yaxis.get_minorticklocs()) == 0
     assert len([t for t in a.yaxis.get_majorticklocs() if 1e-300 <= t <= 1.0]) <= 9  # 300 decades, <= 8 ticks
     assert fig.subplotpars.left == pytest.approx(0.1) and fig.get_layout_engine() is None
+
+
+def test_low_contrast_finds_pale_lines_and_bars_and_passes_the_book_palette():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color="#BBBBBB", label="pale")                     # 1.92:1
+    ax.plot([0, 1], [1, 0], color=plots.COLORS["KQ"], alpha=0.45, label="faded")  # 2.02:1 once blended
+    ax.plot([0, 1], [0.5, 0.5], color=plots.COLORS["context"], label="context")  # 3.45:1
+    ax.bar([0], [1], color=plots.COLORS["xi"], label="bars")
+    ax.axhspan(0, 0.2, color="#EEEEEE")                                          # a region: not checked
+    bad = plots.low_contrast(fig)
+    assert len(bad) == 2 and "'pale'" in bad[0] and "'faded'" in bad[1]
+    assert all(plots.contrast_ratio(c, "white") >= 3 for c in plots.COLORS.values())
+    plt.close(fig)

@@ -110,7 +110,7 @@ def fig_svm_plane(res: Mapping | None = None) -> Figure:
     data = make_toy_data()
     for k, (b, (i, _)) in enumerate(zip(res["B"], data.pairs)):
         first = k == 0 or data.pairs[k - 1][0] != i
-        ax.plot(xs, (1 - b[0] * xs) / b[1], color=SAMPLE_COLORS[i], lw=1.0, alpha=0.8,
+        ax.plot(xs, (1 - b[0] * xs) / b[1], color=SAMPLE_COLORS[i], lw=1.0,
                 label=rf"$\beta^\top B_{{{i + 1}l}}=1$ (sample {i + 1})" if first else None)
     r1 = np.abs(res["l1"]).sum()
     ax.plot([r1, 0, -r1, 0, r1], [0, r1, 0, -r1, 0], color=plots.COLORS["l1"], lw=1, linestyle=":")
@@ -185,7 +185,7 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     ax1.legend(loc="upper center", fontsize=8, ncol=3)
     ray = _cached_ray(float(angle))
     ref = _cached_ray(0.0)
-    ax2.semilogy(ref["c"], ref["excess"], color=plots.COLORS["W"], alpha=0.35, label=r"along $W_F$ (angle 0°)")
+    ax2.semilogy(ref["c"], ref["excess"], color=plots.COLORS["context"], ls="--", label=r"along $W_F$ (angle 0°)")
     ax2.semilogy(ray["c"], ray["excess"], color=plots.COLORS["W"], label=f"along $D$ (angle {angle:g}°)")
     if ray["mu_dir"] > 0:
         ax2.semilogy(ray["c"], ray["prediction"], **plots.THEORY_STYLE,

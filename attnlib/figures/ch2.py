@@ -61,7 +61,7 @@ def fig_seed_sweep(res: Mapping | None = None) -> Figure:
 
 
 GD_COLORS = {"GF": plots.COLORS["W"], "NGD": plots.COLORS["ngd"], "GD": plots.COLORS["gd"]}
-GD_STYLES = {"GF": {"lw": 5, "alpha": 0.45}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, "linestyle": "--"}}
+GD_STYLES = {"GF": {"lw": 5, "alpha": 0.7}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, "linestyle": "--"}}
 
 
 def fig_gd_comparison(res: Mapping | None = None) -> Figure:

@@ -214,13 +214,13 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     for j, om in enumerate(WIDGET_OMEGA0):
         if om != omega0:
             o = compute_widget(om)
-            ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color="#BBBBBB", lw=0.8, zorder=1,
+            ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color=plots.COLORS["context"], lw=0.8, zorder=1,
                       label=r"other $\omega_0$: distance to $\ell_1$" if "other" not in str(ax.get_legend_handles_labels()[1]) else None)
             # one label per grey curve: where it first falls below 0.03, else staggered along the plateau
             low = np.where((o["dist_l1"] < 0.03 / 5.0 ** max(0, j - 3)) & (o["log_t"] > 3.0))[0]
             kl = int(low[0]) if len(low) else int(np.argmin(np.abs(o["log_t"] - 10.0 ** (1.0 + 0.8 * j))))
             if 1.2e-4 < o["dist_l1"][kl] < 2.5:
-                ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#777777",
+                ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#666666",
                         ha="center", va="bottom", zorder=2)
     ax.loglog(x[keep], r["dist_l1"][keep], **plots.series_style("l1"), label=r"distance to $\ell_1$-SVM")
     ax.loglog(x[keep], r["dist_l2"][keep], **plots.series_style("l2"), label=r"distance to $\ell_2$-SVM")
@@ -232,7 +232,7 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     else:
         ax.annotate(rf"locks on at $\ln t\approx${_sci(lock)} $\to$", (0.98, 0.06), xycoords="axes fraction",
                     ha="right", fontsize=8.5, color=C["l1"])
-    ax.axhline(LOCK_ON_TOL, color="#999999", lw=0.6, ls="--", zorder=1)
+    ax.axhline(LOCK_ON_TOL, color=plots.COLORS["context"], lw=0.6, ls="--", zorder=1)
     ax.set_ylim(1e-4, 3)
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel("relative distance of $\\hat\\beta(t)$ (log scale)")

@@ -45,7 +45,7 @@ def fig_kq_vs_w(r: Mapping | None = None) -> Figure:
     ax.set_yscale("log")
     _logt_axis(ax)
     ax.set_ylabel(r"$1-\cos$ (log scale)")
-    ax.axvline(CHECKPOINTS[0], color="#999999", lw=0.8)
+    ax.axvline(CHECKPOINTS[0], color=C["context"], lw=0.8)
     ax.text(CHECKPOINTS[0] * 1.1, 0.5, r"$t=10^{300}$", fontsize=8, color="#666666")
     for p in ("W", "KQ"):
         x, sv = r[p]["log_t"], r[p]["sv"]

@@ -51,7 +51,7 @@ def fig_e9(eps: float = 0.1) -> Figure:
         x = r["log_t"]
         keep = x > -5
         hl = e == eps
-        ax.plot(x[keep], np.maximum(r["err"][keep], floor), color=C["KQ"] if hl else "#BBBBBB",
+        ax.plot(x[keep], np.maximum(r["err"][keep], floor), color=C["KQ"] if hl else C["context"],
                 lw=2.2 if hl else 1.0, zorder=3 if hl else 2,
                 label=rf"$\varepsilon={e:g}$ (shown)" if hl else None)
     ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")

@@ -31,7 +31,7 @@ def fig_init_scale(r=None) -> Figure:
         ax2.plot(x, run["dist_l2"][ok], color=col, label=rf"$\omega_0={om:g}$")
         if np.isfinite(run["lock_log_mu"]):
             ax.plot([run["lock_log_mu"]], [ch8.LOCK_TOL], "o", color=col, mfc="white", mew=1.5)
-    ax.axhline(ch8.LOCK_TOL, color="#999999", lw=0.8, ls=":")
+    ax.axhline(ch8.LOCK_TOL, color=plots.COLORS["context"], lw=0.8, ls=":")
     for a, name in ((ax, r"$\ell_1$"), (ax2, r"$\ell_2$")):
         a.set_yscale("log")
         a.set_xlabel(r"$\ln\mu(\beta(t))$")

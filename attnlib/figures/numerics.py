@@ -48,7 +48,7 @@ def fig_accuracy(rtol: float = 1e-8) -> Figure:
     for tol in RTOLS:
         sel = tol == rtol
         ax.plot(x, np.maximum(r[tol]["err"][keep], 1e-16), color=plots.COLORS["KQ"] if sel else plots.COLORS["nopt"],
-                lw=2.2 if sel else 0.9, alpha=1.0 if sel else 0.6, zorder=3 if sel else 2,
+                lw=2.2 if sel else 0.9, alpha=1.0, zorder=3 if sel else 2,
                 label=rf"rtol $=10^{{{int(np.log10(tol))}}}$" if sel else None)
     ax.axhline(rtol, **plots.THEORY_STYLE, label="rtol")
     ax.axhline(1e-6, color=plots.COLORS["theory"], ls=":", lw=1.2, label=r"target $10^{-6}$")

@@ -21,7 +21,7 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, gridspec_kw={"width_ratios": [2.2, 1]})
     floor = st.CERT_FLOOR
     for k, r in enumerate(study.runs):
-        ax.plot(r.log_t, np.maximum(r.nuc_gap, floor / 3), color=C["KQ"], lw=0.7, alpha=0.45,
+        ax.plot(r.log_t, np.maximum(r.nuc_gap, floor / 3), color=C["KQ"], lw=0.7, alpha=0.75,
                 label=r"one run (data seed $\times$ start)" if k == 0 else None)
     med = [v["median"] for v in study.summary().values()]
     ax.plot(study.log_t, np.maximum(med, floor / 3), "o-", color=plots.COLORS["theory"], lw=2.2, ms=4,
@@ -31,7 +31,7 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"$\|\widehat W\|_*/\|W_*\|_*-1$ (log scale)")
-    ax.axvline(1e6, color="#999999", lw=0.8)
+    ax.axvline(1e6, color=C["context"], lw=0.8)
     ax.text(1.3e6, 0.3, "margin frame", fontsize=8, color="#666666")
     ax.set_ylim(floor / 3, 1)
     rates = np.sort(study.rates())
@@ -83,7 +83,7 @@ def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
     floor = 1e-17
     for e, q in paths.items():
         hl = e == eps
-        ax.plot(q.log_t, np.maximum(q.alignment, floor), color=C["KQ"] if hl else "#BBBBBB",
+        ax.plot(q.log_t, np.maximum(q.alignment, floor), color=C["KQ"] if hl else C["context"],
                 lw=2.2 if hl else 1.0, zorder=3 if hl else 2,
                 label=rf"$\varepsilon={e:g}$" if hl else (r"other $\varepsilon$" if e == 0.0 else None))
     ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")

@@ -27,7 +27,7 @@ def fig_sample_weights(r=None) -> Figure:
     keep = x >= 0.5
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
     for k in np.flatnonzero(~act):
-        ax.plot(x[keep], w[keep, k], color=C["nopt"], lw=0.7, alpha=0.6,
+        ax.plot(x[keep], w[keep, k], color=C["nopt"], lw=0.7, alpha=0.85,
                 label="non-support pairs" if k == np.flatnonzero(~act)[0] else None)
     for n, k in enumerate(np.flatnonzero(act)):
         color = plots.PALETTE[("blue", "vermillion", "bluish_green", "orange", "reddish_purple")[n % 5]]
