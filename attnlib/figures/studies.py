@@ -46,8 +46,8 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
 
 def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     """Gradient descent with large steps as a distribution: the fraction of perturbed starts that have recovered
-    every optimal token (for good) by step ``k``, one panel per data seed, one colour per step size, solid for the
-    exponential and dashed for the logistic loss."""
+    every optimal token (for good) by step ``k``, one panel per data seed, one colour and marker per step size,
+    solid lines and filled markers for the exponential loss, dashed lines and open markers for the logistic one."""
     study = st.gd_step_study() if study is None else study
     seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != 3, s))  # the chapter's demo data first
     fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
@@ -64,7 +64,9 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
                 kk = k[k <= end]
                 lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
                 ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
-                        lw=1.8, label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
+                        lw=1.8, marker="osD^"[j % 4], ms=4.5, markevery=(0.03 * j + 0.015 * i, 0.12),
+                        markerfacecolor="white" if loss == "logistic" else col,
+                        label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
         ax.set_xscale("log")
         ax.set_ylim(-0.06, 1.06)
         ax.set_xlabel("step $k$ (log scale)")
