@@ -13,8 +13,7 @@ Examples
 --------
 >>> quantifier(20, 20), quantifier(0, 20), quantifier(13, 20), quantifier(3, 20)
 ('all', 'none', 'most', 'some')
->>> claim("2 + 2 = 4", 2 + 2 == 4)
-'2 + 2 = 4'
+>>> claim("2 + 2 = 4", 2 + 2 == 4)  # returns nothing, so a cell that ends with it shows no output
 """
 from __future__ import annotations
 
@@ -37,8 +36,11 @@ def _truth(holds, name: str = "holds") -> bool:
     return bool(arr.all())
 
 
-def claim(sentence: str, holds, detail: str = "") -> str:
-    """Return ``sentence`` if the computed outcome ``holds`` (every entry, for an array); else raise.
+def claim(sentence: str, holds, detail: str = "") -> None:
+    """Check that the computed outcome ``holds`` (every entry, for an array) makes ``sentence`` true; else raise.
+
+    Returns nothing, so a notebook cell that ends with a claim displays no extra output (a figure cell must
+    show only its figure).
 
     Parameters
     ----------
@@ -59,7 +61,6 @@ def claim(sentence: str, holds, detail: str = "") -> str:
     if not _truth(holds):
         raise ClaimError(f"the book says {sentence!r}, but the computed values say otherwise"
                          + (f": {detail}" if detail else ""))
-    return sentence
 
 
 def word(condition, yes: str, no: str) -> str:
