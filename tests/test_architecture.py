@@ -97,6 +97,70 @@ def test_the_checker_sees_a_violation(tmp_path):
                                         "attnlib/svm.py imports attnlib.diagnostics"]
 
 
+def _private_imports(root: Path = ROOT) -> list[str]:
+    """``from <attnlib module> import _name`` anywhere in the package (also inside functions)."""
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0 and (node.module or "").split(".")[0] != "attnlib":
+                continue
+            where = f"{path.relative_to(root.parent)}: from {'.' * node.level}{node.module or ''}"
+            wrong += [f"{where} import {a.name}" for a in node.names if a.name.startswith("_")]
+    return wrong
+
+
+def test_no_private_name_crosses_a_module():
+    # What two modules share gets a public name (attnlib._validate is a private *module* with public functions).
+    wrong = _private_imports()
+    assert not wrong, "private names imported from another attnlib module:\n" + "\n".join(wrong)
+
+
+def _cycles(root: Path = ROOT) -> list[list[str]]:
+    """Import cycles among attnlib's modules (function-level imports included), each as a closed path."""
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        mod = _module_name(path, root)
+        if mod != "__init__":
+            graph.setdefault(mod, set()).update(_attnlib_imports(path, root) - {mod, "__init__"})
+    state, stack, found = {}, [], []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle():
+    cycles = _cycles()
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_checkers_see_a_private_import_and_a_cycle(tmp_path):
+    pkg = tmp_path / "attnlib"
+    (pkg / "figures").mkdir(parents=True)
+    (pkg / "frame.py").write_text("from ._validate import check_array\n\ndef f():\n    from .flow import _solve\n")
+    (pkg / "flow.py").write_text("from .frame import f\nfrom attnlib.model import _grad, cosine\n")
+    (pkg / "model.py").write_text("import numpy as np\nfrom numpy import _core\n")
+    (pkg / "figures" / "ch1.py").write_text("from ..experiments.ch1 import _ray\n")
+    assert _private_imports(pkg) == ["attnlib/figures/ch1.py: from ..experiments.ch1 import _ray",
+                                     "attnlib/flow.py: from attnlib.model import _grad",
+                                     "attnlib/frame.py: from .flow import _solve"]
+    assert _cycles(pkg) == [["flow", "frame", "flow"]]
+
+
 MATPLOTLIB_FREE = ("experiments", "_validate", "data", "kernels", "model", "assumptions", "svm", "dynamics", "flow",
                    "frame", "diagnostics", "checks")
 
