@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["check_array", "check_choice", "check_same_data", "check_scalar", "data_fingerprint"]
 
 
-def _given(value: Any) -> str:
+def describe(value: Any) -> str:
     """A short description of what was given, for error messages."""
     if value is None:
         return "None"
@@ -65,16 +65,16 @@ def check_array(value: Any, name: str, *, shape: tuple | None = None, ndim: int 
                         f"{',' if shape is not None and len(shape) == 1 else ''})" if shape is not None
                         else f"a {ndim}-D array" if ndim is not None else "an array")
     if value is None or isinstance(value, (str, bytes, dict, set)):
-        raise TypeError(f"{name} must be {want} of real numbers; got {_given(value)}")
+        raise TypeError(f"{name} must be {want} of real numbers; got {describe(value)}")
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
-        raise ValueError(f"{name} must be {want} of real numbers; got {_given(value)} ({exc})") from None
+        raise ValueError(f"{name} must be {want} of real numbers; got {describe(value)} ({exc})") from None
     if np.iscomplexobj(raw):
         raise TypeError(f"{name} must be {want} of real numbers; got a complex array (attnlib does not drop "
                         f"imaginary parts silently; pass .real if that is what you mean)")
     if raw.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be {want} of real numbers; got {_given(value)} with entries of dtype "
+        raise TypeError(f"{name} must be {want} of real numbers; got {describe(value)} with entries of dtype "
                         f"{raw.dtype}")
     arr = np.array(raw, dtype=float)
     if ndim is not None and arr.ndim != ndim or shape is not None and any(
@@ -106,7 +106,7 @@ def check_scalar(value: Any, name: str, *, integer: bool = False, lo: float | No
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
     if value is None or isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, numbers.Number):
-        raise TypeError(f"{name} must be {want}; got {_given(value)}")
+        raise TypeError(f"{name} must be {want}; got {describe(value)}")
     if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {want}; got the complex number {value!r}")
     x = float(value)
@@ -124,7 +124,7 @@ def check_scalar(value: Any, name: str, *, integer: bool = False, lo: float | No
 def check_choice(value: Any, name: str, choices: tuple) -> str:
     """``value`` must be one of the strings in ``choices``."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {choices}; got {_given(value)}")
+        raise TypeError(f"{name} must be one of {choices}; got {describe(value)}")
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value

@@ -73,7 +73,7 @@ class AssumptionReport:
     __repr__ = __str__
 
 
-def _feasible(rows: np.ndarray) -> bool:
+def lp_feasible(rows: np.ndarray) -> bool:
     """Is there x with ``rows @ x >= 1``? (an LP feasibility problem, solved by HiGHS).
 
     Rows are scaled to unit norm (by powers of two, exactly) and the right-hand side with them, so HiGHS's
@@ -100,7 +100,7 @@ def _check_separability(data: AttentionData, diagonal: bool) -> AssumptionCheck:
         return AssumptionCheck(name, False, f"token {l} of sample {i} cannot be separated from the optimal token "
                                f"(its constraint {'row B_il' if diagonal else 'matrix A_il'} is zero)", int(i))
     what = "beta" if diagonal else "W"
-    if _feasible(rows):
+    if lp_feasible(rows):
         return AssumptionCheck(name, True, f"a {what} with (x_opt - x_il)^T {'diag(beta)' if diagonal else 'W'} z_i "
                                f">= 1 for all pairs exists (LP feasible)")
     return AssumptionCheck(name, False, f"no {what} separates the optimal tokens (LP infeasible)")

@@ -376,9 +376,9 @@ def make_generic_data(n: int = 6, L: int = 8, d: int = 10, seed: int = 0, *,
 
 def check_data(data: object, name: str = "data") -> AttentionData:
     """``data`` must be an :class:`attnlib.AttentionData`; returns it."""
-    from ._validate import _given
+    from ._validate import describe
 
     if not isinstance(data, AttentionData):
         raise TypeError(f"{name} must be an attnlib.AttentionData (e.g. attnlib.make_generic_data()); "
-                        f"got {_given(data)}")
+                        f"got {describe(data)}")
     return data

@@ -5,7 +5,7 @@ integrates the real ODE ``theta' = -grad L(theta)`` with an adaptive solver (sci
 in physical time on ``[0, 1]`` and in ``s = log t`` afterwards, where ``d theta / ds = -e^s grad L(theta)``; the
 factor ``e^s`` is folded into the log-space gradient (``log_scale=s``), so nothing overflows or underflows.
 The flow in ``s`` is stiff on data with large token norms; LSODA detects that and switches to BDF, whose Newton
-steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`_Model.jac`). Flows that settle at a
+steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Flows that settle at a
 finite stationary point in some directions (data attention cannot separate) turn infinitely stiff in ``s``; they
 stop with :class:`FlowStallError` once an evaluation budget is used up.
 
@@ -23,216 +23,24 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from threadpoolctl import threadpool_limits
 
 from ._validate import check_array, check_choice, check_scalar
-from .perturbation import perturb_init
 from .data import check_data
 from .data import AttentionData
-from .model import _grad_beta_from_r, _grad_from_r, _log_sample_weights, _logit_hessian, _sum_log_terms, cosine
+from .dynamics import (MAX_LOG_T, PARAM_NAMES, PARAMS, FlowModel, FlowStallError, OverBudget, SolverOptions,
+                       check_param, combined_W, solve, split_init)
+from .frame import SWITCH_LOG_T, MarginFrameError, log_time_with_frame
+from .kernels import excess_from_logsig, log_attention_path, log_excess_from_logsig, margin_path, margins_per_sample
+from .model import cosine, logistic_loss, min_loss
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
-PARAMS = ("W", "KQ", "beta", "xi")
-MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
+# MAX_LOG_T (the standard solver's range), PARAMS and FlowStallError live in attnlib.dynamics and are re-exported here
 MAX_LOG_T_FRAME = 1e300  # largest log_t_end accepted: beyond MAX_LOG_T the margin frame (attnlib.frame) carries on
-_LOG_GUARD = 230.0  # cap of the log-space gradient terms (e^230 ~ 1e100): far above any on-path value
-_HUGE = 1e100
 _ATOL_FACTOR = 1e-2  # absolute tolerance = 1e-2 * rtol: 1e-3 * rtol costs 25 % more evaluations for "KQ"; 0.1 * rtol
 # halves them but leaves 5e-7 relative path error on small early W (zero init)
 MAX_NFEV = 50_000  # default evaluation budget: the book's flows need <= 6,000 (n=50, L=16, d=32: ~11,000)
-_NAMES = {"W": ("W",), "KQ": ("K", "Q"), "beta": ("beta",), "xi": ("xi_k", "xi_q")}
-
-
-class FlowStallError(RuntimeError):
-    """The adaptive solver stopped making progress (raised when a flow exceeds its evaluation budget).
-
-    Attributes
-    ----------
-    log_t : float
-        ``log t`` the flow had reached.
-    nfev : int
-        Gradient evaluations used.
-    """
-
-    def __init__(self, message: str, log_t: float = float("nan"), nfev: int = 0):
-        super().__init__(message)
-        self.log_t, self.nfev = log_t, nfev
-
-
-class _OverBudget(Exception):
-    pass
-
-
-# -- the parameterisations ---------------------------------------------------------------------------------
-
-def _check_param(param: str) -> None:
-    if not isinstance(param, str) or param not in PARAMS:
-        raise ValueError(f"param must be one of {PARAMS} ('W' combined, 'KQ' separate K and Q, 'beta' combined "
-                         f"diagonal, 'xi' separate diagonal); got {param!r}")
-
-
-def _split_init(data: AttentionData, param: str, init) -> list[np.ndarray]:
-    """Validate ``init`` and return its arrays, in the order of ``_NAMES[param]``."""
-    d = data.d
-    parts = list(init) if param in ("KQ", "xi") and isinstance(init, (tuple, list)) else [init]
-    want = {"W": "W0 of shape (d, d)", "KQ": "a pair (K0, Q0) of shape (d, d_e)", "beta": "beta0 of shape (d,)",
-            "xi": "a pair (xi_k0, xi_q0) of shape (d,)"}[param]
-    if len(parts) != len(_NAMES[param]):
-        raise ValueError(f"init for param={param!r} must be {want} (d = {d})")
-    arrays = [check_array(p, f"init {name}", expected=want) for p, name in zip(parts, _NAMES[param])]
-    for name, a in zip(_NAMES[param], arrays):
-        ok = {"W": a.shape == (d, d), "beta": a.shape == (d,), "xi_k": a.shape == (d,), "xi_q": a.shape == (d,),
-              "K": a.ndim == 2 and a.shape[0] == d, "Q": a.shape == arrays[0].shape}[name]
-        if not ok:
-            raise ValueError(f"init for param={param!r} must be {want} (d = {d}); {name} has shape {a.shape}")
-    return perturb_init(arrays)  # unchanged unless inside perturbed_inputs
-
-
-def _combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:
-    if param == "W":
-        return arrays[0]
-    if param == "KQ":
-        return arrays[0] @ arrays[1].T
-    if param == "beta":
-        return np.diag(arrays[0])
-    return np.diag(arrays[0] * arrays[1])
-
-
-def _neg_grad(data: AttentionData, param: str, r: np.ndarray) -> np.ndarray:
-    """``F = -grad_W L`` (d, d), or its diagonal (d,) for "beta" and "xi", from the scaled ``r`` (n, L)."""
-    return -_grad_beta_from_r(data, r) if param in ("beta", "xi") else -_grad_from_r(data, r)
-
-
-def _velocity(param: str, arrays: list[np.ndarray], F: np.ndarray) -> list[np.ndarray]:
-    """``-grad_theta L`` given ``F = -grad_W L`` (or its diagonal): ``[F]``, ``[F Q, F^T K]``, ``[g]`` or
-    ``[g xi_q, g xi_k]``. Linear in ``F``; ``F`` may carry leading batch axes (..., d, d) or (..., d)."""
-    if param in ("W", "beta"):
-        return [F]
-    if param == "KQ":
-        return [F @ arrays[1], np.swapaxes(F, -1, -2) @ arrays[0]]
-    return [F * arrays[1], F * arrays[0]]
-
-
-def _velocity_jacobian(param: str, shapes: list[tuple], F: np.ndarray) -> np.ndarray:
-    """``d velocity / d theta`` at fixed ``F``, shape (n_theta, n_theta): zero for "W" and "beta"; for "KQ"
-    ``d(F Q)/dQ = F (x) I`` and ``d(F^T K)/dK = F^T (x) I``; for "xi" ``diag(g)`` off the diagonal blocks."""
-    sizes = [int(np.prod(s)) for s in shapes]
-    k, half = sum(sizes), sizes[0]
-    J = np.zeros((k, k))
-    if param == "KQ":
-        d_e = shapes[0][1]
-        J[:half, half:] = np.kron(F, np.eye(d_e))
-        J[half:, :half] = np.kron(F.T, np.eye(d_e))
-    elif param == "xi":
-        J[:half, half:] = np.diag(F)
-        J[half:, :half] = np.diag(F)
-    return J
-
-
-class _Model:
-    """Flattens a parameterisation into one vector and evaluates the scaled gradient and dphi/dt."""
-
-    def __init__(self, data: AttentionData, param: str, arrays: list[np.ndarray], loss: str,
-                 max_nfev: float = np.inf):
-        self.data, self.param, self.loss, self.max_nfev = data, param, loss, max_nfev
-        self.last_s = 0.0
-        self.shapes = [a.shape for a in arrays]
-        self.sizes = [a.size for a in arrays]
-        self.n_theta = sum(self.sizes)
-        i, l = data.pairs.T
-        self._pair_i, self._pair_l = i, l
-        self._diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k, constant
-        with np.errstate(divide="ignore"):
-            self._log_abs_diff = np.log(np.abs(self._diff))
-        self._sign_diff = np.sign(self._diff)
-        self._X, self._z = np.ascontiguousarray(data.X), np.ascontiguousarray(data.z)
-        self._diag = param in ("beta", "xi")
-        self._B_rows = (data.X * data.z[:, None, :])  # (n, L, d): x_il * z_i = d g_il / d beta
-        self.nfev = 0
-        self.njev = 0
-
-    def unpack(self, theta: np.ndarray) -> list[np.ndarray]:
-        out, start = [], 0
-        for shape, size in zip(self.shapes, self.sizes):
-            out.append(theta[start:start + size].reshape(shape))
-            start += size
-        return out
-
-    def _softmax(self, W: np.ndarray):
-        """Log-softmax of the logits ``x_il^T W z_i`` and log sample weights ``log(-loss'(u_i))``, shapes (n, L)
-        and (n,) (a plain-numpy log-softmax: this is the solver's hot path)."""
-        g = np.matmul(self._X, (self._z @ W.T)[:, :, None])[:, :, 0]
-        g = g - g.max(axis=1, keepdims=True)
-        logsig = g - np.log(np.exp(g).sum(axis=1, keepdims=True))
-        return logsig, _log_sample_weights(self.data, logsig, self.loss)
-
-    def r_scaled(self, W: np.ndarray, log_scale: float | None, _parts=None) -> np.ndarray:
-        """``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, shape (n, L), from logs (see attnlib.model).
-
-        ``rho_il / n = -e^s dL/dg_il``: the scaled negative gradient with respect to the logits. Exponents are
-        capped at ``_LOG_GUARD``: on the path these terms are O(poly(log t)); larger ones only occur at wild trial
-        states of the solver, and the cap keeps every derived quantity (step * rhs, W = K Q^T, the error estimate)
-        finite, so the solver rejects the step instead of propagating inf/NaN."""
-        logsig, logw = self._softmax(W) if _parts is None else _parts
-        return _sum_log_terms(logsig, logw, self._log_abs_diff, self._sign_diff, log_scale, _LOG_GUARD)
-
-    def rhs(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
-        """``-e^s grad L(theta)`` and ``e^s dphi/dt``, stacked."""
-        self.nfev += 1
-        self.last_s = log_scale
-        if self.nfev > self.max_nfev:
-            raise _OverBudget
-        if not np.all(np.isfinite(theta)):  # a diverged trial state: a huge finite rhs makes the solver reject it
-            return np.full(theta.size, _HUGE)
-        data, arrays = self.data, self.unpack(theta)
-        r = self.r_scaled(_combined_W(self.param, arrays), log_scale)
-        parts = _velocity(self.param, arrays, _neg_grad(data, self.param, r))
-        dphi = -2.0 / data.n * r[self._pair_i, self._pair_l]
-        return np.concatenate([p.ravel() for p in parts] + [dphi])
-
-    def logit_jacobian(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """``M = d g / d theta``, shape (n, L, n_theta): the logits ``g_il = x_il^T W z_i`` are linear in ``W``,
-        so ``M`` is constant for "W" and "beta" and linear in the other factor for "KQ" and "xi"."""
-        X, z = self._X, self._z
-        if self.param == "W":
-            return (X[:, :, :, None] * z[:, None, None, :]).reshape(X.shape[0], X.shape[1], -1)
-        if self.param == "KQ":
-            K, Q = arrays
-            dK = X[:, :, :, None] * (z @ Q)[:, None, None, :]  # d g / d K_pq = x_il,p (Q^T z_i)_q
-            dQ = (X @ K)[:, :, None, :] * z[:, None, :, None]  # d g / d Q_pq = (K^T x_il)_q z_i,p
-            return np.concatenate([dK.reshape(*X.shape[:2], -1), dQ.reshape(*X.shape[:2], -1)], axis=2)
-        if self.param == "beta":
-            return self._B_rows
-        return np.concatenate([self._B_rows * arrays[1], self._B_rows * arrays[0]], axis=2)
-
-    def jac(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
-        """Analytic Jacobian of :meth:`rhs`, shape (n_theta + n(L-1),) * 2 (the Hessian of the loss, scaled).
-
-        With ``rho = -n e^s dL/dg`` and ``M = dg/dtheta``, ``rhs = M^T rho / n`` and
-        ``J = M^T H M / n + sum_il rho_il d^2 g_il / dtheta^2 / n``, where ``H = d rho / d g`` is, per sample,
-        ``diag(rho) - rho sigma^T - sigma rho^T - c rho r^T`` (``r = Sigma(g) gamma`` unscaled; ``c = 1`` for the
-        exponential loss, ``sigmoid(u)`` for the logistic one). The last term is nonzero only for the bilinear
-        parameterisations ("KQ", "xi"). The duals phi do not feed back, so their columns are zero."""
-        self.njev += 1
-        n_y = theta.size
-        J = np.zeros((n_y, n_y))
-        if not np.all(np.isfinite(theta)):
-            return J
-        data, k = self.data, self.n_theta
-        arrays = self.unpack(theta)
-        W = _combined_W(self.param, arrays)
-        parts = self._softmax(W)
-        rho = self.r_scaled(W, log_scale, parts)
-        H = _logit_hessian(rho, *parts, self._diff, self.loss)
-        M = self.logit_jacobian(arrays)
-        HM = np.matmul(H, M)  # (n, L, n_theta) = d rho / d theta
-        J[:k, :k] = M.reshape(-1, k).T @ HM.reshape(-1, k) / data.n
-        if self.param in ("KQ", "xi"):  # rho held fixed: the bilinear part
-            J[:k, :k] += _velocity_jacobian(self.param, self.shapes, _neg_grad(data, self.param, rho))
-        J[k:, :k] = -2.0 / data.n * HM[self._pair_i, self._pair_l]
-        return J
 
 
 @dataclass
@@ -288,28 +96,25 @@ class Trajectory:
     margin: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        from .model import (_excess_from_logsig, _log_attention_path, _log_excess_from_logsig, _margin_path,
-                            _margins_per_sample, logistic_loss, min_loss)
-
         if not np.all(np.isfinite(self.W)):
             raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
         d = self.data
         if self.loss_kind == "exp":  # the whole path at once: the same formulas as excess_loss, log_excess_loss
-            logsig = _log_attention_path(d, self.W)
+            logsig = log_attention_path(d, self.W)
             if self.frame is not None:  # past the switch: the exact attention of the margin frame
                 logsig[self.frame.rows] = self.frame.log_attention
-            self.excess_loss = _excess_from_logsig(d, logsig)
-            self.log_excess_loss = _log_excess_from_logsig(d, logsig)
+            self.excess_loss = excess_from_logsig(d, logsig)
+            self.log_excess_loss = log_excess_from_logsig(d, logsig)
             self.loss = min_loss(d) + self.excess_loss
         else:
             self.loss = np.array([logistic_loss(d, W) for W in self.W])
             if self.frame is not None:
-                u = d.gamma_opt - _margins_per_sample(d, self.frame.log_attention)
+                u = d.gamma_opt - margins_per_sample(d, self.frame.log_attention)
                 self.loss[self.frame.rows] = np.mean(np.logaddexp(0.0, -u), axis=-1)
             self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
             with np.errstate(divide="ignore"):
                 self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
-        self.margin = _margin_path(d, self.W)
+        self.margin = margin_path(d, self.W)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -402,7 +207,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         scipy.integrate.solve_ivp method. The default "LSODA" switches to an implicit (BDF) method where the flow
         is stiff, which it is in log time for data with large token norms; explicit methods ("DOP853", "RK45")
         can need 10x more gradient evaluations there. "BDF" is often cheaper but less accurate at equal rtol.
-        Implicit methods get the analytic Jacobian (the scaled Hessian of the loss, :meth:`_Model.jac`).
+        Implicit methods get the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`).
     max_nfev : int
         Budget of gradient evaluations (default 50,000; the book's flows need at most about 6,000).
     switch_log_t : float, optional
@@ -444,22 +249,22 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     """
     arrays, t_eval, log_end, log_eval, rtol, max_nfev = _check_flow_args(
         data, param, init, t_end, t_eval, rtol, loss, log_t_end, log_t_eval, method, max_nfev)
-    switch = _check_switch(switch_log_t, log_end)
+    options = SolverOptions(method=method, rtol=rtol, atol=_ATOL_FACTOR * rtol,
+                            switch_log_t=_check_switch(switch_log_t, log_end))
     cpu_start = time.process_time()
-    model = _Model(data, param, arrays, loss, max_nfev)
+    model = FlowModel(data, param, arrays, loss, max_nfev)
     y0 = np.concatenate([a.ravel() for a in arrays] + [np.zeros(len(data.pairs))])
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: BLAS threads only add overhead
         try:
-            saved, frame = _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, _ATOL_FACTOR * rtol,
-                                                 switch)
-        except _OverBudget:
+            saved, frame = _integrate_or_explain(model, y0, log_end, log_eval, options)
+        except OverBudget:
             raise FlowStallError(_stall_message(model), log_t=float(model.last_s), nfev=model.nfev) from None
         wall = time.perf_counter() - start
         k = model.n_theta
         thetas = [model.unpack(row[:k]) for row in saved]
-        params = {name: np.array([th[j] for th in thetas]) for j, name in enumerate(_NAMES[param])}
-        W = np.array([_combined_W(param, th) for th in thetas])
+        params = {name: np.array([th[j] for th in thetas]) for j, name in enumerate(PARAM_NAMES[param])}
+        W = np.array([combined_W(param, th) for th in thetas])
         with np.errstate(over="ignore"):
             t = np.exp(log_eval) if t_eval is None else t_eval.copy()  # t_eval is honoured exactly
         extra = (0, 0) if frame is None else (frame.nfev, frame.njev)
@@ -536,13 +341,13 @@ def _check_flow_args(data, param, init, t_end, t_eval, rtol, loss, log_t_end, lo
 
     Returns ``(arrays, t_eval, log_end, log_eval, rtol, max_nfev)``."""
     check_data(data)
-    _check_param(param)
+    check_param(param)
     check_choice(loss, "loss", ("exp", "logistic"))
     check_choice(method, "method", _METHODS)
     rtol = check_scalar(rtol, "rtol", lo=RTOL_MIN, hi=0.1)
     if max_nfev != np.inf:
         max_nfev = check_scalar(max_nfev, "max_nfev", integer=True, lo=1)
-    arrays = _split_init(data, param, init)
+    arrays = split_init(data, param, init)
     t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
     if t_eval is not None:
         with np.errstate(divide="ignore"):
@@ -616,7 +421,6 @@ def _recover_descent(rise, rtol: float, rerun):
 def _check_switch(switch_log_t, log_end: float) -> float:
     """The ``log t`` from which the margin frame may take over (``inf``: never)."""
     if switch_log_t is None:
-        from .frame import SWITCH_LOG_T
         return SWITCH_LOG_T if log_end > MAX_LOG_T else np.inf
     if isinstance(switch_log_t, (bool, str, bytes)) or not isinstance(switch_log_t, (int, float, np.number)):
         raise TypeError(f"switch_log_t must be a positive number (a log-time; inf: never switch) or None; "
@@ -632,38 +436,37 @@ def _check_switch(switch_log_t, log_end: float) -> float:
     return switch
 
 
-def _integrate(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t=np.inf):
+def _integrate(model: FlowModel, y0: np.ndarray, log_end: float, log_eval: np.ndarray, options: SolverOptions):
     """Phase 1 in physical time on ``[0, min(1, t_end)]``, then phase 2 in log time (switching to the margin
-    frame past ``switch_log_t``); the state at ``log_eval`` and the frame's record (or None)."""
+    frame past ``options.switch_log_t``).
+
+    Returns the state at ``log_eval`` (m,), shape (m, y0.size), and the frame's record (or None)."""
     saved = np.empty((len(log_eval), y0.size))
     t1 = float(np.exp(min(log_end, 0.0)))
     first = log_eval <= np.log(t1)
     ts = np.union1d(np.exp(log_eval[first]), [t1])
-    sol = _solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, method, rtol, atol,
-                 ts)
+    sol = solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, ts, options)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in [0, {t1:g}]: {sol.message}")
     saved[first] = sol.y.T[np.searchsorted(ts, np.exp(log_eval[first]))]
     frame = None
-    if log_end > max(0.0, switch_log_t):  # the margin frame may take over (attnlib.frame)
-        from .frame import log_time_with_frame
-        saved[~first], frame = log_time_with_frame(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol,
-                                                   atol, switch_log_t, int(np.sum(first)))
+    if log_end > max(0.0, options.switch_log_t):  # the margin frame may take over (attnlib.frame)
+        saved[~first], frame = log_time_with_frame(model, sol.y[:, -1], log_end, log_eval[~first], options,
+                                                   int(np.sum(first)))
     elif log_end > 0.0:
-        saved[~first] = _log_time_phase(model, sol.y[:, -1], log_end, log_eval[~first], method, rtol, atol)
+        saved[~first] = _log_time_phase(model, sol.y[:, -1], log_end, log_eval[~first], options)
     return saved, frame
 
 
-def _integrate_or_explain(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t=np.inf):
+def _integrate_or_explain(model: FlowModel, y0: np.ndarray, log_end: float, log_eval: np.ndarray,
+                          options: SolverOptions):
     """:func:`_integrate`, with scipy's own warnings kept from the user and a solver failure explained: the
     message names the assumption whose failure typically causes it (as :class:`FlowStallError` does). The
     margin frame's own errors (:class:`FlowStallError`, :class:`~attnlib.frame.MarginFrameError`) pass as they are."""
-    from .frame import MarginFrameError
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return _integrate(model, y0, log_end, log_eval, method, rtol, atol, switch_log_t)
+            return _integrate(model, y0, log_end, log_eval, options)
         except (FlowStallError, MarginFrameError):
             raise
         except RuntimeError as exc:
@@ -698,17 +501,12 @@ def _stall_message(model) -> str:
             f"The flow has converged long before this time: integrate to a smaller t_end, or raise max_nfev.")
 
 
-def _solve(fun, jac, span, y0, method, rtol, atol, t_eval, events=None):
-    kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}  # implicit methods use the analytic Hessian
-    return solve_ivp(fun, span, y0, method=method, rtol=rtol, atol=atol, t_eval=t_eval, events=events, **kw)
-
-
-def _log_time_phase(model, y1, log_end, log_eval, method, rtol, atol):
+def _log_time_phase(model: FlowModel, y1: np.ndarray, log_end: float, log_eval: np.ndarray, options: SolverOptions):
     """Phase 2: ``s = log t`` on ``[0, log_end]``; ``d theta / ds = -e^s grad L`` with ``e^s`` folded into the
     log-space gradient. In ``s`` the path is nearly linear (margins grow like ``s``), so an implicit solver takes
     long steps and ``log t = 1e6`` costs about what ``t = 1e300`` does."""
-    sol = _solve(lambda s, y: model.rhs(y, s), lambda s, y: model.jac(y, s), (0.0, log_end), y1, method, rtol,
-                 atol, np.minimum(log_eval, log_end))
+    sol = solve(lambda s, y: model.rhs(y, s), lambda s, y: model.jac(y, s), (0.0, log_end), y1,
+                np.minimum(log_eval, log_end), options)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     return sol.y.T
@@ -742,15 +540,15 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
         With ``t = lr * step`` (GF time for plain GD; arc length for normalised GD) and ``phi`` zeros.
     """
     check_data(data)
-    _check_param(param)
+    check_param(param)
     check_choice(loss, "loss", ("exp", "logistic"))
     lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
     steps = check_scalar(steps, "steps", integer=True, lo=1)
     n_save = check_scalar(n_save, "n_save", integer=True, lo=1)
     if not isinstance(normalized, (bool, np.bool_)):
         raise TypeError(f"normalized must be True or False; got {type(normalized).__name__}")
-    arrays = _split_init(data, param, init)
-    model = _Model(data, param, arrays, loss)
+    arrays = split_init(data, param, init)
+    model = FlowModel(data, param, arrays, loss)
     save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
     theta = np.concatenate([a.ravel() for a in arrays])
     start = time.perf_counter()
@@ -758,8 +556,8 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
         saved = _descend(model, theta, lr, normalized, save_at)
     wall = time.perf_counter() - start
     thetas = [model.unpack(row) for row in saved]
-    params = {name: np.array([th[i] for th in thetas]) for i, name in enumerate(_NAMES[param])}
-    W = np.array([_combined_W(param, th) for th in thetas])
+    params = {name: np.array([th[i] for th in thetas]) for i, name in enumerate(PARAM_NAMES[param])}
+    W = np.array([combined_W(param, th) for th in thetas])
     t = lr * save_at.astype(float)
     with np.errstate(divide="ignore"):
         log_t = np.log(t)
@@ -768,7 +566,7 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
                       method="normalized_gd" if normalized else "gd", wall_time=wall)
 
 
-def _descend(model: _Model, theta: np.ndarray, lr: float, normalized: bool, save_at: np.ndarray) -> list:
+def _descend(model: FlowModel, theta: np.ndarray, lr: float, normalized: bool, save_at: np.ndarray) -> list:
     """The GD iterates at the step indices ``save_at`` (sorted, ending at the last step)."""
     k, zeros = model.n_theta, np.zeros(len(model.data.pairs))
     saved, j = [], 0
@@ -787,7 +585,7 @@ def _descend(model: _Model, theta: np.ndarray, lr: float, normalized: bool, save
     return saved
 
 
-def _normalised_direction(model: _Model, theta: np.ndarray) -> np.ndarray:
+def _normalised_direction(model: FlowModel, theta: np.ndarray) -> np.ndarray:
     """``-grad / ||grad||``, computed at a log scale that keeps the gradient representable."""
     k = model.n_theta
     padded = np.concatenate([theta, np.zeros(len(model.data.pairs))])
@@ -850,7 +648,7 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
         In the form :func:`gradient_flow` takes for ``param``.
     """
     check_data(data)
-    _check_param(param)
+    check_param(param)
     scale = check_scalar(scale, "scale")
     if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be None or a non-negative integer; got {type(seed).__name__} {seed!r}")

@@ -43,9 +43,9 @@ every step in ``u`` (the same holds for ``\phi`` unscaled). For ``W`` the ``y``-
 Frobenius SVM.
 
 The ``y``-block is stiff, with eigenvalues of order ``-s`` in ``u``: an implicit solver takes long steps only
-with an accurate Jacobian, which :meth:`_FrameModel.jac` gives analytically: ``\partial\rho/\partial y_k =
--H_{:, l(k)}`` with ``H = d\rho/dg`` the logit Hessian shared with :meth:`attnlib.flow._Model.jac`
-(:func:`attnlib.model._logit_hessian`), and the parameter blocks follow from the velocity's linearity in ``F``.
+with an accurate Jacobian, which :meth:`FrameModel.jac` gives analytically: ``\partial\rho/\partial y_k =
+-H_{:, l(k)}`` with ``H = d\rho/dg`` the logit Hessian shared with :meth:`attnlib.dynamics.FlowModel.jac`
+(:func:`attnlib.kernels.logit_hessian`), and the parameter blocks follow from the velocity's linearity in ``F``.
 
 Where it is valid
 -----------------
@@ -67,7 +67,7 @@ measured on ``make_generic_data(6, 8, 10, 0)`` (from ``0.01 N(0, 1)``), Newton f
 ``log t ~ 1e21`` on, once ``h s eps`` exceeds one, and the run stalled between ``6e23`` and ``7e37``. (The
 Jacobian's eigenvalues themselves are fine: the active ``y``-block, divided by ``s``, has eigenvalues between
 ``3e-3`` and ``4``, and its Schur complement ``O(1)`` ones.) So from ``log t = QSS_LOG_T = 1e17`` on the "KQ"
-frame is *reduced* (:class:`_ReducedFrame`): the active offsets solve ``<A_k, dW/ds> = 1`` (quasi-steady state;
+frame is *reduced* (:class:`ReducedFrame`): the active offsets solve ``<A_k, dW/ds> = 1`` (quasi-steady state;
 they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's resolution), the inactive ones are
 ``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
@@ -85,14 +85,14 @@ log are computed from this exact attention, not from ``W``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .flow import (_LOG_GUARD, MAX_LOG_T, FlowStallError, _combined_W, _neg_grad, _OverBudget, _velocity,
-                   _velocity_jacobian)
-from .model import _log_sample_weights, _logit_hessian, _sum_log_terms
+from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudget, SolverOptions, combined_W,
+                       neg_grad, solve, velocity, velocity_jacobian)
+from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
 __all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
 
@@ -100,7 +100,7 @@ SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the fr
 SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
 SWITCH_OFFSET = 50.0  # ... and every offset y_k - c log s must be >= -SWITCH_OFFSET
 EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log s < -EXIT_OFFSET (terms ~ e^200)
-# Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (_ReducedFrame): their quasi-steady
+# Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (ReducedFrame): their quasi-steady
 # values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
 QSS_LOG_T = 1e17
 REDUCED_PARAMS = ("KQ",)
@@ -177,12 +177,13 @@ class FrameRecord:
     support_changes: tuple = ()
 
 
-class _FrameModel:
+class FrameModel:
     """The frame's state ``x = [theta / s^p, Y0 asinh(y / Y0), phi / s^(1-c)]`` in ``u = log s``, its right-hand
-    side and its analytic Jacobian (``model`` is the standard solver's :class:`attnlib.flow._Model`)."""
+    side and its analytic Jacobian (``model`` is the standard solver's :class:`attnlib.dynamics.FlowModel`)."""
 
-    def __init__(self, model, ref: np.ndarray, max_nfev: float):
+    def __init__(self, model: FlowModel, ref: np.ndarray, max_nfev: float, log_t_switch: float = float("nan")):
         self.base, self.data, self.param, self.loss = model, model.data, model.param, model.loss
+        self.log_t_switch = log_t_switch  # where the standard solver handed over (for messages)
         self.shapes, self.k = model.shapes, model.n_theta
         self.p, self.c = _GROWTH[self.param], _LOG_SCALE_POWER[self.param]
         self.max_nfev, self.nfev, self.njev = max_nfev, 0, 0
@@ -200,14 +201,14 @@ class _FrameModel:
         self._nonref = nonref
         m = nonref.astype(float)
         self._offset_count = 1.0 - m[:, :, None] - m[:, None, :]  # exponent offset / s: 0 or -1 (or +1 on ref-ref)
-        self._diff = model._diff
-        self._log_abs_diff, self._sign_diff = model._log_abs_diff, model._sign_diff
+        self._diff = model.diff
+        self._log_abs_diff, self._sign_diff = model.log_abs_diff, model.sign_diff
         self._pi, self._pl = data.pairs.T  # the duals phi are indexed by data.pairs
 
     # -- state <-> parameters -----------------------------------------------------------------------
     def state(self, theta: np.ndarray, phi: np.ndarray, s: float) -> np.ndarray:
         """Frame state from unscaled parameters at ``log t = s`` (the switch point)."""
-        W = _combined_W(self.param, self.base.unpack(theta))
+        W = combined_W(self.param, self.base.unpack(theta))
         y = np.einsum("kd,de,ke->k", self._Dr, W, self._Zr) - s
         return np.concatenate([theta / s ** self.p, _Y0 * np.arcsinh(y / _Y0), phi / s ** (1 - self.c)])
 
@@ -245,9 +246,9 @@ class _FrameModel:
     def rho(self, y: np.ndarray, u: float):
         """``s^c e^s w_i (Sigma(g_i) gamma_i)`` (n, L) from ``y`` alone, and the log-softmax and log weights."""
         a, logsig = self.log_attention(y, u)
-        logw = _log_sample_weights(self.data, logsig, self.loss)
+        logw = log_sample_weights(self.data, logsig, self.loss)
         offset = self._log_abs_diff + np.exp(u) * self._offset_count
-        rho = _sum_log_terms(a, logw, offset, self._sign_diff, self.c * u, _LOG_GUARD)
+        rho = sum_log_terms(a, logw, offset, self._sign_diff, self.c * u, LOG_GUARD)
         return rho, logsig, logw
 
     def W_rate(self, arrays: list[np.ndarray], F: np.ndarray) -> np.ndarray:
@@ -275,13 +276,13 @@ class _FrameModel:
         self.nfev += 1
         self.base.last_s = float(np.exp(u))
         if self.base.nfev + self.nfev > self.max_nfev:
-            raise _OverBudget
+            raise OverBudget
         if not np.all(np.isfinite(x)):
             return np.full(x.size, 1e100)
         arrays, y, _ = self.split(x)
         rho, _, _ = self.rho(y, u)
-        F = _neg_grad(self.data, self.param, rho)
-        dtheta = [v - self.p * a for v, a in zip(_velocity(self.param, arrays, F), arrays)]
+        F = neg_grad(self.data, self.param, rho)
+        dtheta = [v - self.p * a for v, a in zip(velocity(self.param, arrays, F), arrays)]
         dv = self._s_over_cosh(x, u) * (self.pair_rates(self.W_rate(arrays, F)) - 1.0)
         dphi = -2.0 / self.data.n * rho[self._pi, self._pl] - (1 - self.c) * x[self.k + self.n_pairs:]
         out = np.concatenate([d.ravel() for d in dtheta] + [dv, dphi])
@@ -301,8 +302,8 @@ class _FrameModel:
             return J
         arrays, y, dy_dv = self.split(x)
         rho, logsig, logw = self.rho(y, u)
-        F = _neg_grad(self.data, self.param, rho)
-        H = _logit_hessian(rho, logsig, logw, self._diff, self.loss)
+        F = neg_grad(self.data, self.param, rho)
+        H = logit_hessian(rho, logsig, logw, self._diff, self.loss)
         fi, fl = self.pairs.T
         R = -H[fi, :, fl]  # (P, L): d rho_i / d y_k for the sample i of pair k (g_l = g_ref - s - y_k)
         Xf = self.data.X[fi]  # (P, L, d)
@@ -310,8 +311,8 @@ class _FrameModel:
             dF = np.einsum("kl,kld->kd", R, Xf) * self._Zr / n  # (P, d)
         else:
             dF = np.einsum("kl,kld->kd", R, Xf)[:, :, None] * self._Zr[:, None, :] / n  # (P, d, d)
-        J[:k, :k] = _velocity_jacobian(self.param, self.shapes, F) - self.p * np.eye(k)
-        J[:k, k:k + P] = np.concatenate([v.reshape(P, -1) for v in _velocity(self.param, arrays, dF)], axis=1).T
+        J[:k, :k] = velocity_jacobian(self.param, self.shapes, F) - self.p * np.eye(k)
+        J[:k, k:k + P] = np.concatenate([v.reshape(P, -1) for v in velocity(self.param, arrays, dF)], axis=1).T
         soc = self._s_over_cosh(x, u)[:, None]  # the v-rows: s (...) / cosh(v / Y0)
         J[k:k + P, :k] = soc * self._pair_rates_theta(arrays, F)
         J[k:k + P, k:k + P] = soc * self.pair_rates(self.W_rate(arrays, dF)).T
@@ -340,7 +341,7 @@ class _FrameModel:
         dQ = Fta[:, :, None] * (z @ Q)[:, None, :] + z[:, :, None] * (Fta @ Q)[:, None, :]
         return np.concatenate([dK.reshape(P, -1), dQ.reshape(P, -1)], axis=1)
 
-    def exit_event(self, u: float, x: np.ndarray) -> float:
+    def exit_value(self, u: float, x: np.ndarray) -> float:
         """Zero when the frame's assumptions fail: ``min_k min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
         y = self.split(x)[1]
         return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET))
@@ -360,7 +361,7 @@ class _FrameModel:
             f"(a larger switch_log_t).", log_t=s, sample=i, token=l)
 
 
-class _ReducedFrame:
+class ReducedFrame:
     """The margin frame past ``QSS_LOG_T`` with the active offsets eliminated (quasi-steady state, a DAE).
 
     State ``x = [theta / s^p, phi / s^(1-c)]`` in ``u = log s``. The active offsets ``y_a`` (pairs with
@@ -374,7 +375,7 @@ class _ReducedFrame:
     fails at every step size from ``log t ~ 1e21`` on, and the step collapses (:class:`attnlib.FlowStallError`).
     """
 
-    def __init__(self, fm: _FrameModel, y0: np.ndarray, u0: float):
+    def __init__(self, fm: FrameModel, y0: np.ndarray, u0: float):
         self.fm, self.k = fm, fm.k
         z0 = y0 - fm.c * u0
         self.active = np.flatnonzero(z0 < ACTIVE_OFFSET)
@@ -412,7 +413,7 @@ class _ReducedFrame:
     def _margin_offset(self, arrays: list[np.ndarray], u: float):
         """``s (<A_k, W/s> - 1)`` for every pair and its rounding error bound ``1e3 eps s <|A_k|, |W/s|>``."""
         fm = self.fm
-        W_scaled = _combined_W(fm.param, arrays)  # W / s
+        W_scaled = combined_W(fm.param, arrays)  # W / s
         s = np.exp(u)
         val = s * (np.einsum("kd,de,ke->k", fm._Dr, W_scaled, fm._Zr) - 1.0)
         err = 1e3 * np.finfo(float).eps * s * (np.einsum("kd,de,ke->k", np.abs(fm._Dr), np.abs(W_scaled),
@@ -423,7 +424,7 @@ class _ReducedFrame:
         """``dF / dy_k`` for the active pairs, shape (P_a, d, d) or (P_a, d); and ``d rho / dy_k`` (n, L, P_a)."""
         fm, a = self.fm, self.active
         data = fm.data
-        H = _logit_hessian(rho, logsig, logw, fm._diff, fm.loss)
+        H = logit_hessian(rho, logsig, logw, fm._diff, fm.loss)
         fi, fl = fm.pairs[a].T
         R = -H[fi, :, fl]  # (P_a, L)
         Xf = data.X[fi]
@@ -446,9 +447,9 @@ class _ReducedFrame:
         for _ in range(_NEWTON_ITERS):
             fm.nfev += 1
             if fm.base.nfev + fm.nfev > fm.max_nfev:
-                raise _OverBudget
+                raise OverBudget
             rho, logsig, logw = fm.rho(y, u)
-            F = _neg_grad(fm.data, fm.param, rho)
+            F = neg_grad(fm.data, fm.param, rho)
             dF, drho = self._dF(rho, logsig, logw)
             resid = fm.pair_rates(fm.W_rate(arrays, F))[a] - 1.0
             Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T  # (P_a, P_a): d resid_k / d y_j
@@ -490,7 +491,7 @@ class _ReducedFrame:
             if solved is None:
                 return np.full(x.size, 1e100)  # the solver rejects the step (as attnlib.flow does)
             _, rho, F, arrays, _, _ = solved
-            dtheta = [v - fm.p * a for v, a in zip(_velocity(fm.param, arrays, F), arrays)]
+            dtheta = [v - fm.p * a for v, a in zip(velocity(fm.param, arrays, F), arrays)]
             dphi = -2.0 / fm.data.n * rho[fm._pi, fm._pl] - (1 - fm.c) * x[self.k:]
             out = np.concatenate([d.ravel() for d in dtheta] + [dphi])
         return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
@@ -512,8 +513,8 @@ class _ReducedFrame:
                 dy = -np.linalg.solve(Ry, Rtheta)  # (P_a, k)
             except np.linalg.LinAlgError:
                 return J
-            Vy = np.concatenate([v.reshape(len(a), -1) for v in _velocity(fm.param, arrays, dF)], axis=1).T
-            J[:k, :k] = _velocity_jacobian(fm.param, fm.shapes, F) - fm.p * np.eye(k) + Vy @ dy
+            Vy = np.concatenate([v.reshape(len(a), -1) for v in velocity(fm.param, arrays, dF)], axis=1).T
+            J[:k, :k] = velocity_jacobian(fm.param, fm.shapes, F) - fm.p * np.eye(k) + Vy @ dy
             J[k:, :k] = -2.0 / fm.data.n * drho[fm._pi, fm._pl] @ dy
             J[k:, k:] = -(1 - fm.c) * np.eye(x.size - k)
         return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
@@ -572,10 +573,10 @@ def _switch_event(model, switch_log_t: float):
     token leads by ``>= max(SWITCH_LOG_ODDS, s + c log s - SWITCH_OFFSET)`` (so ``y_k - c log s >=
     -SWITCH_OFFSET``)."""
     c, k = _LOG_SCALE_POWER[model.param], model.n_theta
-    X, z = model._X, model._z
+    X, z = model.X, model.z
 
     def event(s, x):
-        W = _combined_W(model.param, model.unpack(x[:k]))
+        W = combined_W(model.param, model.unpack(x[:k]))
         g = np.matmul(X, (z @ W.T)[:, :, None])[:, :, 0]
         top2 = np.sort(g, axis=1)[:, -2:]
         gap = float(np.min(top2[:, 1] - top2[:, 0]))
@@ -586,32 +587,43 @@ def _switch_event(model, switch_log_t: float):
     return event
 
 
-def log_time_with_frame(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str, rtol: float,
-                        atol: float, switch_log_t: float, row_offset: int):
+def log_time_with_frame(model: FlowModel, x1: np.ndarray, log_end: float, log_eval: np.ndarray,
+                        options: SolverOptions, row_offset: int):
     """:func:`_log_time_with_frame_once`, restarted with a later switch (``RESTART_FACTOR`` times the ``log t``
     where it happened) when a sample's attended token changes in the frame while the standard solver is still
     valid there (``log t * RESTART_FACTOR <= MAX_LOG_T``); at most ``MAX_FRAME_RESTARTS`` times. The new frame
     takes the newly attended tokens as references. Beyond that the :class:`MarginFrameError` is raised."""
     for _ in range(MAX_FRAME_RESTARTS):
         try:
-            return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t,
-                                             row_offset)
+            return _log_time_with_frame_once(model, x1, log_end, log_eval, options, row_offset)
         except MarginFrameError as err:
             later = RESTART_FACTOR * err.log_t
-            if not (np.isfinite(later) and switch_log_t < later <= MAX_LOG_T):
+            if not (np.isfinite(later) and options.switch_log_t < later <= MAX_LOG_T):
                 raise
-            switch_log_t = later
-    return _log_time_with_frame_once(model, x1, log_end, log_eval, method, rtol, atol, switch_log_t, row_offset)
+            options = replace(options, switch_log_t=later)
+    return _log_time_with_frame_once(model, x1, log_end, log_eval, options, row_offset)
 
 
-def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: np.ndarray, method: str,
-                              rtol: float, atol: float, switch_log_t: float, row_offset: int):
+def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, log_eval: np.ndarray,
+                              options: SolverOptions, row_offset: int):
     """Phase 2 of :func:`attnlib.gradient_flow` with the switch: the standard solver in ``s`` until the switch
     condition holds (at most to ``MAX_LOG_T``), then the margin frame in ``u = log s`` to ``log_end``.
 
+    Parameters
+    ----------
+    model : FlowModel
+    x1 : numpy.ndarray, shape (n_theta + n(L-1),)
+        The state at ``log t = 0``.
+    log_end : float
+    log_eval : numpy.ndarray, shape (m,)
+        Saved log-times (increasing, in ``(0, log_end]``).
+    options : SolverOptions
+    row_offset : int
+        Index of ``log_eval[0]`` among the trajectory's saved times (for ``FrameRecord.rows``).
+
     Returns
     -------
-    saved : numpy.ndarray, shape (len(log_eval), n_theta + n(L-1))
+    saved : numpy.ndarray, shape (m, n_theta + n(L-1))
         Raw parameters and duals at ``log_eval``, in the standard solver's layout.
     record : FrameRecord or None
         ``None`` when the flow ended before the switch (``log_end <= MAX_LOG_T`` only).
@@ -621,12 +633,10 @@ def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: n
     MarginFrameError
         If the switch condition never held by ``log t = MAX_LOG_T < log_end``, or the flow left the frame.
     """
-    from .flow import _solve
-
     s_max = min(log_end, MAX_LOG_T)
     early = log_eval <= s_max
-    sol = _solve(lambda s, x: model.rhs(x, s), lambda s, x: model.jac(x, s), (0.0, s_max), x1, method, rtol, atol,
-                 log_eval[early], events=[_switch_event(model, switch_log_t)])
+    sol = solve(lambda s, x: model.rhs(x, s), lambda s, x: model.jac(x, s), (0.0, s_max), x1, log_eval[early],
+                options, events=[_switch_event(model, options.switch_log_t)])
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     saved = np.empty((len(log_eval), x1.size))
@@ -644,54 +654,15 @@ def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: n
         return saved, None
     s_sw, x_sw = float(sol.t_events[0][0]), sol.y_events[0][0]
     k = model.n_theta
-    W = _combined_W(model.param, model.unpack(x_sw[:k]))
-    ref = np.argmax(np.matmul(model._X, (model._z @ W.T)[:, :, None])[:, :, 0], axis=1)
-    fm = _FrameModel(model, ref, model.max_nfev)
-    x0 = fm.state(x_sw[:k], x_sw[k:], s_sw)
-    u_sw, u_end = np.log(s_sw), np.log(log_end)
-    u_eval = np.maximum(np.log(log_eval[n_std:]), u_sw)
-    u_red = max(u_sw, np.log(QSS_LOG_T)) if model.param in REDUCED_PARAMS else np.inf
-    u_mid = min(u_end, u_red)
-    first = u_eval <= u_mid
-    fm.rtol, fm.atol = rtol, atol
-    extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
-    fsol = _frame_solve(model, fm, fm.rhs, fm.jac, fm.exit_event, fm.exit_error, (u_sw, u_mid), x0,
-                        np.append(u_eval[first], u_mid) if extra else u_eval[first], s_sw)
-    states, us = (fsol.y.T[:-1], fsol.t[:-1]) if extra else (fsol.y.T, fsol.t)
-    with np.errstate(over="ignore"):
-        raw = [fm.unscaled(x, u) for x, u in zip(states, us)]
-    ys = [fm.split(x)[1] for x in states]
-    log_t_reduced, changes = np.inf, ()
-    if u_end > u_mid:  # the reduced frame (quasi-steady active offsets) from log t = QSS_LOG_T on
-        x_mid = fsol.y[:, -1]
-        red = _ReducedFrame(fm, fm.split(x_mid)[1], u_mid)
-        log_t_reduced = float(np.exp(u_mid))
-        xr, ur, todo = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]]), u_mid, u_eval[~first]
-        for _ in range(_MAX_SUPPORT_CHANGES + 1):  # a stage per support of the quasi-steady offsets
-            rsol = _frame_solve(model, fm, red.rhs, red.jac, red.exit_value, red.exit_error, (ur, u_end), xr,
-                                todo, s_sw, red.promote_value)
-            if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
-                with np.errstate(over="ignore"):
-                    raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
-                ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
-                us = np.concatenate([us, rsol.t])
-            if rsol.status != 1:
-                break
-            ur, xr = float(rsol.t_events[1][0]), rsol.y_events[1][0]
-            todo = todo[todo > ur]
-            red.promote(ur, xr)
-        else:
-            raise FlowStallError(f"gradient flow (param={model.param!r}): the support of the reduced margin frame "
-                                 f"changed more than {_MAX_SUPPORT_CHANGES} times by log t = {np.exp(ur):.4g}; "
-                                 f"integrate to a smaller log_t_end", log_t=float(np.exp(ur)),
-                                 nfev=model.nfev + fm.nfev)
-        changes = tuple(sorted([(s, j, 1) for s, j in red.promoted] + [(s, j, -1) for s, j in red.demoted]))
-    raw = np.array(raw).reshape(len(us), -1)
+    W = combined_W(model.param, model.unpack(x_sw[:k]))
+    ref = np.argmax(np.matmul(model.X, (model.z @ W.T)[:, :, None])[:, :, 0], axis=1)
+    fm = FrameModel(model, ref, model.max_nfev, log_t_switch=s_sw)
+    raw, ys, us, log_t_reduced, changes = _frame_path(fm, fm.state(x_sw[:k], x_sw[k:], s_sw), np.log(s_sw),
+                                                      np.log(log_end), log_eval[n_std:], options)
     if not np.all(np.isfinite(raw)):
         raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
                                  f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
     saved[n_std:] = raw
-    ys = np.array(ys).reshape(len(us), fm.n_pairs)
     record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
                          log_odds_offset=ys,
                          log_attention=np.array([fm.log_attention(y, u)[1] for y, u in zip(ys, us)]).reshape(
@@ -700,11 +671,102 @@ def _log_time_with_frame_once(model, x1: np.ndarray, log_end: float, log_eval: n
     return saved, record
 
 
-def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, s_sw, stop_value=None):
+def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_eval: np.ndarray,
+                options: SolverOptions):
+    """The margin frame from ``u_sw = log s_switch`` (state ``x0``) to ``u_end``, saving at ``log_eval`` (m,): the
+    full frame, then (for ``REDUCED_PARAMS``, past ``QSS_LOG_T``) the reduced one.
+
+    Returns ``raw`` (m, n_theta + n(L-1)) in the standard solver's layout, the offsets ``ys`` (m, P), the saved
+    ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
+    model, k = fm.base, fm.k
+    u_eval = np.maximum(np.log(log_eval), u_sw)
+    u_red = max(u_sw, np.log(QSS_LOG_T)) if model.param in REDUCED_PARAMS else np.inf
+    u_mid = min(u_end, u_red)
+    first = u_eval <= u_mid
+    extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
+    fsol = _frame_solve(fm, fm, (u_sw, u_mid), x0, np.append(u_eval[first], u_mid) if extra else u_eval[first],
+                        options)
+    states, us = (fsol.y.T[:-1], fsol.t[:-1]) if extra else (fsol.y.T, fsol.t)
+    with np.errstate(over="ignore"):
+        raw = [fm.unscaled(x, u) for x, u in zip(states, us)]
+    ys = [fm.split(x)[1] for x in states]
+    log_t_reduced, changes = np.inf, ()
+    if u_end > u_mid:  # the reduced frame (quasi-steady active offsets) from log t = QSS_LOG_T on
+        x_mid = fsol.y[:, -1]
+        red = ReducedFrame(fm, fm.split(x_mid)[1], u_mid)
+        log_t_reduced = float(np.exp(u_mid))
+        xr = np.concatenate([x_mid[:k], x_mid[k + fm.n_pairs:]])
+        raw_r, ys_r, us_r = _reduced_stages(red, xr, u_mid, u_end, u_eval[~first], options)
+        raw, ys, us = raw + raw_r, ys + ys_r, np.concatenate([us, us_r])
+        changes = tuple(sorted([(s, j, 1) for s, j in red.promoted] + [(s, j, -1) for s, j in red.demoted]))
+    raw = np.array(raw).reshape(len(us), -1)
+    return raw, np.array(ys).reshape(len(us), fm.n_pairs), us, log_t_reduced, changes
+
+
+def _reduced_stages(red: ReducedFrame, xr: np.ndarray, ur: float, u_end: float, todo: np.ndarray,
+                    options: SolverOptions):
+    """The reduced frame from ``ur`` (state ``xr``) to ``u_end``, a stage per support of the quasi-steady offsets;
+    the unscaled states (lists of arrays), offsets and the saved ``u`` (at the ``todo`` of each stage)."""
+    fm, model = red.fm, red.fm.base
+    raw, ys, us = [], [], np.empty(0)
+    for _ in range(_MAX_SUPPORT_CHANGES + 1):
+        rsol = _frame_solve(fm, red, (ur, u_end), xr, todo, options, red.promote_value)
+        if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
+            with np.errstate(over="ignore"):
+                raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
+            ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+            us = np.concatenate([us, rsol.t])
+        if rsol.status != 1:
+            return raw, ys, us
+        ur, xr = float(rsol.t_events[1][0]), rsol.y_events[1][0]
+        todo = todo[todo > ur]
+        red.promote(ur, xr)
+    raise FlowStallError(f"gradient flow (param={model.param!r}): the support of the reduced margin frame "
+                         f"changed more than {_MAX_SUPPORT_CHANGES} times by log t = {np.exp(ur):.4g}; "
+                         f"integrate to a smaller log_t_end", log_t=float(np.exp(ur)), nfev=model.nfev + fm.nfev)
+
+
+def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarray, u_eval: np.ndarray,
+                 options: SolverOptions, stop_value=None):
     """Integrate one stage of the frame in ``u`` with the stiff methods of ``FRAME_METHODS`` (the second if the
-    first fails); raise :class:`MarginFrameError` at an exit and :class:`attnlib.FlowStallError` over budget.
-    ``stop_value`` (optional): a second terminal event (falling through zero) that ends the stage early, with
-    ``status == 1`` (the reduced frame's change of support)."""
+    first fails) at ``options.rtol``, ``options.atol``; raise :class:`MarginFrameError` at an exit and
+    :class:`attnlib.FlowStallError` over budget.
+
+    ``stage`` is ``fm`` itself or its :class:`ReducedFrame`: it gives ``rhs``, ``jac``, ``exit_value`` and
+    ``exit_error``. ``stop_value`` (optional): a second terminal event (falling through zero) that ends the stage
+    early, with ``status == 1`` (the reduced frame's change of support)."""
+    model = fm.base
+    failures = []
+    for frame_method in FRAME_METHODS[model.param]:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
+            warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
+            try:
+                fsol = solve_ivp(stage.rhs, span, x0, method=frame_method, rtol=options.rtol, atol=options.atol,
+                                 t_eval=u_eval, jac=stage.jac, events=_frame_events(stage.exit_value, stop_value))
+            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
+                if "different signs" not in str(err):
+                    raise
+                raise MarginFrameError(
+                    f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
+                    f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
+                    f"reduced frame's support changing) could not be located. No path beyond this point is "
+                    f"returned.", log_t=model.last_s) from None
+            except OverBudget:
+                raise FlowStallError(
+                    f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
+                    f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
+                    f"the frame, switched at log t = {fm.log_t_switch:.4g}). Integrate to a smaller log_t_end, or "
+                    f"raise max_nfev.", log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
+        if fsol.status == 1 and len(fsol.t_events[0]):
+            raise stage.exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
+        if fsol.success:
+            return fsol
+        failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
+    raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
+
+
+def _frame_events(exit_value, stop_value=None) -> list:
+    """Terminal events for ``solve_ivp``, falling through zero: the exit, and the optional stop."""
     def event(u, x):
         return exit_value(u, x)
 
@@ -716,30 +778,4 @@ def _frame_solve(model, fm, rhs, jac, exit_value, exit_error, span, x0, u_eval, 
 
         stop.terminal, stop.direction = True, -1
         events.append(stop)
-    failures = []
-    for frame_method in FRAME_METHODS[model.param]:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
-            warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
-            try:
-                fsol = solve_ivp(rhs, span, x0, method=frame_method, rtol=fm.rtol, atol=fm.atol, t_eval=u_eval,
-                                 jac=jac, events=events)
-            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
-                if "different signs" not in str(err):
-                    raise
-                raise MarginFrameError(
-                    f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
-                    f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
-                    f"reduced frame's support changing) could not be located. No path beyond this point is "
-                    f"returned.", log_t=model.last_s) from None
-            except _OverBudget:
-                raise FlowStallError(
-                    f"gradient flow (param={model.param!r}) stalled in the margin frame at log t = "
-                    f"{model.last_s:.4g}: {model.max_nfev:,} gradient evaluations (max_nfev) used up ({fm.nfev:,} in "
-                    f"the frame, switched at log t = {s_sw:.4g}). Integrate to a smaller log_t_end, or raise "
-                    f"max_nfev.", log_t=model.last_s, nfev=model.nfev + fm.nfev) from None
-        if fsol.status == 1 and len(fsol.t_events[0]):
-            raise exit_error(float(fsol.t_events[0][0]), fsol.y_events[0][0])
-        if fsol.success:
-            return fsol
-        failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
-    raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
+    return events

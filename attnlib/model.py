@@ -15,6 +15,8 @@ from scipy.special import log_softmax, logsumexp
 from ._validate import check_array, check_scalar
 from .data import check_data
 from .data import AttentionData
+from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig, log_sample_weights,
+                      margin_path, margins_per_sample)
 
 __all__ = [
     "attention_scores",
@@ -34,7 +36,6 @@ __all__ = [
     "cosine",
 ]
 
-_LOG_MAX = 700.0  # exponents are clipped here (log-excess helpers only) so nothing turns inf
 _LOG_FLOAT_MAX = float(np.log(np.finfo(float).max))  # 709.78: e^x overflows float64 beyond this
 
 
@@ -92,11 +93,6 @@ def _log_attention(data: AttentionData, W) -> np.ndarray:
     return log_softmax(attention_scores(data, W), axis=1)
 
 
-def _log_attention_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
-    """Log-attention along a path of weights ``Ws`` (m, d, d) -> (m, n, L) (no checks: flows' own output)."""
-    return log_softmax(np.einsum("nld,mnd->mnl", data.X, np.einsum("ne,mde->mnd", data.z, Ws)), axis=-1)
-
-
 def attention(data: AttentionData, W) -> np.ndarray:
     """Softmax attention weights ``sigma(X_i W z_i)``, shape (n, L); rows sum to 1.
 
@@ -119,13 +115,6 @@ def predict(data: AttentionData, W) -> np.ndarray:
     return np.sum(attention(data, W) * (data.X @ data.v), axis=1)
 
 
-def _margins_per_sample(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
-    """``r_i = gamma_{i,opt} - gamma_i^T sigma_i = sum_l sigma_il (gamma_opt - gamma_il) >= 0``, no cancellation.
-    ``logsig`` is (..., n, L); the result (..., n)."""
-    gap = data.gamma_opt[:, None] - data.gamma
-    return np.sum(np.exp(logsig) * gap, axis=-1)
-
-
 def exp_loss(data: AttentionData, W) -> float:
     """Exponential loss ``L(W) = (1/n) sum_i exp(-y_i Phi(X_i, z_i))`` (eq. (1)).
 
@@ -135,7 +124,7 @@ def exp_loss(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     check_data(data)
-    u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
+    u = data.gamma_opt - margins_per_sample(data, _log_attention(data, W))
     log_L = float(logsumexp(-u) - np.log(data.n))
     if log_L > _LOG_FLOAT_MAX:
         raise _overflow("the loss L(W)", log_L, "the scores gamma_il = y_i v^T x_il are too negative; rescale v or "
@@ -162,16 +151,6 @@ def _log_min_loss(data: AttentionData) -> float:
     return float(logsumexp(-data.gamma_opt) - np.log(data.n))
 
 
-def _log_expm1(r: np.ndarray) -> np.ndarray:
-    r = np.asarray(r, dtype=float)
-    small = r < 1e-5
-    with np.errstate(divide="ignore"):
-        out = np.where(small, np.log(r) + np.log1p(r / 2 + r * r / 6), 0.0)
-        big = np.where(small, 1.0, r)
-        out = np.where(small, out, big + np.log(-np.expm1(-big)))
-    return out
-
-
 def log_excess_loss(data: AttentionData, W) -> float:
     """``log(L(W) - L*)``, finite even where the excess loss underflows float64 (margins beyond ~700).
 
@@ -180,24 +159,7 @@ def log_excess_loss(data: AttentionData, W) -> float:
     data : AttentionData
     W : array_like, shape (d, d)
     """
-    return float(_log_excess_from_logsig(data, _log_attention(data, W)))
-
-
-def _log_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
-    """``log(L - L*)`` from log-attention (..., n, L) -> (...)."""
-    gap = data.gamma_opt[:, None] - data.gamma
-    mask = gap > 0
-    with np.errstate(divide="ignore"):
-        log_r = logsumexp(np.where(mask, logsig + np.log(np.where(mask, gap, 1.0)), -np.inf), axis=-1)
-    log_terms = -data.gamma_opt + _log_expm1_from_log(log_r)
-    return logsumexp(log_terms, axis=-1) - np.log(data.n)
-
-
-def _log_expm1_from_log(log_r: np.ndarray) -> np.ndarray:
-    """``log(expm1(r))`` given ``log r`` (accurate when r underflows)."""
-    r = np.exp(np.minimum(log_r, _LOG_MAX))
-    small = log_r < np.log(1e-5)
-    return np.where(small, log_r + np.log1p(r / 2 + r * r / 6), _log_expm1(np.where(small, 1.0, r)))
+    return float(log_excess_from_logsig(data, _log_attention(data, W)))
 
 
 def excess_loss(data: AttentionData, W) -> float:
@@ -212,25 +174,11 @@ def excess_loss(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     logsig = _log_attention(data, W)
-    out = float(_excess_from_logsig(data, logsig))
+    out = float(excess_from_logsig(data, logsig))
     if not np.isfinite(out):
-        raise _overflow("the excess loss L(W) - L*", float(_log_excess_from_logsig(data, logsig)),
+        raise _overflow("the excess loss L(W) - L*", float(log_excess_from_logsig(data, logsig)),
                         "log_excess_loss(data, W) gives its logarithm")
     return out
-
-
-def _excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
-    """``L - L*`` from log-attention (..., n, L) -> (...); ``inf`` only where it overflows float64, never NaN.
-
-    The direct form ``mean(e^{-gamma_opt} expm1(r))`` is used where it is finite; where a factor overflows
-    (``0 * inf`` for huge scores) the value comes from the log-space :func:`_log_excess_from_logsig`."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        direct = np.mean(np.exp(-data.gamma_opt) * np.expm1(_margins_per_sample(data, logsig)), axis=-1)
-    bad = ~np.isfinite(direct)
-    if np.any(bad):
-        with np.errstate(over="ignore"):
-            direct = np.where(bad, np.exp(np.minimum(_log_excess_from_logsig(data, logsig), 1e4)), direct)
-    return direct
 
 
 def margin(data: AttentionData, W) -> float:
@@ -243,26 +191,11 @@ def margin(data: AttentionData, W) -> float:
     """
     W = _check_W(data, W)
     with np.errstate(over="ignore", invalid="ignore"):
-        mu = float(_margin_path(data, W[None])[0])
+        mu = float(margin_path(data, W[None])[0])
     if not np.isfinite(mu):
         raise ValueError(f"W is too large for these tokens: the margin (x_opt - x_il)^T W z_i overflows float64 "
                          f"(max |W_jk| = {np.abs(W).max():.3g}); W must keep the logits below ~1e308")
     return mu
-
-
-def _margin_path(data: AttentionData, Ws: np.ndarray) -> np.ndarray:
-    """Margins of a path of weights ``Ws`` (m, d, d) -> (m,) (no checks: flows' own output)."""
-    return np.min(np.einsum("kd,mkd->mk", data.D, np.einsum("ke,mde->mkd", data.Z, Ws)), axis=1)
-
-
-def _log_sample_weights(data: AttentionData, logsig: np.ndarray, loss: str) -> np.ndarray:
-    """``log(-loss'(u_i))`` with ``u_i = gamma_i^T sigma_i``: ``-u_i`` (exp) or ``log sigmoid(-u_i)`` (logistic)."""
-    u = data.gamma_opt - _margins_per_sample(data, logsig)
-    if loss == "exp":
-        return -u
-    if loss == "logistic":
-        return -np.logaddexp(0.0, u)
-    raise ValueError(f"loss must be 'exp' or 'logistic'; got {loss!r}")
 
 
 def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str, reduce) -> np.ndarray:
@@ -276,7 +209,7 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
     capping terms (which would flatten the sample weights and turn the direction).
     """
     logsig = _log_attention(data, W)
-    logw = _log_sample_weights(data, logsig, loss)
+    logw = log_sample_weights(data, logsig, loss)
     diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k
     with np.errstate(divide="ignore"):
         log_abs_diff = np.log(np.abs(diff))
@@ -293,44 +226,6 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
                             f"pass log_scale <= {log_scale - (log_size - _LOG_FLOAT_MAX) - 1:.6g} to get "
                             "e^log_scale times it")
         return unit * np.exp(top + log_scale)
-
-
-def _sum_log_terms(logsig: np.ndarray, logw: np.ndarray, log_abs_diff: np.ndarray, sign_diff: np.ndarray,
-                   log_scale: float | None, cap: float) -> np.ndarray:
-    """``sum_k sign * exp(log_scale + logw_i + logsig_il + logsig_ik + log|gamma_l - gamma_k|)``, shape (n, L).
-
-    Exponents are capped at ``cap``. ``log_scale=None`` picks the scale that makes the largest term ``e^0`` (for
-    directions only, e.g. normalised gradient descent)."""
-    log_terms = (logw[:, None, None] + logsig[:, :, None] + logsig[:, None, :]) + log_abs_diff
-    if log_scale is None:
-        log_scale = -float(log_terms.max())
-    return (sign_diff * np.exp(np.minimum(log_terms + log_scale, cap))).sum(axis=2)
-
-
-def _logit_hessian(rho: np.ndarray, logsig: np.ndarray, logw: np.ndarray, diff: np.ndarray,
-                   loss: str) -> np.ndarray:
-    """``H = d rho / d g`` per sample, shape (n, L, L), for ``rho`` (n, L) a scaled ``w_i (Sigma(g_i) gamma_i)``.
-
-    ``H_i = diag(rho_i) - rho_i sigma_i^T - sigma_i rho_i^T - c_i rho_i r_i^T`` with ``r = Sigma(g) gamma``
-    (unscaled) and ``c_i = 1`` for the exponential loss, ``sigmoid(u_i) = 1 - w_i`` for the logistic one.
-    ``diff`` is ``gamma_l - gamma_k`` (n, L, L). Linear in ``rho``, so any scale of ``rho`` carries over to ``H``
-    (the flows' scaled Hessian, :meth:`attnlib.flow._Model.jac`, and the margin frame, :mod:`attnlib.frame`)."""
-    sig = np.exp(logsig)
-    r = sig * np.einsum("ik,ilk->il", sig, diff)  # sigma_l (gamma_l - gbar)
-    c = np.ones(len(rho)) if loss == "exp" else -np.expm1(logw)  # 1 - w = sigmoid(u) for the logistic loss
-    L = rho.shape[1]
-    return (np.einsum("il,lm->ilm", rho, np.eye(L)) - rho[:, :, None] * sig[:, None, :]
-            - sig[:, :, None] * rho[:, None, :] - c[:, None, None] * rho[:, :, None] * r[:, None, :])
-
-
-def _grad_from_r(data: AttentionData, r: np.ndarray) -> np.ndarray:
-    """``-(1/n) sum_i X_i^T r_i z_i^T``, shape (d, d)."""
-    return -(np.matmul(r[:, None, :], data.X)[:, 0, :]).T @ data.z / data.n
-
-
-def _grad_beta_from_r(data: AttentionData, r: np.ndarray) -> np.ndarray:
-    """The diagonal of :func:`_grad_from_r`: ``-(1/n) sum_il r_il x_il * z_i``, shape (d,)."""
-    return -np.einsum("nld,nl,nd->d", data.X, r, data.z) / data.n
 
 
 def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
@@ -356,7 +251,7 @@ def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
         it is representable.
     """
     W = _check_W(data, W)
-    return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", _grad_from_r)
+    return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", grad_from_r)
 
 
 def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -391,7 +286,7 @@ def loss_grad_beta(data: AttentionData, beta, log_scale: float = 0.0) -> np.ndar
         As in :func:`loss_grad`.
     """
     beta = _check_vec("beta", data, beta)
-    return _scaled_grad(data, np.diag(beta), _check_log_scale(log_scale), "exp", _grad_beta_from_r)
+    return _scaled_grad(data, np.diag(beta), _check_log_scale(log_scale), "exp", grad_beta_from_r)
 
 
 def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -425,7 +320,7 @@ def logistic_loss(data: AttentionData, W) -> float:
     W : array_like, shape (d, d)
     """
     check_data(data)
-    u = data.gamma_opt - _margins_per_sample(data, _log_attention(data, W))
+    u = data.gamma_opt - margins_per_sample(data, _log_attention(data, W))
     return float(np.mean(np.logaddexp(0.0, -u)))
 
 
@@ -442,7 +337,7 @@ def logistic_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
         As in :func:`loss_grad`.
     """
     W = _check_W(data, W)
-    return _scaled_grad(data, W, _check_log_scale(log_scale), "logistic", _grad_from_r)
+    return _scaled_grad(data, W, _check_log_scale(log_scale), "logistic", grad_from_r)
 
 
 def cosine(A, B) -> float:

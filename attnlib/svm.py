@@ -295,12 +295,12 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
 
 def _confirm_infeasible(scaled, norm: str) -> bool:
     """An independent LP (HiGHS) confirms that no W meets the constraints (guards a solver's wrong verdict)."""
-    from .assumptions import _feasible
+    from .assumptions import lp_feasible
 
     D, Z, _, rhs = scaled
     rows = D * Z if norm in ("l1", "l2") else (D[:, :, None] * Z[:, None, :]).reshape(len(D), -1)
     try:
-        return not _feasible(rows / rhs[:, None])
+        return not lp_feasible(rows / rhs[:, None])
     except RuntimeError:
         return True
 

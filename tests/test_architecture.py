@@ -12,13 +12,15 @@ LAYERS = [
     {"_validate"},        # argument checks every public function uses (numpy only)
     {"perturbation"},     # rounding-sized perturbations of data and flow starts (perturbed_inputs)
     {"data"},
+    {"kernels"},          # log-space kernels of the losses, gradients and Hessians (checked arrays in, no checks)
     {"model"},
     {"assumptions"},
     {"svm"},              # confirms a solver's "infeasible" with the assumptions' LP
     {"factorization"},    # minimal-norm factorizations and the nuclear-norm subdifferential (Thm 5.1's proof)
     {"mirror"},           # l_p mirror descent on W and the l_p attention SVM (chapter 8)
-    {"flow"},
-    {"frame"},            # the margin frame (long-time flows) sits on the flow's pieces, if present
+    {"dynamics"},         # parameterisations, the flow's right-hand side and Jacobian, SolverOptions, the solve call
+    {"frame"},            # the margin frame of long flows, on the dynamics
+    {"flow"},             # the front end: gradient_flow hands long flows to the frame, gradient_descent, Trajectory
     {"diagnostics"},
     {"checks"},           # self-checks of the exercises (compute the right value with the core)
     {"experiments"},      # the book's compute: data choices, flows, SVM solves, sweeps (no matplotlib)
@@ -29,8 +31,6 @@ LAYERS = [
     {"__main__"},
 ]
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-# Upward imports that are deliberate, each inside a function (resolved at run time, no import cycle at load):
-ALLOWED_UP = {("flow", "frame")}   # gradient_flow hands a long flow over to the margin frame, built on flow's pieces
 
 
 def _module_name(path: Path, root: Path = ROOT) -> str:
@@ -74,7 +74,7 @@ def _violations(root: Path = ROOT) -> list[str]:
         if mod == "__init__":
             continue
         for imported in _attnlib_imports(path, root) - {mod}:
-            if imported in LAYER_OF and LAYER_OF[imported] >= LAYER_OF[mod] and (mod, imported) not in ALLOWED_UP:
+            if imported in LAYER_OF and LAYER_OF[imported] >= LAYER_OF[mod]:
                 wrong.append(f"{path.relative_to(root.parent)} imports attnlib.{imported}")
     return wrong
 
@@ -97,8 +97,72 @@ def test_the_checker_sees_a_violation(tmp_path):
                                         "attnlib/svm.py imports attnlib.diagnostics"]
 
 
-MATPLOTLIB_FREE = ("experiments", "_validate", "data", "model", "assumptions", "svm", "flow", "frame", "diagnostics",
-                   "checks")
+def _private_imports(root: Path = ROOT) -> list[str]:
+    """``from <attnlib module> import _name`` anywhere in the package (also inside functions)."""
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0 and (node.module or "").split(".")[0] != "attnlib":
+                continue
+            where = f"{path.relative_to(root.parent)}: from {'.' * node.level}{node.module or ''}"
+            wrong += [f"{where} import {a.name}" for a in node.names if a.name.startswith("_")]
+    return wrong
+
+
+def test_no_private_name_crosses_a_module():
+    # What two modules share gets a public name (attnlib._validate is a private *module* with public functions).
+    wrong = _private_imports()
+    assert not wrong, "private names imported from another attnlib module:\n" + "\n".join(wrong)
+
+
+def _cycles(root: Path = ROOT) -> list[list[str]]:
+    """Import cycles among attnlib's modules (function-level imports included), each as a closed path."""
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        mod = _module_name(path, root)
+        if mod != "__init__":
+            graph.setdefault(mod, set()).update(_attnlib_imports(path, root) - {mod, "__init__"})
+    state, stack, found = {}, [], []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle():
+    cycles = _cycles()
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_checkers_see_a_private_import_and_a_cycle(tmp_path):
+    pkg = tmp_path / "attnlib"
+    (pkg / "figures").mkdir(parents=True)
+    (pkg / "frame.py").write_text("from ._validate import check_array\n\ndef f():\n    from .flow import _solve\n")
+    (pkg / "flow.py").write_text("from .frame import f\nfrom attnlib.model import _grad, cosine\n")
+    (pkg / "model.py").write_text("import numpy as np\nfrom numpy import _core\n")
+    (pkg / "figures" / "ch1.py").write_text("from ..experiments.ch1 import _ray\n")
+    assert _private_imports(pkg) == ["attnlib/figures/ch1.py: from ..experiments.ch1 import _ray",
+                                     "attnlib/flow.py: from attnlib.model import _grad",
+                                     "attnlib/frame.py: from .flow import _solve"]
+    assert _cycles(pkg) == [["flow", "frame", "flow"]]
+
+
+MATPLOTLIB_FREE = ("experiments", "_validate", "data", "kernels", "model", "assumptions", "svm", "dynamics", "flow",
+                   "frame", "diagnostics", "checks")
 
 
 def _imports_top_level(path: Path) -> set[str]:
@@ -139,7 +203,7 @@ FIGURE_MODULES = sorted(p for p in (ROOT / "figures").glob("*.py") if p.stem != 
 def test_figure_modules_draw_only():
     # A figure module imports no other figure module (only the package's helpers), no flow, no solver and no cache:
     # it draws experiment results.
-    forbidden = {"flow", "frame", "svm", "assumptions", "figures", "functools"}
+    forbidden = {"dynamics", "flow", "frame", "svm", "assumptions", "figures", "functools"}
     wrong = []
     for path in FIGURE_MODULES:
         for node in ast.walk(ast.parse(path.read_text())):

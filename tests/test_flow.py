@@ -77,11 +77,11 @@ def _fd_jac(model, y, s, h=1e-6):
 @pytest.mark.parametrize("param", PARAMS)
 @pytest.mark.parametrize("name", ["generic", "demo1"])
 def test_analytic_jacobian_matches_finite_differences(name, param, loss):
-    from attnlib.flow import _Model, _split_init
+    from attnlib.dynamics import FlowModel, split_init
 
     data = get_data(name)
-    arrays = _split_init(data, param, al.default_init(data, param, 0.7, seed=3, kind="random"))
-    model = _Model(data, param, arrays, loss)
+    arrays = split_init(data, param, al.default_init(data, param, 0.7, seed=3, kind="random"))
+    model = FlowModel(data, param, arrays, loss)
     y = np.concatenate([a.ravel() for a in arrays] + [np.ones(len(data.pairs))])
     for s in (0.0, 3.0):  # physical time, and log time with the factor e^s folded in
         J, J_fd = model.jac(y, s), _fd_jac(model, y, s)
@@ -93,11 +93,11 @@ def test_analytic_jacobian_matches_finite_differences(name, param, loss):
 
 @pytest.mark.parametrize("d_e", [3, 7])
 def test_analytic_jacobian_KQ_with_d_e_not_d(d_e):
-    from attnlib.flow import _Model, _split_init
+    from attnlib.dynamics import FlowModel, split_init
 
     data = get_data("generic")  # d = 5
-    arrays = _split_init(data, "KQ", al.default_init(data, "KQ", 0.7, seed=3, d_e=d_e))
-    model = _Model(data, "KQ", arrays, "exp")
+    arrays = split_init(data, "KQ", al.default_init(data, "KQ", 0.7, seed=3, d_e=d_e))
+    model = FlowModel(data, "KQ", arrays, "exp")
     y = np.concatenate([a.ravel() for a in arrays] + [np.ones(len(data.pairs))])
     J, J_fd = model.jac(y, 2.0), _fd_jac(model, y, 2.0)
     assert np.abs(J - J_fd).max() <= 1e-6 * np.abs(J_fd).max()  # measured 4.6e-10 / 6.9e-10
@@ -106,11 +106,11 @@ def test_analytic_jacobian_KQ_with_d_e_not_d(d_e):
 @pytest.mark.parametrize("param", PARAMS)
 def test_analytic_jacobian_finite_and_exact_at_t_1e300(param):
     """At t = 1e300 the flow's terms e^s w sigma_l sigma_k are O(1) products of huge and tiny factors."""
-    from attnlib.flow import _Model
+    from attnlib.dynamics import FlowModel
 
     tr = flow("demo1", param)
     arrays = [v[-1] for v in tr.params.values()]
-    model = _Model(tr.data, param, arrays, "exp")
+    model = FlowModel(tr.data, param, arrays, "exp")
     y = np.concatenate([a.ravel() for a in arrays] + [tr.phi[-1]])
     J, J_fd = model.jac(y, tr.log_t[-1]), _fd_jac(model, y, tr.log_t[-1])
     assert np.all(np.isfinite(J)) and np.abs(J).max() > 0

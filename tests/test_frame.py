@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.flow import _Model, _split_init
-from attnlib.frame import EXIT_OFFSET, MarginFrameError, _FrameModel
+from attnlib.dynamics import FlowModel, split_init
+from attnlib.frame import EXIT_OFFSET, FrameModel, MarginFrameError
 
 GEN = al.make_generic_data(3, 4, 5, 1)
 DIA = al.make_diagonal_data()
@@ -32,9 +32,9 @@ def far_flow(param: str, rtol: float) -> al.Trajectory:
 @pytest.mark.parametrize("param", ["W", "KQ", "beta", "xi"])
 def test_frame_jacobian_matches_finite_differences(param):
     data, init = CASES[param]
-    model = _Model(data, param, _split_init(data, param, init), "exp")
+    model = FlowModel(data, param, split_init(data, param, init), "exp")
     rng = np.random.default_rng(1)
-    fm = _FrameModel(model, rng.integers(0, data.L, data.n), np.inf)
+    fm = FrameModel(model, rng.integers(0, data.L, data.n), np.inf)
     P = fm.n_pairs
     y = np.concatenate([[-5.0, 1500.0], 3 + 2 * rng.standard_normal(P - 2)])  # incl. an inactive pair (v != y)
     x = np.concatenate([rng.standard_normal(model.n_theta), 1000 * np.arcsinh(y / 1000),
@@ -227,16 +227,16 @@ def test_kq_other_seeds_reach_1e300(seed):
 
 
 def test_reduced_frame_jacobian_matches_finite_differences():
-    from attnlib.frame import _ReducedFrame
+    from attnlib.frame import ReducedFrame
     tr = book_kq(1e-8)
-    model = _Model(BOOK, "KQ", _split_init(BOOK, "KQ", al.default_init(BOOK, "KQ", 0.01, seed=0)), "exp")
-    fm = _FrameModel(model, tr.frame.ref, np.inf)
+    model = FlowModel(BOOK, "KQ", split_init(BOOK, "KQ", al.default_init(BOOK, "KQ", 0.01, seed=0)), "exp")
+    fm = FrameModel(model, tr.frame.ref, np.inf)
     j = 3  # log t = 1e30
     u = np.log(tr.log_t[j])
     theta = np.concatenate([tr.params["K"][j].ravel(), tr.params["Q"][j].ravel()]) / np.exp(0.5 * u)
     x = np.concatenate([theta, tr.phi[j]])  # c = 1: phi unscaled
     row = list(tr.frame.rows).index(j)
-    red = _ReducedFrame(fm, tr.frame.log_odds_offset[row], u)
+    red = ReducedFrame(fm, tr.frame.log_odds_offset[row], u)
     J = red.jac(u, x)
     h = 1e-7
     fd = np.array([(red.rhs(u, x + h * e) - red.rhs(u, x - h * e)) / (2 * h) for e in np.eye(x.size)]).T

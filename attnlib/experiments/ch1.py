@@ -241,7 +241,7 @@ def direction_at(angle: float) -> np.ndarray:
 
 
 @memo
-def _cached_ray(angle: float) -> dict:
+def cached_ray(angle: float) -> dict:
     return compute_ray(angle, np.linspace(0.0, 20.0, 81))
 
 

@@ -14,7 +14,7 @@ from matplotlib.ticker import NullLocator
 from .. import plots
 from ..experiments.ch1 import (
     BROKEN_GENERIC_SEED,
-    _cached_ray,
+    cached_ray,
     compute_broken,
     compute_loss_flow,
     compute_phi_along_ray,
@@ -183,8 +183,8 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     ax1.set_ylabel(r"attention $\sigma(X_iWz_i)_l$")
     ax1.set_title(f"$W = {c:g}\\,D$, angle {angle:g}°, margin $\\mu(W)={margin(data, W):.2f}$", fontsize=10)
     ax1.legend(loc="upper center", fontsize=8, ncol=3)
-    ray = _cached_ray(float(angle))
-    ref = _cached_ray(0.0)
+    ray = cached_ray(float(angle))
+    ref = cached_ray(0.0)
     ax2.semilogy(ref["c"], ref["excess"], color=plots.COLORS["context"], ls="--", label=r"along $W_F$ (angle 0°)")
     ax2.semilogy(ray["c"], ray["excess"], color=plots.COLORS["W"], label=f"along $D$ (angle {angle:g}°)")
     if ray["mu_dir"] > 0:

@@ -1,0 +1,282 @@
+"""The gradient-flow dynamics shared by the standard solver (:mod:`attnlib.flow`) and the margin frame
+(:mod:`attnlib.frame`): the four parameterisations, the right-hand side ``theta' = -grad L(theta)`` with the duals
+of Lemma A.1, its analytic Jacobian, and the call into scipy's adaptive solvers.
+
+The parameterisations (``PARAMS``): the combined ``W`` (d, d); separate ``K, Q`` (d, d_e) with ``W = K Q^T``; the
+combined diagonal ``beta`` (d,) with ``W = diag(beta)``; separate diagonal ``xi_k, xi_q`` (d,) with ``beta = xi_k
+* xi_q``. Each is a list of arrays (named by ``PARAM_NAMES``); :class:`FlowModel` flattens them into one state
+vector ``theta`` followed by the duals ``phi`` (ordered as ``data.pairs``).
+
+In log time ``s = log t`` the flow is ``d theta / ds = -e^s grad L(theta)``; the factor ``e^s`` is folded into
+the log-space gradient (``log_scale = s``, :func:`attnlib.kernels.sum_log_terms`), so nothing overflows or
+underflows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ._validate import check_array
+from .perturbation import perturb_init
+from .data import AttentionData
+from .kernels import grad_beta_from_r, grad_from_r, log_sample_weights, logit_hessian, sum_log_terms
+
+__all__ = ["PARAMS", "PARAM_NAMES", "MAX_LOG_T", "LOG_GUARD", "FlowStallError", "OverBudget", "SolverOptions",
+           "FlowModel", "check_param", "split_init", "combined_W", "neg_grad", "velocity", "velocity_jacobian",
+           "solve"]
+
+PARAMS = ("W", "KQ", "beta", "xi")
+MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
+LOG_GUARD = 230.0  # cap of the log-space gradient terms (e^230 ~ 1e100): far above any on-path value
+_HUGE = 1e100
+PARAM_NAMES = {"W": ("W",), "KQ": ("K", "Q"), "beta": ("beta",), "xi": ("xi_k", "xi_q")}
+
+
+class FlowStallError(RuntimeError):
+    """The adaptive solver stopped making progress (raised when a flow exceeds its evaluation budget).
+
+    Attributes
+    ----------
+    log_t : float
+        ``log t`` the flow had reached.
+    nfev : int
+        Gradient evaluations used.
+    """
+
+    def __init__(self, message: str, log_t: float = float("nan"), nfev: int = 0):
+        super().__init__(message)
+        self.log_t, self.nfev = log_t, nfev
+
+
+class OverBudget(Exception):
+    """A flow used up its evaluation budget (``max_nfev``); :func:`attnlib.gradient_flow` turns it into a
+    :class:`FlowStallError` that says why."""
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How a flow is integrated, fixed for the whole call (the margin frame gets the same object).
+
+    Attributes
+    ----------
+    method : str
+        ``scipy.integrate.solve_ivp`` method of the standard solver ("LSODA", "BDF", ...).
+    rtol, atol : float
+        Relative and absolute tolerances (of the standard solver and of the margin frame).
+    switch_log_t : float
+        ``log t`` from which the margin frame may take over (``inf``: never).
+    """
+
+    method: str
+    rtol: float
+    atol: float
+    switch_log_t: float = np.inf
+
+
+# -- the parameterisations ---------------------------------------------------------------------------------
+
+def check_param(param: str) -> None:
+    if not isinstance(param, str) or param not in PARAMS:
+        raise ValueError(f"param must be one of {PARAMS} ('W' combined, 'KQ' separate K and Q, 'beta' combined "
+                         f"diagonal, 'xi' separate diagonal); got {param!r}")
+
+
+def split_init(data: AttentionData, param: str, init) -> list[np.ndarray]:
+    """Validate ``init`` and return its arrays, in the order of ``PARAM_NAMES[param]``."""
+    d = data.d
+    parts = list(init) if param in ("KQ", "xi") and isinstance(init, (tuple, list)) else [init]
+    want = {"W": "W0 of shape (d, d)", "KQ": "a pair (K0, Q0) of shape (d, d_e)", "beta": "beta0 of shape (d,)",
+            "xi": "a pair (xi_k0, xi_q0) of shape (d,)"}[param]
+    if len(parts) != len(PARAM_NAMES[param]):
+        raise ValueError(f"init for param={param!r} must be {want} (d = {d})")
+    arrays = [check_array(p, f"init {name}", expected=want) for p, name in zip(parts, PARAM_NAMES[param])]
+    for name, a in zip(PARAM_NAMES[param], arrays):
+        ok = {"W": a.shape == (d, d), "beta": a.shape == (d,), "xi_k": a.shape == (d,), "xi_q": a.shape == (d,),
+              "K": a.ndim == 2 and a.shape[0] == d, "Q": a.shape == arrays[0].shape}[name]
+        if not ok:
+            raise ValueError(f"init for param={param!r} must be {want} (d = {d}); {name} has shape {a.shape}")
+    return perturb_init(arrays)  # unchanged unless inside perturbed_inputs
+
+
+def combined_W(param: str, arrays: list[np.ndarray]) -> np.ndarray:
+    if param == "W":
+        return arrays[0]
+    if param == "KQ":
+        return arrays[0] @ arrays[1].T
+    if param == "beta":
+        return np.diag(arrays[0])
+    return np.diag(arrays[0] * arrays[1])
+
+
+def neg_grad(data: AttentionData, param: str, r: np.ndarray) -> np.ndarray:
+    """``F = -grad_W L`` (d, d), or its diagonal (d,) for "beta" and "xi", from the scaled ``r`` (n, L)."""
+    return -grad_beta_from_r(data, r) if param in ("beta", "xi") else -grad_from_r(data, r)
+
+
+def velocity(param: str, arrays: list[np.ndarray], F: np.ndarray) -> list[np.ndarray]:
+    """``-grad_theta L`` given ``F = -grad_W L`` (or its diagonal): ``[F]``, ``[F Q, F^T K]``, ``[g]`` or
+    ``[g xi_q, g xi_k]``. Linear in ``F``; ``F`` may carry leading batch axes (..., d, d) or (..., d)."""
+    if param in ("W", "beta"):
+        return [F]
+    if param == "KQ":
+        return [F @ arrays[1], np.swapaxes(F, -1, -2) @ arrays[0]]
+    return [F * arrays[1], F * arrays[0]]
+
+
+def velocity_jacobian(param: str, shapes: list[tuple], F: np.ndarray) -> np.ndarray:
+    """``d velocity / d theta`` at fixed ``F``, shape (n_theta, n_theta): zero for "W" and "beta"; for "KQ"
+    ``d(F Q)/dQ = F (x) I`` and ``d(F^T K)/dK = F^T (x) I``; for "xi" ``diag(g)`` off the diagonal blocks."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    k, half = sum(sizes), sizes[0]
+    J = np.zeros((k, k))
+    if param == "KQ":
+        d_e = shapes[0][1]
+        J[:half, half:] = np.kron(F, np.eye(d_e))
+        J[half:, :half] = np.kron(F.T, np.eye(d_e))
+    elif param == "xi":
+        J[:half, half:] = np.diag(F)
+        J[half:, :half] = np.diag(F)
+    return J
+
+
+class FlowModel:
+    """Flattens a parameterisation into one vector and evaluates the scaled gradient and dphi/dt.
+
+    The state is ``y = [theta, phi]``, shape (n_theta + n(L-1),): the flattened parameters, then the duals.
+
+    Parameters
+    ----------
+    data : AttentionData
+    param : {"W", "KQ", "beta", "xi"}
+    arrays : list of numpy.ndarray
+        The parameters, in the order of ``PARAM_NAMES[param]`` (only their shapes are kept).
+    loss : {"exp", "logistic"}
+    max_nfev : float
+        Evaluation budget: :meth:`rhs` raises :class:`OverBudget` beyond it (shared with the margin frame).
+
+    Attributes
+    ----------
+    shapes, sizes : list
+        Shape and size of each parameter array; ``n_theta`` their total size.
+    X, z : numpy.ndarray, shapes (n, L, d) and (n, d)
+        The data's tokens and queries (contiguous).
+    diff, log_abs_diff, sign_diff : numpy.ndarray, shape (n, L, L)
+        ``gamma_il - gamma_ik``, its log-modulus and sign (constant along the flow).
+    pair_i, pair_l : numpy.ndarray of int, shape (n(L-1),)
+        Sample and token of each dual (``data.pairs``).
+    nfev, njev : int
+        Right-hand side and Jacobian evaluations so far.
+    last_s : float
+        ``log t`` (the log scale) of the last evaluation, for error messages.
+    """
+
+    def __init__(self, data: AttentionData, param: str, arrays: list[np.ndarray], loss: str,
+                 max_nfev: float = np.inf):
+        self.data, self.param, self.loss, self.max_nfev = data, param, loss, max_nfev
+        self.last_s = 0.0
+        self.shapes = [a.shape for a in arrays]
+        self.sizes = [a.size for a in arrays]
+        self.n_theta = sum(self.sizes)
+        i, l = data.pairs.T
+        self.pair_i, self.pair_l = i, l
+        self.diff = data.gamma[:, :, None] - data.gamma[:, None, :]  # (n, L, L): gamma_l - gamma_k, constant
+        with np.errstate(divide="ignore"):
+            self.log_abs_diff = np.log(np.abs(self.diff))
+        self.sign_diff = np.sign(self.diff)
+        self.X, self.z = np.ascontiguousarray(data.X), np.ascontiguousarray(data.z)
+        self._B_rows = (data.X * data.z[:, None, :])  # (n, L, d): x_il * z_i = d g_il / d beta
+        self.nfev = 0
+        self.njev = 0
+
+    def unpack(self, theta: np.ndarray) -> list[np.ndarray]:
+        out, start = [], 0
+        for shape, size in zip(self.shapes, self.sizes):
+            out.append(theta[start:start + size].reshape(shape))
+            start += size
+        return out
+
+    def _softmax(self, W: np.ndarray):
+        """Log-softmax of the logits ``x_il^T W z_i`` and log sample weights ``log(-loss'(u_i))``, shapes (n, L)
+        and (n,) (a plain-numpy log-softmax: this is the solver's hot path)."""
+        g = np.matmul(self.X, (self.z @ W.T)[:, :, None])[:, :, 0]
+        g = g - g.max(axis=1, keepdims=True)
+        logsig = g - np.log(np.exp(g).sum(axis=1, keepdims=True))
+        return logsig, log_sample_weights(self.data, logsig, self.loss)
+
+    def r_scaled(self, W: np.ndarray, log_scale: float | None, parts=None) -> np.ndarray:
+        """``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, shape (n, L), from logs (see attnlib.model).
+
+        ``rho_il / n = -e^s dL/dg_il``: the scaled negative gradient with respect to the logits. Exponents are
+        capped at ``LOG_GUARD``: on the path these terms are O(poly(log t)); larger ones only occur at wild trial
+        states of the solver, and the cap keeps every derived quantity (step * rhs, W = K Q^T, the error estimate)
+        finite, so the solver rejects the step instead of propagating inf/NaN."""
+        logsig, logw = self._softmax(W) if parts is None else parts
+        return sum_log_terms(logsig, logw, self.log_abs_diff, self.sign_diff, log_scale, LOG_GUARD)
+
+    def rhs(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
+        """``-e^s grad L(theta)`` and ``e^s dphi/dt``, stacked."""
+        self.nfev += 1
+        self.last_s = log_scale
+        if self.nfev > self.max_nfev:
+            raise OverBudget
+        if not np.all(np.isfinite(theta)):  # a diverged trial state: a huge finite rhs makes the solver reject it
+            return np.full(theta.size, _HUGE)
+        data, arrays = self.data, self.unpack(theta)
+        r = self.r_scaled(combined_W(self.param, arrays), log_scale)
+        parts = velocity(self.param, arrays, neg_grad(data, self.param, r))
+        dphi = -2.0 / data.n * r[self.pair_i, self.pair_l]
+        return np.concatenate([p.ravel() for p in parts] + [dphi])
+
+    def logit_jacobian(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """``M = d g / d theta``, shape (n, L, n_theta): the logits ``g_il = x_il^T W z_i`` are linear in ``W``,
+        so ``M`` is constant for "W" and "beta" and linear in the other factor for "KQ" and "xi"."""
+        X, z = self.X, self.z
+        if self.param == "W":
+            return (X[:, :, :, None] * z[:, None, None, :]).reshape(X.shape[0], X.shape[1], -1)
+        if self.param == "KQ":
+            K, Q = arrays
+            dK = X[:, :, :, None] * (z @ Q)[:, None, None, :]  # d g / d K_pq = x_il,p (Q^T z_i)_q
+            dQ = (X @ K)[:, :, None, :] * z[:, None, :, None]  # d g / d Q_pq = (K^T x_il)_q z_i,p
+            return np.concatenate([dK.reshape(*X.shape[:2], -1), dQ.reshape(*X.shape[:2], -1)], axis=2)
+        if self.param == "beta":
+            return self._B_rows
+        return np.concatenate([self._B_rows * arrays[1], self._B_rows * arrays[0]], axis=2)
+
+    def jac(self, theta: np.ndarray, log_scale: float) -> np.ndarray:
+        """Analytic Jacobian of :meth:`rhs`, shape (n_theta + n(L-1),) * 2 (the Hessian of the loss, scaled).
+
+        With ``rho = -n e^s dL/dg`` and ``M = dg/dtheta``, ``rhs = M^T rho / n`` and
+        ``J = M^T H M / n + sum_il rho_il d^2 g_il / dtheta^2 / n``, where ``H = d rho / d g`` is, per sample,
+        ``diag(rho) - rho sigma^T - sigma rho^T - c rho r^T`` (``r = Sigma(g) gamma`` unscaled; ``c = 1`` for the
+        exponential loss, ``sigmoid(u)`` for the logistic one). The last term is nonzero only for the bilinear
+        parameterisations ("KQ", "xi"). The duals phi do not feed back, so their columns are zero."""
+        self.njev += 1
+        n_y = theta.size
+        J = np.zeros((n_y, n_y))
+        if not np.all(np.isfinite(theta)):
+            return J
+        data, k = self.data, self.n_theta
+        arrays = self.unpack(theta)
+        W = combined_W(self.param, arrays)
+        parts = self._softmax(W)
+        rho = self.r_scaled(W, log_scale, parts)
+        H = logit_hessian(rho, *parts, self.diff, self.loss)
+        M = self.logit_jacobian(arrays)
+        HM = np.matmul(H, M)  # (n, L, n_theta) = d rho / d theta
+        J[:k, :k] = M.reshape(-1, k).T @ HM.reshape(-1, k) / data.n
+        if self.param in ("KQ", "xi"):  # rho held fixed: the bilinear part
+            J[:k, :k] += velocity_jacobian(self.param, self.shapes, neg_grad(data, self.param, rho))
+        J[k:, :k] = -2.0 / data.n * HM[self.pair_i, self.pair_l]
+        return J
+
+
+def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: SolverOptions, events=None):
+    """``scipy.integrate.solve_ivp`` of ``y' = fun(t, y)`` on ``span`` from ``y0`` (k,), saving at ``t_eval`` (m,),
+    with ``options.method``, ``rtol`` and ``atol``; implicit methods get the analytic Jacobian ``jac(t, y)`` (k, k)."""
+    method = options.method
+    kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}  # implicit methods use the analytic Hessian
+    return solve_ivp(fun, span, y0, method=method, rtol=options.rtol, atol=options.atol, t_eval=t_eval,
+                     events=events, **kw)
+
