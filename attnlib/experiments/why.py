@@ -217,8 +217,12 @@ def weight_decay_vs_flow(lambdas: tuple = WD_LAMBDAS, log_t_end: float = WD_LOG_
         theta = res.x
         K, Q = theta[: d * d].reshape(d, d), theta[d * d:].reshape(d, d)
         W = K @ Q.T
-        wd.append((*gaps(W), fz.factor_cost(K, Q) / np.linalg.norm(W, "nuc") - 1, float(np.abs(res.jac).max()),
-                   float(np.abs(K.T @ K - Q.T @ Q).max() / np.abs(K.T @ K).max())))
+        r, KtK = float(np.abs(res.jac).max()), np.abs(K.T @ K).max()
+        # stationarity up to the residual gradient r: lambda (K^T K - Q^T Q) = r_K^T K - Q^T r_Q, so the relative
+        # imbalance is at most 2 d r max|K, Q| / (lambda max|K^T K|): "balanced up to the optimizer's tolerance"
+        bound = 2 * d * r * max(np.abs(K).max(), np.abs(Q).max()) / (lam * KtK)
+        wd.append((*gaps(W), fz.factor_cost(K, Q) / np.linalg.norm(W, "nuc") - 1, r,
+                   float(np.abs(K.T @ K - Q.T @ Q).max() / KtK), float(bound)))
     traj = gradient_flow(data, "KQ", (K0, Q0), log_t_end=log_t_end)
     ok = traj.margin > 0
     fl = np.array([gaps(W) for W in traj.W[ok]])
@@ -226,7 +230,7 @@ def weight_decay_vs_flow(lambdas: tuple = WD_LAMBDAS, log_t_end: float = WD_LOG_
                         for K, Q in zip(traj.params["K"][ok], traj.params["Q"][ok])])
     wd = np.array(wd)
     return {"lambdas": np.array(lambdas), "wd_margin": wd[:, 0], "wd_nuc_gap": wd[:, 1], "wd_fro_gap": wd[:, 2],
-            "wd_penalty_gap": wd[:, 3], "wd_grad": wd[:, 4], "wd_imbalance": wd[:, 5],
+            "wd_penalty_gap": wd[:, 3], "wd_grad": wd[:, 4], "wd_imbalance": wd[:, 5], "wd_imbalance_bound": wd[:, 6],
             "flow_log_t": traj.log_t[ok], "flow_margin": fl[:, 0], "flow_nuc_gap": fl[:, 1],
             "flow_fro_gap": fl[:, 2], "flow_penalty_gap": penalty, "nuc_value": nuc.value, "fro_value": fro.value}
 
