@@ -11,7 +11,7 @@
 #   assets     tools/npm_assets.sh (npm ci: MathJax, RequireJS, widget manager), in the background during pytest
 #   system     tools/system_packages.sh (Debian's chromium and TeX when missing), in the background during pytest
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
-#   downloads  the executed .ipynb the site offers stand on their own (tests/test_notebooks.py, needs the book)
+#   downloads  the executed .ipynb the site offers stand on their own (tests/book/test_notebooks.py, needs the book)
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); two chapters
@@ -79,7 +79,7 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
     bash tools/build_book.sh
   stage downloads "the pytest messages above" \
-    .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_notebooks.py -k downloaded_notebook_stands_on_its_own
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests/book/test_notebooks.py -k downloaded_notebook_stands_on_its_own
   stage_wait system
   stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
   # Two chapters that carry every mechanism (the intro's tabs, chapter 7's slider and animation, both downloads):

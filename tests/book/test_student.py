@@ -18,7 +18,7 @@ from attnlib import checks
 from attnlib.__main__ import main as cli
 from attnlib.student import chapter_sources, split_solutions, student_edition
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = chapter_sources(ROOT / "book")
 
 

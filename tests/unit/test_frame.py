@@ -255,16 +255,3 @@ def test_reduced_frame_support_change_is_followed():
     assert any(sign == 1 and s > al.frame.QSS_LOG_T for s, _, sign in tr.frame.support_changes)
     assert al.path_error(tr, book_kq(1e-10, data, 1e100)).max() <= 1e-6
     assert np.all(np.diff(tr.loss) <= 0)
-
-
-def test_appendix_frame_accuracy_table():
-    """The numbers of the numerics appendix's margin-frame table: overlap <= 1e-8, far out <= 1e-6, frozen."""
-    from attnlib.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
-    rows = frame_accuracy_table()
-    assert [r.param for r in rows] == list(FRAME_PARAMS)
-    assert all(r.overlap_error <= 1e-8 and r.far_error.max() <= 1e-6 for r in rows)
-    assert rows[1].log_t_reduced == pytest.approx(al.frame.QSS_LOG_T) and np.isinf(rows[0].log_t_reduced)
-    with pytest.raises(ValueError):
-        rows[0].far_error[0] = 0.0
-    with pytest.raises(ValueError, match="param"):
-        frame_accuracy("K")
