@@ -86,6 +86,7 @@ def test_cli_writes_student_notebooks_and_answers(tmp_path):
         student_edition(tmp_path / "x", tmp_path)
 
 
+@pytest.mark.slow
 def test_a_student_notebook_executes(tmp_path):
     # The chapters' own build executes every chapter; here one student notebook runs as a student would get it.
     cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")])

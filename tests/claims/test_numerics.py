@@ -59,6 +59,7 @@ def test_solver_comparison():
     assert all(m[k]["njev"] == 0 for k in ("DOP853", "RK45"))
 
 
+@pytest.mark.slow
 @pytest.mark.claims
 @pytest.mark.parametrize("loss", ["exp", "logistic"])
 def test_bdf_misses_the_target_in_some_perturbed_starts(loss):
