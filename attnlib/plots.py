@@ -24,7 +24,7 @@ Accessibility (WCAG 2.2, success criterion 1.4.11 "non-text contrast"): every co
 opaque white face in both of the book's themes. In the dark theme the page is #121212, but
 pydata-sphinx-theme shows images through ``filter: brightness(.8) contrast(1.2)``
 (:func:`dark_theme_view`); the white card and the colours on it are dimmed together, and
-the contrast between them stays above 3:1. ``tests/test_widgets_plots.py`` computes both.
+the contrast between them stays above 3:1. ``tests/book/test_widgets_plots.py`` computes both.
 """
 
 from __future__ import annotations

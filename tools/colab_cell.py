@@ -7,7 +7,7 @@ installs attnlib when, and only when, the notebook runs on Google Colab::
     python tools/colab_cell.py --check  # exit 1 and name the chapters whose cell is missing or stale
 
 The one place to configure the URL is ``repository.url`` in ``_config.yml`` (it also drives the
-site's Binder/Colab/GitHub buttons). ``tests/test_notebooks.py`` runs the check.
+site's Binder/Colab/GitHub buttons). ``tests/book/test_notebooks.py`` runs the check.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 # requirements-lock.txt, npm assets, Debian's chromium and TeX), then runs the checks cheapest-first, so a broken library
 # fails in seconds, not after the book build:
 #   lint       ruff (configured in pyproject.toml)
-#   pytest     the library, the chapters' claims, widgets, packaging (extra arguments go to pytest)
+#   unit       the library's unit tests (tests/unit, well under a minute): a broken library fails here first
+#   pytest     the chapters' claims (tests/claims) and the book's tooling: notebooks, widgets, packaging, slides,
+#              student edition (tests/book); extra arguments go to pytest (both stages)
 #   claims     every test marked `claims` (a count, a yes/no, a selection, a rank the book states) again, with
 #              every data set and flow start perturbed by a relative 1e-12 (pytest -m claims --perturb-seed 1):
 #              a claim that flips under rounding is a fact about one machine, not about the problem
@@ -11,7 +13,8 @@
 #   assets     tools/npm_assets.sh (npm ci: MathJax, RequireJS, widget manager), in the background during pytest
 #   system     tools/system_packages.sh (Debian's chromium and TeX when missing), in the background during pytest
 #   book       jupyter-book build -W: every chapter executes; a failing cell, cell stderr or warning fails
-#   downloads  the executed .ipynb the site offers stand on their own (tests/test_notebooks.py, needs the book)
+#   downloads  the executed .ipynb the site offers stand on their own (tests/book/test_notebooks.py; needs the
+#              book)
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); two chapters
@@ -69,8 +72,17 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then   # downloads (network, disk) while p
   stage_bg assets bash tools/npm_assets.sh              # npm: MathJax, RequireJS, widget manager, puppeteer-core
   stage_bg system bash tools/system_packages.sh         # Debian: chromium, TeX (a fresh CI machine has neither)
 fi
-run_pytest() { .venv/bin/python -m pytest -q -n 2 "$@" 2>&1 | tee _build/pytest.log; }   # 2 cores (pytest-xdist)
-stage pytest "the pytest summary above (also in _build/pytest.log)" run_pytest "$@"
+n_extra=$#
+run_pytest() {   # run_pytest LOG ARGS...: pytest on 2 cores (pytest-xdist), output also in LOG
+  local log=$1 rc=0; shift
+  .venv/bin/python -m pytest -q -n 2 "$@" 2>&1 | tee "$log" || rc=$?
+  # exit 5 = nothing selected: fine when the caller's extra arguments (-k ...) select tests of the other stage only
+  if [ "$rc" -eq 5 ] && [ "$n_extra" -gt 0 ]; then return 0; fi
+  return "$rc"
+}
+stage unit "the pytest summary above (also in _build/unit.log)" run_pytest _build/unit.log tests/unit "$@"
+stage pytest "the pytest summary above (also in _build/pytest.log)" \
+  run_pytest _build/pytest.log tests/claims tests/book "$@"
 run_claims() { .venv/bin/python -m pytest -q -n 2 -m claims --perturb-seed 1 2>&1 | tee _build/claims.log; }
 stage claims "the pytest summary above (also in _build/claims.log)" run_claims
 stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
@@ -79,7 +91,8 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
     bash tools/build_book.sh
   stage downloads "the pytest messages above" \
-    .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_notebooks.py -k downloaded_notebook_stands_on_its_own
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests/book/test_notebooks.py \
+      -k downloaded_notebook_stands_on_its_own
   stage_wait system
   stage browser "the messages above; screenshots in _build/screenshots/" node tools/browser_check.mjs --jobs 2
   # Two chapters that carry every mechanism (the intro's tabs, chapter 7's slider and animation, both downloads):
@@ -94,4 +107,5 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
 fi
 stamp "  ($done_stage took $(( $(date +%s) - stage_start ))s)"
 stamp "all stages passed"
-tail -n 1 _build/pytest.log   # pytest's closing line, last (CI reads it)
+echo "unit: $(tail -n 1 _build/unit.log)"
+tail -n 1 _build/pytest.log   # the pytest stage's closing line (claims and book tests), last (CI reads it)

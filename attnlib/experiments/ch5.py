@@ -26,7 +26,7 @@ WIDGET_THETA = [0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2]
 
 WIDGET_SCALE = [0.03, 0.1, 0.3, 1.0]
 #: Solver tolerance of the widget's flows: a new (theta, scale) must redraw within a second; against rtol = 1e-8
-#: the gap curve moves by < 0.05 decades and the singular values by < 1e-4 (tests/test_ch5.py), invisible.
+#: the gap curve moves by < 0.05 decades and the singular values by < 1e-4 (tests/claims/test_ch5.py), invisible.
 WIDGET_RTOL = 1e-6
 
 

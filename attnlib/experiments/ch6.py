@@ -6,7 +6,7 @@ size, initialisations that violate Assumption 3 (locally optimal token selection
 (scikit-learn's bundled digits).
 
 Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them
-and ``tests/test_ch6.py`` checks them. Each flow runs once and is cached (:func:`attnlib.experiments._store.memo`).
+and ``tests/claims/test_ch6.py`` checks them. Each flow runs once and is cached (:func:`attnlib.experiments._store.memo`).
 
 The chapter's computations (no drawing: :mod:`attnlib.figures.ch6` draws them).
 """

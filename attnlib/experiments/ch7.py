@@ -1,7 +1,7 @@
 """Chapter 7 — errata E1-E10 of the paper (arXiv v1), each with a numerical check, and open questions.
 
 Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
-numerically) and the corrected one holding; ``tests/test_ch7.py`` asserts them. Flows are cached.
+numerically) and the corrected one holding; ``tests/claims/test_ch7.py`` asserts them. Flows are cached.
 
 The chapter's computations (no drawing: :mod:`attnlib.figures.ch7` draws them).
 """

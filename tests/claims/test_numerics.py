@@ -59,6 +59,7 @@ def test_solver_comparison():
     assert all(m[k]["njev"] == 0 for k in ("DOP853", "RK45"))
 
 
+@pytest.mark.slow
 @pytest.mark.claims
 @pytest.mark.parametrize("loss", ["exp", "logistic"])
 def test_bdf_misses_the_target_in_some_perturbed_starts(loss):
@@ -147,3 +148,17 @@ def test_time_to_cosine_of_the_digits_exercise():
     assert cos[-1] >= 0.999 > cos[-2]                                                 # the first such step
     with pytest.raises(ValueError, match="target"):
         nm.time_to_cosine(1.5)
+
+
+# -- the appendix's margin-frame table (a study; was in tests/unit/test_frame.py) ----------------------------
+def test_appendix_frame_accuracy_table():
+    """The numbers of the numerics appendix's margin-frame table: overlap <= 1e-8, far out <= 1e-6, frozen."""
+    from attnlib.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
+    rows = frame_accuracy_table()
+    assert [r.param for r in rows] == list(FRAME_PARAMS)
+    assert all(r.overlap_error <= 1e-8 and r.far_error.max() <= 1e-6 for r in rows)
+    assert rows[1].log_t_reduced == pytest.approx(al.frame.QSS_LOG_T) and np.isinf(rows[0].log_t_reduced)
+    with pytest.raises(ValueError):
+        rows[0].far_error[0] = 0.0
+    with pytest.raises(ValueError, match="param"):
+        frame_accuracy("K")

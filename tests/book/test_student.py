@@ -18,7 +18,7 @@ from attnlib import checks
 from attnlib.__main__ import main as cli
 from attnlib.student import chapter_sources, split_solutions, student_edition
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = chapter_sources(ROOT / "book")
 
 
@@ -86,6 +86,7 @@ def test_cli_writes_student_notebooks_and_answers(tmp_path):
         student_edition(tmp_path / "x", tmp_path)
 
 
+@pytest.mark.slow
 def test_a_student_notebook_executes(tmp_path):
     # The chapters' own build executes every chapter; here one student notebook runs as a student would get it.
     cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")])

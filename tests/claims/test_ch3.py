@@ -132,7 +132,8 @@ def test_widget_transient_grows_with_omega0_and_limit_is_l1():
             assert ch3.compute_widget(om)["dist_l1"][-1] > 0.1  # omega_0 = 0.01, 0.03: not yet (0.24, 0.17)
 
 
-@pytest.mark.parametrize("name", sorted(ch3_figures.FIGURES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "widget" else n  # a sweep, ~8 s cold
+                                  for n in sorted(ch3_figures.FIGURES)])
 def test_figures_build(name):
     import matplotlib.pyplot as plt
 

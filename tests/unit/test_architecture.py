@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1] / "attnlib"
+ROOT = Path(__file__).resolve().parents[2] / "attnlib"
 
 # Lowest first. A module may import attnlib modules from strictly lower layers only.
 LAYERS = [

@@ -11,7 +11,7 @@ import pytest
 
 from attnlib.figures import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("build_slides", ROOT / "tools" / "build_slides.py")
 bs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bs)

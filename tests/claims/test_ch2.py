@@ -100,6 +100,7 @@ def test_singular_value_caption_ranks():
 
 # -- issue 23: the chapter's counts over all its seeds, which the claims stage recomputes under perturbation -------
 
+@pytest.mark.slow
 @pytest.mark.claims
 def test_chapter_2_words_over_its_twenty_seeds():
     """The words the chapter glues or asserts about its 20-seed sweep and its 40-run sample-weight study."""

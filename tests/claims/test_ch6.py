@@ -124,7 +124,12 @@ def test_figures_render(name):
     assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)
 
 
-@pytest.mark.parametrize("name", sorted(study_figs.FIGURES))
+#: The figures that compute a whole multi-run study (cold: gd_steps ~160 s, kq_study and accuracy_long ~10 s).
+STUDY_FIGURES_SLOW = {"gd_steps", "kq_study", "accuracy_long"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in STUDY_FIGURES_SLOW else n
+                                  for n in sorted(study_figs.FIGURES)])
 def test_study_figures_render_at_3_to_1(name):
     fig = study_figs.FIGURES[name]()
     assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)
