@@ -63,7 +63,16 @@ def _counted(a: int, b: int = 1):
     return np.full(2, a + b, dtype=float)
 
 
-def test_memo_prime_and_is_cached_fill_the_cache_from_elsewhere():
+@pytest.fixture
+def memory_only():
+    """The test counts computations: a result left in ATTNLIB_CACHE_DIR by an earlier run must not be read."""
+    from attnlib.experiments._store import disk_cache_paused
+
+    with disk_cache_paused():
+        yield
+
+
+def test_memo_prime_and_is_cached_fill_the_cache_from_elsewhere(memory_only):
     # chapter 2 runs flows on a pool and stores them with prime(); a primed key is not computed again.
     _counted.cache_clear()
     _CALLS.clear()
@@ -135,7 +144,7 @@ def _broken():
     raise ArithmeticError("broken in the background")
 
 
-def test_background_computes_once_and_a_call_waits_for_it():
+def test_background_computes_once_and_a_call_waits_for_it(memory_only):
     _slow.cache_clear()
     _GATE.clear()
     background(_slow)
