@@ -259,7 +259,7 @@ def test_reduced_frame_support_change_is_followed():
 
 def test_appendix_frame_accuracy_table():
     """The numbers of the numerics appendix's margin-frame table: overlap <= 1e-8, far out <= 1e-6, frozen."""
-    from attnlib.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
+    from attnbook.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
     rows = frame_accuracy_table()
     assert [r.param for r in rows] == list(FRAME_PARAMS)
     assert all(r.overlap_error <= 1e-8 and r.far_error.max() <= 1e-6 for r in rows)

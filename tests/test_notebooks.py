@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from attnlib import plots, widgets
+from attnbook import plots, widgets
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
