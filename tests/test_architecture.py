@@ -133,21 +133,22 @@ def test_no_import_cycle():
 
 def test_the_checkers_see_a_private_import_and_a_cycle(tmp_path):
     pkg = tmp_path / "attnlib"
-    (pkg / "figures").mkdir(parents=True)
+    pkg.mkdir()
     (pkg / "frame.py").write_text("from ._validate import check_array\n\ndef f():\n    from .flow import _solve\n")
     (pkg / "flow.py").write_text("from .frame import f\nfrom attnlib.model import _grad, cosine\n")
     (pkg / "model.py").write_text("import numpy as np\nfrom numpy import _core\n")
-    (pkg / "figures" / "ch1.py").write_text("from ..experiments.ch1 import _ray\n")
-    assert _private_imports(pkg) == ["attnlib/figures/ch1.py: from ..experiments.ch1 import _ray",
-                                     "attnlib/flow.py: from attnlib.model import _grad",
+    assert _private_imports(pkg) == ["attnlib/flow.py: from attnlib.model import _grad",
                                      "attnlib/frame.py: from .flow import _solve"]
     assert _cycles(pkg) == [["flow", "frame", "flow"]]
     book = tmp_path / "attnbook"
     (book / "experiments").mkdir(parents=True)
+    (book / "figures").mkdir()
     (book / "plots.py").write_text("from attnbook.widgets import x\nfrom attnlib.flow import _solve\n")
     (book / "widgets.py").write_text("from . import plots\n")
     (book / "experiments" / "ch1.py").write_text("from attnlib.flow import gradient_flow\n")
-    assert _private_imports(book) == ["attnbook/plots.py: from attnlib.flow import _solve"]
+    (book / "figures" / "ch1.py").write_text("from ..experiments.ch1 import _ray\n")
+    assert _private_imports(book) == ["attnbook/figures/ch1.py: from ..experiments.ch1 import _ray",
+                                      "attnbook/plots.py: from attnlib.flow import _solve"]
     assert _cycles(book) == [["plots", "widgets", "plots"]]
 
 
