@@ -3,7 +3,9 @@
 Model ``Phi(X, z) = v^T X^T softmax(X K Q^T z)`` trained with the exponential loss. The library provides the data
 model and its assumptions (:mod:`attnlib.data`, :mod:`attnlib.assumptions`), the model, losses and stable gradients
 (:mod:`attnlib.model`), the attention SVMs (:mod:`attnlib.svm`), exact gradient flows (:mod:`attnlib.flow`),
-diagnostics (:mod:`attnlib.diagnostics`), plots and widgets for the book.
+diagnostics (:mod:`attnlib.diagnostics`), minimal-norm factorizations (:mod:`attnlib.factorization`) and l_p mirror
+descent (:mod:`attnlib.mirror`). It needs numpy, scipy and cvxpy only: the book's experiments, figures, widgets,
+exercise self-checks and command line are the separate package :mod:`attnbook` (same distribution, ``[book]`` extra).
 """
 from .assumptions import ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions
 from .perturbation import Perturbation, active_perturbation, perturbed_inputs
@@ -18,14 +20,3 @@ from .frame import FrameRecord, MarginFrameError
 from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
                           kkt_residuals, path_error, right_basis, singular_values, sinh_closed_form, svm_cosine,
                           svm_distance)
-from . import checks  # noqa: E402  (self-checks of the exercises: al.checks.<label>(answer))
-
-
-def __getattr__(name: str):
-    """``al.plots`` and ``al.widgets`` (the book's plot style and sliders) are imported on first use, so the core and
-    :mod:`attnlib.experiments` run without matplotlib."""
-    if name in ("plots", "widgets"):
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

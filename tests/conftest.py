@@ -161,7 +161,7 @@ def _no_shared_results_from_patched_code(request):
     if "monkeypatch" not in request.fixturenames:
         yield
         return
-    from attnlib.experiments._store import disk_cache_paused
+    from attnbook.experiments._store import disk_cache_paused
 
     with disk_cache_paused():
         yield

@@ -8,7 +8,7 @@
 #  3. jupyter-book build . -W -n --keep-going, two chapters at a time (tools/jb_build.py: Sphinx's parallel
 #     read; BOOK_JOBS=1 for one at a time): every chapter executes (execute_notebooks: force);
 #     any cell error, cell stderr or Sphinx warning makes this script exit non-zero.
-#     Sphinx re-reads only changed pages, so when attnlib/, requirements or the config changed
+#     Sphinx re-reads only changed pages, so when attnlib/, attnbook/, requirements or the config changed
 #     since the last successful build the whole book is rebuilt (-all); --all forces that.
 # Output: _build/html/index.html. Check it in a browser: node tools/browser_check.mjs
 set -euo pipefail
@@ -30,12 +30,12 @@ bash tools/npm_assets.sh
 # prints "building the font cache" to stderr, which would fail the -W build.
 MPLBACKEND=Agg "$PY" -c "import matplotlib.pyplot" 2>/dev/null
 
-src_hash=$( (find attnlib tools -name '*.py' -o -name '*.js' -o -name '*.sh' | LC_ALL=C sort | xargs cat; \
+src_hash=$( (find attnlib attnbook tools -name '*.py' -o -name '*.js' -o -name '*.sh' | LC_ALL=C sort | xargs cat; \
              cat requirements-lock.txt pyproject.toml _config.yml _toc.yml book/references.bib) | sha256sum | cut -d' ' -f1)
 extra=()
 if [ "${1:-}" = "--all" ] || [ "$(cat _build/.book-sources.sha256 2>/dev/null)" != "$src_hash" ]; then
   extra=(--all)
-  log "full rebuild (attnlib, tools or configuration changed, or --all)"
+  log "full rebuild (attnlib, attnbook, tools or configuration changed, or --all)"
 fi
 
 log "jupyter-book build . -W -n --keep-going ${extra[*]:-} (tools/jb_build.py, ${BOOK_JOBS:-2} chapters at a time)"

@@ -6,7 +6,7 @@ Usage (normally through ``bash tools/build_slides.sh``)::
 
 Sources are ``book/slides/lecture-N.md``: a YAML header between ``---`` lines (``title``, ``minutes``, ``chapters``),
 then slides separated by lines holding only ``---``. Slide text is Markdown with ``$...$`` / ``$$...$$`` math. A
-figure of the book is placed with ``![alt text](figure:ch3.headline)`` (a name from ``python -m attnlib figures
+figure of the book is placed with ``![alt text](figure:ch3.headline)`` (a name from ``python -m attnbook figures
 --list``); the image is rendered by the same figure function the chapter uses, so slides and book cannot drift.
 Every figure must be followed by a paragraph starting ``**What to see:**``. Speaker notes go after a line
 ``Note:`` at the end of a slide.
@@ -148,12 +148,12 @@ def render_slide(md: MarkdownIt, text: str) -> str:
 def render_figures(names: list[str], outdir: Path) -> None:
     """Render the named book figures to ``outdir/<name>.png`` with the book's own figure functions."""
     sys.path.insert(0, str(ROOT))
-    from attnlib import plots
-    from attnlib.figures import registry, render_figure
+    from attnbook import plots
+    from attnbook.figures import registry, render_figure
 
     unknown = sorted(set(names) - set(registry()))
     if unknown:
-        raise ValueError(f"unknown figure names {unknown}; see python -m attnlib figures --list")
+        raise ValueError(f"unknown figure names {unknown}; see python -m attnbook figures --list")
     outdir.mkdir(parents=True, exist_ok=True)
     plots.use_book_style()
     for name in dict.fromkeys(names):

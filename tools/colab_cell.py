@@ -1,7 +1,8 @@
 """Keep every chapter's Colab install cell in step with the repository URL in ``_config.yml``.
 
 Each chapter with code starts with one code cell (tag ``remove-cell``: not on the web page) that
-installs attnlib when, and only when, the notebook runs on Google Colab::
+installs the attnlib distribution with its ``[book]`` extra (the library attnlib, the book's package attnbook
+and their dependencies) when, and only when, the notebook runs on Google Colab::
 
     python tools/colab_cell.py          # write/refresh the cell in every chapter (after editing repository.url)
     python tools/colab_cell.py --check  # exit 1 and name the chapters whose cell is missing or stale
@@ -44,7 +45,7 @@ def install_source(url: str) -> str:
         "    import subprocess\n"
         "\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-        f'                    "attnlib @ git+{url}"], check=True)'
+        f'                    "attnlib[notebook] @ git+{url}"], check=True)'
     )
 
 

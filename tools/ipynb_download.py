@@ -15,7 +15,7 @@
    pages with math, but chapter titles with math ($K$, $Q$) also appear in the navigation
    sidebar of math-free pages (e.g. the bibliography), where they would stay raw TeX.
 4. ``setup()`` sets ``ATTNLIB_BOOK_BUILD=1`` in the build's environment. The kernels that
-   myst-nb starts inherit it, and :func:`attnlib.widgets.explore` then emits the static
+   myst-nb starts inherit it, and :func:`attnbook.widgets.explore` then emits the static
    twin (a scrubbable animation) instead of a live-only ipywidgets control.
 """
 

@@ -19,7 +19,7 @@
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs: opened by double-click,
 #              Run All, figures, no raw MyST, every widget control moved, save leaves no diff); two chapters
 #              that cover every mechanism, or all with LAB_CHECK_ALL=1
-#   figures    a subset of `python -m attnlib figures` (in the background during pdf: each uses one core)
+#   figures    a subset of `python -m attnbook figures` (in the background during pdf: each uses one core)
 #   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter; the whole PDF takes ~4 min, over budget):
 #              theorems, exercises without solutions, widgets as stills, no unresolved reference
 #   benchmark  benchmarks/flow.py --quick
@@ -29,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
 # Each study is computed once per run: the pytest stage stores the experiments' results in this folder (keyed by
-# attnlib's sources and the numerical libraries' versions; attnlib/experiments/_store.py), and the book,
+# the sources of attnlib and attnbook and the numerical libraries' versions; attnbook/experiments/_store.py), the book,
 # JupyterLab and PDF stages read them. Emptied first, so every run computes from scratch. The wheel stage does not
 # use it (it checks the installed package on its own).
 export ATTNLIB_CACHE_DIR="$PWD/_build/experiments-cache"
@@ -66,7 +66,7 @@ stage_wait() {   # stage_wait NAME
 }
 
 stage setup "the output above (tools/setup_env.sh)" bash tools/setup_env.sh
-stage lint "the ruff messages above" .venv/bin/ruff check attnlib tests tools benchmarks
+stage lint "the ruff messages above" .venv/bin/ruff check attnlib attnbook tests tools benchmarks
 mkdir -p _build
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then   # downloads (network, disk) while pytest uses the cores
   stage_bg assets bash tools/npm_assets.sh              # npm: MathJax, RequireJS, widget manager, puppeteer-core
@@ -100,7 +100,7 @@ if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   lab_only=(--only intro,ch7_errata)
   [ "${LAB_CHECK_ALL:-0}" = "1" ] && lab_only=()
   stage lab "the messages above; screenshots in _build/lab-screenshots/" node tools/lab_check.mjs --jobs 1 "${lab_only[@]}"
-  stage_bg figures .venv/bin/python -m attnlib figures _build/figures --only intro ch1 --format png   # one core
+  stage_bg figures .venv/bin/python -m attnbook figures _build/figures --only intro ch1 --format png   # one core
   stage pdf "_build/pdf-src/_build/latex/book.log" bash tools/build_pdf.sh --chapter ch1_token_selection
   stage_wait figures
   stage benchmark "the benchmark table above" .venv/bin/python benchmarks/flow.py --quick

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from attnlib import plots, widgets
+from attnbook import plots, widgets
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
@@ -181,7 +181,7 @@ def test_install_cell_installs_on_colab_only(monkeypatch):
     calls = _run_install_cell(monkeypatch, on_colab=True)
     assert len(calls) == 1
     cmd = calls[0][0][0]
-    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and cmd[-1] == "attnlib @ git+https://github.com/org/repo"
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and cmd[-1] == "attnlib[notebook] @ git+https://github.com/org/repo"
 
 
 # ------------------------------------------------------------------ still images in saved outputs

@@ -93,7 +93,8 @@ def test_version_has_one_home():
 
 
 def test_package_finds_every_subpackage_and_is_licensed():
-    assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["attnlib*"]
+    # two import packages, one distribution: the library and the book's runtime
+    assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["attnlib*", "attnbook*"]
     assert PROJECT["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
     requires = PYPROJECT["build-system"]["requires"]
     assert any(Requirement(r).name == "setuptools" and Requirement(r).specifier.contains("77") for r in requires)
@@ -169,3 +170,15 @@ def test_parallel_read_declares_only_the_checked_extension_safe():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert "parallel_read" in config["sphinx"]["config"]["extensions"]
     assert "jb_build.py" in (ROOT / "tools" / "build_book.sh").read_text()
+
+
+def test_the_library_needs_no_plotting_and_the_book_extra_brings_it():
+    # attnlib depends on numpy, scipy and cvxpy (plus threadpoolctl); attnbook's drawing and sliders come with [book].
+    core = set(_requirements(PROJECT["dependencies"]))
+    assert core == {"numpy", "scipy", "cvxpy", "threadpoolctl"}, core
+    assert {"matplotlib", "ipywidgets"} <= set(_requirements(PROJECT["optional-dependencies"]["book"]))
+    # Colab installs [notebook]: what attnbook imports when a chapter runs; [book] repeats it (same ranges).
+    extras = PROJECT["optional-dependencies"]
+    notebook = _requirements(extras["notebook"])
+    assert set(notebook) == {"matplotlib", "ipywidgets", "scikit-learn"}
+    assert all(_requirements(extras["book"]).get(k) == v for k, v in notebook.items())

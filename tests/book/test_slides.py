@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from attnlib.figures import registry
+from attnbook.figures import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("build_slides", ROOT / "tools" / "build_slides.py")

@@ -1,4 +1,4 @@
-"""The student edition (``python -m attnlib student-edition``) and the exercises' self-checks (``attnlib.checks``)."""
+"""The student edition (``python -m attnbook student-edition``) and the exercises' self-checks (``attnbook.checks``)."""
 from __future__ import annotations
 
 import ast
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib import checks
-from attnlib.__main__ import main as cli
-from attnlib.student import chapter_sources, split_solutions, student_edition
+from attnbook import checks
+from attnbook.__main__ import main as cli
+from attnbook.student import chapter_sources, split_solutions, student_edition
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = chapter_sources(ROOT / "book")
@@ -95,6 +95,9 @@ def test_a_student_notebook_executes(tmp_path):
     nb = nbformat.read(tmp_path / "ch7_errata.ipynb", as_version=4)
     stubs = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Exercise ")]
     assert stubs and all(ln.startswith("#") for c in stubs for ln in c.source.strip().splitlines())
+    # a numeric exercise's stub names its self-check in the book's package, as a line the student can run
+    named = [ln.split("with: ", 1)[1] for c in stubs for ln in c.source.splitlines() if "Check a numeric" in ln]
+    assert "from attnbook import checks; checks.ch7_ex_e2(answer)" in named
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT / "book")}}).execute()
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -1,4 +1,4 @@
-"""Fast tests of the book's plot style (attnlib.plots) and widgets (attnlib.widgets)."""
+"""Fast tests of the book's plot style (attnbook.plots) and widgets (attnbook.widgets)."""
 
 import re
 import time
@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from attnlib import plots, widgets  # noqa: E402
+from attnbook import plots, widgets  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CALLS = []
@@ -302,7 +302,7 @@ def test_tabs_widget():
 
 
 def test_label_axes_and_finish_legends_do_what_the_figures_did_by_hand():
-    from attnlib import plots
+    from attnbook import plots
 
     fig, (ax, ax2) = plots.new_figure(1, 2)
     ax.plot([1, 10], [1, 100], label="a")

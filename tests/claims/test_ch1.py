@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import ch1
-from attnlib.figures import ch1 as ch1_figures
-from attnlib import plots
+from attnbook.experiments import ch1
+from attnbook.figures import ch1 as ch1_figures
+from attnbook import plots
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import ch2
+from attnbook.experiments import ch2
 
 SEEDS = tuple(range(8))
 
@@ -104,8 +104,8 @@ def test_singular_value_caption_ranks():
 @pytest.mark.claims
 def test_chapter_2_words_over_its_twenty_seeds():
     """The words the chapter glues or asserts about its 20-seed sweep and its 40-run sample-weight study."""
-    from attnlib.experiments import why
-    from attnlib.experiments.prose import quantifier
+    from attnbook.experiments import why
+    from attnbook.experiments.prose import quantifier
 
     sw = ch2.compute_seed_sweep()
     loc, glob = sw["local"], ~sw["local"]

@@ -1,4 +1,4 @@
-"""Chapter 3 (diagonal K, Q): the claims its figures and printed numbers make, via attnlib.figures.ch3.
+"""Chapter 3 (diagonal K, Q): the claims its figures and printed numbers make, via attnbook.figures.ch3.
 
 Thresholds come from measurement (noted beside each) with a margin; every test compares two independent
 computations or a measured trend, so it fails if the claim were false.
@@ -14,9 +14,9 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import attnlib as al  # noqa: E402
-from attnlib.experiments import ch3  # noqa: E402
-from attnlib.figures import ch3 as ch3_figures  # noqa: E402
-from attnlib import plots
+from attnbook.experiments import ch3  # noqa: E402
+from attnbook.figures import ch3 as ch3_figures  # noqa: E402
+from attnbook import plots
 
 
 @pytest.mark.claims
@@ -147,7 +147,7 @@ def test_figures_build(name):
 
 @pytest.mark.claims
 def test_lock_on_table_measured_not_ln_one_over_omega0_squared():
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     table = {r.omega0: r for r in ds.lock_on_table()}
     assert set(table) == set(ds.OMEGA0_TABLE)
@@ -168,7 +168,7 @@ def test_lock_on_table_measured_not_ln_one_over_omega0_squared():
 
 
 def test_lock_on_does_not_depend_on_rtol():
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     coarse = {r.omega0: r for r in ds.lock_on_table()}[0.3]  # the table runs at rtol 1e-6
     fine = ds.lock_on(0.3, rtol=1e-8)
@@ -177,7 +177,7 @@ def test_lock_on_does_not_depend_on_rtol():
 
 def test_margin_frame_direction_matches_the_exact_l1_solution():
     """The chapter: the solver floor ~6e-12 is the reference SVM's; the flow itself matches (20/17, 10/51, 0, 0)."""
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     exact = np.array([20 / 17, 10 / 51, 0.0, 0.0])
     bh = ch3.beta_hat(ds.xi_frame_flow(0.3, 1e300, 1e-8))[-1]
@@ -186,7 +186,7 @@ def test_margin_frame_direction_matches_the_exact_l1_solution():
 
 @pytest.mark.claims
 def test_detour_exponent_is_the_ratio_of_the_active_constraint():
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     det = ds.detour_exponent()
     assert det["active"] == 4 and det["others_slack"] > 0.05  # one constraint active on the detour
@@ -196,7 +196,7 @@ def test_detour_exponent_is_the_ratio_of_the_active_constraint():
 
 
 def test_lock_on_rejects_bad_input():
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     with pytest.raises(ValueError, match="omega0"):
         ds.xi_frame_flow(-0.1)

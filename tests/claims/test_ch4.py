@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import ch4
-from attnlib.figures import ch4 as ch4_figures
-from attnlib import plots
+from attnbook.experiments import ch4
+from attnbook.figures import ch4 as ch4_figures
+from attnbook import plots
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_svm_certificate_is_sign_on_support_and_inside_the_box():
 @pytest.mark.claims
 def test_glued_lock_on_matches_the_chapter_flow():
     """Chapter 4 glues the lock-on of its own flow; chapter 3's table (rtol 1e-6) must agree with it."""
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     k = ch4.compute_kkt()
     lock = ch4.lock_on()
@@ -140,14 +140,14 @@ def test_glued_lock_on_matches_the_chapter_flow():
     assert k["dist"][after].max() < 1e-3
     fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.76e5, ln mu 12.53
     assert abs(np.log(fine.log_t / lock["log_t"])) < 0.01 and abs(fine.log_mu - lock["log_mu"]) < 0.01
-    from attnlib.experiments import intro
+    from attnbook.experiments import intro
     assert abs(np.log(intro.teaser_lock_on() / lock["log_t"])) < 0.01  # the intro's teaser: the same flow
 
 
 def test_lock_on_is_located_within_the_bracket_not_interpolated_across_it():
     """Interpolating across one step of chapter 3's coarse grid (x1.32 in log t) put the lock-on at 2.57e5; on a
     dense grid inside that bracket it is 2.76e5 (the grid of the intro's teaser agrees)."""
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     traj = ds.xi_frame_flow(0.1, 1e300, 1e-6)
     dist = ds._rel_dist(ds._beta_hat(traj), ds._l1_solution())
@@ -160,7 +160,7 @@ def test_lock_on_is_located_within_the_bracket_not_interpolated_across_it():
 
 
 def test_crossing_validates_and_interpolates():
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-4])) == pytest.approx(0.5)  # log-linear
     assert ds.crossing(np.array([0.0, 1.0]), np.array([1e-2, 1e-2])) == np.inf  # never locked on

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import ch5
-from attnlib.figures import ch5 as ch5_figures
-from attnlib import plots
+from attnbook.experiments import ch5
+from attnbook.figures import ch5 as ch5_figures
+from attnbook import plots
 
 
 def test_rotated_data_meet_assumption_4_but_are_not_dyadic():
@@ -194,7 +194,7 @@ def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
 
 def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
     """Issue 15 item 15: the misaligned row keeps its size; the growing rows turn orthogonal to it in R^{d_e}."""
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     m = ds.misalignment_mechanism(np.pi / 8)
     assert 0.07 < m.row_mis.min() and m.row_mis.max() < 0.09  # measured 0.075 .. 0.085: not shrinking
@@ -209,7 +209,7 @@ def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
 
 @pytest.mark.parametrize("theta", [np.pi / 32, np.pi / 4, 3 * np.pi / 8])
 def test_orthogonalisation_happens_at_every_misaligning_angle(theta):
-    from attnlib.experiments import diagonal_studies as ds
+    from attnbook.experiments import diagonal_studies as ds
 
     m = ds.misalignment_mechanism(theta)
     i0 = int(np.argmin(np.abs(m.log_t - 0.01)))

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from attnlib.experiments import ch6
-from attnlib.figures import ch6 as ch6_figures
-from attnlib.figures import studies as study_figs
-from attnlib import plots
+from attnbook.experiments import ch6
+from attnbook.figures import ch6 as ch6_figures
+from attnbook.figures import studies as study_figs
+from attnbook import plots
 
 
 @pytest.mark.claims
@@ -135,10 +135,10 @@ def test_study_figures_render_at_3_to_1(name):
     assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)
 
 
-# -- the multi-seed studies (attnlib.experiments.studies) behind the chapter's general claims -------------------
+# -- the multi-seed studies (attnbook.experiments.studies) behind the chapter's general claims -------------------
 
 import attnlib as al  # noqa: E402
-from attnlib.experiments import studies as st  # noqa: E402
+from attnbook.experiments import studies as st  # noqa: E402
 
 
 def test_norm_gap_is_an_optimality_certificate():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import ch7
-from attnlib.figures import ch7 as ch7_figures
-from attnlib import plots
+from attnbook.experiments import ch7
+from attnbook.figures import ch7 as ch7_figures
+from attnbook import plots
 
 
 def test_e1_shapes():
@@ -136,9 +136,9 @@ def test_figures_render(name):
     assert fig.axes and not plots.low_contrast(fig), plots.low_contrast(fig)  # 3:1 (WCAG 1.4.11)
 
 
-# -- E9 with the nuclear-norm certificate (attnlib.experiments.studies) ------------------------------------------
+# -- E9 with the nuclear-norm certificate (attnbook.experiments.studies) ------------------------------------------
 
-from attnlib.experiments import studies as st  # noqa: E402
+from attnbook.experiments import studies as st  # noqa: E402
 
 
 @pytest.mark.claims

@@ -14,9 +14,9 @@ import pytest  # noqa: E402
 
 import attnlib as al  # noqa: E402
 
-from attnlib.experiments import ch8  # noqa: E402
-from attnlib.figures import ch8 as ch8_figures  # noqa: E402
-from attnlib import plots
+from attnbook.experiments import ch8  # noqa: E402
+from attnbook.figures import ch8 as ch8_figures  # noqa: E402
+from attnbook import plots
 
 
 @pytest.mark.claims

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from attnlib.experiments.intro import compute_teaser
+from attnbook.experiments.intro import compute_teaser
 
 
 @pytest.mark.claims
@@ -32,7 +32,7 @@ def test_convergence_tabs_show_distance_shrinking_for_each_own_svm():
 @pytest.mark.claims
 def test_teaser_quotes_distances_because_cosine_cannot_separate_l1_from_l2():
     """Issue 15 item 7: at t = 1e300 the xi-flow is ~21% from the l1 solution although its cosine is 0.99."""
-    from attnlib.experiments.intro import teaser_at
+    from attnbook.experiments.intro import teaser_at
 
     res = compute_teaser()
     assert res["log_t_end"] == 1e6
@@ -46,14 +46,14 @@ def test_teaser_quotes_distances_because_cosine_cannot_separate_l1_from_l2():
     _, xi_cos_l1, _ = res["curves"]["xi"]
     closer = (beta_cos_l1 > xi_cos_l1) & (x > 3)
     assert np.any(closer & (x > 10))                                  # cosine ranks the l2-biased flow closer ...
-    from attnlib.experiments.intro import teaser_lock_on
+    from attnbook.experiments.intro import teaser_lock_on
     assert x[closer][-1] < teaser_lock_on()                           # ... until shortly before the lock-on
     assert np.all(closer[(x >= x[closer][0]) & (x <= x[closer][-1])])  # on one interval (the page glues its ends)
 
 
 def test_kq_panel_converges_logarithmically():
     """Issue 15 item 8: 1 - cos for K, Q falls from ~1e-2 (ln t = 6) to ~1e-4 (t = 1e300), not 'in decades'."""
-    from attnlib.experiments.intro import teaser_at
+    from attnbook.experiments.intro import teaser_at
 
     gaps = [1 - teaser_at("KQ", lt)["cos"][0] for lt in (6.0, np.log(1e10), np.log(1e300))]
     assert gaps[0] > 3e-3 and gaps[1] > 5e-4 and gaps[2] > 1e-5       # measured 9.6e-3, 2.1e-3, 7.7e-5
@@ -63,8 +63,8 @@ def test_kq_panel_converges_logarithmically():
 @pytest.mark.claims
 def test_intro_lock_on_time_is_where_the_distance_to_l1_drops_below_the_tolerance():
     """The intro glues the xi-flow's lock-on time (distance to the l1 solution below 1e-3 for good)."""
-    from attnlib.experiments.diagonal_studies import LOCK_ON_TOL
-    from attnlib.experiments.intro import teaser_lock_on
+    from attnbook.experiments.diagonal_studies import LOCK_ON_TOL
+    from attnbook.experiments.intro import teaser_lock_on
 
     lock = teaser_lock_on()
     assert 1e5 < lock < 1e6                                           # measured 2.75e5: after t = 1e300, before the end

@@ -1,4 +1,4 @@
-"""Tests of the appendix "How the flows are computed" (attnlib/figures/numerics.py): the claims its text makes.
+"""Tests of the appendix "How the flows are computed" (attnbook/figures/numerics.py): the claims its text makes.
 
 Tests marked ``claims`` are re-run by the test command's claims stage with data and starts moved by a relative 1e-12
 (``al.perturbed_inputs``). That stage found one claim that rounding decides: "BDF alone misses the 1e-6 target at
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments import numerics as nm
-from attnlib.figures import numerics as nm_figures
-from attnlib import plots
+from attnbook.experiments import numerics as nm
+from attnbook.figures import numerics as nm_figures
+from attnbook import plots
 
 
 @pytest.mark.claims
@@ -86,7 +86,7 @@ def test_logistic_solver_exercise():
 
 @pytest.mark.claims
 def test_frame_table_reaches_1e300_in_a_few_thousand_evaluations():
-    from attnlib.experiments.frame_accuracy import frame_accuracy_table
+    from attnbook.experiments.frame_accuracy import frame_accuracy_table
 
     assert max(r.far_nfev[0] for r in frame_accuracy_table()) < 10_000  # measured 1,085 .. 3,307
 
@@ -103,7 +103,7 @@ def test_figures_and_widget_values():
 
 @pytest.mark.claims
 def test_mirrored_flow_stalls_earlier_at_tighter_tolerance():
-    from attnlib.experiments.ch1 import make_mirrored_data
+    from attnbook.experiments.ch1 import make_mirrored_data
 
     data = make_mirrored_data()
     stall = []
@@ -116,7 +116,7 @@ def test_mirrored_flow_stalls_earlier_at_tighter_tolerance():
 
 @pytest.mark.claims
 def test_accuracy_to_1e6_parameters_fine_logits_off_by_rtol_times_log_t():
-    from attnlib.experiments import studies as st
+    from attnbook.experiments import studies as st
 
     acc = st.accuracy_study()
     for rtol in st.ACCURACY_RTOLS:
@@ -153,7 +153,7 @@ def test_time_to_cosine_of_the_digits_exercise():
 # -- the appendix's margin-frame table (a study; was in tests/unit/test_frame.py) ----------------------------
 def test_appendix_frame_accuracy_table():
     """The numbers of the numerics appendix's margin-frame table: overlap <= 1e-8, far out <= 1e-6, frozen."""
-    from attnlib.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
+    from attnbook.experiments.frame_accuracy import FRAME_PARAMS, frame_accuracy, frame_accuracy_table
     rows = frame_accuracy_table()
     assert [r.param for r in rows] == list(FRAME_PARAMS)
     assert all(r.overlap_error <= 1e-8 and r.far_error.max() <= 1e-6 for r in rows)

@@ -8,9 +8,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from attnlib.experiments import why  # noqa: E402
-from attnlib.figures import why as why_figures  # noqa: E402
-from attnlib import plots
+from attnbook.experiments import why  # noqa: E402
+from attnbook.figures import why as why_figures  # noqa: E402
+from attnbook import plots
 
 
 def test_l1_identity_minimal_at_balanced_factors():

@@ -200,8 +200,8 @@ def test_valid_calls_of_the_table_work():
 # -- CLI ----------------------------------------------------------------------------------------------------------
 
 def _cli(argv, capsys):
-    """Run ``python -m attnlib`` in-process (argparse exits with status 2 on a usage error)."""
-    from attnlib.__main__ import main
+    """Run ``python -m attnbook`` in-process (argparse exits with status 2 on a usage error)."""
+    from attnbook.__main__ import main
 
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -234,8 +234,10 @@ def test_save_figure_keeps_dots_in_the_name(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from attnbook import plots
+
     fig = plt.figure()
-    out = al.plots.save_figure(fig, tmp_path / "out" / "run_1.5e-3", formats=("png",))
+    out = plots.save_figure(fig, tmp_path / "out" / "run_1.5e-3", formats=("png",))
     plt.close(fig)
     assert [p.name for p in out] == ["run_1.5e-3.png"] and out[0].exists()
 
@@ -246,7 +248,7 @@ def test_render_figure_saves_every_path_closes_and_checks_the_name(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from attnlib.figures import render_figure
+    from attnbook.figures import render_figure
 
     before = plt.get_fignums()
     render_figure("ch1.tokens", [tmp_path / "a.png", tmp_path / "a.svg"], dpi=50)

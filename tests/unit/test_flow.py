@@ -128,7 +128,7 @@ def test_peers_KQ_flow_target():
 # -- a flow that settles at a finite stationary point -------------------------------------------------------------
 
 def test_stall_on_non_separable_data_is_a_clear_error():
-    from attnlib.figures.ch1 import make_mirrored_data
+    from attnbook.figures.ch1 import make_mirrored_data
 
     data = make_mirrored_data()
     assert not al.check_assumptions(data).holds("1")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import attnlib as al
-from attnlib.experiments._store import memo, pool_map
+from attnbook.experiments._store import memo, pool_map
 
 
 def test_data_move_by_a_relative_rel_and_keep_their_zeros():

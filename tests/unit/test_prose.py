@@ -1,10 +1,10 @@
-"""Words tied to values (attnlib.experiments.prose): the helper every page uses for its qualitative words."""
+"""Words tied to values (attnbook.experiments.prose): the helper every page uses for its qualitative words."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from attnlib.experiments.prose import ClaimError, claim, quantifier, word
+from attnbook.experiments.prose import ClaimError, claim, quantifier, word
 
 
 def test_claim_returns_nothing_or_names_the_sentence():

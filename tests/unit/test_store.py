@@ -11,8 +11,8 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from attnlib.experiments import background
-from attnlib.experiments._store import freeze, memo, pool_map
+from attnbook.experiments import background
+from attnbook.experiments._store import freeze, memo, pool_map
 
 
 @memo
@@ -66,7 +66,7 @@ def _counted(a: int, b: int = 1):
 @pytest.fixture
 def memory_only():
     """The test counts computations: a result left in ATTNLIB_CACHE_DIR by an earlier run must not be read."""
-    from attnlib.experiments._store import disk_cache_paused
+    from attnbook.experiments._store import disk_cache_paused
 
     with disk_cache_paused():
         yield
@@ -94,7 +94,7 @@ def _fails_on_two(x: int) -> int:
 
 def test_chapter2_prefetch_propagates_a_flow_error(monkeypatch):
     # The old prefetch swallowed errors of the work (a FlowStallError) in a broad except; pool_map does not.
-    from attnlib.experiments import ch2
+    from attnbook.experiments import ch2
 
     monkeypatch.setattr(ch2, "_run_flow", lambda key: _fails_on_two(key[0]))
     with pytest.raises(ArithmeticError, match="no 2"):
@@ -104,7 +104,7 @@ def test_chapter2_prefetch_propagates_a_flow_error(monkeypatch):
 
 _AFTER_A_SOLVE = '''
 import attnlib as al
-from attnlib.experiments import _store
+from attnbook.experiments import _store
 
 def solve(seed):
     return al.solve_svm(al.make_generic_data(6, 8, 10, seed), "nuc").status
@@ -185,7 +185,7 @@ def _on_disk(n: int, scale: float = 1.0):
 def _disk_cache_in(folder, monkeypatch):
     """ATTNLIB_CACHE_DIR = folder, with the disk layer active although this test monkeypatches (conftest pauses
     it for such tests); the pause is restored afterwards."""
-    from attnlib.experiments import _store
+    from attnbook.experiments import _store
 
     monkeypatch.setenv(_store.CACHE_ENV, str(folder))
     paused, _store._PAUSED[0] = _store._PAUSED[0], 0
@@ -213,7 +213,7 @@ def test_disk_cache_returns_frozen_copies_of_what_was_computed(tmp_path, monkeyp
 
 _COUNT_CALLS = """
 import numpy as np
-from attnlib.experiments._store import memo
+from attnbook.experiments._store import memo
 calls = []
 @memo
 def study(n):
@@ -254,8 +254,20 @@ def test_disk_cache_key_changes_with_the_source_and_skips_unplain_arguments(tmp_
         assert store._disk_path(_on_disk, (3,), {"scale": 2.0}) == a
 
 
+@pytest.mark.parametrize("edited", ["attnlib/flow.py", "attnbook/experiments/ch1.py"])
+def test_a_changed_line_of_the_library_or_of_the_book_code_changes_the_fingerprint(edited, monkeypatch):
+    # The disk cache's key covers both packages: a study's result depends on the library and on the book's code.
+    from attnbook.experiments import _store as store
+
+    read = store.Path.read_bytes
+    before = store.fingerprint.__wrapped__()      # uncached: the lru_cache of fingerprint() is left alone
+    monkeypatch.setattr(store.Path, "read_bytes",
+                        lambda self: read(self) + (b"\n# one more line" if self.as_posix().endswith(edited) else b""))
+    assert store.fingerprint.__wrapped__() != before
+
+
 def test_a_monkeypatching_test_neither_reads_nor_writes_the_disk_cache(tmp_path, monkeypatch):
-    from attnlib.experiments import _store
+    from attnbook.experiments import _store
 
     monkeypatch.setenv(_store.CACHE_ENV, str(tmp_path))
     assert _store._PAUSED[0] > 0 and _store._disk_path(_on_disk, (3,), {}) is None

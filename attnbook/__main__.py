@@ -1,0 +1,66 @@
+"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]`` and
+``python -m attnbook student-edition OUTDIR [--book book]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m attnbook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fig = sub.add_parser("figures", help="regenerate every figure of the book to files")
+    fig.add_argument("outdir", type=Path)
+    fig.add_argument("--only", nargs="+", default=None, help="figure names or name prefixes (e.g. ch3)")
+    fig.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
+    fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
+    stu.add_argument("outdir", type=Path)
+    stu.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
+    args = parser.parse_args(argv)
+    if args.command == "student-edition":
+        from .student import student_edition
+
+        student_edition(args.outdir, args.book)
+        return 0
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from .figures import registry, render_figure
+
+    figures = registry()
+    if args.list:
+        print("\n".join(figures))
+        return 0
+    if args.only is not None:
+        if any(not p.strip() for p in args.only):
+            parser.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
+        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
+        if unknown:
+            parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
+        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
+    _check_outdir(parser, args.outdir)
+    for name in figures:
+        start = time.perf_counter()
+        render_figure(name, [args.outdir / f"{name}.{ext}" for ext in args.format], dpi=150)
+        print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+def _check_outdir(parser: argparse.ArgumentParser, outdir: Path) -> None:
+    """Create OUTDIR and make sure it is writable *before* any figure is computed."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / ".attnbook-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        parser.error(f"OUTDIR {str(outdir)!r} is not a writable directory: {exc.strerror or exc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Chapter 1, "Attention as token selection": a d = 2 toy data set, the loss tending to L* > 0, the attention SVM
+constraints in the plane, the assumptions, and what breaks without them.
+
+Every figure function returns a matplotlib Figure; the ``compute_*`` functions hold the numbers (tests call them).
+
+The chapter's computations (no drawing: :mod:`attnbook.figures.ch1` draws them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from attnlib.data import AttentionData, make_generic_data
+from attnlib.flow import Trajectory, default_init, gradient_flow
+from attnlib.model import attention, excess_loss, margin, min_loss, predict
+from attnlib.svm import solve_svm
+from ._store import memo
+
+# The toy data: sample i has one optimal token (0, 4 y_i) (score 4) and two tokens (-b_il, 0) (score 0); its
+# query is z_i = (1, c_i / (4 y_i)), so the diagonal constraint rows are B_il = z_i * (x_opt - x_il) = (b_il, c_i).
+TOY_B1 = ((1.0, 1.25), (1.4, 1.1), (1.5, 2.0))  # b_il: first coordinate of B_il
+TOY_C = (0.5, 0.2, -0.2)  # c_i: second coordinate of B_il (shared by the two tokens of a sample)
+TOY_Y = (1.0, -1.0, 1.0)
+TOY_SCORE = 4.0
+
+
+def log10_time(t: np.ndarray) -> np.ndarray:
+    """``log10 t`` with ``-inf`` at ``t = 0``."""
+    with np.errstate(divide="ignore"):
+        return np.log10(t)
+
+
+def make_toy_data(score: float = TOY_SCORE) -> AttentionData:
+    """The chapter's d = 2 data set: n = 3 samples of L = 3 tokens, head ``v = e_2``.
+
+    Parameters
+    ----------
+    score : float
+        The optimal tokens' score ``gamma_{i,opt}`` (the others score 0); 4 meets Assumption 3 at ``W = 0``.
+
+    Returns
+    -------
+    AttentionData
+        ``X`` (3, 3, 2), ``z`` (3, 2), ``y`` (3,), ``v = (0, 1)``; token 0 is optimal in every sample.
+    """
+    b1, c, y = np.array(TOY_B1), np.array(TOY_C), np.array(TOY_Y)
+    n, L = b1.shape[0], b1.shape[1] + 1
+    X = np.zeros((n, L, 2))
+    X[:, 0, 1] = score * y
+    X[:, 1:, 0] = -b1
+    z = np.stack([np.ones(n), c / (score * y)], axis=1)
+    return AttentionData(X, z, y, np.array([0.0, 1.0]))
+
+
+def make_mirrored_data(data: AttentionData | None = None, sample: int = 0) -> AttentionData:
+    """Append a mirror image of one sample: every token negated, the label flipped, the same query.
+
+    The copy has the same scores ``gamma`` and the same optimal token, but its constraint matrices are
+    ``-A_il``: no ``W`` can satisfy both ``<A_il, W> >= 1`` and ``<-A_il, W> >= 1`` (Assumption 1 fails).
+
+    Parameters
+    ----------
+    data : AttentionData, optional
+        Default :func:`make_toy_data`.
+    sample : int
+        The sample to mirror.
+
+    Returns
+    -------
+    AttentionData
+        ``n + 1`` samples.
+    """
+    data = make_toy_data() if data is None else data
+    X = np.concatenate([data.X, -data.X[sample:sample + 1]])
+    z = np.concatenate([data.z, data.z[sample:sample + 1]])
+    y = np.concatenate([data.y, -data.y[sample:sample + 1]])
+    return AttentionData(X, z, y, data.v)
+
+
+def compute_phi_along_ray(scales=None, data: AttentionData | None = None) -> dict:
+    """``y_i Phi(c W_F)`` along the ray through the Frobenius SVM solution ``W_F``.
+
+    Parameters
+    ----------
+    scales : array_like of shape (m,), optional
+        The factors ``c`` (default 0..12).
+    data : AttentionData, optional
+        Default :func:`make_toy_data`.
+
+    Returns
+    -------
+    dict
+        ``c`` (m,), ``yPhi`` (m, n) the outputs ``y_i Phi``, ``gamma`` (n, L), ``uniform`` (n,) the score average
+        (``y_i Phi`` at ``W = 0``), ``attention`` (m, n, L).
+    """
+    data = make_toy_data() if data is None else data
+    c = np.linspace(0.0, 12.0, 97) if scales is None else np.asarray(scales, dtype=float)
+    W_F = solve_svm(data, "fro").W
+    att = np.array([attention(data, s * W_F) for s in c])
+    yphi = np.array([data.y * predict(data, s * W_F) for s in c])
+    return {"c": c, "yPhi": yphi, "gamma": np.array(data.gamma), "uniform": data.gamma.mean(axis=1),
+            "attention": att}
+
+
+@memo
+def toy_flow(t_end: float = 1e300) -> Trajectory:
+    """Gradient flow on ``W`` from ``W(0) = 0`` on the toy data, to ``t_end`` (cached)."""
+    data = make_toy_data()
+    return gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(t_end))
+
+
+def compute_loss_flow(t_end: float = 1e300) -> dict:
+    """Excess loss and attention on the optimal tokens along the toy flow, with the 1/t prediction.
+
+    Returns
+    -------
+    dict
+        ``t`` (m,), ``excess`` (m,) ``L(W(t)) - L*``, ``prediction`` (m,) ``||W_F||_F^2 / t``, ``ratio`` (m,)
+        measured / predicted, ``sigma_opt`` (m, n) attention on each optimal token, ``margin`` (m,),
+        ``L_star``, ``L0`` the loss at ``W = 0``, ``cos_fro`` (m,) cosine of ``W(t)`` with ``W_F``.
+    """
+    traj = toy_flow(t_end)
+    data = traj.data
+    sol = solve_svm(data, "fro")
+    with np.errstate(divide="ignore"):
+        pred = np.where(traj.t > 0, sol.value ** 2 / traj.t, np.inf)
+    sig = np.array([attention(data, W)[np.arange(data.n), data.opt] for W in traj.W])
+    return {"t": traj.t, "excess": traj.excess_loss, "prediction": pred, "ratio": traj.excess_loss / pred,
+            "sigma_opt": sig, "margin": traj.margin, "L_star": min_loss(data), "L0": traj.loss[0],
+            "cos_fro": traj.cosine_to(sol.W), "nfev": traj.nfev}
+
+
+@memo
+def compute_svm_plane(t_end: float = 1e300) -> dict:
+    """The diagonal attention SVM of the toy data in the ``beta`` plane, and two flows' normalised paths.
+
+    Returns
+    -------
+    dict
+        ``B`` (n(L-1), 2) constraint rows, ``l1``/``l2`` (2,) SVM solutions, ``path_beta``/``path_xi`` (m, 2) the
+        margin-normalised ``beta(t)/mu(t)`` of gradient flow on ``beta`` (from 0) and on ``(xi_k, xi_q)`` (from
+        init (5)) where ``mu > 0``, and the cosines of their endpoints with their predicted solutions.
+    """
+    data = make_toy_data()
+    l1, l2 = solve_svm(data, "l1"), solve_svm(data, "l2")
+    out = {"B": np.array(data.B), "l1": np.array(l1.beta), "l2": np.array(l2.beta)}
+    for name, param, init in (("beta", "beta", np.zeros(data.d)), ("xi", "xi", default_init(data, "xi", seed=None))):
+        traj = gradient_flow(data, param, init, log_t_end=np.log(t_end))
+        ok = traj.margin > 0
+        path = np.array([np.diag(W) for W in traj.W[ok]]) / traj.margin[ok, None]
+        out[f"path_{name}"] = path
+    out["dist_beta_l2"] = float(np.linalg.norm(out["path_beta"][-1] - out["l2"]))
+    out["dist_xi_l1"] = float(np.linalg.norm(out["path_xi"][-1] - out["l1"]))
+    return out
+
+
+#: A sample selects a non-optimal token only if some other token's attention exceeds the optimal token's by more
+#: than this; within it, the sample attends (near) uniformly and which weight is largest is a rounding tie.
+SELECTION_TOL = 1e-3
+
+
+def selection_outcome(data: AttentionData, W: np.ndarray, tol: float = SELECTION_TOL) -> dict:
+    """Which samples' attention at ``W`` selects the optimal token, a non-optimal one, or neither (a tie).
+
+    ``argmax(attention) != opt`` is not a property of the problem when a sample attends uniformly: then the
+    weights differ by rounding (the mirrored pair of chapter 1 sits at 1/3 + O(1e-6)) and the argmax is decided by
+    the last bits. So a sample counts as **wrong** only if ``max_{l != opt} sigma_l > sigma_opt + tol``, and as a
+    **tie** if neither the optimal token nor another one leads by more than ``tol``.
+
+    Returns
+    -------
+    dict
+        ``wrong``, ``tie``, ``right`` (each ``(n,)`` bool, exactly one true per sample) and their counts
+        ``n_wrong``, ``n_tie``, ``n_right``; ``sigma_opt`` (n,) and ``sigma_other`` (n,) the largest non-optimal
+        weight.
+    """
+    att = attention(data, W)
+    idx = np.arange(data.n)
+    s_opt = att[idx, data.opt]
+    others = att.copy()
+    others[idx, data.opt] = -np.inf
+    s_other = others.max(axis=1)
+    wrong = s_other > s_opt + tol
+    right = s_opt > s_other + tol
+    tie = ~wrong & ~right
+    return {"wrong": wrong, "tie": tie, "right": right, "n_wrong": int(wrong.sum()), "n_tie": int(tie.sum()),
+            "n_right": int(right.sum()), "sigma_opt": s_opt, "sigma_other": s_other}
+
+
+BROKEN_GENERIC_SEED = 5  # make_generic_data(6, 8, 10, seed=5): the flow from 0 settles on a wrong token
+MIRRORED_T_END = 1e8  # without separability the log-time flow turns stiff (the gradient vanishes in some directions)
+
+
+@memo
+def compute_broken(t_end: float = 1e300) -> dict:
+    """Gradient flow on ``W`` from 0 on three data sets: the toy data (Assumptions 1-3 hold), its mirrored
+    version (Assumption 1 fails) and generic Gaussian data (Assumption 2 fails).
+
+    Returns
+    -------
+    dict
+        For each of "toy", "mirrored", "generic": ``t`` (m,), ``excess`` (m,), ``wrong`` the number of samples
+        whose final attention selects a non-optimal token by more than ``SELECTION_TOL`` (:func:`selection_outcome`),
+        ``tie`` the number attending (near) uniformly, where no token leads by more than that, ``norm`` (m,)
+        ``||W(t)||_F``, ``W_final`` (d, d), ``data``; "toy" also ``prediction`` (m,) the law ``||W_F||_F^2 / t``.
+    """
+    sets = {"toy": make_toy_data(), "mirrored": make_mirrored_data(),
+            "generic": make_generic_data(6, 8, 10, BROKEN_GENERIC_SEED)}
+    out = {}
+    for name, data in sets.items():
+        if name == "toy":
+            traj = toy_flow(t_end)
+        else:
+            end = min(t_end, MIRRORED_T_END) if name == "mirrored" else t_end
+            traj = gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(end), rtol=1e-6)
+        sel = selection_outcome(data, traj.final())
+        out[name] = {"t": traj.t, "excess": traj.excess_loss, "norm": np.linalg.norm(traj.W, axis=(1, 2)),
+                     "W_final": traj.final(), "wrong": sel["n_wrong"], "tie": sel["n_tie"], "data": data}
+    with np.errstate(divide="ignore"):
+        out["toy"]["prediction"] = solve_svm(sets["toy"], "fro").value ** 2 / out["toy"]["t"]
+    return out
+
+
+WIDGET_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+WIDGET_ANGLES = (0, 15, 30, 45, 60, 90, 120, 150, 180)
+
+
+@memo
+def widget_directions() -> tuple[np.ndarray, np.ndarray]:
+    """``W_F`` (margin 1) and a matrix ``P`` of the same norm orthogonal to it, each shape (2, 2)."""
+    W_F = np.array(solve_svm(make_toy_data(), "fro").W)
+    J = np.array([[0.0, -1.0], [1.0, 0.0]])
+    P = J - np.vdot(J, W_F) / np.vdot(W_F, W_F) * W_F
+    return W_F, P * np.linalg.norm(W_F) / np.linalg.norm(P)
+
+
+def direction_at(angle: float) -> np.ndarray:
+    """``D(angle) = cos(angle) W_F + sin(angle) P`` (angle in degrees), shape (2, 2)."""
+    W_F, P = widget_directions()
+    a = np.deg2rad(angle)
+    return np.cos(a) * W_F + np.sin(a) * P
+
+
+@memo
+def cached_ray(angle: float) -> dict:
+    return compute_ray(angle, np.linspace(0.0, 20.0, 81))
+
+
+def compute_ray(angle: float, scales=None) -> dict:
+    """Excess loss and margin along the ray ``W = c D(angle)``.
+
+    Returns
+    -------
+    dict
+        ``c`` (m,), ``excess`` (m,), ``mu_dir`` the margin of ``D(angle)`` (1 at angle 0), ``prediction`` (m,)
+        the large-``c`` law ``excess(c_ref) exp(-mu_dir (c - c_ref))`` (meaningful when ``mu_dir > 0``).
+    """
+    data = make_toy_data()
+    D = direction_at(angle)
+    c = np.linspace(0.0, 20.0, 81) if scales is None else np.asarray(scales, dtype=float)
+    exc = np.array([excess_loss(data, s * D) for s in c])
+    mu = margin(data, D)
+    ref = np.searchsorted(c, 12.0)
+    pred = exc[ref] * np.exp(-mu * (c - c[ref]))
+    return {"c": c, "excess": exc, "mu_dir": mu, "prediction": pred}

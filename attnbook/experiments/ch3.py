@@ -1,0 +1,411 @@
+"""Chapter 3 — the reparameterization trick for diagonal K, Q (paper §4, Lemmas 4.1, 4.2, A.1, Theorem 4.1).
+
+Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them and
+the tests check them. Every flow is run once per setting and cached (:func:`attnbook.experiments._store.memo`).
+All experiments use the book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
+
+The chapter's computations (no drawing: :mod:`attnbook.figures.ch3` draws them).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from attnlib.data import AttentionData, make_diagonal_data
+from attnlib.diagnostics import beta_velocity, conservation_error, relative_error, sinh_closed_form
+from attnlib.flow import Trajectory, default_init, gradient_flow
+from attnlib.model import cosine, loss_grad_beta, loss_grad_KQ, loss_grad_xi
+from attnlib.svm import solve_svm
+from ._store import memo
+from .ch7 import check_e4, padded_Diag, sinh_formula_check
+
+#: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
+OMEGA0 = 0.1
+#: How far the headline flows run: log t = 1e6, past the xi-flow's lock-on to the l1-SVM (ln t ~ 2.8e5, ln mu ~ 12.5);
+#: the margin frame continues further (:mod:`attnbook.experiments.diagonal_studies`).
+LOG_T_END = 1e6
+#: Widget sliders: initial scale omega_0 and time (log t).
+WIDGET_OMEGA0 = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+WIDGET_LOG_T = (1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0)
+
+
+@memo
+def data() -> AttentionData:
+    """Demo-1 data (n = 3, L = 3, d = 4); its l1-SVM solution is (20/17, 10/51, 0, 0)."""
+    return make_diagonal_data()
+
+
+def svms() -> dict[str, np.ndarray]:
+    """The l1- and l2-SVM solutions ``beta`` (each shape (d,)), margin 1 (cached on the data)."""
+    return {"l1": solve_svm(data(), "l1").beta, "l2": solve_svm(data(), "l2").beta}
+
+
+def xi_init(omega0: float = OMEGA0) -> tuple[np.ndarray, np.ndarray]:
+    """Initialisation (5) with ``omega_0 = omega0 * 1``: ``xi_k = sqrt(2) omega_0``, ``xi_q = 0`` (each (d,))."""
+    return default_init(data(), "xi", scale=omega0, seed=None)
+
+
+@memo
+def xi_flow(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = 1e-8) -> Trajectory:
+    """Gradient flow on ``(xi_k, xi_q)`` from initialisation (5), to ``log t = log_t_end`` (cached)."""
+    return gradient_flow(data(), "xi", xi_init(omega0), log_t_end=log_t_end, rtol=rtol)
+
+
+def xi_flow_1e300(rtol: float = 1e-8, omega0: float = OMEGA0) -> Trajectory:
+    """Gradient flow on ``(xi_k, xi_q)`` from initialisation (5) to ``t = 1e300`` at tolerance ``rtol`` (cached)."""
+    return _xi_flow_1e300(float(rtol), float(omega0))
+
+
+@memo
+def _xi_flow_1e300(rtol: float, omega0: float) -> Trajectory:
+    return gradient_flow(data(), "xi", xi_init(omega0), log_t_end=np.log(1e300), rtol=rtol)
+
+
+@memo
+def beta_flow(log_t_end: float = LOG_T_END, rtol: float = 1e-8) -> Trajectory:
+    """Gradient flow on ``beta`` itself (the combined diagonal ``W = Diag(beta)``) from 0 (cached)."""
+    return gradient_flow(data(), "beta", np.zeros(data().d), log_t_end=log_t_end, rtol=rtol)
+
+
+def beta_of(traj: Trajectory) -> np.ndarray:
+    """``beta(t)`` along a diagonal trajectory, shape (m, d)."""
+    return np.einsum("mjj->mj", traj.W)
+
+
+def beta_hat(traj: Trajectory) -> np.ndarray:
+    """Margin-normalised ``beta(t) / mu(beta(t))``, shape (m, d); NaN while ``mu <= 0``."""
+    mu = np.where(traj.margin > 0, traj.margin, np.nan)
+    return beta_of(traj) / mu[:, None]
+
+
+def _rel_dist(bh: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(bh - ref, axis=-1) / np.linalg.norm(ref)
+
+
+def _cosines(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """:func:`attnlib.cosine` of each row with ``ref`` (NaN for a zero row, e.g. beta at t = 0)."""
+    return np.array([cosine(r, ref) if np.any(r) else np.nan for r in np.atleast_2d(rows)])
+
+
+def dln_flow(d_: AttentionData, omega0: np.ndarray, t_eval: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Gradient flow of the diagonal linear network ``w = (w_+^2 - w_-^2) / 2`` (paper eq. (3)), ``w_pm(0) = omega0``.
+
+    Integrated on its own (``w_+' = -grad_w L * w_+``, ``w_-' = +grad_w L * w_-``), in physical time on
+    ``[0, 1]`` and in ``s = log t`` afterwards (``dw/ds = t dw/dt``, the factor ``t`` folded into the gradient).
+
+    Parameters
+    ----------
+    d_ : AttentionData
+    omega0 : array, shape (d,)
+    t_eval : array, shape (m,)
+        Sorted times, starting at 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, d)
+        ``w(t)`` at ``t_eval``.
+    """
+    dim = d_.d
+
+    def rhs(y, log_scale):
+        wp, wm = y[:dim], y[dim:]
+        g = loss_grad_beta(d_, (wp ** 2 - wm ** 2) / 2, log_scale=log_scale)
+        return np.concatenate([-g * wp, g * wm])
+
+    y0 = np.concatenate([omega0, omega0]).astype(float)
+    t_eval = np.asarray(t_eval, dtype=float)
+    early = t_eval <= 1.0
+    s1 = solve_ivp(lambda t, y: rhs(y, 0.0), (0.0, 1.0), y0, method="LSODA", rtol=rtol, atol=1e-3 * rtol,
+                   t_eval=np.union1d(t_eval[early], [1.0]))
+    out = np.empty((len(t_eval), 2 * dim))
+    out[early] = s1.y.T[np.searchsorted(s1.t, t_eval[early])]
+    if np.any(~early):  # u = log(1 + log t): dw/du = (1 + s) t dw/dt, both factors folded into the gradient
+        u_eval = np.log1p(np.log(t_eval[~early]))
+        s2 = solve_ivp(lambda u, y: rhs(y, np.expm1(u) + u), (0.0, u_eval[-1]), s1.y[:, -1], method="LSODA",
+                       rtol=rtol, atol=1e-3 * rtol, t_eval=u_eval)
+        out[~early] = s2.y.T
+    wp, wm = out[:, :dim], out[:, dim:]
+    return (wp ** 2 - wm ** 2) / 2
+
+
+@memo
+def compute_equivalence(omega0: float = OMEGA0) -> dict:
+    """Lemma 4.1: ``beta(t)`` of the xi-flow from (5) vs ``w(t)`` of the diagonal linear network from
+    ``w_pm(0) = omega_0`` (the map ``xi_k = (w_+ + w_-)/sqrt2``, ``xi_q = (w_+ - w_-)/sqrt2`` sends one start to
+    the other).
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,), ``beta`` and ``w`` (m, d), ``rel_err`` (m,) = ``||beta - w|| / ||beta||`` (0 at t = 0),
+        ``map_err``: how far the map's image of ``w_pm(0)`` is from init (5).
+    """
+    d_ = data()
+    om = np.full(d_.d, omega0)
+    traj = xi_flow_1e300(1e-10, omega0)
+    beta = beta_of(traj)
+    w = dln_flow(d_, om, traj.t)
+    rel = relative_error(w, beta, axis=1)
+    xk0, xq0 = (om + om) / np.sqrt(2), (om - om) / np.sqrt(2)
+    map_err = float(max(np.abs(xk0 - xi_init(omega0)[0]).max(), np.abs(xq0 - xi_init(omega0)[1]).max()))
+    return {"log_t": traj.log_t, "beta": beta, "w": w, "rel_err": rel, "map_err": map_err}
+
+
+def compute_stationary() -> dict:
+    """The balanced zero start ``xi_k = xi_q = 0`` is a stationary point; init (5) is not.
+
+    Returns
+    -------
+    dict
+        ``grad_zero``: the xi-gradient at 0 (two (d,) arrays, exactly 0); ``grad_paper``: at init (5);
+        ``max_W_zero_flow``: ``max |W(t)|`` along the flow from 0 to t = 1e3 (exactly 0);
+        ``beta_end_paper``: ``beta`` at t = 1e300 from init (5).
+    """
+    d_ = data()
+    z = np.zeros(d_.d)
+    traj0 = gradient_flow(d_, "xi", (z, z), t_end=1e3)
+    return {"grad_zero": loss_grad_xi(d_, z, z), "grad_paper": loss_grad_xi(d_, *xi_init()),
+            "max_W_zero_flow": float(np.abs(traj0.W).max()),
+            "beta_end_paper": beta_of(xi_flow())[-1]}
+
+
+@memo
+def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10), omega0: float = OMEGA0) -> dict:
+    """Lemma A.1 and the conserved ``xi_k^2 - xi_q^2``, for several solver tolerances.
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,), and per rtol (keys of the sub-dicts): ``sinh_err`` (m,) = ``||omega_0^2 sinh(B phi) -
+        xi_k xi_q|| / ||xi_k xi_q||`` (0 at t = 0), ``cons_err`` (m,) = :func:`attnlib.conservation_error`,
+        ``nfev``.
+    """
+    out = {"sinh_err": {}, "cons_err": {}, "nfev": {}}
+    for rtol in rtols:
+        traj = xi_flow_1e300(rtol, omega0)
+        beta = traj.params["xi_k"] * traj.params["xi_q"]
+        out["sinh_err"][rtol] = relative_error(sinh_closed_form(traj), beta, axis=1)
+        out["cons_err"][rtol] = conservation_error(traj)
+        out["nfev"][rtol] = traj.nfev
+        out["log_t"] = traj.log_t
+    return out
+
+
+@memo
+def compute_mirror(omega0: float = OMEGA0, log_t_end: float = 30.0, n_points: int = 661) -> dict:
+    """Mirror flow ``d/dt grad psi(beta) = -grad L`` and the corrected eq. (27) (erratum E6), by finite
+    differences in ``s = log t`` along a densely saved xi-flow.
+
+    With ``psi(beta) = 1/2 sum_j [beta_j arcsinh(beta_j/omega_j^2) - sqrt(beta_j^2 + omega_j^4)]``,
+    ``grad psi = arcsinh(beta/omega_0^2)/2``. In log time both identities carry a factor ``t``:
+    ``d/ds grad psi = -t grad L`` and ``d beta/ds = -2 sqrt(beta^2 + omega_0^4) * t grad L``.
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,), ``dpsi_fd``, ``neg_tgrad`` (m, d): the two sides of the mirror identity;
+        ``dbeta_fd``, ``dbeta_fixed``, ``dbeta_paper`` (m, d): beta' by finite differences, by the corrected
+        formula and by the paper's eq. (27) (extra 1/n); ``mirror_err``, ``e6_err``, ``paper_err`` (m,): relative
+        errors against the finite differences; ``plain_err``: the plain-GF guess ``beta' = -grad L``.
+    """
+    d_ = data()
+    s = np.linspace(-3.0, log_t_end, n_points)
+    traj = gradient_flow(d_, "xi", xi_init(omega0), log_t_end=log_t_end, log_t_eval=s, rtol=1e-10)
+    beta = beta_of(traj)
+    w2 = np.full(d_.d, omega0) ** 2
+    tgrad = np.array([loss_grad_beta(d_, b, log_scale=si) for b, si in zip(beta, s)])
+    dpsi = np.gradient(np.arcsinh(beta / w2) / 2, s, axis=0, edge_order=2)
+    dbeta = np.gradient(beta, s, axis=0, edge_order=2)
+    fixed = -2 * np.sqrt(beta ** 2 + w2 ** 2) * tgrad
+    paper = fixed / d_.n
+
+    def rel(a, b):
+        return np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)
+
+    return {"log_t": s, "dpsi_fd": dpsi, "neg_tgrad": -tgrad, "dbeta_fd": dbeta, "dbeta_fixed": fixed,
+            "dbeta_paper": paper, "mirror_err": rel(dpsi, -tgrad), "e6_err": rel(fixed, dbeta),
+            "paper_err": rel(paper, dbeta), "plain_err": rel(-tgrad, dbeta)}
+
+
+def compute_e6_pointwise(omega0: float = OMEGA0) -> dict:
+    """Erratum E6 pointwise: the flow's own ``beta' = xi_k' xi_q + xi_k xi_q'`` against the corrected and the
+    printed eq. (27), at every saved point of the headline xi-flow (in ``s = log t``, where both carry ``t``).
+
+    Returns
+    -------
+    dict
+        ``fixed_err`` and ``paper_ratio`` (m,): relative error of the corrected formula and the ratio
+        ``||beta'_flow|| / ||beta'_paper||`` (= n if only the 1/n is spurious).
+    """
+    d_ = data()
+    traj = xi_flow()
+    fixed_err, ratio = [], []
+    for xk, xq, s in zip(traj.params["xi_k"][1:], traj.params["xi_q"][1:], traj.log_t[1:]):
+        flow, fixed = beta_velocity(d_, xk, xq, OMEGA0, log_scale=s)
+        fixed_err.append(np.linalg.norm(fixed - flow) / np.linalg.norm(flow))
+        ratio.append(np.linalg.norm(flow) / np.linalg.norm(fixed / d_.n))
+    return {"fixed_err": np.array(fixed_err), "paper_ratio": np.array(ratio)}
+
+
+def compute_e4(d_e: int = 6) -> dict:
+    """Erratum E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded) — not ``diag`` — gives ``W = Diag(beta)``.
+
+    Returns
+    -------
+    dict
+        ``W_err``: ``max |K Q^T - Diag(xi_k xi_q)|``; ``grad_err``: ``max |diag(grad_K L) - grad_{xi_k} L|`` and the
+        same for Q (the xi-gradient is the diagonal part of the full one); ``offdiag_frac``: the off-diagonal share
+        of ``||grad_Q L||`` at init (5) (the full K, Q flow would leave the diagonal: the diagonal model is a
+        constrained model).
+    """
+    d_ = data()
+    rng = np.random.default_rng(0)
+    xk, xq = rng.standard_normal(d_.d), rng.standard_normal(d_.d)
+    K, Q = padded_Diag(xk, d_e), padded_Diag(xq, d_e)  # E4's construction (its check: chapter 7)
+    gK, gQ = loss_grad_KQ(d_, K, Q)
+    gk, gq = loss_grad_xi(d_, xk, xq)
+    idx = np.arange(d_.d)
+    K0, Q0 = (padded_Diag(a, d_e) for a in xi_init())
+    gQ0 = loss_grad_KQ(d_, K0, Q0)[1]
+    off = gQ0.copy()
+    off[idx, idx] = 0.0
+    return {"W_err": check_e4(d_.d, d_e)["W_err"],
+            "grad_err": float(max(np.abs(gK[idx, idx] - gk).max(), np.abs(gQ[idx, idx] - gq).max())),
+            "offdiag_frac": float(np.linalg.norm(off) / np.linalg.norm(gQ0))}
+
+
+@memo
+def compute_e10(seed: int = 0) -> dict:
+    """Erratum E10: Lemma A.1 for a non-constant ``omega_0`` with mixed signs and mixed zero patterns.
+
+    ``omega_0`` is ``0.1 * U(0.5, 1.5)`` per coordinate; coordinates alternate between ``xi_k(0) = +-sqrt2 omega``,
+    ``xi_q(0) = 0`` and ``xi_k(0) = 0``, ``xi_q(0) = +-sqrt2 omega``.
+
+    Returns
+    -------
+    dict
+        ``omega0`` (d,), ``init`` (two (d,) arrays), ``sinh_err`` (m,) as in :func:`compute_closed_form`,
+        ``max_err``.
+    """
+    d_ = data()
+    rng = np.random.default_rng(seed)
+    om = 0.1 * rng.uniform(0.5, 1.5, d_.d)
+    sign = rng.choice([-1.0, 1.0], d_.d)
+    on_k = np.arange(d_.d) % 2 == 0
+    xk0 = np.where(on_k, sign * np.sqrt(2) * om, 0.0)
+    xq0 = np.where(on_k, 0.0, sign * np.sqrt(2) * om)
+    r = sinh_formula_check((xk0, xq0), t_end=1e300, rtol=1e-8)  # E10's one home: chapter 7
+    return {"omega0": om, "init": (xk0, xq0), "sinh_err": r["sinh_err"], "max_err": r["max_err"],
+            "cos_l1": cosine(r["beta_final"], svms()["l1"])}
+
+
+def compute_norm_growth() -> dict:
+    """Lemma 4.2 along the headline flows: ``||beta(t)||_2`` and the margin ``mu(t)`` against ``log t``.
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,) for t >= e; ``norm_xi``, ``mu_xi`` (m,) for the xi-flow; ``norm_beta``, ``mu_beta`` for the
+        beta-flow (same grid); ``l1_norm2``: ``||beta_l1||_2`` (the prediction ``||beta|| ~ ||beta_l1|| mu``).
+    """
+    tx, tb = xi_flow(), beta_flow()
+    keep = tx.log_t >= 1.0
+    assert np.allclose(tx.log_t, tb.log_t)
+    return {"log_t": tx.log_t[keep], "norm_xi": np.linalg.norm(beta_of(tx)[keep], axis=1), "mu_xi": tx.margin[keep],
+            "norm_beta": np.linalg.norm(beta_of(tb)[keep], axis=1), "mu_beta": tb.margin[keep],
+            "l1_norm2": float(np.linalg.norm(svms()["l1"]))}
+
+
+def compute_headline() -> dict:
+    """Separate ``(xi_k, xi_q)`` vs combined ``beta``: directions, cosines and distances to both SVM solutions.
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,); for ``p`` in ("xi", "beta"): ``bhat[p]`` (m, d) = ``beta/mu``; ``dist[p][s]`` and
+        ``cos[p][s]`` (m,) against SVM ``s`` in ("l1", "l2"); ``l1``, ``l2``: the SVM solutions (d,).
+    """
+    ref = svms()
+    out = {"bhat": {}, "dist": {}, "cos": {}, "l1": ref["l1"], "l2": ref["l2"]}
+    for p, traj in (("xi", xi_flow()), ("beta", beta_flow())):
+        bh = beta_hat(traj)
+        out["bhat"][p] = bh
+        out["dist"][p] = {s: _rel_dist(bh, ref[s]) for s in ("l1", "l2")}
+        out["cos"][p] = {s: _cosines(beta_of(traj), ref[s]) for s in ("l1", "l2")}
+        out["log_t"] = traj.log_t
+    return out
+
+
+def compute_rate() -> dict:
+    """How slowly the xi-flow approaches the l1 solution: relative distance against ``1/ln mu``.
+
+    Returns
+    -------
+    dict
+        ``inv_log_mu`` (m,), ``dist_l1`` (m,) for the times with ``mu > e``; ``log_t`` (m,); ``at`` : dict
+        ``log t -> distance`` at log t = 690 (t = 1e300), 1e4, 1e5 and ``LOG_T_END`` (1e6).
+    """
+    traj = xi_flow()
+    ok = traj.margin > np.e
+    dist = _rel_dist(beta_hat(traj), svms()["l1"])
+    at = {lt: float(np.interp(lt, traj.log_t[ok], dist[ok])) for lt in (np.log(1e300), 1e4, 1e5, LOG_T_END)}
+    return {"inv_log_mu": 1 / np.log(traj.margin[ok]), "dist_l1": dist[ok], "log_t": traj.log_t[ok], "at": at}
+
+
+@memo
+def compute_widget(omega0: float) -> dict:
+    """One xi-flow per ``omega0`` (log t up to 1e6, rtol 1e-6; cached): ``log_t``, ``mu``, ``bhat`` (m, d),
+    ``dist_l1``, ``dist_l2`` (m,)."""
+    traj = xi_flow(omega0, log_t_end=max(WIDGET_LOG_T), rtol=1e-6)
+    bh = beta_hat(traj)
+    ref = svms()
+    return {"log_t": traj.log_t, "mu": traj.margin, "bhat": bh, "dist_l1": _rel_dist(bh, ref["l1"]), "dist_l2": _rel_dist(bh, ref["l2"])}
+
+
+def widget_min_dist_l2(omega0: float) -> float:
+    """Closest approach of the xi-flow's direction to the l2 solution (relative distance), for t >= e."""
+    w = compute_widget(omega0)
+    keep = (w["log_t"] >= 1.0) & np.isfinite(w["dist_l2"])
+    return float(w["dist_l2"][keep].min())
+
+
+def lock_on_log_t(omega0: float) -> float:
+    """``log t`` at which the xi-flow from ``omega0`` locks on to the l1-SVM (margin frame, to ``ln t = 1e300``;
+    :func:`attnbook.experiments.diagonal_studies.lock_on_table`, cached)."""
+    from .diagonal_studies import lock_on, lock_on_table
+
+    rows = [r for r in lock_on_table() if np.isclose(r.omega0, omega0)]
+    return rows[0].log_t if rows else lock_on(omega0).log_t
+
+
+@memo
+def compute_balanced_start(scale: float = 0.1) -> dict:
+    """Exercise "a balanced but nonzero start": the xi-flow from ``xi_k(0) = xi_q(0) = scale * 1`` (conserved
+    imbalance 0), to ``log t = 1e300`` through the margin frame, against the nonnegative l1-SVM.
+
+    The nonnegative l1-SVM ``min ||beta||_1`` s.t. ``beta^T B_il >= 1``, ``beta >= 0`` is an LP (its objective is
+    ``sum beta``), solved with :func:`scipy.optimize.linprog` (status checked).
+
+    Returns
+    -------
+    dict
+        ``log_t`` (m,): t = 1e300 and log t = 1e4, 1e5, 1e6, 1e300; ``beta_hat`` (m, d); ``dist`` (m,): relative
+        distance of ``beta_hat`` to the nonnegative l1-SVM solution ``nonneg_l1`` (d,); ``max_imbalance``:
+        ``max |xi_k - xi_q| / |xi_k|`` along the flow (0: the factors stay equal); ``min_beta``: the smallest
+        ``beta_j(t)`` (>= 0: beta never changes sign).
+    """
+    from scipy.optimize import linprog
+
+    scale = float(scale)
+    if not scale > 0:
+        raise ValueError(f"scale must be a positive float; got {scale!r}")
+    d_ = data()
+    start = (scale * np.ones(d_.d), scale * np.ones(d_.d))
+    traj = gradient_flow(d_, "xi", start, log_t_end=1e300, log_t_eval=[np.log(1e300), 1e4, 1e5, 1e6, 1e300])
+    lp = linprog(np.ones(d_.d), A_ub=-d_.B, b_ub=-np.ones(len(d_.B)), bounds=[(0, None)] * d_.d)
+    if lp.status != 0:
+        raise RuntimeError(f"nonnegative l1-SVM: linprog failed ({lp.message})")
+    bh = beta_hat(traj)
+    xk, xq = traj.params["xi_k"], traj.params["xi_q"]
+    return {"log_t": traj.log_t, "beta_hat": bh, "dist": _rel_dist(bh, lp.x), "nonneg_l1": lp.x,
+            "max_imbalance": float((np.abs(xk - xq) / np.abs(xk)).max()), "min_beta": float(beta_of(traj).min())}

@@ -1,0 +1,168 @@
+"""Figures of chapter 4, "Approximate KKT conditions" (paper appendix A.5, Definition A.3 and Theorem 4.1).
+
+Everything is measured on the demo-1 data (:func:`attnlib.make_diagonal_data`) along the exact ``xi`` gradient flow
+from the paper's initialisation (5) with ``omega_0 = 0.1``, integrated to ``log t = 1e6`` (``t = e^(10^6)``, far
+beyond ``t = 1e300``). Flows and SVMs are cached, so every figure (and every widget frame) only draws.
+
+The chapter's computations (no drawing: :mod:`attnbook.figures.ch4` draws them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from attnlib.data import AttentionData, make_diagonal_data
+from attnlib.diagnostics import kkt_residuals
+from attnlib.flow import Trajectory, default_init, gradient_flow
+from attnlib.svm import solve_svm
+from ._store import memo
+from .diagonal_studies import LOCK_ON_TOL, locate_lock_on
+
+OMEGA0 = 0.1
+#: log t at the end of the book's flow (the library's largest accepted value, MAX_LOG_T). Measured: ~4,000
+#: gradient evaluations (+ ~90 Hessians), 0.5 s, with the default rtol; the path turns sharply near log t = 3e5
+#: (see the chapter).
+LOG_T_END = 1e6
+RTOL = 1e-8
+LOG_T_1E300 = float(np.log(1e300))
+#: log t at the end of the residual figure's flow: the margin frame carries it to ln mu ~ 690 (~2,500 evaluations).
+LOG_T_FRAME_END = 1e300
+#: Times offered by the certificate widget (values of log t).
+WIDGET_LOG_T = [3.0, 10.0, 30.0, 100.0, LOG_T_1E300, 3e3, 1e4, 1e5, 2.5e5, 1e6]
+
+
+@memo
+def demo_data() -> AttentionData:
+    """The book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4)."""
+    return make_diagonal_data()
+
+
+def demo_flow(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> Trajectory:
+    """The ``xi`` flow on the demo-1 data from initialisation (5) with ``omega_0 = omega0 * 1`` (cached)."""
+    return _demo_flow(float(omega0), float(log_t_end), float(rtol))
+
+
+@memo
+def _demo_flow(omega0: float, log_t_end: float, rtol: float) -> Trajectory:
+    data = demo_data()
+    return gradient_flow(data, "xi", default_init(data, "xi", omega0, seed=None), log_t_end=log_t_end,
+                            rtol=rtol, log_t_eval=_log_t_grid(log_t_end))
+
+
+def _log_t_grid(log_t_end: float) -> np.ndarray:
+    """Saved times (log t): the library's default grid plus t = 1e300 and the widget's times."""
+    base = np.concatenate([[-np.inf], np.log(np.logspace(-2, 0, 20)[:-1]),
+                           np.expm1(np.linspace(0.0, np.log1p(log_t_end), 180))])
+    extra = [x for x in [LOG_T_1E300, *WIDGET_LOG_T] if x < 0.999 * log_t_end]
+    return np.unique(np.concatenate([base, extra]))
+
+
+def predicted_constant(beta_l1: np.ndarray, omega0: float) -> float:
+    """The limit of ``epsilon(t) ln mu(t)`` for the certificate ``B lambda = arcsinh(beta / omega0^2) / ln mu``.
+
+    On the support ``S`` of the l1-SVM solution ``beta*``, ``arcsinh(mu beta_j / omega0^2) = ln mu +
+    ln(2 |beta_j| / omega0^2) + o(1)``, so ``|(B lambda)_j - sign(beta*_j)| ln mu -> ln(2 |beta*_j| / omega0^2)``;
+    off the support ``B lambda`` ends inside ``[-1, 1]`` and contributes nothing. Hence
+    ``epsilon ln mu -> || ln(2 |beta*_S| / omega0^2) ||_2``.
+
+    Parameters
+    ----------
+    beta_l1 : array, shape (d,)
+        The l1-SVM solution (margin 1).
+    omega0 : float
+        The (uniform) initialisation scale.
+    """
+    b = np.abs(np.asarray(beta_l1, dtype=float))
+    S = b > 1e-6 * b.max()
+    return float(np.linalg.norm(np.log(2.0 * b[S] / omega0 ** 2)))
+
+
+def fit_rate(log_mu: np.ndarray, values: np.ndarray, lo: float) -> tuple[float, float]:
+    """Least-squares fit ``values ~ c (ln mu)^p`` over the points with ``ln mu >= lo``.
+
+    Returns
+    -------
+    (p, c) : the fitted exponent (the slope on a log-log plot of values against ln mu) and prefactor.
+    """
+    ok = np.isfinite(log_mu) & np.isfinite(values) & (values > 0) & (log_mu >= lo)
+    p, logc = np.polyfit(np.log(log_mu[ok]), np.log(values[ok]), 1)
+    return float(p), float(np.exp(logc))
+
+
+def compute_kkt(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> dict:
+    """Approximate-KKT residuals of the l1-SVM along the demo flow (cached); see :func:`_compute_kkt`."""
+    return _compute_kkt(float(omega0), float(log_t_end), float(rtol))
+
+
+@memo
+def _compute_kkt(omega0: float, log_t_end: float, rtol: float) -> dict:
+    """Approximate-KKT residuals of the l1-SVM along the demo flow.
+
+    Returns
+    -------
+    dict with arrays of shape (m,) unless noted: ``log_t``, ``log_mu``, ``epsilon``, ``epsilon_prime``,
+    ``delta``, ``feasibility``, ``Blambda`` (m, d) from ``phi``, ``Blambda_beta`` (m, d) = ``arcsinh(beta /
+    omega0^2) / ln mu``, ``lam`` (m, n(L-1)), ``dist`` = ``||beta_hat - beta*|| / ||beta*||``, ``cos``; and
+    ``beta_hat`` (m, d), ``dual`` (n(L-1),) and ``beta_l1`` (d,) of the SVM, ``pairs``, the predicted constant
+    ``C``, the fitted ``rate``/``prefactor`` of epsilon for ``ln mu >= ln mu(t = 1e300)`` and
+    ``identity_error`` = max |Blambda - Blambda_beta| over times with ``ln mu >= 1``.
+    """
+    data = demo_data()
+    tr = demo_flow(omega0, log_t_end, rtol)
+    sol = solve_svm(data, "l1")
+    r = kkt_residuals(tr, sol)
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    with np.errstate(invalid="ignore"):
+        Bl_beta = np.arcsinh(beta / omega0 ** 2) / r.log_mu[:, None]
+        beta_hat = beta / tr.margin[:, None]
+    dist = np.linalg.norm(beta_hat - sol.beta, axis=1) / np.linalg.norm(sol.beta)
+    j300 = int(np.argmin(np.abs(tr.log_t - LOG_T_1E300)))
+    p, c = fit_rate(r.log_mu, r.epsilon, r.log_mu[j300])
+    ok = r.log_mu >= 1.0
+    return dict(log_t=tr.log_t, log_mu=r.log_mu, epsilon=r.epsilon, epsilon_prime=r.epsilon_prime, delta=r.delta,
+                feasibility=r.feasibility, Blambda=r.Blambda, Blambda_beta=Bl_beta, lam=r.lam, dist=dist,
+                cos=tr.cosine_to(sol.W), beta_hat=beta_hat, dual=np.array(sol.dual), beta_l1=np.array(sol.beta),
+                pairs=data.pairs, C=predicted_constant(sol.beta, omega0), rate=p, prefactor=c, j1e300=j300,
+                identity_error=float(np.max(np.abs(r.Blambda[ok] - Bl_beta[ok]))), nfev=tr.nfev,
+                wall_time=tr.wall_time)
+
+
+def certificate_at(log_t: float) -> dict:
+    """The certificate at the saved time nearest to ``log_t``: ``Blambda`` (d,), ``lam`` (n(L-1),), ``log_mu``,
+    ``epsilon``, the exact ``log_t`` used, and the SVM's ``beta_l1`` and ``dual``."""
+    k = compute_kkt()
+    j = int(np.nanargmin(np.abs(k["log_t"] - log_t)))
+    return dict(Blambda=k["Blambda"][j], lam=k["lam"][j], log_mu=k["log_mu"][j], epsilon=k["epsilon"][j],
+                log_t=k["log_t"][j], beta_l1=k["beta_l1"], dual=k["dual"], pairs=k["pairs"])
+
+
+def settled(tol: float = 1e-4) -> np.ndarray:
+    """Mask of the saved times at which the direction has settled: ``||beta_hat - beta*|| / ||beta*|| < tol``."""
+    return compute_kkt()["dist"] < tol
+
+
+def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
+    """Linear extrapolation of ``lambda(t)`` in ``1 / ln mu`` to ``1 / ln mu = 0``, fitted on the times at which
+    the direction has settled (:func:`settled`); shape (n(L-1),).
+
+    Once ``beta_hat`` is constant, ``phi_il = lambda*_il ln mu + const + o(1)``, so ``lambda`` is affine in
+    ``1 / ln mu`` and the intercept is the limit multiplier.
+    """
+    k = compute_kkt()
+    sel = settled(tol)
+    if sel.sum() < 3:
+        raise ValueError("the flow has not settled on the l1-SVM direction; integrate to a larger log_t_end")
+    x = 1.0 / k["log_mu"][sel]
+    return np.array([np.polyval(np.polyfit(x, lam, 1), 0.0) for lam in k["lam"][sel].T])
+
+
+@memo
+def lock_on(tol: float = LOCK_ON_TOL) -> dict:
+    """When the chapter's flow locks on to ``beta*``: ``log_t`` and ``log_mu`` where the relative distance of
+    ``beta_hat`` last falls below ``tol``. The saved times of :func:`compute_kkt` bracket the crossing; the flow is
+    then saved densely inside that bracket (:func:`attnbook.experiments.diagonal_studies.locate_lock_on`, the
+    locator of chapter 3's table, ~0.5 s), so both chapters report the same time.
+    """
+    k = compute_kkt()
+    ok = k["log_t"] > 1.0
+    log_t, log_mu = locate_lock_on(OMEGA0, k["log_t"][ok], k["log_mu"][ok], k["dist"][ok], RTOL, tol=tol)
+    return {"log_t": log_t, "log_mu": log_mu}

@@ -1,0 +1,247 @@
+"""Figures of chapter 5, "The aligned general case" (paper §5, appendix A.6-A.7).
+
+Data: :func:`attnlib.make_orthogonal_data` (Assumption 4 with exactly representable numbers) and the same data
+rotated by a random orthogonal matrix (still Assumption 4, no longer exactly representable). Flows and SVMs are
+cached, so each figure and each widget frame only draws.
+
+The chapter's computations (no drawing: :mod:`attnbook.figures.ch5` draws them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from attnlib.data import AttentionData, make_orthogonal_data
+from attnlib.diagnostics import alignment_error, direction, right_basis, singular_values
+from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
+from attnlib.model import cosine, margin
+from attnlib.svm import solve_svm
+from ._store import memo
+
+SCALE = 0.1
+LOG_T_END = 1e6
+LOG_T_1E300 = float(np.log(1e300))
+#: Misalignment angles (radians) and init scales offered by the widget.
+WIDGET_THETA = [0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2]
+
+
+WIDGET_SCALE = [0.03, 0.1, 0.3, 1.0]
+#: Solver tolerance of the widget's flows: a new (theta, scale) must redraw within a second; against rtol = 1e-8
+#: the gap curve moves by < 0.05 decades and the singular values by < 1e-4 (tests/claims/test_ch5.py), invisible.
+WIDGET_RTOL = 1e-6
+
+
+#: Anisotropic omega_0 pattern of the misaligned initialisation (a rotation of an isotropic K0 is still aligned).
+OMEGA_PATTERN = (1.0, 1.0, 0.5, 0.5)
+
+
+@memo
+def exact_data() -> AttentionData:
+    """The book's aligned example (:func:`attnlib.make_orthogonal_data`): n = 2, L = 3, d = 4, e-basis, exact."""
+    return make_orthogonal_data()
+
+
+@memo
+def rotation(seed: int = 0, d: int = 4) -> np.ndarray:
+    """A random orthogonal matrix R (d, d) (QR of a Gaussian matrix)."""
+    return np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))[0]
+
+
+@memo
+def rotated_data(seed: int = 0) -> AttentionData:
+    """The demo-3 data with tokens, queries and head all rotated by one random orthogonal ``R``:
+    ``x -> R x``, ``z -> R z``, ``v -> R v``. Scores and Assumption 4 are unchanged, but the numbers are no longer
+    exactly representable, so the pair symmetry holds only up to rounding."""
+    d0, R = exact_data(), rotation(seed)
+    return AttentionData(d0.X @ R.T, d0.z @ R.T, d0.y, R @ d0.v)
+
+
+def pair_parameters(data: AttentionData) -> np.ndarray:
+    """``c_i`` of Assumption 4 (iii): ``x_{i,opt}^T x_il / ||x_{i,opt}||^2`` for a non-optimal token, shape (n,)."""
+    xo = data.X[np.arange(data.n), data.opt]
+    other = data.X[np.arange(data.n), (data.opt + 1) % data.L]
+    return np.einsum("nd,nd->n", xo, other) / np.einsum("nd,nd->n", xo, xo)
+
+
+def closed_form_W(data: AttentionData) -> np.ndarray:
+    """``W° = sum_i x_{i,opt} z_i^T / ((1 - c_i) ||x_{i,opt}||^2 ||z_i||^2)`` (chapter 5, "W° solves both SVMs"), shape (d, d):
+    the solution of the Frobenius SVM and a solution of the nuclear SVM under Assumption 4."""
+    xo = data.X[np.arange(data.n), data.opt]
+    c = pair_parameters(data)
+    w = 1.0 / ((1 - c) * np.einsum("nd,nd->n", xo, xo) * np.einsum("nd,nd->n", data.z, data.z))
+    return np.einsum("n,nd,ne->de", w, xo, data.z)
+
+
+def reduced_data(data: AttentionData) -> AttentionData:
+    """The data written in the aligned bases: ``x -> U_K^T x``, ``z -> U_Q^T z``, ``v -> U_K^T v``.
+
+    For an aligned ``W = U_K Diag(beta) U_Q^T`` the logits are ``x~^T Diag(beta) z~``, so the diagonal (``"xi"``)
+    flow on these data is the reduced dynamics of appendix A.7, and its diagonal SVM is problem (42).
+    """
+    U_K, U_Q = aligned_bases(data)
+    return AttentionData(data.X @ U_K, data.z @ U_Q, data.y, U_K.T @ data.v)
+
+
+def alignment_gap(K, Q, U_K, U_Q) -> float:
+    """A V-free alignment measure: the largest relative off-diagonal mass of ``U_K^T K K^T U_K``,
+    ``U_Q^T Q Q^T U_Q`` and ``U_K^T K Q^T U_Q`` (all three are diagonal for aligned ``K, Q``, Def. 5.1)."""
+    out = []
+    for M in (U_K.T @ K @ K.T @ U_K, U_Q.T @ Q @ Q.T @ U_Q, U_K.T @ K @ Q.T @ U_Q):
+        nrm = np.linalg.norm(M)
+        out.append(0.0 if nrm == 0 else float(np.linalg.norm(M - np.diag(np.diag(M))) / nrm))
+    return max(out)
+
+
+def misaligned_init(theta: float, scale: float = SCALE, plane: tuple[int, int] = (0, 2),
+                    data: AttentionData | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``K0 = R_theta U_K Diag(sqrt(2) omega_0)``, ``Q0 = 0``, with ``omega_0 = scale * (1, 1, .5, .5)``.
+
+    ``R_theta`` rotates by ``theta`` in the plane of the aligned-basis columns ``plane`` (default: ``u^k_1``, the
+    direction of sample 1's optimal token, and ``u^k_3``, a direction no optimal token uses). ``theta = 0`` is the
+    aligned initialisation; ``theta = pi/2`` swaps the two directions and is aligned again. ``W(0) = 0`` always.
+    """
+    data = exact_data() if data is None else data
+    U_K, _ = aligned_bases(data)
+    a, b = U_K[:, plane[0]], U_K[:, plane[1]]
+    c, s = np.cos(theta), np.sin(theta)
+    R = np.eye(data.d) + (c - 1) * (np.outer(a, a) + np.outer(b, b)) + s * (np.outer(b, a) - np.outer(a, b))
+    omega0 = scale * np.array(OMEGA_PATTERN[: data.d])
+    return R @ U_K @ np.diag(np.sqrt(2.0) * omega0), np.zeros((data.d, data.d))
+
+
+def aligned_flow(which: str = "exact", log_t_end: float = LOG_T_END) -> Trajectory:
+    """KQ flow from the aligned init ``default_init(data, "KQ", 0.1, seed=None, kind="aligned")`` (cached).
+    ``which``: "exact" (demo-3 data) or "rotated" (:func:`rotated_data`)."""
+    return _aligned_flow(str(which), float(log_t_end))
+
+
+@memo
+def _aligned_flow(which: str, log_t_end: float) -> Trajectory:
+    data = exact_data() if which == "exact" else rotated_data()
+    return gradient_flow(data, "KQ", default_init(data, "KQ", SCALE, seed=None, kind="aligned"),
+                            log_t_end=log_t_end)
+
+
+@memo
+def compute_alignment(log_t_end: float = LOG_T_END) -> dict:
+    """Lemma 5.1 measured: alignment error ``alignment_error(K, Q, U_K, U_Q, V)`` along the aligned flows on the
+    exact and the rotated data. Returns per data set ``log_t``, ``mu``, ``err`` (m,), ``cos_W0`` (m,)."""
+    out = {}
+    for which in ("exact", "rotated"):
+        tr = aligned_flow(which, log_t_end)
+        data = tr.data
+        U_K, U_Q = aligned_bases(data)
+        V = right_basis(tr.params["K"][0], U_K)
+        err = np.array([alignment_error(K, Q, U_K, U_Q, V) for K, Q in zip(tr.params["K"], tr.params["Q"])])
+        out[which] = dict(log_t=tr.log_t, mu=tr.margin, err=err, cos_W0=tr.cosine_to(closed_form_W(data)),
+                          nfev=tr.nfev, wall_time=tr.wall_time)
+    return out
+
+
+@memo
+def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> dict:
+    """The singular values of K(t), Q(t) (diagonals of ``U_K^T K V``, ``U_Q^T Q V``) on the rotated (default) or
+    exact data against the
+    ``xi`` flow on :func:`reduced_data` from the same ``xi_k(0) = diag(U_K^T K0 V)``, ``xi_q(0) = 0``; and the
+    margin-normalised ``beta_hat`` against the solution ``a`` of problem (42)."""
+    data = exact_data() if which == "exact" else rotated_data()
+    U_K, U_Q = aligned_bases(data)
+    K0, Q0 = default_init(data, "KQ", SCALE, seed=None, kind="aligned")
+    V = right_basis(K0, U_K)
+    tr = gradient_flow(data, "KQ", (K0, Q0), log_t_end=log_t_end)
+    xk = np.array([np.diag(U_K.T @ K @ V) for K in tr.params["K"]])
+    xq = np.array([np.diag(U_Q.T @ Q @ V) for Q in tr.params["Q"]])
+    red = reduced_data(data)
+    tr_red = gradient_flow(red, "xi", (np.diag(U_K.T @ K0 @ V).copy(), np.zeros(data.d)),
+                              log_t_end=log_t_end, log_t_eval=tr.log_t)
+    l1 = solve_svm(red, "l1")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta_hat = xk * xq / tr.margin[:, None]
+    rel = np.abs(xk - tr_red.params["xi_k"]).max(axis=1) / np.abs(xk).max(axis=1)
+    relq = np.abs(xq - tr_red.params["xi_q"]).max(axis=1) / np.maximum(np.abs(xq).max(axis=1), 1e-300)
+    return dict(log_t=tr.log_t, xi_k=xk, xi_q=xq, xi_k_red=tr_red.params["xi_k"], xi_q_red=tr_red.params["xi_q"],
+                rel_diff=np.maximum(rel, np.where(np.abs(xq).max(axis=1) > 0, relq, 0.0)), beta_hat=beta_hat,
+                a=np.array(l1.beta), mu=tr.margin, B42=red.B)
+
+
+@memo
+def compute_coincide() -> dict:
+    """The closed form W°, the Frobenius and nuclear SVM solutions, and the limits of the W- and KQ-flows on the
+    exact data; the nuclear-norm bound argument of chapter 5."""
+    data = exact_data()
+    W0 = closed_form_W(data)
+    fro, nuc = solve_svm(data, "fro"), solve_svm(data, "nuc")
+    trW = gradient_flow(data, "W", np.zeros((data.d, data.d)), log_t_end=LOG_T_END)
+    trKQ = aligned_flow("exact")
+    hatW, hatKQ = trW.W[-1] / trW.margin[-1], trKQ.W[-1] / trKQ.margin[-1]
+    U_K, U_Q = aligned_bases(data)
+    a = np.diag(U_K.T @ W0 @ U_Q)[: data.n]
+    rot = rotated_data()
+    nuc_rot = solve_svm(rot, "nuc")
+    m = {"W-flow": family_coordinate(data, hatW), "KQ-flow": family_coordinate(data, hatKQ),
+         "nuclear SVM": family_coordinate(data, nuc.W), "Frobenius SVM": family_coordinate(data, fro.W),
+         "nuclear SVM, rotated data": family_coordinate(rot, nuc_rot.W)}
+    return dict(W0=W0, fro=np.array(fro.W), nuc=np.array(nuc.W), hatW=hatW, hatKQ=hatKQ, a=a, m=m,
+                nuc_rot_cos=cosine(nuc_rot.W, closed_form_W(rot)),
+                nuc_rot_certificate=_nuclear_certificate(rot, np.array(nuc_rot.W)),
+                nuc_value=nuc.value, fro_value=fro.value,
+                sv={k: singular_values(M) for k, M in (("W°", W0), ("Frobenius SVM", fro.W),
+                                                          ("nuclear SVM", nuc.W), ("W-flow", hatW),
+                                                          ("KQ-flow", hatKQ))},
+                log_t_W=trW.log_t, cos_W=trW.cosine_to(W0), log_t_KQ=trKQ.log_t, cos_KQ=trKQ.cosine_to(W0))
+
+
+def _nuclear_certificate(data: AttentionData, W: np.ndarray) -> dict:
+    """Optimality certificate of ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution).
+
+    Returns ``{"margin", "nuc_gap", "dist"}``: the margin of ``W`` (1 at a solution), its nuclear-norm gap
+    ``||W||_* / ||W°||_* - 1`` (0 exactly on the solution set, since ``||W°||_* = sum_i a_i`` is the optimal value)
+    and its relative distance ``||W - W°||_F / ||W°||_F`` to W°.
+    """
+    W0 = closed_form_W(data)
+    return {"margin": float(margin(data, W)),
+            "nuc_gap": float(np.linalg.norm(W, "nuc") / np.linalg.norm(W0, "nuc") - 1.0),
+            "dist": float(np.linalg.norm(W - W0) / np.linalg.norm(W0))}
+
+
+def nuclear_family(data: AttentionData, m_frac: float) -> np.ndarray:
+    """``W(m) = U_1 [[a_1, m], [m, a_2]] V_1^T`` with ``m = m_frac sqrt(a_1 a_2)`` (n = 2): for ``|m_frac| <= 1``
+    every member has margin 1 and the optimal nuclear norm ``a_1 + a_2`` (the nuclear SVM is not unique), but
+    only ``m = 0`` (W°) has the least Frobenius norm."""
+    U_K, U_Q = aligned_bases(data)
+    a = np.diag(U_K.T @ closed_form_W(data) @ U_Q)[: data.n]
+    if data.n != 2:
+        raise ValueError("nuclear_family is written for n = 2")
+    m = m_frac * np.sqrt(a[0] * a[1])
+    return U_K[:, :2] @ np.array([[a[0], m], [m, a[1]]]) @ U_Q[:, :2].T
+
+
+def family_coordinate(data: AttentionData, W) -> float:
+    """The off-diagonal coordinate ``m / sqrt(a_1 a_2)`` of ``W / mu(W)`` in the aligned bases (n = 2):
+    0 for W°, in [-1, 1] for every member of :func:`nuclear_family`."""
+    U_K, U_Q = aligned_bases(data)
+    M = U_K.T @ direction(data, W) @ U_Q
+    return float((M[0, 1] + M[1, 0]) / 2 / np.sqrt(M[0, 0] * M[1, 1]))
+
+
+def compute_misaligned(theta: float, scale: float = SCALE, plane: tuple[int, int] = (0, 2),
+                       log_t_end: float = LOG_T_1E300, rtol: float = 1e-8) -> dict:
+    """KQ flow on the exact data from :func:`misaligned_init`: alignment gap, cosine with W° and singular values
+    of ``W(t) / mu(t)`` over time (cached)."""
+    return _compute_misaligned(float(theta), float(scale), tuple(int(p) for p in plane), float(log_t_end),
+                               float(rtol))
+
+
+@memo
+def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_t_end: float, rtol: float) -> dict:
+    data = exact_data()
+    U_K, U_Q = aligned_bases(data)
+    tr = gradient_flow(data, "KQ", misaligned_init(theta, scale, plane), log_t_end=log_t_end, rtol=rtol)
+    gap = np.array([alignment_gap(K, Q, U_K, U_Q) for K, Q in zip(tr.params["K"], tr.params["Q"])])
+    ok = tr.margin > 0
+    sv = np.full((len(tr), data.d), np.nan)
+    sv[ok] = singular_values(tr.W[ok] / tr.margin[ok, None, None])
+    W0 = closed_form_W(data)
+    hat = tr.W[-1] / tr.margin[-1]
+    return dict(log_t=tr.log_t, gap=gap, cos_W0=tr.cosine_to(W0), sv=sv, mu=tr.margin, hatW=hat,
+                nuc_norm=float(np.linalg.norm(hat, "nuc")), fro_norm=float(np.linalg.norm(hat)),
+                W0_nuc=float(np.linalg.norm(W0, "nuc")), W0_fro=float(np.linalg.norm(W0)), wall_time=tr.wall_time)

@@ -1,0 +1,372 @@
+"""Studies of the diagonal model beyond ``log t = 1e6``: when the (xi_k, xi_q)-flow locks on to the l1-SVM.
+
+Chapter 3's headline flow (omega_0 = 0.1) leaves the sparse detour and **locks on** to the l1-SVM solution near
+``ln mu = 13``; smaller initial scales need the margin frame (:mod:`attnlib.frame`) to get there. This module
+measures the lock-on for a range of initial scales (chapter 3's table), the growth exponent of the second
+coordinate on the detour (which explains the lock-on's dependence on omega_0), and the same flows on a common
+grid for the intro's teaser and chapter 4's residual figure.
+
+Flows are exact gradient flow at rtol 1e-8, the lock-on table's at 1e-6 (which moves the lock-on by < 0.05 in ln mu);
+numbers at a horizon are measurements, not proofs. Results are frozen (:func:`attnbook.experiments._store.memo`);
+the per-omega_0 flows run on the process pool (:func:`attnbook.experiments._store.pool_map`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from attnlib import data as _data
+from attnlib._validate import check_scalar
+from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
+from attnlib.svm import solve_svm
+from ._store import memo, pool_map
+from .ch5 import exact_data, misaligned_init
+
+__all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DiagonalPaths", "MisalignmentMechanism",
+           "xi_frame_flow", "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
+           "misalignment_mechanism", "refined_lock_on", "locate_lock_on", "REFINE_POINTS"]
+
+#: Initial scales of chapter 3's lock-on table (and of its widget).
+OMEGA0_TABLE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+#: "Locked on": the relative distance of beta_hat = beta / mu to the l1-SVM solution stays below this for good.
+LOCK_ON_TOL = 1e-3
+#: log t at t = 1e300.
+LOG_T_1E300 = float(np.log(1e300))
+
+
+def _grid(log_t_end: float, n_points: int) -> np.ndarray:
+    """Saved times (log t): 0, then log-spaced from 1e-2 to ``log_t_end``, plus t = 1e300 and 1e4, 1e5, 1e6."""
+    extra = [x for x in (LOG_T_1E300, 1e4, 1e5, 1e6) if x < log_t_end]
+    return np.unique(np.concatenate([[-np.inf], np.geomspace(1e-2, log_t_end, n_points), extra]))
+
+
+@memo
+def xi_frame_flow(omega0: float, log_t_end: float = 1e300, rtol: float = 1e-8, n_points: int = 2500) -> Trajectory:
+    """Gradient flow on ``(xi_k, xi_q)`` on the book's diagonal data from init (5), ``omega_0 = omega0 * 1``.
+
+    Beyond ``log t = 1e6`` :func:`attnlib.gradient_flow` continues in the margin frame. Saved at ``n_points``
+    log-spaced values of ``log t`` (plus 1e300, 1e4, 1e5, 1e6 when inside the range).
+    """
+    omega0 = check_scalar(omega0, "omega0", lo=0.0, lo_open=True)
+    data = _data.make_diagonal_data()
+    return gradient_flow(data, "xi", default_init(data, "xi", omega0, seed=None), log_t_end=float(log_t_end),
+                         log_t_eval=_grid(float(log_t_end), int(n_points)), rtol=float(rtol))
+
+
+def _beta_hat(traj: Trajectory) -> np.ndarray:
+    beta = np.einsum("mjj->mj", traj.W)
+    mu = np.where(traj.margin > 0, traj.margin, np.nan)
+    return beta / mu[:, None]
+
+
+def _rel_dist(bh: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(bh - ref, axis=-1) / np.linalg.norm(ref)
+
+
+def _l1_solution() -> np.ndarray:
+    """The l1-SVM solution of the book's diagonal data, (d,)."""
+    return np.array(solve_svm(_data.make_diagonal_data(), "l1").beta, dtype=float)
+
+
+@dataclass(frozen=True)
+class LockOn:
+    """When the xi-flow from ``omega_0`` locks on to the l1-SVM solution (distance < ``LOCK_ON_TOL`` for good).
+
+    Attributes
+    ----------
+    omega0 : float
+    log_mu, log_t : float
+        ``ln mu`` and ``log t`` at the last crossing of ``LOCK_ON_TOL``, located on a dense grid inside the bracket
+        of the coarse one (:func:`refined_lock_on`); ``inf`` if the flow is not locked on at its end.
+    dist_1e300, dist_1e6, dist_end : float
+        Relative distance of ``beta_hat`` to the l1-SVM solution at t = 1e300, ``log t = 1e6`` and the end.
+    log_t_end : float
+    """
+
+    omega0: float
+    log_mu: float
+    log_t: float
+    dist_1e300: float
+    dist_1e6: float
+    dist_end: float
+    log_t_end: float
+
+
+def _crossing(x: np.ndarray, dist: np.ndarray, tol: float) -> float:
+    """``x`` where ``dist`` last falls below ``tol`` for good (log-linear interpolation); ``inf`` if never."""
+    above = np.where(~(dist < tol))[0]
+    if len(above) == 0:
+        return float(x[0])
+    k = above[-1]
+    if k == len(dist) - 1:
+        return float("inf")
+    d0, d1 = np.log(dist[k]), np.log(dist[k + 1])
+    w = (d0 - np.log(tol)) / (d0 - d1)
+    return float(x[k] + w * (x[k + 1] - x[k]))
+
+
+def crossing(x: np.ndarray, dist: np.ndarray, tol: float = LOCK_ON_TOL) -> float:
+    """Where ``dist`` falls below ``tol`` for good, as a value of ``x`` (the lock-on criterion of :class:`LockOn`).
+
+    Parameters
+    ----------
+    x : array, shape (m,)
+        Increasing abscissae (e.g. ``ln mu`` or ``ln log t`` at the saved times).
+    dist : array, shape (m,)
+        Positive distances; interpolated log-linearly between the last saved time above ``tol`` and the next.
+    tol : float, default LOCK_ON_TOL
+
+    Returns
+    -------
+    float
+        ``x[0]`` if ``dist`` is below ``tol`` throughout, ``inf`` if it is not below ``tol`` at the end.
+    """
+    x, dist = np.asarray(x, dtype=float), np.asarray(dist, dtype=float)
+    if x.shape != dist.shape or x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"x and dist must be 1-d arrays of one non-zero length; got shapes {x.shape} and {dist.shape}")
+    tol = check_scalar(tol, "tol", lo=0.0, lo_open=True)
+    return _crossing(x, dist, tol)
+
+
+#: Saved times in the bracket of the last crossing when the lock-on is located again (see :func:`refined_lock_on`).
+REFINE_POINTS = 400
+
+
+def refined_lock_on(omega0: float, lo: float, hi: float, rtol: float, l1: np.ndarray | None = None,
+                    tol: float = LOCK_ON_TOL) -> tuple[float, float]:
+    """``(log t, ln mu)`` of the lock-on, located on :data:`REFINE_POINTS` saved times log-spaced in ``[lo, hi]``.
+
+    The direction drops onto the l1 solution abruptly: between two saved times of a coarse grid (a factor 1.3 in
+    ``log t`` for the 2,500 points to 1e300 of :func:`xi_frame_flow`) the distance falls by orders of magnitude, and
+    interpolating across that gap placed the crossing 6 % early (2.6e5 instead of 2.76e5 for ``omega_0 = 0.1``). So
+    the flow is run again to ``hi`` and saved densely inside the bracket ``[lo, hi]`` found on the coarse grid.
+    """
+    data = _data.make_diagonal_data()
+    l1 = _l1_solution() if l1 is None else l1
+    traj = gradient_flow(data, "xi", default_init(data, "xi", float(omega0), seed=None), log_t_end=float(hi),
+                         log_t_eval=np.geomspace(float(lo), float(hi), REFINE_POINTS), rtol=float(rtol))
+    dist = _rel_dist(_beta_hat(traj), l1)
+    ok = traj.margin > 1.0
+    x = float(np.exp(_crossing(np.log(traj.log_t[ok]), dist[ok], tol)))
+    return x, _crossing(np.log(traj.margin[ok]), dist[ok], tol)
+
+
+def _bracket(log_t: np.ndarray, dist: np.ndarray, tol: float = LOCK_ON_TOL) -> tuple[float, float] | None:
+    """The saved times ``(lo, hi)`` around the last crossing of ``tol`` (``None``: below throughout, or not at the
+    end)."""
+    above = np.flatnonzero(~(dist < tol))
+    if len(above) == 0 or above[-1] == len(dist) - 1:
+        return None
+    k = int(above[-1])
+    return float(log_t[k]), float(log_t[k + 1])
+
+
+def locate_lock_on(omega0: float, log_t: np.ndarray, log_mu: np.ndarray, dist: np.ndarray, rtol: float,
+                   l1: np.ndarray | None = None, tol: float = LOCK_ON_TOL) -> tuple[float, float]:
+    """``(log t, ln mu)`` of the lock-on of the xi-flow from ``omega0``, from its saved ``log_t``, ``log_mu`` and
+    distance ``dist`` to the l1 solution (each (m,), on a coarse grid of ``log t``).
+
+    The last crossing of ``tol`` is located again on a dense grid inside its bracket (:func:`refined_lock_on`,
+    same ``rtol``). Where there is no bracket the coarse grid answers: the first saved time if ``dist`` is below
+    ``tol`` throughout, ``inf`` if it is not below ``tol`` at the end.
+    """
+    tol = check_scalar(tol, "tol", lo=0.0, lo_open=True)
+    bracket = _bracket(log_t, dist, tol)
+    if bracket is None:
+        return float(np.exp(_crossing(np.log(log_t), dist, tol))), _crossing(log_mu, dist, tol)
+    return refined_lock_on(omega0, *bracket, rtol=rtol, l1=l1, tol=tol)
+
+
+def _lock_on_row(args: tuple) -> LockOn:
+    """One row of the table; ``args = (omega0, log_t_end, rtol, l1)`` with the l1-SVM solution ``l1`` solved by the
+    caller (workers only integrate: a conic solver used before a fork can deadlock in the forked child)."""
+    omega0, log_t_end, rtol, l1 = args
+    traj = xi_frame_flow(omega0, log_t_end, rtol)
+    dist = _rel_dist(_beta_hat(traj), l1)
+    ok = traj.margin > 1.0
+    lt, lmu, dist = traj.log_t[ok], np.log(traj.margin[ok]), dist[ok]
+
+    def at(v: float) -> float:
+        return float(dist[np.argmin(np.abs(lt - v))]) if v <= lt[-1] * 1.0001 else float("nan")
+
+    log_t, log_mu = locate_lock_on(omega0, lt, lmu, dist, rtol, l1=l1)
+    return LockOn(omega0=float(omega0), log_mu=log_mu, log_t=log_t,
+                  dist_1e300=at(LOG_T_1E300), dist_1e6=at(1e6), dist_end=float(dist[-1]), log_t_end=float(lt[-1]))
+
+
+def lock_on(omega0: float, log_t_end: float = 1e300, rtol: float = 1e-6) -> LockOn:
+    """The lock-on of the xi-flow from ``omega0`` (see :class:`LockOn`)."""
+    return _lock_on_row((float(omega0), float(log_t_end), float(rtol), _l1_solution()))
+
+
+@memo
+def lock_on_table(omegas: tuple[float, ...] = OMEGA0_TABLE, log_t_end: float = 1e300,
+                  rtol: float = 1e-6) -> tuple[LockOn, ...]:
+    """:class:`LockOn` for each initial scale in ``omegas`` (flows run on the process pool; rtol 1e-6 moves the
+    lock-on by < 0.05 in ln mu against 1e-8, a test checks it)."""
+    if len(omegas) == 0:
+        raise ValueError("omegas must name at least one initial scale; got an empty tuple")
+    l1 = _l1_solution()
+    return tuple(pool_map(_lock_on_row, [(float(om), float(log_t_end), float(rtol), l1) for om in omegas], workers=2))
+
+
+def lock_on_slope(table: tuple[LockOn, ...] | None = None, max_omega0: float = 0.3) -> tuple[float, float]:
+    """Least-squares line ``ln mu_lock = a ln(1/omega_0^2) + b`` over the rows with ``omega_0 <= max_omega0``.
+
+    Returns
+    -------
+    (a, b) : slope and intercept.
+    """
+    rows = [r for r in (table or lock_on_table()) if r.omega0 <= max_omega0 and np.isfinite(r.log_mu)]
+    if len(rows) < 2:
+        raise ValueError(f"need at least two locked-on rows with omega0 <= {max_omega0}; got {len(rows)}")
+    x = np.array([np.log(1 / r.omega0 ** 2) for r in rows])
+    y = np.array([r.log_mu for r in rows])
+    a, b = np.polyfit(x, y, 1)
+    return float(a), float(b)
+
+
+@memo
+def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e6)) -> dict:
+    """Growth of the second coordinate on the sparse detour, measured and predicted.
+
+    On the detour one constraint ``a`` is active and carries the certificate, so by the sinh closed form
+    ``ln beta_j ~ (B phi)_j ~ phi_a B_aj`` and ``ln beta_2 / ln beta_1 -> B_a2 / B_a1``: with ``beta_1 ~ mu``,
+    ``d ln beta_2 / d ln mu -> B_a2 / B_a1`` (9/7 on the book's data), and ``beta_hat_2`` grows like
+    ``mu^(B_a2/B_a1 - 1)``.
+
+    Returns
+    -------
+    dict
+        ``measured``: median of ``d ln beta_2 / d ln mu`` over saved times with ``log t`` in ``window``;
+        ``spread``: its max - min there; ``predicted``: ``B_a2 / B_a1``; ``active``: the pair index ``a`` (the
+        smallest normalised margin at the window's midpoint); ``others_slack``: the smallest slack
+        ``B_k beta_hat - 1`` of the other pairs there (> 0: only ``a`` is active).
+    """
+    data = _data.make_diagonal_data()
+    # the flow only to 10x the window's end (not to 1e300: under a rounding-sized perturbation the rtol-1e-8 flow
+    # from omega_0 = 0.01 can overflow float64 there, and the window needs no more)
+    traj = xi_frame_flow(omega0, 10.0 * float(window[1]))
+    lt = traj.log_t
+    sel = (lt >= window[0]) & (lt <= window[1])
+    if sel.sum() < 5:
+        raise ValueError(f"window {window} holds fewer than 5 saved times of the flow")
+    idx = np.where(sel)[0]
+    beta2 = np.abs(np.einsum("mjj->mj", traj.W)[idx[0] - 1:idx[-1] + 2, 1])
+    slope = np.gradient(np.log(beta2), np.log(traj.margin[idx[0] - 1:idx[-1] + 2]))[1:-1]
+    mid = idx[np.argmin(np.abs(np.log(lt[idx]) - 0.5 * np.log(window[0] * window[1])))]
+    slack = data.B @ _beta_hat(traj)[mid] - 1.0
+    a = int(np.argmin(slack))
+    return {"measured": float(np.median(slope)), "spread": float(slope.max() - slope.min()),
+            "predicted": float(data.B[a, 1] / data.B[a, 0]), "active": a,
+            "others_slack": float(np.delete(slack, a).min())}
+
+
+@dataclass(frozen=True)
+class DiagonalPaths:
+    """The beta-flow (from 0) and the xi-flow (init (5)) on the book's diagonal data, on one grid.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    bhat : dict ``"beta"``/``"xi"`` -> (m, d): ``beta / mu``
+    dist : dict ``(flow, svm)`` -> (m,): relative distance of ``bhat`` to the ``"l1"``/``"l2"`` SVM solution
+    cos : dict ``(flow, svm)`` -> (m,): cosine of ``beta`` with the SVM solution
+    l1, l2 : numpy.ndarray, shape (d,): the SVM solutions
+    omega0, log_t_end : float
+    """
+
+    log_t: np.ndarray
+    bhat: dict
+    dist: dict
+    cos: dict
+    l1: np.ndarray
+    l2: np.ndarray
+    omega0: float
+    log_t_end: float
+
+
+@memo
+def diagonal_paths(omega0: float = 0.1, log_t_end: float = 1e6, rtol: float = 1e-8,
+                   n_points: int = 400) -> DiagonalPaths:
+    """Both diagonal flows to ``log t = log_t_end`` (default 1e6: past the xi-flow's lock-on at omega_0 = 0.1)."""
+    data = _data.make_diagonal_data()
+    grid = _grid(float(log_t_end), int(n_points))
+    flows = {"beta": gradient_flow(data, "beta", np.zeros(data.d), log_t_end=log_t_end, log_t_eval=grid, rtol=rtol),
+             "xi": xi_frame_flow(omega0, log_t_end, rtol, n_points)}
+    ref = {"l1": solve_svm(data, "l1").beta, "l2": solve_svm(data, "l2").beta}
+    bhat, dist, cos = {}, {}, {}
+    for p, tr in flows.items():
+        bhat[p] = _beta_hat(tr)
+        beta = np.einsum("mjj->mj", tr.W)
+        nb = np.linalg.norm(beta, axis=1)
+        for s, r in ref.items():
+            dist[(p, s)] = _rel_dist(bhat[p], r)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cos[(p, s)] = np.where(nb > 0, beta @ r / (np.where(nb > 0, nb, 1.0) * np.linalg.norm(r)), np.nan)
+    return DiagonalPaths(log_t=flows["xi"].log_t, bhat=bhat, dist=dist, cos=cos, l1=ref["l1"], l2=ref["l2"],
+                         omega0=float(omega0), log_t_end=float(log_t_end))
+
+
+# -- chapter 5: why a misaligned start is forgotten ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class MisalignmentMechanism:
+    """Rows of ``U_K^T K`` and ``U_Q^T Q`` along chapter 5's misaligned K,Q flow (rotation in the plane (1, 3)).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    row_mis, row_grow : numpy.ndarray, shape (m,)
+        Norms of the misaligned row ``r_3`` (the direction no optimal token uses) and of the growing row ``r_1`` of
+        ``U_K^T K``.
+    cos_rows : numpy.ndarray, shape (m,)
+        ``|cos|`` of the angle in R^{d_e} between ``r_1`` and ``r_3``.
+    cos_q_mis : numpy.ndarray, shape (m,)
+        ``|cos|`` between ``r_3`` and the growing row ``q_1`` of ``U_Q^T Q`` (``W~_31 = r_3 . q_1``).
+    offdiag : numpy.ndarray, shape (m,)
+        Relative off-diagonal mass of ``U_K^T K K^T U_K``.
+    offdiag_fixed_angle : numpy.ndarray, shape (m,)
+        The same if ``r_1`` and ``r_3`` had kept their initial angle (``offdiag * cos_rows[0] / cos_rows``): what
+        the growth of ``r_1`` alone explains.
+    """
+
+    log_t: np.ndarray
+    row_mis: np.ndarray
+    row_grow: np.ndarray
+    cos_rows: np.ndarray
+    cos_q_mis: np.ndarray
+    offdiag: np.ndarray
+    offdiag_fixed_angle: np.ndarray
+
+
+@memo
+def misalignment_mechanism(theta: float = np.pi / 8, log_t_end: float = LOG_T_1E300,
+                           rtol: float = 1e-8) -> MisalignmentMechanism:
+    """Chapter 5's misaligned flow at angle ``theta``, resolved into the rows that grow and the row that does not.
+
+    Uses chapter 5's :func:`attnbook.experiments.ch5.misaligned_init` on its exact data.
+    """
+    theta = check_scalar(theta, "theta")
+    data = exact_data()
+    U_K, U_Q = aligned_bases(data)
+    traj = gradient_flow(data, "KQ", misaligned_init(theta), log_t_end=float(log_t_end), rtol=float(rtol))
+    A = np.einsum("da,mde->mae", U_K, traj.params["K"])  # U_K^T K, (m, d, d_e)
+    B = np.einsum("da,mde->mae", U_Q, traj.params["Q"])
+    r1, r3, q1 = A[:, 0], A[:, 2], B[:, 0]
+
+    def abs_cos(a, b):
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        ok = (na > 0) & (nb > 0)
+        return np.where(ok, np.abs(np.einsum("me,me->m", a, b)) / np.where(ok, na * nb, 1.0), 0.0)
+
+    M = A @ np.swapaxes(A, 1, 2)
+    off = np.linalg.norm(M - np.einsum("mii->mi", M)[:, :, None] * np.eye(data.d), axis=(1, 2))
+    offdiag = off / np.linalg.norm(M, axis=(1, 2))
+    cos_rows = abs_cos(r1, r3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fixed = np.where(cos_rows > 0, offdiag * cos_rows[0] / cos_rows, np.nan)
+    return MisalignmentMechanism(log_t=traj.log_t, row_mis=np.linalg.norm(r3, axis=1),
+                                 row_grow=np.linalg.norm(r1, axis=1), cos_rows=cos_rows,
+                                 cos_q_mis=abs_cos(r3, q1), offdiag=offdiag, offdiag_fixed_angle=fixed)

@@ -1,0 +1,183 @@
+"""Figures of chapter 5, "The aligned general case" (paper §5, appendix A.6-A.7).
+
+Drawing only (the package docstring says what that means); the numbers: :mod:`attnbook.experiments.ch5`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import plots
+from attnlib.diagnostics import singular_values
+from ..experiments.ch5 import (
+    SCALE,
+    closed_form_W,
+    compute_alignment,
+    compute_coincide,
+    WIDGET_RTOL,
+    compute_misaligned,
+    compute_reduced,
+    exact_data,
+    nuclear_family,
+)
+from attnlib.model import margin
+from . import by_name, compute_home
+
+TIME_LABEL = r"$\ln(1+t)$ (log scale; $=\ln t$ for large $t$)"
+
+
+def _time(log_t: np.ndarray) -> np.ndarray:
+    """``ln(1 + t)`` from ``log t`` without overflow: ~t for small t, ~log t for large t (plotted on a log axis)."""
+    return np.logaddexp(0.0, log_t)
+
+
+def fig_alignment(res: Mapping | None = None) -> Figure:
+    """Alignment error along the aligned flow on exact and rotated data, against the margin."""
+    res = compute_alignment() if res is None else res
+    fig, ax = plots.new_figure(width=6.4)
+    floor = 1e-18
+    for which, col, lab in (("exact", plots.COLORS["KQ"], "exactly representable data"),
+                            ("rotated", plots.PALETTE["blue"], "rotated data (rounded)")):
+        r = res[which]
+        ok = r["mu"] > 0
+        ax.plot(r["mu"][ok], np.maximum(r["err"][ok], floor), color=col, label=lab)
+    ax.axhline(np.finfo(float).eps, color="grey", ls=":", lw=1, label="float64 machine epsilon")
+    ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: exactly 0 (drawn at $10^{-18}$)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 3, 1e-8)
+    ax.set_xlabel(r"margin $\mu(t)$ (log scale; $\mu\approx\log t$)")
+    ax.set_ylabel("alignment error (log scale)")
+    ax.legend(fontsize=9, loc="upper left")
+    return fig
+
+
+def fig_reduced(r: Mapping | None = None) -> Figure:
+    """Singular values of K, Q against the diagonal flow of the reduced problem (42), and beta_hat against a."""
+    r = compute_reduced() if r is None else r
+    fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
+    x = _time(r["log_t"])
+    cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
+    for j in range(2):
+        a1.plot(x, np.abs(r["xi_k"][:, j]), color=cols[j], label=f"$|\\xi_{{k,{j + 1}}}|$ from $U_K^\\top KV$")
+        a1.plot(x, np.abs(r["xi_q"][:, j]), color=cols[j], ls="-.", lw=1.2,
+                label=f"$|\\xi_{{q,{j + 1}}}|$ from $U_Q^\\top QV$")
+        a1.plot(x, np.abs(r["xi_k_red"][:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0},
+                label="'xi' flow on problem (42)" if j == 0 else None)
+        a1.plot(x, np.abs(r["xi_q_red"][:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0})
+    a1.set_xscale("log")
+    a1.set_yscale("log")
+    a1.set_xlabel(TIME_LABEL)
+    a1.set_ylabel("singular value (log scale)")
+    a1.legend(fontsize=7.5, loc="upper left")
+    for j in range(2):
+        a2.plot(x, r["beta_hat"][:, j], color=cols[j], label=f"$\\hat\\beta_{j + 1}(t)$")
+        a2.axhline(r["a"][j], **plots.THEORY_STYLE,
+                   label="solution $a_i=1/((1-c_i)\\|x_{i,opt}\\|\\|z_i\\|)$ of (42)" if j == 0 else None)
+    plots.label_axes(a2, TIME_LABEL, r"$\hat\beta_j=\xi_{k,j}\xi_{q,j}/\mu$", xscale="log", ylim=(-0.05, 0.35))
+    a2.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def fig_coincide(c: Mapping | None = None) -> Figure:
+    """Singular values of W°, both SVMs and both flows' limits; cosine of both flows with W° over time."""
+    c = compute_coincide() if c is None else c
+    data = exact_data()
+    fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
+    mf = np.linspace(-1, 1, 81)
+    fam = [nuclear_family(data, x) for x in mf]
+    opt = c["nuc_value"]
+    a1.plot(mf, [np.linalg.norm(W, "nuc") / opt for W in fam], color=plots.COLORS["nuc"],
+            label=r"$\|W(m)\|_*$ / nuclear SVM value")
+    a1.plot(mf, [np.linalg.norm(W) / np.linalg.norm(c["W0"]) for W in fam], color=plots.COLORS["fro"],
+            label=r"$\|W(m)\|_F$ / $\|W^\circ\|_F$")
+    a1.plot(mf, [margin(data, W) for W in fam], color=plots.COLORS["theory"], ls=":", label=r"margin $\mu(W(m))$")
+    marks = {"W-flow": ("o", plots.PALETTE["sky_blue"]), "KQ-flow": ("s", plots.PALETTE["orange"]),
+             "nuclear SVM, rotated data": ("^", plots.COLORS["nuc"])}
+    for name, (mk, col) in marks.items():
+        a1.plot([c["m"][name]], [1.0], marker=mk, color=col, mec="black", ls="none", ms=8, label=name)
+    a1.axvline(0, **{**plots.THEORY_STYLE, "linewidth": 1.0}, label=r"$W^\circ$ ($m=0$)")
+    a1.set_xlabel(r"off-diagonal coordinate $m/\sqrt{a_1a_2}$")
+    a1.set_ylabel("relative norm / margin")
+    a1.set_ylim(0.95, 1.35)
+    a1.legend(fontsize=7.5, loc="upper center")
+    for key, col, lab in (("W", plots.COLORS["W"], "W-flow (Frobenius bias)"),
+                          ("KQ", plots.COLORS["KQ"], "aligned KQ-flow (nuclear bias)")):
+        lt = c[f"log_t_{key}"]
+        ok = np.isfinite(lt) & (lt > 0)
+        a2.plot(lt[ok], np.maximum(1 - c[f"cos_{key}"][ok], 1e-17), color=col, label=lab)
+    a2.set_xscale("log")
+    a2.set_yscale("log")
+    a2.set_xlabel(r"$\log t$ (log scale)")
+    a2.set_ylabel(r"$1-\cos(W(t),W^\circ)$ (log scale)")
+    a2.set_ylim(1e-16, 1)
+    a2.legend(fontsize=8)
+    return fig
+
+
+def _misaligned_panels(axes, thetas, scale) -> None:
+    a1, a2 = axes
+    cols = [plots.PALETTE[c] for c in ("black", "blue", "bluish_green", "orange", "vermillion",
+                                          "reddish_purple", "sky_blue")]
+    for th, col in zip(thetas, cols):
+        r = compute_misaligned(float(th), float(scale))
+        lt = _time(r["log_t"])
+        ok = lt > 0
+        lab = f"$\\theta={th / np.pi:.3g}\\pi$"
+        a1.plot(lt[ok], np.maximum(r["gap"][ok], 1e-18), color=col, label=lab)
+        ok2 = ok & (r["mu"] > 0)
+        a2.plot(lt[ok2], np.maximum(1 - r["cos_W0"][ok2], 1e-17), color=col, label=lab)
+    for ax in (a1, a2):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(TIME_LABEL)
+    a1.axhline(1e-18, **plots.THEORY_STYLE, label="aligned: 0")
+    a1.set_ylim(3e-19, 2)
+    a1.set_ylabel("alignment gap (log scale)")
+    a2.set_ylabel(r"$1-\cos(W(t),W^\circ)$ (log scale)")
+    a2.set_ylim(1e-17, 2)
+
+
+def fig_misaligned(thetas=(0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2),
+                   scale: float = SCALE) -> Figure:
+    """Alignment gap and cosine with W° over time for several misalignment angles."""
+    fig, axes = plots.new_figure(1, 2, width=7.8)
+    _misaligned_panels(axes, thetas, scale)
+    axes[0].legend(fontsize=8, loc="lower left", ncol=2)
+    return fig
+
+
+def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figure:
+    """Widget frame: alignment gap over time, and singular values of W(t)/mu(t) against those of W°."""
+    r = compute_misaligned(float(theta), float(scale), rtol=WIDGET_RTOL)
+    fig, (a1, a2) = plots.new_figure(1, 2, width=7.8, layout="none")  # fixed margins below
+    lt = _time(r["log_t"])
+    ok = lt > 0
+    a1.plot(lt[ok], np.maximum(r["gap"][ok], 1e-18), color=plots.COLORS["KQ"], label="misaligned KQ-flow")
+    a1.axhline(1e-18, **plots.THEORY_STYLE, label="aligned init: 0")
+    a1.set_xscale("log")
+    a1.set_yscale("log")
+    a1.set_ylim(3e-19, 2)
+    a1.set_xlabel(TIME_LABEL)
+    a1.set_ylabel("alignment gap (log scale)")
+    a1.set_title(f"$\\theta={theta / np.pi:.3g}\\pi$, scale $={scale:g}$; final cos with $W^\\circ$: "
+                 f"{r['cos_W0'][-1]:.8f}", fontsize=9)
+    a1.legend(fontsize=8, loc="center left")
+    sv0 = singular_values(closed_form_W(exact_data()))
+    ok2 = ok & (r["mu"] > 0)
+    cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
+    for j in range(4):
+        a2.plot(lt[ok2], r["sv"][ok2, j], color=cols[j], label=f"$s_{j + 1}(W/\\mu)$")
+        a2.axhline(sv0[j], **{**plots.THEORY_STYLE, "linewidth": 1.0}, label="$s_j(W^\\circ)$" if j == 0 else None)
+    plots.label_axes(a2, TIME_LABEL, r"singular values of $W(t)/\mu(t)$", xscale="log", ylim=(-0.02, 0.6))
+    a2.legend(fontsize=8, loc="upper right")
+    plots.light_ticks(fig, left=0.1, bottom=0.17, top=0.89, wspace=0.3)  # the sliders redraw this frame
+    return fig
+
+
+FIGURES = by_name(fig_alignment, fig_reduced, fig_coincide, fig_misaligned, fig_misaligned_frame)
+
+
+__getattr__ = compute_home("ch5")  # the chapter's computations keep their old home here

@@ -1,0 +1,144 @@
+"""Figures of the multi-seed studies of chapters 6 and 7 (:mod:`attnbook.experiments.studies`): pure drawing.
+
+Each function takes the study's result (default: the study as the book runs it) and returns a finished figure.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from attnbook import plots
+from attnbook.experiments import studies as st
+
+__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
+
+C = plots.COLORS
+
+
+def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
+    """Nuclear-norm gap of every ``(K, Q)`` run against ``ln t`` (median bold), and the fitted rates."""
+    study = st.kq_study() if study is None else study
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, gridspec_kw={"width_ratios": [2.2, 1]})
+    floor = st.CERT_FLOOR
+    for k, r in enumerate(study.runs):
+        ax.plot(r.log_t, np.maximum(r.nuc_gap, floor / 3), color=C["KQ"], lw=0.7, alpha=0.75,
+                label=r"one run (data seed $\times$ start)" if k == 0 else None)
+    med = [v["median"] for v in study.summary().values()]
+    ax.plot(study.log_t, np.maximum(med, floor / 3), "o-", color=plots.COLORS["theory"], lw=2.2, ms=4,
+            label="median over the runs")
+    ax.axhspan(floor / 3, floor, color="#DDDDDD", zorder=0, label="below the computation's accuracy")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\ln t$ (log scale)")
+    ax.set_ylabel(r"$\|\widehat W\|_*/\|W_*\|_*-1$ (log scale)")
+    ax.axvline(1e6, color=C["context"], lw=0.8)
+    ax.text(1.3e6, 0.3, "margin frame", fontsize=8, color="#666666")
+    ax.set_ylim(floor / 3, 1)
+    rates = np.sort(study.rates())
+    ax2.plot(rates, np.arange(len(rates)), "o", color=C["KQ"], ms=4)
+    ax2.axvline(np.median(rates), **plots.THEORY_STYLE, label=f"median {np.median(rates):.2f}")
+    ax2.set_xlabel(r"fitted $p$: gap $\propto(\ln t)^p$, $\ln t\in[10^3,10^6]$")
+    ax2.set_ylabel("runs, sorted")
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                                (ax2, dict(fontsize=8, loc="lower right"))])
+    return fig
+
+
+def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
+    """Gradient descent with large steps as a distribution: the fraction of perturbed starts that have recovered
+    every optimal token (for good) by step ``k``, one panel per data seed, one colour and marker per step size,
+    solid lines and filled markers for the exponential loss, dashed lines and open markers for the logistic one."""
+    study = st.gd_step_study() if study is None else study
+    seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != 3, s))  # the chapter's demo data first
+    fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
+    cols = dict(zip(sorted({r.lr for r in study.runs}),
+                    [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
+    for ax, seed in zip(np.atleast_1d(axes), seeds):
+        horizon = max(r.steps[-1] for r in study.runs)
+        k = np.unique(np.geomspace(1, horizon, 400).astype(int))
+        for j, (lr, col) in enumerate(cols.items()):
+            for i, (loss, ls) in enumerate((("exp", "-"), ("logistic", "--"))):
+                if not study.select(lr, loss, seed):
+                    continue
+                end = study.select(lr, loss, seed)[0].steps[-1]
+                kk = k[k <= end]
+                lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
+                ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
+                        lw=1.8, marker="osD^"[j % 4], ms=4.5, markevery=(0.03 * j + 0.015 * i, 0.12),
+                        markerfacecolor="white" if loss == "logistic" else col,
+                        label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.06, 1.06)
+        ax.set_xlabel("step $k$ (log scale)")
+        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == 3 else ""), fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel("fraction of starts recovered by step $k$")
+    plots.finish(fig, legend=False, legends=[(np.atleast_1d(axes)[-1], dict(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="step, loss", title_fontsize=8))])
+    return fig
+
+
+def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
+    """E9 for one ``eps``: the alignment error, the nuclear-norm certificate and the distance to ``W°``."""
+    paths = st.e9_study() if paths is None else paths
+    p = paths[eps]
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8, layout="none")  # fixed margins below
+    floor = 1e-17
+    for e, q in paths.items():
+        hl = e == eps
+        ax.plot(q.log_t, np.maximum(q.alignment, floor), color=C["KQ"] if hl else C["context"],
+                lw=2.2 if hl else 1.0, zorder=3 if hl else 2,
+                label=rf"$\varepsilon={e:g}$" if hl else (r"other $\varepsilon$" if e == 0.0 else None))
+    ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 3, 1)
+    ax.set_xlabel(r"$\ln t$ (log scale)")
+    ax.set_ylabel("alignment error (log scale)")
+    gfloor = 1e-10  # the E9 gaps settle at ~1e-11 (the solver's accuracy on these exact data)
+    ax2.plot(p.log_t, np.maximum(p.nuc_gap, gfloor), color=C["KQ"],
+             label=r"nuclear-norm gap $\|\widehat W\|_*/\|W_*\|_*-1$")
+    ax2.plot(p.log_t, np.maximum(1 - p.cos_circ, gfloor), color=C["W"], ls="--",
+             label=r"$1-\cos(\widehat W,W^\circ)$")
+    x = p.log_t[p.log_t >= 10]
+    ax2.plot(x, p.nuc_gap[np.flatnonzero(p.log_t >= 10)[0]] * 10 / x, **{**plots.THEORY_STYLE, "linewidth": 1.0},
+             label=r"$\propto 1/\ln t$")
+    ax2.axhspan(gfloor / 2, 10 * gfloor, color="#DDDDDD", zorder=0, label="below the solver's accuracy")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_ylim(gfloor / 2, 10)
+    ax2.set_xlabel(r"$\ln t$ (log scale; margin frame past $10^6$)")
+    ax2.set_ylabel("certificate (log scale)")
+    ax2.set_title(rf"$\varepsilon={eps:g}$: off-diagonal $m/\sqrt{{a_1a_2}}={p.family[-1]:.4f}$ at "
+                  rf"$\ln t=10^{{{np.log10(p.log_t[-1]):.0f}}}$", fontsize=9.5)
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower right")),
+                                                (ax2, dict(fontsize=8, loc="upper right"))])
+    plots.light_ticks(fig, left=0.07, wspace=0.22)  # chapter 7's slider redraws this figure
+    return fig
+
+
+def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
+    """One tolerance of the long accuracy study: the parameters' relative error and the log-odds error of the
+    attention weights against ``ln t`` up to ``1e6``, with ``rtol`` and ``rtol * ln t`` for reference."""
+    study = st.accuracy_study() if study is None else study
+    if rtol not in study:
+        raise ValueError(f"rtol must be one of {st.ACCURACY_RTOLS}; got {rtol!r}")
+    r = study[rtol]
+    fig, ax = plots.new_figure(width=6.4, height=3.8, layout="none")  # margins: light_ticks below
+    ax.plot(r.log_t, r.param_err, color=C["KQ"], label=r"relative error of $(K,Q)$")
+    ax.plot(r.log_t, r.logodds_err, color=C["W"], label=r"error of $\ln\sigma_{il}$ (log attention)")
+    ax.axhline(rtol, **plots.THEORY_STYLE, label="rtol")
+    ax.plot(r.log_t, rtol * r.log_t, color=plots.COLORS["theory"], ls=":", lw=1.2, label=r"rtol $\times\ln t$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 10)
+    ax.set_xlabel(r"$\ln t$ (log scale)")
+    ax.set_ylabel("error against rtol $=10^{-11}$ (log scale)")
+    ax.set_title(rf"rtol $=10^{{{int(round(np.log10(rtol)))}}}$: {r.nfev:,} gradient evaluations to "
+                 r"$\ln t=10^6$", fontsize=9.5)
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left"))])
+    plots.light_ticks(fig, left=0.13, bottom=0.13, top=0.91)  # the appendix's slider redraws this figure
+    return fig
+
+
+FIGURES = {"kq_study": fig_kq_study, "gd_steps": fig_gd_steps, "e9_certificate": fig_e9_certificate,
+           "accuracy_long": fig_accuracy_long}

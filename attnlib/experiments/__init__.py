@@ -1,9 +1,0 @@
-"""The book's experiments: data choices, flows, SVM solves and sweeps, one module per chapter.
-
-Results are frozen (read-only arrays, frozen dataclasses) and computed once per process through the one cache
-layer in :mod:`attnlib.experiments._store`. Drawing lives in :mod:`attnlib.figures`; nothing here imports
-matplotlib, so tests of a chapter's claims run without it.
-"""
-from attnlib.experiments._store import background
-
-__all__ = ["background"]
