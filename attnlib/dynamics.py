@@ -229,6 +229,14 @@ class FlowModel:
         dphi = -2.0 / data.n * r[self.pair_i, self.pair_l]
         return np.concatenate([p.ravel() for p in parts] + [dphi])
 
+    def descent_velocity(self, theta: np.ndarray) -> np.ndarray:
+        """``-grad L(theta)``, shape (n_theta,): the parameter block of :meth:`rhs` at ``log_scale = 0``, without the
+        duals (gradient descent's hot path; the same floating-point operations, so the same bits)."""
+        self.nfev += 1
+        arrays = self.unpack(theta)
+        r = self.r_scaled(combined_W(self.param, arrays), 0.0)
+        return np.concatenate([p.ravel() for p in velocity(self.param, arrays, neg_grad(self.data, self.param, r))])
+
     def logit_jacobian(self, arrays: list[np.ndarray]) -> np.ndarray:
         """``M = d g / d theta``, shape (n, L, n_theta): the logits ``g_il = x_il^T W z_i`` are linear in ``W``,
         so ``M`` is constant for "W" and "beta" and linear in the other factor for "KQ" and "xi"."""

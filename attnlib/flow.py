@@ -568,7 +568,6 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
 
 def _descend(model: FlowModel, theta: np.ndarray, lr: float, normalized: bool, save_at: np.ndarray) -> list:
     """The GD iterates at the step indices ``save_at`` (sorted, ending at the last step)."""
-    k, zeros = model.n_theta, np.zeros(len(model.data.pairs))
     saved, j = [], 0
     for step in range(int(save_at[-1]) + 1):
         if step == save_at[j]:
@@ -579,7 +578,7 @@ def _descend(model: FlowModel, theta: np.ndarray, lr: float, normalized: bool, s
         if normalized:
             theta = theta + lr * _normalised_direction(model, theta)
         else:
-            theta = theta + lr * model.rhs(np.concatenate([theta, zeros]), 0.0)[:k]
+            theta = theta + lr * model.descent_velocity(theta)
         if not np.all(np.isfinite(theta)):
             raise FloatingPointError(f"gradient descent diverged at step {step} (lr={lr} too large?)")
     return saved
