@@ -17,6 +17,6 @@ from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, selection_pairs, so
 __version__ = "0.1.0"
 from .flow import PARAMS, FlowStallError, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
 from .frame import FrameRecord, MarginFrameError
-from .diagnostics import (KKTResiduals, alignment_error, conservation_error, conserved_quantity, direction,
-                          kkt_residuals, path_error, right_basis, singular_values, sinh_closed_form, svm_cosine,
-                          svm_distance)
+from .diagnostics import (KKTResiduals, SinhClosedFormCheck, alignment_error, check_sinh_closed_form,
+                          conservation_error, conserved_quantity, direction, kkt_residuals, path_error, right_basis,
+                          singular_values, sinh_closed_form, svm_cosine, svm_distance)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
 from .data import AttentionData, check_data
-from .flow import Trajectory
+from .flow import Trajectory, gradient_flow
 from .model import loss_grad_beta, loss_grad_xi, margin
 from .svm import SVMSolution
 
@@ -21,6 +21,8 @@ __all__ = [
     "conservation_error",
     "path_error",
     "sinh_closed_form",
+    "SinhClosedFormCheck",
+    "check_sinh_closed_form",
     "alignment_error",
     "right_basis",
     "KKTResiduals",
@@ -230,6 +232,72 @@ def sinh_closed_form(traj: Trajectory) -> np.ndarray:
         raise ValueError("the sinh closed form is for gradient_flow trajectories with param='xi'")
     w2 = _omega0_sq(traj)
     return w2 * np.sinh(traj.phi @ traj.data.B)
+
+
+@dataclass(frozen=True)
+class SinhClosedFormCheck:
+    """Lemma A.1's closed form against an "xi" flow (see :func:`check_sinh_closed_form`).
+
+    Attributes
+    ----------
+    omega0 : numpy.ndarray, shape (d,)
+        ``omega_0 = sqrt((xi_k(0)^2 + xi_q(0)^2) / 2)``.
+    sinh_err : numpy.ndarray, shape (m,)
+        ``||omega_0^2 sinh(B phi(t)) - xi_k xi_q|| / ||xi_k xi_q||`` at each saved time (0 where both are 0).
+    max_err : float
+        The largest entry of ``sinh_err``.
+    conservation : float
+        The largest drift of ``xi_k^2 - xi_q^2`` (:func:`conservation_error`).
+    beta_final : numpy.ndarray, shape (d,)
+        ``beta = xi_k * xi_q`` at the last saved time.
+    """
+
+    omega0: np.ndarray
+    sinh_err: np.ndarray
+    max_err: float
+    conservation: float
+    beta_final: np.ndarray
+
+
+def check_sinh_closed_form(data: AttentionData, init, t_end: float = 1e6, rtol: float = 1e-8) -> SinhClosedFormCheck:
+    """Lemma A.1 for any initialisation of the form (5), also a non-constant ``omega_0`` (erratum E10): the
+    ``(xi_k, xi_q)``-flow from ``init`` against its closed form ``beta(t) = omega_0^2 sinh(B phi(t))``.
+
+    Parameters
+    ----------
+    data : AttentionData
+    init : (xi_k(0), xi_q(0)), two arrays of shape (d,)
+        In every coordinate exactly one of the two is zero (signs free); ``omega_0^2 = (xi_k(0)^2 + xi_q(0)^2) / 2``.
+        :func:`attnlib.default_init` ``(data, "xi", ...)`` gives one.
+    t_end, rtol : float
+        Passed to :func:`attnlib.gradient_flow`.
+
+    Returns
+    -------
+    SinhClosedFormCheck
+        The relative error of the closed form along the flow (:func:`sinh_closed_form`), the drift of the conserved
+        ``xi_k^2 - xi_q^2`` and the final ``beta``.
+
+    Raises
+    ------
+    ValueError
+        If ``init`` is not two finite arrays of shape (d,) with exactly one zero of the two in every coordinate.
+    """
+    check_data(data)
+    if not isinstance(init, (tuple, list)) or len(init) != 2:
+        raise ValueError(f"init must be a pair (xi_k(0), xi_q(0)) of arrays of shape (d,); got {type(init).__name__}"
+                         f"{f' of length {len(init)}' if isinstance(init, (tuple, list)) else ''}")
+    want = f"an array of shape (d,) = ({data.d},)"
+    xk0 = check_array(init[0], "init[0] (xi_k(0))", shape=(data.d,), expected=want)
+    xq0 = check_array(init[1], "init[1] (xi_q(0))", shape=(data.d,), expected=want)
+    if np.any(xk0 * xq0 != 0) or np.any(xk0 ** 2 + xq0 ** 2 == 0):
+        raise ValueError("init must have the form of initialisation (5): in every coordinate exactly one of "
+                         "xi_k(0), xi_q(0) is zero (default_init(data, 'xi') gives it)")
+    traj = gradient_flow(data, "xi", (xk0, xq0), t_end=t_end, rtol=rtol)
+    beta = traj.params["xi_k"] * traj.params["xi_q"]
+    err = relative_error(sinh_closed_form(traj), beta, axis=1)
+    return SinhClosedFormCheck(omega0=np.sqrt((xk0 ** 2 + xq0 ** 2) / 2), sinh_err=err, max_err=float(err.max()),
+                               conservation=float(np.max(conservation_error(traj))), beta_final=beta[-1])
 
 
 def alignment_error(K, Q, U_K, U_Q, V) -> float:

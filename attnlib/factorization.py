@@ -16,6 +16,9 @@ characterization of the subdifferential of the nuclear norm: for ``W = U_r S_r V
 
 :func:`nuclear_subgradient` builds members of this set and :func:`check_nuclear_subgradient` measures how far a
 given matrix is from satisfying each condition; :func:`pair_sum` forms the KKT matrix ``sum_il lambda_il A_il``.
+
+The diagonal model's factors are matrices: :func:`padded_diag` builds ``K = [Diag(xi_k), 0]`` of shape (d, d_e), so
+``K Q^T = Diag(xi_k * xi_q)`` (erratum E4: ``Diag`` builds a matrix, ``diag`` extracts one).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from ._validate import check_array, check_scalar
 from .data import AttentionData, check_data
 
 __all__ = ["l1_factors", "nuclear_factors", "factor_cost", "nuclear_subgradient", "NuclearSubgradientCheck",
-           "check_nuclear_subgradient", "pair_sum", "RANK_TOL"]
+           "check_nuclear_subgradient", "pair_sum", "padded_diag", "RANK_TOL"]
 
 RANK_TOL = 1e-9  # singular values below RANK_TOL * s_max count as zero (the rank r of W)
 
@@ -48,6 +51,36 @@ def l1_factors(beta) -> tuple[np.ndarray, np.ndarray]:
     beta = check_array(beta, "beta", ndim=1, expected="a 1-D array beta of shape (d,)")
     root = np.sqrt(np.abs(beta))
     return np.sign(beta) * root, root
+
+
+def padded_diag(xi, d_e: int) -> np.ndarray:
+    """Erratum E4's construction ``[Diag(xi), 0]``: the (d, d_e) matrix with ``xi`` on its diagonal, zero-padded.
+
+    The diagonal model of Theorem 4.1 and Lemma 4.1 takes ``K = [Diag(xi_k), 0]`` and ``Q = [Diag(xi_q), 0]``, so that
+    ``K Q^T = Diag(xi_k * xi_q) = Diag(beta)``; the paper writes ``diag``, which extracts a diagonal.
+
+    Parameters
+    ----------
+    xi : array_like, shape (d,)
+        The diagonal.
+    d_e : int
+        The embedding dimension, ``d_e >= d``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, d_e)
+        ``M[j, j] = xi[j]`` for ``j < d``, every other entry 0.
+
+    Raises
+    ------
+    ValueError
+        If ``xi`` is not a finite 1-D array or ``d_e`` is not an integer ``>= len(xi)``.
+    """
+    xi = check_array(xi, "xi", ndim=1, expected="a 1-D array xi of shape (d,)")
+    d_e = check_scalar(d_e, "d_e", integer=True, lo=len(xi))
+    M = np.zeros((len(xi), d_e))
+    M[:, :len(xi)] = np.diag(xi)
+    return M
 
 
 def _svd_rank(W: np.ndarray, rank_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

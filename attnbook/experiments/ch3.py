@@ -12,12 +12,13 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from attnlib.data import AttentionData, make_diagonal_data
-from attnlib.diagnostics import beta_velocity, conservation_error, relative_error, sinh_closed_form
+from attnlib.diagnostics import (beta_velocity, check_sinh_closed_form, conservation_error, relative_error,
+                                 sinh_closed_form)
+from attnlib.factorization import padded_diag
 from attnlib.flow import Trajectory, default_init, gradient_flow
 from attnlib.model import cosine, loss_grad_beta, loss_grad_KQ, loss_grad_xi
 from attnlib.svm import solve_svm
 from ._store import memo
-from .ch7 import check_e4, padded_Diag, sinh_formula_check
 
 #: The book's initial scale omega_0 (a constant vector, as in chapter 3's experiments).
 OMEGA0 = 0.1
@@ -261,15 +262,15 @@ def compute_e4(d_e: int = 6) -> dict:
     d_ = data()
     rng = np.random.default_rng(0)
     xk, xq = rng.standard_normal(d_.d), rng.standard_normal(d_.d)
-    K, Q = padded_Diag(xk, d_e), padded_Diag(xq, d_e)  # E4's construction (its check: chapter 7)
+    K, Q = padded_diag(xk, d_e), padded_diag(xq, d_e)  # E4's construction
     gK, gQ = loss_grad_KQ(d_, K, Q)
     gk, gq = loss_grad_xi(d_, xk, xq)
     idx = np.arange(d_.d)
-    K0, Q0 = (padded_Diag(a, d_e) for a in xi_init())
+    K0, Q0 = (padded_diag(a, d_e) for a in xi_init())
     gQ0 = loss_grad_KQ(d_, K0, Q0)[1]
     off = gQ0.copy()
     off[idx, idx] = 0.0
-    return {"W_err": check_e4(d_.d, d_e)["W_err"],
+    return {"W_err": float(np.abs(K @ Q.T - np.diag(xk * xq)).max()),
             "grad_err": float(max(np.abs(gK[idx, idx] - gk).max(), np.abs(gQ[idx, idx] - gq).max())),
             "offdiag_frac": float(np.linalg.norm(off) / np.linalg.norm(gQ0))}
 
@@ -294,9 +295,9 @@ def compute_e10(seed: int = 0) -> dict:
     on_k = np.arange(d_.d) % 2 == 0
     xk0 = np.where(on_k, sign * np.sqrt(2) * om, 0.0)
     xq0 = np.where(on_k, 0.0, sign * np.sqrt(2) * om)
-    r = sinh_formula_check((xk0, xq0), t_end=1e300, rtol=1e-8)  # E10's one home: chapter 7
-    return {"omega0": om, "init": (xk0, xq0), "sinh_err": r["sinh_err"], "max_err": r["max_err"],
-            "cos_l1": cosine(r["beta_final"], svms()["l1"])}
+    r = check_sinh_closed_form(d_, (xk0, xq0), t_end=1e300, rtol=1e-8)
+    return {"omega0": om, "init": (xk0, xq0), "sinh_err": r.sinh_err, "max_err": r.max_err,
+            "cos_l1": cosine(r.beta_final, svms()["l1"])}
 
 
 def compute_norm_growth() -> dict:

@@ -8,8 +8,11 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.ch5` draws them).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from attnlib._validate import check_scalar
 from attnlib.data import AttentionData, make_orthogonal_data
 from attnlib.diagnostics import alignment_error, direction, right_basis, singular_values
 from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
@@ -245,3 +248,66 @@ def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_
     return dict(log_t=tr.log_t, gap=gap, cos_W0=tr.cosine_to(W0), sv=sv, mu=tr.margin, hatW=hat,
                 nuc_norm=float(np.linalg.norm(hat, "nuc")), fro_norm=float(np.linalg.norm(hat)),
                 W0_nuc=float(np.linalg.norm(W0, "nuc")), W0_fro=float(np.linalg.norm(W0)), wall_time=tr.wall_time)
+
+
+# -- why a misaligned start is forgotten ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MisalignmentMechanism:
+    """Rows of ``U_K^T K`` and ``U_Q^T Q`` along chapter 5's misaligned K,Q flow (rotation in the plane (1, 3)).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    row_mis, row_grow : numpy.ndarray, shape (m,)
+        Norms of the misaligned row ``r_3`` (the direction no optimal token uses) and of the growing row ``r_1`` of
+        ``U_K^T K``.
+    cos_rows : numpy.ndarray, shape (m,)
+        ``|cos|`` of the angle in R^{d_e} between ``r_1`` and ``r_3``.
+    cos_q_mis : numpy.ndarray, shape (m,)
+        ``|cos|`` between ``r_3`` and the growing row ``q_1`` of ``U_Q^T Q`` (``W~_31 = r_3 . q_1``).
+    offdiag : numpy.ndarray, shape (m,)
+        Relative off-diagonal mass of ``U_K^T K K^T U_K``.
+    offdiag_fixed_angle : numpy.ndarray, shape (m,)
+        The same if ``r_1`` and ``r_3`` had kept their initial angle (``offdiag * cos_rows[0] / cos_rows``): what
+        the growth of ``r_1`` alone explains.
+    """
+
+    log_t: np.ndarray
+    row_mis: np.ndarray
+    row_grow: np.ndarray
+    cos_rows: np.ndarray
+    cos_q_mis: np.ndarray
+    offdiag: np.ndarray
+    offdiag_fixed_angle: np.ndarray
+
+
+@memo
+def misalignment_mechanism(theta: float = np.pi / 8, log_t_end: float = LOG_T_1E300,
+                           rtol: float = 1e-8) -> MisalignmentMechanism:
+    """Chapter 5's misaligned flow at angle ``theta``, resolved into the rows that grow and the row that does not.
+
+    Uses :func:`misaligned_init` on :func:`exact_data`.
+    """
+    theta = check_scalar(theta, "theta")
+    data = exact_data()
+    U_K, U_Q = aligned_bases(data)
+    traj = gradient_flow(data, "KQ", misaligned_init(theta), log_t_end=float(log_t_end), rtol=float(rtol))
+    A = np.einsum("da,mde->mae", U_K, traj.params["K"])  # U_K^T K, (m, d, d_e)
+    B = np.einsum("da,mde->mae", U_Q, traj.params["Q"])
+    r1, r3, q1 = A[:, 0], A[:, 2], B[:, 0]
+
+    def abs_cos(a, b):
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        ok = (na > 0) & (nb > 0)
+        return np.where(ok, np.abs(np.einsum("me,me->m", a, b)) / np.where(ok, na * nb, 1.0), 0.0)
+
+    M = A @ np.swapaxes(A, 1, 2)
+    off = np.linalg.norm(M - np.einsum("mii->mi", M)[:, :, None] * np.eye(data.d), axis=(1, 2))
+    offdiag = off / np.linalg.norm(M, axis=(1, 2))
+    cos_rows = abs_cos(r1, r3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fixed = np.where(cos_rows > 0, offdiag * cos_rows[0] / cos_rows, np.nan)
+    return MisalignmentMechanism(log_t=traj.log_t, row_mis=np.linalg.norm(r3, axis=1),
+                                 row_grow=np.linalg.norm(r1, axis=1), cos_rows=cos_rows,
+                                 cos_q_mis=abs_cos(r3, q1), offdiag=offdiag, offdiag_fixed_angle=fixed)

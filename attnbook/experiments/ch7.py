@@ -11,14 +11,8 @@ import numpy as np
 
 from attnlib.assumptions import ASSUMPTIONS, check_assumptions
 from attnlib.data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
-from attnlib.diagnostics import (
-    alignment_error,
-    beta_velocity,
-    conservation_error,
-    relative_error,
-    right_basis,
-    sinh_closed_form,
-)
+from attnlib.diagnostics import alignment_error, beta_velocity, check_sinh_closed_form, relative_error, right_basis
+from attnlib.factorization import padded_diag
 from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
 from attnlib.model import attention, exp_loss, loss_grad_beta, min_loss
 from attnlib.svm import InfeasibleSVMError, solve_selection_svm, solve_svm
@@ -125,18 +119,12 @@ def _rotate_queries(data: AttentionData, angle: float) -> np.ndarray:
     return c * z + s * np.linalg.norm(z, axis=1, keepdims=True) * last * np.array([[1.0], [-1.0]])[: data.n]
 
 
-def padded_Diag(xi: np.ndarray, d_e: int) -> np.ndarray:
-    """E4's construction: ``[Diag(xi), 0]``, the (d, d_e) matrix with ``xi`` on its diagonal, zero-padded."""
-    M = np.zeros((len(xi), d_e))
-    M[:, :len(xi)] = np.diag(xi)
-    return M
-
-
 def check_e4(d: int = 3, d_e: int = 5) -> dict:
-    """E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded) gives ``K Q^T = Diag(xi_k * xi_q)``; ``diag`` extracts."""
+    """E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded, :func:`attnlib.factorization.padded_diag`) gives
+    ``K Q^T = Diag(xi_k * xi_q)``; ``diag`` extracts."""
     rng = np.random.default_rng(0)
     xi_k, xi_q = rng.standard_normal(d), rng.standard_normal(d)
-    K, Q = padded_Diag(xi_k, d_e), padded_Diag(xi_q, d_e)
+    K, Q = padded_diag(xi_k, d_e), padded_diag(xi_q, d_e)
     W_err = float(np.abs(K @ Q.T - np.diag(xi_k * xi_q)).max())
     return {"K_shape": K.shape, "W_is_Diag": W_err <= 1e-15 * max(1.0, np.abs(xi_k * xi_q).max()), "W_err": W_err,
             "diag_of_vector_shape": np.diag(xi_k).shape, "diag_of_matrix_shape": np.diag(K @ Q.T).shape}
@@ -294,6 +282,9 @@ def check_e10() -> dict:
     """E10: Lemma A.1's sinh formula also holds for a non-constant omega_0 (the paper proves omega_0 = alpha 1);
     ``l'(u) = -l(u)`` for the exponential loss (the paper's ``l_i'`` notation).
 
+    The check is :func:`attnlib.diagnostics.check_sinh_closed_form` (chapter 3 runs it with mixed signs and zero
+    patterns, :func:`attnbook.experiments.ch3.compute_e10`).
+
     Returns
     -------
     dict
@@ -301,33 +292,8 @@ def check_e10() -> dict:
         ``"conservation"`` (max drift of ``xi_k^2 - xi_q^2``), ``"dloss"``: ``l'(u) + l(u)`` by finite differences.
     """
     data = make_diagonal_data()
-    r = sinh_formula_check(default_init(data, "xi", 0.1, seed=1), t_end=1e6)
+    r = check_sinh_closed_form(data, default_init(data, "xi", 0.1, seed=1), t_end=1e6)
     u, h = 0.7, 1e-6
     dl = (np.exp(-(u + h)) - np.exp(-(u - h))) / (2 * h)
-    return {"omega0": r["omega0"], "sinh_error": r["max_err"], "conservation": r["conservation"],
+    return {"omega0": r.omega0, "sinh_error": r.max_err, "conservation": r.conservation,
             "dloss": float(dl + np.exp(-u))}
-
-
-def sinh_formula_check(init: tuple[np.ndarray, np.ndarray], t_end: float = 1e6, rtol: float = 1e-8) -> dict:
-    """E10's check, for any initialisation of the form (5): the xi-flow on the demo-1 data from ``init`` against
-    Lemma A.1's closed form ``beta(t) = omega_0^2 sinh(B phi(t))`` (chapter 3 runs it with mixed signs and zero
-    patterns, :func:`attnbook.experiments.ch3.compute_e10`).
-
-    Parameters
-    ----------
-    init : (xi_k(0), xi_q(0)), arrays of shape (d,)
-        In every coordinate exactly one of the two is zero; ``omega_0^2 = (xi_k(0)^2 + xi_q(0)^2) / 2``.
-    t_end, rtol : float
-        Passed to :func:`attnlib.gradient_flow`.
-
-    Returns
-    -------
-    dict
-        ``omega0`` (d,), ``sinh_err`` (m,) relative error of the closed form at each saved time, ``max_err`` its
-        maximum, ``conservation`` the largest drift of ``xi_k^2 - xi_q^2``, ``beta_final`` (d,).
-    """
-    traj = gradient_flow(make_diagonal_data(), "xi", init, t_end=t_end, rtol=rtol)
-    beta = traj.params["xi_k"] * traj.params["xi_q"]
-    err = relative_error(sinh_closed_form(traj), beta, axis=1)
-    return {"omega0": np.sqrt((init[0] ** 2 + init[1] ** 2) / 2), "sinh_err": err, "max_err": float(err.max()),
-            "conservation": float(np.max(conservation_error(traj))), "beta_final": beta[-1]}

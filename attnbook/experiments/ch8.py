@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnlib.data import make_diagonal_data
+from attnlib.data import make_diagonal_data, make_generic_data
 from attnlib.mirror import mirror_descent, solve_lp_svm
 from attnlib.model import margin
 from attnlib.flow import default_init, gradient_flow
 from attnlib.svm import solve_svm
-from . import why
 from ._store import memo, pool_map
+from .shared import WEIGHTS_SEED, WEIGHTS_SHAPE, generic_demo, generic_w_flow
 
 OMEGA0 = (0.03, 0.1, 0.3, 1.0, 3.0)
 LOG_T_END = 1e5
@@ -76,10 +76,11 @@ def init_scale(omega0: tuple = OMEGA0) -> dict:
 
 @memo
 def w_rate(window: tuple = RATE_WINDOW) -> dict:
-    """Slope of ``ln(1 - cos(W(t), W_F))`` against ``ln ln t`` along chapter 2's W-flow (``why.sample_weights``),
-    fitted on ``ln t`` in ``window``; also ``1 - cos`` times ``(ln t)^2`` there."""
-    r = why.sample_weights()
-    x, gap = r["log_t"], 1 - r["cos_W_svm"]
+    """Slope of ``ln(1 - cos(W(t), W_F))`` against ``ln ln t`` along chapter 2's W-flow
+    (:func:`attnbook.experiments.shared.generic_w_flow`), fitted on ``ln t`` in ``window``; also ``1 - cos`` times
+    ``(ln t)^2`` there."""
+    traj = generic_w_flow()
+    x, gap = traj.log_t, 1 - traj.cosine_to(solve_svm(make_generic_data(*WEIGHTS_SHAPE, WEIGHTS_SEED), "fro").W)
     sel = (x >= window[0]) & (x <= window[1]) & (gap > 0)
     slope, _ = np.polyfit(np.log(x[sel]), np.log(gap[sel]), 1)
     return {"log_t": x, "gap": gap, "slope": float(slope), "window": window,
@@ -87,14 +88,14 @@ def w_rate(window: tuple = RATE_WINDOW) -> dict:
 
 
 def _mirror_run(p: float) -> tuple[np.ndarray, np.ndarray]:
-    return mirror_descent(why.generic_demo(), p, lr=MIRROR_LR, steps=MIRROR_STEPS, save_every=10)
+    return mirror_descent(generic_demo(), p, lr=MIRROR_LR, steps=MIRROR_STEPS, save_every=10)
 
 
 @memo
 def mirror(ps: tuple = MIRROR_P) -> dict:
     """l_p mirror descent from W = 0 on chapter 6's generic example, for each p: the relative distance of
     ``W_k / mu(W_k)`` to each l_p-SVM solution (``dist[p][r]``, shape (m,)), and the SVMs' mutual distances."""
-    data = why.generic_demo()
+    data = generic_demo()
     svms = {p: solve_lp_svm(data, p) for p in ps}
     runs = pool_map(_mirror_run, list(ps))
     out = {}

@@ -16,10 +16,8 @@ from attnlib.flow import aligned_bases, default_init, gradient_flow
 from attnlib.model import excess_loss, loss_grad_KQ, margin, predict
 from attnlib.svm import selection_pairs, solve_selection_svm, solve_svm
 from ._store import memo, pool_map
+from .shared import WEIGHTS_LOG_T, WEIGHTS_SEED, WEIGHTS_SHAPE, generic_demo, generic_w_flow
 
-WEIGHTS_SHAPE = (6, 8, 10)        # make_generic_data(n, L, d, seed): the setup of chapter 2
-WEIGHTS_SEED = 0
-WEIGHTS_LOG_T = 1e3
 STUDY_SEEDS = tuple(range(20))
 STUDY_INITS = ("zero", "random")  # W(0) = 0 and W(0) = 0.1 N(0, 1)
 STUDY_LOG_T = 1e3
@@ -27,14 +25,6 @@ WD_LAMBDAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10)
 WD_LOG_T = 1e4
 KQ_SCALE = 0.01                  # (K, Q) entries 0.01 N(0, 1), as in chapter 6
 WATSON_LOG_T = (1e1, 1e2, 1e3, 1e4)
-
-
-# -- data -------------------------------------------------------------------------------------------------------
-
-@memo
-def generic_demo() -> AttentionData:
-    """Chapter 6's equal-score example (n = 4, L = 3, d = 4, seed 3): its nuclear SVM has rank 2, its Frobenius 3."""
-    return make_generic_data(4, 3, 4, seed=3, equal_scores=True)
 
 
 # -- the variational identities ----------------------------------------------------------------------------------
@@ -137,16 +127,12 @@ def pair_weights(data: AttentionData, Ws: np.ndarray, pairs: np.ndarray | None =
     return np.sign(gap) * np.exp(logc - logsumexp(logc, axis=1, keepdims=True))
 
 
-def _weights_log_t_eval(log_t_end: float) -> np.ndarray:
-    return np.concatenate([[-np.inf], np.linspace(-3.0, 0.0, 30)[:-1], np.geomspace(1.0, log_t_end, 120)])
-
-
 @memo
 def sample_weights(seed: int = WEIGHTS_SEED, log_t_end: float = WEIGHTS_LOG_T) -> dict:
-    """The W-flow from 0 on ``make_generic_data(6, 8, 10, seed)``: pair weights against the Frobenius SVM's duals."""
+    """The W-flow from 0 on ``make_generic_data(6, 8, 10, seed)`` (:func:`attnbook.experiments.shared.generic_w_flow`):
+    pair weights against the Frobenius SVM's duals."""
     data = make_generic_data(*WEIGHTS_SHAPE, seed)
-    traj = gradient_flow(data, "W", np.zeros((data.d, data.d)), log_t_end=log_t_end,
-                         log_t_eval=_weights_log_t_eval(log_t_end), rtol=1e-8)
+    traj = generic_w_flow(seed, log_t_end)
     sol = solve_svm(data, "fro")
     w = pair_weights(data, traj.W)
     lam = sol.dual / sol.dual.sum()

@@ -194,9 +194,7 @@ def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
 
 def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
     """Issue 15 item 15: the misaligned row keeps its size; the growing rows turn orthogonal to it in R^{d_e}."""
-    from attnbook.experiments import diagonal_studies as ds
-
-    m = ds.misalignment_mechanism(np.pi / 8)
+    m = ch5.misalignment_mechanism(np.pi / 8)
     assert 0.07 < m.row_mis.min() and m.row_mis.max() < 0.09  # measured 0.075 .. 0.085: not shrinking
     assert m.row_grow[-1] > 30 * m.row_mis[-1]  # the aligned row grows (9.3 at t = 1e300)
     i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
@@ -209,9 +207,7 @@ def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():
 
 @pytest.mark.parametrize("theta", [np.pi / 32, np.pi / 4, 3 * np.pi / 8])
 def test_orthogonalisation_happens_at_every_misaligning_angle(theta):
-    from attnbook.experiments import diagonal_studies as ds
-
-    m = ds.misalignment_mechanism(theta)
+    m = ch5.misalignment_mechanism(theta)
     i0 = int(np.argmin(np.abs(m.log_t - 0.01)))
     assert m.row_mis.max() < 1.5 * m.row_mis.min()  # the misaligned row keeps its size (within 30 %)
     growth_only = np.log10(m.offdiag[i0] / m.offdiag_fixed_angle[-1])

@@ -28,6 +28,16 @@ def test_import_contracts_are_kept():
     assert run.stdout.count(" KEPT") == 5, run.stdout
 
 
+def test_chapters_are_leaves_without_exceptions():
+    # No chapter module imports another, and the contract that says so lists no exceptions (ignore_imports).
+    import tomllib
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    for contract in contracts:
+        assert not contract.get("ignore_imports"), f"contract {contract['id']} ignores imports"
+    (chapters,) = [c for c in contracts if c["id"] == "chapters-independent"]
+    assert chapters["type"] == "independence" and "attnbook.experiments.why" in chapters["modules"]
+
+
 def test_the_import_contracts_can_fail(tmp_path):
     # The contracts above must be able to fail: attnbook imports attnlib, so a contract forbidding it is broken.
     config = tmp_path / "contracts.toml"

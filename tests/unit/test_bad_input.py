@@ -138,6 +138,14 @@ SPECS = {
     "conserved_quantity": (al.conserved_quantity, {"traj": TRAJ_XI}, {"traj": [("None", None), ("wrong type", 1)]}),
     "conservation_error": (al.conservation_error, {"traj": TRAJ_XI}, {"traj": [("None", None)]}),
     "sinh_closed_form": (al.sinh_closed_form, {"traj": TRAJ_XI}, {"traj": [("None", None)]}),
+    "check_sinh_closed_form": (al.check_sinh_closed_form,
+                               {"data": DATA, "init": al.default_init(DATA, "xi"), "t_end": 10.0}, {
+        "data": DATA_CASES,
+        "init": [("None", None), ("wrong type", "abc"), ("one array", VEC), ("wrong shape", (VEC, np.zeros(D + 1))),
+                 ("NaN", (_arr(D, np.nan), np.zeros(D))), ("inf", (np.zeros(D), _arr(D, np.inf))),
+                 ("complex", (_arr(D, 1 + 1j), np.zeros(D))), ("out of range", (VEC, VEC))],
+        "t_end": scalar_cases([0.0, -1.0, 1e-250]),
+        "rtol": scalar_cases([0.0, -1e-8, 1e-16, 0.5])}),
     "alignment_error": (al.alignment_error, {"K": np.eye(D), "Q": np.eye(D), "U_K": np.eye(D), "U_Q": np.eye(D), "V": np.eye(D)}, {
         "K": array_cases((D, D), (D,)), "Q": array_cases((D, D), (D, D + 1)),
         "U_K": array_cases((D, D), (D + 1, D)), "V": array_cases((D, D), (2, 2))}),

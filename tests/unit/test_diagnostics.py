@@ -101,6 +101,37 @@ def test_sinh_closed_form_with_swapped_roles():
     assert err.max() <= 1e-6
 
 
+def test_check_sinh_closed_form_holds_for_a_nonconstant_omega0_with_mixed_signs():
+    """Erratum E10: Lemma A.1 with omega_0 not a multiple of 1, signs and the zero factor mixed per coordinate."""
+    data = get_data("demo1")
+    om = np.array([0.05, 0.1, 0.15, 0.08])
+    xk0 = np.array([np.sqrt(2) * om[0], 0.0, -np.sqrt(2) * om[2], 0.0])
+    xq0 = np.array([0.0, -np.sqrt(2) * om[1], 0.0, np.sqrt(2) * om[3]])
+    r = dg.check_sinh_closed_form(data, (xk0, xq0), t_end=1e6)
+    assert isinstance(r, dg.SinhClosedFormCheck)
+    np.testing.assert_allclose(r.omega0, om, rtol=1e-15)
+    assert r.sinh_err.ndim == 1 and r.sinh_err[0] == 0.0 and r.max_err == r.sinh_err.max()
+    assert r.max_err < 1e-5 and r.conservation < 1e-6
+    assert r.beta_final.shape == (data.d,) and np.any(r.beta_final != 0)
+
+
+def test_check_sinh_closed_form_bad_input_names_the_argument():
+    data = get_data("demo1")
+    xk0, xq0 = al.default_init(data, "xi", 0.1, seed=None)
+    with pytest.raises(ValueError, match="init"):
+        dg.check_sinh_closed_form(data, xk0)
+    with pytest.raises(ValueError, match=r"init\[1\]"):
+        dg.check_sinh_closed_form(data, (xk0, np.zeros(3)))
+    with pytest.raises(ValueError, match=r"init\[0\]"):
+        dg.check_sinh_closed_form(data, (np.full(data.d, np.nan), xq0))
+    with pytest.raises(ValueError, match="init must have the form of initialisation"):
+        dg.check_sinh_closed_form(data, (xk0, xk0))          # both factors nonzero
+    with pytest.raises(ValueError, match="init must have the form of initialisation"):
+        dg.check_sinh_closed_form(data, (np.zeros(data.d), np.zeros(data.d)))
+    with pytest.raises((TypeError, ValueError), match="data"):
+        dg.check_sinh_closed_form(None, (xk0, xq0))
+
+
 # -- alignment -----------------------------------------------------------------------------------------------------
 
 def test_alignment_error_zero_for_aligned_and_positive_otherwise():

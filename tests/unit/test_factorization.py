@@ -119,6 +119,32 @@ def test_pair_sum_matches_the_definition():
     assert np.allclose(G, ref)
 
 
+def test_padded_diag_builds_Diag_zero_padded():
+    """Erratum E4: K = [Diag(xi_k), 0], Q = [Diag(xi_q), 0] of shape (d, d_e) give K Q^T = Diag(xi_k * xi_q)."""
+    rng = np.random.default_rng(0)
+    xi_k, xi_q = rng.standard_normal(3), rng.standard_normal(3)
+    K, Q = fz.padded_diag(xi_k, 5), fz.padded_diag(xi_q, 5)
+    assert K.shape == (3, 5) and np.array_equal(np.diag(K), xi_k) and not np.any(K[:, 3:])
+    assert np.array_equal(K @ Q.T, np.diag(xi_k * xi_q))
+    assert np.array_equal(fz.padded_diag([1.0, 2.0], 2), np.diag([1.0, 2.0]))  # d_e = d: plain Diag
+    v = np.array([1.0, 2.0])
+    fz.padded_diag(v, 3)[0, 0] = 7.0
+    assert v[0] == 1.0  # a new array
+
+
+def test_padded_diag_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="xi"):
+        fz.padded_diag(np.ones((2, 2)), 3)
+    with pytest.raises(ValueError, match="xi"):
+        fz.padded_diag([1.0, np.inf], 3)
+    with pytest.raises(ValueError, match="d_e"):
+        fz.padded_diag(np.ones(3), 2)
+    with pytest.raises(ValueError, match="d_e"):
+        fz.padded_diag(np.ones(3), 3.5)
+    with pytest.raises(TypeError, match="d_e"):
+        fz.padded_diag(np.ones(3), None)
+
+
 def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="beta"):
         fz.l1_factors(np.ones((2, 2)))
