@@ -70,10 +70,15 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
         ax.set_xscale("log")
         ax.set_ylim(-0.06, 1.06)
         ax.set_xlabel("step $k$ (log scale)")
-        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == 3 else ""), fontsize=10)
+        only_exp = not any(r.loss != "exp" and r.data_seed == seed for r in study.runs)
+        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == 3 else "")
+                     + (", exponential loss" if only_exp else ""), fontsize=10)
     np.atleast_1d(axes)[0].set_ylabel("fraction of starts recovered by step $k$")
+    # one legend, right of the last panel, listing every line drawn anywhere (the first panel has them all)
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
     plots.finish(fig, legend=False, legends=[(np.atleast_1d(axes)[-1], dict(
-        fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="step, loss", title_fontsize=8))])
+        handles=handles, labels=labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+        title="step, loss", title_fontsize=8))])
     return fig
 
 
