@@ -223,19 +223,22 @@ class FlowModel:
             raise OverBudget
         if not np.all(np.isfinite(theta)):  # a diverged trial state: a huge finite rhs makes the solver reject it
             return np.full(theta.size, _HUGE)
-        data, arrays = self.data, self.unpack(theta)
-        r = self.r_scaled(combined_W(self.param, arrays), log_scale)
-        parts = velocity(self.param, arrays, neg_grad(data, self.param, r))
-        dphi = -2.0 / data.n * r[self.pair_i, self.pair_l]
+        parts, r = self._velocity_parts(theta, log_scale)
+        dphi = -2.0 / self.data.n * r[self.pair_i, self.pair_l]
         return np.concatenate([p.ravel() for p in parts] + [dphi])
 
-    def descent_velocity(self, theta: np.ndarray) -> np.ndarray:
-        """``-grad L(theta)``, shape (n_theta,): the parameter block of :meth:`rhs` at ``log_scale = 0``, without the
-        duals (gradient descent's hot path; the same floating-point operations, so the same bits)."""
-        self.nfev += 1
+    def _velocity_parts(self, theta: np.ndarray, log_scale: float | None) -> tuple[list[np.ndarray], np.ndarray]:
+        """The parameter blocks of ``-e^s grad L(theta)`` and the scaled ``rho`` (n, L) they come from."""
         arrays = self.unpack(theta)
-        r = self.r_scaled(combined_W(self.param, arrays), 0.0)
-        return np.concatenate([p.ravel() for p in velocity(self.param, arrays, neg_grad(self.data, self.param, r))])
+        r = self.r_scaled(combined_W(self.param, arrays), log_scale)
+        return velocity(self.param, arrays, neg_grad(self.data, self.param, r)), r
+
+    def descent_velocity(self, theta: np.ndarray, log_scale: float | None = 0.0) -> np.ndarray:
+        """``-e^s grad L(theta)``, shape (n_theta,): the parameter block of :meth:`rhs`, without the duals (gradient
+        descent's hot path; the same floating-point operations, so the same bits). ``log_scale=None`` picks ``s``
+        so that the largest term is 1 (normalised descent: the direction stays representable)."""
+        self.nfev += 1
+        return np.concatenate([p.ravel() for p in self._velocity_parts(theta, log_scale)[0]])
 
     def logit_jacobian(self, arrays: list[np.ndarray]) -> np.ndarray:
         """``M = d g / d theta``, shape (n, L, n_theta): the logits ``g_il = x_il^T W z_i`` are linear in ``W``,

@@ -586,9 +586,7 @@ def _descend(model: FlowModel, theta: np.ndarray, lr: float, normalized: bool, s
 
 def _normalised_direction(model: FlowModel, theta: np.ndarray) -> np.ndarray:
     """``-grad / ||grad||``, computed at a log scale that keeps the gradient representable."""
-    k = model.n_theta
-    padded = np.concatenate([theta, np.zeros(len(model.data.pairs))])
-    D = model.rhs(padded, None)[:k]  # e^s * gradient with s chosen so the largest term is 1: never underflows
+    D = model.descent_velocity(theta, None)  # e^s * gradient with s chosen so the largest term is 1: never underflows
     nrm = np.linalg.norm(D)
     if nrm == 0:
         raise FloatingPointError("the gradient is exactly zero (a stationary point, e.g. K = Q = 0)")
