@@ -20,11 +20,11 @@ __all__ = [
 
 def _as_float_array(name: str, value, ndim: int, expected: str) -> np.ndarray:
     from ._validate import check_array
-    from .perturbation import perturb_data_array
+    from .perturbation import perturb_relative
 
     arr = check_array(value, name, ndim=ndim, expected=f"a numeric array of shape {expected}")
     if name != "y":  # labels are exact; tokens, queries and v move by a rounding-sized amount under perturbed_inputs
-        arr = perturb_data_array(arr, name)
+        arr = perturb_relative(arr, name)
     arr.setflags(write=False)
     return arr
 

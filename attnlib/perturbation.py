@@ -33,7 +33,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-__all__ = ["Perturbation", "perturbed_inputs", "active_perturbation", "perturb_data_array", "perturb_init"]
+__all__ = ["Perturbation", "perturbed_inputs", "active_perturbation", "perturb_relative", "perturb_init"]
 
 
 class Perturbation(NamedTuple):
@@ -86,13 +86,14 @@ def _noise(arr: np.ndarray, state: Perturbation, label: str) -> np.ndarray:
     return rng.standard_normal(arr.shape)
 
 
-def perturb_data_array(arr: np.ndarray, label: str) -> np.ndarray:
-    """``arr * (1 + rel * N(0, 1))`` entrywise under :func:`perturbed_inputs`, else ``arr`` itself.
+def perturb_relative(arr: np.ndarray, label: str) -> np.ndarray:
+    """``arr * (1 + rel * N(0, 1))`` entrywise under :func:`perturbed_inputs`, else ``arr`` itself (exact zeros
+    stay exact).
 
     Parameters
     ----------
     arr : numpy.ndarray
-        A float array of a data set (``X``, ``z`` or ``v``).
+        A float array: of a data set (``X``, ``z`` or ``v``) or a part of a flow's start.
     label : str
         Its name; mixed into the seed so that equal arrays under different names move independently.
     """
@@ -116,5 +117,5 @@ def perturb_init(arrays: list[np.ndarray]) -> list[np.ndarray]:
     if state is None:
         return arrays
     if any(np.any(a != 0) for a in arrays):
-        return [a * (1.0 + state.rel * _noise(a, state, f"init{j}")) for j, a in enumerate(arrays)]
+        return [perturb_relative(a, f"init{j}") for j, a in enumerate(arrays)]
     return [state.rel * _noise(a, state, f"init{j}") for j, a in enumerate(arrays)]
