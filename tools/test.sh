@@ -83,8 +83,8 @@ run_pytest() {   # run_pytest LOG ARGS...: pytest on 2 cores (pytest-xdist), out
 stage unit "the pytest summary above (also in _build/unit.log)" run_pytest _build/unit.log tests/unit "$@"
 stage pytest "the pytest summary above (also in _build/pytest.log)" \
   run_pytest _build/pytest.log tests/claims tests/book "$@"
-run_claims() { .venv/bin/python -m pytest -q -n 2 -m claims --perturb-seed 1 2>&1 | tee _build/claims.log; }
-stage claims "the pytest summary above (also in _build/claims.log)" run_claims
+stage claims "the pytest summary above (also in _build/claims.log)" \
+  run_pytest _build/claims.log -m claims --perturb-seed 1
 stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage_wait assets
