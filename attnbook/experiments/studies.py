@@ -447,6 +447,14 @@ class GDStepStudy:
         k = np.atleast_1d(np.asarray(runs[0].steps[-1] if by_step is None else by_step))
         return np.mean((rec[None, :] >= 0) & (rec[None, :] <= k[:, None]), axis=1)
 
+    def recovered_count(self, lr: float, loss: str = "exp", data_seed: int | None = None,
+                        by_step: int | None = None) -> tuple[int, int]:
+        """``(k, n)``: ``k`` of the ``n`` starts recovered (for good, to the horizon) by ``by_step`` (default: the
+        horizon)."""
+        runs = self.select(lr, loss, data_seed)
+        end = runs[0].steps[-1] if by_step is None else by_step
+        return sum(0 <= r.recovered_step <= end for r in runs), len(runs)
+
     def recovery_steps(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> np.ndarray:
         """Recovery steps of the starts that recover by the horizon (sorted)."""
         return np.sort([r.recovered_step for r in self.select(lr, loss, data_seed) if r.recovered_step >= 0])
@@ -465,12 +473,13 @@ def _gd_start(args: tuple) -> GDStart:
     with al.perturbed_inputs(GD_PERTURBATION, start):
         data = demo_family(data_seed)
         g = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), lr, steps, loss=loss, n_save=GD_SAVES)
-    ok = np.array([np.array_equal(reached_selection(data, W), data.opt) for W in g.W])
+    sel = np.array([reached_selection(data, W) for W in g.W])  # (saved steps, n)
+    ok = np.all(sel == data.opt, axis=1)
     saved = np.rint(g.t / lr).astype(int)
     bad = np.flatnonzero(~ok)
     rec = -1 if not ok[-1] else int(saved[0] if bad.size == 0 else saved[bad[-1] + 1])
     return GDStart(lr=lr, loss=loss, data_seed=data_seed, start=start, steps=saved, optimal=ok,
-                   recovered_step=rec, n_stuck=int(np.sum(reached_selection(data, g.W[-1]) != data.opt)),
+                   recovered_step=rec, n_stuck=int(np.sum(sel[-1] != data.opt)),
                    excess=float(g.excess_loss[-1]))
 
 

@@ -260,10 +260,6 @@ def test_unequal_scores_most_but_not_all_runs_select_the_optimal_tokens():
 # starts perturbed by a relative 1e-12, and its claims are statistical; under --perturb-seed it would recompute the
 # same starts (each start sets its own perturbation).
 
-def _share(gs, lr, seed, loss="exp"):
-    return len(gs.recovery_steps(lr, loss, seed)), len(gs.select(lr, loss, seed))
-
-
 def test_gd_steps_study_has_the_size_the_chapter_states():
     gs = st.gd_step_study()
     assert st.GD_STARTS >= 16 and len(st.GD_DATA_SEEDS) >= 2
@@ -277,15 +273,16 @@ def test_gd_steps_study_has_the_size_the_chapter_states():
 def test_gd_steps_every_start_recovers_at_3_and_none_at_10_with_either_loss():
     gs = st.gd_step_study()
     for seed, loss in [(s, "exp") for s in st.GD_DATA_SEEDS] + [(st.GD_DATA_SEEDS[0], "logistic")]:
-        k3, n3 = _share(gs, 3.0, seed, loss)
+        k3, n3 = gs.recovered_count(3.0, loss, seed)
         assert k3 == n3, (seed, loss)
-        assert _share(gs, 10.0, seed, loss)[0] == 0, (seed, loss)
+        assert gs.recovered_count(10.0, loss, seed)[0] == 0, (seed, loss)
 
 
 def test_gd_steps_single_runs_depend_on_rounding():
     """The chapter's point: some step size splits the perturbed starts, so one run's fate is not reproducible."""
     gs = st.gd_step_study()
-    split = [(lr, s) for lr, _ in st.GD_STEPS for s in st.GD_DATA_SEEDS if 0 < _share(gs, lr, s)[0] < _share(gs, lr, s)[1]]
+    counts = {(lr, s): gs.recovered_count(lr, "exp", s) for lr, _ in st.GD_STEPS for s in st.GD_DATA_SEEDS}
+    split = [cell for cell, (k, n) in counts.items() if 0 < k < n]
     assert split
     assert all(r.n_stuck == 1 for r in gs.runs if r.recovered_step < 0)  # where the runs that stay, stay
     for r in gs.runs:
@@ -297,7 +294,7 @@ def test_gd_steps_logistic_recovers_sooner_at_small_steps():
     gs = st.gd_step_study()
     for lr in (3.0, 5.0):
         for s in st.GD_DATA_SEEDS[:1]:  # the logistic loss runs on the demo data
-            k, n = _share(gs, lr, s, "logistic")
+            k, n = gs.recovered_count(lr, "logistic", s)
             assert k == n and np.median(gs.recovery_steps(lr, "logistic", s)) < np.median(gs.recovery_steps(lr, "exp", s))
 
 
