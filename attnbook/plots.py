@@ -52,7 +52,6 @@ __all__ = [
     "contrast_ratio",
     "dark_theme_view",
     "low_contrast",
-    "to_rgba_alpha",
     "LINESTYLES",
     "THEORY_STYLE",
     "BOOK_RC",
@@ -207,14 +206,6 @@ def _blend_on_white(color: Any, alpha: float | None) -> np.ndarray:
     r, g, b, a = to_rgba(color)
     a = a if alpha is None else a * alpha
     return a * np.array([r, g, b]) + (1.0 - a) * np.ones(3)
-
-
-def to_rgba_alpha(color: Any, alpha: float) -> tuple[float, float, float, float]:
-    """``color`` with opacity ``alpha``, for a face that is translucent while its edge stays opaque (a pale bar
-    keeps a 3:1 outline)."""
-    from matplotlib.colors import to_rgba
-
-    return to_rgba(color, alpha)
 
 
 def low_contrast(fig: Figure, minimum: float = 3.0) -> list[str]:

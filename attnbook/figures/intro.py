@@ -5,6 +5,7 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -37,7 +38,7 @@ def teaser_figure(t_end: float | None = None) -> Figure:
     for off, flow, svm, label in ((-w3, "beta", "l2", r"combined $\beta$"), (w3, "xi", "l1", r"separate $\xi_k,\xi_q$")):
         ax2.bar(j + off, res["beta"][flow], w3, color=plots.COLORS[flow], label=f"{label}, {t_lab}")
         ax2.bar(j + off, res["beta"][svm], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
-    ax2.bar(j, res["bhat_path"]["xi"][k300], w3, facecolor=plots.to_rgba_alpha(plots.COLORS["xi"], 0.45),
+    ax2.bar(j, res["bhat_path"]["xi"][k300], w3, facecolor=to_rgba(plots.COLORS["xi"], 0.45),
             edgecolor=plots.COLORS["xi"], hatch="..",
             label=r"separate $\xi_k,\xi_q$ at $t=10^{300}$")
     ax2.bar(j, res["beta"]["l1"], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)

@@ -49,19 +49,20 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     every optimal token (for good) by step ``k``, one panel per data seed, one colour and marker per step size,
     solid lines and filled markers for the exponential loss, dashed lines and open markers for the logistic one."""
     study = st.gd_step_study() if study is None else study
-    seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != 3, s))  # the chapter's demo data first
+    demo = st.GD_DATA_SEEDS[0]
+    seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != demo, s))  # the demo data first
     fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
+    axes = np.atleast_1d(axes)
     cols = dict(zip(sorted({r.lr for r in study.runs}),
                     [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
-    for ax, seed in zip(np.atleast_1d(axes), seeds):
-        horizon = max(r.steps[-1] for r in study.runs)
-        k = np.unique(np.geomspace(1, horizon, 400).astype(int))
+    k = np.unique(np.geomspace(1, max(r.steps[-1] for r in study.runs), 400).astype(int))
+    for ax, seed in zip(axes, seeds):
         for j, (lr, col) in enumerate(cols.items()):
             for i, (loss, ls) in enumerate((("exp", "-"), ("logistic", "--"))):
-                if not study.select(lr, loss, seed):
+                runs = study.select(lr, loss, seed)
+                if not runs:
                     continue
-                end = study.select(lr, loss, seed)[0].steps[-1]
-                kk = k[k <= end]
+                kk = k[k <= runs[0].steps[-1]]
                 lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
                 ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
                         lw=1.8, marker="osD^"[j % 4], ms=4.5, markevery=(0.03 * j + 0.015 * i, 0.12),
@@ -71,12 +72,12 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
         ax.set_ylim(-0.06, 1.06)
         ax.set_xlabel("step $k$ (log scale)")
         only_exp = not any(r.loss != "exp" and r.data_seed == seed for r in study.runs)
-        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == 3 else "")
+        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == demo else "")
                      + (", exponential loss" if only_exp else ""), fontsize=10)
-    np.atleast_1d(axes)[0].set_ylabel("fraction of starts recovered by step $k$")
+    axes[0].set_ylabel("fraction of starts recovered by step $k$")
     # one legend, right of the last panel, listing every line drawn anywhere (the first panel has them all)
-    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
-    plots.finish(fig, legend=False, legends=[(np.atleast_1d(axes)[-1], dict(
+    handles, labels = axes[0].get_legend_handles_labels()
+    plots.finish(fig, legend=False, legends=[(axes[-1], dict(
         handles=handles, labels=labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
         title="step, loss", title_fontsize=8))])
     return fig
