@@ -4,6 +4,8 @@
 # fails in seconds, not after the book build:
 #   lint       ruff (configured in pyproject.toml)
 #   unit       the library's unit tests (tests/unit, well under a minute): a broken library fails here first
+#   studies    python -m attnbook studies: every study of the book computed once, on both cores, into
+#              _build/studies/<fingerprint>/, which the pytest, claims, book, lab and pdf stages read
 #   pytest     the chapters' claims (tests/claims) and the book's tooling: notebooks, widgets, packaging, slides,
 #              student edition (tests/book); extra arguments go to pytest (both stages)
 #   claims     every test marked `claims` (a count, a yes/no, a selection, a rank the book states) again, with
@@ -28,12 +30,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
-# Each study is computed once per run: the pytest stage stores the experiments' results in this folder (keyed by
-# the sources of attnlib and attnbook and the numerical libraries' versions; attnbook/experiments/_store.py), the book,
-# JupyterLab and PDF stages read them. Emptied first, so every run computes from scratch. The wheel stage does not
-# use it (it checks the installed package on its own).
-export ATTNLIB_CACHE_DIR="$PWD/_build/experiments-cache"
-rm -rf "$ATTNLIB_CACHE_DIR"
 start=$(date +%s)
 stage_start=$start
 current=""
@@ -81,11 +77,12 @@ run_pytest() {   # run_pytest LOG ARGS...: pytest on 2 cores (pytest-xdist), out
   return "$rc"
 }
 stage unit "the pytest summary above (also in _build/unit.log)" run_pytest _build/unit.log tests/unit "$@"
+stage studies "the traceback above (the study it names)" .venv/bin/python -m attnbook studies
 stage pytest "the pytest summary above (also in _build/pytest.log)" \
   run_pytest _build/pytest.log tests/claims tests/book "$@"
 stage claims "the pytest summary above (also in _build/claims.log)" \
   run_pytest _build/claims.log -m claims --perturb-seed 1
-stage wheel "the output above (tools/wheel_check.sh)" env -u ATTNLIB_CACHE_DIR bash tools/wheel_check.sh
+stage wheel "the output above (tools/wheel_check.sh)" bash tools/wheel_check.sh
 if [ "${TEST_SKIP_BOOK:-0}" != "1" ]; then
   stage_wait assets
   stage book "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above" \
