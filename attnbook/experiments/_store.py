@@ -55,7 +55,8 @@ def freeze(obj: Any) -> Any:
     """``obj`` with every numpy array inside it made read-only (containers rebuilt as immutable ones).
 
     Arrays are flagged read-only in place; lists/tuples become tuples, dicts ``MappingProxyType``; dataclass
-    instances have their array fields frozen (use ``frozen=True`` dataclasses for the results themselves).
+    instances have their fields frozen the same way, list and dict fields replaced by their immutable copies (use
+    ``frozen=True`` dataclasses for the results themselves).
     """
     if isinstance(obj, np.ndarray):
         obj.setflags(write=False)
@@ -70,7 +71,10 @@ def freeze(obj: Any) -> Any:
         return MappingProxyType({k: freeze(v) for k, v in obj.items()})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
-            freeze(getattr(obj, f.name))
+            value = getattr(obj, f.name)
+            frozen = freeze(value)
+            if frozen is not value:  # a list or dict field: its immutable copy (frozen dataclasses included)
+                object.__setattr__(obj, f.name, frozen)
         return obj
     if hasattr(obj, "__dict__") and type(obj).__module__.startswith(("attnlib", "attnbook")):
         for v in vars(obj).values():

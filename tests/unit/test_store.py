@@ -42,6 +42,20 @@ def test_freeze_reaches_dataclass_fields():
         r.values[0] = 2.0
 
 
+def test_freeze_makes_the_tables_of_a_dataclass_read_only():
+    @dataclass(frozen=True)
+    class Study:
+        runs: dict
+        seeds: list
+
+    s = freeze(Study({"LSODA": np.ones(2), "BDF": {"nfev": [1, 2]}}, [0, 1]))
+    with pytest.raises(TypeError):
+        s.runs["Radau"] = np.zeros(2)  # a table keyed by data is a read-only mapping, as a dict result was
+    with pytest.raises(ValueError):
+        s.runs["LSODA"][0] = 2.0
+    assert s.seeds == (0, 1) and s.runs["BDF"]["nfev"] == (1, 2)
+
+
 def _fail_on_two(x: int) -> int:
     if x == 2:
         raise ArithmeticError("two")
