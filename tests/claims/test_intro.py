@@ -39,9 +39,9 @@ def test_teaser_quotes_distances_because_cosine_cannot_separate_l1_from_l2():
     l1, l2 = res.beta["l1"], res.beta["l2"]
     assert l1 @ l2 / (np.linalg.norm(l1) * np.linalg.norm(l2)) > 0.998  # the two solutions: cosine 0.9985
     xi300 = teaser_at("xi", np.log(1e300))
-    assert xi300.cos[0] > 0.99 and xi300.dist[0] > 0.15        # measured 0.991 and 0.209
-    assert xi300.l1_norm > np.abs(l1).sum() + 0.03                 # 1.416 vs 1.373: not yet the l1 minimiser
-    assert res.dist["xi"][0] < 1e-4                                # locked on by ln t = 1e6 (1.6e-6)
+    assert xi300.cos[0] > 0.99 and xi300.dist[0] > 0.15              # measured 0.991 and 0.209
+    assert xi300.l1_norm > np.abs(l1).sum() + 0.03                    # 1.416 vs 1.373: not yet the l1 minimiser
+    assert res.dist["xi"][0] < 1e-4                                   # locked on by ln t = 1e6 (1.6e-6)
     x, _, beta_cos_l1 = res.curves["beta"]
     _, xi_cos_l1, _ = res.curves["xi"]
     closer = (beta_cos_l1 > xi_cos_l1) & (x > 3)

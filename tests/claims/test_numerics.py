@@ -138,10 +138,10 @@ def test_time_to_cosine_of_the_digits_exercise():
     data = nm.tarzanagh_data()
     W0, W_F = np.zeros((data.d, data.d)), al.solve_svm(data, "fro").W
     assert 1e33 < r.t < 1e35 and r.gd_steps == pytest.approx(r.t / nm.LR)  # measured t = 5.3e33
-    assert 0.999 <= r.cos < 0.99901                                                # reached, and only just
+    assert 0.999 <= r.cos < 0.99901                                                   # reached, and only just
     earlier = al.gradient_flow(data, "W", W0, 0.8 * r.t, t_eval=[0.0, 0.8 * r.t])
     assert al.cosine(earlier.final(), W_F) < 0.999                                    # not reached earlier
-    assert 0 < r.nfev < 2000                                                        # measured 946
+    assert 0 < r.nfev < 2000                                                           # measured 946
     k = r.ngd_steps
     ngd = al.gradient_descent(data, "W", W0, lr=nm.LR, steps=k, normalized=True, n_save=10 * k)  # every step
     cos = ngd.cosine_to(W_F)
