@@ -55,8 +55,9 @@ def freeze(obj: Any) -> Any:
     """``obj`` with every numpy array inside it made read-only (containers rebuilt as immutable ones).
 
     Arrays are flagged read-only in place; lists/tuples become tuples, dicts ``MappingProxyType``; dataclass
-    instances have their fields frozen the same way, list and dict fields replaced by their immutable copies (use
-    ``frozen=True`` dataclasses for the results themselves).
+    instances have their fields frozen the same way; the list and dict fields of the book's results (dataclasses of
+    ``attnbook``, fields set by ``__init__``) are replaced by their immutable copies, while the library's objects
+    (``AttentionData``, ``Trajectory``) keep their own state (use ``frozen=True`` dataclasses for results).
     """
     if isinstance(obj, np.ndarray):
         obj.setflags(write=False)
@@ -73,8 +74,8 @@ def freeze(obj: Any) -> Any:
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             frozen = freeze(value)
-            if frozen is not value:  # a list or dict field: its immutable copy (frozen dataclasses included)
-                object.__setattr__(obj, f.name, frozen)
+            if frozen is not value and f.init and type(obj).__module__.startswith("attnbook."):
+                object.__setattr__(obj, f.name, frozen)  # a table of a book result: its immutable copy
         return obj
     if hasattr(obj, "__dict__") and type(obj).__module__.startswith(("attnlib", "attnbook")):
         for v in vars(obj).values():

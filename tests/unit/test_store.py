@@ -42,11 +42,14 @@ def test_freeze_reaches_dataclass_fields():
         r.values[0] = 2.0
 
 
-def test_freeze_makes_the_tables_of_a_dataclass_read_only():
-    @dataclass(frozen=True)
-    class Study:
-        runs: dict
-        seeds: list
+@dataclass(frozen=True)
+class Study:
+    runs: dict
+    seeds: list
+
+
+def test_freeze_makes_the_tables_of_a_dataclass_read_only(monkeypatch):
+    monkeypatch.setattr(Study, "__module__", "attnbook.experiments.test")  # as if defined in the book's package
 
     s = freeze(Study({"LSODA": np.ones(2), "BDF": {"nfev": [1, 2]}}, [0, 1]))
     with pytest.raises(TypeError):
@@ -54,6 +57,14 @@ def test_freeze_makes_the_tables_of_a_dataclass_read_only():
     with pytest.raises(ValueError):
         s.runs["LSODA"][0] = 2.0
     assert s.seeds == (0, 1) and s.runs["BDF"]["nfev"] == (1, 2)
+
+
+def test_freeze_leaves_the_librarys_own_state_alone():
+    import attnlib as al
+
+    data = freeze(al.make_diagonal_data())
+    al.solve_svm(data, "l1")  # the data object remembers its SVM solutions in a dict of its own
+    assert not data.X.flags.writeable
 
 
 def _fail_on_two(x: int) -> int:
