@@ -372,8 +372,9 @@ def _study_run(key: tuple[int, str]) -> SampleWeightRun:
 
 @memo
 def sample_weight_study(seeds: tuple = STUDY_SEEDS, inits: tuple = STUDY_INITS) -> SampleWeightStudy:
-    """20 data seeds x 2 initialisations: at ``ln t = 300``, the distance of the pair weights to the normalised
-    duals of the Frobenius SVM *of the token selection the flow reached* (the global SVM when it is ``opt``)."""
+    """20 data seeds x 2 initialisations: at ``ln t = STUDY_LOG_T`` (1e3), the distance of the pair weights to the
+    normalised duals of the Frobenius SVM *of the token selection the flow reached* (the global SVM when it is
+    ``opt``)."""
     runs = pool_map(_study_run, [(s, i) for s in seeds for i in inits])
     return SampleWeightStudy(seed=np.array([r.seed for r in runs]), init=np.array([r.init for r in runs]),
                              optimal=np.array([r.optimal for r in runs]),
