@@ -117,7 +117,7 @@ def test_chapter_2_words_over_its_twenty_seeds():
     assert not any(al.check_assumptions(ch2.tarzanagh_data(int(s))).holds("2") for s in sw.seeds)
     assert not al.check_assumptions(ch2.tarzanagh_data(0)).holds("3")
     st = why.sample_weight_study()
-    assert 0 < st["global"].sum() < len(st["seed"])                          # both outcomes in the study
+    assert 0 < st.optimal.sum() < len(st.seed)                               # both outcomes in the study
     gd = ch2.compute_gd_comparison()
     assert 0 < gd.GD.margin[-1] < 1 < 10 < gd.NGD.margin[-1] < gd.GF.margin[-1]
     # exercise ch2-ex-lr: "step 10 stays close to the flow's path at the same margin, step 1000 does not"
