@@ -215,7 +215,7 @@ def compute_stationary() -> StationaryStart:
 
 
 @dataclass(frozen=True)
-class SinhClosedFormCheck:
+class ClosedFormAccuracy:
     """Lemma A.1 and the conservation law along the xi-flow to t = 1e300, per solver tolerance.
 
     Attributes
@@ -238,12 +238,12 @@ class SinhClosedFormCheck:
 
 @memo
 def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10),
-                        omega0: float = OMEGA0) -> SinhClosedFormCheck:
+                        omega0: float = OMEGA0) -> ClosedFormAccuracy:
     """Lemma A.1 and the conserved ``xi_k^2 - xi_q^2``, for several solver tolerances.
 
     Returns
     -------
-    SinhClosedFormCheck
+    ClosedFormAccuracy
         Keyed by the tolerances ``rtols``.
     """
     sinh_err, cons_err, nfev = {}, {}, {}
@@ -253,7 +253,7 @@ def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10),
         sinh_err[rtol] = relative_error(sinh_closed_form(traj), beta, axis=1)
         cons_err[rtol] = conservation_error(traj)
         nfev[rtol] = traj.nfev
-    return SinhClosedFormCheck(log_t=traj.log_t, sinh_err=sinh_err, cons_err=cons_err, nfev=nfev)
+    return ClosedFormAccuracy(log_t=traj.log_t, sinh_err=sinh_err, cons_err=cons_err, nfev=nfev)
 
 
 @dataclass(frozen=True)
@@ -408,7 +408,7 @@ class ErratumE10:
     init : tuple of two numpy.ndarray, each shape (d,)
         The start ``(xi_k(0), xi_q(0))``.
     sinh_err : numpy.ndarray, shape (m,)
-        Relative error of the sinh closed form, as in :class:`SinhClosedFormCheck`.
+        Relative error of the sinh closed form, as in :class:`ClosedFormAccuracy`.
     max_err : float
         Its maximum.
     cos_l1 : float

@@ -18,7 +18,7 @@ from ..experiments.ch3 import (
     NormGrowth,
     RateToL1,
     SeparateVsCombined,
-    SinhClosedFormCheck,
+    ClosedFormAccuracy,
     compute_closed_form,
     compute_equivalence,
     compute_headline,
@@ -65,7 +65,7 @@ def fig_equivalence(r: DLNEquivalence | None = None) -> Figure:
                                                      (ax2, dict(fontsize=9, loc="lower right"))])
 
 
-def fig_closed_form(r: SinhClosedFormCheck | None = None) -> Figure:
+def fig_closed_form(r: ClosedFormAccuracy | None = None) -> Figure:
     """Lemma A.1: relative error of the sinh closed form and drift of xi_k^2 - xi_q^2, for three tolerances."""
     r = compute_closed_form() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
