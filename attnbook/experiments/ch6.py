@@ -12,7 +12,7 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.ch6` draws them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -260,14 +260,14 @@ def compute_kq_vs_w() -> KQVersusW:
     for p in ("W", "KQ"):
         tr = _flow("demo", p)
         cf, cn = tr.cosine_to(fro.W), tr.cosine_to(nuc.W)
-        flows[p] = dict(log_t=tr.log_t, cos_fro=cf, cos_nuc=cn, sv=_dir_sv(tr), nfev=tr.nfev, wall=tr.wall_time,
-                        margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)),
-                        checkpoints={c: (cf[_at(tr, c)], cn[_at(tr, c)]) for c in CHECKPOINTS})
-    x, c = flows["KQ"]["log_t"], flows["KQ"]["cos_nuc"]
+        flows[p] = FlowToSVMs(log_t=tr.log_t, cos_fro=cf, cos_nuc=cn, sv=_dir_sv(tr), nfev=tr.nfev,
+                              wall=tr.wall_time, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)),
+                              checkpoints={c: (cf[_at(tr, c)], cn[_at(tr, c)]) for c in CHECKPOINTS})
+    x, c = flows["KQ"].log_t, flows["KQ"].cos_nuc
     fit = (x >= 1e3) & (x <= LOG_T_END)
     rate = float(np.polyfit(np.log(x[fit]), np.log(1 - c[fit]), 1)[0])
     return KQVersusW(sv_fro=sv_fro, sv_nuc=sv_nuc, W_fro=fro.W, W_nuc=nuc.W, cos_fro_nuc=cos_fro_nuc,
-                     W=FlowToSVMs(**flows["W"]), KQ=FlowToSVMs(**flows["KQ"], rate=rate),
+                     W=flows["W"], KQ=replace(flows["KQ"], rate=rate),
                      rank_fro=numerical_rank(sv_fro), rank_nuc=numerical_rank(sv_nuc))
 
 

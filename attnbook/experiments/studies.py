@@ -355,7 +355,7 @@ def _design_run(args: tuple) -> DesignRun:
 
 @memo
 def assumption_design(seeds: tuple = DESIGN_SEEDS, log_t: tuple = DESIGN_LOG_T, rtol: float = STUDY_RTOL,
-                      workers: int | None = None) -> dict:
+                      workers: int | None = None) -> dict[tuple[bool, bool], tuple[DesignRun, ...]]:
     """The 2 x 2 design: ``W``-flow from 0 on :func:`design_data` for every seed and (a2, a3) cell.
 
     Returns
@@ -481,7 +481,7 @@ class GDStepStudy:
         """Recovery steps of the starts that recover by the horizon (sorted)."""
         return np.sort([r.recovered_step for r in self.select(lr, loss, data_seed) if r.recovered_step >= 0])
 
-    def stuck_counts(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> dict:
+    def stuck_counts(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> dict[int, int]:
         """``{number of samples stuck at the horizon: number of starts}`` over the starts that did not recover."""
         counts: dict = {}
         for r in self.select(lr, loss, data_seed):
@@ -605,7 +605,7 @@ def _e9_path(eps: float) -> E9Path:
 
 
 @memo
-def e9_study(eps_values: tuple = E9_EPS, workers: int | None = None) -> dict:
+def e9_study(eps_values: tuple = E9_EPS, workers: int | None = None) -> dict[float, E9Path]:
     """:func:`e9_certificate` for every ``eps`` (on the process pool): ``eps -> E9Path``."""
     paths = pool_map(_e9_path, [float(e) for e in eps_values], workers)
     return {p.eps: p for p in paths}

@@ -83,7 +83,7 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     return fig
 
 
-def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
+def fig_e9_certificate(eps: float = 0.5, paths: dict[float, st.E9Path] | None = None) -> Figure:
     """E9 for one ``eps``: the alignment error, the nuclear-norm certificate and the distance to ``W°``."""
     paths = st.e9_study() if paths is None else paths
     p = paths[eps]
