@@ -162,10 +162,12 @@ def compute_e2_flows() -> E2Flows:
     xi = gradient_flow(data, "xi", default_init(data, "xi", 0.1, seed=None), t_end=1e4)
     W = gradient_flow(data, "W", np.zeros((data.d, data.d)))
     beta_end = np.diag(xi.W[-1])
-    grad_end, least = float(np.linalg.norm(loss_grad_beta(data, beta_end))), min_loss(data)
-    flows = [E2Flow(log_t=tr.log_t, excess=tr.excess_loss, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)))
-             for tr in (xi, W)]
-    return E2Flows(grad_end=grad_end, min_loss=least, xi=flows[0], W=flows[1])
+
+    def summary(tr: Trajectory) -> E2Flow:
+        return E2Flow(log_t=tr.log_t, excess=tr.excess_loss, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)))
+
+    return E2Flows(grad_end=float(np.linalg.norm(loss_grad_beta(data, beta_end))), min_loss=min_loss(data),
+                   xi=summary(xi), W=summary(W))
 
 
 @dataclass(frozen=True)
