@@ -120,15 +120,15 @@ def test_accuracy_to_1e6_parameters_fine_logits_off_by_rtol_times_log_t():
 
     acc = st.accuracy_study()
     for rtol in st.ACCURACY_RTOLS:
-        a = acc[rtol]
+        a = acc.runs[rtol]
         assert a.log_t[-1] == pytest.approx(1e6)
         assert a.param_err.max() < 20 * rtol  # the parameters (directions) stay at a few times rtol
         late = a.log_t >= 1e3
         ratio = a.logodds_err[late] / (rtol * a.log_t[late])
         assert 0.05 < np.median(ratio) < 50  # the log attention weights are off by about rtol * ln t
         assert a.logodds_err[-1] > 100 * a.logodds_err[np.argmin(np.abs(a.log_t - 691))]
-    assert acc[1e-8].logodds_err[-1] > 1e-2  # several percent on the small attention weights at ln t = 1e6
-    assert acc["ref_nfev"] < 50_000 // 2  # max_nfev's default leaves room over the costliest flow (measured 12,302)
+    assert acc.runs[1e-8].logodds_err[-1] > 1e-2  # several percent on the small attention weights at ln t = 1e6
+    assert acc.ref_nfev < 50_000 // 2  # max_nfev's default leaves room over the costliest flow (measured 12,302)
 
 
 def test_time_to_cosine_of_the_digits_exercise():
