@@ -173,6 +173,7 @@ def test_selection_check_matches_the_definition_with_every_token_constrained():
         S = al.solve_selection_svm(data, sel)
         assert al.cosine(W.value, S.W) > 1 - 1e-6
         assert np.linalg.norm(W.value) == pytest.approx(S.value, rel=1e-4)
+        assert ch2.numerical_rank(al.singular_values(S.W)) <= data.n  # lemma ch2-lem-rank, for any selection
         pairs = al.selection_pairs(data, sel)
         for i, nb in zip(c.stuck, c.neighbours):
             support = sorted(int(l) for (k, l) in pairs[S.active] if k == i)
