@@ -193,8 +193,8 @@ class TeaserScope:
         (:func:`attnlib.check_assumptions`, at ``W(0) = 0``).
     """
 
-    generic: dict
-    diagonal: dict
+    generic: dict[str, bool]
+    diagonal: dict[str, bool]
 
 
 @memo
