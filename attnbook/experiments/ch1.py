@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from attnlib.data import AttentionData, make_generic_data
+from attnlib.assumptions import check_assumptions, stuck_loss_bounds
 from attnlib.flow import Trajectory, default_init, gradient_flow
-from attnlib.assumptions import check_assumptions
 from attnlib.model import attention, exp_loss, excess_loss, loss_grad, margin, min_loss, predict
 from attnlib.svm import solve_svm
 from ._store import memo, pool_map
@@ -456,16 +456,6 @@ def compute_broken(t_end: float = 1e300) -> BrokenAssumptions:
     return BrokenAssumptions(toy=out["toy"], mirrored=out["mirrored"], generic=out["generic"])
 
 
-def stuck_loss_bound(data: AttentionData) -> float:
-    """The right-hand side of Assumption 3 (paper p. 8): the least loss when one sample ``j`` attends only to its
-    non-optimal tokens, ``min_j (e^{-gamma_{j,nopt}} + sum_{i != j} e^{-gamma_{i,opt}}) / n`` (with unequal
-    non-optimal scores, the best of them, as :func:`attnlib.check_assumptions` uses)."""
-    is_opt = np.arange(data.L)[None, :] == data.opt[:, None]
-    nopt = np.where(is_opt, -np.inf, data.gamma).max(axis=1)
-    e_opt = np.exp(-np.asarray(data.gamma_opt))
-    return float(np.min((np.exp(-nopt) + e_opt.sum() - e_opt) / data.n))
-
-
 #: Saved times (ln t) of the mirrored flow whose pair attention exercise ch1-ex-mirror plots.
 MIRROR_LOG_T = tuple(np.linspace(-3.0, float(np.log(MIRRORED_T_END)), 121))
 MIRROR_STARTS = 30  # random starts for the minimisers of the pair's loss
@@ -487,7 +477,7 @@ class MirrorPair:
     total_loss : numpy.ndarray, shape (m,)
         ``L(W(t))`` of all four samples.
     L0, stuck_bound : float
-        ``L(0)`` and the right-hand side of Assumption 3 (:func:`stuck_loss_bound`) on the mirrored data.
+        ``L(0)`` and the right-hand side of Assumption 3 (the least of :func:`attnlib.assumptions.stuck_loss_bounds`) on the mirrored data.
     start_deviation : numpy.ndarray, shape (MIRROR_STARTS,)
         For each random start ``W ~ MIRROR_START_SCALE N(0, 1)``, ``max |sigma - 1/3|`` of the pair at the minimiser
         of the pair's loss that BFGS finds.
@@ -544,7 +534,7 @@ def mirror_pair(log_t: tuple = MIRROR_LOG_T, starts: int = MIRROR_STARTS, seed: 
         dev.append(np.abs(attention(pair, res.x.reshape(shape)) - 1.0 / pair.L).max())
         val.append(exp_loss(pair, res.x.reshape(shape)))
     return MirrorPair(log_t=traj.log_t, attention=att, pair_excess=pair_excess, total_loss=traj.loss,
-                      L0=float(traj.loss[0]), stuck_bound=stuck_loss_bound(m), start_deviation=np.array(dev),
+                      L0=float(traj.loss[0]), stuck_bound=float(stuck_loss_bounds(m).min()), start_deviation=np.array(dev),
                       start_loss=np.array(val), uniform_loss=float(exp_loss(pair, np.zeros(shape))))
 
 

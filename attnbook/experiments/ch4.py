@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from attnlib.data import AttentionData, make_diagonal_data
+from attnlib.assumptions import stuck_loss_bounds
 from attnlib.diagnostics import kkt_residuals
 from attnlib.flow import Trajectory, default_init, gradient_flow
 from attnlib.model import attention_scores, min_loss
@@ -298,15 +299,6 @@ def lock_on(tol: float = LOCK_ON_TOL) -> LockOnPoint:
 
 # -- the proof of Theorem 4.1, step by step (issue 25: (C2) -> (C1) -> (C3) -> Theorem A.2) ----------------------
 
-def stuck_loss_bound(data: AttentionData) -> float:
-    """The right-hand side of Assumption 3 (paper p. 8): the least loss when one sample ``j`` attends only to its
-    non-optimal tokens, ``min_j (e^{-gamma_{j,nopt}} + sum_{i != j} e^{-gamma_{i,opt}}) / n``."""
-    is_opt = np.arange(data.L)[None, :] == data.opt[:, None]
-    nopt = np.where(is_opt, -np.inf, data.gamma).max(axis=1)
-    e_opt = np.exp(-np.asarray(data.gamma_opt))
-    return float(np.min((np.exp(-nopt) + e_opt.sum() - e_opt) / data.n))
-
-
 #: ``log t`` of the short, densely saved flow whose loss the (C2) figure draws.
 EARLY_LOG_T = 12.0
 
@@ -322,7 +314,7 @@ class MarginDiverges:
     loss : numpy.ndarray, shape (m,)
         ``L(t)``.
     L0, stuck_bound, L_star : float
-        ``L(0)``, the right-hand side of Assumption 3 (:func:`stuck_loss_bound`) and ``L*``.
+        ``L(0)``, the right-hand side of Assumption 3 (the least of :func:`attnlib.assumptions.stuck_loss_bounds`) and ``L*``.
     sample_margin : numpy.ndarray, shape (m, n)
         ``mu_i(t) = min_{l != opt(i)} beta(t)^T B_il``, each sample's smallest logit gap (``mu = min_i mu_i``).
     log_rest : numpy.ndarray, shape (m, n)
@@ -365,7 +357,7 @@ def margin_diverges() -> MarginDiverges:
         log_rest.append(logsumexp(np.where(is_opt, -np.inf, g), axis=1) - logsumexp(g, axis=1))
     early = demo_flow(OMEGA0, EARLY_LOG_T, RTOL)
     return MarginDiverges(log_t=tr.log_t, loss=tr.loss, early_log_t=early.log_t, early_loss=early.loss,
-                          L0=float(tr.loss[0]), stuck_bound=stuck_loss_bound(data),
+                          L0=float(tr.loss[0]), stuck_bound=float(stuck_loss_bounds(data).min()),
                           L_star=min_loss(data), sample_margin=per_sample, log_rest=np.array(log_rest))
 
 
