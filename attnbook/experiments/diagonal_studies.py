@@ -393,7 +393,7 @@ class LockOnTheory:
     fit_slope: float
 
 
-def _detour_depth(omega0: float, log_t_end: float = 1e3, n_points: int = 1500) -> float:
+def _detour_depth(omega0: float, log_t_end: float = 100.0, n_points: int = 800) -> float:
     """Smallest ``beta_hat_2`` of the xi-flow from ``omega0`` once ``mu > 1`` (the detour's start), to ``log_t_end``."""
     traj = xi_frame_flow(float(omega0), float(log_t_end), 1e-8, int(n_points))
     ok = traj.margin > 1.0
@@ -404,8 +404,9 @@ def _detour_depth(omega0: float, log_t_end: float = 1e3, n_points: int = 1500) -
 def lock_on_theory(omegas: tuple[float, ...] = OMEGA0_LADDER) -> LockOnTheory:
     """The detour's depth and the lock-on slope, predicted from ``B`` and measured on :data:`OMEGA0_LADDER`.
 
-    Lock-on times come from :func:`lock_on_table` where it has the ``omega_0`` and from :func:`lock_on` (same
-    rtol 1e-6) otherwise; the depth from flows to ``log t = 1e3``, saved at 1,500 log-spaced times.
+    Lock-on times come from :func:`lock_on_table`: the chapter's table where it has the ``omega_0``, a second table
+    (same rtol 1e-6, on the process pool) for the others. The depth from flows to ``log t = 100`` (the detour's
+    start lies near ``log t = 10`` for every ``omega_0`` of the ladder), saved at 800 log-spaced times.
 
     Returns
     -------
@@ -423,7 +424,10 @@ def lock_on_theory(omegas: tuple[float, ...] = OMEGA0_LADDER) -> LockOnTheory:
     a = int(np.argmin(B[:, 0]))
     rho = float(B[a, 1] / B[a, 0])
     table = {r_.omega0: r_ for r_ in lock_on_table()}
-    rows = [table[om] if om in table else lock_on(om) for om in omegas]
+    missing = tuple(om for om in omegas if om not in table)
+    if missing:
+        table.update({r_.omega0: r_ for r_ in lock_on_table(missing)})
+    rows = [table[om] for om in omegas]
     x = np.log(1.0 / np.array(omegas) ** 2)
     log_mu = np.array([row.log_mu for row in rows])
     depth = np.array([_detour_depth(om) for om in omegas])

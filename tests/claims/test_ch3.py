@@ -410,3 +410,32 @@ def test_beta_flow_keys_do_not_carry_the_values():
     kv = ch3.compute_key_value_check()
     assert np.abs(kv.opt_keys).max() < 1e-9 and np.allclose(kv.gamma_opt, 4, rtol=1e-9)  # the printed keys, scores
     assert kv.residual > 0.3  # measured 0.61
+
+
+def test_new_figures_alt_text_values():
+    """The numbers the alt texts of the energy, norm and lock-on figures state (issue 25 items 19, 20, 25)."""
+    from attnbook.experiments import diagonal_studies as ds
+
+    en = ch3.compute_energy()
+    x = en.log_t
+    drop = en.budget - en.excess
+    k = np.argmin(np.abs(x - 0.05))
+    assert 0.5e-3 < drop[k] < 2e-3  # "rises from 1e-3"
+    assert round(en.budget, 3) == 0.245 and drop[np.argmin(np.abs(x - 4))] > 0.95 * en.budget  # "... 0.245 by 4"
+    assert round(en.dissipated[-1], 4) == 0.0126  # "levels off near 0.0126"
+    assert 2.0 < x[np.argmax(en.t_pairing)] < 3.0  # "all peak near ln t = 2.4"
+    assert 0.5e-3 < en.t_pairing[-1] < 2e-3 and 0.5e-3 < en.t_grad_norm[-1] < 2e-3  # "to about 1e-3 at 690"
+    ng = ch3.compute_norm_growth()
+    lt, rx, rb = ng.log_t, ng.norm_xi / ng.log_t, ng.norm_beta / ng.log_t
+    assert np.all(np.abs(rb[lt >= 1e3] / ng.l2_norm2 - 1) < 0.01)  # beta-flow at its level 1.169 from ln t = 1e3
+    peak = np.argmax(rx)
+    assert 1.40 < rx[peak] < ng.detour_norm2 and 30 < lt[peak] < 300  # "about 1.42 near ln t = 100, below 1.429"
+    assert np.all(np.diff(rx[lt > 300]) < 1e-9)  # "then declines slowly"
+    assert abs(np.interp(3e5, lt, rx) / ng.l1_norm2 - 1) < 0.01  # "reaches 1.193 near ln t = 3e5"
+    th = ds.lock_on_theory()
+    assert round(th.log_mu[0], 1) == 8.1 and round(th.log_mu[-1], 1) == 33.4
+    line = th.log_mu[-1] + th.slope * (th.x - th.x[-1])
+    assert th.log_mu[0] > line[0] + 0.5  # the first point lies above the predicted line
+    depth = np.log(th.bhat2_min)
+    assert round(depth[0], 1) == -2.9 and round(depth[-1], 1) == -10.2
+    assert depth[0] < np.log(th.bhat2_min[-1]) + th.depth_slope * (th.x[0] - th.x[-1]) - 0.1  # ... first point below
