@@ -181,9 +181,11 @@ def frame_accuracy(param: str, case: str = "small") -> FrameAccuracy:
     return _row(param, case, {run: _run((param, case, run)) for run in _RUNS})
 
 
+@memo
 def frame_accuracy_table(workers: int | None = None) -> tuple[FrameAccuracy, ...]:
     """:func:`frame_accuracy` for the rows of :data:`FRAME_CASES`, in that order; the flows of the rows not cached
-    yet run on ``workers`` processes (:func:`attnbook.experiments._store.pool_map`), the n = 6 row's first."""
+    yet run on ``workers`` processes (:func:`attnbook.experiments._store.pool_map`), the n = 6 row's first. (A memo
+    function, so that the appendix can start it in the background.)"""
     missing = [row for row in FRAME_CASES if not frame_accuracy.is_cached(*row)]
     missing.sort(key=lambda row: row[1] != "n6")  # the longest flows first, so that the workers finish together
     jobs = [(p, c, run) for p, c in missing for run in _RUNS]
