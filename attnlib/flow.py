@@ -71,10 +71,10 @@ class Trajectory:
     wall_time : float
         Seconds.
     frame : attnlib.frame.FrameRecord or None
-        Where the flow switched to the margin frame, the reference tokens, and the exact log-odds offsets and
-        attention at the saved times past the switch (``None`` without a switch). ``W``, ``params`` and ``phi``
-        stay unscaled there too (float64 holds them to ``log t = 1e300``); loss and excess loss use the frame's
-        exact attention.
+        Where the flow switched to the margin frame, the reference tokens, and the log-odds offsets and attention
+        at the saved times past the switch, accurate in absolute terms to the solver tolerance (``None`` without
+        a switch). ``W``, ``params`` and ``phi`` stay unscaled there too (float64 holds them to
+        ``log t = 1e300``); loss and excess loss use the frame's attention.
     """
 
     data: AttentionData
@@ -215,8 +215,8 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         every sample's attended token leads every other by log-odds ``>= SWITCH_LOG_ODDS = 10`` (and
         ``>= log t + c log log t - 50``, ``c = 1`` for "KQ"/"xi", 0 otherwise). Default: ``SWITCH_LOG_T = 100``
         when ``log_t_end > MAX_LOG_T = 1e6``, else never (the standard solver alone); ``inf``: never (then
-        ``log_t_end <= 1e6``). The frame carries the log-odds offsets as state, exact however large ``log t``
-        is; ``traj.frame`` records the switch.
+        ``log_t_end <= 1e6``). The frame carries the log-odds offsets as state, cancellation-free and accurate
+        to the solver tolerance however large ``log t`` is; ``traj.frame`` records the switch.
 
     Returns
     -------

@@ -20,7 +20,12 @@ Everything ``t \nabla L`` needs comes from ``(y, s)`` alone: with ``a_{il} = \lo
 ``e^s w_i \sigma_{il}\sigma_{im} (\gamma_{il} - \gamma_{im})`` of the scaled logit gradient ``\rho = -n e^s
 \partial L / \partial g`` is ``\exp(\log w_i + a_{il} + a_{im} + \log|\gamma_{il}-\gamma_{im}| + s(1 - m_l - m_m))``
 with ``m_l = [l \ne r(i)]``: the exponent offset is 0 or ``-s`` *exactly*, so no ``s`` is ever added to an O(1)
-number and the gradient is accurate to the last bit however large ``s`` is (``y = O(\log s)`` on the path).
+number (``y = O(\log s)`` on the path). The gradient is therefore cancellation-free: as accurate as the offsets
+``y`` it is computed from, i.e. to the solver tolerance, however large ``s`` is, without the ``rtol * s`` loss of
+the standard solver. It is not exact: ``y`` is integrated beside the parameters and carries the solver's error,
+and nothing in the integration ties it to ``<A_k, W> - s`` (the numerics appendix measures the drift,
+``max_k |y_k - (<A_k, W> - s)| / s``, and checks the ``W``-flow's ``y`` at ``log t = 1e300`` against the Frobenius
+SVM's multipliers).
 
 The parameters are needed only to relative accuracy. Scale them by their growth, ``\tilde\theta =
 \theta / s^p`` (``p = 1`` for ``W``, ``\beta``; ``p = 1/2`` for ``K, Q`` and ``\xi_k, \xi_q``) and integrate in
@@ -79,8 +84,8 @@ Representation of the result
 Up to ``log t = 1e300`` the weights themselves fit in float64 (entries ``~ s ||W_svm||``), so
 :class:`attnlib.Trajectory` keeps ``W``, the raw parameters and ``phi`` unscaled (to relative accuracy ``rtol``) and
 every diagnostic works unchanged. What float64 cannot hold on top of ``s`` -- the log-odds offsets ``y`` and the
-attention itself -- is stored in :class:`FrameRecord` (``traj.frame``); the trajectory's loss, excess loss and its
-log are computed from this exact attention, not from ``W``.
+attention itself -- is stored in :class:`FrameRecord` (``traj.frame``), accurate in absolute terms to the solver
+tolerance; the trajectory's loss, excess loss and its log are computed from this attention, not from ``W``.
 """
 from __future__ import annotations
 
@@ -152,8 +157,8 @@ class FrameRecord:
     rows : numpy.ndarray of int, shape (m_f,)
         Indices of the trajectory's saved times that come from the frame (``log t >= log_t_switch``).
     log_odds_offset : numpy.ndarray, shape (m_f, n(L-1))
-        ``y_k = (x_{i,ref} - x_il)^T W z_i - log t`` at those times, exact in absolute terms (``W`` itself only
-        gives it to ``rtol * log t``).
+        ``y_k = (x_{i,ref} - x_il)^T W z_i - log t`` at those times, an integrated state: accurate in absolute
+        terms to the solver tolerance (``W`` itself only gives it to ``rtol * log t``), not exact.
     log_attention : numpy.ndarray, shape (m_f, n, L)
         Log-softmax attention at those times, from ``y`` (``log sigma_il = -(log t + y_k) + log sigma_i,ref``).
     nfev, njev : int

@@ -56,6 +56,9 @@ TEMPLATE = """<!doctype html>
   /* WCAG 2.5.8 target size: reveal.js's slide-number link is ~12 px tall and sits against the arrows; 24 px, at left */
   .reveal .slide-number {{ right: auto; left: 8px; }}
   .reveal .slide-number a {{ display: inline-block; min-width: 24px; min-height: 24px; line-height: 24px; }}
+  /* WCAG 1.4.3: reveal.js draws the number white on rgba(0,0,0,.4), 2.8:1 on a white slide (axe flags it once the
+     number has two digits, in a deck of ten slides or more); .75 gives 10:1 */
+  .reveal .slide-number {{ background-color: rgba(0, 0, 0, 0.75); }}
   .reveal {{ font-size: 30px; }}
   .reveal h1 {{ font-size: 1.7em; }} .reveal h2 {{ font-size: 1.25em; }}
   .reveal section img {{ max-height: 440px; margin: 0.2em auto; border: 0; box-shadow: none; }}

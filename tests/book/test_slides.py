@@ -18,8 +18,61 @@ _spec.loader.exec_module(bs)
 SOURCES = sorted((ROOT / "book" / "slides").glob("lecture-*.md"))
 
 
+def course_plan() -> list[dict]:
+    """The rows of the course page's lecture plan (the table after ``(course-plan)=`` in book/course.md): lecture
+    number, the chapters it links, the minutes of its parts, its deck and the exercise labels it assigns, each with
+    its difficulty mark."""
+    text = (ROOT / "book" / "course.md").read_text()
+    table = text.split("(course-plan)=\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]  # skip header, separator
+    rows = []
+    for line in table:
+        lecture, chapters, parts, deck, assign = [c.strip() for c in line.strip("|").split("|")]
+        rows.append({"lecture": int(lecture.split()[0]), "chapters": re.findall(r"\{doc\}`([^`]+)`", chapters),
+                     "minutes": [int(m) for m in re.findall(r"(\d+)(?:\s*·|$)", parts)], "deck": int(deck),
+                     "assign": dict(re.findall(r"\{ref\}`([a-z0-9]+-ex-[a-z0-9-]+)`( ★+)?", assign))})
+    return rows
+
+
+def exercise_marks() -> dict[str, str]:
+    """Exercise label -> its difficulty mark in the chapter (``"★"``, ``"★★"``, ... or ``""``)."""
+    out = {}
+    for page in sorted((ROOT / "book").glob("*.md")):
+        for stars, label in re.findall(r"^:::\{exercise\}\s*(★*).*\n:label: (\S+)$", page.read_text(), re.M):
+            out[label] = stars
+    return out
+
+
 def test_one_deck_per_lecture_of_the_course_plan():
-    assert [p.stem for p in SOURCES] == [f"lecture-{k}" for k in range(1, 7)]
+    """#34: the course plan has one deck per lecture, numbered in order (seven since chapter 8 got its lecture), each
+    lecture's parts add up to 90 minutes, the deck covers the chapters the plan gives it, and assigns the same
+    exercises."""
+    plan = course_plan()
+    assert [r["lecture"] for r in plan] == [r["deck"] for r in plan] == list(range(1, len(plan) + 1))
+    assert [p.stem for p in SOURCES] == [f"lecture-{r['deck']}" for r in plan]
+    covered = set()
+    for row, path in zip(plan, SOURCES):
+        header, slides = bs.parse_source(path)
+        assert sum(row["minutes"]) == header["minutes"] == 90, (row["lecture"], row["minutes"])
+        assert set(header["chapters"]) <= set(row["chapters"]) and header["chapters"], row["lecture"]
+        covered |= set(row["chapters"])
+        assigned = {label for s in slides for label in bs.LABEL_RE.findall(s)}
+        assert assigned == set(row["assign"]), (row["lecture"], assigned ^ set(row["assign"]))
+    chapters = {p.stem for p in (ROOT / "book").glob("ch*_*.md")}
+    assert chapters <= covered, f"chapters in no lecture: {sorted(chapters - covered)}"  # #31: chapter 8 too
+
+
+def test_difficulty_marks_agree_with_the_chapters():
+    """The stars the course page and the decks print beside an exercise label are the exercise's own."""
+    marks = exercise_marks()
+    text = (ROOT / "book" / "course.md").read_text()
+    for label, stars in re.findall(r"\{ref\}`([a-z0-9]+-ex-[a-z0-9-]+)`( ★+)?", text):
+        assert label in marks, label
+        if stars:
+            assert stars.strip() == marks[label], (label, stars, marks[label])
+    for path in SOURCES:
+        for label, stars in re.findall(r"\{([a-z0-9]+-ex-[a-z0-9-]+)\}( ★+)?", path.read_text()):
+            if stars:
+                assert stars.strip() == marks[label], (path.name, label, stars, marks[label])
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
