@@ -7,7 +7,8 @@ diagnostics (:mod:`attnlib.diagnostics`), minimal-norm factorizations (:mod:`att
 descent (:mod:`attnlib.mirror`). It needs numpy, scipy and cvxpy only: the book's experiments, figures, widgets,
 exercise self-checks and command line are the separate package :mod:`attnbook` (same distribution, ``[book]`` extra).
 """
-from .assumptions import ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions
+from .assumptions import (ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions,
+                          stuck_loss_bounds)
 from .perturbation import Perturbation, active_perturbation, perturbed_inputs
 from .data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
 from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, log_excess_loss, logistic_grad,
@@ -18,5 +19,6 @@ __version__ = "0.1.0"
 from .flow import PARAMS, FlowStallError, Trajectory, aligned_bases, default_init, gradient_descent, gradient_flow
 from .frame import FrameRecord, MarginFrameError
 from .diagnostics import (KKTResiduals, SinhClosedFormCheck, alignment_error, check_sinh_closed_form,
-                          conservation_error, conserved_quantity, direction, kkt_residuals, path_error, right_basis,
+                          conservation_error, conserved_quantity, diagonal_network_flow, direction, kkt_residuals,
+                          path_error, right_basis,
                           singular_values, sinh_closed_form, svm_cosine, svm_distance)

@@ -146,6 +146,13 @@ SPECS = {
                  ("complex", (_arr(D, 1 + 1j), np.zeros(D))), ("out of range", (VEC, VEC))],
         "t_end": scalar_cases([0.0, -1.0, 1e-250]),
         "rtol": scalar_cases([0.0, -1e-8, 1e-16, 0.5])}),
+    "diagonal_network_flow": (al.diagonal_network_flow, {"data": DATA, "omega0": VEC, "t_eval": np.array([0.0, 1.0, 10.0])}, {
+        "data": DATA_CASES, "omega0": array_cases((D,), (D + 1,)),
+        "t_eval": [("None", None), ("wrong type", "abc"), ("not from 0", np.array([1.0, 2.0])),
+                   ("decreasing", np.array([0.0, 2.0, 1.0])), ("NaN", np.array([0.0, np.nan])),
+                   ("inf", np.array([0.0, np.inf]))],
+        "rtol": scalar_cases([0.0, -1e-8, 2.0])}),
+    "stuck_loss_bounds": (al.stuck_loss_bounds, {"data": DATA}, {"data": DATA_CASES}),
     "alignment_error": (al.alignment_error, {"K": np.eye(D), "Q": np.eye(D), "U_K": np.eye(D), "U_Q": np.eye(D), "V": np.eye(D)}, {
         "K": array_cases((D, D), (D,)), "Q": array_cases((D, D), (D, D + 1)),
         "U_K": array_cases((D, D), (D + 1, D)), "V": array_cases((D, D), (2, 2))}),
