@@ -39,6 +39,8 @@ PERTURB = 2.0
 GD_SMALL_LR = (0.01, 0.03, 0.1, 0.3)
 GD_LARGE_LR = (3.0, 10.0)
 GD_T = 10.0
+#: Steps of the large-step runs of :func:`compute_gd`, every one of them saved (so a step it reports is exact).
+GD_LARGE_STEPS = 300
 #: Initial shifts c in W(0) = -c W_F (Assumption 3 fails for both).
 SHIFTS = (1.0, 4.0)
 #: A seed of the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) whose W-flow from 0 ends on a non-
@@ -106,6 +108,59 @@ def selection_margin(data: AttentionData, W, sel) -> float:
     sel = np.asarray(sel, dtype=int)
     i, l = selection_pairs(data, sel).T
     return float(np.einsum("kd,de,ke->k", data.X[i, sel[i]] - data.X[i, l], np.asarray(W), data.z[i]).min())
+
+
+@dataclass(frozen=True)
+class SelectionConsistency:
+    """Whether the SVM of a token selection (:func:`attnlib.svm.solve_selection_svm`, constraints on the tokens
+    scored below the selected one only) is consistent with the selection (:func:`selection_consistency`).
+
+    Attributes
+    ----------
+    realized : bool
+        Every other token of every sample has a positive margin ``(x_{i,s(i)} - x_il)^T W_s z_i`` (samples without
+        a constraint included), so the attention along ``c W_s`` concentrates on ``s(i)`` as ``c -> infinity``.
+    higher_margin : float
+        The least margin of a token scored strictly higher than the selected one (``inf`` if there is none):
+        such a token pulls attention away from the selection.
+    tied_margin : float
+        The least margin of a token scored exactly as high as the selected one (``inf`` if none): it pulls
+        neither way.
+    """
+
+    realized: bool
+    higher_margin: float
+    tied_margin: float
+
+    @property
+    def consistent(self) -> bool:
+        """Realized, and every pull away fades faster than the push of the support constraints (margin > 1)."""
+        return self.realized and self.higher_margin > 1.0
+
+    @property
+    def locally_optimal(self) -> bool:
+        """Every token scored at least as high has margin above 1: ``W_s`` is then also the SVM with every token
+        constrained, all of whose neighbours score lower (Tarzanagh et al.'s locally optimal selection)."""
+        return self.realized and min(self.higher_margin, self.tied_margin) > 1.0
+
+
+def selection_consistency(data: AttentionData, W_s, sel) -> SelectionConsistency:
+    """The margins at the selection SVM ``W_s`` of the tokens it leaves unconstrained (see
+    :class:`SelectionConsistency`), for the selection ``sel`` (n,)."""
+    sel = np.asarray(sel, dtype=int)
+    rows = np.arange(data.n)
+    logits = np.einsum("ild,de,ie->il", data.X, np.asarray(W_s), data.z)
+    margins = logits[rows, sel][:, None] - logits
+    others = np.ones((data.n, data.L), bool)
+    others[rows, sel] = False
+    score = data.gamma[rows, sel][:, None]
+
+    def least(mask: np.ndarray) -> float:
+        return float(margins[mask].min()) if mask.any() else float("inf")
+
+    return SelectionConsistency(realized=bool(np.all(margins[others] > 0)),
+                                higher_margin=least(others & (data.gamma > score)),
+                                tied_margin=least(others & (data.gamma == score)))
 
 
 def reached_selection(data: AttentionData, W) -> np.ndarray:
@@ -271,6 +326,64 @@ def compute_kq_vs_w() -> KQVersusW:
                      rank_fro=numerical_rank(sv_fro), rank_nuc=numerical_rank(sv_nuc))
 
 
+#: ln t at which :func:`gap_vs_distance` reads the demo (K, Q)-flow.
+GAP_LOG_T = (1e2, 1e3, 1e4, 1e5)
+
+
+@dataclass(frozen=True)
+class GapDistance:
+    """The nuclear-norm certificate of the demo ``(K, Q)``-flow beside its distance to the W_*-SVM solution.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        ``GAP_LOG_T``.
+    gap : numpy.ndarray, shape (m,)
+        ``||W_hat||_* / ||W_*||_* - 1`` with ``W_hat = W / mu`` (margin 1).
+    dist : numpy.ndarray, shape (m,)
+        ``||W_hat - W_*||_F / ||W_*||_F``.
+    sigma_next : numpy.ndarray, shape (m,)
+        ``sigma_{r+1}(W_hat) / ||W_*||_F``, ``r`` the rank of ``W_*``: how far ``W_hat`` is from the rank-``r``
+        matrices, on which the nuclear norm is smooth near ``W_*``.
+    first_order : numpy.ndarray, shape (m,)
+        ``sum_il lambda_il (<A_il, W_hat> - 1) / ||W_*||_*``: the part of the gap that is first order in
+        ``W_hat - W_*`` (the slack of ``W_hat`` on the support constraints, weighted by the SVM's multipliers).
+    rank : int
+        ``r``.
+    """
+
+    log_t: np.ndarray
+    gap: np.ndarray
+    dist: np.ndarray
+    sigma_next: np.ndarray
+    first_order: np.ndarray
+    rank: int
+
+
+@memo
+def gap_vs_distance(log_t: tuple = GAP_LOG_T) -> GapDistance:
+    """The demo ``(K, Q)``-flow of :func:`compute_kq_vs_w` read at ``log_t``: certificate, distance, the
+    ``(r+1)``-th singular value and the first-order part of the certificate (see :class:`GapDistance`).
+
+    Returns
+    -------
+    GapDistance
+    """
+    data = demo_data()
+    nuc = _svm(data, "nuc")
+    tr = _flow("demo", "KQ")
+    r = numerical_rank(singular_values(nuc.W))
+    scale = np.linalg.norm(nuc.W)
+    rows = []
+    for lt in log_t:
+        W = tr.direction()[_at(tr, lt)]
+        slack = np.einsum("kde,de->k", data.A, W) - 1.0
+        rows.append((np.linalg.norm(W, "nuc") / nuc.value - 1.0, np.linalg.norm(W - nuc.W) / scale,
+                     singular_values(W)[r] / scale, float(nuc.dual @ slack) / nuc.value))
+    g, d, s, f = (np.array(c) for c in zip(*rows))
+    return GapDistance(log_t=np.array(log_t, dtype=float), gap=g, dist=d, sigma_next=s, first_order=f, rank=r)
+
+
 @dataclass(frozen=True)
 class FinalCosines:
     """The last cosines (at ``log t = 1e4``) of :func:`compute_unequal_scores`, each data set against its own SVM
@@ -418,8 +531,8 @@ class GDRun:
     excess : float
         Excess loss ``L - L*`` at the end.
     recovered_step : int or None
-        The first saved step from which every sample selects its optimal token for good; None if some sample is
-        still on another token at the end.
+        The first saved step from which every sample selects its optimal token for good (the large-step runs save
+        every step, so it is exact there); None if some sample is still on another token at the end.
     """
 
     t: np.ndarray
@@ -469,7 +582,7 @@ def compute_gd() -> GDvsGF:
     """Gradient descent on W with step size lr vs gradient flow at the same times ``t = lr * step``.
 
     Small steps run to ``t = GD_T``; the path error is ``max_k ||W_gd(k) - W_gf(k lr)|| / ||W_gf(k lr)||``. Large
-    steps run 300 steps.
+    steps run ``GD_LARGE_STEPS = 300`` steps, each saved.
 
     Returns
     -------
@@ -491,7 +604,9 @@ def compute_gd() -> GDvsGF:
         e = np.linalg.norm(g.W - ref, axis=(1, 2))[nrm > 0] / nrm[nrm > 0]
         errs.append(e.max())
     for lr in (*GD_SMALL_LR, *GD_LARGE_LR):
-        g = gds[lr] if lr in gds else gradient_descent(data, "W", W0, lr, 300)
+        # geomspace saving hits every integer step once its ratio is below 1 + 1 / steps
+        g = gds[lr] if lr in gds else gradient_descent(data, "W", W0, lr, GD_LARGE_STEPS,
+                                                       n_save=20 * GD_LARGE_STEPS)
         runs[lr] = GDRun(t=g.t, loss=g.loss, cos=g.cosine_to(fro.W)[-1],
                          selection=reached_selection(data, g.W[-1]), excess=g.excess_loss[-1],
                          recovered_step=_recovered_step(data, g, lr))
@@ -531,6 +646,8 @@ class ShiftedStart:
         The loss at ``W(0)``.
     sel_margin : float
         The selection margin (:func:`selection_margin`) of the last ``W`` for the selection reached.
+    consistency : SelectionConsistency
+        :func:`selection_consistency` of ``W_sel``.
     """
 
     log_t: np.ndarray
@@ -542,6 +659,7 @@ class ShiftedStart:
     assumption3: bool
     loss0: float
     sel_margin: float
+    consistency: SelectionConsistency
 
 
 @dataclass(frozen=True)
@@ -551,7 +669,7 @@ class PeersRun:
 
     Attributes
     ----------
-    log_t, excess, cos_global, selection, cos_sel
+    log_t, excess, cos_global, selection, cos_sel, consistency
         As in :class:`ShiftedStart`.
     opt : numpy.ndarray of int, shape (n,)
         The optimal tokens.
@@ -566,6 +684,7 @@ class PeersRun:
     opt: np.ndarray
     cos_sel: np.ndarray
     gamma: np.ndarray
+    consistency: SelectionConsistency
 
 
 @dataclass(frozen=True)
@@ -610,14 +729,16 @@ def compute_selection() -> LocalSelections:
         shifts[c] = ShiftedStart(log_t=tr.log_t, excess=tr.excess_loss, cos_global=tr.cosine_to(fro.W),
                                  selection=sel, W_sel=W_sel, cos_sel=tr.cosine_to(W_sel),
                                  assumption3=check_assumptions(data, W0).holds("3"), loss0=tr.loss[0],
-                                 sel_margin=selection_margin(data, tr.W[-1], sel))
+                                 sel_margin=selection_margin(data, tr.W[-1], sel),
+                                 consistency=selection_consistency(data, W_sel, sel))
     peers = make_generic_data(6, 8, 10, seed=PEERS_SEED)
     tr = gradient_flow(peers, "W", np.zeros((peers.d, peers.d)))
     sel = reached_selection(peers, tr.W[-1])
     W_sel = solve_selection_svm(peers, sel, "fro").W
     return LocalSelections(opt=opt, stuck_level=stuck_level, shifts=shifts, peers=PeersRun(
         log_t=tr.log_t, excess=tr.excess_loss, cos_global=tr.cosine_to(_svm(peers, "fro").W), selection=sel,
-        opt=peers.opt, cos_sel=tr.cosine_to(W_sel), gamma=peers.gamma))
+        opt=peers.opt, cos_sel=tr.cosine_to(W_sel), gamma=peers.gamma,
+        consistency=selection_consistency(peers, W_sel, sel)))
 
 
 @dataclass(frozen=True)
@@ -662,6 +783,8 @@ class DigitsLimits:
         Whether both flows end attending to the optimal rows.
     nfev : FlowPair of int
         Gradient evaluations of each flow.
+    gamma : numpy.ndarray, shape (n, L)
+        The token scores ``y_i v^T x_il``.
     """
 
     holds: dict[str, bool]
@@ -675,6 +798,16 @@ class DigitsLimits:
     cos: DigitsCosines
     selected_opt: bool
     nfev: FlowPair
+    gamma: np.ndarray
+
+    @property
+    def runner_up_gaps(self) -> np.ndarray:
+        """``gamma_opt - max_{l != opt} gamma_il`` of each image, shape (n,): by how much the optimal row's score
+        leads the next best row's."""
+        g = np.array(self.gamma, dtype=float)
+        top = g[np.arange(len(g)), self.opt]
+        g[np.arange(len(g)), self.opt] = -np.inf
+        return top - g.max(axis=1)
 
 
 @memo
@@ -697,4 +830,4 @@ def compute_digits() -> DigitsLimits:
                                           KQ_nuc=KQ.cosine_to(nuc.W)[-1], KQ_fro=KQ.cosine_to(fro.W)[-1]),
                         selected_opt=all(np.array_equal(reached_selection(data, tr.W[-1]), data.opt)
                                          for tr in (W, KQ)),
-                        nfev=FlowPair(W=W.nfev, KQ=KQ.nfev))
+                        nfev=FlowPair(W=W.nfev, KQ=KQ.nfev), gamma=data.gamma)

@@ -1,8 +1,10 @@
 """Chapter 8, "The research around the paper": the small experiments that place the paper among its neighbours.
 
 * initialization scale vs training accuracy (diagonal networks): the ``(xi_k, xi_q)``-flow of chapter 3 from
-  init (5) with ``omega_0 = scale * 1`` for several scales, distances of ``beta/mu`` to the l1 and l2 SVMs, and the
-  excess loss at which the direction locks on to the l1 solution;
+  init (5) with ``omega_0 = scale * 1`` for several scales (the flows of chapter 3's lock-on table, to
+  ``t = e^(1e300)`` through the margin frame), distances of ``beta/mu`` to the l1 and l2 SVMs, and the excess loss
+  at which the direction locks on to the l1 solution (chapter 3's lock-on, one definition for both chapters);
+* the rate after lock-on: the off-support coordinate of ``beta/mu`` decays like ``mu^((B lambda*)_j - 1)``;
 * saddle-to-saddle: the same flows' coordinates, learned one at a time from a small scale;
 * rates for the combined W: the measured decay of ``1 - cos(W(t), W_F)`` along the W-flow of chapter 2's setup;
 * l_p mirror descent on W (p = 1.5, 2, 3) against the l_p attention SVMs (:mod:`attnlib.mirror`).
@@ -18,22 +20,24 @@ import numpy as np
 from attnlib.data import make_diagonal_data, make_generic_data
 from attnlib.mirror import mirror_descent, solve_lp_svm
 from attnlib.model import margin
-from attnlib.flow import default_init, gradient_flow
 from attnlib.svm import solve_svm
 from ._store import memo, pool_map
+from .diagonal_studies import LOCK_ON_TOL, lock_on_table, xi_frame_flow
 from .shared import WEIGHTS_SEED, WEIGHTS_SHAPE, generic_demo, generic_w_flow
 
 OMEGA0 = (0.03, 0.1, 0.3, 1.0, 3.0)
-LOG_T_END = 1e5
-LOCK_TOL = 1e-2          # "locked on": the relative distance to the l1 solution stays below this from then on
+#: The flows are chapter 3's (:func:`attnbook.experiments.diagonal_studies.xi_frame_flow`): to ln t = 1e300 at the
+#: tolerance of its lock-on table, so both chapters read one computation.
+LOG_T_END = 1e300
+XI_RTOL = 1e-6
+#: "Locked on": the relative distance to the l1 solution stays below this from then on (chapter 3's definition).
+LOCK_TOL = LOCK_ON_TOL
+#: The window of ln t in which :func:`lock_on_rate` fits the decay after lock-on.
+LOCKED_WINDOW = (1e6, 1e10)
 RATE_WINDOW = (30.0, 1e3)
 MIRROR_P = (1.5, 2.0, 3.0)
 MIRROR_STEPS = 800
 MIRROR_LR = 0.2
-
-
-def _log_t_eval(log_t_end: float) -> np.ndarray:
-    return np.unique(np.r_[-np.inf, np.linspace(-3.0, 0.0, 20)[:-1], np.geomspace(1.0, log_t_end, 240)])
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,9 @@ class XiScaleFlow:
 
 
 def _xi_run(omega0: float) -> XiScaleFlow:
-    data = make_diagonal_data()
-    traj = gradient_flow(data, "xi", default_init(data, "xi", omega0, seed=None), log_t_end=LOG_T_END,
-                         log_t_eval=_log_t_eval(LOG_T_END))
-    beta = traj.params["xi_k"] * traj.params["xi_q"]
-    return XiScaleFlow(log_t=traj.log_t, margin=traj.margin, beta=beta, log_excess=traj.log_excess_loss,
-                       nfev=traj.nfev)
+    traj = xi_frame_flow(omega0, LOG_T_END, XI_RTOL)
+    return XiScaleFlow(log_t=traj.log_t, margin=traj.margin, beta=np.einsum("mjj->mj", traj.W),
+                       log_excess=traj.log_excess_loss, nfev=traj.nfev)
 
 
 def _rel_dist(bhat: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -86,8 +87,11 @@ class InitScaleRun:
         ``beta / mu`` (NaN where ``mu <= 0``).
     dist_l1, dist_l2 : numpy.ndarray, shape (m,)
         Relative distance of ``bhat`` to the l1- and the l2-SVM solution.
-    lock_log_mu, lock_log_excess : float
-        ``ln mu`` and ``ln(L - L*)`` from which on ``dist_l1 < LOCK_TOL``; NaN if never.
+    lock_log_mu, lock_log_t : float
+        ``ln mu`` and ``ln t`` from which on ``dist_l1 < LOCK_TOL``: chapter 3's lock-on
+        (:func:`attnbook.experiments.diagonal_studies.lock_on_table`, located on a dense grid); ``inf`` if never.
+    lock_log_excess : float
+        ``ln(L - L*)`` there (interpolated linearly in ``mu`` between the saved times); NaN if never.
     min_dist_l2 : float
         The closest approach to the l2 solution.
     """
@@ -101,8 +105,14 @@ class InitScaleRun:
     dist_l1: np.ndarray
     dist_l2: np.ndarray
     lock_log_mu: float
+    lock_log_t: float
     lock_log_excess: float
     min_dist_l2: float
+
+    @property
+    def locked(self) -> bool:
+        """Whether the flow locks on within its horizon."""
+        return bool(np.isfinite(self.lock_log_mu))
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,8 @@ class InitScaleStudy:
 
 @memo
 def init_scale(omega0: tuple = OMEGA0) -> InitScaleStudy:
-    """Flows from init (5) with ``omega_0 = scale * 1`` to ``ln t = 1e5`` on chapter 3's data.
+    """Flows from init (5) with ``omega_0 = scale * 1`` on chapter 3's data, to ``ln t = 1e300``, with chapter 3's
+    lock-on (every scale must be a row of its table, ``diagonal_studies.OMEGA0_TABLE``).
 
     Returns
     -------
@@ -136,22 +147,84 @@ def init_scale(omega0: tuple = OMEGA0) -> InitScaleStudy:
     """
     data = make_diagonal_data()
     l1, l2 = np.array(solve_svm(data, "l1").beta), np.array(solve_svm(data, "l2").beta)
-    runs = pool_map(_xi_run, list(omega0))
+    table = {r.omega0: r for r in lock_on_table()}
+    missing = [om for om in omega0 if float(om) not in table]
+    if missing:
+        raise ValueError(f"omega0 {missing} are not rows of chapter 3's lock-on table {tuple(table)}")
+    runs = pool_map(_xi_run, [float(om) for om in omega0])
     out = {}
     for om, r in zip(omega0, runs):
         mu = r.margin
         with np.errstate(invalid="ignore", divide="ignore"):
             bhat = np.where((mu > 0)[:, None], r.beta / mu[:, None], np.nan)
         d1, d2 = _rel_dist(bhat, l1), _rel_dist(bhat, l2)
-        far = np.flatnonzero(~(d1 < LOCK_TOL))
-        k = far[-1] + 1 if far.size else 0
-        locked = k < len(d1)
+        lock = table[float(om)]
+        ok = mu > 0
+        excess = (float(np.interp(np.exp(lock.log_mu), mu[ok], r.log_excess[ok])) if np.isfinite(lock.log_mu)
+                  else float("nan"))
         out[om] = InitScaleRun(log_t=r.log_t, margin=r.margin, beta=r.beta, log_excess=r.log_excess, nfev=r.nfev,
-                               bhat=bhat, dist_l1=d1, dist_l2=d2,
-                               lock_log_mu=float(np.log(mu[k])) if locked else np.nan,
-                               lock_log_excess=float(r.log_excess[k]) if locked else np.nan,
+                               bhat=bhat, dist_l1=d1, dist_l2=d2, lock_log_mu=float(lock.log_mu),
+                               lock_log_t=float(lock.log_t), lock_log_excess=excess,
                                min_dist_l2=float(np.nanmin(d2)))
     return InitScaleStudy(runs=out, l1=l1, l2=l2, omega0=np.array(omega0))
+
+
+@dataclass(frozen=True)
+class LockOnRate:
+    """How fast the diagonal flow's direction approaches the l1 solution after it has locked on.
+
+    Eq. (31) of the paper gives ``beta_hat_j = (omega_0^2 / 2) (mu^((B lambda)_j - 1) - mu^(-(B lambda)_j - 1))``
+    with the certificate ``lambda(t) -> lambda*``, the l1-SVM's multipliers; an off-support coordinate therefore
+    decays like ``mu^((B lambda*)_j - 1)``.
+
+    Attributes
+    ----------
+    b_lambda : numpy.ndarray, shape (d,)
+        ``B^T lambda*`` (``+-1`` on the support).
+    coord : int
+        The off-support coordinate with the largest ``|B^T lambda*|`` (the slowest to vanish).
+    predicted : float
+        ``|B^T lambda*|_coord - 1``.
+    measured : dict omega_0 -> float
+        Slope of ``ln |beta_hat_coord|`` against ``ln mu`` over ``ln t`` in ``window``, for each scale that has
+        locked on before ``window[0]``.
+    dist_slope : dict omega_0 -> float
+        The same for the relative distance to the l1 solution.
+    window : tuple of two floats
+    """
+
+    b_lambda: np.ndarray
+    coord: int
+    predicted: float
+    measured: dict[float, float]
+    dist_slope: dict[float, float]
+    window: tuple
+
+
+@memo
+def lock_on_rate(window: tuple = LOCKED_WINDOW) -> LockOnRate:
+    """The decay after lock-on of :func:`init_scale`'s flows, measured against the l1-SVM's multipliers.
+
+    Returns
+    -------
+    LockOnRate
+    """
+    data = make_diagonal_data()
+    sol = solve_svm(data, "l1")
+    bl = data.B.T @ np.asarray(sol.dual)
+    support = np.abs(np.asarray(sol.beta)) > 1e-6 * np.abs(sol.beta).max()
+    off = np.flatnonzero(~support)
+    coord = int(off[np.argmax(np.abs(bl[off]))])
+    measured, dist_slope = {}, {}
+    for om, run in init_scale().runs.items():
+        if not run.lock_log_t < window[0]:
+            continue
+        sel = (run.log_t >= window[0]) & (run.log_t <= window[1])
+        x = np.log(run.margin[sel])
+        measured[om] = float(np.polyfit(x, np.log(np.abs(run.bhat[sel, coord])), 1)[0])
+        dist_slope[om] = float(np.polyfit(x, np.log(run.dist_l1[sel]), 1)[0])
+    return LockOnRate(b_lambda=bl, coord=coord, predicted=float(abs(bl[coord]) - 1.0), measured=measured,
+                      dist_slope=dist_slope, window=tuple(window))
 
 
 @dataclass(frozen=True)

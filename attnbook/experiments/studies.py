@@ -41,8 +41,10 @@ __all__ = [
     "STUDY_RTOL", "KQ_RTOL", "CERT_FLOOR", "KQ_SEEDS", "KQ_INIT_SEEDS", "KQ_LOG_T", "DESIGN_SEEDS", "DESIGN_LOG_T",
     "UNEQUAL_SEEDS", "GD_STEPS", "GD_DATA_SEEDS", "GD_STARTS", "GD_PERTURBATION", "GD_SAVES", "E9_EPS",
     "demo_family", "perturbed_demo", "design_data", "norm_gap", "reached_selection",
-    "KQRun", "GapSummary", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
-    "unequal_scores_study", "GDStart", "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "alignment_gap", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
+    "certificate_spectral_gap", "KQRun", "GapSummary", "KQStudy", "kq_run", "kq_study", "DesignRun",
+    "independent_tokens_and_queries", "assumption_design", "UnequalRun", "unequal_scores_study", "GDStart",
+    "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "alignment_gap", "e9_certificate", "e9_study",
+    "ACCURACY_RTOLS",
     "AccuracyRun", "AccuracyStudy", "accuracy_study",
 ]
 
@@ -170,6 +172,31 @@ def _rel_dist(W, ref) -> float:
     return float(np.linalg.norm(W - ref) / np.linalg.norm(ref))
 
 
+def certificate_spectral_gap(data: al.AttentionData, sol: al.SVMSolution, selection=None,
+                             rel: float = 1e-4) -> tuple[int, float]:
+    """How strictly the nuclear SVM's dual certificate separates the solution's rank: ``(r, 1 - g_{r+1})``.
+
+    ``G = sum_il lambda_il A_il`` (the multipliers of ``sol``, the constraint matrices of the selection
+    ``selection``, default ``opt``) lies in the subdifferential of the nuclear norm at the solution: its singular
+    values ``g_1 = ... = g_r = 1`` on the solution's ``r`` singular directions (``r`` its numerical rank, singular
+    values above ``rel`` times the largest) and ``g_{r+1} < 1`` next.
+
+    Returns
+    -------
+    (int, float)
+        The rank ``r`` and the gap ``1 - g_{r+1}`` (1 when ``r = d``: no singular value is left).
+    """
+    if sol.norm != "nuc":
+        raise ValueError(f"sol must be a nuclear-norm SVM solution; got norm {sol.norm!r}")
+    sel = data.opt if selection is None else np.asarray(selection, dtype=int)
+    i, l = al.selection_pairs(data, sel).T
+    A = np.einsum("kd,ke->kde", data.X[i, sel[i]] - data.X[i, l], data.z[i])
+    g = np.linalg.svd(np.einsum("k,kde->de", sol.dual, A), compute_uv=False)
+    sv = np.linalg.svd(sol.W, compute_uv=False)
+    r = int(np.sum(sv > rel * sv[0]))
+    return r, float(1.0 - (g[r] if r < len(g) else 0.0))
+
+
 # -- (K, Q) on generic data --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -191,6 +218,10 @@ class KQRun:
         ``ln t`` where the solver stalled (``FlowStallError``) or the margin frame gave up, NaN if neither
         happened; the run then reports the checkpoints before it.
     nfev : int
+    rank : int
+        Numerical rank ``r`` of the nuclear SVM solution (of the selection reached).
+    cert_gap : float
+        ``1 - g_{r+1}`` of its dual certificate (:func:`certificate_spectral_gap`).
     """
 
     seed: int
@@ -202,6 +233,8 @@ class KQRun:
     optimal: bool
     stalled_at: float
     nfev: int
+    rank: int
+    cert_gap: float
 
 
 def _failure_log_t(exc: Exception, fallback: float) -> float:
@@ -238,11 +271,12 @@ def kq_run(args: tuple) -> KQRun:
     nuc = al.solve_svm(data, "nuc") if optimal else al.solve_selection_svm(data, sel, "nuc")
     fro = al.solve_svm(data, "fro")
     D = tr.direction()
+    rank, cert_gap = certificate_spectral_gap(data, nuc, sel)
     return KQRun(seed=seed, init_seed=init_seed, log_t=tr.log_t.copy(),
                  nuc_gap=np.array([norm_gap(data, W, nuc, sel) for W in tr.W]),
                  dist_nuc=np.array([_rel_dist(x, nuc.W) for x in D]),
                  dist_fro=np.array([_rel_dist(x, fro.W) for x in D]),
-                 optimal=optimal, stalled_at=stalled, nfev=int(tr.nfev))
+                 optimal=optimal, stalled_at=stalled, nfev=int(tr.nfev), rank=rank, cert_gap=cert_gap)
 
 
 @dataclass(frozen=True)
@@ -288,15 +322,34 @@ class KQStudy:
                                        reached=len(g), at_floor=int(np.sum(np.abs(g) < CERT_FLOOR)))
         return out
 
-    def rates(self, lo: float = 1e3, hi: float = 1e6) -> np.ndarray:
-        """Per optimal run, the slope ``p`` of ``ln gap`` against ``ln ln t`` over ``[lo, hi]`` (gap ~ (ln t)^p),
-        using the checkpoints whose gap is above ``100 * CERT_FLOOR``."""
+    def rates(self, lo: float = 1e3, hi: float = 1e6, of: str = "gap") -> np.ndarray:
+        """Per optimal run, the slope ``p`` of ``ln gap`` (``of="gap"``) or of ``ln dist_nuc`` (``of="dist"``)
+        against ``ln ln t`` over ``[lo, hi]`` (gap ~ (ln t)^p), using the checkpoints whose gap is above
+        ``100 * CERT_FLOOR`` (where the distance is far above the SVM solver's accuracy too)."""
+        if of not in ("gap", "dist"):
+            raise ValueError(f"of must be 'gap' or 'dist'; got {of!r}")
         out = []
         for r in self.runs:
             keep = (r.log_t >= lo) & (r.log_t <= hi) & (r.nuc_gap > 100 * CERT_FLOOR)
+            y = r.nuc_gap if of == "gap" else r.dist_nuc
             if r.optimal and keep.sum() >= 2:
-                out.append(np.polyfit(np.log(r.log_t[keep]), np.log(r.nuc_gap[keep]), 1)[0])
+                out.append(np.polyfit(np.log(r.log_t[keep]), np.log(y[keep]), 1)[0])
         return np.array(out)
+
+    def gap_distance_slopes(self) -> np.ndarray:
+        """Per optimal run with at least three checkpoints whose gap is above ``100 * CERT_FLOOR``, the slope of
+        ``ln gap`` against ``ln dist_nuc`` there: 2 when the gap is quadratic in the distance."""
+        out = []
+        for r in self.runs:
+            keep = r.nuc_gap > 100 * CERT_FLOOR
+            if r.optimal and keep.sum() >= 3:
+                out.append(np.polyfit(np.log(r.dist_nuc[keep]), np.log(r.nuc_gap[keep]), 1)[0])
+        return np.array(out)
+
+    def distance_at(self, log_t: float) -> np.ndarray:
+        """Relative distances ``||W/mu - W_*|| / ||W_*||`` of the optimal runs that reached ``log_t``."""
+        return np.array([r.dist_nuc[np.flatnonzero(r.log_t == log_t)[0]] for r in self.runs
+                         if r.optimal and np.any(r.log_t == log_t)])
 
     @property
     def n_other_selection(self) -> int:
@@ -327,7 +380,10 @@ def kq_study(seeds: tuple = KQ_SEEDS, init_seeds: tuple = KQ_INIT_SEEDS, log_t: 
 @dataclass(frozen=True)
 class DesignRun:
     """One ``W``-flow from 0 of :func:`assumption_design`: the selection at each ``DESIGN_LOG_T``, whether it is
-    optimal, and the Frobenius certificate (:func:`norm_gap`) for the SVM of the selection reached."""
+    optimal, and the Frobenius certificate (:func:`norm_gap`) for the SVM of the selection reached.
+
+    ``independent`` says whether the data meet the condition of chapter 6's argument that Assumption 3 alone
+    makes the ``W``-flow select the optimal tokens (:func:`independent_tokens_and_queries`)."""
 
     seed: int
     a2: bool
@@ -336,6 +392,19 @@ class DesignRun:
     n_stuck: int
     fro_gap: float
     cos_fro: float
+    independent: bool
+
+
+def independent_tokens_and_queries(data: al.AttentionData, rtol: float = 1e-8) -> bool:
+    """Whether the ``n`` queries are linearly independent and so are the ``L`` tokens of every sample (which needs
+    ``n <= d`` and ``L <= d``): every singular value above ``rtol`` times the largest.
+
+    Under this condition ``grad L(W) -> 0`` forces ``(Sigma(g_i) gamma_i)_l -> 0`` for every token of every
+    sample (chapter 6, the Assumption 3 argument for the ``W``-flow)."""
+    def full_rank(M: np.ndarray) -> bool:
+        s = np.linalg.svd(M, compute_uv=False)
+        return len(s) == min(M.shape) == M.shape[0] and s[-1] > rtol * s[0]
+    return bool(full_rank(np.asarray(data.z)) and all(full_rank(np.asarray(X)) for X in data.X))
 
 
 def _design_run(args: tuple) -> DesignRun:
@@ -351,7 +420,8 @@ def _design_run(args: tuple) -> DesignRun:
     sol = al.solve_svm(data, "fro") if ok else al.solve_selection_svm(data, sel, "fro")
     return DesignRun(seed=seed, a2=a2, a3=a3, optimal=tuple(bool(np.array_equal(s, data.opt)) for s in sels),
                      n_stuck=int(np.sum(sel != data.opt)), fro_gap=norm_gap(data, tr.W[-1], sol, sel),
-                     cos_fro=float(tr.cosine_to(al.solve_svm(data, "fro").W)[-1]))
+                     cos_fro=float(tr.cosine_to(al.solve_svm(data, "fro").W)[-1]),
+                     independent=independent_tokens_and_queries(data))
 
 
 @memo

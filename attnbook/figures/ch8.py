@@ -18,41 +18,60 @@ def _scale_color(j: int) -> str:
     return plots.PALETTE[_SCALE_COLORS[j % len(_SCALE_COLORS)]]
 
 
+#: The right end of the init-scale figure's ln mu axis (past the last lock-on, omega_0 = 0.03 near 18).
+INIT_SCALE_LOG_MU_MAX = 22.0
+#: The right end of the saddle figure's ln t axis (past omega_0 = 0.03's lock-on near ln t = 6e7).
+SADDLE_LOG_T_MAX = 1e9
+
+
 def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
     """Distance of ``beta/mu`` to the l1 SVM (left) and to the l2 SVM (right) against ``ln mu``, one curve per
-    initial scale ``omega_0``; markers where the direction locks on to l1 (distance < 1e-2 from then on)."""
+    initial scale ``omega_0``; circles where the direction locks on to l1 (chapter 3's lock-on: distance below
+    ``LOCK_TOL`` for good)."""
     r = ch8.init_scale() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, sharex=True)
     for j, (om, run) in enumerate(r.runs.items()):
         ok = run.margin > 1.0
         x = np.log(run.margin[ok])
+        keep = x <= INIT_SCALE_LOG_MU_MAX
         col = _scale_color(j)
-        ax.plot(x, run.dist_l1[ok], color=col, label=rf"$\omega_0={om:g}$")
-        ax2.plot(x, run.dist_l2[ok], color=col, label=rf"$\omega_0={om:g}$")
-        if np.isfinite(run.lock_log_mu):
+        ax.plot(x[keep], run.dist_l1[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
+        ax2.plot(x[keep], run.dist_l2[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
+        if run.locked and run.lock_log_mu <= INIT_SCALE_LOG_MU_MAX:
             ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=col, mfc="white", mew=1.5)
     ax.axhline(ch8.LOCK_TOL, color=plots.COLORS["context"], lw=0.8, ls=":")
+    rate = ch8.lock_on_rate()
+    last = list(r.runs.values())[-1]  # the largest scale: its distance is the off-support coordinate's
+    if last.locked:
+        xr = np.linspace(last.lock_log_mu, INIT_SCALE_LOG_MU_MAX, 20)
+        ax.plot(xr, 3 * ch8.LOCK_TOL * np.exp(rate.predicted * (xr - last.lock_log_mu)), **plots.THEORY_STYLE,
+                label=rf"$\propto\mu^{{(B\lambda^*)_{rate.coord + 1}-1}}=\mu^{{{rate.predicted:.3f}}}$")
     for a, name in ((ax, r"$\ell_1$"), (ax2, r"$\ell_2$")):
         a.set_yscale("log")
         a.set_xlabel(r"$\ln\mu(\beta(t))$")
         a.set_ylabel(rf"distance of $\beta/\mu$ to the {name}-SVM (log scale)")
+    ax.set_ylim(bottom=1e-6)
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left"))])
     return fig
 
 
 def fig_saddles(r: ch8.InitScaleStudy | None = None, omega0: float = 0.03) -> Figure:
     """Saddle to saddle: the coordinates ``|beta_j(t)|`` (left, log scale) and ``beta_j/mu`` (right) of the flow
-    from a small ``omega_0``, against the l1-SVM solution (dashed)."""
+    from a small ``omega_0`` up to ``ln t = SADDLE_LOG_T_MAX``, against the l1-SVM solution (dashed); the dotted
+    vertical line is the lock-on."""
     r = ch8.init_scale() if r is None else r
     run = r.runs[omega0]
     x = run.log_t
-    keep = x > 0.01
+    keep = (x > 0.01) & (x <= SADDLE_LOG_T_MAX)
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
     for j in range(run.beta.shape[1]):
         col = plots.PALETTE[("blue", "vermillion", "bluish_green", "orange")[j % 4]]
         ax.plot(x[keep], np.abs(run.beta[keep, j]), color=col, label=rf"$|\beta_{j + 1}|$")
         ax2.plot(x[keep], run.bhat[keep, j], color=col, label=rf"$\beta_{j + 1}/\mu$")
         ax2.axhline(r.l1[j], color=col, ls="--", lw=0.9)
+    if run.locked and run.lock_log_t <= SADDLE_LOG_T_MAX:
+        for a in (ax, ax2):
+            a.axvline(run.lock_log_t, color=plots.COLORS["context"], lw=0.9, ls=":")
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel(r"$\ln t$ (log scale)")

@@ -81,6 +81,11 @@ def test_gd_path_error_first_order_and_large_step_gets_stuck():
     assert np.sum(big.selection != g.opt) == 1
     assert big.loss[1] - g.min_loss >= 0.99 * g.stuck_level
     assert big.recovered_step is None
+    # #7/#17: every one of the 300 steps is saved, the loss stays at the stuck level at all of them, and the eta = 3
+    # run's recovery step is exact (the chapter glues it)
+    for lr in ch6.GD_LARGE_LR:
+        np.testing.assert_array_equal(np.rint(g.runs[lr].t / lr), np.arange(ch6.GD_LARGE_STEPS + 1))
+    assert np.all(big.loss[1:] - g.min_loss >= 0.99 * g.stuck_level)
 
 
 @pytest.mark.claims
@@ -99,6 +104,87 @@ def test_selection_when_assumption3_fails():
     (i,) = np.flatnonzero(p.selection != p.opt)  # one sample, on its second-best token
     assert p.selection[i] == np.argsort(-np.asarray(p.gamma[i]))[1]
     assert p.cos_sel[-1] > 0.9999 and p.cos_global[-1] < 0.9
+    # #14: both stuck flows end on a consistent selection SVM (realized; better-scored tokens beyond margin 1); the
+    # c = 4 one has a tie of margin < 1 (not locally optimal in Tarzanagh et al.'s sense), seed 5 is locally optimal
+    c4 = stuck.consistency
+    assert c4.realized and c4.higher_margin > 1.1 and c4.tied_margin < 0.5  # measured 1.20 and 0.18
+    assert c4.consistent and not c4.locally_optimal
+    assert p.consistency.consistent and p.consistency.locally_optimal and p.consistency.tied_margin == np.inf
+    assert p.consistency.higher_margin > 1.05  # measured 1.11
+
+
+@pytest.mark.claims
+def test_selection_consistency_of_the_exercise_selection():
+    """ch6-ex-sel: sample 0 on a score-0 token gets no constraint; along 1000 W_s it attends to that token only,
+    the excess loss is the stuck level, and W_s is consistent with a tie below margin 1."""
+    import attnlib as al
+
+    data = ch6.demo_data()
+    sel = data.opt.copy()
+    sel[0] = [l for l in range(data.L) if l != data.opt[0]][0]
+    assert not np.any(al.selection_pairs(data, sel)[:, 0] == 0)
+    W_s = al.solve_selection_svm(data, sel).W
+    att0 = al.attention(data, 1000 * W_s)[0]
+    stuck = ch6.compute_gd().stuck_level
+    assert att0[sel[0]] > 1 - 1e-6 and abs(al.excess_loss(data, 1000 * W_s) - stuck) < 1e-3 * stuck
+    sc = ch6.selection_consistency(data, W_s, sel)
+    assert sc.consistent and sc.tied_margin < 1 and not sc.locally_optimal
+
+
+def test_selection_consistency_flags_an_inconsistent_svm():
+    """The check itself: a selection SVM that leaves a better-scored token below margin 1 is not consistent."""
+    data = ch6.demo_data()
+    nuc = ch6.compute_kq_vs_w().W_fro  # the W_F-SVM: consistent with opt, no token scores higher
+    sc = ch6.selection_consistency(data, nuc, data.opt)
+    assert sc.consistent and sc.locally_optimal and sc.higher_margin == np.inf
+    sel = data.opt.copy()
+    sel[0] = [l for l in range(data.L) if l != data.opt[0]][0]
+    sc_bad = ch6.selection_consistency(data, nuc, sel)  # W_F prefers the optimal token of sample 0
+    assert not sc_bad.realized and not sc_bad.consistent
+
+
+@pytest.mark.claims
+def test_gap_is_quadratic_in_the_distance_on_the_demo_flow():
+    """#10: the certificate is second order in the distance; the flow stays on rank-r matrices and its first-order
+    part (the slack on the support constraints) is a falling fraction of the gap."""
+    gv = ch6.gap_vs_distance()
+    ratio = gv.gap / gv.dist ** 2
+    assert gv.rank == 2
+    assert np.all((ratio > 0.1) & (ratio < 1)) and gv.dist[0] > 5 * gv.dist[-1]  # measured 0.41 .. 0.27, 0.25 -> 0.026
+    assert np.all(gv.sigma_next < 1e-3 * gv.dist)
+    assert np.all(np.diff(gv.first_order / gv.gap) < 0) and gv.first_order[-1] < 0.1 * gv.gap[-1]
+
+
+@pytest.mark.claims
+def test_digits_score_gaps_the_chapter_quotes():
+    """#16: the head's norm 30 puts the optimal row's lead over the runner-up between 1 and 8.1 (scores -21.5 .. 29.7)."""
+    dg = ch6.compute_digits()
+    gaps = dg.runner_up_gaps
+    assert np.all(gaps > 0) and 0.9 < gaps.min() < 1.2 and 7.5 < gaps.max() < 8.5
+    assert -22 < dg.gamma.min() < -21 and 29 < dg.gamma.max() < 30.5
+
+
+def test_exercise_lr_300_steps_over_perturbed_starts():
+    """ch6-ex-lr's answer (asserted in the page): after 300 steps every start has recovered at eta = 1, 2 and 4,
+    none at 5 and 7 (one and two samples stuck, excess loss at or above the stuck level), and eta = 3 splits them.
+    Not marked ``claims``: it is itself a distribution over 16 perturbed starts."""
+    import attnlib as al
+
+    stuck_level = ch6.compute_gd().stuck_level
+    recovered, stuck_sets, low = {}, {}, {}
+    for lr in (1, 2, 3, 4, 5, 7):
+        ends = []
+        for seed in range(16):
+            with al.perturbed_inputs(1e-12, seed=seed):
+                data = ch6.demo_data()
+                run = al.gradient_descent(data, "W", np.zeros((4, 4)), lr, 300)
+            ends.append((int(np.sum(ch6.reached_selection(data, run.W[-1]) != data.opt)), run.excess_loss[-1]))
+        stuck = np.array([k for k, _ in ends])
+        recovered[lr], stuck_sets[lr] = int(np.sum(stuck == 0)), set(stuck.tolist())
+        low[lr] = min(e for _, e in ends) / stuck_level
+    assert all(recovered[lr] == 16 for lr in (1, 2, 4)) and all(recovered[lr] == 0 for lr in (5, 7))
+    assert 0 < recovered[3] < 16
+    assert stuck_sets[5] == {1} and stuck_sets[7] == {2} and min(low[5], low[7]) >= 0.99
 
 
 @pytest.mark.claims
@@ -180,6 +266,44 @@ def test_kq_study_rate_is_a_power_of_log_t_that_varies_between_runs():
     assert -1.1 < rates.min() < -0.9 and -0.2 < rates.max() < 0  # the chapter: from about -1.0 to -0.1
 
 
+@pytest.mark.claims
+def test_kq_study_gap_is_quadratic_in_the_distance():
+    """#10: over the study, ln gap against ln distance has slope ~2 and the distance's exponent is about half the
+    gap's (measured: median slope 1.95; exponents -0.44 and -0.81)."""
+    k = st.kq_study()
+    slopes, rates, rates_d = k.gap_distance_slopes(), k.rates(), k.rates(of="dist")
+    assert len(slopes) >= 30 and abs(np.median(slopes) - 2) < 0.25
+    assert len(rates_d) == len(rates) and abs(np.median(rates_d) / np.median(rates) - 0.5) < 0.1
+    # a gap at the floor is a direction still ~1e-4 away (the chapter's example: ln t = 1e10)
+    assert 1e-5 < np.median(k.distance_at(1e10)) < 1e-3 and np.median(k.gaps_at(1e10)) < 1e-6
+
+
+@pytest.mark.claims
+def test_kq_study_slow_runs_are_not_explained_by_the_certificate_gap():
+    """#12: the slow data seeds have certificate gaps 1 - g_(r+1) above the median of the 20 data sets."""
+    k = st.kq_study()
+    i4 = list(k.log_t).index(1e4)
+    cert = {r.seed: r.cert_gap for r in k.runs}
+    assert len(cert) == len(st.KQ_SEEDS) and all(0 < g <= 1 for g in cert.values())
+    assert all(r.cert_gap == cert[r.seed] for r in k.runs)  # one value per data set
+    slow = {r.seed for r in k.runs if r.nuc_gap[i4] > 1e-2}
+    med = np.median(list(cert.values()))
+    assert slow and all(cert[sd] > med + 0.05 for sd in slow)  # measured 0.94 and 0.92 against 0.74
+    assert min(cert.values()) < 0.3 and max(cert.values()) > 0.9  # the range the chapter quotes (0.17 to 0.95)
+
+
+def test_certificate_spectral_gap_is_one_minus_the_next_singular_value():
+    data = st.demo_family(3)
+    nuc = al.solve_svm(data, "nuc")
+    r, gap = st.certificate_spectral_gap(data, nuc)
+    G = np.einsum("k,kde->de", nuc.dual, data.A)
+    g = np.linalg.svd(G, compute_uv=False)
+    np.testing.assert_allclose(g[:r], 1.0, atol=1e-5)  # G is a nuclear-norm subgradient at the solution
+    assert r == 2 and abs(gap - (1 - g[r])) < 1e-12 and 0 < gap < 1
+    with pytest.raises(ValueError, match="nuclear"):
+        st.certificate_spectral_gap(data, al.solve_svm(data, "fro"))
+
+
 def test_kq_study_full_numbers_the_chapter_quotes():
     k = st.kq_study()
     summ = k.summary()
@@ -224,6 +348,21 @@ def test_assumption_design_either_assumption_suffices():
             assert r.cos_fro < 0.95 and 0 < r.fro_gap < 0.1  # far from W_F, near its own selection's SVM
     assert all(len(r.optimal) == len(st.DESIGN_LOG_T) for c in dz.values() for r in c)
     assert all(r.optimal[1] == r.optimal[2] for c in dz.values() for r in c)  # settled by ln t = 100
+    # #9: the condition of the chapter's proposition (independent queries and tokens) holds for every data set
+    assert all(r.independent for c in dz.values() for r in c)
+
+
+def test_independence_check():
+    data = st.design_data(0, False, True)
+    assert st.independent_tokens_and_queries(data)
+    X = np.array(data.X)
+    X[0, 1] = 2.0 * X[0, 0]  # two tokens of sample 0 dependent
+    assert not st.independent_tokens_and_queries(al.AttentionData(X, data.z, data.y, data.v))
+    z = np.array(data.z)
+    z[1] = z[0]
+    assert not st.independent_tokens_and_queries(al.AttentionData(data.X, z, data.y, data.v))
+    wide = al.make_generic_data(4, 3, 2, seed=0)  # L = 3 tokens in d = 2
+    assert not st.independent_tokens_and_queries(wide)
 
 
 def test_assumption_design_stuck_selection_is_settled():
@@ -254,6 +393,7 @@ def test_unequal_scores_most_but_not_all_runs_select_the_optimal_tokens():
     for r in runs:
         if not r.optimal:
             assert r.cos_global < 0.9 and 0 <= r.gap < 0.05
+            assert not r.a3  # #8: every failing run is on a draw that violates Assumption 3 too
 
 
 # -- large steps as a distribution (gd_step_study). Not marked `claims`: the study is itself a distribution over
