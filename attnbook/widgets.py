@@ -8,7 +8,7 @@ each slider may take into
   in an LRU cache keyed by the slider positions, so going back to a value is instant
   (~10 ms), and ``precompute=True`` renders every combination up front;
 * **the static twin** when the book is being built (environment variable
-  ``ATTNLIB_BOOK_BUILD`` set, which the book's Sphinx extension ``tools/ipynb_download.py``
+  ``ATTNLIB_BOOK_BUILD`` set, which the book's Sphinx extension ``book/_ext/ipynb_download.py``
   does for every kernel it starts): the figure pre-rendered over the slider values and
   shown as a scrubbable animation (:meth:`matplotlib.animation.Animation.to_jshtml`),
   self-contained, with no external request.
@@ -66,7 +66,7 @@ __all__ = [
     "figure_to_png",
 ]
 
-#: Environment variable that marks a static-site build (set by ``tools/ipynb_download.py``).
+#: Environment variable that marks a static-site build (set by ``book/_ext/ipynb_download.py``).
 BUILD_ENV_VAR = "ATTNLIB_BOOK_BUILD"
 
 #: Keep each static animation below this many bytes of HTML (the page embeds it base64).

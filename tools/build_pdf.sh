@@ -29,7 +29,7 @@ MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # fo
 
 log "jupyter-book build . --builder pdflatex (every chapter executed)"
 rm -rf _build/pdf-src && mkdir -p _build/pdf-src
-# The PDF's configuration = _config.yml, with pdf_hide_solutions (tools/pdf_solutions.py) unless --with-solutions. It is written
+# The PDF's configuration = _config.yml, with pdf_hide_solutions (book/_ext/pdf_solutions.py) unless --with-solutions. It is written
 # beside _config.yml (paths in it are relative to its folder) and removed afterwards.
 cfg=.pdf-config.yml; toc=_toc.yml
 trap 'rm -f "$cfg" .pdf-toc.yml' EXIT

@@ -1,4 +1,4 @@
-"""Local Sphinx extension for the book (enabled in _config.yml, ``sphinx.local_extensions``).
+"""Local Sphinx extension for the book (book/_ext/, enabled in _config.yml, ``sphinx.local_extensions``).
 
 1. Every chapter gets a ".ipynb" entry in the download menu: the *executed* notebook that
    myst-nb wrote to ``_build/jupyter_execute/<page>.ipynb`` is copied to
