@@ -14,14 +14,15 @@
 3. MathJax on every page (``app.set_html_assets_policy("always")``): Sphinx loads it only on
    pages with math, but chapter titles with math ($K$, $Q$) also appear in the navigation
    sidebar of math-free pages (e.g. the bibliography), where they would stay raw TeX.
-4. ``setup()`` sets ``ATTNLIB_BOOK_BUILD=1`` in the build's environment. The kernels that
-   myst-nb starts inherit it, and :func:`attnbook.widgets.explore` then emits the static
-   twin (a scrubbable animation) instead of a live-only ipywidgets control.
+
+It does not execute anything and sets no environment: the chapters are executed before Sphinx reads
+them (``tools/execute_book.py``, into the jupyter-cache that ``execute_notebooks: cache`` reads), by
+kernels started with ``_config.yml``'s ``book_kernels.env`` (the static-twin switch
+``ATTNLIB_BOOK_BUILD=1``, one BLAS thread).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,6 @@ def _colab_to_ipynb(app, pagename: str, templatename: str, context: dict[str, An
 
 
 def setup(app) -> dict[str, Any]:
-    os.environ["ATTNLIB_BOOK_BUILD"] = "1"
-    # Kernels inherit these: one BLAS thread makes the tiny matrix products faster on 2 cores and the
-    # executed outputs (solver step counts included) the same from build to build.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     app.set_html_assets_policy("always")
     # sphinx-book-theme builds its download buttons at priority 501; run before it.
     app.connect("html-page-context", _copy_executed_notebook, priority=500)
