@@ -47,11 +47,6 @@ LAB_CHAPTERS = "intro,ch7_errata"
 #: The figures the test pipeline renders beside the pdf stage (one core each).
 FIGURE_SUBSET = ["--only", "intro", "ch1", "--format", "png"]
 
-# Until `python -m attnbook studies` exists, the test pipeline hands the studies from the pytest stage to the book,
-# JupyterLab and PDF stages through this folder (attnbook/experiments/_store.py, ATTNLIB_CACHE_DIR), emptied first.
-EXPERIMENTS_CACHE = BUILD / "experiments-cache"
-
-
 class StageFailed(Exception):
     """A stage failed; the message says which and where its report is."""
 
@@ -150,16 +145,7 @@ def _unit(session: nox.Session, args: list[str]) -> None:
     _pytest(session, "_build/unit.log", ["tests/unit"], args)
 
 
-def _has_studies_command() -> bool:
-    main = ROOT / "attnbook" / "__main__.py"
-    return main.is_file() and '"studies"' in main.read_text(encoding="utf-8")
-
-
 def _studies(session: nox.Session, args: list[str]) -> None:
-    if not _has_studies_command():
-        session.log("`python -m attnbook studies` is not in this tree: the pytest stage computes the studies "
-                    "(ATTNLIB_CACHE_DIR=_build/experiments-cache) and the later stages read them")
-        return
     session.run(PY, "-m", "attnbook", "studies", *args, external=True)
 
 
@@ -172,8 +158,7 @@ def _claims(session: nox.Session, args: list[str]) -> None:
 
 
 def _wheel(session: nox.Session, args: list[str]) -> None:
-    # the installed package on its own: no results shared from the repository's stages
-    session.run("env", "-u", "ATTNLIB_CACHE_DIR", "bash", "tools/wheel_check.sh", external=True)
+    session.run("bash", "tools/wheel_check.sh", *args, external=True)
 
 
 def _book(session: nox.Session, args: list[str]) -> None:
@@ -257,7 +242,7 @@ def unit(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def studies(session: nox.Session) -> None:
-    """python -m attnbook studies: every study of the book computed once, into _build/studies/."""
+    """python -m attnbook studies: every study computed once into _build/studies/, read by later stages (--jobs N)."""
     _one_stage(session, "studies", _studies)
 
 
@@ -337,9 +322,6 @@ def test(session: nox.Session) -> None:
     stages = Stages(session, "test")
     skip_book = os.environ.get("TEST_SKIP_BOOK", "0") == "1"
     pytest_args = session.posargs
-    if not _has_studies_command():
-        shutil.rmtree(EXPERIMENTS_CACHE, ignore_errors=True)
-        session.env["ATTNLIB_CACHE_DIR"] = str(EXPERIMENTS_CACHE)
     BUILD.mkdir(exist_ok=True)
 
     try:

@@ -1,5 +1,6 @@
-"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]`` and
-``python -m attnbook student-edition OUTDIR [--book book]``."""
+"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]``,
+``python -m attnbook student-edition OUTDIR [--book book]`` and
+``python -m attnbook studies [--jobs N] [--only NAME ...] [--fresh] [--list]``."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
     stu.add_argument("outdir", type=Path)
     stu.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
+    stu_ = sub.add_parser("studies", help="compute every study of the book into _build/studies/ (read by the claim "
+                                          "tests, the book build and the figures command)")
+    stu_.add_argument("--jobs", type=int, default=None, help="worker processes (default: the cores, at most 4)")
+    stu_.add_argument("--only", nargs="+", default=None, help="study names or name prefixes (e.g. ch6)")
+    stu_.add_argument("--fresh", action="store_true", help="empty the artifact first")
+    stu_.add_argument("--list", action="store_true", help="list the studies and exit")
     args = parser.parse_args(argv)
+    if args.command == "studies":
+        return _studies(parser, args)
     if args.command == "student-edition":
         from .student import student_edition
 
@@ -48,6 +57,25 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         render_figure(name, [args.outdir / f"{name}.{ext}" for ext in args.format], dpi=150)
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+def _studies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .artifact import compute_studies, registry
+
+    if args.list:
+        print("\n".join(registry()))
+        return 0
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs needs a positive number of worker processes; got {args.jobs}")
+    start = time.perf_counter()
+    try:
+        done = compute_studies(args.jobs, args.only, args.fresh, log=lambda line: print(line, flush=True))
+    except (RuntimeError, ValueError) as exc:
+        parser.error(str(exc))
+    computed = [t for t in done if not t.cached]
+    print(f"{len(computed)} studies computed, {len(done) - len(computed)} already in the artifact, "
+          f"{time.perf_counter() - start:.1f} s")
     return 0
 
 

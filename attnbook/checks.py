@@ -1,6 +1,6 @@
 """Self-checks for the book's numeric exercises: ``attnbook.checks.<exercise_label>(answer)``.
 
-Each check computes the right value with the library (nothing is stored), compares the student's answer with it and
+Each check computes the right value with the library at every call (nothing is stored or cached), compares the student's answer with it and
 prints whether it is right, never the value itself. The function name is the exercise's label with ``-`` replaced
 by ``_`` (exercise ``ch4-ex-omega`` -> ``attnbook.checks.ch4_ex_omega``). Returns ``True`` when the answer is right.
 
@@ -9,8 +9,6 @@ by ``_`` (exercise ``ch4-ex-omega`` -> ``attnbook.checks.ch4_ex_omega``). Return
 Not yet: ...
 """
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 
@@ -37,7 +35,6 @@ def _close(answer: float, truth: float, rel: float) -> bool:
     return abs(answer - truth) <= rel * abs(truth)
 
 
-@lru_cache(maxsize=None)
 def _ch4_constant(omega0: float) -> float:
     beta = solve_svm(make_diagonal_data(), "l1").beta
     support = np.abs(beta) > 1e-8 * np.abs(beta).max()
@@ -85,7 +82,6 @@ def ch7_ex_e6(answer) -> bool:
                     "divide beta' by the printed right-hand side, coordinate by coordinate.")
 
 
-@lru_cache(maxsize=None)
 def _time_to_cosine(target: float = 0.999) -> float:
     data = make_generic_data()
     traj = gradient_flow(data, "W", np.zeros((data.d, data.d)), t_end=1e300)

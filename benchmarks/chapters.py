@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/chapters.py ch6 numerics  # pages whose name contains one of these
 
 Each page runs as the book build runs it (jupytext + nbclient, working directory ``book/``) in a fresh kernel,
-with no results shared from elsewhere (``ATTNLIB_CACHE_DIR`` unset) and nothing else executing, so its time is
+with no results shared from elsewhere (``ATTNBOOK_STUDIES=off``: the studies artifact is not read) and nothing else executing, so its time is
 what a reader who builds that chapter, or runs it top to bottom in JupyterLab, waits on this machine (kernel start
 included). The table lists the wall time and the slowest cells. In
 the book build two chapters execute at once and share the cores, so there a chapter takes longer
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("patterns", nargs="*", help="run only pages whose name contains one of these")
     args = ap.parse_args(argv)
-    os.environ.pop("ATTNLIB_CACHE_DIR", None)
+    os.environ["ATTNBOOK_STUDIES"] = "off"  # cold: the kernel computes every study itself
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     print(f"cores: {len(os.sched_getaffinity(0))}; load average at start: {os.getloadavg()[0]:.1f}")
     print(f"{'page':24s} {'wall s':>7s}  slowest cells")

@@ -156,12 +156,12 @@ def _perturbed_claims(request):
 
 @pytest.fixture(autouse=True)
 def _no_shared_results_from_patched_code(request):
-    """A test that monkeypatches must not store what it computes in ATTNLIB_CACHE_DIR (where the book build of
-    the test command reads results), nor read results computed by unpatched code."""
+    """A test that monkeypatches must not read results from the studies artifact (``_build/studies``, computed by
+    unpatched code), nor store what it computes there."""
     if "monkeypatch" not in request.fixturenames:
         yield
         return
-    from attnbook.experiments._store import disk_cache_paused
+    from attnbook.experiments import disk_cache_paused
 
     with disk_cache_paused():
         yield

@@ -8,11 +8,14 @@ different seeds) on worker processes; an exception raised by the work itself (a 
 :func:`background` starts cached computations on a background thread, so that a chapter's studies run while its
 first figures draw; a later call returns the result, waiting for it if it is still being computed.
 
-When the environment variable ``ATTNLIB_CACHE_DIR`` names a folder, :func:`memo` also keeps its results there, so
-that other processes reuse them: the test command sets it, and the book, JupyterLab and PDF stages read what the
-pytest stage computed. An entry is keyed by the function, its arguments (plain numbers, strings and tuples of
-them; other calls are not stored) and a fingerprint of the source files of attnlib and attnbook and of the installed
-numerical libraries, so a changed line of the library or of the book's code never reads an old result. Unset (the default), nothing is written.
+The studies artifact. ``python -m attnbook studies`` computes every study of the book once, in parallel, into
+``_build/studies/<fingerprint>/`` of the repository (:func:`studies_dir`); :func:`memo` in every later process (the
+claim tests, the book's kernels, JupyterLab, ``python -m attnbook figures``) reads a result from there before
+computing it. Only that command writes the folder (:class:`writing_studies`): a test or a chapter computes what is
+missing in memory and stores nothing. An entry is keyed by the function, its arguments (plain numbers, strings and
+tuples of them; other calls are never stored) and :func:`fingerprint`, a hash of the source files of attnlib and
+attnbook and of the installed numerical libraries' versions, so a changed line of either never reads an old result.
+Outside a checkout of the book's repository (an installed wheel) there is no artifact and nothing is read.
 """
 from __future__ import annotations
 
@@ -52,7 +55,9 @@ def freeze(obj: Any) -> Any:
     """``obj`` with every numpy array inside it made read-only (containers rebuilt as immutable ones).
 
     Arrays are flagged read-only in place; lists/tuples become tuples, dicts ``MappingProxyType``; dataclass
-    instances have their array fields frozen (use ``frozen=True`` dataclasses for the results themselves).
+    instances have their fields frozen the same way; the list and dict fields of the book's results (dataclasses of
+    ``attnbook``, fields set by ``__init__``) are replaced by their immutable copies, while the library's objects
+    (``AttentionData``, ``Trajectory``) keep their own state (use ``frozen=True`` dataclasses for results).
     """
     if isinstance(obj, np.ndarray):
         obj.setflags(write=False)
@@ -67,7 +72,10 @@ def freeze(obj: Any) -> Any:
         return MappingProxyType({k: freeze(v) for k, v in obj.items()})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
-            freeze(getattr(obj, f.name))
+            value = getattr(obj, f.name)
+            frozen = freeze(value)
+            if frozen is not value and f.init and type(obj).__module__.startswith("attnbook."):
+                object.__setattr__(obj, f.name, frozen)  # a table of a book result: its immutable copy
         return obj
     if hasattr(obj, "__dict__") and type(obj).__module__.startswith(("attnlib", "attnbook")):
         for v in vars(obj).values():
@@ -175,16 +183,38 @@ def background(*funcs: Callable) -> None:
         threading.Thread(target=lambda: [job() for job in jobs], name="attnlib-background", daemon=True).start()
 
 
-# -- the on-disk copy (ATTNLIB_CACHE_DIR) -----------------------------------------------------------------------
+# -- the studies artifact (_build/studies) ---------------------------------------------------------------------
 
-CACHE_ENV = "ATTNLIB_CACHE_DIR"
+#: Names the artifact's folder explicitly (a path, or ``off`` for none), instead of the repository's
+#: ``_build/studies``: ``benchmarks/chapters.py`` sets ``off`` to time chapters cold.
+STUDIES_ENV = "ATTNBOOK_STUDIES"
 _ABSENT = object()
 _PAUSED = [0]  # > 0 inside disk_cache_paused()
+_WRITING: list[Path] = []  # the folders of the writing_studies() blocks entered, innermost last
 _PLAIN = (bool, int, float, str, type(None), np.integer, np.floating, np.bool_)
 
 
 def _plain(x: Any) -> bool:
     return isinstance(x, _PLAIN) or (isinstance(x, tuple) and all(_plain(v) for v in x))
+
+
+def repository_root() -> Path | None:
+    """The checkout of the book's repository this attnbook runs from (it has ``_toc.yml`` beside the package);
+    ``None`` for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "_toc.yml").is_file() and (root / "attnbook").is_dir() else None
+
+
+def studies_dir() -> Path | None:
+    """The studies artifact's folder: the one :class:`writing_studies` names, else ``ATTNBOOK_STUDIES`` if set
+    (``off`` or empty: none), else ``<repository>/_build/studies`` in a checkout of the repository, else ``None``."""
+    if _WRITING:
+        return _WRITING[-1]
+    env = os.environ.get(STUDIES_ENV)
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0") else Path(env)
+    root = repository_root()
+    return None if root is None else root / "_build" / "studies"
 
 
 @functools.lru_cache(maxsize=None)
@@ -208,12 +238,12 @@ def fingerprint() -> str:
 
 
 def _disk_path(func: Callable, args: tuple, kwargs: dict) -> Path | None:
-    """Where ``func(*args, **kwargs)`` is kept on disk; ``None`` when there is no disk cache for this call."""
-    folder = os.environ.get(CACHE_ENV)
-    if not folder or _PAUSED[0] or not _plain(args) or not _plain(tuple(kwargs.values())):
+    """Where ``func(*args, **kwargs)`` is kept in the artifact; ``None`` when this call has no place there."""
+    folder = studies_dir()
+    if folder is None or _PAUSED[0] or not _plain(args) or not _plain(tuple(kwargs.values())):
         return None
     call = repr((args, sorted(kwargs.items()), active_perturbation())).encode()
-    return (Path(folder) / fingerprint() / f"{func.__module__}.{func.__qualname__}"
+    return (folder / fingerprint() / f"{func.__module__}.{func.__qualname__}"
             / f"{hashlib.sha256(call).hexdigest()[:32]}.pkl")
 
 
@@ -238,7 +268,7 @@ def _disk_load(path: Path | None) -> Any:
 
 
 def _disk_store(path: Path | None, value: Any) -> None:
-    if path is None:
+    if path is None or not _WRITING:
         return
     try:
         blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -251,8 +281,8 @@ def _disk_store(path: Path | None, value: Any) -> None:
 
 
 class disk_cache_paused:
-    """Context manager: inside it :func:`memo` neither reads nor writes ``ATTNLIB_CACHE_DIR`` (the tests use it
-    around every test that monkeypatches, so that a patched computation is never stored for other processes)."""
+    """Context manager: inside it :func:`memo` neither reads nor writes the studies artifact (the tests use it
+    around every test that monkeypatches, so that a patched computation never reads a result of unpatched code)."""
 
     def __enter__(self):
         _PAUSED[0] += 1
@@ -262,6 +292,32 @@ class disk_cache_paused:
         _PAUSED[0] -= 1
 
 
+class writing_studies:
+    """Context manager: inside it :func:`memo` reads and also writes the studies artifact in ``folder`` (default:
+    :func:`studies_dir`). Only ``python -m attnbook studies`` (:mod:`attnbook.artifact`) uses it, on its workers;
+    everywhere else the artifact is read-only.
+
+    Raises
+    ------
+    RuntimeError
+        When there is no folder (an installed wheel, or ``ATTNBOOK_STUDIES=off``).
+    """
+
+    def __init__(self, folder: Path | str | None = None):
+        folder = studies_dir() if folder is None else Path(folder)
+        if folder is None:
+            raise RuntimeError("no studies artifact here: attnbook does not run from a checkout of the book's "
+                               f"repository, or {STUDIES_ENV} is off")
+        self.folder = folder
+
+    def __enter__(self):
+        _WRITING.append(self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _WRITING.pop()
+
+
 def clear_all() -> None:
     """Empty every :func:`memo` cache (tests use it to check that results do not depend on call order)."""
     for m in _MEMOS:
@@ -269,7 +325,8 @@ def clear_all() -> None:
 
 
 def default_workers() -> int:
-    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set, else the usable cores (at most 4)."""
+    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set, else the usable cores (at most 4). The
+    number never changes a result."""
     env = os.environ.get("ATTNLIB_WORKERS")
     if env:
         return max(1, int(env))
@@ -285,7 +342,7 @@ def default_workers() -> int:
 POOL_PRELOAD = ["attnlib", "cvxpy"]
 
 
-def _context():
+def process_context():
     """The ``forkserver`` start method, preloading :data:`POOL_PRELOAD` (``fork`` where there is no forkserver).
 
     Plain ``fork`` copies the parent's threads' locks: after a conic solver (Clarabel) has run in the parent, a
@@ -315,7 +372,7 @@ def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None
     from concurrent.futures import ProcessPoolExecutor
 
     try:
-        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=_context())
+        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=process_context())
     except (OSError, ValueError, ImportError, NotImplementedError):
         return [func(x) for x in items]
     state = active_perturbation()  # workers compute under the caller's perturbed_inputs, if any

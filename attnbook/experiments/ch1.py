@@ -7,6 +7,9 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.ch1` draws them).
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
 from attnlib.data import AttentionData, make_generic_data
@@ -76,7 +79,32 @@ def make_mirrored_data(data: AttentionData | None = None, sample: int = 0) -> At
     return AttentionData(X, z, y, data.v)
 
 
-def compute_phi_along_ray(scales=None, data: AttentionData | None = None) -> dict:
+@dataclass(frozen=True)
+class PhiAlongRay:
+    """``y_i Phi(c W_F)`` along the ray through the Frobenius SVM solution (:func:`compute_phi_along_ray`).
+
+    Attributes
+    ----------
+    c : numpy.ndarray, shape (m,)
+        The factors ``c``.
+    yPhi : numpy.ndarray, shape (m, n)
+        The outputs ``y_i Phi(c W_F)``.
+    gamma : numpy.ndarray, shape (n, L)
+        The token scores.
+    uniform : numpy.ndarray, shape (n,)
+        The score average (``y_i Phi`` at ``W = 0``).
+    attention : numpy.ndarray, shape (m, n, L)
+        The attention at each ``c W_F``.
+    """
+
+    c: np.ndarray
+    yPhi: np.ndarray
+    gamma: np.ndarray
+    uniform: np.ndarray
+    attention: np.ndarray
+
+
+def compute_phi_along_ray(scales=None, data: AttentionData | None = None) -> PhiAlongRay:
     """``y_i Phi(c W_F)`` along the ray through the Frobenius SVM solution ``W_F``.
 
     Parameters
@@ -88,17 +116,15 @@ def compute_phi_along_ray(scales=None, data: AttentionData | None = None) -> dic
 
     Returns
     -------
-    dict
-        ``c`` (m,), ``yPhi`` (m, n) the outputs ``y_i Phi``, ``gamma`` (n, L), ``uniform`` (n,) the score average
-        (``y_i Phi`` at ``W = 0``), ``attention`` (m, n, L).
+    PhiAlongRay
+        The outputs, scores and attention along the ray.
     """
     data = make_toy_data() if data is None else data
     c = np.linspace(0.0, 12.0, 97) if scales is None else np.asarray(scales, dtype=float)
     W_F = solve_svm(data, "fro").W
     att = np.array([attention(data, s * W_F) for s in c])
     yphi = np.array([data.y * predict(data, s * W_F) for s in c])
-    return {"c": c, "yPhi": yphi, "gamma": np.array(data.gamma), "uniform": data.gamma.mean(axis=1),
-            "attention": att}
+    return PhiAlongRay(c=c, yPhi=yphi, gamma=np.array(data.gamma), uniform=data.gamma.mean(axis=1), attention=att)
 
 
 @memo
@@ -108,15 +134,53 @@ def toy_flow(t_end: float = 1e300) -> Trajectory:
     return gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(t_end))
 
 
-def compute_loss_flow(t_end: float = 1e300) -> dict:
+@dataclass(frozen=True)
+class LossFlow:
+    """Excess loss and attention on the optimal tokens along the toy flow (:func:`compute_loss_flow`).
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (m,)
+        The saved times.
+    excess : numpy.ndarray, shape (m,)
+        ``L(W(t)) - L*``.
+    prediction : numpy.ndarray, shape (m,)
+        The 1/t prediction ``||W_F||_F^2 / t`` (``inf`` at ``t = 0``).
+    ratio : numpy.ndarray, shape (m,)
+        Measured / predicted excess loss.
+    sigma_opt : numpy.ndarray, shape (m, n)
+        Attention on each optimal token.
+    margin : numpy.ndarray, shape (m,)
+        The margin of ``W(t)``.
+    L_star : float
+        The infimum ``L*`` of the loss.
+    L0 : float
+        The loss at ``W = 0``.
+    cos_fro : numpy.ndarray, shape (m,)
+        Cosine of ``W(t)`` with ``W_F``.
+    nfev : int
+        Gradient evaluations of the flow.
+    """
+
+    t: np.ndarray
+    excess: np.ndarray
+    prediction: np.ndarray
+    ratio: np.ndarray
+    sigma_opt: np.ndarray
+    margin: np.ndarray
+    L_star: float
+    L0: float
+    cos_fro: np.ndarray
+    nfev: int
+
+
+def compute_loss_flow(t_end: float = 1e300) -> LossFlow:
     """Excess loss and attention on the optimal tokens along the toy flow, with the 1/t prediction.
 
     Returns
     -------
-    dict
-        ``t`` (m,), ``excess`` (m,) ``L(W(t)) - L*``, ``prediction`` (m,) ``||W_F||_F^2 / t``, ``ratio`` (m,)
-        measured / predicted, ``sigma_opt`` (m, n) attention on each optimal token, ``margin`` (m,),
-        ``L_star``, ``L0`` the loss at ``W = 0``, ``cos_fro`` (m,) cosine of ``W(t)`` with ``W_F``.
+    LossFlow
+        The excess loss against its prediction, the attention on the optimal tokens and the cosine with ``W_F``.
     """
     traj = toy_flow(t_end)
     data = traj.data
@@ -124,33 +188,60 @@ def compute_loss_flow(t_end: float = 1e300) -> dict:
     with np.errstate(divide="ignore"):
         pred = np.where(traj.t > 0, sol.value ** 2 / traj.t, np.inf)
     sig = np.array([attention(data, W)[np.arange(data.n), data.opt] for W in traj.W])
-    return {"t": traj.t, "excess": traj.excess_loss, "prediction": pred, "ratio": traj.excess_loss / pred,
-            "sigma_opt": sig, "margin": traj.margin, "L_star": min_loss(data), "L0": traj.loss[0],
-            "cos_fro": traj.cosine_to(sol.W), "nfev": traj.nfev}
+    return LossFlow(t=traj.t, excess=traj.excess_loss, prediction=pred, ratio=traj.excess_loss / pred,
+                    sigma_opt=sig, margin=traj.margin, L_star=min_loss(data), L0=traj.loss[0],
+                    cos_fro=traj.cosine_to(sol.W), nfev=traj.nfev)
+
+
+@dataclass(frozen=True)
+class SVMPlane:
+    """The diagonal attention SVM of the toy data in the ``beta`` plane, and two flows' normalised paths
+    (:func:`compute_svm_plane`).
+
+    Attributes
+    ----------
+    B : numpy.ndarray, shape (n(L-1), 2)
+        The constraint rows ``B_il``.
+    l1, l2 : numpy.ndarray, shape (2,)
+        The l1- and l2-SVM solutions.
+    path_beta, path_xi : numpy.ndarray, shape (m, 2)
+        The margin-normalised ``beta(t) / mu(t)`` of gradient flow on ``beta`` (from 0) and on ``(xi_k, xi_q)``
+        (from init (5)), where ``mu > 0``.
+    dist_beta_l2, dist_xi_l1 : float
+        Distance of each path's endpoint to its predicted solution.
+    """
+
+    B: np.ndarray
+    l1: np.ndarray
+    l2: np.ndarray
+    path_beta: np.ndarray
+    path_xi: np.ndarray
+    dist_beta_l2: float
+    dist_xi_l1: float
 
 
 @memo
-def compute_svm_plane(t_end: float = 1e300) -> dict:
+def compute_svm_plane(t_end: float = 1e300) -> SVMPlane:
     """The diagonal attention SVM of the toy data in the ``beta`` plane, and two flows' normalised paths.
 
     Returns
     -------
-    dict
-        ``B`` (n(L-1), 2) constraint rows, ``l1``/``l2`` (2,) SVM solutions, ``path_beta``/``path_xi`` (m, 2) the
-        margin-normalised ``beta(t)/mu(t)`` of gradient flow on ``beta`` (from 0) and on ``(xi_k, xi_q)`` (from
-        init (5)) where ``mu > 0``, and the cosines of their endpoints with their predicted solutions.
+    SVMPlane
+        The constraint rows, the two SVM solutions, the two flows' paths and their endpoints' distances to their
+        predicted solutions.
     """
     data = make_toy_data()
     l1, l2 = solve_svm(data, "l1"), solve_svm(data, "l2")
-    out = {"B": np.array(data.B), "l1": np.array(l1.beta), "l2": np.array(l2.beta)}
+    B, l1_beta, l2_beta = np.array(data.B), np.array(l1.beta), np.array(l2.beta)
+    paths = {}
     for name, param, init in (("beta", "beta", np.zeros(data.d)), ("xi", "xi", default_init(data, "xi", seed=None))):
         traj = gradient_flow(data, param, init, log_t_end=np.log(t_end))
         ok = traj.margin > 0
         path = np.array([np.diag(W) for W in traj.W[ok]]) / traj.margin[ok, None]
-        out[f"path_{name}"] = path
-    out["dist_beta_l2"] = float(np.linalg.norm(out["path_beta"][-1] - out["l2"]))
-    out["dist_xi_l1"] = float(np.linalg.norm(out["path_xi"][-1] - out["l1"]))
-    return out
+        paths[name] = path
+    return SVMPlane(B=B, l1=l1_beta, l2=l2_beta, path_beta=paths["beta"], path_xi=paths["xi"],
+                    dist_beta_l2=float(np.linalg.norm(paths["beta"][-1] - l2_beta)),
+                    dist_xi_l1=float(np.linalg.norm(paths["xi"][-1] - l1_beta)))
 
 
 #: A sample selects a non-optimal token only if some other token's attention exceeds the optimal token's by more
@@ -158,7 +249,33 @@ def compute_svm_plane(t_end: float = 1e300) -> dict:
 SELECTION_TOL = 1e-3
 
 
-def selection_outcome(data: AttentionData, W: np.ndarray, tol: float = SELECTION_TOL) -> dict:
+@dataclass(frozen=True)
+class SelectionOutcome:
+    """Which samples' attention selects the optimal token, a non-optimal one, or neither (:func:`selection_outcome`).
+
+    Attributes
+    ----------
+    wrong, tie, right : numpy.ndarray of bool, shape (n,)
+        Exactly one true per sample.
+    n_wrong, n_tie, n_right : int
+        Their counts.
+    sigma_opt : numpy.ndarray, shape (n,)
+        Attention on each sample's optimal token.
+    sigma_other : numpy.ndarray, shape (n,)
+        The largest non-optimal weight of each sample.
+    """
+
+    wrong: np.ndarray
+    tie: np.ndarray
+    right: np.ndarray
+    n_wrong: int
+    n_tie: int
+    n_right: int
+    sigma_opt: np.ndarray
+    sigma_other: np.ndarray
+
+
+def selection_outcome(data: AttentionData, W: np.ndarray, tol: float = SELECTION_TOL) -> SelectionOutcome:
     """Which samples' attention at ``W`` selects the optimal token, a non-optimal one, or neither (a tie).
 
     ``argmax(attention) != opt`` is not a property of the problem when a sample attends uniformly: then the
@@ -168,10 +285,8 @@ def selection_outcome(data: AttentionData, W: np.ndarray, tol: float = SELECTION
 
     Returns
     -------
-    dict
-        ``wrong``, ``tie``, ``right`` (each ``(n,)`` bool, exactly one true per sample) and their counts
-        ``n_wrong``, ``n_tie``, ``n_right``; ``sigma_opt`` (n,) and ``sigma_other`` (n,) the largest non-optimal
-        weight.
+    SelectionOutcome
+        The three masks, their counts and the weights compared.
     """
     att = attention(data, W)
     idx = np.arange(data.n)
@@ -182,26 +297,82 @@ def selection_outcome(data: AttentionData, W: np.ndarray, tol: float = SELECTION
     wrong = s_other > s_opt + tol
     right = s_opt > s_other + tol
     tie = ~wrong & ~right
-    return {"wrong": wrong, "tie": tie, "right": right, "n_wrong": int(wrong.sum()), "n_tie": int(tie.sum()),
-            "n_right": int(right.sum()), "sigma_opt": s_opt, "sigma_other": s_other}
+    return SelectionOutcome(wrong=wrong, tie=tie, right=right, n_wrong=int(wrong.sum()), n_tie=int(tie.sum()),
+                            n_right=int(right.sum()), sigma_opt=s_opt, sigma_other=s_other)
 
 
 BROKEN_GENERIC_SEED = 5  # make_generic_data(6, 8, 10, seed=5): the flow from 0 settles on a wrong token
 MIRRORED_T_END = 1e8  # without separability the log-time flow turns stiff (the gradient vanishes in some directions)
 
 
+@dataclass(frozen=True)
+class BrokenRun:
+    """Gradient flow on ``W`` from 0 on one data set of :func:`compute_broken`.
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (m,)
+        The saved times.
+    excess : numpy.ndarray, shape (m,)
+        ``L(W(t)) - L*``.
+    norm : numpy.ndarray, shape (m,)
+        ``||W(t)||_F``.
+    W_final : numpy.ndarray, shape (d, d)
+        ``W`` at the last saved time.
+    wrong : int
+        The number of samples whose final attention selects a non-optimal token by more than ``SELECTION_TOL``
+        (:func:`selection_outcome`).
+    tie : int
+        The number of samples attending (near) uniformly, where no token leads by more than that.
+    data : AttentionData
+        The data set.
+    prediction : numpy.ndarray, shape (m,), or None
+        For the toy data, the law ``||W_F||_F^2 / t``; None for the others (they have no ``W_F``).
+    """
+
+    t: np.ndarray
+    excess: np.ndarray
+    norm: np.ndarray
+    W_final: np.ndarray
+    wrong: int
+    tie: int
+    data: AttentionData
+    prediction: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BrokenAssumptions:
+    """The flow from 0 where Assumptions 1-3 hold and where one of them fails (:func:`compute_broken`).
+
+    Attributes
+    ----------
+    toy : BrokenRun
+        The toy data (Assumptions 1-3 hold); its ``prediction`` is set.
+    mirrored : BrokenRun
+        The toy data with a mirrored sample (Assumption 1 fails), run to ``MIRRORED_T_END``.
+    generic : BrokenRun
+        Generic Gaussian data, seed ``BROKEN_GENERIC_SEED`` (Assumption 2 fails).
+    """
+
+    toy: BrokenRun
+    mirrored: BrokenRun
+    generic: BrokenRun
+
+    @property
+    def runs(self) -> tuple[tuple[str, BrokenRun], ...]:
+        """``(name, run)`` for "toy", "mirrored" and "generic", in this order."""
+        return (("toy", self.toy), ("mirrored", self.mirrored), ("generic", self.generic))
+
+
 @memo
-def compute_broken(t_end: float = 1e300) -> dict:
+def compute_broken(t_end: float = 1e300) -> BrokenAssumptions:
     """Gradient flow on ``W`` from 0 on three data sets: the toy data (Assumptions 1-3 hold), its mirrored
     version (Assumption 1 fails) and generic Gaussian data (Assumption 2 fails).
 
     Returns
     -------
-    dict
-        For each of "toy", "mirrored", "generic": ``t`` (m,), ``excess`` (m,), ``wrong`` the number of samples
-        whose final attention selects a non-optimal token by more than ``SELECTION_TOL`` (:func:`selection_outcome`),
-        ``tie`` the number attending (near) uniformly, where no token leads by more than that, ``norm`` (m,)
-        ``||W(t)||_F``, ``W_final`` (d, d), ``data``; "toy" also ``prediction`` (m,) the law ``||W_F||_F^2 / t``.
+    BrokenAssumptions
+        One :class:`BrokenRun` for each of "toy", "mirrored", "generic".
     """
     sets = {"toy": make_toy_data(), "mirrored": make_mirrored_data(),
             "generic": make_generic_data(6, 8, 10, BROKEN_GENERIC_SEED)}
@@ -213,11 +384,11 @@ def compute_broken(t_end: float = 1e300) -> dict:
             end = min(t_end, MIRRORED_T_END) if name == "mirrored" else t_end
             traj = gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(end), rtol=1e-6)
         sel = selection_outcome(data, traj.final())
-        out[name] = {"t": traj.t, "excess": traj.excess_loss, "norm": np.linalg.norm(traj.W, axis=(1, 2)),
-                     "W_final": traj.final(), "wrong": sel["n_wrong"], "tie": sel["n_tie"], "data": data}
+        out[name] = BrokenRun(t=traj.t, excess=traj.excess_loss, norm=np.linalg.norm(traj.W, axis=(1, 2)),
+                              W_final=traj.final(), wrong=sel.n_wrong, tie=sel.n_tie, data=data)
     with np.errstate(divide="ignore"):
-        out["toy"]["prediction"] = solve_svm(sets["toy"], "fro").value ** 2 / out["toy"]["t"]
-    return out
+        out["toy"] = dataclasses.replace(out["toy"], prediction=solve_svm(sets["toy"], "fro").value ** 2 / out["toy"].t)
+    return BrokenAssumptions(toy=out["toy"], mirrored=out["mirrored"], generic=out["generic"])
 
 
 WIDGET_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -240,19 +411,40 @@ def direction_at(angle: float) -> np.ndarray:
     return np.cos(a) * W_F + np.sin(a) * P
 
 
+@dataclass(frozen=True)
+class LossAlongRay:
+    """Excess loss and margin along the ray ``W = c D(angle)`` (:func:`compute_ray`).
+
+    Attributes
+    ----------
+    c : numpy.ndarray, shape (m,)
+        The factors ``c``.
+    excess : numpy.ndarray, shape (m,)
+        ``L(c D) - L*``.
+    mu_dir : float
+        The margin of ``D(angle)`` (1 at angle 0).
+    prediction : numpy.ndarray, shape (m,)
+        The large-``c`` law ``excess(c_ref) exp(-mu_dir (c - c_ref))`` (meaningful when ``mu_dir > 0``).
+    """
+
+    c: np.ndarray
+    excess: np.ndarray
+    mu_dir: float
+    prediction: np.ndarray
+
+
 @memo
-def cached_ray(angle: float) -> dict:
+def cached_ray(angle: float) -> LossAlongRay:
     return compute_ray(angle, np.linspace(0.0, 20.0, 81))
 
 
-def compute_ray(angle: float, scales=None) -> dict:
+def compute_ray(angle: float, scales=None) -> LossAlongRay:
     """Excess loss and margin along the ray ``W = c D(angle)``.
 
     Returns
     -------
-    dict
-        ``c`` (m,), ``excess`` (m,), ``mu_dir`` the margin of ``D(angle)`` (1 at angle 0), ``prediction`` (m,)
-        the large-``c`` law ``excess(c_ref) exp(-mu_dir (c - c_ref))`` (meaningful when ``mu_dir > 0``).
+    LossAlongRay
+        The excess loss along the ray, the direction's margin and the large-``c`` law.
     """
     data = make_toy_data()
     D = direction_at(angle)
@@ -261,4 +453,4 @@ def compute_ray(angle: float, scales=None) -> dict:
     mu = margin(data, D)
     ref = np.searchsorted(c, 12.0)
     pred = exc[ref] * np.exp(-mu * (c - c[ref]))
-    return {"c": c, "excess": exc, "mu_dir": mu, "prediction": pred}
+    return LossAlongRay(c=c, excess=exc, mu_dir=mu, prediction=pred)

@@ -8,6 +8,8 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.ch2` draws them).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from attnlib.data import AttentionData, make_generic_data
@@ -89,19 +91,58 @@ peers_data = tarzanagh_data
 peers_flow = tarzanagh_flow
 
 
+@dataclass(frozen=True)
+class SeedSummary:
+    """One seed's flow against the Frobenius and nuclear SVM solutions (:func:`seed_summary`).
+
+    Attributes
+    ----------
+    log10_t : numpy.ndarray, shape (m,)
+        ``log10 t`` of the saved times (``-inf`` at ``t = 0``).
+    cos_fro, cos_nuc : numpy.ndarray, shape (m,)
+        Cosines of ``W(t)`` with the Frobenius and the nuclear SVM solution.
+    excess : numpy.ndarray, shape (m,)
+        ``L(W(t)) - L*``.
+    wrong : int
+        Number of samples whose final attention peaks on a non-optimal token.
+    local : bool
+        True when the flow settled on a locally optimal selection (``wrong > 0`` or final excess loss
+        > ``EXCESS_TOL``).
+    sv_limit : numpy.ndarray, shape (d,)
+        Singular values of the final ``W`` scaled to margin 1 (to the Frobenius SVM's norm when the final margin is
+        negative).
+    sv_fro, sv_nuc : numpy.ndarray, shape (d,)
+        Singular values of the two SVM solutions.
+    margin : float
+        The final margin.
+    nfev : int
+        Gradient evaluations of the flow.
+    cos_fro_nuc : float
+        Cosine between the two SVM solutions.
+    """
+
+    log10_t: np.ndarray
+    cos_fro: np.ndarray
+    cos_nuc: np.ndarray
+    excess: np.ndarray
+    wrong: int
+    local: bool
+    sv_limit: np.ndarray
+    sv_fro: np.ndarray
+    sv_nuc: np.ndarray
+    margin: float
+    nfev: int
+    cos_fro_nuc: float
+
+
 @memo
-def seed_summary(seed: int, n: int = 6, L: int = 8, d: int = 10) -> dict:
+def seed_summary(seed: int, n: int = 6, L: int = 8, d: int = 10) -> SeedSummary:
     """One seed's flow against the Frobenius and nuclear SVM solutions.
 
     Returns
     -------
-    dict
-        ``log10_t`` (m,), ``cos_fro``/``cos_nuc`` (m,) cosines of ``W(t)`` with the two solutions, ``excess``
-        (m,), ``wrong`` number of samples whose final attention peaks on a non-optimal token, ``local`` True when
-        the flow settled on a locally optimal selection (``wrong > 0`` or final excess loss > ``EXCESS_TOL``),
-        ``sv_limit``/``sv_fro``/``sv_nuc`` (d,) singular values of the final ``W`` scaled to margin 1 (to the
-        Frobenius SVM's norm when the final margin is negative) and of the two solutions, ``margin`` (final),
-        ``nfev``.
+    SeedSummary
+        The cosines with the two solutions along the flow, the outcome and the singular values of the limit.
     """
     traj = tarzanagh_flow(seed, n, L, d)
     data = traj.data
@@ -112,57 +153,132 @@ def seed_summary(seed: int, n: int = 6, L: int = 8, d: int = 10) -> dict:
     W_hat = W / mu if mu > 0 else W * F.value / np.linalg.norm(W)
     with np.errstate(divide="ignore"):
         log10_t = traj.log_t / np.log(10.0)
-    return {"log10_t": log10_t, "cos_fro": traj.cosine_to(F.W), "cos_nuc": traj.cosine_to(N.W),
-            "excess": traj.excess_loss, "wrong": wrong,
-            "local": bool(wrong > 0 or traj.excess_loss[-1] > EXCESS_TOL),
-            "sv_limit": singular_values(W_hat), "sv_fro": singular_values(F.W), "sv_nuc": singular_values(N.W),
-            "margin": float(mu), "nfev": traj.nfev, "cos_fro_nuc": float(np.vdot(F.W, N.W) /
-                                                                          (F.value * np.linalg.norm(N.W)))}
+    return SeedSummary(log10_t=log10_t, cos_fro=traj.cosine_to(F.W), cos_nuc=traj.cosine_to(N.W),
+                       excess=traj.excess_loss, wrong=wrong,
+                       local=bool(wrong > 0 or traj.excess_loss[-1] > EXCESS_TOL),
+                       sv_limit=singular_values(W_hat), sv_fro=singular_values(F.W), sv_nuc=singular_values(N.W),
+                       margin=float(mu), nfev=traj.nfev,
+                       cos_fro_nuc=float(np.vdot(F.W, N.W) / (F.value * np.linalg.norm(N.W))))
 
 
-def compute_seed_sweep(seeds=tuple(range(N_SEEDS)), n: int = 6, L: int = 8, d: int = 10) -> dict:
+@dataclass(frozen=True)
+class SeedSweep:
+    """Cosines with the two SVM solutions over seeds, split into global and locally optimal outcomes
+    (:func:`compute_seed_sweep`).
+
+    Attributes
+    ----------
+    seeds : numpy.ndarray, shape (S,)
+        The seeds.
+    log10_t : numpy.ndarray, shape (m,)
+        ``log10 t`` of the saved times (the same for every seed).
+    cos_fro, cos_nuc : numpy.ndarray, shape (S, m)
+        Cosines of ``W(t)`` with the Frobenius and the nuclear SVM solution, per seed.
+    local : numpy.ndarray of bool, shape (S,)
+        Whether each seed settled on a locally optimal selection (:class:`SeedSummary`).
+    wrong : numpy.ndarray, shape (S,)
+        Number of samples whose final attention peaks on a non-optimal token.
+    final_excess : numpy.ndarray, shape (S,)
+        The final excess loss.
+    cos_fro_final, cos_nuc_final : numpy.ndarray, shape (S,)
+        The final cosines.
+    """
+
+    seeds: np.ndarray
+    log10_t: np.ndarray
+    cos_fro: np.ndarray
+    cos_nuc: np.ndarray
+    local: np.ndarray
+    wrong: np.ndarray
+    final_excess: np.ndarray
+    cos_fro_final: np.ndarray
+    cos_nuc_final: np.ndarray
+
+
+def compute_seed_sweep(seeds=tuple(range(N_SEEDS)), n: int = 6, L: int = 8, d: int = 10) -> SeedSweep:
     """Cosines with the two SVM solutions over seeds, split into global and locally optimal outcomes.
 
     Returns
     -------
-    dict
-        ``seeds`` (S,), ``log10_t`` (m,), ``cos_fro``/``cos_nuc`` (S, m), ``local`` (S,) bool, ``wrong`` (S,),
-        ``final_excess`` (S,), ``cos_fro_final``/``cos_nuc_final`` (S,).
+    SeedSweep
+        The per-seed cosines along the flows, outcomes and final values.
     """
     prefetch([(s, n, L, d) for s in seeds])
     rows = [seed_summary(s, n, L, d) for s in seeds]
-    return {"seeds": np.array(seeds), "log10_t": rows[0]["log10_t"],
-            "cos_fro": np.array([r["cos_fro"] for r in rows]), "cos_nuc": np.array([r["cos_nuc"] for r in rows]),
-            "local": np.array([r["local"] for r in rows]), "wrong": np.array([r["wrong"] for r in rows]),
-            "final_excess": np.array([r["excess"][-1] for r in rows]),
-            "cos_fro_final": np.array([r["cos_fro"][-1] for r in rows]),
-            "cos_nuc_final": np.array([r["cos_nuc"][-1] for r in rows])}
+    return SeedSweep(seeds=np.array(seeds), log10_t=rows[0].log10_t,
+                     cos_fro=np.array([r.cos_fro for r in rows]), cos_nuc=np.array([r.cos_nuc for r in rows]),
+                     local=np.array([r.local for r in rows]), wrong=np.array([r.wrong for r in rows]),
+                     final_excess=np.array([r.excess[-1] for r in rows]),
+                     cos_fro_final=np.array([r.cos_fro[-1] for r in rows]),
+                     cos_nuc_final=np.array([r.cos_nuc[-1] for r in rows]))
+
+
+@dataclass(frozen=True)
+class OptimizerPath:
+    """One method's path in :func:`compute_gd_comparison`.
+
+    Attributes
+    ----------
+    margin : numpy.ndarray, shape (m,)
+        The margin along the path.
+    cos_fro : numpy.ndarray, shape (m,)
+        Cosine with the Frobenius SVM solution.
+    evals : numpy.ndarray, shape (m,)
+        Gradient evaluations so far (gradient flow: only the total is known, at the last entry; NaN elsewhere).
+    """
+
+    margin: np.ndarray
+    cos_fro: np.ndarray
+    evals: np.ndarray
+
+
+@dataclass(frozen=True)
+class GDComparison:
+    """Gradient flow, normalised GD and plain GD with the same budget of gradient evaluations
+    (:func:`compute_gd_comparison`).
+
+    Attributes
+    ----------
+    budget : int
+        The flow's gradient evaluations (each Hessian counted as ``d^2``), given to both GD runs as steps.
+    GF, NGD, GD : OptimizerPath
+        Gradient flow, normalised GD and plain GD (labels: ``GD_LABELS``).
+    """
+
+    budget: int
+    GF: OptimizerPath
+    NGD: OptimizerPath
+    GD: OptimizerPath
+
+    @property
+    def runs(self) -> tuple[tuple[str, OptimizerPath], ...]:
+        """``(name, path)`` for "GF", "NGD" and "GD", in this order."""
+        return (("GF", self.GF), ("NGD", self.NGD), ("GD", self.GD))
 
 
 @memo
-def compute_gd_comparison(seed: int = 0, lr: float = 0.1) -> dict:
+def compute_gd_comparison(seed: int = 0, lr: float = 0.1) -> GDComparison:
     """Gradient flow, normalised GD and plain GD on one seed of the setup of Tarzanagh et al.'s public notebooks,
     with the same number of gradient evaluations: the flow's, counting each Hessian its implicit solver used as the ``d^2`` gradient
     evaluations it costs by finite differences (generous to GD: the analytic one costs a few gradients).
 
     Returns
     -------
-    dict
-        For "GF", "NGD", "GD": ``margin`` (m,), ``cos_fro`` (m,), ``evals`` (m,) gradient evaluations so far
-        (GF: only the total is known, at the last entry; NaN elsewhere); and ``budget``.
+    GDComparison
+        The ``budget`` and one :class:`OptimizerPath` for each of "GF", "NGD", "GD".
     """
     traj = tarzanagh_flow(seed, *TARZANAGH_SETUP)
     data = traj.data
     F = solve_svm(data, "fro")
     budget = int(traj.nfev + traj.njev * data.d ** 2)
-    out = {"budget": budget,
-           "GF": {"margin": traj.margin, "cos_fro": traj.cosine_to(F.W),
-                  "evals": np.r_[np.full(len(traj) - 1, np.nan), budget]}}
+    gf = OptimizerPath(margin=traj.margin, cos_fro=traj.cosine_to(F.W),
+                       evals=np.r_[np.full(len(traj) - 1, np.nan), budget])
     W0 = np.zeros((data.d, data.d))
+    out = {}
     for name, normalized in (("NGD", True), ("GD", False)):
         gd = gradient_descent(data, "W", W0, lr=lr, steps=budget, normalized=normalized)
-        out[name] = {"margin": gd.margin, "cos_fro": gd.cosine_to(F.W), "evals": np.rint(gd.t / lr)}
-    return out
+        out[name] = OptimizerPath(margin=gd.margin, cos_fro=gd.cosine_to(F.W), evals=np.rint(gd.t / lr))
+    return GDComparison(budget=budget, GF=gf, NGD=out["NGD"], GD=out["GD"])
 
 
 def numerical_rank(sv: np.ndarray, tol: float = 1e-6) -> int:

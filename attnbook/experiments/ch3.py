@@ -1,12 +1,14 @@
 """Chapter 3 — the reparameterization trick for diagonal K, Q (paper §4, Lemmas 4.1, 4.2, A.1, Theorem 4.1).
 
-Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them and
+Compute functions (``compute_*``) return frozen dataclasses of read-only arrays; the figure functions draw them and
 the tests check them. Every flow is run once per setting and cached (:func:`attnbook.experiments._store.memo`).
 All experiments use the book's diagonal example (:func:`attnlib.make_diagonal_data`: n = 3, L = 3, d = 4).
 
 The chapter's computations (no drawing: :mod:`attnbook.figures.ch3` draws them).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -129,17 +131,40 @@ def dln_flow(d_: AttentionData, omega0: np.ndarray, t_eval: np.ndarray, rtol: fl
     return (wp ** 2 - wm ** 2) / 2
 
 
+@dataclass(frozen=True)
+class DLNEquivalence:
+    """Lemma 4.1: the xi-flow from init (5) against the diagonal linear network from ``w_pm(0) = omega_0``.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times of the xi-flow (to t = 1e300).
+    beta : numpy.ndarray, shape (m, d)
+        ``beta(t) = xi_k * xi_q`` of the xi-flow.
+    w : numpy.ndarray, shape (m, d)
+        ``w(t)`` of the diagonal linear network (:func:`dln_flow`) at the same times.
+    rel_err : numpy.ndarray, shape (m,)
+        ``||beta - w|| / ||beta||`` (0 at t = 0).
+    map_err : float
+        How far the map's image of ``w_pm(0)`` is from init (5).
+    """
+
+    log_t: np.ndarray
+    beta: np.ndarray
+    w: np.ndarray
+    rel_err: np.ndarray
+    map_err: float
+
+
 @memo
-def compute_equivalence(omega0: float = OMEGA0) -> dict:
+def compute_equivalence(omega0: float = OMEGA0) -> DLNEquivalence:
     """Lemma 4.1: ``beta(t)`` of the xi-flow from (5) vs ``w(t)`` of the diagonal linear network from
     ``w_pm(0) = omega_0`` (the map ``xi_k = (w_+ + w_-)/sqrt2``, ``xi_q = (w_+ - w_-)/sqrt2`` sends one start to
     the other).
 
     Returns
     -------
-    dict
-        ``log_t`` (m,), ``beta`` and ``w`` (m, d), ``rel_err`` (m,) = ``||beta - w|| / ||beta||`` (0 at t = 0),
-        ``map_err``: how far the map's image of ``w_pm(0)`` is from init (5).
+    DLNEquivalence
     """
     d_ = data()
     om = np.full(d_.d, omega0)
@@ -149,51 +174,121 @@ def compute_equivalence(omega0: float = OMEGA0) -> dict:
     rel = relative_error(w, beta, axis=1)
     xk0, xq0 = (om + om) / np.sqrt(2), (om - om) / np.sqrt(2)
     map_err = float(max(np.abs(xk0 - xi_init(omega0)[0]).max(), np.abs(xq0 - xi_init(omega0)[1]).max()))
-    return {"log_t": traj.log_t, "beta": beta, "w": w, "rel_err": rel, "map_err": map_err}
+    return DLNEquivalence(log_t=traj.log_t, beta=beta, w=w, rel_err=rel, map_err=map_err)
 
 
-def compute_stationary() -> dict:
+@dataclass(frozen=True)
+class StationaryStart:
+    """The balanced zero start against init (5).
+
+    Attributes
+    ----------
+    grad_zero : tuple of two numpy.ndarray, each shape (d,)
+        The xi-gradient ``(grad_{xi_k} L, grad_{xi_q} L)`` at ``xi_k = xi_q = 0`` (exactly 0).
+    grad_paper : tuple of two numpy.ndarray, each shape (d,)
+        The same at init (5).
+    max_W_zero_flow : float
+        ``max |W(t)|`` along the flow from 0 to t = 1e3 (exactly 0).
+    beta_end_paper : numpy.ndarray, shape (d,)
+        ``beta`` at the end of the headline flow from init (5) (log t = ``LOG_T_END``).
+    """
+
+    grad_zero: tuple
+    grad_paper: tuple
+    max_W_zero_flow: float
+    beta_end_paper: np.ndarray
+
+
+def compute_stationary() -> StationaryStart:
     """The balanced zero start ``xi_k = xi_q = 0`` is a stationary point; init (5) is not.
 
     Returns
     -------
-    dict
-        ``grad_zero``: the xi-gradient at 0 (two (d,) arrays, exactly 0); ``grad_paper``: at init (5);
-        ``max_W_zero_flow``: ``max |W(t)|`` along the flow from 0 to t = 1e3 (exactly 0);
-        ``beta_end_paper``: ``beta`` at t = 1e300 from init (5).
+    StationaryStart
     """
     d_ = data()
     z = np.zeros(d_.d)
     traj0 = gradient_flow(d_, "xi", (z, z), t_end=1e3)
-    return {"grad_zero": loss_grad_xi(d_, z, z), "grad_paper": loss_grad_xi(d_, *xi_init()),
-            "max_W_zero_flow": float(np.abs(traj0.W).max()),
-            "beta_end_paper": beta_of(xi_flow())[-1]}
+    return StationaryStart(grad_zero=loss_grad_xi(d_, z, z), grad_paper=loss_grad_xi(d_, *xi_init()),
+                           max_W_zero_flow=float(np.abs(traj0.W).max()),
+                           beta_end_paper=beta_of(xi_flow())[-1])
+
+
+@dataclass(frozen=True)
+class ClosedFormAccuracy:
+    """Lemma A.1 and the conservation law along the xi-flow to t = 1e300, per solver tolerance.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times (those of the last tolerance's flow; every tolerance saves the same grid).
+    sinh_err : dict rtol -> numpy.ndarray, shape (m,)
+        ``||omega_0^2 sinh(B phi) - xi_k xi_q|| / ||xi_k xi_q||`` (0 at t = 0).
+    cons_err : dict rtol -> numpy.ndarray, shape (m,)
+        Drift of ``xi_k^2 - xi_q^2`` (:func:`attnlib.conservation_error`).
+    nfev : dict rtol -> int
+        Gradient evaluations of the flow.
+    """
+
+    log_t: np.ndarray
+    sinh_err: dict
+    cons_err: dict
+    nfev: dict
 
 
 @memo
-def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10), omega0: float = OMEGA0) -> dict:
+def compute_closed_form(rtols: tuple[float, ...] = (1e-6, 1e-8, 1e-10),
+                        omega0: float = OMEGA0) -> ClosedFormAccuracy:
     """Lemma A.1 and the conserved ``xi_k^2 - xi_q^2``, for several solver tolerances.
 
     Returns
     -------
-    dict
-        ``log_t`` (m,), and per rtol (keys of the sub-dicts): ``sinh_err`` (m,) = ``||omega_0^2 sinh(B phi) -
-        xi_k xi_q|| / ||xi_k xi_q||`` (0 at t = 0), ``cons_err`` (m,) = :func:`attnlib.conservation_error`,
-        ``nfev``.
+    ClosedFormAccuracy
+        Keyed by the tolerances ``rtols``.
     """
-    out = {"sinh_err": {}, "cons_err": {}, "nfev": {}}
+    sinh_err, cons_err, nfev = {}, {}, {}
     for rtol in rtols:
         traj = xi_flow_1e300(rtol, omega0)
         beta = traj.params["xi_k"] * traj.params["xi_q"]
-        out["sinh_err"][rtol] = relative_error(sinh_closed_form(traj), beta, axis=1)
-        out["cons_err"][rtol] = conservation_error(traj)
-        out["nfev"][rtol] = traj.nfev
-        out["log_t"] = traj.log_t
-    return out
+        sinh_err[rtol] = relative_error(sinh_closed_form(traj), beta, axis=1)
+        cons_err[rtol] = conservation_error(traj)
+        nfev[rtol] = traj.nfev
+    return ClosedFormAccuracy(log_t=traj.log_t, sinh_err=sinh_err, cons_err=cons_err, nfev=nfev)
+
+
+@dataclass(frozen=True)
+class MirrorFlowCheck:
+    """The mirror-flow identity and erratum E6 by finite differences in ``s = log t``.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        The saved times ``s``.
+    dpsi_fd, neg_tgrad : numpy.ndarray, shape (m, d)
+        The two sides of the mirror identity: ``d/ds grad psi(beta)`` by finite differences and ``-t grad L``.
+    dbeta_fd, dbeta_fixed, dbeta_paper : numpy.ndarray, shape (m, d)
+        ``d beta/ds`` by finite differences, by the corrected formula and by the paper's eq. (27) (extra 1/n).
+    mirror_err, e6_err, paper_err : numpy.ndarray, shape (m,)
+        Relative errors: of the mirror identity, and of the corrected and the printed formula against the finite
+        differences.
+    plain_err : numpy.ndarray, shape (m,)
+        The same for the plain-GF guess ``beta' = -grad L``.
+    """
+
+    log_t: np.ndarray
+    dpsi_fd: np.ndarray
+    neg_tgrad: np.ndarray
+    dbeta_fd: np.ndarray
+    dbeta_fixed: np.ndarray
+    dbeta_paper: np.ndarray
+    mirror_err: np.ndarray
+    e6_err: np.ndarray
+    paper_err: np.ndarray
+    plain_err: np.ndarray
 
 
 @memo
-def compute_mirror(omega0: float = OMEGA0, log_t_end: float = 30.0, n_points: int = 661) -> dict:
+def compute_mirror(omega0: float = OMEGA0, log_t_end: float = 30.0, n_points: int = 661) -> MirrorFlowCheck:
     """Mirror flow ``d/dt grad psi(beta) = -grad L`` and the corrected eq. (27) (erratum E6), by finite
     differences in ``s = log t`` along a densely saved xi-flow.
 
@@ -203,11 +298,7 @@ def compute_mirror(omega0: float = OMEGA0, log_t_end: float = 30.0, n_points: in
 
     Returns
     -------
-    dict
-        ``log_t`` (m,), ``dpsi_fd``, ``neg_tgrad`` (m, d): the two sides of the mirror identity;
-        ``dbeta_fd``, ``dbeta_fixed``, ``dbeta_paper`` (m, d): beta' by finite differences, by the corrected
-        formula and by the paper's eq. (27) (extra 1/n); ``mirror_err``, ``e6_err``, ``paper_err`` (m,): relative
-        errors against the finite differences; ``plain_err``: the plain-GF guess ``beta' = -grad L``.
+    MirrorFlowCheck
     """
     d_ = data()
     s = np.linspace(-3.0, log_t_end, n_points)
@@ -223,20 +314,34 @@ def compute_mirror(omega0: float = OMEGA0, log_t_end: float = 30.0, n_points: in
     def rel(a, b):
         return np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)
 
-    return {"log_t": s, "dpsi_fd": dpsi, "neg_tgrad": -tgrad, "dbeta_fd": dbeta, "dbeta_fixed": fixed,
-            "dbeta_paper": paper, "mirror_err": rel(dpsi, -tgrad), "e6_err": rel(fixed, dbeta),
-            "paper_err": rel(paper, dbeta), "plain_err": rel(-tgrad, dbeta)}
+    return MirrorFlowCheck(log_t=s, dpsi_fd=dpsi, neg_tgrad=-tgrad, dbeta_fd=dbeta, dbeta_fixed=fixed,
+                           dbeta_paper=paper, mirror_err=rel(dpsi, -tgrad), e6_err=rel(fixed, dbeta),
+                           paper_err=rel(paper, dbeta), plain_err=rel(-tgrad, dbeta))
 
 
-def compute_e6_pointwise(omega0: float = OMEGA0) -> dict:
+@dataclass(frozen=True)
+class ErratumE6:
+    """Erratum E6 pointwise, at the saved points of the headline xi-flow after t = 0.
+
+    Attributes
+    ----------
+    fixed_err : numpy.ndarray, shape (m - 1,)
+        Relative error of the corrected eq. (27) against the flow's own ``beta'``.
+    paper_ratio : numpy.ndarray, shape (m - 1,)
+        ``||beta'_flow|| / ||beta'_paper||`` (= n if only the 1/n is spurious).
+    """
+
+    fixed_err: np.ndarray
+    paper_ratio: np.ndarray
+
+
+def compute_e6_pointwise(omega0: float = OMEGA0) -> ErratumE6:
     """Erratum E6 pointwise: the flow's own ``beta' = xi_k' xi_q + xi_k xi_q'`` against the corrected and the
     printed eq. (27), at every saved point of the headline xi-flow (in ``s = log t``, where both carry ``t``).
 
     Returns
     -------
-    dict
-        ``fixed_err`` and ``paper_ratio`` (m,): relative error of the corrected formula and the ratio
-        ``||beta'_flow|| / ||beta'_paper||`` (= n if only the 1/n is spurious).
+    ErratumE6
     """
     d_ = data()
     traj = xi_flow()
@@ -245,19 +350,36 @@ def compute_e6_pointwise(omega0: float = OMEGA0) -> dict:
         flow, fixed = beta_velocity(d_, xk, xq, OMEGA0, log_scale=s)
         fixed_err.append(np.linalg.norm(fixed - flow) / np.linalg.norm(flow))
         ratio.append(np.linalg.norm(flow) / np.linalg.norm(fixed / d_.n))
-    return {"fixed_err": np.array(fixed_err), "paper_ratio": np.array(ratio)}
+    return ErratumE6(fixed_err=np.array(fixed_err), paper_ratio=np.array(ratio))
 
 
-def compute_e4(d_e: int = 6) -> dict:
+@dataclass(frozen=True)
+class ErratumE4:
+    """Erratum E4: the zero-padded ``Diag`` construction of ``K``, ``Q`` checked at a random ``(xi_k, xi_q)``.
+
+    Attributes
+    ----------
+    W_err : float
+        ``max |K Q^T - Diag(xi_k xi_q)|``.
+    grad_err : float
+        ``max |diag(grad_K L) - grad_{xi_k} L|`` and the same for Q (the xi-gradient is the diagonal part of the
+        full one).
+    offdiag_frac : float
+        The off-diagonal share of ``||grad_Q L||`` at init (5) (the full K, Q flow would leave the diagonal: the
+        diagonal model is a constrained model).
+    """
+
+    W_err: float
+    grad_err: float
+    offdiag_frac: float
+
+
+def compute_e4(d_e: int = 6) -> ErratumE4:
     """Erratum E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded) — not ``diag`` — gives ``W = Diag(beta)``.
 
     Returns
     -------
-    dict
-        ``W_err``: ``max |K Q^T - Diag(xi_k xi_q)|``; ``grad_err``: ``max |diag(grad_K L) - grad_{xi_k} L|`` and the
-        same for Q (the xi-gradient is the diagonal part of the full one); ``offdiag_frac``: the off-diagonal share
-        of ``||grad_Q L||`` at init (5) (the full K, Q flow would leave the diagonal: the diagonal model is a
-        constrained model).
+    ErratumE4
     """
     d_ = data()
     rng = np.random.default_rng(0)
@@ -270,13 +392,38 @@ def compute_e4(d_e: int = 6) -> dict:
     gQ0 = loss_grad_KQ(d_, K0, Q0)[1]
     off = gQ0.copy()
     off[idx, idx] = 0.0
-    return {"W_err": float(np.abs(K @ Q.T - np.diag(xk * xq)).max()),
-            "grad_err": float(max(np.abs(gK[idx, idx] - gk).max(), np.abs(gQ[idx, idx] - gq).max())),
-            "offdiag_frac": float(np.linalg.norm(off) / np.linalg.norm(gQ0))}
+    return ErratumE4(W_err=float(np.abs(K @ Q.T - np.diag(xk * xq)).max()),
+                     grad_err=float(max(np.abs(gK[idx, idx] - gk).max(), np.abs(gQ[idx, idx] - gq).max())),
+                     offdiag_frac=float(np.linalg.norm(off) / np.linalg.norm(gQ0)))
+
+
+@dataclass(frozen=True)
+class ErratumE10:
+    """Erratum E10: Lemma A.1 checked for a non-constant ``omega_0``.
+
+    Attributes
+    ----------
+    omega0 : numpy.ndarray, shape (d,)
+        The per-coordinate initial scale.
+    init : tuple of two numpy.ndarray, each shape (d,)
+        The start ``(xi_k(0), xi_q(0))``.
+    sinh_err : numpy.ndarray, shape (m,)
+        Relative error of the sinh closed form, as in :class:`ClosedFormAccuracy`.
+    max_err : float
+        Its maximum.
+    cos_l1 : float
+        Cosine of ``beta`` at t = 1e300 with the l1-SVM solution.
+    """
+
+    omega0: np.ndarray
+    init: tuple
+    sinh_err: np.ndarray
+    max_err: float
+    cos_l1: float
 
 
 @memo
-def compute_e10(seed: int = 0) -> dict:
+def compute_e10(seed: int = 0) -> ErratumE10:
     """Erratum E10: Lemma A.1 for a non-constant ``omega_0`` with mixed signs and mixed zero patterns.
 
     ``omega_0`` is ``0.1 * U(0.5, 1.5)`` per coordinate; coordinates alternate between ``xi_k(0) = +-sqrt2 omega``,
@@ -284,9 +431,7 @@ def compute_e10(seed: int = 0) -> dict:
 
     Returns
     -------
-    dict
-        ``omega0`` (d,), ``init`` (two (d,) arrays), ``sinh_err`` (m,) as in :func:`compute_closed_form`,
-        ``max_err``.
+    ErratumE10
     """
     d_ = data()
     rng = np.random.default_rng(seed)
@@ -296,78 +441,162 @@ def compute_e10(seed: int = 0) -> dict:
     xk0 = np.where(on_k, sign * np.sqrt(2) * om, 0.0)
     xq0 = np.where(on_k, 0.0, sign * np.sqrt(2) * om)
     r = check_sinh_closed_form(d_, (xk0, xq0), t_end=1e300, rtol=1e-8)
-    return {"omega0": om, "init": (xk0, xq0), "sinh_err": r.sinh_err, "max_err": r.max_err,
-            "cos_l1": cosine(r.beta_final, svms()["l1"])}
+    return ErratumE10(omega0=om, init=(xk0, xq0), sinh_err=r.sinh_err, max_err=r.max_err,
+                      cos_l1=cosine(r.beta_final, svms()["l1"]))
 
 
-def compute_norm_growth() -> dict:
+@dataclass(frozen=True)
+class NormGrowth:
+    """Lemma 4.2 along the headline flows, for t >= e.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    norm_xi, mu_xi : numpy.ndarray, shape (m,)
+        ``||beta(t)||_2`` and the margin ``mu(t)`` of the xi-flow.
+    norm_beta, mu_beta : numpy.ndarray, shape (m,)
+        The same for the beta-flow (same grid).
+    l1_norm2 : float
+        ``||beta_l1||_2`` (the prediction ``||beta|| ~ ||beta_l1|| mu``).
+    """
+
+    log_t: np.ndarray
+    norm_xi: np.ndarray
+    mu_xi: np.ndarray
+    norm_beta: np.ndarray
+    mu_beta: np.ndarray
+    l1_norm2: float
+
+
+def compute_norm_growth() -> NormGrowth:
     """Lemma 4.2 along the headline flows: ``||beta(t)||_2`` and the margin ``mu(t)`` against ``log t``.
 
     Returns
     -------
-    dict
-        ``log_t`` (m,) for t >= e; ``norm_xi``, ``mu_xi`` (m,) for the xi-flow; ``norm_beta``, ``mu_beta`` for the
-        beta-flow (same grid); ``l1_norm2``: ``||beta_l1||_2`` (the prediction ``||beta|| ~ ||beta_l1|| mu``).
+    NormGrowth
     """
     tx, tb = xi_flow(), beta_flow()
     keep = tx.log_t >= 1.0
     assert np.allclose(tx.log_t, tb.log_t)
-    return {"log_t": tx.log_t[keep], "norm_xi": np.linalg.norm(beta_of(tx)[keep], axis=1), "mu_xi": tx.margin[keep],
-            "norm_beta": np.linalg.norm(beta_of(tb)[keep], axis=1), "mu_beta": tb.margin[keep],
-            "l1_norm2": float(np.linalg.norm(svms()["l1"]))}
+    return NormGrowth(log_t=tx.log_t[keep], norm_xi=np.linalg.norm(beta_of(tx)[keep], axis=1), mu_xi=tx.margin[keep],
+                      norm_beta=np.linalg.norm(beta_of(tb)[keep], axis=1), mu_beta=tb.margin[keep],
+                      l1_norm2=float(np.linalg.norm(svms()["l1"])))
 
 
-def compute_headline() -> dict:
+@dataclass(frozen=True)
+class SeparateVsCombined:
+    """Theorem 4.1's headline: the separate factors ``(xi_k, xi_q)`` against the combined ``beta``, on one grid.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    bhat : dict flow -> numpy.ndarray, shape (m, d)
+        ``beta / mu`` for the flows ``"xi"`` and ``"beta"``.
+    dist : dict flow -> dict svm -> numpy.ndarray, shape (m,)
+        Relative distance of ``bhat[flow]`` to the SVM solution ``"l1"`` or ``"l2"``.
+    cos : dict flow -> dict svm -> numpy.ndarray, shape (m,)
+        Cosine of ``beta`` with that SVM solution (NaN at ``beta = 0``).
+    l1, l2 : numpy.ndarray, shape (d,)
+        The SVM solutions.
+    """
+
+    log_t: np.ndarray
+    bhat: dict
+    dist: dict
+    cos: dict
+    l1: np.ndarray
+    l2: np.ndarray
+
+
+def compute_headline() -> SeparateVsCombined:
     """Separate ``(xi_k, xi_q)`` vs combined ``beta``: directions, cosines and distances to both SVM solutions.
 
     Returns
     -------
-    dict
-        ``log_t`` (m,); for ``p`` in ("xi", "beta"): ``bhat[p]`` (m, d) = ``beta/mu``; ``dist[p][s]`` and
-        ``cos[p][s]`` (m,) against SVM ``s`` in ("l1", "l2"); ``l1``, ``l2``: the SVM solutions (d,).
+    SeparateVsCombined
     """
     ref = svms()
-    out = {"bhat": {}, "dist": {}, "cos": {}, "l1": ref["l1"], "l2": ref["l2"]}
+    bhat, dist, cos = {}, {}, {}
     for p, traj in (("xi", xi_flow()), ("beta", beta_flow())):
         bh = beta_hat(traj)
-        out["bhat"][p] = bh
-        out["dist"][p] = {s: _rel_dist(bh, ref[s]) for s in ("l1", "l2")}
-        out["cos"][p] = {s: _cosines(beta_of(traj), ref[s]) for s in ("l1", "l2")}
-        out["log_t"] = traj.log_t
-    return out
+        bhat[p] = bh
+        dist[p] = {s: _rel_dist(bh, ref[s]) for s in ("l1", "l2")}
+        cos[p] = {s: _cosines(beta_of(traj), ref[s]) for s in ("l1", "l2")}
+    return SeparateVsCombined(log_t=traj.log_t, bhat=bhat, dist=dist, cos=cos, l1=ref["l1"], l2=ref["l2"])
 
 
-def compute_rate() -> dict:
+@dataclass(frozen=True)
+class RateToL1:
+    """The xi-flow's relative distance to the l1 solution against ``1/ln mu``, for the times with ``mu > e``.
+
+    Attributes
+    ----------
+    inv_log_mu : numpy.ndarray, shape (m,)
+        ``1 / ln mu(t)``.
+    dist_l1 : numpy.ndarray, shape (m,)
+        Relative distance of ``beta/mu`` to the l1-SVM solution.
+    log_t : numpy.ndarray, shape (m,)
+    at : dict log t -> float
+        The distance at log t = 690 (t = 1e300), 1e4, 1e5 and ``LOG_T_END`` (1e6), interpolated.
+    """
+
+    inv_log_mu: np.ndarray
+    dist_l1: np.ndarray
+    log_t: np.ndarray
+    at: dict
+
+
+def compute_rate() -> RateToL1:
     """How slowly the xi-flow approaches the l1 solution: relative distance against ``1/ln mu``.
 
     Returns
     -------
-    dict
-        ``inv_log_mu`` (m,), ``dist_l1`` (m,) for the times with ``mu > e``; ``log_t`` (m,); ``at`` : dict
-        ``log t -> distance`` at log t = 690 (t = 1e300), 1e4, 1e5 and ``LOG_T_END`` (1e6).
+    RateToL1
     """
     traj = xi_flow()
     ok = traj.margin > np.e
     dist = _rel_dist(beta_hat(traj), svms()["l1"])
     at = {lt: float(np.interp(lt, traj.log_t[ok], dist[ok])) for lt in (np.log(1e300), 1e4, 1e5, LOG_T_END)}
-    return {"inv_log_mu": 1 / np.log(traj.margin[ok]), "dist_l1": dist[ok], "log_t": traj.log_t[ok], "at": at}
+    return RateToL1(inv_log_mu=1 / np.log(traj.margin[ok]), dist_l1=dist[ok], log_t=traj.log_t[ok], at=at)
+
+
+@dataclass(frozen=True)
+class WidgetFlow:
+    """The xi-flow from one initial scale ``omega_0``, as the widget draws it.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+    mu : numpy.ndarray, shape (m,)
+        The margin ``mu(t)``.
+    bhat : numpy.ndarray, shape (m, d)
+        ``beta / mu`` (NaN while ``mu <= 0``).
+    dist_l1, dist_l2 : numpy.ndarray, shape (m,)
+        Relative distance of ``bhat`` to the l1- and the l2-SVM solution.
+    """
+
+    log_t: np.ndarray
+    mu: np.ndarray
+    bhat: np.ndarray
+    dist_l1: np.ndarray
+    dist_l2: np.ndarray
 
 
 @memo
-def compute_widget(omega0: float) -> dict:
-    """One xi-flow per ``omega0`` (log t up to 1e6, rtol 1e-6; cached): ``log_t``, ``mu``, ``bhat`` (m, d),
-    ``dist_l1``, ``dist_l2`` (m,)."""
+def compute_widget(omega0: float) -> WidgetFlow:
+    """One xi-flow per ``omega0`` (log t up to 1e6, rtol 1e-6; cached), see :class:`WidgetFlow`."""
     traj = xi_flow(omega0, log_t_end=max(WIDGET_LOG_T), rtol=1e-6)
     bh = beta_hat(traj)
     ref = svms()
-    return {"log_t": traj.log_t, "mu": traj.margin, "bhat": bh, "dist_l1": _rel_dist(bh, ref["l1"]), "dist_l2": _rel_dist(bh, ref["l2"])}
+    return WidgetFlow(log_t=traj.log_t, mu=traj.margin, bhat=bh, dist_l1=_rel_dist(bh, ref["l1"]),
+                      dist_l2=_rel_dist(bh, ref["l2"]))
 
 
 def widget_min_dist_l2(omega0: float) -> float:
     """Closest approach of the xi-flow's direction to the l2 solution (relative distance), for t >= e."""
     w = compute_widget(omega0)
-    keep = (w["log_t"] >= 1.0) & np.isfinite(w["dist_l2"])
-    return float(w["dist_l2"][keep].min())
+    keep = (w.log_t >= 1.0) & np.isfinite(w.dist_l2)
+    return float(w.dist_l2[keep].min())
 
 
 def lock_on_log_t(omega0: float) -> float:
@@ -379,8 +608,36 @@ def lock_on_log_t(omega0: float) -> float:
     return rows[0].log_t if rows else lock_on(omega0).log_t
 
 
+@dataclass(frozen=True)
+class BalancedStart:
+    """The xi-flow from a balanced nonzero start ``xi_k(0) = xi_q(0)``, against the nonnegative l1-SVM.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (5,)
+        t = 1e300 and log t = 1e4, 1e5, 1e6, 1e300.
+    beta_hat : numpy.ndarray, shape (5, d)
+        ``beta / mu`` there.
+    dist : numpy.ndarray, shape (5,)
+        Relative distance of ``beta_hat`` to ``nonneg_l1``.
+    nonneg_l1 : numpy.ndarray, shape (d,)
+        The nonnegative l1-SVM solution.
+    max_imbalance : float
+        ``max |xi_k - xi_q| / |xi_k|`` along the flow (0: the factors stay equal).
+    min_beta : float
+        The smallest ``beta_j(t)`` (>= 0: beta never changes sign).
+    """
+
+    log_t: np.ndarray
+    beta_hat: np.ndarray
+    dist: np.ndarray
+    nonneg_l1: np.ndarray
+    max_imbalance: float
+    min_beta: float
+
+
 @memo
-def compute_balanced_start(scale: float = 0.1) -> dict:
+def compute_balanced_start(scale: float = 0.1) -> BalancedStart:
     """Exercise "a balanced but nonzero start": the xi-flow from ``xi_k(0) = xi_q(0) = scale * 1`` (conserved
     imbalance 0), to ``log t = 1e300`` through the margin frame, against the nonnegative l1-SVM.
 
@@ -389,11 +646,7 @@ def compute_balanced_start(scale: float = 0.1) -> dict:
 
     Returns
     -------
-    dict
-        ``log_t`` (m,): t = 1e300 and log t = 1e4, 1e5, 1e6, 1e300; ``beta_hat`` (m, d); ``dist`` (m,): relative
-        distance of ``beta_hat`` to the nonnegative l1-SVM solution ``nonneg_l1`` (d,); ``max_imbalance``:
-        ``max |xi_k - xi_q| / |xi_k|`` along the flow (0: the factors stay equal); ``min_beta``: the smallest
-        ``beta_j(t)`` (>= 0: beta never changes sign).
+    BalancedStart
     """
     from scipy.optimize import linprog
 
@@ -408,5 +661,6 @@ def compute_balanced_start(scale: float = 0.1) -> dict:
         raise RuntimeError(f"nonnegative l1-SVM: linprog failed ({lp.message})")
     bh = beta_hat(traj)
     xk, xq = traj.params["xi_k"], traj.params["xi_q"]
-    return {"log_t": traj.log_t, "beta_hat": bh, "dist": _rel_dist(bh, lp.x), "nonneg_l1": lp.x,
-            "max_imbalance": float((np.abs(xk - xq) / np.abs(xk)).max()), "min_beta": float(beta_of(traj).min())}
+    return BalancedStart(log_t=traj.log_t, beta_hat=bh, dist=_rel_dist(bh, lp.x), nonneg_l1=lp.x,
+                         max_imbalance=float((np.abs(xk - xq) / np.abs(xk)).max()),
+                         min_beta=float(beta_of(traj).min()))

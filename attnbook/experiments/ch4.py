@@ -8,6 +8,8 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.ch4` draws them).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from attnlib.data import AttentionData, make_diagonal_data
@@ -88,23 +90,87 @@ def fit_rate(log_mu: np.ndarray, values: np.ndarray, lo: float) -> tuple[float, 
     return float(p), float(np.exp(logc))
 
 
-def compute_kkt(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> dict:
+@dataclass(frozen=True)
+class ApproximateKKT:
+    """Approximate-KKT residuals of the l1-SVM along the demo flow (:func:`compute_kkt`; paper Definition A.3).
+
+    Attributes
+    ----------
+    log_t, log_mu : numpy.ndarray, shape (m,)
+        The saved times (``log t``) and ``ln mu`` there.
+    epsilon, epsilon_prime, delta, feasibility : numpy.ndarray, shape (m,)
+        The residuals of :func:`attnlib.kkt_residuals`: stationarity (C1), ``||beta_hat - beta_check||``,
+        complementary slackness (C3), and ``min_il beta_hat^T B_il - 1`` (C2).
+    Blambda : numpy.ndarray, shape (m, d)
+        ``B lambda`` from the accumulated duals ``phi``.
+    Blambda_beta : numpy.ndarray, shape (m, d)
+        ``arcsinh(beta / omega0^2) / ln mu``.
+    lam : numpy.ndarray, shape (m, n(L-1))
+        The multipliers ``lambda = phi / ln mu``.
+    dist : numpy.ndarray, shape (m,)
+        ``||beta_hat - beta*|| / ||beta*||``.
+    cos : numpy.ndarray, shape (m,)
+        Cosine of ``beta(t)`` with ``beta*``.
+    beta_hat : numpy.ndarray, shape (m, d)
+        ``beta / mu``.
+    dual : numpy.ndarray, shape (n(L-1),)
+        The SVM's multipliers.
+    beta_l1 : numpy.ndarray, shape (d,)
+        The l1-SVM solution ``beta*``.
+    pairs : tuple of (int, int)
+        The ``(i, l)`` of each constraint.
+    C : float
+        The predicted constant (:func:`predicted_constant`).
+    rate, prefactor : float
+        The fitted ``epsilon ~ prefactor (ln mu)^rate`` for ``ln mu >= ln mu(t = 1e300)`` (:func:`fit_rate`).
+    j1e300 : int
+        Index of the saved time nearest ``t = 1e300``.
+    identity_error : float
+        ``max |Blambda - Blambda_beta|`` over times with ``ln mu >= 1``.
+    nfev : int
+        Gradient evaluations of the flow.
+    wall_time : float
+        The flow's wall time in seconds.
+    """
+
+    log_t: np.ndarray
+    log_mu: np.ndarray
+    epsilon: np.ndarray
+    epsilon_prime: np.ndarray
+    delta: np.ndarray
+    feasibility: np.ndarray
+    Blambda: np.ndarray
+    Blambda_beta: np.ndarray
+    lam: np.ndarray
+    dist: np.ndarray
+    cos: np.ndarray
+    beta_hat: np.ndarray
+    dual: np.ndarray
+    beta_l1: np.ndarray
+    pairs: tuple
+    C: float
+    rate: float
+    prefactor: float
+    j1e300: int
+    identity_error: float
+    nfev: int
+    wall_time: float
+
+
+def compute_kkt(omega0: float = OMEGA0, log_t_end: float = LOG_T_END, rtol: float = RTOL) -> ApproximateKKT:
     """Approximate-KKT residuals of the l1-SVM along the demo flow (cached); see :func:`_compute_kkt`."""
     return _compute_kkt(float(omega0), float(log_t_end), float(rtol))
 
 
 @memo
-def _compute_kkt(omega0: float, log_t_end: float, rtol: float) -> dict:
+def _compute_kkt(omega0: float, log_t_end: float, rtol: float) -> ApproximateKKT:
     """Approximate-KKT residuals of the l1-SVM along the demo flow.
 
     Returns
     -------
-    dict with arrays of shape (m,) unless noted: ``log_t``, ``log_mu``, ``epsilon``, ``epsilon_prime``,
-    ``delta``, ``feasibility``, ``Blambda`` (m, d) from ``phi``, ``Blambda_beta`` (m, d) = ``arcsinh(beta /
-    omega0^2) / ln mu``, ``lam`` (m, n(L-1)), ``dist`` = ``||beta_hat - beta*|| / ||beta*||``, ``cos``; and
-    ``beta_hat`` (m, d), ``dual`` (n(L-1),) and ``beta_l1`` (d,) of the SVM, ``pairs``, the predicted constant
-    ``C``, the fitted ``rate``/``prefactor`` of epsilon for ``ln mu >= ln mu(t = 1e300)`` and
-    ``identity_error`` = max |Blambda - Blambda_beta| over times with ``ln mu >= 1``.
+    ApproximateKKT
+        The residuals, certificates and multipliers along the flow, the SVM's solution, the predicted constant and
+        the fitted rate.
     """
     data = demo_data()
     tr = demo_flow(omega0, log_t_end, rtol)
@@ -118,26 +184,65 @@ def _compute_kkt(omega0: float, log_t_end: float, rtol: float) -> dict:
     j300 = int(np.argmin(np.abs(tr.log_t - LOG_T_1E300)))
     p, c = fit_rate(r.log_mu, r.epsilon, r.log_mu[j300])
     ok = r.log_mu >= 1.0
-    return dict(log_t=tr.log_t, log_mu=r.log_mu, epsilon=r.epsilon, epsilon_prime=r.epsilon_prime, delta=r.delta,
-                feasibility=r.feasibility, Blambda=r.Blambda, Blambda_beta=Bl_beta, lam=r.lam, dist=dist,
-                cos=tr.cosine_to(sol.W), beta_hat=beta_hat, dual=np.array(sol.dual), beta_l1=np.array(sol.beta),
-                pairs=data.pairs, C=predicted_constant(sol.beta, omega0), rate=p, prefactor=c, j1e300=j300,
-                identity_error=float(np.max(np.abs(r.Blambda[ok] - Bl_beta[ok]))), nfev=tr.nfev,
-                wall_time=tr.wall_time)
+    return ApproximateKKT(log_t=tr.log_t, log_mu=r.log_mu, epsilon=r.epsilon, epsilon_prime=r.epsilon_prime,
+                          delta=r.delta, feasibility=r.feasibility, Blambda=r.Blambda, Blambda_beta=Bl_beta, lam=r.lam,
+                          dist=dist, cos=tr.cosine_to(sol.W), beta_hat=beta_hat, dual=np.array(sol.dual),
+                          beta_l1=np.array(sol.beta), pairs=data.pairs, C=predicted_constant(sol.beta, omega0),
+                          rate=p, prefactor=c, j1e300=j300,
+                          identity_error=float(np.max(np.abs(r.Blambda[ok] - Bl_beta[ok]))), nfev=tr.nfev,
+                          wall_time=tr.wall_time)
 
 
-def certificate_at(log_t: float) -> dict:
-    """The certificate at the saved time nearest to ``log_t``: ``Blambda`` (d,), ``lam`` (n(L-1),), ``log_mu``,
-    ``epsilon``, the exact ``log_t`` used, and the SVM's ``beta_l1`` and ``dual``."""
+@dataclass(frozen=True)
+class KKTCertificate:
+    """The certificate of the demo flow at one saved time (:func:`certificate_at`).
+
+    Attributes
+    ----------
+    Blambda : numpy.ndarray, shape (d,)
+        ``B lambda`` at that time.
+    lam : numpy.ndarray, shape (n(L-1),)
+        The multipliers at that time.
+    log_mu, epsilon : float
+        ``ln mu`` and the stationarity residual at that time.
+    log_t : float
+        The saved time used (the one nearest the time asked for).
+    beta_l1 : numpy.ndarray, shape (d,)
+        The l1-SVM solution.
+    dual : numpy.ndarray, shape (n(L-1),)
+        The SVM's multipliers.
+    pairs : tuple of (int, int)
+        The ``(i, l)`` of each constraint.
+    """
+
+    Blambda: np.ndarray
+    lam: np.ndarray
+    log_mu: float
+    epsilon: float
+    log_t: float
+    beta_l1: np.ndarray
+    dual: np.ndarray
+    pairs: tuple
+
+
+def certificate_at(log_t: float) -> KKTCertificate:
+    """The certificate at the saved time nearest to ``log_t``.
+
+    Returns
+    -------
+    KKTCertificate
+        ``Blambda``, ``lam``, ``log_mu``, ``epsilon``, the exact ``log_t`` used, and the SVM's ``beta_l1`` and
+        ``dual``.
+    """
     k = compute_kkt()
-    j = int(np.nanargmin(np.abs(k["log_t"] - log_t)))
-    return dict(Blambda=k["Blambda"][j], lam=k["lam"][j], log_mu=k["log_mu"][j], epsilon=k["epsilon"][j],
-                log_t=k["log_t"][j], beta_l1=k["beta_l1"], dual=k["dual"], pairs=k["pairs"])
+    j = int(np.nanargmin(np.abs(k.log_t - log_t)))
+    return KKTCertificate(Blambda=k.Blambda[j], lam=k.lam[j], log_mu=k.log_mu[j], epsilon=k.epsilon[j],
+                          log_t=k.log_t[j], beta_l1=k.beta_l1, dual=k.dual, pairs=k.pairs)
 
 
 def settled(tol: float = 1e-4) -> np.ndarray:
     """Mask of the saved times at which the direction has settled: ``||beta_hat - beta*|| / ||beta*|| < tol``."""
-    return compute_kkt()["dist"] < tol
+    return compute_kkt().dist < tol
 
 
 def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
@@ -151,18 +256,38 @@ def extrapolate_duals(tol: float = 1e-4) -> np.ndarray:
     sel = settled(tol)
     if sel.sum() < 3:
         raise ValueError("the flow has not settled on the l1-SVM direction; integrate to a larger log_t_end")
-    x = 1.0 / k["log_mu"][sel]
-    return np.array([np.polyval(np.polyfit(x, lam, 1), 0.0) for lam in k["lam"][sel].T])
+    x = 1.0 / k.log_mu[sel]
+    return np.array([np.polyval(np.polyfit(x, lam, 1), 0.0) for lam in k.lam[sel].T])
+
+
+@dataclass(frozen=True)
+class LockOnPoint:
+    """When the chapter's flow locks on to ``beta*`` (:func:`lock_on`).
+
+    Attributes
+    ----------
+    log_t, log_mu : float
+        ``log t`` and ``ln mu`` where the relative distance of ``beta_hat`` to ``beta*`` last falls below the
+        tolerance.
+    """
+
+    log_t: float
+    log_mu: float
 
 
 @memo
-def lock_on(tol: float = LOCK_ON_TOL) -> dict:
+def lock_on(tol: float = LOCK_ON_TOL) -> LockOnPoint:
     """When the chapter's flow locks on to ``beta*``: ``log_t`` and ``log_mu`` where the relative distance of
     ``beta_hat`` last falls below ``tol``. The saved times of :func:`compute_kkt` bracket the crossing; the flow is
     then saved densely inside that bracket (:func:`attnbook.experiments.diagonal_studies.locate_lock_on`, the
     locator of chapter 3's table, ~0.5 s), so both chapters report the same time.
+
+    Returns
+    -------
+    LockOnPoint
+        ``log_t`` and ``log_mu`` of the lock-on.
     """
     k = compute_kkt()
-    ok = k["log_t"] > 1.0
-    log_t, log_mu = locate_lock_on(OMEGA0, k["log_t"][ok], k["log_mu"][ok], k["dist"][ok], RTOL, tol=tol)
-    return {"log_t": log_t, "log_mu": log_mu}
+    ok = k.log_t > 1.0
+    log_t, log_mu = locate_lock_on(OMEGA0, k.log_t[ok], k.log_mu[ok], k.dist[ok], RTOL, tol=tol)
+    return LockOnPoint(log_t=log_t, log_mu=log_mu)

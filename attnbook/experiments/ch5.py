@@ -124,10 +124,59 @@ def _aligned_flow(which: str, log_t_end: float) -> Trajectory:
                             log_t_end=log_t_end)
 
 
+@dataclass(frozen=True)
+class AlignmentAlongFlow:
+    """Lemma 5.1 measured along one aligned K,Q flow (:func:`aligned_flow`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    mu : numpy.ndarray, shape (m,)
+        Margin ``mu(t)`` of ``W(t) = K(t) Q(t)^T``.
+    err : numpy.ndarray, shape (m,)
+        Alignment error ``alignment_error(K, Q, U_K, U_Q, V)`` of Definition 5.1 (0 for aligned ``K, Q``).
+    cos_W0 : numpy.ndarray, shape (m,)
+        ``cos(W(t), W°)``, W° the closed form (:func:`closed_form_W`).
+    nfev : int
+        Gradient evaluations of the flow.
+    wall_time : float
+        Seconds the flow took.
+    """
+
+    log_t: np.ndarray
+    mu: np.ndarray
+    err: np.ndarray
+    cos_W0: np.ndarray
+    nfev: int
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class AlignmentPreserved:
+    """Lemma 5.1 measured on both data sets of chapter 5.
+
+    Attributes
+    ----------
+    exact : AlignmentAlongFlow
+        On the exactly representable data (:func:`exact_data`).
+    rotated : AlignmentAlongFlow
+        On the same data rotated by a random orthogonal matrix (:func:`rotated_data`).
+    """
+
+    exact: AlignmentAlongFlow
+    rotated: AlignmentAlongFlow
+
+
 @memo
-def compute_alignment(log_t_end: float = LOG_T_END) -> dict:
+def compute_alignment(log_t_end: float = LOG_T_END) -> AlignmentPreserved:
     """Lemma 5.1 measured: alignment error ``alignment_error(K, Q, U_K, U_Q, V)`` along the aligned flows on the
-    exact and the rotated data. Returns per data set ``log_t``, ``mu``, ``err`` (m,), ``cos_W0`` (m,)."""
+    exact and the rotated data.
+
+    Returns
+    -------
+    AlignmentPreserved
+    """
     out = {}
     for which in ("exact", "rotated"):
         tr = aligned_flow(which, log_t_end)
@@ -135,17 +184,59 @@ def compute_alignment(log_t_end: float = LOG_T_END) -> dict:
         U_K, U_Q = aligned_bases(data)
         V = right_basis(tr.params["K"][0], U_K)
         err = np.array([alignment_error(K, Q, U_K, U_Q, V) for K, Q in zip(tr.params["K"], tr.params["Q"])])
-        out[which] = dict(log_t=tr.log_t, mu=tr.margin, err=err, cos_W0=tr.cosine_to(closed_form_W(data)),
-                          nfev=tr.nfev, wall_time=tr.wall_time)
-    return out
+        out[which] = AlignmentAlongFlow(log_t=tr.log_t, mu=tr.margin, err=err,
+                                        cos_W0=tr.cosine_to(closed_form_W(data)), nfev=tr.nfev,
+                                        wall_time=tr.wall_time)
+    return AlignmentPreserved(exact=out["exact"], rotated=out["rotated"])
+
+
+@dataclass(frozen=True)
+class ReducedDynamics:
+    """The K,Q flow written in the aligned bases against the reduced diagonal dynamics of appendix A.7.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times of the K,Q flow, ``log t``; the reduced flow is saved at the same times.
+    xi_k, xi_q : numpy.ndarray, shape (m, d)
+        Singular values of ``K(t)``, ``Q(t)``: the diagonals of ``U_K^T K V`` and ``U_Q^T Q V``.
+    xi_k_red, xi_q_red : numpy.ndarray, shape (m, d)
+        The ``xi`` flow on :func:`reduced_data` from the same ``xi_k(0)``, ``xi_q(0) = 0``.
+    rel_diff : numpy.ndarray, shape (m,)
+        Largest relative difference between the two, over ``xi_k`` and (where non-zero) ``xi_q``.
+    beta_hat : numpy.ndarray, shape (m, d)
+        The margin-normalised ``xi_k * xi_q / mu``.
+    a : numpy.ndarray, shape (d,)
+        The solution of problem (42) (the diagonal l1-SVM on the reduced data).
+    mu : numpy.ndarray, shape (m,)
+        Margin of the K,Q flow.
+    B42 : numpy.ndarray, shape (n (L - 1), d)
+        Constraint vectors ``B_il`` of problem (42).
+    """
+
+    log_t: np.ndarray
+    xi_k: np.ndarray
+    xi_q: np.ndarray
+    xi_k_red: np.ndarray
+    xi_q_red: np.ndarray
+    rel_diff: np.ndarray
+    beta_hat: np.ndarray
+    a: np.ndarray
+    mu: np.ndarray
+    B42: np.ndarray
 
 
 @memo
-def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> dict:
+def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> ReducedDynamics:
     """The singular values of K(t), Q(t) (diagonals of ``U_K^T K V``, ``U_Q^T Q V``) on the rotated (default) or
     exact data against the
     ``xi`` flow on :func:`reduced_data` from the same ``xi_k(0) = diag(U_K^T K0 V)``, ``xi_q(0) = 0``; and the
-    margin-normalised ``beta_hat`` against the solution ``a`` of problem (42)."""
+    margin-normalised ``beta_hat`` against the solution ``a`` of problem (42).
+
+    Returns
+    -------
+    ReducedDynamics
+    """
     data = exact_data() if which == "exact" else rotated_data()
     U_K, U_Q = aligned_bases(data)
     K0, Q0 = default_init(data, "KQ", SCALE, seed=None, kind="aligned")
@@ -161,15 +252,90 @@ def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> d
         beta_hat = xk * xq / tr.margin[:, None]
     rel = np.abs(xk - tr_red.params["xi_k"]).max(axis=1) / np.abs(xk).max(axis=1)
     relq = np.abs(xq - tr_red.params["xi_q"]).max(axis=1) / np.maximum(np.abs(xq).max(axis=1), 1e-300)
-    return dict(log_t=tr.log_t, xi_k=xk, xi_q=xq, xi_k_red=tr_red.params["xi_k"], xi_q_red=tr_red.params["xi_q"],
-                rel_diff=np.maximum(rel, np.where(np.abs(xq).max(axis=1) > 0, relq, 0.0)), beta_hat=beta_hat,
-                a=np.array(l1.beta), mu=tr.margin, B42=red.B)
+    return ReducedDynamics(log_t=tr.log_t, xi_k=xk, xi_q=xq, xi_k_red=tr_red.params["xi_k"],
+                           xi_q_red=tr_red.params["xi_q"],
+                           rel_diff=np.maximum(rel, np.where(np.abs(xq).max(axis=1) > 0, relq, 0.0)),
+                           beta_hat=beta_hat, a=np.array(l1.beta), mu=tr.margin, B42=red.B)
+
+
+@dataclass(frozen=True)
+class NuclearCertificate:
+    """Optimality certificate of a matrix ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution).
+
+    Attributes
+    ----------
+    margin : float
+        The margin of ``W`` (1 at a solution).
+    nuc_gap : float
+        Its nuclear-norm gap ``||W||_* / ||W°||_* - 1`` (0 exactly on the solution set, since
+        ``||W°||_* = sum_i a_i`` is the optimal value).
+    dist : float
+        Its relative distance ``||W - W°||_F / ||W°||_F`` to W°.
+    """
+
+    margin: float
+    nuc_gap: float
+    dist: float
+
+
+@dataclass(frozen=True)
+class SVMsCoincide:
+    """Theorem 5.1 on the exact data: W° solves both SVMs and both flows converge to it.
+
+    Attributes
+    ----------
+    W0 : numpy.ndarray, shape (d, d)
+        The closed form W° (:func:`closed_form_W`).
+    fro, nuc : numpy.ndarray, shape (d, d)
+        The Frobenius and the nuclear SVM solver outputs.
+    hatW, hatKQ : numpy.ndarray, shape (d, d)
+        ``W / mu`` at the end (``log t = 1e6``) of the W-flow from 0 and of the aligned K,Q flow.
+    a : numpy.ndarray, shape (n,)
+        The diagonal ``a_i`` of W° in the aligned bases (``||W°||_* = sum a_i``, ``||W°||_F = ||a||``).
+    m : dict of str to float
+        Off-diagonal coordinate (:func:`family_coordinate`) of "W-flow", "KQ-flow", "nuclear SVM",
+        "Frobenius SVM" and "nuclear SVM, rotated data" (the keys are the labels the chapter prints and draws).
+    nuc_rot_cos : float
+        Cosine of the rotated data's nuclear SVM solver output with their W°.
+    nuc_rot_certificate : NuclearCertificate
+        Its optimality certificate.
+    nuc_value, fro_value : float
+        Optimal values of the nuclear and the Frobenius SVM.
+    sv : dict of str to numpy.ndarray, shape (d,)
+        Singular values of "W°", "Frobenius SVM", "nuclear SVM", "W-flow" and "KQ-flow" (keys: labels).
+    log_t_W, cos_W : numpy.ndarray, shape (m_W,)
+        Saved ``log t`` of the W-flow and its cosine with W°.
+    log_t_KQ, cos_KQ : numpy.ndarray, shape (m_KQ,)
+        The same for the aligned K,Q flow.
+    """
+
+    W0: np.ndarray
+    fro: np.ndarray
+    nuc: np.ndarray
+    hatW: np.ndarray
+    hatKQ: np.ndarray
+    a: np.ndarray
+    m: dict[str, float]
+    nuc_rot_cos: float
+    nuc_rot_certificate: NuclearCertificate
+    nuc_value: float
+    fro_value: float
+    sv: dict[str, np.ndarray]
+    log_t_W: np.ndarray
+    cos_W: np.ndarray
+    log_t_KQ: np.ndarray
+    cos_KQ: np.ndarray
 
 
 @memo
-def compute_coincide() -> dict:
+def compute_coincide() -> SVMsCoincide:
     """The closed form W°, the Frobenius and nuclear SVM solutions, and the limits of the W- and KQ-flows on the
-    exact data; the nuclear-norm bound argument of chapter 5."""
+    exact data; the nuclear-norm bound argument of chapter 5.
+
+    Returns
+    -------
+    SVMsCoincide
+    """
     data = exact_data()
     W0 = closed_form_W(data)
     fro, nuc = solve_svm(data, "fro"), solve_svm(data, "nuc")
@@ -183,27 +349,23 @@ def compute_coincide() -> dict:
     m = {"W-flow": family_coordinate(data, hatW), "KQ-flow": family_coordinate(data, hatKQ),
          "nuclear SVM": family_coordinate(data, nuc.W), "Frobenius SVM": family_coordinate(data, fro.W),
          "nuclear SVM, rotated data": family_coordinate(rot, nuc_rot.W)}
-    return dict(W0=W0, fro=np.array(fro.W), nuc=np.array(nuc.W), hatW=hatW, hatKQ=hatKQ, a=a, m=m,
-                nuc_rot_cos=cosine(nuc_rot.W, closed_form_W(rot)),
-                nuc_rot_certificate=_nuclear_certificate(rot, np.array(nuc_rot.W)),
-                nuc_value=nuc.value, fro_value=fro.value,
-                sv={k: singular_values(M) for k, M in (("W°", W0), ("Frobenius SVM", fro.W),
-                                                          ("nuclear SVM", nuc.W), ("W-flow", hatW),
-                                                          ("KQ-flow", hatKQ))},
-                log_t_W=trW.log_t, cos_W=trW.cosine_to(W0), log_t_KQ=trKQ.log_t, cos_KQ=trKQ.cosine_to(W0))
+    return SVMsCoincide(W0=W0, fro=np.array(fro.W), nuc=np.array(nuc.W), hatW=hatW, hatKQ=hatKQ, a=a, m=m,
+                        nuc_rot_cos=cosine(nuc_rot.W, closed_form_W(rot)),
+                        nuc_rot_certificate=_nuclear_certificate(rot, np.array(nuc_rot.W)),
+                        nuc_value=nuc.value, fro_value=fro.value,
+                        sv={k: singular_values(M) for k, M in (("W°", W0), ("Frobenius SVM", fro.W),
+                                                                  ("nuclear SVM", nuc.W), ("W-flow", hatW),
+                                                                  ("KQ-flow", hatKQ))},
+                        log_t_W=trW.log_t, cos_W=trW.cosine_to(W0), log_t_KQ=trKQ.log_t,
+                        cos_KQ=trKQ.cosine_to(W0))
 
 
-def _nuclear_certificate(data: AttentionData, W: np.ndarray) -> dict:
-    """Optimality certificate of ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution).
-
-    Returns ``{"margin", "nuc_gap", "dist"}``: the margin of ``W`` (1 at a solution), its nuclear-norm gap
-    ``||W||_* / ||W°||_* - 1`` (0 exactly on the solution set, since ``||W°||_* = sum_i a_i`` is the optimal value)
-    and its relative distance ``||W - W°||_F / ||W°||_F`` to W°.
-    """
+def _nuclear_certificate(data: AttentionData, W: np.ndarray) -> NuclearCertificate:
+    """Optimality certificate of ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution)."""
     W0 = closed_form_W(data)
-    return {"margin": float(margin(data, W)),
-            "nuc_gap": float(np.linalg.norm(W, "nuc") / np.linalg.norm(W0, "nuc") - 1.0),
-            "dist": float(np.linalg.norm(W - W0) / np.linalg.norm(W0))}
+    return NuclearCertificate(margin=float(margin(data, W)),
+                              nuc_gap=float(np.linalg.norm(W, "nuc") / np.linalg.norm(W0, "nuc") - 1.0),
+                              dist=float(np.linalg.norm(W - W0) / np.linalg.norm(W0)))
 
 
 def nuclear_family(data: AttentionData, m_frac: float) -> np.ndarray:
@@ -226,16 +388,61 @@ def family_coordinate(data: AttentionData, W) -> float:
     return float((M[0, 1] + M[1, 0]) / 2 / np.sqrt(M[0, 0] * M[1, 1]))
 
 
+@dataclass(frozen=True)
+class MisalignedFlow:
+    """The K,Q flow on the exact data from a misaligned start (:func:`misaligned_init`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    gap : numpy.ndarray, shape (m,)
+        Alignment gap (:func:`alignment_gap`; 0 for aligned ``K, Q``).
+    cos_W0 : numpy.ndarray, shape (m,)
+        ``cos(W(t), W°)``.
+    sv : numpy.ndarray, shape (m, d)
+        Singular values of ``W(t) / mu(t)`` (NaN while ``mu <= 0``).
+    mu : numpy.ndarray, shape (m,)
+        Margin ``mu(t)``.
+    hatW : numpy.ndarray, shape (d, d)
+        ``W / mu`` at the end.
+    nuc_norm, fro_norm : float
+        Nuclear and Frobenius norms of ``hatW``.
+    W0_nuc, W0_fro : float
+        The same norms of W°.
+    wall_time : float
+        Seconds the flow took.
+    """
+
+    log_t: np.ndarray
+    gap: np.ndarray
+    cos_W0: np.ndarray
+    sv: np.ndarray
+    mu: np.ndarray
+    hatW: np.ndarray
+    nuc_norm: float
+    fro_norm: float
+    W0_nuc: float
+    W0_fro: float
+    wall_time: float
+
+
 def compute_misaligned(theta: float, scale: float = SCALE, plane: tuple[int, int] = (0, 2),
-                       log_t_end: float = LOG_T_1E300, rtol: float = 1e-8) -> dict:
+                       log_t_end: float = LOG_T_1E300, rtol: float = 1e-8) -> MisalignedFlow:
     """KQ flow on the exact data from :func:`misaligned_init`: alignment gap, cosine with W° and singular values
-    of ``W(t) / mu(t)`` over time (cached)."""
+    of ``W(t) / mu(t)`` over time (cached).
+
+    Returns
+    -------
+    MisalignedFlow
+    """
     return _compute_misaligned(float(theta), float(scale), tuple(int(p) for p in plane), float(log_t_end),
                                float(rtol))
 
 
 @memo
-def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_t_end: float, rtol: float) -> dict:
+def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_t_end: float,
+                        rtol: float) -> MisalignedFlow:
     data = exact_data()
     U_K, U_Q = aligned_bases(data)
     tr = gradient_flow(data, "KQ", misaligned_init(theta, scale, plane), log_t_end=log_t_end, rtol=rtol)
@@ -245,9 +452,10 @@ def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_
     sv[ok] = singular_values(tr.W[ok] / tr.margin[ok, None, None])
     W0 = closed_form_W(data)
     hat = tr.W[-1] / tr.margin[-1]
-    return dict(log_t=tr.log_t, gap=gap, cos_W0=tr.cosine_to(W0), sv=sv, mu=tr.margin, hatW=hat,
-                nuc_norm=float(np.linalg.norm(hat, "nuc")), fro_norm=float(np.linalg.norm(hat)),
-                W0_nuc=float(np.linalg.norm(W0, "nuc")), W0_fro=float(np.linalg.norm(W0)), wall_time=tr.wall_time)
+    return MisalignedFlow(log_t=tr.log_t, gap=gap, cos_W0=tr.cosine_to(W0), sv=sv, mu=tr.margin, hatW=hat,
+                          nuc_norm=float(np.linalg.norm(hat, "nuc")), fro_norm=float(np.linalg.norm(hat)),
+                          W0_nuc=float(np.linalg.norm(W0, "nuc")), W0_fro=float(np.linalg.norm(W0)),
+                          wall_time=tr.wall_time)
 
 
 # -- why a misaligned start is forgotten ------------------------------------------------------------------------

@@ -5,12 +5,15 @@ generic data, unequal non-optimal scores (Assumption 2 violated), the logistic l
 size, initialisations that violate Assumption 3 (locally optimal token selections) and a real data set
 (scikit-learn's bundled digits).
 
-Compute functions (``compute_*``) return read-only dicts of read-only arrays; the figure functions draw them
+Compute functions (``compute_*``) return frozen dataclasses of read-only arrays; the figure functions draw them
 and ``tests/claims/test_ch6.py`` checks them. Each flow runs once and is cached (:func:`attnbook.experiments._store.memo`).
 
 The chapter's computations (no drawing: :mod:`attnbook.figures.ch6` draws them).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -156,74 +159,230 @@ def _dir_sv(traj: Trajectory) -> np.ndarray:
     return singular_values(np.nan_to_num(traj.direction())) * np.where(traj.margin > 0, 1.0, np.nan)[:, None]
 
 
+@dataclass(frozen=True)
+class FlowPair:
+    """One value for the ``W``-flow and the same for the ``(K, Q)``-flow (what the value is, the field of the
+    result holding the pair says).
+
+    Attributes
+    ----------
+    W : object
+        For the ``W``-flow.
+    KQ : object
+        For the ``(K, Q)``-flow.
+    """
+
+    W: Any
+    KQ: Any
+
+
+@dataclass(frozen=True)
+class FlowToSVMs:
+    """One flow of :func:`compute_kq_vs_w` against both SVM solutions.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    cos_fro, cos_nuc : numpy.ndarray, shape (m,)
+        Cosine of ``W(t)`` with the W_F-SVM and with the W_*-SVM solution.
+    sv : numpy.ndarray, shape (m, d)
+        Singular values of ``W(t) / mu(t)`` (NaN while ``mu <= 0``).
+    nfev : int
+        Gradient evaluations.
+    wall : float
+        Seconds the flow took.
+    margin : numpy.ndarray, shape (m,)
+        Margin ``mu(t)``.
+    norm : numpy.ndarray, shape (m,)
+        ``||W(t)||_F``.
+    checkpoints : dict of float to tuple of float
+        ``log t -> (cos_fro, cos_nuc)`` at the saved time closest to each of ``CHECKPOINTS``.
+    rate : float or None
+        The ``(K, Q)``-flow only (None for the ``W``-flow): the slope ``p`` of ``ln(1 - cos_nuc)`` against
+        ``ln ln t`` over ``ln t`` in ``[1e3, 1e5]`` (``1 - cos ~ (ln t)^p``).
+    """
+
+    log_t: np.ndarray
+    cos_fro: np.ndarray
+    cos_nuc: np.ndarray
+    sv: np.ndarray
+    nfev: int
+    wall: float
+    margin: np.ndarray
+    norm: np.ndarray
+    checkpoints: dict[float, tuple[float, float]]
+    rate: float | None = None
+
+
+@dataclass(frozen=True)
+class KQVersusW:
+    """The ``W``-flow and the ``(K, Q)``-flow on the demo-2 data against the W_F- and the W_*-SVM.
+
+    Attributes
+    ----------
+    sv_fro, sv_nuc : numpy.ndarray, shape (d,)
+        Singular values of the W_F-SVM and of the W_*-SVM solution.
+    W_fro, W_nuc : numpy.ndarray, shape (d, d)
+        The two SVM solutions.
+    cos_fro_nuc : float
+        Cosine between them.
+    W, KQ : FlowToSVMs
+        The ``W``-flow from 0 and the ``(K, Q)``-flow from ``0.01 N(0, 1)``, to ``log t = 1e5``.
+    rank_fro, rank_nuc : int
+        Numerical ranks (:func:`numerical_rank`) of the two SVM solutions.
+    """
+
+    sv_fro: np.ndarray
+    sv_nuc: np.ndarray
+    W_fro: np.ndarray
+    W_nuc: np.ndarray
+    cos_fro_nuc: float
+    W: FlowToSVMs
+    KQ: FlowToSVMs
+    rank_fro: int
+    rank_nuc: int
+
+
 @memo
-def compute_kq_vs_w() -> dict:
+def compute_kq_vs_w() -> KQVersusW:
     """W-flow from 0 and (K, Q)-flow from 0.01 N(0, 1) on the demo-2 data, to log t = 1e5.
 
     Returns
     -------
-    dict
-        ``log_t`` (m,) per flow under ``"W"``/``"KQ"``: ``{"log_t", "cos_fro", "cos_nuc", "sv" (m, d), "nfev",
-        "wall", "checkpoints": {log t: (cos_fro, cos_nuc)}}``; ``"sv_fro"``, ``"sv_nuc"`` (d,) and ``"rank_fro"``,
-        ``"rank_nuc"`` of the SVM solutions; ``"W_fro"``, ``"W_nuc"``.
+    KQVersusW
     """
     data = demo_data()
     fro, nuc = _svm(data, "fro"), _svm(data, "nuc")
-    out = {"sv_fro": singular_values(fro.W), "sv_nuc": singular_values(nuc.W), "W_fro": fro.W, "W_nuc": nuc.W,
-           "cos_fro_nuc": cosine(fro.W, nuc.W)}
+    sv_fro, sv_nuc = singular_values(fro.W), singular_values(nuc.W)
+    cos_fro_nuc = cosine(fro.W, nuc.W)
+    flows = {}
     for p in ("W", "KQ"):
         tr = _flow("demo", p)
         cf, cn = tr.cosine_to(fro.W), tr.cosine_to(nuc.W)
-        out[p] = {"log_t": tr.log_t, "cos_fro": cf, "cos_nuc": cn, "sv": _dir_sv(tr), "nfev": tr.nfev,
-                  "wall": tr.wall_time, "margin": tr.margin, "norm": np.linalg.norm(tr.W, axis=(1, 2)),
-                  "checkpoints": {c: (cf[_at(tr, c)], cn[_at(tr, c)]) for c in CHECKPOINTS}}
-    x, c = out["KQ"]["log_t"], out["KQ"]["cos_nuc"]
+        flows[p] = FlowToSVMs(log_t=tr.log_t, cos_fro=cf, cos_nuc=cn, sv=_dir_sv(tr), nfev=tr.nfev,
+                              wall=tr.wall_time, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)),
+                              checkpoints={c: (cf[_at(tr, c)], cn[_at(tr, c)]) for c in CHECKPOINTS})
+    x, c = flows["KQ"].log_t, flows["KQ"].cos_nuc
     fit = (x >= 1e3) & (x <= LOG_T_END)
-    out["KQ"]["rate"] = float(np.polyfit(np.log(x[fit]), np.log(1 - c[fit]), 1)[0])
-    for k in ("fro", "nuc"):
-        sv = out[f"sv_{k}"]
-        out[f"rank_{k}"] = numerical_rank(sv)
-    return out
+    rate = float(np.polyfit(np.log(x[fit]), np.log(1 - c[fit]), 1)[0])
+    return KQVersusW(sv_fro=sv_fro, sv_nuc=sv_nuc, W_fro=fro.W, W_nuc=nuc.W, cos_fro_nuc=cos_fro_nuc,
+                     W=flows["W"], KQ=replace(flows["KQ"], rate=rate),
+                     rank_fro=numerical_rank(sv_fro), rank_nuc=numerical_rank(sv_nuc))
+
+
+@dataclass(frozen=True)
+class FinalCosines:
+    """The last cosines (at ``log t = 1e4``) of :func:`compute_unequal_scores`, each data set against its own SVM
+    solutions (``W``-flow with the W_F-SVM, ``(K, Q)``-flow with the W_*-SVM).
+
+    Attributes
+    ----------
+    equal, unequal : FlowPair of float
+        On the demo-2 data (equal non-optimal scores) and on :func:`perturbed_data`.
+    """
+
+    equal: FlowPair
+    unequal: FlowPair
+
+
+@dataclass(frozen=True)
+class UnequalScores:
+    """Assumption 2 violated: the flows on :func:`perturbed_data` against those on the equal-score demo-2 data.
+
+    Attributes
+    ----------
+    gamma : numpy.ndarray, shape (n, L)
+        Token scores of the perturbed data.
+    holds : dict of str to bool
+        Assumption name (``attnlib.ASSUMPTIONS``) -> whether it holds for the perturbed data.
+    same_svm : float
+        The largest entry difference between the two data sets' SVM solutions (Frobenius and nuclear).
+    equal, unequal : FlowPair of (numpy.ndarray, numpy.ndarray)
+        ``(log_t, cos)`` of the ``W``-flow with the W_F-SVM and of the ``(K, Q)``-flow with the W_*-SVM, on the
+        equal-score and on the perturbed data.
+    final : FinalCosines
+        The last cosines.
+    """
+
+    gamma: np.ndarray
+    holds: dict[str, bool]
+    same_svm: float
+    equal: FlowPair
+    unequal: FlowPair
+    final: FinalCosines
 
 
 @memo
-def compute_unequal_scores() -> dict:
+def compute_unequal_scores() -> UnequalScores:
     """Assumption 2 violated: W- and (K, Q)-flows on :func:`perturbed_data` vs the equal-score flows.
 
     Returns
     -------
-    dict
-        ``"gamma"`` (n, L) of the perturbed data, ``"holds"`` (assumption -> bool), and for ``"equal"`` and
-        ``"unequal"``: ``{"W": (log_t, cos with W_F-SVM), "KQ": (log_t, cos with W_*-SVM)}``; ``"final"`` the
-        last cosines (each data set against its own SVM solutions); ``"same_svm"``: the largest entry difference
-        between the two data sets' SVM solutions.
+    UnequalScores
     """
     base, pert = demo_data(), perturbed_data()
     rep = check_assumptions(pert)
-    out = {"gamma": pert.gamma, "holds": {k: rep.holds(k) for k in ASSUMPTIONS},
-           "same_svm": max(np.abs(_svm(base, k).W - _svm(pert, k).W).max() for k in ("fro", "nuc"))}
-    final = {}
+    holds = {k: rep.holds(k) for k in ASSUMPTIONS}
+    same_svm = max(np.abs(_svm(base, k).W - _svm(pert, k).W).max() for k in ("fro", "nuc"))
+    paths, final = {}, {}
     for name, which, lte in (("equal", "demo", LOG_T_END), ("unequal", "perturbed", 1e4)):
         W, KQ = _flow(which, "W", log_t_end=lte), _flow(which, "KQ", log_t_end=lte)
         d_ = base if which == "demo" else pert
-        out[name] = {"W": (W.log_t, W.cosine_to(_svm(d_, "fro").W)),
-                     "KQ": (KQ.log_t, KQ.cosine_to(_svm(d_, "nuc").W))}
+        paths[name] = FlowPair(W=(W.log_t, W.cosine_to(_svm(d_, "fro").W)),
+                               KQ=(KQ.log_t, KQ.cosine_to(_svm(d_, "nuc").W)))
         k = _at(KQ, 1e4)
-        final[name] = {"W": out[name]["W"][1][_at(W, 1e4)], "KQ": out[name]["KQ"][1][k]}
-    out["final"] = final
-    return out
+        final[name] = FlowPair(W=paths[name].W[1][_at(W, 1e4)], KQ=paths[name].KQ[1][k])
+    return UnequalScores(gamma=pert.gamma, holds=holds, same_svm=same_svm, equal=paths["equal"],
+                         unequal=paths["unequal"], final=FinalCosines(**final))
+
+
+@dataclass(frozen=True)
+class LossFlows:
+    """The ``W``- and ``(K, Q)``-flows on the demo-2 data under one loss (:func:`compute_logistic`).
+
+    Attributes
+    ----------
+    W : tuple of numpy.ndarray, shape (m_W,) each
+        ``(log_t, cos with the W_F-SVM)`` of the ``W``-flow.
+    KQ : tuple of numpy.ndarray, shape (m_KQ,) each
+        ``(log_t, cos with the W_*-SVM)`` of the ``(K, Q)``-flow.
+    final : FlowPair of float
+        Those cosines at ``log t = 1e4``.
+    dist : FlowPair of float
+        Margin-normalised relative distance ``||W / mu - W_svm|| / ||W_svm||`` to the SVM at ``log t = 1e4``.
+    """
+
+    W: tuple
+    KQ: tuple
+    final: FlowPair
+    dist: FlowPair
+
+
+@dataclass(frozen=True)
+class LossComparison:
+    """Exponential vs logistic loss (:func:`compute_logistic`).
+
+    Attributes
+    ----------
+    exp, logistic : LossFlows
+        The flows under each loss.
+    gap : FlowPair of float
+        ``||W_hat_exp - W_hat_logistic|| / ||W_hat_exp||`` at ``log t = 1e4`` for each parameterisation.
+    """
+
+    exp: LossFlows
+    logistic: LossFlows
+    gap: FlowPair
 
 
 @memo
-def compute_logistic() -> dict:
+def compute_logistic() -> LossComparison:
     """Exponential vs logistic loss: W- and (K, Q)-flows on the demo-2 data to log t = 1e4.
 
     Returns
     -------
-    dict
-        For ``"exp"`` and ``"logistic"``: ``{"W": (log_t, cos with W_F-SVM), "KQ": (log_t, cos with W_*-SVM),
-        "final": {"W", "KQ"} at log t = 1e4, "dist": {"W", "KQ"} margin-normalised distance to the SVM}``;
-        ``"gap"``: ``||W_hat_exp - W_hat_logistic|| / ||W_hat_exp||`` at log t = 1e4 for each parameterisation.
+    LossComparison
     """
     data = demo_data()
     fro, nuc = _svm(data, "fro"), _svm(data, "nuc")
@@ -231,18 +390,82 @@ def compute_logistic() -> dict:
     for loss, lte in (("exp", LOG_T_END), ("logistic", 1e4)):
         W, KQ = _flow("demo", "W", loss, lte), _flow("demo", "KQ", loss, lte)
         iw, ik = _at(W, 1e4), _at(KQ, 1e4)
-        out[loss] = {"W": (W.log_t, W.cosine_to(fro.W)), "KQ": (KQ.log_t, KQ.cosine_to(nuc.W)),
-                     "final": {"W": W.cosine_to(fro.W)[iw], "KQ": KQ.cosine_to(nuc.W)[ik]},
-                     "dist": {"W": float(np.linalg.norm(W.direction()[iw] - fro.W) / np.linalg.norm(fro.W)),
-                              "KQ": float(np.linalg.norm(KQ.direction()[ik] - nuc.W) / np.linalg.norm(nuc.W))}}
+        out[loss] = LossFlows(W=(W.log_t, W.cosine_to(fro.W)), KQ=(KQ.log_t, KQ.cosine_to(nuc.W)),
+                              final=FlowPair(W=W.cosine_to(fro.W)[iw], KQ=KQ.cosine_to(nuc.W)[ik]),
+                              dist=FlowPair(
+                                  W=float(np.linalg.norm(W.direction()[iw] - fro.W) / np.linalg.norm(fro.W)),
+                                  KQ=float(np.linalg.norm(KQ.direction()[ik] - nuc.W) / np.linalg.norm(nuc.W))))
         last[loss] = {"W": W.direction()[iw], "KQ": KQ.direction()[ik]}
-    out["gap"] = {p: float(np.linalg.norm(last["exp"][p] - last["logistic"][p]) / np.linalg.norm(last["exp"][p]))
-                  for p in ("W", "KQ")}
-    return out
+    gap = {p: float(np.linalg.norm(last["exp"][p] - last["logistic"][p]) / np.linalg.norm(last["exp"][p]))
+           for p in ("W", "KQ")}
+    return LossComparison(exp=out["exp"], logistic=out["logistic"], gap=FlowPair(**gap))
+
+
+@dataclass(frozen=True)
+class GDRun:
+    """One gradient-descent run on ``W`` from 0 of :func:`compute_gd`.
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (m,)
+        Saved times ``t = lr * step``.
+    loss : numpy.ndarray, shape (m,)
+        Loss at those times.
+    cos : float
+        Cosine with the W_F-SVM at the end.
+    selection : numpy.ndarray of int, shape (n,)
+        The token each sample attends to most at the end.
+    excess : float
+        Excess loss ``L - L*`` at the end.
+    recovered_step : int or None
+        The first saved step from which every sample selects its optimal token for good; None if some sample is
+        still on another token at the end.
+    """
+
+    t: np.ndarray
+    loss: np.ndarray
+    cos: float
+    selection: np.ndarray
+    excess: float
+    recovered_step: int | None
+
+
+@dataclass(frozen=True)
+class GDvsGF:
+    """Gradient descent on ``W`` against gradient flow (:func:`compute_gd`).
+
+    Attributes
+    ----------
+    lr : numpy.ndarray, shape (k,)
+        The small step sizes ``GD_SMALL_LR``.
+    path_err : numpy.ndarray, shape (k,)
+        Path error ``max_k ||W_gd(k) - W_gf(k lr)|| / ||W_gf(k lr)||`` up to ``t = GD_T`` for each.
+    slope : float
+        Log-log fit of path error against step size.
+    gf : tuple of numpy.ndarray
+        ``(t, loss)`` of the flow.
+    runs : dict of float to GDRun
+        Step size (small ones to ``t = GD_T``, large ones 300 steps) -> the run.
+    stuck_level : float
+        The excess loss when one sample attends only to a non-optimal token.
+    min_loss : float
+        The infimum ``L*`` of the loss.
+    opt : numpy.ndarray of int, shape (n,)
+        The optimal tokens.
+    """
+
+    lr: np.ndarray
+    path_err: np.ndarray
+    slope: float
+    gf: tuple
+    runs: dict[float, GDRun]
+    stuck_level: float
+    min_loss: float
+    opt: np.ndarray
 
 
 @memo
-def compute_gd() -> dict:
+def compute_gd() -> GDvsGF:
     """Gradient descent on W with step size lr vs gradient flow at the same times ``t = lr * step``.
 
     Small steps run to ``t = GD_T``; the path error is ``max_k ||W_gd(k) - W_gf(k lr)|| / ||W_gf(k lr)||``. Large
@@ -250,12 +473,7 @@ def compute_gd() -> dict:
 
     Returns
     -------
-    dict
-        ``"lr"`` (small), ``"path_err"`` (same length), ``"slope"`` (log-log fit of path error vs lr); ``"gf"``:
-        (t, loss) of the flow; ``"runs"``: lr -> (t, loss, cos with W_F-SVM, selection, excess loss at the end,
-        ``"recovered_step"``: the first saved step from which every sample selects its optimal token for good, or
-        ``None`` if some sample is still on another token at the end);
-        ``"stuck_level"``: the excess loss when one sample attends only to a non-optimal token.
+    GDvsGF
     """
     data = demo_data()
     fro = _svm(data, "fro")
@@ -274,13 +492,13 @@ def compute_gd() -> dict:
         errs.append(e.max())
     for lr in (*GD_SMALL_LR, *GD_LARGE_LR):
         g = gds[lr] if lr in gds else gradient_descent(data, "W", W0, lr, 300)
-        runs[lr] = {"t": g.t, "loss": g.loss, "cos": g.cosine_to(fro.W)[-1],
-                    "selection": reached_selection(data, g.W[-1]), "excess": g.excess_loss[-1],
-                    "recovered_step": _recovered_step(data, g, lr)}
+        runs[lr] = GDRun(t=g.t, loss=g.loss, cos=g.cosine_to(fro.W)[-1],
+                         selection=reached_selection(data, g.W[-1]), excess=g.excess_loss[-1],
+                         recovered_step=_recovered_step(data, g, lr))
     errs = np.array(errs)
     slope = np.polyfit(np.log(GD_SMALL_LR), np.log(errs), 1)[0]
-    return {"lr": np.array(GD_SMALL_LR), "path_err": errs, "slope": float(slope), "gf": (gf.t, gf.loss),
-            "runs": runs, "stuck_level": _stuck_level(data), "min_loss": min_loss(data), "opt": data.opt}
+    return GDvsGF(lr=np.array(GD_SMALL_LR), path_err=errs, slope=float(slope), gf=(gf.t, gf.loss), runs=runs,
+                  stuck_level=_stuck_level(data), min_loss=min_loss(data), opt=data.opt)
 
 
 def _stuck_level(data: AttentionData) -> float:
@@ -289,57 +507,194 @@ def _stuck_level(data: AttentionData) -> float:
     return float(np.min(np.exp(-nopt) - np.exp(-data.gamma_opt)) / data.n)
 
 
+@dataclass(frozen=True)
+class ShiftedStart:
+    """The ``W``-flow from ``W(0) = -c W_F`` of :func:`compute_selection` (Assumption 3 fails).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    excess : numpy.ndarray, shape (m,)
+        Excess loss ``L - L*``.
+    cos_global : numpy.ndarray, shape (m,)
+        Cosine with the W_F-SVM.
+    selection : numpy.ndarray of int, shape (n,)
+        The token each sample attends to most at the end.
+    W_sel : numpy.ndarray, shape (d, d)
+        The Frobenius SVM of that selection.
+    cos_sel : numpy.ndarray, shape (m,)
+        Cosine with ``W_sel``.
+    assumption3 : bool
+        Whether Assumption 3 holds at ``W(0)``.
+    loss0 : float
+        The loss at ``W(0)``.
+    sel_margin : float
+        The selection margin (:func:`selection_margin`) of the last ``W`` for the selection reached.
+    """
+
+    log_t: np.ndarray
+    excess: np.ndarray
+    cos_global: np.ndarray
+    selection: np.ndarray
+    W_sel: np.ndarray
+    cos_sel: np.ndarray
+    assumption3: bool
+    loss0: float
+    sel_margin: float
+
+
+@dataclass(frozen=True)
+class PeersRun:
+    """The ``W``-flow from 0 on Tarzanagh et al.'s setup (``make_generic_data(6, 8, 10, seed=PEERS_SEED)``) that
+    ends on a non-optimal token selection.
+
+    Attributes
+    ----------
+    log_t, excess, cos_global, selection, cos_sel
+        As in :class:`ShiftedStart`.
+    opt : numpy.ndarray of int, shape (n,)
+        The optimal tokens.
+    gamma : numpy.ndarray, shape (n, L)
+        The token scores.
+    """
+
+    log_t: np.ndarray
+    excess: np.ndarray
+    cos_global: np.ndarray
+    selection: np.ndarray
+    opt: np.ndarray
+    cos_sel: np.ndarray
+    gamma: np.ndarray
+
+
+@dataclass(frozen=True)
+class LocalSelections:
+    """Flows that end on a locally optimal token selection (:func:`compute_selection`).
+
+    Attributes
+    ----------
+    opt : numpy.ndarray of int, shape (n,)
+        The optimal tokens of the demo-2 data.
+    stuck_level : float
+        The excess loss when one sample attends only to a non-optimal token.
+    shifts : dict of float to ShiftedStart
+        ``c`` of ``SHIFTS`` -> the flow from ``W(0) = -c W_F``.
+    peers : PeersRun
+        The ``W``-flow from 0 on Tarzanagh et al.'s setup.
+    """
+
+    opt: np.ndarray
+    stuck_level: float
+    shifts: dict[float, ShiftedStart]
+    peers: PeersRun
+
+
 @memo
-def compute_selection() -> dict:
+def compute_selection() -> LocalSelections:
     """Flows on W from ``W(0) = -c W_F`` (c in SHIFTS): Assumption 3 fails for both.
 
     Returns
     -------
-    dict
-        Per c: ``{"log_t", "excess", "cos_global" (with the W_F-SVM), "selection" (n,), "W_sel" (the SVM for the
-        reached selection), "cos_sel", "assumption3" (bool), "loss0"}``; plus ``"opt"``, ``"stuck_level"``.
+    LocalSelections
     """
     data = demo_data()
     fro = _svm(data, "fro")
-    out = {"opt": data.opt, "stuck_level": _stuck_level(data), "bound3": None}
+    opt, stuck_level = data.opt, _stuck_level(data)
+    shifts = {}
     for c in SHIFTS:
         W0 = -c * fro.W
         tr = gradient_flow(data, "W", W0)
         sel = reached_selection(data, tr.W[-1])
         W_sel = solve_selection_svm(data, sel, "fro").W
-        out[c] = {"log_t": tr.log_t, "excess": tr.excess_loss, "cos_global": tr.cosine_to(fro.W),
-                  "selection": sel, "W_sel": W_sel, "cos_sel": tr.cosine_to(W_sel),
-                  "assumption3": check_assumptions(data, W0).holds("3"), "loss0": tr.loss[0],
-                  "sel_margin": selection_margin(data, tr.W[-1], sel)}
+        shifts[c] = ShiftedStart(log_t=tr.log_t, excess=tr.excess_loss, cos_global=tr.cosine_to(fro.W),
+                                 selection=sel, W_sel=W_sel, cos_sel=tr.cosine_to(W_sel),
+                                 assumption3=check_assumptions(data, W0).holds("3"), loss0=tr.loss[0],
+                                 sel_margin=selection_margin(data, tr.W[-1], sel))
     peers = make_generic_data(6, 8, 10, seed=PEERS_SEED)
     tr = gradient_flow(peers, "W", np.zeros((peers.d, peers.d)))
     sel = reached_selection(peers, tr.W[-1])
     W_sel = solve_selection_svm(peers, sel, "fro").W
-    out["peers"] = {"log_t": tr.log_t, "excess": tr.excess_loss, "cos_global": tr.cosine_to(_svm(peers, "fro").W),
-                    "selection": sel, "opt": peers.opt, "cos_sel": tr.cosine_to(W_sel), "gamma": peers.gamma}
-    return out
+    return LocalSelections(opt=opt, stuck_level=stuck_level, shifts=shifts, peers=PeersRun(
+        log_t=tr.log_t, excess=tr.excess_loss, cos_global=tr.cosine_to(_svm(peers, "fro").W), selection=sel,
+        opt=peers.opt, cos_sel=tr.cosine_to(W_sel), gamma=peers.gamma))
+
+
+@dataclass(frozen=True)
+class DigitsCosines:
+    """Cosines of the flows' limits on the digits data with the SVM solutions (:func:`compute_digits`).
+
+    Attributes
+    ----------
+    W_fro, W_nuc : float
+        The ``W``-flow's direction with the W_F-SVM and with the W_*-SVM.
+    KQ_nuc, KQ_fro : float
+        The ``(K, Q)``-flow's direction with the W_*-SVM and with the W_F-SVM.
+    """
+
+    W_fro: float
+    W_nuc: float
+    KQ_nuc: float
+    KQ_fro: float
+
+
+@dataclass(frozen=True)
+class DigitsLimits:
+    """The digits data (:func:`digits_data`): assumptions, SVM solutions and the flows' limits at ``t = 1e300``.
+
+    Attributes
+    ----------
+    holds : dict of str to bool
+        Assumption name (``attnlib.ASSUMPTIONS``) -> whether it holds.
+    opt : numpy.ndarray of int, shape (n,)
+        The optimal rows.
+    images : numpy.ndarray, shape (n, 8, 8)
+        The images (the tokens).
+    y : numpy.ndarray, shape (n,)
+        Labels.
+    sv_fro, sv_nuc : numpy.ndarray, shape (d,)
+        Singular values of the W_F- and W_*-SVM solutions.
+    sv_W, sv_KQ : numpy.ndarray, shape (d,)
+        Singular values of the ``W``- and ``(K, Q)``-flows' directions ``W / mu`` at the end.
+    cos : DigitsCosines
+        Cosines of those directions with the SVM solutions.
+    selected_opt : bool
+        Whether both flows end attending to the optimal rows.
+    nfev : FlowPair of int
+        Gradient evaluations of each flow.
+    """
+
+    holds: dict[str, bool]
+    opt: np.ndarray
+    images: np.ndarray
+    y: np.ndarray
+    sv_fro: np.ndarray
+    sv_nuc: np.ndarray
+    sv_W: np.ndarray
+    sv_KQ: np.ndarray
+    cos: DigitsCosines
+    selected_opt: bool
+    nfev: FlowPair
 
 
 @memo
-def compute_digits() -> dict:
+def compute_digits() -> DigitsLimits:
     """The digits data: assumptions, SVM solutions and the limits of the W- and (K, Q)-flows (t = 1e300).
 
     Returns
     -------
-    dict
-        ``"holds"``, ``"opt"`` (n,), ``"images"`` (n, 8, 8), ``"y"``; ``"sv_fro"``, ``"sv_nuc"``, ``"sv_W"``,
-        ``"sv_KQ"`` (d,) of the SVM solutions and flow directions; ``"cos"``: {"W_fro", "W_nuc", "KQ_nuc",
-        "KQ_fro"}; ``"selected_opt"``: whether both flows end attending to the optimal rows.
+    DigitsLimits
     """
     data = digits_data()
     rep = check_assumptions(data)
     fro, nuc = _svm(data, "fro"), _svm(data, "nuc")
     W = _flow("digits", "W", log_t_end=300 * np.log(10.0))
     KQ = _flow("digits", "KQ", log_t_end=300 * np.log(10.0))
-    return {"holds": {k: rep.holds(k) for k in ASSUMPTIONS}, "opt": data.opt, "images": data.X, "y": data.y,
-            "sv_fro": singular_values(fro.W), "sv_nuc": singular_values(nuc.W),
-            "sv_W": singular_values(W.direction()[-1]), "sv_KQ": singular_values(KQ.direction()[-1]),
-            "cos": {"W_fro": W.cosine_to(fro.W)[-1], "W_nuc": W.cosine_to(nuc.W)[-1],
-                    "KQ_nuc": KQ.cosine_to(nuc.W)[-1], "KQ_fro": KQ.cosine_to(fro.W)[-1]},
-            "selected_opt": all(np.array_equal(reached_selection(data, tr.W[-1]), data.opt) for tr in (W, KQ)),
-            "nfev": {"W": W.nfev, "KQ": KQ.nfev}}
+    return DigitsLimits(holds={k: rep.holds(k) for k in ASSUMPTIONS}, opt=data.opt, images=data.X, y=data.y,
+                        sv_fro=singular_values(fro.W), sv_nuc=singular_values(nuc.W),
+                        sv_W=singular_values(W.direction()[-1]), sv_KQ=singular_values(KQ.direction()[-1]),
+                        cos=DigitsCosines(W_fro=W.cosine_to(fro.W)[-1], W_nuc=W.cosine_to(nuc.W)[-1],
+                                          KQ_nuc=KQ.cosine_to(nuc.W)[-1], KQ_fro=KQ.cosine_to(fro.W)[-1]),
+                        selected_opt=all(np.array_equal(reached_selection(data, tr.W[-1]), data.opt)
+                                         for tr in (W, KQ)),
+                        nfev=FlowPair(W=W.nfev, KQ=KQ.nfev))

@@ -1,11 +1,13 @@
 """Chapter 7 — errata E1-E10 of the paper (arXiv v1), each with a numerical check, and open questions.
 
-Every ``check_eN`` returns a small dict of numbers that shows the printed statement failing (where it can fail
-numerically) and the corrected one holding; ``tests/claims/test_ch7.py`` asserts them. Flows are cached.
+Every ``check_eN`` returns a small frozen dataclass of numbers that shows the printed statement failing (where it
+can fail numerically) and the corrected one holding; ``tests/claims/test_ch7.py`` asserts them. Flows are cached.
 
 The chapter's computations (no drawing: :mod:`attnbook.figures.ch7` draws them).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +30,29 @@ def _Sigma_gamma(data: AttentionData, W) -> np.ndarray:
     return s * (data.gamma - np.sum(s * data.gamma, axis=1, keepdims=True))
 
 
-def check_e1() -> dict:
+@dataclass(frozen=True)
+class E1Shapes:
+    """E1 checked on one sample.
+
+    Attributes
+    ----------
+    shape_X : tuple of int
+        Shape ``(L, d)`` of ``X_i``.
+    shape_correct : tuple of int
+        Shape ``(L,)`` of the corrected ``gamma_i = y_i X_i v``.
+    matches_library : bool
+        Whether it equals the library's ``data.gamma[i]``.
+    printed : str
+        What the printed ``y_i X_i^T v`` gives: "defined", or the ``ValueError`` it raises.
+    """
+
+    shape_X: tuple
+    shape_correct: tuple
+    matches_library: bool
+    printed: str
+
+
+def check_e1() -> E1Shapes:
     """E1: ``gamma_i = y_i X_i v`` has shape (L,); the printed ``y_i X_i^T v`` is not even defined (d != L)."""
     data = make_generic_data(4, 3, 5, seed=0, equal_scores=True)
     i = 0
@@ -38,8 +62,8 @@ def check_e1() -> dict:
         printed = "defined"
     except ValueError as exc:
         printed = f"ValueError: {exc}"
-    return {"shape_X": data.X[i].shape, "shape_correct": correct.shape, "matches_library": np.allclose(
-        correct, data.gamma[i]), "printed": printed}
+    return E1Shapes(shape_X=data.X[i].shape, shape_correct=correct.shape,
+                    matches_library=np.allclose(correct, data.gamma[i]), printed=printed)
 
 
 @memo
@@ -47,7 +71,26 @@ def _e2_data() -> AttentionData:
     return make_generic_data(4, 3, 4, seed=0, equal_scores=True)
 
 
-def check_e2() -> dict:
+@dataclass(frozen=True)
+class E2Separability:
+    """E2 checked on data with full but without diagonal separability.
+
+    Attributes
+    ----------
+    holds : dict of str to bool
+        Assumption name (``attnlib.ASSUMPTIONS``) -> whether it holds.
+    l1 : str
+        "feasible", or "InfeasibleSVMError" if the l1-SVM (diagonal W) raises it.
+    fro_value : float
+        Optimal value of the Frobenius SVM (feasible: Assumption 1 holds).
+    """
+
+    holds: dict[str, bool]
+    l1: str
+    fro_value: float
+
+
+def check_e2() -> E2Separability:
     """E2: Assumptions 1, 2, 3 hold but diagonal separability fails, so the l1-SVM is infeasible."""
     data = _e2_data()
     rep = check_assumptions(data)
@@ -57,11 +100,55 @@ def check_e2() -> dict:
     except InfeasibleSVMError:
         l1 = "InfeasibleSVMError"
     fro = solve_svm(data, "fro")
-    return {"holds": {k: rep.holds(k) for k in ASSUMPTIONS}, "l1": l1, "fro_value": fro.value}
+    return E2Separability(holds={k: rep.holds(k) for k in ASSUMPTIONS}, l1=l1, fro_value=fro.value)
+
+
+@dataclass(frozen=True)
+class E2Flow:
+    """One flow of :func:`compute_e2_flows`.
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    excess : numpy.ndarray, shape (m,)
+        Excess loss ``L - L*``.
+    margin : numpy.ndarray, shape (m,)
+        Margin of ``W(t)``.
+    norm : numpy.ndarray, shape (m,)
+        ``||W(t)||_F``.
+    """
+
+    log_t: np.ndarray
+    excess: np.ndarray
+    margin: np.ndarray
+    norm: np.ndarray
+
+
+@dataclass(frozen=True)
+class E2Flows:
+    """The diagonal flow and the ``W``-flow on the E2 data (:func:`compute_e2_flows`).
+
+    Attributes
+    ----------
+    grad_end : float
+        ``||grad_beta L||`` at the end of the diagonal flow.
+    min_loss : float
+        The infimum ``L*`` of the loss.
+    xi : E2Flow
+        The diagonal ``(xi_k, xi_q)``-flow from init (5), to ``t = 1e4``.
+    W : E2Flow
+        The ``W``-flow from 0, to ``t = 1e300``.
+    """
+
+    grad_end: float
+    min_loss: float
+    xi: E2Flow
+    W: E2Flow
 
 
 @memo
-def compute_e2_flows() -> dict:
+def compute_e2_flows() -> E2Flows:
     """The diagonal (xi_k, xi_q)-flow from init (5) and the W-flow on the E2 data.
 
     The diagonal flow converges to a *finite* stationary point (the loss has a minimiser over diagonal W), so it is
@@ -69,31 +156,47 @@ def compute_e2_flows() -> dict:
 
     Returns
     -------
-    dict
-        ``"xi"``/``"W"``: ``{"t", "excess", "margin", "norm"}``; ``"grad_end"``: ``||grad_beta L||`` at the end of the
-        diagonal flow; ``"min_loss"``.
+    E2Flows
     """
     data = _e2_data()
     xi = gradient_flow(data, "xi", default_init(data, "xi", 0.1, seed=None), t_end=1e4)
     W = gradient_flow(data, "W", np.zeros((data.d, data.d)))
     beta_end = np.diag(xi.W[-1])
-    out = {"grad_end": float(np.linalg.norm(loss_grad_beta(data, beta_end))), "min_loss": min_loss(data)}
-    for name, tr in (("xi", xi), ("W", W)):
-        out[name] = {"log_t": tr.log_t, "excess": tr.excess_loss, "margin": tr.margin,
-                     "norm": np.linalg.norm(tr.W, axis=(1, 2))}
-    return out
+
+    def summary(tr: Trajectory) -> E2Flow:
+        return E2Flow(log_t=tr.log_t, excess=tr.excess_loss, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)))
+
+    return E2Flows(grad_end=float(np.linalg.norm(loss_grad_beta(data, beta_end))), min_loss=min_loss(data),
+                   xi=summary(xi), W=summary(W))
 
 
-def check_e3(angle: float = 0.3) -> dict:
+@dataclass(frozen=True)
+class E3QueryParallel:
+    """E3 checked with and without Assumption 4 (ii) (:func:`check_e3`).
+
+    Attributes
+    ----------
+    gap_ii : float
+        Max over samples of ``| ||psi|| ||z|| - sign <psi, z> |`` (relative) with (ii).
+    gap_rotated : float
+        The same with the queries rotated.
+    assumption4_rotated : bool
+        Whether Assumption 4 holds for the rotated queries.
+    """
+
+    gap_ii: float
+    gap_rotated: float
+    assumption4_rotated: bool
+
+
+def check_e3(angle: float = 0.3) -> E3QueryParallel:
     """E3: eq. (41) ``||psi_i|| ||z_i|| = sign(<x_opt, z_i>) <psi_i, z_i>`` uses Assumption 4 **(ii)** (query
     parallel to the optimal token). Checked at an aligned ``W`` on Assumption 4 data, then with the queries
     rotated by ``angle`` (ii fails).
 
     Returns
     -------
-    dict
-        ``"gap_ii"``: max over samples of ``| ||psi|| ||z|| - sign <psi, z> |`` with (ii); ``"gap_rotated"``: the
-        same with rotated queries.
+    E3QueryParallel
     """
     base = make_orthogonal_data()
     out = {}
@@ -105,9 +208,8 @@ def check_e3(angle: float = 0.3) -> dict:
         lhs = np.linalg.norm(psi, axis=1) * np.linalg.norm(z, axis=1)
         rhs = np.sign(np.sum(xo * z, axis=1)) * np.sum(psi * z, axis=1)
         out[name] = float(np.max(np.abs(lhs - rhs) / lhs))
-    out["assumption4_rotated"] = check_assumptions(
-        AttentionData(base.X, _rotate_queries(base, angle), base.y, base.v)).holds("4")
-    return out
+    a4 = check_assumptions(AttentionData(base.X, _rotate_queries(base, angle), base.y, base.v)).holds("4")
+    return E3QueryParallel(gap_ii=out["gap_ii"], gap_rotated=out["gap_rotated"], assumption4_rotated=a4)
 
 
 def _rotate_queries(data: AttentionData, angle: float) -> np.ndarray:
@@ -119,15 +221,40 @@ def _rotate_queries(data: AttentionData, angle: float) -> np.ndarray:
     return c * z + s * np.linalg.norm(z, axis=1, keepdims=True) * last * np.array([[1.0], [-1.0]])[: data.n]
 
 
-def check_e4(d: int = 3, d_e: int = 5) -> dict:
+@dataclass(frozen=True)
+class E4PaddedDiag:
+    """E4 checked (:func:`check_e4`).
+
+    Attributes
+    ----------
+    K_shape : tuple of int
+        Shape ``(d, d_e)`` of the zero-padded ``K = [Diag(xi_k), 0]``.
+    W_is_Diag : bool
+        Whether ``K Q^T = Diag(xi_k * xi_q)`` to rounding.
+    W_err : float
+        Largest entry of ``|K Q^T - Diag(xi_k * xi_q)|``.
+    diag_of_vector_shape : tuple of int
+        Shape of ``np.diag`` of a vector: ``(d, d)``, a matrix (``Diag``).
+    diag_of_matrix_shape : tuple of int
+        Shape of ``np.diag`` of a matrix: ``(d,)``, its diagonal (``diag``).
+    """
+
+    K_shape: tuple
+    W_is_Diag: bool
+    W_err: float
+    diag_of_vector_shape: tuple
+    diag_of_matrix_shape: tuple
+
+
+def check_e4(d: int = 3, d_e: int = 5) -> E4PaddedDiag:
     """E4: ``K = [Diag(xi_k), 0]`` (d x d_e, zero-padded, :func:`attnlib.factorization.padded_diag`) gives
     ``K Q^T = Diag(xi_k * xi_q)``; ``diag`` extracts."""
     rng = np.random.default_rng(0)
     xi_k, xi_q = rng.standard_normal(d), rng.standard_normal(d)
     K, Q = padded_diag(xi_k, d_e), padded_diag(xi_q, d_e)
     W_err = float(np.abs(K @ Q.T - np.diag(xi_k * xi_q)).max())
-    return {"K_shape": K.shape, "W_is_Diag": W_err <= 1e-15 * max(1.0, np.abs(xi_k * xi_q).max()), "W_err": W_err,
-            "diag_of_vector_shape": np.diag(xi_k).shape, "diag_of_matrix_shape": np.diag(K @ Q.T).shape}
+    return E4PaddedDiag(K_shape=K.shape, W_is_Diag=W_err <= 1e-15 * max(1.0, np.abs(xi_k * xi_q).max()), W_err=W_err,
+                        diag_of_vector_shape=np.diag(xi_k).shape, diag_of_matrix_shape=np.diag(K @ Q.T).shape)
 
 
 @memo
@@ -142,7 +269,35 @@ def _e5_data() -> AttentionData:
     return AttentionData(X, base.z, base.y, base.v)
 
 
-def check_e5(j: int = 1, scale: float = 200.0) -> dict:
+@dataclass(frozen=True)
+class E5StuckLoss:
+    """E5 checked (:func:`check_e5`): the least loss with sample ``j`` on a non-optimal token.
+
+    Attributes
+    ----------
+    measured : float
+        The loss at ``scale * W_s``.
+    corrected : float
+        The corrected formula ``(exp(-gamma_{j,nopt}) + sum_{i != j} exp(-gamma_{i,opt})) / n``.
+    wrong_index : numpy.ndarray, shape (n - 1,)
+        The printed variant with ``gamma_{i,nopt}`` for ``gamma_{j,nopt}``, for each ``i != j``.
+    wrong_sign : float
+        The printed variant with ``exp(+gamma_opt)``.
+    selection : numpy.ndarray of int, shape (n,)
+        The token selection of ``W_s``.
+    opt : numpy.ndarray of int, shape (n,)
+        The optimal tokens.
+    """
+
+    measured: float
+    corrected: float
+    wrong_index: np.ndarray
+    wrong_sign: float
+    selection: np.ndarray
+    opt: np.ndarray
+
+
+def check_e5(j: int = 1, scale: float = 200.0) -> E5StuckLoss:
     """E5: the least loss when sample ``j`` attends only to non-optimal tokens is
     ``(exp(-gamma_{j,nopt}) + sum_{i != j} exp(-gamma_{i,opt})) / n``.
 
@@ -161,11 +316,30 @@ def check_e5(j: int = 1, scale: float = 200.0) -> dict:
     corrected = (np.exp(-g_nopt[j]) + np.exp(-g_opt[others]).sum()) / data.n
     wrong_index = [(np.exp(-g_nopt[i]) + np.exp(-g_opt[others]).sum()) / data.n for i in others]
     wrong_sign = (np.exp(-g_nopt[j]) + np.exp(g_opt[others]).sum()) / data.n
-    return {"measured": measured, "corrected": corrected, "wrong_index": np.array(wrong_index),
-            "wrong_sign": wrong_sign, "selection": sel, "opt": data.opt}
+    return E5StuckLoss(measured=measured, corrected=corrected, wrong_index=np.array(wrong_index),
+                       wrong_sign=wrong_sign, selection=sel, opt=data.opt)
 
 
-def check_e6(a: float = 0.7, omega0: float = 0.3) -> dict:
+@dataclass(frozen=True)
+class E6BetaVelocity:
+    """E6 checked (:func:`check_e6`).
+
+    Attributes
+    ----------
+    ratio_corrected : numpy.ndarray, shape (k,)
+        ``beta'`` divided componentwise by the corrected formula (1 means equal), where it is not ~0.
+    ratio_printed : numpy.ndarray, shape (k,)
+        The same for the printed formula (with the extra 1/n): n.
+    n : int
+        Number of samples.
+    """
+
+    ratio_corrected: np.ndarray
+    ratio_printed: np.ndarray
+    n: int
+
+
+def check_e6(a: float = 0.7, omega0: float = 0.3) -> E6BetaVelocity:
     """E6: under init (5), ``beta' = -2 sqrt(beta^2 + omega_0^4) * grad_beta L`` (no extra 1/n).
 
     ``beta'`` is computed (:func:`attnlib.diagnostics.beta_velocity`) from the library's ``(xi_k, xi_q)`` gradients at
@@ -174,8 +348,7 @@ def check_e6(a: float = 0.7, omega0: float = 0.3) -> dict:
 
     Returns
     -------
-    dict
-        ``"ratio_corrected"``, ``"ratio_printed"``: ``beta'`` divided componentwise by each formula (1 means equal).
+    E6BetaVelocity
     """
     data = make_diagonal_data()
     w = omega0 * np.ones(data.d)
@@ -184,11 +357,46 @@ def check_e6(a: float = 0.7, omega0: float = 0.3) -> dict:
     beta_dot, corrected = beta_velocity(data, xi_k, xi_q, w)
     printed = corrected / data.n
     keep = np.abs(corrected) > 1e-12
-    return {"ratio_corrected": beta_dot[keep] / corrected[keep], "ratio_printed": beta_dot[keep] / printed[keep],
-            "n": data.n}
+    return E6BetaVelocity(ratio_corrected=beta_dot[keep] / corrected[keep],
+                          ratio_printed=beta_dot[keep] / printed[keep], n=data.n)
 
 
-def check_e7(step: float = 1e-3) -> dict:
+@dataclass(frozen=True)
+class MFCQDirection:
+    """One direction ``v`` of :func:`check_e7`.
+
+    Attributes
+    ----------
+    s_dot_v : numpy.ndarray, shape (k,)
+        ``<s_il, v>`` for the k active constraints.
+    max_g_after_step : float
+        The largest active ``g_il`` after a small step along ``v`` (< 0: still strictly feasible).
+    """
+
+    s_dot_v: np.ndarray
+    max_g_after_step: float
+
+
+@dataclass(frozen=True)
+class E7MFCQ:
+    """E7 checked (:func:`check_e7`).
+
+    Attributes
+    ----------
+    n_active : int
+        Active constraints of the l1-SVM at its solution.
+    correct : MFCQDirection
+        ``v = beta*``: the correct sign, ``<s, v> < 0``.
+    printed : MFCQDirection
+        ``v = -beta*``: the printed sign, ``<s, v> > 0``.
+    """
+
+    n_active: int
+    correct: MFCQDirection
+    printed: MFCQDirection
+
+
+def check_e7(step: float = 1e-3) -> E7MFCQ:
     """E7: MFCQ for constraints ``g <= 0`` needs a direction ``v`` with ``<s, v> < 0`` for active ``g``.
 
     For the l1-SVM (demo-1 data), ``g_il = 1 - beta^T B_il`` and ``s_il = -B_il``. With ``v = beta*`` (a strictly
@@ -200,11 +408,12 @@ def check_e7(step: float = 1e-3) -> dict:
     b = sol.beta
     active = np.abs(data.B @ b - 1) < 1e-6
     g = lambda beta: 1 - data.B @ beta  # noqa: E731
-    out = {"n_active": int(active.sum())}
+    n_active = int(active.sum())
+    out = {}
     for name, v in (("correct", b), ("printed", -b)):
         s_dot_v = (-data.B[active]) @ v
-        out[name] = {"s_dot_v": s_dot_v, "max_g_after_step": float(g(b + step * v)[active].max())}
-    return out
+        out[name] = MFCQDirection(s_dot_v=s_dot_v, max_g_after_step=float(g(b + step * v)[active].max()))
+    return E7MFCQ(n_active=n_active, correct=out["correct"], printed=out["printed"])
 
 
 @memo
@@ -213,17 +422,44 @@ def _e8_flow() -> Trajectory:
     return gradient_flow(data, "xi", default_init(data, "xi", 0.1, seed=None), t_end=1e6)
 
 
-def check_e8() -> dict:
+@dataclass(frozen=True)
+class E8Constants:
+    """E8 checked (:func:`check_e8`).
+
+    Attributes
+    ----------
+    dual_shape : tuple of int
+        Shape of the l1-SVM's dual ``lambda``: one entry per pair, ``(n (L - 1),)``.
+    n_pairs : int
+        Number of pairs ``(i, l)``.
+    kkt_all_pairs : float
+        ``||B^T lambda - sign(beta)||`` on the support, summing over all pairs.
+    kkt_first_pair_only : float
+        The same using one pair per sample (the printed ``sum_{i=1}^n``).
+    sinh_2n, sinh_4n : float
+        Relative error of ``beta(t) = omega_0^2 sinh(B phi)`` with the constant 2/n and with 4/n.
+    inner_neg_grad : float
+        Min over the flow of ``<-grad, beta_f>`` (``beta_f`` the l1-SVM solution).
+    inner_grad : float
+        Max over the flow of ``<grad, beta_f>``.
+    """
+
+    dual_shape: tuple
+    n_pairs: int
+    kkt_all_pairs: float
+    kkt_first_pair_only: float
+    sinh_2n: float
+    sinh_4n: float
+    inner_neg_grad: float
+    inner_grad: float
+
+
+def check_e8() -> E8Constants:
     """E8: (C1) sums over all pairs (lambda in R^{n(L-1)}); the constant in phi is 2/n; (vi) needs -grad.
 
     Returns
     -------
-    dict
-        ``"dual_shape"``, ``"n_pairs"``, ``"kkt_all_pairs"``: ``||B^T lambda - sign(beta)||`` on the support using
-        all pairs; ``"kkt_first_pair_only"``: the same using one pair per sample (``sum_{i=1}^n``);
-        ``"sinh_2n"``/``"sinh_4n"``: relative error of ``beta(t) = omega_0^2 sinh(B phi)`` with the 2/n constant and
-        with 4/n; ``"inner_neg_grad"``/``"inner_grad"``: min over the flow of ``<-grad, beta_f>`` and max of
-        ``<grad, beta_f>`` (``beta_f`` = the l1-SVM solution).
+    E8Constants
     """
     data = make_diagonal_data()
     sol = solve_svm(data, "l1")
@@ -238,11 +474,11 @@ def check_e8() -> dict:
     Bphi = tr.phi @ data.B
     err = lambda pred: float(np.max(relative_error(pred, beta, axis=1)[1:]))  # noqa: E731
     inner = np.array([loss_grad_beta(data, b) @ sol.beta for b in beta])
-    return {"dual_shape": lam.shape, "n_pairs": len(data.pairs),
-            "kkt_all_pairs": float(np.linalg.norm(all_pairs[supp] - np.sign(sol.beta[supp]))),
-            "kkt_first_pair_only": float(np.linalg.norm(first_only[supp] - np.sign(sol.beta[supp]))),
-            "sinh_2n": err(w2 * np.sinh(Bphi)), "sinh_4n": err(w2 * np.sinh(2 * Bphi)),
-            "inner_neg_grad": float(np.min(-inner)), "inner_grad": float(np.max(inner))}
+    return E8Constants(dual_shape=lam.shape, n_pairs=len(data.pairs),
+                       kkt_all_pairs=float(np.linalg.norm(all_pairs[supp] - np.sign(sol.beta[supp]))),
+                       kkt_first_pair_only=float(np.linalg.norm(first_only[supp] - np.sign(sol.beta[supp]))),
+                       sinh_2n=err(w2 * np.sinh(Bphi)), sinh_4n=err(w2 * np.sinh(2 * Bphi)),
+                       inner_neg_grad=float(np.min(-inner)), inner_grad=float(np.max(inner)))
 
 
 @memo
@@ -256,15 +492,35 @@ def e9_data(eps: float) -> AttentionData:
     return AttentionData(base.X, base.z, base.y, v)
 
 
+@dataclass(frozen=True)
+class E9Alignment:
+    """The aligned-start ``(K, Q)``-flow on :func:`e9_data` (:func:`compute_e9`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times, ``log t``.
+    err : numpy.ndarray, shape (m,)
+        Alignment error of Definition 5.1 along the flow.
+    holds : dict of str to bool
+        Assumption name (``attnlib.ASSUMPTIONS``) -> whether it holds for the data.
+    cos_nuc : float
+        Final cosine with the W_*-SVM.
+    """
+
+    log_t: np.ndarray
+    err: np.ndarray
+    holds: dict[str, bool]
+    cos_nuc: float
+
+
 @memo
-def compute_e9(eps: float) -> dict:
+def compute_e9(eps: float) -> E9Alignment:
     """Lemma 5.1 without Assumption 2: the (K, Q)-flow from an aligned start on :func:`e9_data`, t to 1e100.
 
     Returns
     -------
-    dict
-        ``"log_t"``, ``"err"`` (alignment error of Def. 5.1 along the flow), ``"holds"`` (assumptions),
-        ``"cos_nuc"`` (final cosine with the W_*-SVM).
+    E9Alignment
     """
     data = e9_data(eps)
     U_K, U_Q = aligned_bases(data)
@@ -273,12 +529,34 @@ def compute_e9(eps: float) -> dict:
     tr = gradient_flow(data, "KQ", init, t_end=1e100)
     err = np.array([alignment_error(K, Q, U_K, U_Q, V) for K, Q in zip(tr.params["K"], tr.params["Q"])])
     rep = check_assumptions(data)
-    return {"log_t": tr.log_t, "err": err, "holds": {k: rep.holds(k) for k in ASSUMPTIONS},
-            "cos_nuc": tr.cosine_to(solve_svm(data, "nuc").W)[-1]}
+    return E9Alignment(log_t=tr.log_t, err=err, holds={k: rep.holds(k) for k in ASSUMPTIONS},
+                       cos_nuc=tr.cosine_to(solve_svm(data, "nuc").W)[-1])
+
+
+@dataclass(frozen=True)
+class E10SinhForm:
+    """E10 checked (:func:`check_e10`).
+
+    Attributes
+    ----------
+    omega0 : numpy.ndarray, shape (d,)
+        The non-constant ``omega_0`` of the start.
+    sinh_error : float
+        Max relative error of Lemma A.1's sinh formula along an xi-flow to ``t = 1e6``.
+    conservation : float
+        Max drift of ``xi_k^2 - xi_q^2``.
+    dloss : float
+        ``l'(u) + l(u)`` at ``u = 0.7`` by finite differences (0 for the exponential loss).
+    """
+
+    omega0: np.ndarray
+    sinh_error: float
+    conservation: float
+    dloss: float
 
 
 @memo
-def check_e10() -> dict:
+def check_e10() -> E10SinhForm:
     """E10: Lemma A.1's sinh formula also holds for a non-constant omega_0 (the paper proves omega_0 = alpha 1);
     ``l'(u) = -l(u)`` for the exponential loss (the paper's ``l_i'`` notation).
 
@@ -287,13 +565,11 @@ def check_e10() -> dict:
 
     Returns
     -------
-    dict
-        ``"omega0"`` (d,), ``"sinh_error"`` (max relative error along an xi-flow to t = 1e6),
-        ``"conservation"`` (max drift of ``xi_k^2 - xi_q^2``), ``"dloss"``: ``l'(u) + l(u)`` by finite differences.
+    E10SinhForm
     """
     data = make_diagonal_data()
     r = check_sinh_closed_form(data, default_init(data, "xi", 0.1, seed=1), t_end=1e6)
     u, h = 0.7, 1e-6
     dl = (np.exp(-(u + h)) - np.exp(-(u - h))) / (2 * h)
-    return {"omega0": r.omega0, "sinh_error": r.max_err, "conservation": r.conservation,
-            "dloss": float(dl + np.exp(-u))}
+    return E10SinhForm(omega0=r.omega0, sinh_error=r.max_err, conservation=r.conservation,
+                       dloss=float(dl + np.exp(-u)))

@@ -22,9 +22,9 @@ from attnlib.flow import Trajectory, default_init, gradient_flow
 from attnlib.svm import solve_svm
 from ._store import memo, pool_map
 
-__all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DiagonalPaths", "xi_frame_flow", "crossing",
-           "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths", "refined_lock_on",
-           "locate_lock_on", "REFINE_POINTS"]
+__all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DetourExponent", "DiagonalPaths", "xi_frame_flow",
+           "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
+           "refined_lock_on", "locate_lock_on", "REFINE_POINTS"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
 OMEGA0_TABLE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -226,8 +226,33 @@ def lock_on_slope(table: tuple[LockOn, ...] | None = None, max_omega0: float = 0
     return float(a), float(b)
 
 
+@dataclass(frozen=True)
+class DetourExponent:
+    """The growth exponent ``d ln beta_2 / d ln mu`` of the second coordinate on the sparse detour.
+
+    Attributes
+    ----------
+    measured : float
+        Median of ``d ln beta_2 / d ln mu`` over the saved times with ``log t`` in the window.
+    spread : float
+        Its max - min there.
+    predicted : float
+        ``B_a2 / B_a1`` of the active pair ``a``.
+    active : int
+        The pair index ``a`` (the smallest normalised margin at the window's midpoint).
+    others_slack : float
+        The smallest slack ``B_k beta_hat - 1`` of the other pairs there (> 0: only ``a`` is active).
+    """
+
+    measured: float
+    spread: float
+    predicted: float
+    active: int
+    others_slack: float
+
+
 @memo
-def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e6)) -> dict:
+def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e6)) -> DetourExponent:
     """Growth of the second coordinate on the sparse detour, measured and predicted.
 
     On the detour one constraint ``a`` is active and carries the certificate, so by the sinh closed form
@@ -237,11 +262,7 @@ def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e
 
     Returns
     -------
-    dict
-        ``measured``: median of ``d ln beta_2 / d ln mu`` over saved times with ``log t`` in ``window``;
-        ``spread``: its max - min there; ``predicted``: ``B_a2 / B_a1``; ``active``: the pair index ``a`` (the
-        smallest normalised margin at the window's midpoint); ``others_slack``: the smallest slack
-        ``B_k beta_hat - 1`` of the other pairs there (> 0: only ``a`` is active).
+    DetourExponent
     """
     data = _data.make_diagonal_data()
     # the flow only to 10x the window's end (not to 1e300: under a rounding-sized perturbation the rtol-1e-8 flow
@@ -257,9 +278,9 @@ def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e
     mid = idx[np.argmin(np.abs(np.log(lt[idx]) - 0.5 * np.log(window[0] * window[1])))]
     slack = data.B @ _beta_hat(traj)[mid] - 1.0
     a = int(np.argmin(slack))
-    return {"measured": float(np.median(slope)), "spread": float(slope.max() - slope.min()),
-            "predicted": float(data.B[a, 1] / data.B[a, 0]), "active": a,
-            "others_slack": float(np.delete(slack, a).min())}
+    return DetourExponent(measured=float(np.median(slope)), spread=float(slope.max() - slope.min()),
+                          predicted=float(data.B[a, 1] / data.B[a, 0]), active=a,
+                          others_slack=float(np.delete(slack, a).min()))
 
 
 @dataclass(frozen=True)

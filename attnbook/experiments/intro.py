@@ -4,6 +4,8 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.intro` draws them
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from attnlib.data import make_diagonal_data, make_generic_data
@@ -22,29 +24,67 @@ TEASER_LOG_T_END = 1e6
 TEASER_MARKS = (6.0, float(np.log(1e10)), float(np.log(1e300)), 1e4, 1e5)
 
 
-def compute_teaser(t_end: float | None = None, log_t_end: float = TEASER_LOG_T_END) -> dict:
+@dataclass(frozen=True)
+class TeaserLimits:
+    """The four flows of the teaser and the four SVM solutions they are compared with.
+
+    Flows are named "W", "KQ" (generic data ``TEASER_DATA``), "beta" and "xi" (the book's diagonal data); SVM
+    solutions "fro", "nuc", "l2" and "l1". Each flow's own SVM is the one the theory predicts for it ("W": "fro",
+    "KQ": "nuc", "beta": "l2", "xi": "l1"), the other one that of its partner.
+
+    Attributes
+    ----------
+    sv : dict of str to numpy.ndarray, shape (d,)
+        Singular values of the margin-normalised limits of the "W" and "KQ" flows and of the "fro"/"nuc" SVM
+        solutions.
+    beta : dict of str to numpy.ndarray, shape (d,)
+        Margin-normalised limits of the "beta" and "xi" flows and the "l2"/"l1" SVM solutions.
+    cos, dist : dict of str to tuple of float
+        Per flow, ``(own, other)``: cosine and relative distance ``||W/mu - W_svm|| / ||W_svm||`` of the flow's
+        final direction with its predicted SVM solution and with the other one.
+    curves : dict of str to tuple of numpy.ndarray, each shape (m,)
+        Per flow ``(log_t, cos_own, cos_other)`` for ``t > 1``.
+    dist_curves : dict of str to tuple of numpy.ndarray, each shape (m,)
+        Per flow ``(log_t, dist_own, dist_other)`` on the same times (NaN while the margin is below 0.1).
+    bhat_path : dict of str to numpy.ndarray, shape (m, d)
+        For "beta" and "xi": ``beta(t) / mu(t)`` on the same times.
+    log_t_end : float
+        ``log t`` at the end of the flows.
+    """
+
+    sv: dict
+    beta: dict
+    cos: dict
+    dist: dict
+    curves: dict
+    dist_curves: dict
+    bhat_path: dict
+    log_t_end: float
+
+
+def compute_teaser(t_end: float | None = None, log_t_end: float = TEASER_LOG_T_END) -> TeaserLimits:
     """Limit directions of the four flows at ``log t = log_t_end`` (or ``t = t_end``) and the four SVM solutions.
 
     Returns
     -------
-    dict
-        ``sv``: singular values (d,) of the margin-normalised limits of the "W" and "KQ" flows and of the
-        "fro"/"nuc" SVM solutions (generic data ``TEASER_DATA``); ``beta``: margin-normalised limits (d,) of the
-        "beta" and "xi" flows and the "l2"/"l1" SVM solutions (the book's diagonal data); ``cos`` and ``dist``:
-        cosine and relative distance ``||W/mu - W_svm|| / ||W_svm||`` of each flow's final direction with its
-        predicted SVM solution and with the other one; ``curves``: per flow ``(log_t, cos_own, cos_other)`` for
-        ``t > 1``; ``dist_curves``: per flow ``(log_t, dist_own, dist_other)`` (NaN while the margin is below 0.1); ``bhat_path``: for "beta"/"xi"
-        ``beta(t)/mu(t)`` (m, d) on the same times; ``log_t_end``.
+    TeaserLimits
+        The flows' limits, cosines and distances to the SVM solutions, and their paths.
     """
     lt_end = float(np.log(t_end)) if t_end is not None else float(log_t_end)
     return _compute_teaser(lt_end)
 
 
 @memo
-def _compute_teaser(log_t_end: float) -> dict:
+def _compute_teaser(log_t_end: float) -> TeaserLimits:
     gen = make_generic_data(**TEASER_DATA)
     diag = make_diagonal_data()
-    out: dict = {"sv": {}, "beta": {}, "cos": {}, "dist": {}, "curves": {}, "dist_curves": {}, "log_t_end": log_t_end}
+    sv: dict = {}
+    beta: dict = {}
+    cos: dict = {}
+    dist: dict = {}
+    curves: dict = {}
+    dist_curves: dict = {}
+    bhat_path: dict = {}
     runs = {"W": (gen, np.zeros((gen.d, gen.d)), "fro", "nuc"),
             "KQ": (gen, default_init(gen, "KQ", 0.01, seed=0), "nuc", "fro"),
             "beta": (diag, np.zeros(diag.d), "l2", "l1"),
@@ -61,33 +101,63 @@ def _compute_teaser(log_t_end: float) -> dict:
         # W / mu is a direction only once the margin is clearly positive (K, Q start with mu < 0)
         W_mu = np.where((mu > 0.1)[:, None, None], traj.W[late] / np.where(mu > 0.1, mu, 1.0)[:, None, None], np.nan)
         own_d, other_d = (np.linalg.norm(W_mu - s.W, axis=(1, 2)) / np.linalg.norm(s.W) for s in (sol_own, sol_other))
-        out["cos"][param] = (own_cos[-1], other_cos[-1])
-        out["dist"][param] = (float(own_d[-1]), float(other_d[-1]))
-        out["curves"][param] = (traj.log_t[late], own_cos[late], other_cos[late])
-        out["dist_curves"][param] = (traj.log_t[late], own_d, other_d)
+        cos[param] = (own_cos[-1], other_cos[-1])
+        dist[param] = (float(own_d[-1]), float(other_d[-1]))
+        curves[param] = (traj.log_t[late], own_cos[late], other_cos[late])
+        dist_curves[param] = (traj.log_t[late], own_d, other_d)
         if param in ("beta", "xi"):
-            out.setdefault("bhat_path", {})[param] = np.einsum("mjj->mj", W_mu)
+            bhat_path[param] = np.einsum("mjj->mj", W_mu)
         if param in ("W", "KQ"):
-            out["sv"][param] = singular_values(W_hat)
-            out["sv"][own] = singular_values(sol_own.W)
+            sv[param] = singular_values(W_hat)
+            sv[own] = singular_values(sol_own.W)
         else:
-            out["beta"][param] = np.diag(traj.W[-1]) / traj.margin[-1]
-            out["beta"][own] = sol_own.beta
-    return out
+            beta[param] = np.diag(traj.W[-1]) / traj.margin[-1]
+            beta[own] = sol_own.beta
+    return TeaserLimits(sv=sv, beta=beta, cos=cos, dist=dist, curves=curves, dist_curves=dist_curves,
+                        bhat_path=bhat_path, log_t_end=log_t_end)
 
 
-def teaser_at(flow: str, log_t: float) -> dict:
-    """The teaser's ``flow`` at the saved time nearest ``log_t``: ``log_t``, ``cos``/``dist`` (own, other) and,
-    for "beta"/"xi", ``bhat`` (d,) = ``beta / mu`` and its l1 norm ``l1_norm``."""
+@dataclass(frozen=True)
+class TeaserPoint:
+    """One teaser flow at one saved time (:func:`teaser_at`).
+
+    Attributes
+    ----------
+    log_t : float
+        The saved time used (the one nearest the time asked for).
+    cos, dist : tuple of float
+        ``(own, other)``: cosine and relative distance of ``W / mu`` with the flow's predicted SVM solution and
+        with the other one (as in :class:`TeaserLimits`).
+    bhat : numpy.ndarray, shape (d,), or None
+        For "beta"/"xi": ``beta / mu``; None for "W"/"KQ".
+    l1_norm : float or None
+        For "beta"/"xi": the l1 norm of ``bhat``; None for "W"/"KQ".
+    """
+
+    log_t: float
+    cos: tuple
+    dist: tuple
+    bhat: np.ndarray | None = None
+    l1_norm: float | None = None
+
+
+def teaser_at(flow: str, log_t: float) -> TeaserPoint:
+    """The teaser's ``flow`` at the saved time nearest ``log_t``.
+
+    Returns
+    -------
+    TeaserPoint
+        ``log_t``, ``cos``/``dist`` (own, other) and, for "beta"/"xi", ``bhat`` and ``l1_norm``.
+    """
     res = compute_teaser()
-    x, c_own, c_other = res["curves"][flow]
-    _, d_own, d_other = res["dist_curves"][flow]
+    x, c_own, c_other = res.curves[flow]
+    _, d_own, d_other = res.dist_curves[flow]
     k = int(np.argmin(np.abs(x - log_t)))
-    out = {"log_t": float(x[k]), "cos": (float(c_own[k]), float(c_other[k])), "dist": (float(d_own[k]), float(d_other[k]))}
-    if flow in ("beta", "xi"):
-        bhat = res["bhat_path"][flow][k]
-        out.update(bhat=bhat, l1_norm=float(np.abs(bhat).sum()))
-    return out
+    cos, dist = (float(c_own[k]), float(c_other[k])), (float(d_own[k]), float(d_other[k]))
+    if flow not in ("beta", "xi"):
+        return TeaserPoint(log_t=float(x[k]), cos=cos, dist=dist)
+    bhat = res.bhat_path[flow][k]
+    return TeaserPoint(log_t=float(x[k]), cos=cos, dist=dist, bhat=bhat, l1_norm=float(np.abs(bhat).sum()))
 
 
 def teaser_lock_on(tol: float = LOCK_ON_TOL) -> float:
@@ -104,7 +174,7 @@ def teaser_lock_on(tol: float = LOCK_ON_TOL) -> float:
     """
     if not isinstance(tol, (int, float)) or not 0.0 < tol < 1.0:
         raise ValueError(f"tol must be a number in (0, 1); got {tol!r}")
-    x, dist, _ = compute_teaser()["dist_curves"]["xi"]
+    x, dist, _ = compute_teaser().dist_curves["xi"]
     # NaN (margin still small) counts as "not locked on"; the teaser's grid is fine enough near the lock-on
     # (chapter 3's coarser one needs refined_lock_on), and a test checks that the two agree
     return float(np.exp(crossing(np.log(x), dist, tol)))

@@ -9,6 +9,8 @@ The chapter's computations (no drawing: :mod:`attnbook.figures.numerics` draws t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from attnlib.data import AttentionData, make_generic_data
@@ -42,16 +44,39 @@ def _w_flow(**kw) -> Trajectory:
     return gradient_flow(data, "W", np.zeros((data.d, data.d)), **kw)
 
 
+@dataclass(frozen=True)
+class FlowCost:
+    """The W-flow's margin along the way and the cost of reaching each time (:func:`compute_cost`).
+
+    Attributes
+    ----------
+    log_t, margin : numpy.ndarray, shape (m,)
+        Saved times (``log t``, to 1e6) and the margin there, along one run.
+    grid : numpy.ndarray, shape (k,)
+        :data:`LOG_T_GRID`.
+    nfev, njev : numpy.ndarray of int, shape (k,)
+        Gradient and Hessian evaluations of a run to each time of ``grid``.
+    gd_log10_steps : numpy.ndarray, shape (k,)
+        ``log10(t / lr)``: the digits of the number of GD steps (lr :data:`LR`) that reach the same time.
+    """
+
+    log_t: np.ndarray
+    margin: np.ndarray
+    grid: np.ndarray
+    nfev: np.ndarray
+    njev: np.ndarray
+    gd_log10_steps: np.ndarray
+
+
 @memo
-def compute_cost() -> dict:
+def compute_cost() -> FlowCost:
     """The W-flow from 0: its margin along the way (to log t = 1e6), and the cost of reaching each of
     :data:`LOG_T_GRID` against the number of GD steps (lr 0.1) that reach the same time.
 
     Returns
     -------
-    dict
-        ``log_t``, ``margin`` (m,) along one run; ``grid`` (k,) = LOG_T_GRID with ``nfev``, ``njev`` (k,) of a
-        run to each, and ``gd_log10_steps`` (k,) = ``log10(t / lr)``.
+    FlowCost
+        The margin along one run and the cost of a run to each time.
     """
     path = _w_flow(log_t_end=1e6)
     nfev, njev = [], []
@@ -60,43 +85,121 @@ def compute_cost() -> dict:
         nfev.append(tr.nfev)
         njev.append(tr.njev)
     grid = np.array(LOG_T_GRID)
-    return {"log_t": path.log_t, "margin": path.margin, "grid": grid, "nfev": np.array(nfev),
-            "njev": np.array(njev), "gd_log10_steps": grid / np.log(10.0) - np.log10(LR)}
+    return FlowCost(log_t=path.log_t, margin=path.margin, grid=grid, nfev=np.array(nfev), njev=np.array(njev),
+                    gd_log10_steps=grid / np.log(10.0) - np.log10(LR))
+
+
+@dataclass(frozen=True)
+class ToleranceRun:
+    """The K,Q flow at one tolerance in :func:`compute_accuracy`.
+
+    Attributes
+    ----------
+    err : numpy.ndarray, shape (m,)
+        Relative error of the raw parameters against the reference run, at each saved time.
+    nfev, njev : int
+        Gradient and Hessian evaluations.
+    """
+
+    err: np.ndarray
+    nfev: int
+    njev: int
+
+
+@dataclass(frozen=True)
+class ToleranceStudy:
+    """The K,Q flow to t = 1e300 at each of :data:`RTOLS`, against a run at rtol = 1e-11 (:func:`compute_accuracy`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        The saved times.
+    ref_nfev, ref_njev : int
+        Gradient and Hessian evaluations of the reference run.
+    runs : dict of float to ToleranceRun
+        One run per tolerance of :data:`RTOLS`, keyed by the tolerance.
+    """
+
+    log_t: np.ndarray
+    ref_nfev: int
+    ref_njev: int
+    runs: dict
 
 
 @memo
-def compute_accuracy() -> dict:
+def compute_accuracy() -> ToleranceStudy:
     """The K,Q flow (small random start, d_e = d) to t = 1e300 at each of :data:`RTOLS`, against a run at
     rtol = 1e-11: relative error of the raw parameters at each of the 200 saved times, and the cost.
 
     Returns
     -------
-    dict
-        ``log_t`` (m,); per rtol: ``err`` (m,), ``nfev``, ``njev``; ``ref_nfev``, ``ref_njev``.
+    ToleranceStudy
+        The saved times, the reference run's cost, and one :class:`ToleranceRun` per tolerance.
     """
     data = tarzanagh_data()
     init = default_init(data, "KQ", 0.01, seed=0)
     ref = gradient_flow(data, "KQ", init, 1e300, rtol=REF_RTOL)
-    out = {"log_t": ref.log_t, "ref_nfev": ref.nfev, "ref_njev": ref.njev}
+    runs = {}
     for rtol in RTOLS:
         tr = gradient_flow(data, "KQ", init, 1e300, rtol=rtol)
-        out[rtol] = {"err": path_error(tr, ref), "nfev": tr.nfev, "njev": tr.njev}
-    return out
+        runs[rtol] = ToleranceRun(err=path_error(tr, ref), nfev=tr.nfev, njev=tr.njev)
+    return ToleranceStudy(log_t=ref.log_t, ref_nfev=ref.nfev, ref_njev=ref.njev, runs=runs)
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """The W-flow with one solver method in :func:`compute_methods`.
+
+    Attributes
+    ----------
+    nfev, njev : int
+        Gradient and Hessian evaluations.
+    err : float
+        The largest relative path error against the LSODA run at rtol 1e-11.
+    implicit : bool
+        Whether the method is implicit (it then uses the analytic Hessian).
+    """
+
+    nfev: int
+    njev: int
+    err: float
+    implicit: bool
+
+
+@dataclass(frozen=True)
+class MethodComparison:
+    """The W-flow from 0 to t = 1e300 with each of :data:`METHODS` at rtol 1e-8 (:func:`compute_methods`).
+
+    Attributes
+    ----------
+    runs : dict of str to MethodRun
+        One run per method of :data:`METHODS`, keyed by its name.
+    n_theta : int
+        The number of parameters, ``d^2``.
+    """
+
+    runs: dict
+    n_theta: int
 
 
 @memo
-def compute_methods() -> dict:
+def compute_methods() -> MethodComparison:
     """The W-flow from 0 to t = 1e300 with each of :data:`METHODS` at rtol 1e-8: gradient and Hessian
-    evaluations, and the largest relative path error against the LSODA run at rtol 1e-11."""
+    evaluations, and the largest relative path error against the LSODA run at rtol 1e-11.
+
+    Returns
+    -------
+    MethodComparison
+        One :class:`MethodRun` per method, and the number of parameters.
+    """
     data = tarzanagh_data()
     ref = _w_flow(t_end=1e300, rtol=REF_RTOL)
-    out = {}
+    runs = {}
     for method in METHODS:
         tr = _w_flow(t_end=1e300, method=method)
-        out[method] = {"nfev": tr.nfev, "njev": tr.njev, "err": float(path_error(tr, ref).max()),
-                       "implicit": method in ("LSODA", "BDF", "Radau")}
-    out["n_theta"] = data.d ** 2
-    return out
+        runs[method] = MethodRun(nfev=tr.nfev, njev=tr.njev, err=float(path_error(tr, ref).max()),
+                                 implicit=method in ("LSODA", "BDF", "Radau"))
+    return MethodComparison(runs=runs, n_theta=data.d ** 2)
 
 
 #: The appendix's accuracy target for a flow's parameters.
@@ -106,8 +209,30 @@ TARGET = 1e-6
 SPREAD_SEEDS = tuple(range(10))
 
 
+@dataclass(frozen=True)
+class BDFSpread:
+    """BDF's accuracy at rtol 1e-8 over perturbed starts (:func:`bdf_spread`).
+
+    Attributes
+    ----------
+    seeds : numpy.ndarray, shape (k,)
+        The seeds of the perturbations.
+    err : numpy.ndarray, shape (k,)
+        The largest relative path error of each run.
+    nfev : numpy.ndarray of int, shape (k,)
+        Gradient evaluations of each run.
+    n_miss : int
+        How many errors exceed :data:`TARGET`.
+    """
+
+    seeds: np.ndarray
+    err: np.ndarray
+    nfev: np.ndarray
+    n_miss: int
+
+
 @memo
-def bdf_spread(loss: str = "exp", seeds: tuple = SPREAD_SEEDS) -> dict:
+def bdf_spread(loss: str = "exp", seeds: tuple = SPREAD_SEEDS) -> BDFSpread:
     """BDF alone at rtol 1e-8 on the W-flow from 0 to t = 1e300, against LSODA at rtol 1e-11, for each of ``seeds``
     under ``perturbed_inputs(1e-12, seed)`` (data and start moved by a relative 1e-12, the reference too).
 
@@ -117,9 +242,8 @@ def bdf_spread(loss: str = "exp", seeds: tuple = SPREAD_SEEDS) -> dict:
 
     Returns
     -------
-    dict
-        ``seeds``; ``err`` (k,) the largest relative path error of each run; ``nfev`` (k,); ``n_miss``: how many
-        errors exceed :data:`TARGET`.
+    BDFSpread
+        The errors and costs of the runs, and how many miss :data:`TARGET`.
     """
     err, nfev = [], []
     for seed in seeds:
@@ -129,16 +253,37 @@ def bdf_spread(loss: str = "exp", seeds: tuple = SPREAD_SEEDS) -> dict:
         err.append(float(path_error(tr, ref).max()))
         nfev.append(int(tr.nfev))
     err_arr = np.array(err)
-    return {"seeds": np.array(seeds), "err": err_arr, "nfev": np.array(nfev), "n_miss": int((err_arr > TARGET).sum())}
+    return BDFSpread(seeds=np.array(seeds), err=err_arr, nfev=np.array(nfev), n_miss=int((err_arr > TARGET).sum()))
 
 
-def naive_vs_scaled_gradient() -> dict:
+@dataclass(frozen=True)
+class ScaledGradient:
+    """The gradient at ``W(t = 1e300)`` of the W-flow, plain and in log space (:func:`naive_vs_scaled_gradient`).
+
+    Attributes
+    ----------
+    log_t : float
+        ``log t`` of the point (``ln 1e300``).
+    naive : numpy.ndarray, shape (d, d)
+        The plain gradient (it underflows).
+    scaled : numpy.ndarray, shape (d, d)
+        ``t`` times the gradient, computed in log space (``log_scale = log t``).
+    W : numpy.ndarray, shape (d, d)
+        The point.
+    """
+
+    log_t: float
+    naive: np.ndarray
+    scaled: np.ndarray
+    W: np.ndarray
+
+
+def naive_vs_scaled_gradient() -> ScaledGradient:
     """At ``W(t = 1e300)`` of the W-flow: the plain gradient (it underflows) and ``t`` times the gradient computed
     in log space (``log_scale = log t``), which is what the log-time flow integrates."""
     tr = _w_flow(t_end=1e300, method="LSODA")  # the same cached run as compute_methods()
     data, W, log_t = tr.data, tr.W[-1], float(tr.log_t[-1])
-    return {"log_t": log_t, "naive": loss_grad(data, W), "scaled": loss_grad(data, W, log_scale=log_t),
-            "W": W}
+    return ScaledGradient(log_t=log_t, naive=loss_grad(data, W), scaled=loss_grad(data, W, log_scale=log_t), W=W)
 
 
 #: Cosine with the W_F-SVM direction whose first time the appendix's exercise asks about.
@@ -147,8 +292,35 @@ COS_TARGET = 0.999
 NGD_STEPS = 4000
 
 
+@dataclass(frozen=True)
+class TimeToCosine:
+    """When the W-flow first reaches a cosine with the W_F-SVM solution, and what that costs
+    (:func:`time_to_cosine`).
+
+    Attributes
+    ----------
+    t : float
+        The time, rounded up to two significant digits.
+    gd_steps : float
+        ``t / LR``: the steps gradient descent with step :data:`LR` needs to reach ``t``.
+    nfev, njev : int
+        The flow's gradient and Hessian evaluations for one run to ``t`` (saving only ``0`` and ``t``).
+    cos : float
+        That run's cosine with the W_F solution at ``t``.
+    ngd_steps : int
+        The first normalised-GD step with cosine >= the target.
+    """
+
+    t: float
+    gd_steps: float
+    nfev: int
+    njev: int
+    cos: float
+    ngd_steps: int
+
+
 @memo
-def time_to_cosine(target: float = COS_TARGET) -> dict:
+def time_to_cosine(target: float = COS_TARGET) -> TimeToCosine:
     """When the W-flow from 0 first reaches cosine ``target`` with the W_F-SVM solution, and what that costs.
 
     The flow is saved at 2,001 log-spaced times in ``[1, 1e100]`` (``target`` must be reached inside); the
@@ -157,10 +329,8 @@ def time_to_cosine(target: float = COS_TARGET) -> dict:
 
     Returns
     -------
-    dict
-        ``t``: the time, rounded to two significant digits; ``gd_steps``: ``t / LR``; ``nfev``, ``njev``: the
-        flow's gradient and Hessian evaluations for one run to ``t`` (saving only ``0`` and ``t``); ``cos``: its
-        cosine with the W_F solution there; ``ngd_steps``: the first normalised-GD step with cosine >= ``target``.
+    TimeToCosine
+        The time, the GD steps, the flow's cost to reach it and its cosine there, and the normalised-GD steps.
 
     Raises
     ------
@@ -188,8 +358,8 @@ def time_to_cosine(target: float = COS_TARGET) -> dict:
     hit = np.flatnonzero(ngd.cosine_to(W_F) >= target)
     if len(hit) == 0:
         raise ValueError(f"normalised GD does not reach cosine {target} within {NGD_STEPS} steps")
-    return {"t": t, "gd_steps": t / LR, "nfev": int(run.nfev), "njev": int(run.njev),
-            "cos": float(run.cosine_to(W_F)[-1]), "ngd_steps": int(np.rint(ngd.t[hit[0]] / LR))}
+    return TimeToCosine(t=t, gd_steps=t / LR, nfev=int(run.nfev), njev=int(run.njev),
+                        cos=float(run.cosine_to(W_F)[-1]), ngd_steps=int(np.rint(ngd.t[hit[0]] / LR)))
 
 
 peers_data = tarzanagh_data  # the name of earlier versions

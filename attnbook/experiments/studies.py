@@ -40,9 +40,9 @@ __all__ = [
     "STUDY_RTOL", "KQ_RTOL", "CERT_FLOOR", "KQ_SEEDS", "KQ_INIT_SEEDS", "KQ_LOG_T", "DESIGN_SEEDS", "DESIGN_LOG_T",
     "UNEQUAL_SEEDS", "GD_STEPS", "GD_DATA_SEEDS", "GD_STARTS", "GD_PERTURBATION", "GD_SAVES", "E9_EPS",
     "demo_family", "perturbed_demo", "design_data", "norm_gap", "reached_selection",
-    "KQRun", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
+    "KQRun", "GapSummary", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
     "unequal_scores_study", "GDStart", "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
-    "AccuracyRun", "accuracy_study",
+    "AccuracyRun", "AccuracyStudy", "accuracy_study",
 ]
 
 #: Relative tolerance of the selection studies (which tokens a flow selects does not change at 1e-8; tests check it).
@@ -245,6 +245,28 @@ def kq_run(args: tuple) -> KQRun:
 
 
 @dataclass(frozen=True)
+class GapSummary:
+    """The nuclear-norm gaps of :func:`kq_study` at one checkpoint, over the runs that reached it and end on the
+    optimal selection (:meth:`KQStudy.summary`).
+
+    Attributes
+    ----------
+    median, min, max : float
+        Median, least and largest gap.
+    reached : int
+        Number of such runs.
+    at_floor : int
+        How many of them have a gap below ``CERT_FLOOR`` in absolute value (at the computation's accuracy).
+    """
+
+    median: float
+    min: float
+    max: float
+    reached: int
+    at_floor: int
+
+
+@dataclass(frozen=True)
 class KQStudy:
     """All runs of :func:`kq_study` and their summaries."""
 
@@ -256,13 +278,13 @@ class KQStudy:
         return np.array([r.nuc_gap[np.flatnonzero(r.log_t == log_t)[0]] for r in self.runs
                          if r.optimal and np.any(r.log_t == log_t)])
 
-    def summary(self) -> dict:
-        """Per checkpoint: ``{"median", "min", "max", "reached", "at_floor"}`` of the nuclear-norm gap."""
+    def summary(self) -> dict[float, GapSummary]:
+        """Per checkpoint ``ln t``, the :class:`GapSummary` of the nuclear-norm gaps."""
         out = {}
         for c in self.log_t:
             g = self.gaps_at(c)
-            out[float(c)] = {"median": float(np.median(g)), "min": float(g.min()), "max": float(g.max()),
-                             "reached": len(g), "at_floor": int(np.sum(np.abs(g) < CERT_FLOOR))}
+            out[float(c)] = GapSummary(median=float(np.median(g)), min=float(g.min()), max=float(g.max()),
+                                       reached=len(g), at_floor=int(np.sum(np.abs(g) < CERT_FLOOR)))
         return out
 
     def rates(self, lo: float = 1e3, hi: float = 1e6) -> np.ndarray:
@@ -333,7 +355,7 @@ def _design_run(args: tuple) -> DesignRun:
 
 @memo
 def assumption_design(seeds: tuple = DESIGN_SEEDS, log_t: tuple = DESIGN_LOG_T, rtol: float = STUDY_RTOL,
-                      workers: int | None = None) -> dict:
+                      workers: int | None = None) -> dict[tuple[bool, bool], tuple[DesignRun, ...]]:
     """The 2 x 2 design: ``W``-flow from 0 on :func:`design_data` for every seed and (a2, a3) cell.
 
     Returns
@@ -459,7 +481,7 @@ class GDStepStudy:
         """Recovery steps of the starts that recover by the horizon (sorted)."""
         return np.sort([r.recovered_step for r in self.select(lr, loss, data_seed) if r.recovered_step >= 0])
 
-    def stuck_counts(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> dict:
+    def stuck_counts(self, lr: float, loss: str = "exp", data_seed: int | None = None) -> dict[int, int]:
         """``{number of samples stuck at the horizon: number of starts}`` over the starts that did not recover."""
         counts: dict = {}
         for r in self.select(lr, loss, data_seed):
@@ -583,7 +605,7 @@ def _e9_path(eps: float) -> E9Path:
 
 
 @memo
-def e9_study(eps_values: tuple = E9_EPS, workers: int | None = None) -> dict:
+def e9_study(eps_values: tuple = E9_EPS, workers: int | None = None) -> dict[float, E9Path]:
     """:func:`e9_certificate` for every ``eps`` (on the process pool): ``eps -> E9Path``."""
     paths = pool_map(_e9_path, [float(e) for e in eps_values], workers)
     return {p.eps: p for p in paths}
@@ -632,21 +654,36 @@ def _log_attention(data: al.AttentionData, W: np.ndarray) -> np.ndarray:
     return g - np.logaddexp.reduce(g, axis=1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class AccuracyStudy:
+    """All tolerances of :func:`accuracy_study`.
+
+    Attributes
+    ----------
+    runs : dict of float to AccuracyRun
+        ``rtol -> AccuracyRun`` (in the order of the ``rtols`` asked for).
+    ref_nfev : int
+        Gradient evaluations of the reference run (at ``ACCURACY_REF_RTOL``).
+    """
+
+    runs: dict[float, AccuracyRun]
+    ref_nfev: int
+
+
 @memo
-def accuracy_study(rtols: tuple = ACCURACY_RTOLS, workers: int | None = None) -> dict:
+def accuracy_study(rtols: tuple = ACCURACY_RTOLS, workers: int | None = None) -> AccuracyStudy:
     """The ``(K, Q)``-flow on Tarzanagh et al.'s setup (``make_generic_data()``, seed 0; start ``0.01 N(0, 1)``)
     to ``ln t = 1e6`` at each tolerance, against a run at ``ACCURACY_REF_RTOL``.
 
     Returns
     -------
-    dict
-        ``rtol -> AccuracyRun``, and ``"ref_nfev"``.
+    AccuracyStudy
     """
     flows = pool_map(_accuracy_flow, [ACCURACY_REF_RTOL, *rtols], workers)
     ref, data = flows[0], flows[0].data
-    out: dict = {"ref_nfev": int(ref.nfev)}
+    runs = {}
     for rtol, tr in zip(rtols, flows[1:]):
         lo = np.array([np.abs(_log_attention(data, a) - _log_attention(data, b)).max() for a, b in zip(tr.W, ref.W)])
-        out[rtol] = AccuracyRun(rtol=rtol, log_t=tr.log_t, param_err=al.path_error(tr, ref), logodds_err=lo,
-                                nfev=int(tr.nfev))
-    return out
+        runs[rtol] = AccuracyRun(rtol=rtol, log_t=tr.log_t, param_err=al.path_error(tr, ref), logodds_err=lo,
+                                 nfev=int(tr.nfev))
+    return AccuracyStudy(runs=runs, ref_nfev=int(ref.nfev))

@@ -5,8 +5,6 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
@@ -14,6 +12,9 @@ from matplotlib.ticker import NullLocator
 from .. import plots
 from ..experiments.ch1 import (
     BROKEN_GENERIC_SEED,
+    BrokenAssumptions,
+    LossFlow,
+    SVMPlane,
     cached_ray,
     compute_broken,
     compute_loss_flow,
@@ -60,9 +61,9 @@ def fig_tokens() -> Figure:
     ax1.legend(loc="lower left", fontsize=8)
     ax1.set_title("tokens (star: optimal; shared stars side by side), queries (arrows)", fontsize=9)
     for i in range(data.n):
-        ax2.plot(res["c"], res["yPhi"][:, i], color=SAMPLE_COLORS[i], label=f"sample {i + 1}")
+        ax2.plot(res.c, res.yPhi[:, i], color=SAMPLE_COLORS[i], label=f"sample {i + 1}")
     ax2.axhline(data.gamma_opt.max(), **plots.THEORY_STYLE, label=r"$\gamma_{i,\mathrm{opt}}$ (limit)")
-    ax2.axhline(res["uniform"][0], color=plots.COLORS["nopt"], linestyle=":", label="score average ($W=0$)")
+    ax2.axhline(res.uniform[0], color=plots.COLORS["nopt"], linestyle=":", label="score average ($W=0$)")
     ax2.set_xlabel(r"scale $c$ in $W=c\,W_F$")
     ax2.set_ylabel(r"$y_i\Phi=\gamma_i^\top\sigma(X_iWz_i)$")
     ax2.set_ylim(-0.2, data.gamma_opt.max() + 0.4)
@@ -70,24 +71,24 @@ def fig_tokens() -> Figure:
     return fig
 
 
-def fig_loss_flow(res: Mapping | None = None) -> Figure:
+def fig_loss_flow(res: LossFlow | None = None) -> Figure:
     """Left: ``L - L*`` along the flow (log-log) beside the prediction ``||W_F||^2 / t``. Right: attention on each
     optimal token tends to 1 (dashed)."""
     res = compute_loss_flow() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.5)
-    ok = res["t"] > 0
-    lt = log10_time(res["t"])
-    ax1.semilogy(lt[ok], res["excess"][ok], color=plots.COLORS["W"], label="gradient flow on $W$")
-    late = ok & (res["t"] >= 10)
-    ax1.semilogy(lt[late], res["prediction"][late], **plots.THEORY_STYLE, label=r"$\|W_F\|_F^2/t$")
+    ok = res.t > 0
+    lt = log10_time(res.t)
+    ax1.semilogy(lt[ok], res.excess[ok], color=plots.COLORS["W"], label="gradient flow on $W$")
+    late = ok & (res.t >= 10)
+    ax1.semilogy(lt[late], res.prediction[late], **plots.THEORY_STYLE, label=r"$\|W_F\|_F^2/t$")
     log10_axis(ax1)
     ax1.set_yticks([1e0, 1e-100, 1e-200, 1e-300])
     ax1.yaxis.set_minor_locator(NullLocator())
     ax1.set_xlabel("time $t$ (log scale)")
     ax1.set_ylabel(r"$\mathcal{L}(W(t))-\mathcal{L}^*$ (log scale)")
     ax1.legend(loc="lower left")
-    for i in range(res["sigma_opt"].shape[1]):
-        ax2.plot(lt[ok], res["sigma_opt"][ok, i], color=SAMPLE_COLORS[i], label=f"sample {i + 1}")
+    for i in range(res.sigma_opt.shape[1]):
+        ax2.plot(lt[ok], res.sigma_opt[ok, i], color=SAMPLE_COLORS[i], label=f"sample {i + 1}")
     ax2.axhline(1.0, **plots.THEORY_STYLE, label="limit 1")
     ax2.set_xlim(-2, 12)
     log10_axis(ax2)
@@ -97,33 +98,33 @@ def fig_loss_flow(res: Mapping | None = None) -> Figure:
     return fig
 
 
-def fig_svm_plane(res: Mapping | None = None) -> Figure:
+def fig_svm_plane(res: SVMPlane | None = None) -> Figure:
     """The six half-planes ``beta^T B_il >= 1`` (feasible region shaded), the l1 and l2 solutions with the norm
     balls that touch it, and the margin-normalised paths of the two diagonal flows."""
     res = compute_svm_plane() if res is None else res
     fig, ax = plots.new_figure(1, 1, width=6.4, height=4.6)
     lo, hi = (0.3, -0.45), (1.5, 0.75)
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 400), np.linspace(lo[1], hi[1], 400))
-    feas = np.all(res["B"] @ np.stack([g1.ravel(), g2.ravel()]) >= 1, axis=0).reshape(g1.shape)
+    feas = np.all(res.B @ np.stack([g1.ravel(), g2.ravel()]) >= 1, axis=0).reshape(g1.shape)
     ax.contourf(g1, g2, feas.astype(float), levels=[0.5, 1.5], colors=[plots.PALETTE["yellow"]], alpha=0.35)
     xs = np.linspace(lo[0], hi[0], 2)
     data = make_toy_data()
-    for k, (b, (i, _)) in enumerate(zip(res["B"], data.pairs)):
+    for k, (b, (i, _)) in enumerate(zip(res.B, data.pairs)):
         first = k == 0 or data.pairs[k - 1][0] != i
         ax.plot(xs, (1 - b[0] * xs) / b[1], color=SAMPLE_COLORS[i], lw=1.0,
                 label=rf"$\beta^\top B_{{{i + 1}l}}=1$ (sample {i + 1})" if first else None)
-    r1 = np.abs(res["l1"]).sum()
+    r1 = np.abs(res.l1).sum()
     ax.plot([r1, 0, -r1, 0, r1], [0, r1, 0, -r1, 0], color=plots.COLORS["l1"], lw=1, linestyle=":")
-    r2 = np.linalg.norm(res["l2"])
+    r2 = np.linalg.norm(res.l2)
     th = np.linspace(0, 2 * np.pi, 200)
     ax.plot(r2 * np.cos(th), r2 * np.sin(th), color=plots.COLORS["l2"], lw=1, linestyle=":")
-    ax.plot(*res["path_beta"].T, **plots.series_style("beta"), lw=2, label=r"flow on $\beta$: $\beta(t)/\mu(t)$")
-    ax.plot(*res["path_xi"].T, **plots.series_style("xi"), lw=2, label=r"flow on $\xi_k,\xi_q$: $\beta(t)/\mu(t)$")
-    ax.scatter(*res["path_beta"][0], s=25, color=plots.COLORS["beta"], zorder=5)
-    ax.scatter(*res["path_xi"][0], s=25, color=plots.COLORS["xi"], zorder=5)
-    ax.scatter(*res["l2"], s=90, marker="s", facecolor="none", edgecolor=plots.COLORS["theory"], lw=2, zorder=5,
+    ax.plot(*res.path_beta.T, **plots.series_style("beta"), lw=2, label=r"flow on $\beta$: $\beta(t)/\mu(t)$")
+    ax.plot(*res.path_xi.T, **plots.series_style("xi"), lw=2, label=r"flow on $\xi_k,\xi_q$: $\beta(t)/\mu(t)$")
+    ax.scatter(*res.path_beta[0], s=25, color=plots.COLORS["beta"], zorder=5)
+    ax.scatter(*res.path_xi[0], s=25, color=plots.COLORS["xi"], zorder=5)
+    ax.scatter(*res.l2, s=90, marker="s", facecolor="none", edgecolor=plots.COLORS["theory"], lw=2, zorder=5,
                label=r"$\ell_2$-SVM solution")
-    ax.scatter(*res["l1"], s=110, marker="D", facecolor="none", edgecolor=plots.COLORS["theory"], lw=2, zorder=5,
+    ax.scatter(*res.l1, s=110, marker="D", facecolor="none", edgecolor=plots.COLORS["theory"], lw=2, zorder=5,
                label=r"$\ell_1$-SVM solution")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
@@ -135,20 +136,20 @@ def fig_svm_plane(res: Mapping | None = None) -> Figure:
     return fig
 
 
-def fig_broken(res: Mapping | None = None) -> Figure:
+def fig_broken(res: BrokenAssumptions | None = None) -> Figure:
     """Excess loss along the flow: it goes to 0 like 1/t only when the assumptions hold."""
     res = compute_broken() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.5)
     labels = {"toy": "toy data (Assumptions 1-3 hold)", "mirrored": "mirrored toy (Assumption 1 fails)",
               "generic": f"Gaussian, seed {BROKEN_GENERIC_SEED} (Assumption 2 fails)"}
     colors = {"toy": plots.COLORS["W"], "mirrored": plots.COLORS["KQ"], "generic": plots.COLORS["xi"]}
-    for name, r in res.items():
-        ok = r["t"] > 0
-        ax1.semilogy(log10_time(r["t"][ok]), r["excess"][ok], color=colors[name], label=labels[name])
-        ax2.semilogy(log10_time(r["t"][ok]), r["norm"][ok], color=colors[name], label=labels[name])
-    toy = res["toy"]
-    late = toy["t"] >= 10
-    ax1.semilogy(log10_time(toy["t"][late]), toy["prediction"][late],
+    for name, r in res.runs:
+        ok = r.t > 0
+        ax1.semilogy(log10_time(r.t[ok]), r.excess[ok], color=colors[name], label=labels[name])
+        ax2.semilogy(log10_time(r.t[ok]), r.norm[ok], color=colors[name], label=labels[name])
+    toy = res.toy
+    late = toy.t >= 10
+    ax1.semilogy(log10_time(toy.t[late]), toy.prediction[late],
                  **plots.THEORY_STYLE, label=r"$\|W_F\|_F^2/t$")
     for ax in (ax1, ax2):
         ax.set_xlim(-2, 40)
@@ -185,11 +186,11 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     ax1.legend(loc="upper center", fontsize=8, ncol=3)
     ray = cached_ray(float(angle))
     ref = cached_ray(0.0)
-    ax2.semilogy(ref["c"], ref["excess"], color=plots.COLORS["context"], ls="--", label=r"along $W_F$ (angle 0°)")
-    ax2.semilogy(ray["c"], ray["excess"], color=plots.COLORS["W"], label=f"along $D$ (angle {angle:g}°)")
-    if ray["mu_dir"] > 0:
-        ax2.semilogy(ray["c"], ray["prediction"], **plots.THEORY_STYLE,
-                     label=rf"$\propto e^{{-\mu(D)c}}$, $\mu(D)={ray['mu_dir']:.2f}$")
+    ax2.semilogy(ref.c, ref.excess, color=plots.COLORS["context"], ls="--", label=r"along $W_F$ (angle 0°)")
+    ax2.semilogy(ray.c, ray.excess, color=plots.COLORS["W"], label=f"along $D$ (angle {angle:g}°)")
+    if ray.mu_dir > 0:
+        ax2.semilogy(ray.c, ray.prediction, **plots.THEORY_STYLE,
+                     label=rf"$\propto e^{{-\mu(D)c}}$, $\mu(D)={ray.mu_dir:.2f}$")
     ax2.scatter([c], [excess_loss(data, W)], color="black", zorder=5, label="current $W$")
     ax2.set_ylim(1e-10, 1)
     ax2.set_xlabel(r"scale $c$ in $W=c\,D$")

@@ -4,8 +4,6 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -15,6 +13,12 @@ from ..experiments.ch3 import (
     OMEGA0,
     WIDGET_LOG_T,
     WIDGET_OMEGA0,
+    DLNEquivalence,
+    MirrorFlowCheck,
+    NormGrowth,
+    RateToL1,
+    SeparateVsCombined,
+    ClosedFormAccuracy,
     compute_closed_form,
     compute_equivalence,
     compute_headline,
@@ -41,38 +45,38 @@ def _sci(x: float) -> str:
     return rf"${m}\times10^{{{e}}}$" if m != 1 else rf"$10^{{{e}}}$"
 
 
-def fig_equivalence(r: Mapping | None = None) -> Figure:
+def fig_equivalence(r: DLNEquivalence | None = None) -> Figure:
     """Lemma 4.1: beta(t) of the xi-flow (solid) and w(t) of the diagonal linear network (markers)."""
     r = compute_equivalence() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    keep = r["log_t"] >= 0.05
-    x = r["log_t"][keep]
-    for j in range(r["beta"].shape[1] - 1):
-        ax.loglog(x, r["beta"][keep, j], color=plots.PALETTE[("orange", "blue", "bluish_green")[j]],
+    keep = r.log_t >= 0.05
+    x = r.log_t[keep]
+    for j in range(r.beta.shape[1] - 1):
+        ax.loglog(x, r.beta[keep, j], color=plots.PALETTE[("orange", "blue", "bluish_green")[j]],
                   label=rf"$\beta_{j + 1}(t)$, $(\xi_k,\xi_q)$-flow")
-        ax.loglog(x[::6], r["w"][keep, j][::6], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
+        ax.loglog(x[::6], r.w[keep, j][::6], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
                   label=r"$w_{j}(t)$, diagonal linear network" if j == 0 else None)
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"coordinate (log scale)")
-    ax2.loglog(x, np.maximum(r["rel_err"][keep], 1e-17), color=C["xi"], label="measured")
+    ax2.loglog(x, np.maximum(r.rel_err[keep], 1e-17), color=C["xi"], label="measured")
     ax2.axhline(1e-10, **plots.THEORY_STYLE, label="solver tolerance $10^{-10}$")
     plots.label_axes(ax2, r"$\ln t$ (log scale)", r"$\|\beta(t)-w(t)\|/\|\beta(t)\|$ (log scale)")
     return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=9, loc="upper left")),
                                                      (ax2, dict(fontsize=9, loc="lower right"))])
 
 
-def fig_closed_form(r: Mapping | None = None) -> Figure:
+def fig_closed_form(r: ClosedFormAccuracy | None = None) -> Figure:
     """Lemma A.1: relative error of the sinh closed form and drift of xi_k^2 - xi_q^2, for three tolerances."""
     r = compute_closed_form() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    keep = r["log_t"] >= 0.05
-    x = r["log_t"][keep]
+    keep = r.log_t >= 0.05
+    x = r.log_t[keep]
     colors = (plots.PALETTE["sky_blue"], plots.PALETTE["orange"], plots.PALETTE["vermillion"])
-    for col, rtol in zip(colors, sorted(r["sinh_err"], reverse=True)):
+    for col, rtol in zip(colors, sorted(r.sinh_err, reverse=True)):
         lab = f"rtol = {rtol:.0e}"
-        ax.loglog(x, r["sinh_err"][rtol][keep], color=col, label=lab)
+        ax.loglog(x, r.sinh_err[rtol][keep], color=col, label=lab)
         ax.axhline(rtol, color=col, ls="--", lw=1)
-        ax2.loglog(x, np.maximum(r["cons_err"][rtol][keep], 1e-17), color=col, label=lab)
+        ax2.loglog(x, np.maximum(r.cons_err[rtol][keep], 1e-17), color=col, label=lab)
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel("relative error of $\\omega_0^2\\sinh(B\\phi)$ (log scale)")
     ax2.set_xlabel(r"$\ln t$ (log scale)")
@@ -80,40 +84,40 @@ def fig_closed_form(r: Mapping | None = None) -> Figure:
     return plots.finish(fig, legend_loc="lower right")
 
 
-def fig_mirror(r: Mapping | None = None) -> Figure:
+def fig_mirror(r: MirrorFlowCheck | None = None) -> Figure:
     """Mirror flow and erratum E6 checked by finite differences in log t."""
     r = compute_mirror() if r is None else r
-    s = r["log_t"]
+    s = r.log_t
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
     for j, col in zip(range(2), (plots.PALETTE["orange"], plots.PALETTE["blue"])):
-        ax.plot(s, r["dpsi_fd"][:, j], color=col, label=rf"$\frac{{d}}{{ds}}\nabla\psi(\beta)_{j + 1}$ (finite diff.)")
-        ax.plot(s[::40], r["neg_tgrad"][::40, j], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
+        ax.plot(s, r.dpsi_fd[:, j], color=col, label=rf"$\frac{{d}}{{ds}}\nabla\psi(\beta)_{j + 1}$ (finite diff.)")
+        ax.plot(s[::40], r.neg_tgrad[::40, j], "o", mfc="none", color=plots.PALETTE["black"], ms=4,
                 label=r"$-t\,\nabla_\beta\mathcal{L}$ (formula)" if j == 0 else None)
     ax.set_xlabel(r"$s=\ln t$")
     ax.set_ylabel("rate of change in $s = \\ln t$")
-    ax2.semilogy(s, r["mirror_err"], color=C["xi"], label="mirror identity")
-    ax2.semilogy(s, r["e6_err"], color=C["gd"], label="E6: corrected eq. (27)")
-    ax2.semilogy(s, r["paper_err"], color=C["nopt"], ls=":", label="eq. (27) as printed (extra $1/n$)")
+    ax2.semilogy(s, r.mirror_err, color=C["xi"], label="mirror identity")
+    ax2.semilogy(s, r.e6_err, color=C["gd"], label="E6: corrected eq. (27)")
+    ax2.semilogy(s, r.paper_err, color=C["nopt"], ls=":", label="eq. (27) as printed (extra $1/n$)")
     ax2.set_xlabel(r"$s=\ln t$")
     ax2.set_ylabel("relative mismatch (log scale)")
     return plots.finish(fig, legend_loc="center right")
 
 
-def fig_norm(r: Mapping | None = None) -> Figure:
+def fig_norm(r: NormGrowth | None = None) -> Figure:
     """Lemma 4.2: ||beta(t)|| diverges like mu(t) ~ ln t (+ ln ln t for the xi-flow)."""
     r = compute_norm_growth() if r is None else r
-    lt = r["log_t"]
+    lt = r.log_t
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    ax.loglog(lt, r["norm_xi"], **plots.series_style("xi"), label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
-    ax.loglog(lt, r["norm_beta"], **plots.series_style("beta"), label=r"$\|\beta\|_2$, $\beta$-flow")
-    ax.loglog(lt, r["l1_norm2"] * lt, **plots.THEORY_STYLE, label=r"$\|\beta_{\ell_1}\|_2\,\ln t$")
+    ax.loglog(lt, r.norm_xi, **plots.series_style("xi"), label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
+    ax.loglog(lt, r.norm_beta, **plots.series_style("beta"), label=r"$\|\beta\|_2$, $\beta$-flow")
+    ax.loglog(lt, r.l1_norm2 * lt, **plots.THEORY_STYLE, label=r"$\|\beta_{\ell_1}\|_2\,\ln t$")
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"$\|\beta(t)\|_2$ (log scale)")
     lnln = np.log(lt)
     keep = lt >= 3
-    ax2.plot(lnln[keep], (r["mu_xi"] - lt)[keep], **plots.series_style("xi"), label=r"$\mu-\ln t$, $(\xi_k,\xi_q)$-flow")
-    ax2.plot(lnln[keep], (r["mu_beta"] - lt)[keep], **plots.series_style("beta"), label=r"$\mu-\ln t$, $\beta$-flow")
-    c = np.median((r["mu_xi"] - lt - lnln)[lt >= 100])
+    ax2.plot(lnln[keep], (r.mu_xi - lt)[keep], **plots.series_style("xi"), label=r"$\mu-\ln t$, $(\xi_k,\xi_q)$-flow")
+    ax2.plot(lnln[keep], (r.mu_beta - lt)[keep], **plots.series_style("beta"), label=r"$\mu-\ln t$, $\beta$-flow")
+    c = np.median((r.mu_xi - lt - lnln)[lt >= 100])
     ax2.plot(lnln[keep], lnln[keep] + c, **plots.THEORY_STYLE, label=rf"$\ln\ln t {c:+.2f}$ (heuristic)")
     ax2.set_xlabel(r"$\ln\ln t$")
     ax2.set_ylabel(r"$\mu(t)-\ln t$")
@@ -134,19 +138,19 @@ def _svm_bar_style(key: str) -> dict:
     return {"facecolor": "none", "edgecolor": C[key], "linestyle": "--", "linewidth": 1.6, "hatch": "//"}
 
 
-def fig_headline(r: Mapping | None = None) -> Figure:
+def fig_headline(r: SeparateVsCombined | None = None) -> Figure:
     """Theorem 4.1 vs its l2 counterpart: distances to both SVM solutions vs log t, and the final directions."""
     r = compute_headline() if r is None else r
-    x = r["log_t"]
+    x = r.log_t
     keep = x >= 1.0
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
     for p, lab in (("xi", r"$(\xi_k,\xi_q)$-flow"), ("beta", r"$\beta$-flow")):
-        ax.loglog(x[keep], r["dist"][p]["l1"][keep], color=C[p], label=lab + r" vs $\ell_1$-SVM")
-        ax.loglog(x[keep], r["dist"][p]["l2"][keep], color=C[p], ls="--", label=lab + r" vs $\ell_2$-SVM")
+        ax.loglog(x[keep], r.dist[p]["l1"][keep], color=C[p], label=lab + r" vs $\ell_1$-SVM")
+        ax.loglog(x[keep], r.dist[p]["l2"][keep], color=C[p], ls="--", label=lab + r" vs $\ell_2$-SVM")
     ax.set_xlabel(r"$\ln t$ (log scale)")
     ax.set_ylabel(r"$\|\hat\beta(t)-\beta_{\rm SVM}\|/\|\beta_{\rm SVM}\|$ (log scale)")
-    vec = {r"$(\xi_k,\xi_q)$-flow": r["bhat"]["xi"][-1], r"$\ell_1$-SVM": r["l1"],
-           r"$\beta$-flow": r["bhat"]["beta"][-1], r"$\ell_2$-SVM": r["l2"]}
+    vec = {r"$(\xi_k,\xi_q)$-flow": r.bhat["xi"][-1], r"$\ell_1$-SVM": r.l1,
+           r"$\beta$-flow": r.bhat["beta"][-1], r"$\ell_2$-SVM": r.l2}
     styles = {r"$(\xi_k,\xi_q)$-flow": {"color": C["xi"]}, r"$\ell_1$-SVM": _svm_bar_style("l1"),
               r"$\beta$-flow": {"color": C["beta"]}, r"$\ell_2$-SVM": _svm_bar_style("l2")}
     _bars(ax2, vec, styles)
@@ -155,14 +159,14 @@ def fig_headline(r: Mapping | None = None) -> Figure:
                                                      (ax2, dict(fontsize=9))])
 
 
-def fig_path(r: Mapping | None = None) -> Figure:
+def fig_path(r: SeparateVsCombined | None = None) -> Figure:
     """The path of beta_hat(t) against both SVM solutions, projected on (beta_1, beta_2) and (beta_1, beta_3)."""
     r = compute_headline() if r is None else r
-    x = r["log_t"]
+    x = r.log_t
     fig, axes = plots.new_figure(1, 2, width=10.0, height=4.0)
     for ax, (a, b) in zip(axes, ((0, 1), (0, 2))):
         for p, lab in (("xi", r"$(\xi_k,\xi_q)$-flow"), ("beta", r"$\beta$-flow")):
-            bh = r["bhat"][p]
+            bh = r.bhat[p]
             ok = np.isfinite(bh[:, 0]) & (x >= 0.0)
             ax.plot(bh[ok, a], bh[ok, b], color=C[p], label=lab)
             for lt, mk, lab in ((np.log(1e300), "s", r"$t=10^{300}$"), (1e4, "^", r"$\ln t=10^4$"),
@@ -171,30 +175,30 @@ def fig_path(r: Mapping | None = None) -> Figure:
                 if p == "xi":
                     ax.plot(bh[k, a], bh[k, b], mk, color=C[p], ms=6, label=lab)
             ax.plot(bh[-1, a], bh[-1, b], "o", color=C[p], ms=5)
-        for s, mk in (("l1", "*"), ("l2", "P")):
-            ax.plot(r[s][a], r[s][b], mk, ms=14, mfc="none", mec=C["theory"], mew=1.5,
+        for s, sol, mk in (("l1", r.l1, "*"), ("l2", r.l2, "P")):
+            ax.plot(sol[a], sol[b], mk, ms=14, mfc="none", mec=C["theory"], mew=1.5,
                     label=rf"$\ell_{s[1]}$-SVM solution")
-            ax.annotate(rf"$\ell_{s[1]}$", (r[s][a], r[s][b]), textcoords="offset points",
+            ax.annotate(rf"$\ell_{s[1]}$", (sol[a], sol[b]), textcoords="offset points",
                         xytext=(8, 6 if s == "l1" else -12), color=C["theory"])
         ax.set_xlabel(rf"$\hat\beta_{a + 1}$")
         ax.set_ylabel(rf"$\hat\beta_{b + 1}$")
     return plots.finish(fig, legend=False, legends=[(axes[0], dict(fontsize=8.5, loc="upper right"))])
 
 
-def fig_rate(r: Mapping | None = None) -> Figure:
+def fig_rate(r: RateToL1 | None = None) -> Figure:
     """Distance of the xi-flow's direction to the l1 solution against 1/ln mu."""
     r = compute_rate() if r is None else r
     fig, ax = plots.new_figure(width=6.4, height=3.8)
-    ax.plot(r["inv_log_mu"], r["dist_l1"], color=C["xi"], label=r"$(\xi_k,\xi_q)$-flow, $\omega_0=0.1$")
+    ax.plot(r.inv_log_mu, r.dist_l1, color=C["xi"], label=r"$(\xi_k,\xi_q)$-flow, $\omega_0=0.1$")
     for lt, lab in ((np.log(1e300), r"$t=10^{300}$"), (1e4, r"$\ln t=10^4$"), (1e5, r"$\ln t=10^5$"),
                     (LOG_T_END, r"$\ln t=10^6$")):
-        k = np.argmin(np.abs(r["log_t"] - lt))
-        ax.plot(r["inv_log_mu"][k], r["dist_l1"][k], "o", color=C["xi"])
-        ax.annotate(lab, (r["inv_log_mu"][k], r["dist_l1"][k]), textcoords="offset points", xytext=(6, -12))
+        k = np.argmin(np.abs(r.log_t - lt))
+        ax.plot(r.inv_log_mu[k], r.dist_l1[k], "o", color=C["xi"])
+        ax.annotate(lab, (r.inv_log_mu[k], r.dist_l1[k]), textcoords="offset points", xytext=(6, -12))
     for om, ls in ((0.3, "--"), (1.0, ":")):
         w = compute_widget(om)
-        ok = w["mu"] > np.e
-        ax.plot(1 / np.log(w["mu"][ok]), w["dist_l1"][ok], color=C["xi"], lw=1, ls=ls,
+        ok = w.mu > np.e
+        ax.plot(1 / np.log(w.mu[ok]), w.dist_l1[ok], color=C["xi"], lw=1, ls=ls,
                 label=rf"$\omega_0={om:g}$ (to $\ln t=10^6$)")
     ax.plot([0], [0], "*", ms=14, mfc="none", mec=C["theory"], mew=1.5, label=r"Theorem 4.1: $\ell_1$-SVM at $1/\ln\mu=0$")
     ax.set_xlim(-0.005, 0.35)
@@ -208,22 +212,22 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     """One frame of the widget: distances to both SVMs over time for ``omega0``, and the direction at ``log_t``."""
     r = compute_widget(omega0)
     ref = svms()
-    x = r["log_t"]
+    x = r.log_t
     keep = x >= 0.5
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8, layout="none")  # margins: light_ticks below
     for j, om in enumerate(WIDGET_OMEGA0):
         if om != omega0:
             o = compute_widget(om)
-            ax.loglog(o["log_t"][keep], o["dist_l1"][keep], color=plots.COLORS["context"], lw=0.8, zorder=1,
+            ax.loglog(o.log_t[keep], o.dist_l1[keep], color=plots.COLORS["context"], lw=0.8, zorder=1,
                       label=r"other $\omega_0$: distance to $\ell_1$" if "other" not in str(ax.get_legend_handles_labels()[1]) else None)
             # one label per grey curve: where it first falls below 0.03, else staggered along the plateau
-            low = np.where((o["dist_l1"] < 0.03 / 5.0 ** max(0, j - 3)) & (o["log_t"] > 3.0))[0]
-            kl = int(low[0]) if len(low) else int(np.argmin(np.abs(o["log_t"] - 10.0 ** (1.0 + 0.8 * j))))
-            if 1.2e-4 < o["dist_l1"][kl] < 2.5:
-                ax.text(o["log_t"][kl], o["dist_l1"][kl], f"{om:g}", fontsize=7.5, color="#666666",
+            low = np.where((o.dist_l1 < 0.03 / 5.0 ** max(0, j - 3)) & (o.log_t > 3.0))[0]
+            kl = int(low[0]) if len(low) else int(np.argmin(np.abs(o.log_t - 10.0 ** (1.0 + 0.8 * j))))
+            if 1.2e-4 < o.dist_l1[kl] < 2.5:
+                ax.text(o.log_t[kl], o.dist_l1[kl], f"{om:g}", fontsize=7.5, color="#666666",
                         ha="center", va="bottom", zorder=2)
-    ax.loglog(x[keep], r["dist_l1"][keep], **plots.series_style("l1"), label=r"distance to $\ell_1$-SVM")
-    ax.loglog(x[keep], r["dist_l2"][keep], **plots.series_style("l2"), label=r"distance to $\ell_2$-SVM")
+    ax.loglog(x[keep], r.dist_l1[keep], **plots.series_style("l1"), label=r"distance to $\ell_1$-SVM")
+    ax.loglog(x[keep], r.dist_l2[keep], **plots.series_style("l2"), label=r"distance to $\ell_2$-SVM")
     ax.axvline(log_t, color=C["theory"], lw=1, ls=":")
     lock = lock_on_log_t(omega0)
     if lock <= max(WIDGET_LOG_T):
@@ -238,7 +242,7 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     ax.set_ylabel("relative distance of $\\hat\\beta(t)$ (log scale)")
     ax.set_title(rf"$\omega_0 = {omega0:g}$ (grey: the other $\omega_0$, labelled)", fontsize=10)
     k = int(np.argmin(np.abs(x - log_t)))
-    vec = {r"$\hat\beta(t)$, $(\xi_k,\xi_q)$-flow": r["bhat"][k], r"$\ell_1$-SVM": ref["l1"], r"$\ell_2$-SVM": ref["l2"]}
+    vec = {r"$\hat\beta(t)$, $(\xi_k,\xi_q)$-flow": r.bhat[k], r"$\ell_1$-SVM": ref["l1"], r"$\ell_2$-SVM": ref["l2"]}
     styles = {r"$\hat\beta(t)$, $(\xi_k,\xi_q)$-flow": {"color": C["xi"]}, r"$\ell_1$-SVM": _svm_bar_style("l1"),
               r"$\ell_2$-SVM": _svm_bar_style("l2")}
     _bars(ax2, vec, styles)

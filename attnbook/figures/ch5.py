@@ -4,8 +4,6 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -13,6 +11,9 @@ from .. import plots
 from attnlib.diagnostics import singular_values
 from ..experiments.ch5 import (
     SCALE,
+    AlignmentPreserved,
+    ReducedDynamics,
+    SVMsCoincide,
     closed_form_W,
     compute_alignment,
     compute_coincide,
@@ -33,16 +34,15 @@ def _time(log_t: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, log_t)
 
 
-def fig_alignment(res: Mapping | None = None) -> Figure:
+def fig_alignment(res: AlignmentPreserved | None = None) -> Figure:
     """Alignment error along the aligned flow on exact and rotated data, against the margin."""
     res = compute_alignment() if res is None else res
     fig, ax = plots.new_figure(width=6.4)
     floor = 1e-18
-    for which, col, lab in (("exact", plots.COLORS["KQ"], "exactly representable data"),
-                            ("rotated", plots.PALETTE["blue"], "rotated data (rounded)")):
-        r = res[which]
-        ok = r["mu"] > 0
-        ax.plot(r["mu"][ok], np.maximum(r["err"][ok], floor), color=col, label=lab)
+    for r, col, lab in ((res.exact, plots.COLORS["KQ"], "exactly representable data"),
+                        (res.rotated, plots.PALETTE["blue"], "rotated data (rounded)")):
+        ok = r.mu > 0
+        ax.plot(r.mu[ok], np.maximum(r.err[ok], floor), color=col, label=lab)
     ax.axhline(np.finfo(float).eps, color="grey", ls=":", lw=1, label="float64 machine epsilon")
     ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: exactly 0 (drawn at $10^{-18}$)")
     ax.set_xscale("log")
@@ -54,60 +54,59 @@ def fig_alignment(res: Mapping | None = None) -> Figure:
     return fig
 
 
-def fig_reduced(r: Mapping | None = None) -> Figure:
+def fig_reduced(r: ReducedDynamics | None = None) -> Figure:
     """Singular values of K, Q against the diagonal flow of the reduced problem (42), and beta_hat against a."""
     r = compute_reduced() if r is None else r
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
-    x = _time(r["log_t"])
+    x = _time(r.log_t)
     cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
     for j in range(2):
-        a1.plot(x, np.abs(r["xi_k"][:, j]), color=cols[j], label=f"$|\\xi_{{k,{j + 1}}}|$ from $U_K^\\top KV$")
-        a1.plot(x, np.abs(r["xi_q"][:, j]), color=cols[j], ls="-.", lw=1.2,
+        a1.plot(x, np.abs(r.xi_k[:, j]), color=cols[j], label=f"$|\\xi_{{k,{j + 1}}}|$ from $U_K^\\top KV$")
+        a1.plot(x, np.abs(r.xi_q[:, j]), color=cols[j], ls="-.", lw=1.2,
                 label=f"$|\\xi_{{q,{j + 1}}}|$ from $U_Q^\\top QV$")
-        a1.plot(x, np.abs(r["xi_k_red"][:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0},
+        a1.plot(x, np.abs(r.xi_k_red[:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0},
                 label="'xi' flow on problem (42)" if j == 0 else None)
-        a1.plot(x, np.abs(r["xi_q_red"][:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0})
+        a1.plot(x, np.abs(r.xi_q_red[:, j]), **{**plots.THEORY_STYLE, "linewidth": 1.0})
     a1.set_xscale("log")
     a1.set_yscale("log")
     a1.set_xlabel(TIME_LABEL)
     a1.set_ylabel("singular value (log scale)")
     a1.legend(fontsize=7.5, loc="upper left")
     for j in range(2):
-        a2.plot(x, r["beta_hat"][:, j], color=cols[j], label=f"$\\hat\\beta_{j + 1}(t)$")
-        a2.axhline(r["a"][j], **plots.THEORY_STYLE,
+        a2.plot(x, r.beta_hat[:, j], color=cols[j], label=f"$\\hat\\beta_{j + 1}(t)$")
+        a2.axhline(r.a[j], **plots.THEORY_STYLE,
                    label="solution $a_i=1/((1-c_i)\\|x_{i,opt}\\|\\|z_i\\|)$ of (42)" if j == 0 else None)
     plots.label_axes(a2, TIME_LABEL, r"$\hat\beta_j=\xi_{k,j}\xi_{q,j}/\mu$", xscale="log", ylim=(-0.05, 0.35))
     a2.legend(fontsize=8, loc="upper left")
     return fig
 
 
-def fig_coincide(c: Mapping | None = None) -> Figure:
+def fig_coincide(c: SVMsCoincide | None = None) -> Figure:
     """Singular values of W°, both SVMs and both flows' limits; cosine of both flows with W° over time."""
     c = compute_coincide() if c is None else c
     data = exact_data()
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8)
     mf = np.linspace(-1, 1, 81)
     fam = [nuclear_family(data, x) for x in mf]
-    opt = c["nuc_value"]
+    opt = c.nuc_value
     a1.plot(mf, [np.linalg.norm(W, "nuc") / opt for W in fam], color=plots.COLORS["nuc"],
             label=r"$\|W(m)\|_*$ / nuclear SVM value")
-    a1.plot(mf, [np.linalg.norm(W) / np.linalg.norm(c["W0"]) for W in fam], color=plots.COLORS["fro"],
+    a1.plot(mf, [np.linalg.norm(W) / np.linalg.norm(c.W0) for W in fam], color=plots.COLORS["fro"],
             label=r"$\|W(m)\|_F$ / $\|W^\circ\|_F$")
     a1.plot(mf, [margin(data, W) for W in fam], color=plots.COLORS["theory"], ls=":", label=r"margin $\mu(W(m))$")
     marks = {"W-flow": ("o", plots.PALETTE["sky_blue"]), "KQ-flow": ("s", plots.PALETTE["orange"]),
              "nuclear SVM, rotated data": ("^", plots.COLORS["nuc"])}
     for name, (mk, col) in marks.items():
-        a1.plot([c["m"][name]], [1.0], marker=mk, color=col, mec="black", ls="none", ms=8, label=name)
+        a1.plot([c.m[name]], [1.0], marker=mk, color=col, mec="black", ls="none", ms=8, label=name)
     a1.axvline(0, **{**plots.THEORY_STYLE, "linewidth": 1.0}, label=r"$W^\circ$ ($m=0$)")
     a1.set_xlabel(r"off-diagonal coordinate $m/\sqrt{a_1a_2}$")
     a1.set_ylabel("relative norm / margin")
     a1.set_ylim(0.95, 1.35)
     a1.legend(fontsize=7.5, loc="upper center")
-    for key, col, lab in (("W", plots.COLORS["W"], "W-flow (Frobenius bias)"),
-                          ("KQ", plots.COLORS["KQ"], "aligned KQ-flow (nuclear bias)")):
-        lt = c[f"log_t_{key}"]
+    for lt, cos, col, lab in ((c.log_t_W, c.cos_W, plots.COLORS["W"], "W-flow (Frobenius bias)"),
+                              (c.log_t_KQ, c.cos_KQ, plots.COLORS["KQ"], "aligned KQ-flow (nuclear bias)")):
         ok = np.isfinite(lt) & (lt > 0)
-        a2.plot(lt[ok], np.maximum(1 - c[f"cos_{key}"][ok], 1e-17), color=col, label=lab)
+        a2.plot(lt[ok], np.maximum(1 - cos[ok], 1e-17), color=col, label=lab)
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel(r"$\log t$ (log scale)")
@@ -123,12 +122,12 @@ def _misaligned_panels(axes, thetas, scale) -> None:
                                           "reddish_purple", "sky_blue")]
     for th, col in zip(thetas, cols):
         r = compute_misaligned(float(th), float(scale))
-        lt = _time(r["log_t"])
+        lt = _time(r.log_t)
         ok = lt > 0
         lab = f"$\\theta={th / np.pi:.3g}\\pi$"
-        a1.plot(lt[ok], np.maximum(r["gap"][ok], 1e-18), color=col, label=lab)
-        ok2 = ok & (r["mu"] > 0)
-        a2.plot(lt[ok2], np.maximum(1 - r["cos_W0"][ok2], 1e-17), color=col, label=lab)
+        a1.plot(lt[ok], np.maximum(r.gap[ok], 1e-18), color=col, label=lab)
+        ok2 = ok & (r.mu > 0)
+        a2.plot(lt[ok2], np.maximum(1 - r.cos_W0[ok2], 1e-17), color=col, label=lab)
     for ax in (a1, a2):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -153,9 +152,9 @@ def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figu
     """Widget frame: alignment gap over time, and singular values of W(t)/mu(t) against those of W°."""
     r = compute_misaligned(float(theta), float(scale), rtol=WIDGET_RTOL)
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8, layout="none")  # fixed margins below
-    lt = _time(r["log_t"])
+    lt = _time(r.log_t)
     ok = lt > 0
-    a1.plot(lt[ok], np.maximum(r["gap"][ok], 1e-18), color=plots.COLORS["KQ"], label="misaligned KQ-flow")
+    a1.plot(lt[ok], np.maximum(r.gap[ok], 1e-18), color=plots.COLORS["KQ"], label="misaligned KQ-flow")
     a1.axhline(1e-18, **plots.THEORY_STYLE, label="aligned init: 0")
     a1.set_xscale("log")
     a1.set_yscale("log")
@@ -163,13 +162,13 @@ def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figu
     a1.set_xlabel(TIME_LABEL)
     a1.set_ylabel("alignment gap (log scale)")
     a1.set_title(f"$\\theta={theta / np.pi:.3g}\\pi$, scale $={scale:g}$; final cos with $W^\\circ$: "
-                 f"{r['cos_W0'][-1]:.8f}", fontsize=9)
+                 f"{r.cos_W0[-1]:.8f}", fontsize=9)
     a1.legend(fontsize=8, loc="center left")
     sv0 = singular_values(closed_form_W(exact_data()))
-    ok2 = ok & (r["mu"] > 0)
+    ok2 = ok & (r.mu > 0)
     cols = [plots.PALETTE[c] for c in ("vermillion", "blue", "bluish_green", "reddish_purple")]
     for j in range(4):
-        a2.plot(lt[ok2], r["sv"][ok2, j], color=cols[j], label=f"$s_{j + 1}(W/\\mu)$")
+        a2.plot(lt[ok2], r.sv[ok2, j], color=cols[j], label=f"$s_{j + 1}(W/\\mu)$")
         a2.axhline(sv0[j], **{**plots.THEORY_STYLE, "linewidth": 1.0}, label="$s_j(W^\\circ)$" if j == 0 else None)
     plots.label_axes(a2, TIME_LABEL, r"singular values of $W(t)/\mu(t)$", xscale="log", ylim=(-0.02, 0.6))
     a2.legend(fontsize=8, loc="upper right")

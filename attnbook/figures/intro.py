@@ -20,28 +20,28 @@ def teaser_figure(t_end: float | None = None) -> Figure:
     plots.use_book_style()
     res = compute_teaser(t_end)
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4)
-    k = np.arange(len(res["sv"]["W"]))
+    k = np.arange(len(res.sv["W"]))
     w = 0.38
     for off, flow, svm, label in ((-w / 2, "W", "fro", "one matrix $W$"), (w / 2, "KQ", "nuc", "separate $K, Q$")):
-        ax1.bar(k + off, res["sv"][flow], w, color=plots.COLORS[flow], label=f"{label} (flow)")
-        ax1.bar(k + off, res["sv"][svm], w, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
+        ax1.bar(k + off, res.sv[flow], w, color=plots.COLORS[flow], label=f"{label} (flow)")
+        ax1.bar(k + off, res.sv[svm], w, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
     ax1.set_xticks(k, [f"$s_{j + 1}$" for j in k])
     ax1.set_ylabel(r"singular value of $\widehat W$")
     ax1.set_title("Frobenius (dense) vs nuclear (low rank)")
     svm_patch = Patch(fill=False, edgecolor=plots.COLORS["theory"], ls="--", label="SVM solution (theory)")
     ax1.legend(handles=ax1.get_legend_handles_labels()[0] + [svm_patch])
-    j = np.arange(len(res["beta"]["beta"]))
+    j = np.arange(len(res.beta["beta"]))
     w3 = 0.27
-    t_lab = rf"$\ln t=10^{{{np.log10(res['log_t_end']):.0f}}}$"
-    x300, _, _ = res["dist_curves"]["xi"]
+    t_lab = rf"$\ln t=10^{{{np.log10(res.log_t_end):.0f}}}$"
+    x300, _, _ = res.dist_curves["xi"]
     k300 = int(np.argmin(np.abs(x300 - np.log(1e300))))
     for off, flow, svm, label in ((-w3, "beta", "l2", r"combined $\beta$"), (w3, "xi", "l1", r"separate $\xi_k,\xi_q$")):
-        ax2.bar(j + off, res["beta"][flow], w3, color=plots.COLORS[flow], label=f"{label}, {t_lab}")
-        ax2.bar(j + off, res["beta"][svm], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
-    ax2.bar(j, res["bhat_path"]["xi"][k300], w3, facecolor=to_rgba(plots.COLORS["xi"], 0.45),
+        ax2.bar(j + off, res.beta[flow], w3, color=plots.COLORS[flow], label=f"{label}, {t_lab}")
+        ax2.bar(j + off, res.beta[svm], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
+    ax2.bar(j, res.bhat_path["xi"][k300], w3, facecolor=to_rgba(plots.COLORS["xi"], 0.45),
             edgecolor=plots.COLORS["xi"], hatch="..",
             label=r"separate $\xi_k,\xi_q$ at $t=10^{300}$")
-    ax2.bar(j, res["beta"]["l1"], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
+    ax2.bar(j, res.beta["l1"], w3, fill=False, edgecolor=plots.COLORS["theory"], ls="--", lw=1.2)
     ax2.set_xticks(j, [rf"$\hat\beta_{i + 1}$" for i in j])
     ax2.set_ylabel(r"coordinate of $\hat\beta = \beta/\mu$")
     ax2.set_ylim(0, 1.65)
@@ -69,7 +69,7 @@ def convergence_figure(pair: str = "W-KQ", t_end: float | None = None) -> Figure
     res = compute_teaser(t_end)
     fig, ax = plots.new_figure(1, 1, width=7.0, height=3.6)
     for flow, own, other in ((flows[0], svms[0], svms[1]), (flows[1], svms[1], svms[0])):
-        x, d_own, d_other = res["dist_curves"][flow]
+        x, d_own, d_other = res.dist_curves[flow]
         ax.plot(x, np.maximum(d_own, 1e-16), **plots.series_style(flow),
                 label=f"{names[flow]} vs {names[own]} SVM (theory: $\\to 0$)")
         ax.plot(x, np.maximum(d_other, 1e-16), **plots.series_style(flow, ls=":"),

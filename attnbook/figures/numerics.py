@@ -5,30 +5,28 @@ Drawing only (the package docstring says what that means); the numbers: :mod:`at
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import plots
-from ..experiments.numerics import LR, RTOLS, compute_accuracy, compute_cost
+from ..experiments.numerics import LR, RTOLS, FlowCost, compute_accuracy, compute_cost
 from . import by_name, compute_home
 
 
-def fig_cost(r: Mapping | None = None) -> Figure:
+def fig_cost(r: FlowCost | None = None) -> Figure:
     """Left: margin against log t (it grows like log t). Right: the cost of reaching time t, for the flow and for
     gradient descent, as the number of digits of the count."""
     r = compute_cost() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.7)
-    keep = r["log_t"] >= 1.0
-    x = r["log_t"][keep]
-    ax.plot(x, np.maximum(r["margin"][keep], 1e-2), color=plots.COLORS["W"], label=r"margin $\mu(W(t))$, measured")
+    keep = r.log_t >= 1.0
+    x = r.log_t[keep]
+    ax.plot(x, np.maximum(r.margin[keep], 1e-2), color=plots.COLORS["W"], label=r"margin $\mu(W(t))$, measured")
     ax.plot(x, x, **plots.THEORY_STYLE, label=r"$\ln t$")
     plots.label_axes(ax, r"$\ln t$ (log scale)", r"$\mu(W(t))$ (log scale; $0.01$ where $\leq 0$)", xscale="log",
                      yscale="log", ylim=(1e-1, 3e6))
-    g = r["grid"]
-    ax2.plot(g, np.log10(r["nfev"]), "o-", color=plots.COLORS["W"], label="gradient flow (attnlib): evaluations")
-    ax2.plot(g, r["gd_log10_steps"], "s--", color=plots.COLORS["gd"], label=rf"GD, $\eta={LR:g}$: steps $t/\eta$")
+    g = r.grid
+    ax2.plot(g, np.log10(r.nfev), "o-", color=plots.COLORS["W"], label="gradient flow (attnlib): evaluations")
+    ax2.plot(g, r.gd_log10_steps, "s--", color=plots.COLORS["gd"], label=rf"GD, $\eta={LR:g}$: steps $t/\eta$")
     plots.label_axes(ax2, r"$\ln t$ reached (log scale)", r"digits of the count, $\log_{10}$ (log scale)", xscale="log",
                      yscale="log")
     return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
@@ -42,12 +40,12 @@ def fig_accuracy(rtol: float = 1e-8) -> Figure:
         raise ValueError(f"rtol must be one of {RTOLS}; got {rtol}")
     r = compute_accuracy()
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.7)
-    keep = r["log_t"] > -np.inf
-    lt = r["log_t"][keep]
+    keep = r.log_t > -np.inf
+    lt = r.log_t[keep]
     x = np.where(lt < 30, np.log1p(np.exp(np.minimum(lt, 30))), lt)  # ln(1 + t), = ln t for large t
     for tol in RTOLS:
         sel = tol == rtol
-        ax.plot(x, np.maximum(r[tol]["err"][keep], 1e-16), color=plots.COLORS["KQ"] if sel else plots.COLORS["nopt"],
+        ax.plot(x, np.maximum(r.runs[tol].err[keep], 1e-16), color=plots.COLORS["KQ"] if sel else plots.COLORS["nopt"],
                 lw=2.2 if sel else 0.9, alpha=1.0, zorder=3 if sel else 2,
                 label=rf"rtol $=10^{{{int(np.log10(tol))}}}$" if sel else None)
     ax.axhline(rtol, **plots.THEORY_STYLE, label="rtol")
@@ -58,9 +56,9 @@ def fig_accuracy(rtol: float = 1e-8) -> Figure:
     ax.set_xlabel(r"$\ln(1+t)$ (log scale; $=\ln t$ for large $t$; up to $t=10^{300}$)")
     ax.set_ylabel("relative error of $(K,Q)$ (log scale)")
     tols = np.array(RTOLS)
-    ax2.plot(tols, [r[t]["nfev"] for t in RTOLS], "o-", color=plots.COLORS["KQ"], label="gradient evaluations")
-    ax2.plot(tols, [r[t]["njev"] for t in RTOLS], "s--", color=plots.COLORS["theory"], label="Hessians")
-    ax2.scatter([rtol], [r[rtol]["nfev"]], s=160, facecolor="none", edgecolor="black", zorder=5)
+    ax2.plot(tols, [r.runs[t].nfev for t in RTOLS], "o-", color=plots.COLORS["KQ"], label="gradient evaluations")
+    ax2.plot(tols, [r.runs[t].njev for t in RTOLS], "s--", color=plots.COLORS["theory"], label="Hessians")
+    ax2.scatter([rtol], [r.runs[rtol].nfev], s=160, facecolor="none", edgecolor="black", zorder=5)
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.invert_xaxis()

@@ -23,7 +23,7 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     for k, r in enumerate(study.runs):
         ax.plot(r.log_t, np.maximum(r.nuc_gap, floor / 3), color=C["KQ"], lw=0.7, alpha=0.75,
                 label=r"one run (data seed $\times$ start)" if k == 0 else None)
-    med = [v["median"] for v in study.summary().values()]
+    med = [v.median for v in study.summary().values()]
     ax.plot(study.log_t, np.maximum(med, floor / 3), "o-", color=plots.COLORS["theory"], lw=2.2, ms=4,
             label="median over the runs")
     ax.axhspan(floor / 3, floor, color="#DDDDDD", zorder=0, label="below the computation's accuracy")
@@ -83,7 +83,7 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     return fig
 
 
-def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
+def fig_e9_certificate(eps: float = 0.5, paths: dict[float, st.E9Path] | None = None) -> Figure:
     """E9 for one ``eps``: the alignment error, the nuclear-norm certificate and the distance to ``W°``."""
     paths = st.e9_study() if paths is None else paths
     p = paths[eps]
@@ -122,13 +122,13 @@ def fig_e9_certificate(eps: float = 0.5, paths: dict | None = None) -> Figure:
     return fig
 
 
-def fig_accuracy_long(rtol: float = 1e-8, study: dict | None = None) -> Figure:
+def fig_accuracy_long(rtol: float = 1e-8, study: st.AccuracyStudy | None = None) -> Figure:
     """One tolerance of the long accuracy study: the parameters' relative error and the log-odds error of the
     attention weights against ``ln t`` up to ``1e6``, with ``rtol`` and ``rtol * ln t`` for reference."""
     study = st.accuracy_study() if study is None else study
-    if rtol not in study:
+    if rtol not in study.runs:
         raise ValueError(f"rtol must be one of {st.ACCURACY_RTOLS}; got {rtol!r}")
-    r = study[rtol]
+    r = study.runs[rtol]
     fig, ax = plots.new_figure(width=6.4, height=3.8, layout="none")  # margins: light_ticks below
     ax.plot(r.log_t, r.param_err, color=C["KQ"], label=r"relative error of $(K,Q)$")
     ax.plot(r.log_t, r.logodds_err, color=C["W"], label=r"error of $\ln\sigma_{il}$ (log attention)")

@@ -1,6 +1,8 @@
 """Claims of chapter 1 (attention as token selection), checked through the figure module's compute functions."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,34 +27,34 @@ def test_toy_data_meets_assumptions_1_to_3(toy):
 
 def test_phi_is_a_convex_combination_rising_to_gamma_opt(toy):
     res = ch1.compute_phi_along_ray(data=toy)
-    yphi = res["yPhi"]
+    yphi = res.yPhi
     assert np.all(yphi <= toy.gamma_opt + 1e-12) and np.all(yphi >= toy.gamma.min(axis=1) - 1e-12)
-    assert np.allclose(yphi[0], res["uniform"])  # W = 0: uniform attention, the score average
+    assert np.allclose(yphi[0], res.uniform)  # W = 0: uniform attention, the score average
     assert np.all(np.diff(yphi, axis=0) >= -1e-12)  # monotone along the ray c W_F
     assert np.all(toy.gamma_opt - yphi[-1] < 1e-3)
 
 
 def test_loss_tends_to_L_star_like_norm_WF_squared_over_t():
     res = ch1.compute_loss_flow()
-    assert res["L_star"] > 0.01
-    assert np.all(res["excess"] > 0)  # never reaches L*
-    assert np.all(np.diff(res["excess"]) <= 0)  # gradient flow decreases the loss
-    late = res["t"] >= 1e10
+    assert res.L_star > 0.01
+    assert np.all(res.excess > 0)  # never reaches L*
+    assert np.all(np.diff(res.excess) <= 0)  # gradient flow decreases the loss
+    late = res.t >= 1e10
     assert late.sum() > 50
-    assert np.all(np.abs(res["ratio"][late] - 1) < 0.02)  # measured: within 1e-3 beyond t = 1e10
-    assert res["excess"][-1] < 1e-299
-    assert res["sigma_opt"][-1].min() > 1 - 1e-12
-    assert res["cos_fro"][-1] > 0.99999
+    assert np.all(np.abs(res.ratio[late] - 1) < 0.02)  # measured: within 1e-3 beyond t = 1e10
+    assert res.excess[-1] < 1e-299
+    assert res.sigma_opt[-1].min() > 1 - 1e-12
+    assert res.cos_fro[-1] > 0.99999
 
 
 def test_svm_plane_l1_sparse_l2_dense_and_flows_reach_them():
     res = ch1.compute_svm_plane()
-    assert np.allclose(res["l1"], [1.0, 0.0], atol=1e-6)  # sparse
-    assert np.allclose(res["l2"], [6 / 7, 2 / 7], atol=1e-6)  # projection of 0 on the line beta^T (1, .5) = 1
-    assert np.linalg.norm(res["l1"] - res["l2"]) > 0.3
-    assert res["dist_beta_l2"] < 1e-6  # measured 1e-9
-    assert res["dist_xi_l1"] < 5e-3  # measured 2.5e-4: the l1 approach is slow
-    assert np.linalg.norm(res["path_xi"][-1] - res["l2"]) > 0.25
+    assert np.allclose(res.l1, [1.0, 0.0], atol=1e-6)  # sparse
+    assert np.allclose(res.l2, [6 / 7, 2 / 7], atol=1e-6)  # projection of 0 on the line beta^T (1, .5) = 1
+    assert np.linalg.norm(res.l1 - res.l2) > 0.3
+    assert res.dist_beta_l2 < 1e-6  # measured 1e-9
+    assert res.dist_xi_l1 < 5e-3  # measured 2.5e-4: the l1 approach is slow
+    assert np.linalg.norm(res.path_xi[-1] - res.l2) > 0.25
 
 
 def test_mirrored_data_is_infeasible_and_flow_plateaus(toy):
@@ -63,24 +65,24 @@ def test_mirrored_data_is_infeasible_and_flow_plateaus(toy):
     with pytest.raises(al.InfeasibleSVMError):
         al.solve_svm(mirrored, "fro")
     res = ch1.compute_broken()
-    assert res["mirrored"]["excess"][-1] > 0.1
-    assert res["generic"]["excess"][-1] > 1e-3 and res["generic"]["wrong"] >= 1 and res["generic"]["tie"] == 0
+    assert res.mirrored.excess[-1] > 0.1
+    assert res.generic.excess[-1] > 1e-3 and res.generic.wrong >= 1 and res.generic.tie == 0
     # the caption: the generic run's excess loss levels off (it is the same at t = 1e100 and at t = 1e300)
-    gen = res["generic"]
-    k100 = int(np.argmin(np.abs(np.log10(np.maximum(gen["t"], 1e-300)) - 100)))
-    assert abs(gen["excess"][-1] / gen["excess"][k100] - 1) < 1e-3
-    assert not al.check_assumptions(res["generic"]["data"]).holds("2")
-    assert res["toy"]["wrong"] == 0 and res["toy"]["excess"][-1] < 1e-290
+    gen = res.generic
+    k100 = int(np.argmin(np.abs(np.log10(np.maximum(gen.t, 1e-300)) - 100)))
+    assert abs(gen.excess[-1] / gen.excess[k100] - 1) < 1e-3
+    assert not al.check_assumptions(res.generic.data).holds("2")
+    assert res.toy.wrong == 0 and res.toy.excess[-1] < 1e-290
 
 
 def test_widget_ray_margin_and_rate():
     ray = ch1.compute_ray(0)
-    assert ray["mu_dir"] == pytest.approx(1.0, abs=1e-6)
-    big = ray["c"] >= 10
-    slope = np.diff(np.log(ray["excess"][big])) / np.diff(ray["c"][big])
+    assert ray.mu_dir == pytest.approx(1.0, abs=1e-6)
+    big = ray.c >= 10
+    slope = np.diff(np.log(ray.excess[big])) / np.diff(ray.c[big])
     assert np.all(np.abs(slope + 1) < 0.1)  # excess ~ e^{-c mu}
     flipped = ch1.compute_ray(120)
-    assert flipped["mu_dir"] < 0 and flipped["excess"][-1] > 0.1
+    assert flipped.mu_dir < 0 and flipped.excess[-1] > 0.1
     W_F, P = ch1.widget_directions()
     assert abs(np.vdot(W_F, P)) < 1e-12 and np.isclose(np.linalg.norm(P), np.linalg.norm(W_F))
 
@@ -96,11 +98,11 @@ def test_figures_build():
 
 def test_a_figure_draws_the_result_it_is_given():
     # fig_*(result) draws what it is handed (here a changed copy), not a result it computes itself.
-    res = dict(ch1.compute_loss_flow())
-    res["excess"] = res["excess"] * 10.0
+    flow = ch1.compute_loss_flow()
+    res = dataclasses.replace(flow, excess=flow.excess * 10.0)
     fig = ch1_figures.fig_loss_flow(res)
-    ok = res["t"] > 0
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["excess"][ok])
+    ok = res.t > 0
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res.excess[ok])
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -122,7 +124,7 @@ def test_mirrored_excess_matches_the_uniform_attention_prediction():
     mirrored = ch1.make_mirrored_data()
     predicted = 2 / mirrored.n * (np.exp(-4 / 3) - np.exp(-4))
     assert abs(predicted - 0.1226) < 1e-4
-    assert abs(ch1.compute_broken()["mirrored"]["excess"][-1] - predicted) < 1e-3
+    assert abs(ch1.compute_broken().mirrored.excess[-1] - predicted) < 1e-3
 
 
 def test_token_figure_does_not_hide_a_star():
@@ -157,16 +159,16 @@ def test_chapter_1_selections_and_assumptions():
     mirrored = ch1.make_mirrored_data(toy)
     assert not al.check_assumptions(mirrored).holds("1")
     res = ch1.compute_broken()
-    assert not al.check_assumptions(res["generic"]["data"]).holds("2")
-    assert res["toy"]["wrong"] == 0 and res["toy"]["tie"] == 0
+    assert not al.check_assumptions(res.generic.data).holds("2")
+    assert res.toy.wrong == 0 and res.toy.tie == 0
     # the mirror pair attends uniformly: a tie, not a wrong selection (argmax there is decided by rounding)
-    assert res["mirrored"]["wrong"] == 0 and res["mirrored"]["tie"] == 2
-    assert res["generic"]["wrong"] >= 1 and res["generic"]["tie"] == 0  # "settles on a non-optimal token"
+    assert res.mirrored.wrong == 0 and res.mirrored.tie == 2
+    assert res.generic.wrong >= 1 and res.generic.tie == 0  # "settles on a non-optimal token"
     plane = ch1.compute_svm_plane()
-    assert plane["dist_beta_l2"] < 1e-3 and plane["dist_xi_l1"] < 1e-2  # each diagonal flow ends at its SVM
+    assert plane.dist_beta_l2 < 1e-3 and plane.dist_xi_l1 < 1e-2  # each diagonal flow ends at its SVM
     # the widget: past the angle where the margin turns negative, one sample's attention flips to a wrong token
     first_neg = next(a for a in ch1.WIDGET_ANGLES if al.margin(toy, ch1.direction_at(a)) < 0)
-    assert ch1.selection_outcome(toy, max(ch1.WIDGET_SCALES) * ch1.direction_at(first_neg))["n_wrong"] == 1
+    assert ch1.selection_outcome(toy, max(ch1.WIDGET_SCALES) * ch1.direction_at(first_neg)).n_wrong == 1
 
 
 @pytest.mark.claims
@@ -176,7 +178,7 @@ def test_violating_assumption_3_still_finds_the_optimal_tokens():
     assert not al.check_assumptions(weak).holds("3")
     tr = al.gradient_flow(weak, "W", np.zeros((2, 2)), t_end=1e50)
     sel = ch1.selection_outcome(weak, tr.final())
-    assert sel["n_right"] == weak.n
+    assert sel.n_right == weak.n
     sol = al.solve_svm(weak, "fro")
     assert abs(tr.excess_loss[-1] * tr.t[-1] / sol.value ** 2 - 1) < 0.05  # "the 1/t law holds"
 
@@ -184,13 +186,13 @@ def test_violating_assumption_3_still_finds_the_optimal_tokens():
 def test_selection_outcome_reports_a_uniform_sample_as_a_tie():
     """Issue 23: the mirrored pair's weights are 1/3 + O(1e-6); which is largest is a rounding tie, not a selection."""
     mirrored = ch1.make_mirrored_data()
-    W_end = ch1.compute_broken()["mirrored"]["W_final"]
+    W_end = ch1.compute_broken().mirrored.W_final
     sel = ch1.selection_outcome(mirrored, W_end)
-    assert sel["tie"].tolist() == [True, False, False, True] and sel["right"].tolist() == [False, True, True, False]
-    assert sel["n_wrong"] == 0
+    assert sel.tie.tolist() == [True, False, False, True] and sel.right.tolist() == [False, True, True, False]
+    assert sel.n_wrong == 0
     att = al.attention(mirrored, W_end)
     assert np.all(np.abs(att[[0, 3]] - 1 / 3) < 1e-4)
     # an exact uniform attention is a tie too; a clear lead of a non-optimal token is wrong
     toy = ch1.make_toy_data()
-    assert ch1.selection_outcome(toy, np.zeros((2, 2)))["n_tie"] == toy.n
-    assert ch1.selection_outcome(toy, -20 * al.solve_svm(toy, "fro").W)["n_wrong"] == toy.n
+    assert ch1.selection_outcome(toy, np.zeros((2, 2))).n_tie == toy.n
+    assert ch1.selection_outcome(toy, -20 * al.solve_svm(toy, "fro").W).n_wrong == toy.n

@@ -14,34 +14,34 @@ SEEDS = tuple(range(8))
 
 
 @pytest.fixture(scope="module")
-def sweep() -> dict:
+def sweep() -> ch2.SeedSweep:
     return ch2.compute_seed_sweep(SEEDS)
 
 
 def test_global_seeds_converge_to_frobenius_not_nuclear(sweep):
-    glob = ~sweep["local"]
+    glob = ~sweep.local
     assert glob.sum() >= 4  # measured 6 of 8
-    assert np.all(sweep["cos_fro_final"][glob] > 0.9999)  # measured >= 0.99995
-    assert np.all(sweep["cos_nuc_final"][glob] < 0.95)  # measured 0.77 .. 0.89
-    assert np.all(sweep["final_excess"][glob] < 1e-150)
+    assert np.all(sweep.cos_fro_final[glob] > 0.9999)  # measured >= 0.99995
+    assert np.all(sweep.cos_nuc_final[glob] < 0.95)  # measured 0.77 .. 0.89
+    assert np.all(sweep.final_excess[glob] < 1e-150)
     # the cosine with W_F increases to its limit over the last decades
-    late = sweep["cos_fro"][glob][:, -50:]
+    late = sweep.cos_fro[glob][:, -50:]
     assert np.all(np.diff(late, axis=1) > -1e-9)
 
 
 def test_locally_optimal_seeds_are_detected_and_shown(sweep):
-    loc = sweep["local"]
+    loc = sweep.local
     assert loc.sum() >= 1  # measured: seeds 5 and 6
-    assert np.all(sweep["wrong"][loc] >= 1)
-    assert np.all(sweep["final_excess"][loc] > 5e-4)
-    assert np.all(sweep["cos_fro_final"][loc] < 0.95)
+    assert np.all(sweep.wrong[loc] >= 1)
+    assert np.all(sweep.final_excess[loc] > 5e-4)
+    assert np.all(sweep.cos_fro_final[loc] < 0.95)
     # consistent detection: a seed is global iff every sample attends to its optimal token
-    assert np.array_equal(loc, sweep["wrong"] > 0)
+    assert np.array_equal(loc, sweep.wrong > 0)
 
 
 def test_locally_optimal_seed_is_max_margin_for_its_own_selection(sweep):
     cp = pytest.importorskip("cvxpy")
-    seed = int(sweep["seeds"][sweep["local"]][0])
+    seed = int(sweep.seeds[sweep.local][0])
     tr, data = ch2.peers_flow(seed), ch2.peers_data(seed)
     sel = al.attention(data, tr.final()).argmax(axis=1)
     W = cp.Variable((data.d, data.d))
@@ -53,25 +53,25 @@ def test_locally_optimal_seed_is_max_margin_for_its_own_selection(sweep):
 
 def test_gf_ngd_gd_follow_one_path_at_different_speeds():
     res = ch2.compute_gd_comparison()
-    gf, ngd, gd = res["GF"], res["NGD"], res["GD"]
-    assert gf["margin"][-1] > ngd["margin"][-1] > 10 * gd["margin"][-1]
-    gap = {name: 1 - r["cos_fro"][-1] for name, r in (("GF", gf), ("NGD", ngd), ("GD", gd))}
+    gf, ngd, gd = res.GF, res.NGD, res.GD
+    assert gf.margin[-1] > ngd.margin[-1] > 10 * gd.margin[-1]
+    gap = {name: 1 - r.cos_fro[-1] for name, r in (("GF", gf), ("NGD", ngd), ("GD", gd))}
     assert gap["GF"] < 1e-4 and gap["NGD"] < 1e-2 and gap["GD"] > 0.05  # measured 3e-5, 2e-3 .. 3e-4, 0.2 .. 0.3
     assert gap["GF"] < gap["NGD"] < gap["GD"]
     # same path: at NGD's margins the flow's cosine agrees with NGD's
-    ok = (ngd["margin"] > 1) & (ngd["margin"] < gf["margin"].max())
-    order = np.argsort(gf["margin"])
-    gf_at = np.interp(np.log(ngd["margin"][ok]), np.log(gf["margin"][order].clip(1e-300)), gf["cos_fro"][order])
-    assert np.max(np.abs(gf_at - ngd["cos_fro"][ok])) < 0.02
+    ok = (ngd.margin > 1) & (ngd.margin < gf.margin.max())
+    order = np.argsort(gf.margin)
+    gf_at = np.interp(np.log(ngd.margin[ok]), np.log(gf.margin[order].clip(1e-300)), gf.cos_fro[order])
+    assert np.max(np.abs(gf_at - ngd.cos_fro[ok])) < 0.02
 
 
 def test_singular_values_match_frobenius_solution_rank_n():
     s = ch2.seed_summary(0)
-    assert not s["local"]
-    assert np.allclose(s["sv_limit"], s["sv_fro"], rtol=0.05, atol=1e-6)  # measured rel. error <= 3e-2
-    assert ch2.numerical_rank(s["sv_fro"]) == 6  # = n (rank <= n lemma)
-    assert ch2.numerical_rank(s["sv_limit"]) <= 6
-    assert ch2.numerical_rank(s["sv_nuc"]) < 6
+    assert not s.local
+    assert np.allclose(s.sv_limit, s.sv_fro, rtol=0.05, atol=1e-6)  # measured rel. error <= 3e-2
+    assert ch2.numerical_rank(s.sv_fro) == 6  # = n (rank <= n lemma)
+    assert ch2.numerical_rank(s.sv_limit) <= 6
+    assert ch2.numerical_rank(s.sv_nuc) < 6
 
 
 def test_parse_shape():
@@ -80,10 +80,10 @@ def test_parse_shape():
 
 def test_locally_optimal_seeds_have_a_visible_excess_loss(sweep):
     """Issue 15 item 18: their excess loss is not 0 (it was printed so at precision 2); it stops near 1e-3..1e-1."""
-    loc = sweep["local"]
+    loc = sweep.local
     assert loc.sum() >= 2
-    assert np.all(sweep["final_excess"][loc] > 1e-4)  # measured 9.2e-4 .. 3.1e-2
-    assert np.all(sweep["final_excess"][~loc] < 1e-100)  # the others: ~1e-200
+    assert np.all(sweep.final_excess[loc] > 1e-4)  # measured 9.2e-4 .. 3.1e-2
+    assert np.all(sweep.final_excess[~loc] < 1e-100)  # the others: ~1e-200
 
 
 @pytest.mark.claims
@@ -92,10 +92,10 @@ def test_singular_value_caption_ranks():
     limit has a full-rank-n spectrum that is not W_F's."""
     sweep = ch2.compute_seed_sweep(SEEDS)  # not the module fixture: under --perturb-seed this one is perturbed
     s0 = ch2.seed_summary(0)
-    assert ch2.numerical_rank(s0["sv_fro"]) == 6 > ch2.numerical_rank(s0["sv_nuc"])  # measured 6 and 3
-    s_loc = ch2.seed_summary(int(sweep["seeds"][sweep["local"]][0]))
-    assert ch2.numerical_rank(s_loc["sv_limit"]) == 6
-    assert np.max(np.abs(s_loc["sv_limit"] - s_loc["sv_fro"])) > 0.1 * s_loc["sv_fro"][0]  # not the W_F spectrum
+    assert ch2.numerical_rank(s0.sv_fro) == 6 > ch2.numerical_rank(s0.sv_nuc)  # measured 6 and 3
+    s_loc = ch2.seed_summary(int(sweep.seeds[sweep.local][0]))
+    assert ch2.numerical_rank(s_loc.sv_limit) == 6
+    assert np.max(np.abs(s_loc.sv_limit - s_loc.sv_fro)) > 0.1 * s_loc.sv_fro[0]  # not the W_F spectrum
 
 
 # -- issue 23: the chapter's counts over all its seeds, which the claims stage recomputes under perturbation -------
@@ -108,18 +108,18 @@ def test_chapter_2_words_over_its_twenty_seeds():
     from attnbook.experiments.prose import quantifier
 
     sw = ch2.compute_seed_sweep()
-    loc, glob = sw["local"], ~sw["local"]
+    loc, glob = sw.local, ~sw.local
     assert len(loc) == ch2.N_SEEDS
     assert quantifier(int(loc.sum()), len(loc)) in ("some", "most")  # "{some} seeds commit to ..." (measured 8 of 20)
-    assert np.all(sw["wrong"][loc] >= 1) and np.all(sw["wrong"][loc] <= 2)  # "in one or two samples"
-    assert np.all(sw["cos_fro_final"][glob] > 0.9999) and sw["cos_nuc_final"].max() < 0.95
-    assert sw["cos_fro_final"][loc].max() < 0.95                             # "level off well below 1"
-    assert not any(al.check_assumptions(ch2.tarzanagh_data(int(s))).holds("2") for s in sw["seeds"])
+    assert np.all(sw.wrong[loc] >= 1) and np.all(sw.wrong[loc] <= 2)  # "in one or two samples"
+    assert np.all(sw.cos_fro_final[glob] > 0.9999) and sw.cos_nuc_final.max() < 0.95
+    assert sw.cos_fro_final[loc].max() < 0.95                             # "level off well below 1"
+    assert not any(al.check_assumptions(ch2.tarzanagh_data(int(s))).holds("2") for s in sw.seeds)
     assert not al.check_assumptions(ch2.tarzanagh_data(0)).holds("3")
     st = why.sample_weight_study()
-    assert 0 < st["global"].sum() < len(st["seed"])                          # both outcomes in the study
+    assert 0 < st.optimal.sum() < len(st.seed)                               # both outcomes in the study
     gd = ch2.compute_gd_comparison()
-    assert 0 < gd["GD"]["margin"][-1] < 1 < 10 < gd["NGD"]["margin"][-1] < gd["GF"]["margin"][-1]
+    assert 0 < gd.GD.margin[-1] < 1 < 10 < gd.NGD.margin[-1] < gd.GF.margin[-1]
     # exercise ch2-ex-lr: "step 10 stays close to the flow's path at the same margin, step 1000 does not"
     data0, gf = ch2.tarzanagh_data(0), ch2.tarzanagh_flow(0)
     F0 = al.solve_svm(data0, "fro")

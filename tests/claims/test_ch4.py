@@ -14,50 +14,50 @@ def kkt():
 
 
 def test_flow_reaches_beyond_1e300(kkt):
-    assert kkt["log_t"][-1] >= 1e6 * (1 - 1e-12)
-    assert kkt["log_mu"][-1] > 13.0  # mu ~ log t: ln mu ~ 13.8 at log t = 1e6
+    assert kkt.log_t[-1] >= 1e6 * (1 - 1e-12)
+    assert kkt.log_mu[-1] > 13.0  # mu ~ log t: ln mu ~ 13.8 at log t = 1e6
 
 
 def test_certificate_identity(kkt):
     """B phi / ln mu equals arcsinh(beta / omega0^2) / ln mu (Lemma A.1 rewritten), up to the solver tolerance."""
-    assert kkt["identity_error"] < 1e-6
+    assert kkt.identity_error < 1e-6
 
 
 def test_feasibility_holds_by_construction(kkt):
-    ok = np.isfinite(kkt["feasibility"])
-    assert np.all(kkt["feasibility"][ok] > -1e-12)
+    ok = np.isfinite(kkt.feasibility)
+    assert np.all(kkt.feasibility[ok] > -1e-12)
 
 
 def test_epsilon_is_logarithmically_slow(kkt):
-    lm, eps = kkt["log_mu"], kkt["epsilon"]
-    j = kkt["j1e300"]
+    lm, eps = kkt.log_mu, kkt.epsilon
+    j = kkt.j1e300
     assert eps[j] > 0.5  # at t = 1e300 the stationarity residual is still of order 1
-    assert abs(eps[j] * lm[j] / kkt["C"] - 1) < 0.15
-    assert abs(eps[-1] * lm[-1] / kkt["C"] - 1) < 1e-3  # epsilon ln mu -> C = ||ln(2 beta*_S / omega0^2)||
-    assert -1.1 < kkt["rate"] < -0.7  # fitted exponent of ln mu
+    assert abs(eps[j] * lm[j] / kkt.C - 1) < 0.15
+    assert abs(eps[-1] * lm[-1] / kkt.C - 1) < 1e-3  # epsilon ln mu -> C = ||ln(2 beta*_S / omega0^2)||
+    assert -1.1 < kkt.rate < -0.7  # fitted exponent of ln mu
     tail = np.isfinite(lm) & (lm > 2)
     assert np.all(np.diff(eps[tail]) <= 0) and eps[tail][-1] < 0.6 * eps[tail][0]
 
 
 def test_predicted_constant_value(kkt):
-    assert kkt["C"] == pytest.approx(np.linalg.norm(np.log(2 * kkt["beta_l1"][:2] / 0.01)), rel=1e-6)
-    assert 6.4 < kkt["C"] < 6.8
+    assert kkt.C == pytest.approx(np.linalg.norm(np.log(2 * kkt.beta_l1[:2] / 0.01)), rel=1e-6)
+    assert 6.4 < kkt.C < 6.8
 
 
 def test_other_residuals_shrink(kkt):
-    j = kkt["j1e300"]
-    assert kkt["delta"][-1] < 0.5 * kkt["delta"][j]
-    assert kkt["epsilon_prime"][-1] < 1e-5 < kkt["epsilon_prime"][j]
+    j = kkt.j1e300
+    assert kkt.delta[-1] < 0.5 * kkt.delta[j]
+    assert kkt.epsilon_prime[-1] < 1e-5 < kkt.epsilon_prime[j]
 
 
 @pytest.mark.claims
 def test_direction_snaps_late():
     """At t = 1e300 the direction is still ~20 % from the l1-SVM; by log t = 1e6 it is on it."""
     kkt = ch4.compute_kkt()  # not the module fixture: under --perturb-seed this one is perturbed
-    j = kkt["j1e300"]
-    assert kkt["dist"][j] > 0.1
-    assert kkt["dist"][-1] < 1e-4
-    first = kkt["log_t"][np.argmax(kkt["dist"] < 1e-3)]
+    j = kkt.j1e300
+    assert kkt.dist[j] > 0.1
+    assert kkt.dist[-1] < 1e-4
+    first = kkt.log_t[np.argmax(kkt.dist < 1e-3)]
     assert 1e5 < first < 1e6
 
 
@@ -65,15 +65,15 @@ def test_direction_snaps_late():
 def test_multipliers_extrapolate_to_svm_duals():
     kkt = ch4.compute_kkt()
     ext = ch4.extrapolate_duals()
-    assert np.allclose(ext, kkt["dual"], atol=5e-3)
-    assert not np.allclose(kkt["lam"][-1], kkt["dual"], atol=5e-2)  # ... but lambda(t) itself is still far
+    assert np.allclose(ext, kkt.dual, atol=5e-3)
+    assert not np.allclose(kkt.lam[-1], kkt.dual, atol=5e-2)  # ... but lambda(t) itself is still far
 
 
 def test_certificate_at_end_in_box():
     c = ch4.certificate_at(1e6)
-    on = np.abs(c["beta_l1"]) > 1e-6
-    assert np.all(np.abs(c["Blambda"][on] - 1) < 0.5)
-    assert np.all(np.abs(c["Blambda"][~on]) <= 1)
+    on = np.abs(c.beta_l1) > 1e-6
+    assert np.all(np.abs(c.Blambda[on] - 1) < 0.5)
+    assert np.all(np.abs(c.Blambda[~on]) <= 1)
 
 
 def test_figures_build():
@@ -90,15 +90,15 @@ def test_figures_build():
 
 def test_residuals_through_the_margin_frame_confirm_the_rate():
     kf = ch4.compute_kkt(log_t_end=ch4.LOG_T_FRAME_END)
-    assert kf["log_mu"][-1] > 600  # ln t = 1e300: ln mu ~ 690, far past log t = 1e6 (ln mu ~ 13.8)
-    tail = kf["log_mu"] > 50
-    eps_ln_mu = kf["epsilon"][tail] * kf["log_mu"][tail]
-    assert np.all(np.abs(eps_ln_mu - kf["C"]) < 1e-3 * kf["C"])  # measured 6.5790 vs C = 6.5790
-    assert -1.02 < kf["rate"] < -0.97  # fitted over t >= 1e300: -0.995 (was -0.86 on the flow to 1e6)
-    assert np.all(kf["delta"][tail] * kf["log_mu"][tail] < 1.0)  # delta also ~ 1/ln mu (0.38 .. 0.39)
-    assert kf["dist"][-1] < 1e-10  # locked on; the floor is the reference SVM solution's accuracy
+    assert kf.log_mu[-1] > 600  # ln t = 1e300: ln mu ~ 690, far past log t = 1e6 (ln mu ~ 13.8)
+    tail = kf.log_mu > 50
+    eps_ln_mu = kf.epsilon[tail] * kf.log_mu[tail]
+    assert np.all(np.abs(eps_ln_mu - kf.C) < 1e-3 * kf.C)  # measured 6.5790 vs C = 6.5790
+    assert -1.02 < kf.rate < -0.97  # fitted over t >= 1e300: -0.995 (was -0.86 on the flow to 1e6)
+    assert np.all(kf.delta[tail] * kf.log_mu[tail] < 1.0)  # delta also ~ 1/ln mu (0.38 .. 0.39)
+    assert kf.dist[-1] < 1e-10  # locked on; the floor is the reference SVM solution's accuracy
     exact = np.array([20 / 17, 10 / 51, 0.0, 0.0])
-    assert np.linalg.norm(kf["beta_hat"][-1] - exact) < 1e-12 * np.linalg.norm(exact)
+    assert np.linalg.norm(kf.beta_hat[-1] - exact) < 1e-12 * np.linalg.norm(exact)
 
 
 def test_larger_init_gives_smaller_constant_only_up_to_two_beta_star():
@@ -110,7 +110,7 @@ def test_larger_init_gives_smaller_constant_only_up_to_two_beta_star():
 
 def test_dual_extrapolation_window_is_after_the_lock_on():
     k = ch4.compute_kkt()
-    win = k["log_mu"][ch4.settled()]
+    win = k.log_mu[ch4.settled()]
     assert len(win) >= 3 and win.min() > 12.0  # only times after the lock-on at ln mu ~ 12.5
 
 
@@ -134,14 +134,14 @@ def test_glued_lock_on_matches_the_chapter_flow():
 
     k = ch4.compute_kkt()
     lock = ch4.lock_on()
-    assert 1e5 < lock["log_t"] < 1e6 and 12.0 < lock["log_mu"] < 13.0  # measured 2.76e5, 12.53
-    before, after = k["log_t"] < 0.9 * lock["log_t"], k["log_t"] > 1.1 * lock["log_t"]
-    assert k["dist"][before & (k["log_t"] > 1e3)].min() > 1e-3
-    assert k["dist"][after].max() < 1e-3
+    assert 1e5 < lock.log_t < 1e6 and 12.0 < lock.log_mu < 13.0  # measured 2.76e5, 12.53
+    before, after = k.log_t < 0.9 * lock.log_t, k.log_t > 1.1 * lock.log_t
+    assert k.dist[before & (k.log_t > 1e3)].min() > 1e-3
+    assert k.dist[after].max() < 1e-3
     fine = ds.lock_on(ch4.OMEGA0)  # chapter 3's table row: 2.76e5, ln mu 12.53
-    assert abs(np.log(fine.log_t / lock["log_t"])) < 0.01 and abs(fine.log_mu - lock["log_mu"]) < 0.01
+    assert abs(np.log(fine.log_t / lock.log_t)) < 0.01 and abs(fine.log_mu - lock.log_mu) < 0.01
     from attnbook.experiments import intro
-    assert abs(np.log(intro.teaser_lock_on() / lock["log_t"])) < 0.01  # the intro's teaser: the same flow
+    assert abs(np.log(intro.teaser_lock_on() / lock.log_t)) < 0.01  # the intro's teaser: the same flow
 
 
 def test_lock_on_is_located_within_the_bracket_not_interpolated_across_it():
@@ -173,16 +173,16 @@ def test_crossing_validates_and_interpolates():
 def test_larger_init_reaches_the_direction_sooner():
     k = ch4.compute_kkt()
     k1 = ch4.compute_kkt(omega0=1.0, log_t_end=1e4, rtol=1e-8)
-    i01 = int(np.argmin(np.abs(k["log_t"] - 1e4)))
-    assert k1["dist"][-1] < 1e-3 < 0.1 < k["dist"][i01]  # measured 2e-4 against 0.15
-    C1 = ch4.predicted_constant(k["beta_l1"], 1.0)
-    assert abs(k1["epsilon"][-1] * k1["log_mu"][-1] / C1 - 1) < 1e-2  # measured 1.2685 vs 1.2682
+    i01 = int(np.argmin(np.abs(k.log_t - 1e4)))
+    assert k1.dist[-1] < 1e-3 < 0.1 < k.dist[i01]  # measured 2e-4 against 0.15
+    C1 = ch4.predicted_constant(k.beta_l1, 1.0)
+    assert abs(k1.epsilon[-1] * k1.log_mu[-1] / C1 - 1) < 1e-2  # measured 1.2685 vs 1.2682
 
 
 @pytest.mark.claims
 def test_vanishing_coordinate_follows_its_power_of_mu():
     k = ch4.compute_kkt()
-    bl3 = k["Blambda"][-1, 2]
+    bl3 = k.Blambda[-1, 2]
     assert 0.1 < bl3 < 0.5  # strictly inside the box (measured 0.235)
-    pred = ch4.OMEGA0 ** 2 / 2 * np.exp(k["log_mu"][-1]) ** (bl3 - 1)
-    assert abs(k["beta_hat"][-1, 2] / pred - 1) < 0.02  # measured 0.9985; eq. (31) with (B lambda)_3 ln mu large
+    pred = ch4.OMEGA0 ** 2 / 2 * np.exp(k.log_mu[-1]) ** (bl3 - 1)
+    assert abs(k.beta_hat[-1, 2] / pred - 1) < 0.02  # measured 0.9985; eq. (31) with (B lambda)_3 ln mu large

@@ -24,40 +24,40 @@ def test_rotated_data_meet_assumption_4_but_are_not_dyadic():
 
 def test_lemma_5_1_alignment_preserved():
     res = ch5.compute_alignment()
-    exact, rot = res["exact"], res["rotated"]
+    exact, rot = res.exact, res.rotated
     # exactly representable data: exactly aligned while the weights are moderate (measured: 0 up to mu = 830),
     # then within a few ulps (measured max 4.6e-16): the solver's Newton corrections use a Hessian with rounding
-    assert np.all(exact["err"][exact["mu"] < 500] == 0.0) and exact["err"].max() < 2e-15
-    assert exact["mu"][-1] > 1e5
+    assert np.all(exact.err[exact.mu < 500] == 0.0) and exact.err.max() < 2e-15
+    assert exact.mu[-1] > 1e5
     # rotated data: rounding level (measured max 6.8e-14, an early transient) and no drift up to mu ~ 1e6
     # (measured median 2.9e-15 for mu in [1, 100], max 5.5e-15 beyond)
-    err = rot["err"]
+    err = rot.err
     assert err.max() < 1e-12 and np.any(err > 0)
-    late, mid = rot["mu"] > 100, (rot["mu"] > 1) & (rot["mu"] <= 100)
+    late, mid = rot.mu > 100, (rot.mu > 1) & (rot.mu <= 100)
     assert err[late].max() < 10 * np.median(err[mid])
 
 
 @pytest.mark.claims
 def test_reduced_dynamics_match_diagonal_flow():
     r = ch5.compute_reduced()
-    assert np.nanmax(r["rel_diff"]) < 1e-7  # measured 5e-9, the chapter glues it
+    assert np.nanmax(r.rel_diff) < 1e-7  # measured 5e-9, the chapter glues it
     # problem (42): B_il = (1 - c_i) |<x_opt, z_i>| e_pi(i)
-    assert np.allclose(r["B42"], [[8, 0, 0, 0], [8, 0, 0, 0], [0, 4.5, 0, 0], [0, 4.5, 0, 0]], atol=1e-9)
-    assert np.allclose(r["beta_hat"][-1, :2], r["a"][:2], rtol=1e-3)
-    assert np.allclose(r["a"][:2], [1 / 8, 1 / 4.5])
+    assert np.allclose(r.B42, [[8, 0, 0, 0], [8, 0, 0, 0], [0, 4.5, 0, 0], [0, 4.5, 0, 0]], atol=1e-9)
+    assert np.allclose(r.beta_hat[-1, :2], r.a[:2], rtol=1e-3)
+    assert np.allclose(r.a[:2], [1 / 8, 1 / 4.5])
 
 
 @pytest.mark.claims
 def test_theorem_5_1_and_coincidence():
     c = ch5.compute_coincide()
-    assert np.abs(c["fro"] - c["W0"]).max() < 1e-8
-    assert np.abs(c["nuc"] - c["W0"]).max() < 1e-6
-    assert c["cos_KQ"][-1] > 1 - 1e-12 and c["cos_W"][-1] > 1 - 1e-12
+    assert np.abs(c.fro - c.W0).max() < 1e-8
+    assert np.abs(c.nuc - c.W0).max() < 1e-6
+    assert c.cos_KQ[-1] > 1 - 1e-12 and c.cos_W[-1] > 1 - 1e-12
     # W° attains both lower bounds: ||W||_* >= sum a_i and ||W||_F^2 >= sum a_i^2
-    assert np.linalg.norm(c["W0"], "nuc") == pytest.approx(c["a"].sum(), rel=1e-12)
-    assert np.linalg.norm(c["W0"]) == pytest.approx(np.linalg.norm(c["a"]), rel=1e-12)
-    assert c["nuc_value"] == pytest.approx(c["a"].sum(), rel=1e-7)
-    assert abs(c["m"]["KQ-flow"]) < 1e-6 and abs(c["m"]["W-flow"]) < 1e-6
+    assert np.linalg.norm(c.W0, "nuc") == pytest.approx(c.a.sum(), rel=1e-12)
+    assert np.linalg.norm(c.W0) == pytest.approx(np.linalg.norm(c.a), rel=1e-12)
+    assert c.nuc_value == pytest.approx(c.a.sum(), rel=1e-7)
+    assert abs(c.m["KQ-flow"]) < 1e-6 and abs(c.m["W-flow"]) < 1e-6
 
 
 @pytest.mark.claims
@@ -65,13 +65,13 @@ def test_rotated_nuclear_svm_is_a_solution_by_certificate():
     """The chapter quotes the rotated-data nuclear SVM's cosine with W° and calls it a solution, not a solver
     error: its margin is 1, its nuclear norm the optimum sum a_i, and it lies inside the family |m| <= 1."""
     c = ch5.compute_coincide()
-    cert = c["nuc_rot_certificate"]
-    assert cert["margin"] == pytest.approx(1.0, abs=1e-7)
-    assert abs(cert["nuc_gap"]) < 1e-7
-    assert abs(c["m"]["nuclear SVM, rotated data"]) <= 1.0
+    cert = c.nuc_rot_certificate
+    assert cert.margin == pytest.approx(1.0, abs=1e-7)
+    assert abs(cert.nuc_gap) < 1e-7
+    assert abs(c.m["nuclear SVM, rotated data"]) <= 1.0
     # the distance to W° is the family coordinate's doing: W(m) - W° has norm sqrt(2 a1 a2) |m| / ||W°||
-    a = c["a"]
-    assert cert["dist"] == pytest.approx(np.sqrt(2 * a[0] * a[1]) * abs(c["m"]["nuclear SVM, rotated data"])
+    a = c.a
+    assert cert.dist == pytest.approx(np.sqrt(2 * a[0] * a[1]) * abs(c.m["nuclear SVM, rotated data"])
                                          / np.linalg.norm(a), rel=0.05, abs=1e-6)
 
 
@@ -91,10 +91,10 @@ def test_misalignment_is_forgotten():
     W° (the chapter's claim() in the same cell)."""
     for theta in (np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8):
         r = ch5.compute_misaligned(theta)
-        assert r["gap"][1] > 0.05  # genuinely misaligned at the start (measured 0.07 .. 0.40)
-        assert r["gap"][-1] < 1e-5  # ... relatively negligible at t = 1e300
-        assert np.log10(r["gap"][1] / r["gap"][-1]) > 3
-        assert r["cos_W0"][-1] > 1 - 1e-8
+        assert r.gap[1] > 0.05  # genuinely misaligned at the start (measured 0.07 .. 0.40)
+        assert r.gap[-1] < 1e-5  # ... relatively negligible at t = 1e300
+        assert np.log10(r.gap[1] / r.gap[-1]) > 3
+        assert r.cos_W0[-1] > 1 - 1e-8
 
 
 @pytest.mark.parametrize("theta", [np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8])
@@ -102,31 +102,31 @@ def test_misalignment_gap_decays_by_about_six_orders(theta):
     """Figure ch5-fig-misaligned's caption: at every misaligning angle the gap falls by 5.5-6.5 decades (measured
     5.7 to 6.2) between t = 0.01 and t = 1e300."""
     r = ch5.compute_misaligned(theta)
-    assert 5.5 < np.log10(r["gap"][1] / r["gap"][-1]) < 6.5
+    assert 5.5 < np.log10(r.gap[1] / r.gap[-1]) < 6.5
 
 
 def test_quarter_turn_is_aligned_again():
-    assert ch5.compute_misaligned(np.pi / 2)["gap"].max() < 1e-12
-    assert ch5.compute_misaligned(0.0)["gap"].max() == 0.0
+    assert ch5.compute_misaligned(np.pi / 2).gap.max() < 1e-12
+    assert ch5.compute_misaligned(0.0).gap.max() == 0.0
 
 
 @pytest.mark.claims
 def test_larger_scale_forgets_slower():
     """"A larger initialization scale keeps a larger gap for longer", "towards the same limit"."""
     small, large = ch5.compute_misaligned(np.pi / 8, 0.1), ch5.compute_misaligned(np.pi / 8, 1.0)
-    assert large["gap"][-1] > 10 * small["gap"][-1]
-    assert large["cos_W0"][-1] > 1 - 1e-8
+    assert large.gap[-1] > 10 * small.gap[-1]
+    assert large.cos_W0[-1] > 1 - 1e-8
 
 
 @pytest.mark.claims
 def test_rotated_alignment_does_not_drift():
     """Figure ch5-fig-alignment: on the rotated data the alignment error, from mu = 1 on, does not drift up to
     mu = 1e6 (measured: the largest value beyond mu = 100 is 3x the median for mu in [1, 100])."""
-    rot = ch5.compute_alignment()["rotated"]
-    late, mid = rot["mu"] > 100, (rot["mu"] > 1) & (rot["mu"] <= 100)
-    assert rot["mu"][-1] > 1e5
-    assert rot["err"][late].max() < 10 * np.median(rot["err"][mid])
-    assert rot["err"][rot["mu"] > 1].max() < 1e-10
+    rot = ch5.compute_alignment().rotated
+    late, mid = rot.mu > 100, (rot.mu > 1) & (rot.mu <= 100)
+    assert rot.mu[-1] > 1e5
+    assert rot.err[late].max() < 10 * np.median(rot.err[mid])
+    assert rot.err[rot.mu > 1].max() < 1e-10
 
 
 @pytest.mark.claims
@@ -184,12 +184,12 @@ def test_widget_tolerance_draws_the_same_curves_as_the_figures_tolerance():
     theta, scale = ch5.WIDGET_THETA[2], min(ch5.WIDGET_SCALE)
     fast = ch5.compute_misaligned(theta, scale, rtol=ch5.WIDGET_RTOL)
     ref = ch5.compute_misaligned(theta, scale, rtol=1e-8)
-    assert np.array_equal(fast["log_t"], ref["log_t"])
-    ok = (fast["gap"] > 1e-15) & (ref["gap"] > 1e-15)
+    assert np.array_equal(fast.log_t, ref.log_t)
+    ok = (fast.gap > 1e-15) & (ref.gap > 1e-15)
     assert ok.sum() > 50
-    assert np.max(np.abs(np.log10(fast["gap"][ok]) - np.log10(ref["gap"][ok]))) < 0.05
-    both = np.isfinite(fast["sv"]) & np.isfinite(ref["sv"])
-    assert np.max(np.abs(fast["sv"][both] - ref["sv"][both])) < 1e-4
+    assert np.max(np.abs(np.log10(fast.gap[ok]) - np.log10(ref.gap[ok]))) < 0.05
+    both = np.isfinite(fast.sv) & np.isfinite(ref.sv)
+    assert np.max(np.abs(fast.sv[both] - ref.sv[both])) < 1e-4
 
 
 def test_misalignment_is_forgotten_by_orthogonality_not_by_shrinking():

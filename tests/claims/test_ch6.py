@@ -11,108 +11,108 @@ from attnbook import plots
 @pytest.mark.claims
 def test_svms_differ_in_rank():
     r = ch6.compute_kq_vs_w()
-    assert r["rank_fro"] == 3 and r["rank_nuc"] == 2
-    assert r["cos_fro_nuc"] < 0.97  # the two biases are distinguishable on this data
+    assert r.rank_fro == 3 and r.rank_nuc == 2
+    assert r.cos_fro_nuc < 0.97  # the two biases are distinguishable on this data
 
 
 def test_W_flow_reaches_frobenius_svm():
     r = ch6.compute_kq_vs_w()
-    cf, cn = r["W"]["checkpoints"][ch6.CHECKPOINTS[0]]
+    cf, cn = r.W.checkpoints[ch6.CHECKPOINTS[0]]
     assert cf > 1 - 1e-6
     assert cn < 0.97
 
 
 def test_KQ_flow_approaches_nuclear_svm_slowly():
     r = ch6.compute_kq_vs_w()
-    cps = r["KQ"]["checkpoints"]
+    cps = r.KQ.checkpoints
     cos_nuc = [cps[c][1] for c in ch6.CHECKPOINTS]
     cos_fro = [cps[c][0] for c in ch6.CHECKPOINTS]
     assert np.all(np.diff(cos_nuc) > 0)  # still improving at every checkpoint
     assert 0.98 < cos_nuc[0] < 0.9995  # t = 1e300: close, not there
     assert cos_nuc[-1] > 0.999  # log t = 1e5
     assert cos_fro[-1] < 0.97  # not the Frobenius solution
-    assert -1.5 < r["KQ"]["rate"] < -0.3  # 1 - cos ~ (ln t)^p, a slow power of ln t
+    assert -1.5 < r.KQ.rate < -0.3  # 1 - cos ~ (ln t)^p, a slow power of ln t
 
 
 def test_KQ_singular_values_switch_on_one_at_a_time():
     r = ch6.compute_kq_vs_w()
-    x, sv = r["KQ"]["log_t"], r["KQ"]["sv"]
+    x, sv = r.KQ.log_t, r.KQ.sv
     early = np.nanargmin(np.abs(x - 5.0))
-    assert sv[early, 1] < 0.2 * r["sv_nuc"][1]  # sigma_2 has not switched on yet
-    assert abs(sv[-1, 1] - r["sv_nuc"][1]) < 0.02
+    assert sv[early, 1] < 0.2 * r.sv_nuc[1]  # sigma_2 has not switched on yet
+    assert abs(sv[-1, 1] - r.sv_nuc[1]) < 0.02
     assert np.all(sv[-1, 2:] < 1e-3)  # rank 2 like the W_*-SVM
-    assert np.all(r["W"]["sv"][early, :3] > 0.05)  # the W-flow has all three from the start
+    assert np.all(r.W.sv[early, :3] > 0.05)  # the W-flow has all three from the start
 
 
 def test_widget_text_W_settles_by_1e2_while_KQ_sigma2_still_climbs_at_1e4():
     r = ch6.compute_kq_vs_w()
-    i2, i4 = (int(np.argmin(np.abs(r[p]["log_t"] - lt))) for p, lt in (("W", 1e2), ("KQ", 1e4)))
-    assert np.abs(r["W"]["sv"][i2] - r["sv_fro"]).max() < 1e-2 * r["sv_fro"][0]  # measured 5e-3
-    s2 = r["KQ"]["sv"][:, 1] / r["sv_nuc"][1]
+    i2, i4 = (int(np.argmin(np.abs(f.log_t - lt))) for f, lt in ((r.W, 1e2), (r.KQ, 1e4)))
+    assert np.abs(r.W.sv[i2] - r.sv_fro).max() < 1e-2 * r.sv_fro[0]  # measured 5e-3
+    s2 = r.KQ.sv[:, 1] / r.sv_nuc[1]
     assert s2[i4] < 0.99 and s2[-1] > s2[i4]  # measured 96 % at ln t = 1e4, 98 % at 1e5
 
 
 @pytest.mark.claims
 def test_unequal_scores_same_limits():
     u = ch6.compute_unequal_scores()
-    assert not u["holds"]["2"] and u["holds"]["1"]
-    assert u["final"]["unequal"]["W"] > 1 - 1e-6
-    assert u["final"]["unequal"]["KQ"] > 0.995
+    assert not u.holds["2"] and u.holds["1"]
+    assert u.final.unequal.W > 1 - 1e-6
+    assert u.final.unequal.KQ > 0.995
 
 
 @pytest.mark.claims
 def test_logistic_same_limit():
     lg = ch6.compute_logistic()
-    assert lg["logistic"]["final"]["W"] > 1 - 1e-6
-    assert lg["logistic"]["final"]["KQ"] > 0.995
-    assert lg["gap"]["W"] < 1e-5 and lg["gap"]["KQ"] < 5e-3
+    assert lg.logistic.final.W > 1 - 1e-6
+    assert lg.logistic.final.KQ > 0.995
+    assert lg.gap.W < 1e-5 and lg.gap.KQ < 5e-3
 
 
 @pytest.mark.claims
 def test_gd_path_error_first_order_and_large_step_gets_stuck():
     g = ch6.compute_gd()
-    assert np.all(np.diff(g["path_err"]) > 0)
-    assert 0.8 < g["slope"] < 1.1
-    big = g["runs"][10.0]
-    assert not np.array_equal(big["selection"], g["opt"])
-    assert abs(big["excess"] - g["stuck_level"]) < 1e-3 * g["stuck_level"] + 1e-6
+    assert np.all(np.diff(g.path_err) > 0)
+    assert 0.8 < g.slope < 1.1
+    big = g.runs[10.0]
+    assert not np.array_equal(big.selection, g.opt)
+    assert abs(big.excess - g.stuck_level) < 1e-3 * g.stuck_level + 1e-6
     # eta = 10 throws one sample onto a non-optimal token in the first step (not chaotic: one step from W(0) = 0);
     # when eta = 3 recovers is a matter of rounding, and the chapter reports it as a distribution (gd_step_study)
-    assert np.sum(big["selection"] != g["opt"]) == 1
-    assert big["loss"][1] - g["min_loss"] >= 0.99 * g["stuck_level"]
-    assert big["recovered_step"] is None
+    assert np.sum(big.selection != g.opt) == 1
+    assert big.loss[1] - g.min_loss >= 0.99 * g.stuck_level
+    assert big.recovered_step is None
 
 
 @pytest.mark.claims
 def test_selection_when_assumption3_fails():
     s = ch6.compute_selection()
-    rec, stuck = s[ch6.SHIFTS[0]], s[ch6.SHIFTS[1]]
-    assert not rec["assumption3"] and not stuck["assumption3"]
-    assert np.array_equal(rec["selection"], s["opt"]) and rec["cos_global"][-1] > 1 - 1e-5
-    assert not np.array_equal(stuck["selection"], s["opt"])
-    assert abs(stuck["excess"][-1] - s["stuck_level"]) < 1e-6
-    assert stuck["cos_global"][-1] < 0.5
-    assert stuck["cos_sel"][-1] > 0.999
-    assert np.sum(stuck["selection"] != s["opt"]) == 1  # the prose names the one stuck sample (glued)
-    p = s["peers"]
-    assert not np.array_equal(p["selection"], p["opt"])
-    (i,) = np.flatnonzero(p["selection"] != p["opt"])  # one sample, on its second-best token
-    assert p["selection"][i] == np.argsort(-np.asarray(p["gamma"][i]))[1]
-    assert p["cos_sel"][-1] > 0.9999 and p["cos_global"][-1] < 0.9
+    rec, stuck = s.shifts[ch6.SHIFTS[0]], s.shifts[ch6.SHIFTS[1]]
+    assert not rec.assumption3 and not stuck.assumption3
+    assert np.array_equal(rec.selection, s.opt) and rec.cos_global[-1] > 1 - 1e-5
+    assert not np.array_equal(stuck.selection, s.opt)
+    assert abs(stuck.excess[-1] - s.stuck_level) < 1e-6
+    assert stuck.cos_global[-1] < 0.5
+    assert stuck.cos_sel[-1] > 0.999
+    assert np.sum(stuck.selection != s.opt) == 1  # the prose names the one stuck sample (glued)
+    p = s.peers
+    assert not np.array_equal(p.selection, p.opt)
+    (i,) = np.flatnonzero(p.selection != p.opt)  # one sample, on its second-best token
+    assert p.selection[i] == np.argsort(-np.asarray(p.gamma[i]))[1]
+    assert p.cos_sel[-1] > 0.9999 and p.cos_global[-1] < 0.9
 
 
 @pytest.mark.claims
 def test_digits():
     dg = ch6.compute_digits()
-    assert dg["holds"]["1"] and not dg["holds"]["2"]
-    assert dg["selected_opt"]
-    assert dg["cos"]["W_fro"] > 0.9999 and dg["cos"]["KQ_nuc"] > 0.995
-    assert dg["cos"]["KQ_fro"] < 0.95 and dg["cos"]["W_nuc"] < 0.95
+    assert dg.holds["1"] and not dg.holds["2"]
+    assert dg.selected_opt
+    assert dg.cos.W_fro > 0.9999 and dg.cos.KQ_nuc > 0.995
+    assert dg.cos.KQ_fro < 0.95 and dg.cos.W_nuc < 0.95
     rank = ch6.numerical_rank
-    assert rank(dg["sv_KQ"]) == rank(dg["sv_nuc"]) == 2
-    assert rank(dg["sv_W"]) == rank(dg["sv_fro"]) == 6  # the largest rank six queries allow
+    assert rank(dg.sv_KQ) == rank(dg.sv_nuc) == 2
+    assert rank(dg.sv_W) == rank(dg.sv_fro) == 6  # the largest rank six queries allow
     # the ranks do not hinge on the threshold: the same at 1e-3
-    assert rank(dg["sv_KQ"], 1e-3) == 2 and rank(dg["sv_W"], 1e-3) == 6
+    assert rank(dg.sv_KQ, 1e-3) == 2 and rank(dg.sv_W, 1e-3) == 6
 
 
 @pytest.mark.parametrize("name", sorted(ch6_figures.FIGURES))
@@ -158,12 +158,12 @@ def test_kq_study_every_run_approaches_the_nuclear_svm():
     assert k.n_other_selection == 0
     assert len(k.stalled) <= 4 and all(at > 1e30 for _, _, at in k.stalled)  # the frame's known stall, far out
     summ = k.summary()
-    assert summ[1e30]["reached"] == len(k.runs) and summ[1e100]["reached"] == len(k.runs) - len(k.stalled)
-    med = [summ[c]["median"] for c in st.KQ_LOG_T]
+    assert summ[1e30].reached == len(k.runs) and summ[1e100].reached == len(k.runs) - len(k.stalled)
+    med = [summ[c].median for c in st.KQ_LOG_T]
     assert all(a > b for a, b in zip(med[:6], med[1:7]))  # the median gap falls at every checkpoint to 1e20
-    assert summ[1e6]["median"] < 1e-4 and summ[1e6]["max"] > 1e-3  # slow runs exist
-    assert summ[1e30]["at_floor"] >= 20 and summ[1e30]["max"] < 1e-5
-    assert summ[1e100]["at_floor"] >= 30 and summ[1e100]["max"] < 1e-6
+    assert summ[1e6].median < 1e-4 and summ[1e6].max > 1e-3  # slow runs exist
+    assert summ[1e30].at_floor >= 20 and summ[1e30].max < 1e-5
+    assert summ[1e100].at_floor >= 30 and summ[1e100].max < 1e-6
     for r in k.runs:  # each run's gap falls until it reaches the computation's accuracy, then stays at that level
         g = r.nuc_gap
         k_floor = int(np.argmax(g < st.CERT_FLOOR)) if np.any(g < st.CERT_FLOOR) else len(g) - 1
@@ -183,9 +183,9 @@ def test_kq_study_rate_is_a_power_of_log_t_that_varies_between_runs():
 def test_kq_study_full_numbers_the_chapter_quotes():
     k = st.kq_study()
     summ = k.summary()
-    assert 1e-6 < summ[1e6]["median"] < 1e-5 and 1e-2 < summ[1e6]["max"] < 3e-2  # 4e-6, largest 2e-2
-    assert summ[1e30]["at_floor"] >= 36 and summ[1e30]["max"] < 1e-6  # 38 of 40 below 1e-8, largest 3e-7
-    assert summ[1e100]["at_floor"] == summ[1e100]["reached"]  # all that reach 1e100 are below 1e-8
+    assert 1e-6 < summ[1e6].median < 1e-5 and 1e-2 < summ[1e6].max < 3e-2  # 4e-6, largest 2e-2
+    assert summ[1e30].at_floor >= 36 and summ[1e30].max < 1e-6  # 38 of 40 below 1e-8, largest 3e-7
+    assert summ[1e100].at_floor == summ[1e100].reached  # all that reach 1e100 are below 1e-8
     assert {s for s, _, _ in k.stalled} <= {5} and all(at > 1e80 for _, _, at in k.stalled)
 
 

@@ -18,45 +18,45 @@ from attnbook import plots
 @pytest.mark.claims
 def test_margin_grows_like_log_t_and_the_flow_cost_does_not():
     c = nm.compute_cost()
-    assert abs(c["margin"][-1] / c["log_t"][-1] - 1) < 1e-4  # measured mu = ln t - 5.19 at ln t = 1e6
-    assert c["nfev"].max() < 2000 and c["nfev"][-1] < 3 * c["nfev"][2]  # measured 584 at ln t = 10, 1,304 at 1e6
-    assert c["gd_log10_steps"][-1] == pytest.approx(1e6 / np.log(10) + 1)
+    assert abs(c.margin[-1] / c.log_t[-1] - 1) < 1e-4  # measured mu = ln t - 5.19 at ln t = 1e6
+    assert c.nfev.max() < 2000 and c.nfev[-1] < 3 * c.nfev[2]  # measured 584 at ln t = 10, 1,304 at 1e6
+    assert c.gd_log10_steps[-1] == pytest.approx(1e6 / np.log(10) + 1)
 
 
 def test_log_space_gradient_is_t_times_the_gradient_where_that_is_representable():
     g = nm.naive_vs_scaled_gradient()
-    assert g["log_t"] == pytest.approx(np.log(1e300))
-    big = np.abs(g["scaled"]) > 1e-3 * np.abs(g["scaled"]).max()
-    assert np.allclose(g["naive"][big] * 1e300, g["scaled"][big], rtol=1e-6)
-    assert 0.1 < np.abs(g["scaled"]).max() < 10
+    assert g.log_t == pytest.approx(np.log(1e300))
+    big = np.abs(g.scaled) > 1e-3 * np.abs(g.scaled).max()
+    assert np.allclose(g.naive[big] * 1e300, g.scaled[big], rtol=1e-6)
+    assert 0.1 < np.abs(g.scaled).max() < 10
 
 
 @pytest.mark.claims
 def test_accuracy_tracks_the_tolerance():
     a = nm.compute_accuracy()
-    errs = [a[t]["err"].max() for t in nm.RTOLS]
+    errs = [a.runs[t].err.max() for t in nm.RTOLS]
     for tol, err in zip(nm.RTOLS, errs):
         assert tol < err < 20 * tol  # measured 3.6x .. 9x the tolerance
     assert errs[nm.RTOLS.index(1e-8)] < 1e-6  # the default meets the target
-    assert all(a[t]["nfev"] <= 5000 for t in nm.RTOLS)
+    assert all(a.runs[t].nfev <= 5000 for t in nm.RTOLS)
     assert errs[nm.RTOLS.index(1e-8)] < 1e-6 / 5  # "with room to spare" (measured 6e-8)
-    assert a[nm.RTOLS[0]]["nfev"] < a[nm.RTOLS[-1]]["nfev"] < 5 * a[nm.RTOLS[0]]["nfev"]  # "grows slowly"
+    assert a.runs[nm.RTOLS[0]].nfev < a.runs[nm.RTOLS[-1]].nfev < 5 * a.runs[nm.RTOLS[0]].nfev  # "grows slowly"
     # the error is made in the transient (ln t <= 10) and not in the long log-time phase
-    late = a["log_t"] > 10
+    late = a.log_t > 10
     for t in nm.RTOLS:
-        assert a[t]["err"][late].max() < 1.5 * a[t]["err"][late].min()
+        assert a.runs[t].err[late].max() < 1.5 * a.runs[t].err[late].min()
 
 
 @pytest.mark.claims
 def test_solver_comparison():
     m = nm.compute_methods()
-    assert m["LSODA"]["err"] < 1e-7 and m["LSODA"]["nfev"] < min(m["DOP853"]["nfev"], m["RK45"]["nfev"]) / 4
-    assert all(m["LSODA"]["nfev"] < m[k]["nfev"] for k in nm.METHODS if k != "LSODA")  # "cheap"
-    assert m["BDF"]["nfev"] < m["Radau"]["nfev"]  # BDF is cheaper than Radau (measured 1,531 vs 4,089)
+    assert m.runs["LSODA"].err < 1e-7 and m.runs["LSODA"].nfev < min(m.runs["DOP853"].nfev, m.runs["RK45"].nfev) / 4
+    assert all(m.runs["LSODA"].nfev < m.runs[k].nfev for k in nm.METHODS if k != "LSODA")  # "cheap"
+    assert m.runs["BDF"].nfev < m.runs["Radau"].nfev  # BDF is cheaper than Radau (measured 1,531 vs 4,089)
     # whether BDF meets the target is rounding's decision: test_bdf_misses_the_target_in_some_perturbed_starts
-    ratios = [m[k]["nfev"] / m["LSODA"]["nfev"] for k in ("DOP853", "RK45")]
+    ratios = [m.runs[k].nfev / m.runs["LSODA"].nfev for k in ("DOP853", "RK45")]
     assert all(4 < r < 10 for r in ratios)  # glued as "about 6 times" (measured 6.0 and 5.6)
-    assert all(m[k]["njev"] == 0 for k in ("DOP853", "RK45"))
+    assert all(m.runs[k].njev == 0 for k in ("DOP853", "RK45"))
 
 
 @pytest.mark.slow
@@ -68,8 +68,8 @@ def test_bdf_misses_the_target_in_some_perturbed_starts(loss):
     3.5e-6), so the page states how often, not whether. Under the claims stage the spread's own perturbations
     replace the stage's, so the assertion is about the same ten starts."""
     b = nm.bdf_spread(loss)
-    assert len(b["seeds"]) == len(nm.SPREAD_SEEDS) and 0 < b["n_miss"] < len(b["seeds"])
-    assert b["err"].max() < 1e-5 and b["err"].min() < nm.TARGET < b["err"].max()
+    assert len(b.seeds) == len(nm.SPREAD_SEEDS) and 0 < b.n_miss < len(b.seeds)
+    assert b.err.max() < 1e-5 and b.err.min() < nm.TARGET < b.err.max()
 
 
 @pytest.mark.claims
@@ -120,15 +120,15 @@ def test_accuracy_to_1e6_parameters_fine_logits_off_by_rtol_times_log_t():
 
     acc = st.accuracy_study()
     for rtol in st.ACCURACY_RTOLS:
-        a = acc[rtol]
+        a = acc.runs[rtol]
         assert a.log_t[-1] == pytest.approx(1e6)
         assert a.param_err.max() < 20 * rtol  # the parameters (directions) stay at a few times rtol
         late = a.log_t >= 1e3
         ratio = a.logodds_err[late] / (rtol * a.log_t[late])
         assert 0.05 < np.median(ratio) < 50  # the log attention weights are off by about rtol * ln t
         assert a.logodds_err[-1] > 100 * a.logodds_err[np.argmin(np.abs(a.log_t - 691))]
-    assert acc[1e-8].logodds_err[-1] > 1e-2  # several percent on the small attention weights at ln t = 1e6
-    assert acc["ref_nfev"] < 50_000 // 2  # max_nfev's default leaves room over the costliest flow (measured 12,302)
+    assert acc.runs[1e-8].logodds_err[-1] > 1e-2  # several percent on the small attention weights at ln t = 1e6
+    assert acc.ref_nfev < 50_000 // 2  # max_nfev's default leaves room over the costliest flow (measured 12,302)
 
 
 def test_time_to_cosine_of_the_digits_exercise():
@@ -137,12 +137,12 @@ def test_time_to_cosine_of_the_digits_exercise():
     r = nm.time_to_cosine()
     data = nm.tarzanagh_data()
     W0, W_F = np.zeros((data.d, data.d)), al.solve_svm(data, "fro").W
-    assert 1e33 < r["t"] < 1e35 and r["gd_steps"] == pytest.approx(r["t"] / nm.LR)  # measured t = 5.3e33
-    assert 0.999 <= r["cos"] < 0.99901                                                # reached, and only just
-    earlier = al.gradient_flow(data, "W", W0, 0.8 * r["t"], t_eval=[0.0, 0.8 * r["t"]])
+    assert 1e33 < r.t < 1e35 and r.gd_steps == pytest.approx(r.t / nm.LR)  # measured t = 5.3e33
+    assert 0.999 <= r.cos < 0.99901                                                   # reached, and only just
+    earlier = al.gradient_flow(data, "W", W0, 0.8 * r.t, t_eval=[0.0, 0.8 * r.t])
     assert al.cosine(earlier.final(), W_F) < 0.999                                    # not reached earlier
-    assert 0 < r["nfev"] < 2000                                                        # measured 946
-    k = r["ngd_steps"]
+    assert 0 < r.nfev < 2000                                                           # measured 946
+    k = r.ngd_steps
     ngd = al.gradient_descent(data, "W", W0, lr=nm.LR, steps=k, normalized=True, n_save=10 * k)  # every step
     cos = ngd.cosine_to(W_F)
     assert cos[-1] >= 0.999 > cos[-2]                                                 # the first such step

@@ -42,6 +42,31 @@ def test_freeze_reaches_dataclass_fields():
         r.values[0] = 2.0
 
 
+@dataclass(frozen=True)
+class Study:
+    runs: dict
+    seeds: list
+
+
+def test_freeze_makes_the_tables_of_a_dataclass_read_only(monkeypatch):
+    monkeypatch.setattr(Study, "__module__", "attnbook.experiments.test")  # as if defined in the book's package
+
+    s = freeze(Study({"LSODA": np.ones(2), "BDF": {"nfev": [1, 2]}}, [0, 1]))
+    with pytest.raises(TypeError):
+        s.runs["Radau"] = np.zeros(2)  # a table keyed by data is a read-only mapping, as a dict result was
+    with pytest.raises(ValueError):
+        s.runs["LSODA"][0] = 2.0
+    assert s.seeds == (0, 1) and s.runs["BDF"]["nfev"] == (1, 2)
+
+
+def test_freeze_leaves_the_librarys_own_state_alone():
+    import attnlib as al
+
+    data = freeze(al.make_diagonal_data())
+    al.solve_svm(data, "l1")  # the data object remembers its SVM solutions in a dict of its own
+    assert not data.X.flags.writeable
+
+
 def _fail_on_two(x: int) -> int:
     if x == 2:
         raise ArithmeticError("two")
@@ -65,7 +90,7 @@ def _counted(a: int, b: int = 1):
 
 @pytest.fixture
 def memory_only():
-    """The test counts computations: a result left in ATTNLIB_CACHE_DIR by an earlier run must not be read."""
+    """The test counts computations: a result left in the studies artifact by an earlier run must not be read."""
     from attnbook.experiments._store import disk_cache_paused
 
     with disk_cache_paused():
@@ -182,15 +207,20 @@ def _on_disk(n: int, scale: float = 1.0):
 
 
 @contextmanager
-def _disk_cache_in(folder, monkeypatch):
-    """ATTNLIB_CACHE_DIR = folder, with the disk layer active although this test monkeypatches (conftest pauses
-    it for such tests); the pause is restored afterwards."""
+def _disk_cache_in(folder, monkeypatch, writing: bool = True):
+    """The studies artifact in ``folder`` (ATTNBOOK_STUDIES), active although this test monkeypatches (conftest
+    pauses it for such tests), written to as by ``python -m attnbook studies`` when ``writing``; the pause is
+    restored afterwards."""
     from attnbook.experiments import _store
 
-    monkeypatch.setenv(_store.CACHE_ENV, str(folder))
+    monkeypatch.setenv(_store.STUDIES_ENV, str(folder))
     paused, _store._PAUSED[0] = _store._PAUSED[0], 0
     try:
-        yield _store
+        if writing:
+            with _store.writing_studies(folder):
+                yield _store
+        else:
+            yield _store
     finally:
         _store._PAUSED[0] = paused
 
@@ -212,32 +242,61 @@ def test_disk_cache_returns_frozen_copies_of_what_was_computed(tmp_path, monkeyp
 
 
 _COUNT_CALLS = """
+import sys
 import numpy as np
+from attnbook.experiments import writing_studies
 from attnbook.experiments._store import memo
 calls = []
 @memo
 def study(n):
     calls.append(n)
     return np.arange(n)
+if sys.argv[1] == "write":
+    with writing_studies():  # the folder ATTNBOOK_STUDIES names
+        study(5)
 assert list(study(5)) == [0, 1, 2, 3, 4]
 print(len(calls))
 """
 
 
-def test_disk_cache_is_shared_between_processes(tmp_path):
-    env = {**os.environ, "ATTNLIB_CACHE_DIR": str(tmp_path)}
-    runs = [subprocess.run([sys.executable, "-c", _COUNT_CALLS], env=env, capture_output=True, text=True,
-                           check=True).stdout.strip() for _ in range(2)]
-    assert runs == ["1", "0"] and len(list(tmp_path.rglob("*.pkl"))) == 1  # the second process computed nothing
+def _count_calls(folder, mode: str) -> str:
+    env = {**os.environ, "ATTNBOOK_STUDIES": str(folder)}
+    return subprocess.run([sys.executable, "-c", _COUNT_CALLS, mode], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
-def test_without_the_variable_nothing_is_read_or_written(tmp_path, monkeypatch):
-    with _disk_cache_in(tmp_path, monkeypatch) as store:
-        monkeypatch.delenv(store.CACHE_ENV)
-        assert store._disk_path(_on_disk, (3,), {}) is None
+def test_the_artifact_is_written_only_by_the_studies_writer_and_read_by_every_process(tmp_path):
+    assert _count_calls(tmp_path, "read") == "1" and not list(tmp_path.rglob("*.pkl"))  # a reader stores nothing
+    assert _count_calls(tmp_path, "write") == "1" and len(list(tmp_path.rglob("*.pkl"))) == 1
+    assert _count_calls(tmp_path, "read") == "0"  # the next process computed nothing
+
+
+def test_off_means_nothing_is_read_or_written(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch, writing=False) as store:
+        monkeypatch.setenv(store.STUDIES_ENV, "off")
+        assert store.studies_dir() is None and store._disk_path(_on_disk, (3,), {}) is None
         _on_disk.cache_clear()
         _on_disk(5)
+        with pytest.raises(RuntimeError, match="no studies artifact"):
+            store.writing_studies()
     assert not list(tmp_path.rglob("*"))
+
+
+def test_the_artifact_defaults_to_the_repository_build_folder(monkeypatch):
+    from attnbook.experiments import _store
+
+    monkeypatch.delenv(_store.STUDIES_ENV, raising=False)
+    root = _store.repository_root()
+    assert root is not None and (root / "_toc.yml").is_file()  # the tests run from a checkout
+    assert _store.studies_dir() == root / "_build" / "studies"
+
+
+def test_a_reader_computes_what_is_missing_in_memory_only(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch, writing=False):
+        _on_disk.cache_clear()
+        _DISK_CALLS.clear()
+        _on_disk(6)
+        assert _DISK_CALLS == [6] and not list(tmp_path.rglob("*.pkl"))
 
 
 def test_disk_cache_key_changes_with_the_source_and_skips_unplain_arguments(tmp_path, monkeypatch):
@@ -269,5 +328,26 @@ def test_a_changed_line_of_the_library_or_of_the_book_code_changes_the_fingerpri
 def test_a_monkeypatching_test_neither_reads_nor_writes_the_disk_cache(tmp_path, monkeypatch):
     from attnbook.experiments import _store
 
-    monkeypatch.setenv(_store.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(_store.STUDIES_ENV, str(tmp_path))
     assert _store._PAUSED[0] > 0 and _store._disk_path(_on_disk, (3,), {}) is None
+
+
+def test_the_studies_command_writes_each_study_once_and_names_a_bad_choice(tmp_path, monkeypatch):
+    from attnbook import artifact
+    from attnbook.experiments import _store
+
+    monkeypatch.setenv(_store.STUDIES_ENV, str(tmp_path))
+    names = artifact.registry()
+    assert "ch6.compute_gd" in names and "studies.gd_step_study" in names and "ch2.compute_seed_sweep" in names
+    assert not any(n.startswith(("prose.", "_store.")) for n in names)
+    (tmp_path / "0123456789abcdef0123").mkdir()  # an older fingerprint's results: removed
+    first = artifact.compute_studies(jobs=1, only=["ch1.toy_flow"], log=lambda line: None)
+    assert [(t.name, t.cached) for t in first] == [("ch1.toy_flow", False)]
+    assert list(tmp_path.rglob("*toy_flow*/*.pkl")) and not (tmp_path / "0123456789abcdef0123").exists()
+    again = artifact.compute_studies(jobs=1, only=["ch1.toy_flow"], log=lambda line: None)
+    assert [(t.name, t.cached) for t in again] == [("ch1.toy_flow", True)]
+    with pytest.raises(ValueError, match="only: no study matches"):
+        artifact.compute_studies(only=["ch99"])
+    monkeypatch.setenv(_store.STUDIES_ENV, "off")
+    with pytest.raises(RuntimeError, match="no studies artifact"):
+        artifact.compute_studies(only=["ch1.toy_flow"])
