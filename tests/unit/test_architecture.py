@@ -209,3 +209,27 @@ def test_no_literal_tab_in_library_or_chapter_sources():
     tabbed = [f"{p.relative_to(repo)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
               if "\t" in line]
     assert not tabbed, f"literal TAB characters: {tabbed}"
+
+
+def test_the_experiments_return_typed_results_not_bare_dicts():
+    # #24: results are frozen dataclasses; a mapping is allowed only where its keys are data (dict[K, V] named).
+    import importlib
+    import inspect
+    import pkgutil
+
+    from attnbook import experiments
+
+    bare = []
+    for info in pkgutil.iter_modules(experiments.__path__):
+        if info.name == "_store":  # the cache layer itself (it rebuilds frozen mappings)
+            continue
+        module = importlib.import_module(f"attnbook.experiments.{info.name}")
+        for name, f in vars(module).items():
+            f = inspect.unwrap(f) if callable(f) else f
+            if not inspect.isfunction(f) or f.__module__ != module.__name__:
+                continue
+            ann = inspect.signature(f).return_annotation
+            text = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+            if text.replace(" ", "") in ("dict", "Mapping", "typing.Mapping", "MappingProxyType", "list"):
+                bare.append(f"{module.__name__}.{name} -> {text}")
+    assert not bare, "experiment functions returning an untyped mapping (use a frozen dataclass):\n" + "\n".join(bare)
