@@ -1,10 +1,13 @@
 """Local Sphinx extension for the book (book/_ext/, enabled in _config.yml, ``sphinx.local_extensions``).
 
-1. Every chapter gets a ".ipynb" entry in the download menu: the *executed* notebook that
-   myst-nb wrote to ``_build/jupyter_execute/<page>.ipynb`` is copied to
-   ``_build/html/_sources/<page>.ipynb`` and ``context["ipynb_source"]`` is set, which
-   sphinx-book-theme turns into a download link. (The theme does the same by itself only
-   while a launch button is configured; this keeps the download if they are turned off.)
+1. Every chapter gets a ".ipynb" entry in the download menu: ``context["ipynb_source"]`` is set,
+   which sphinx-book-theme turns into a download link, and the *executed* notebook is written to
+   ``_build/html/_sources/<page>.ipynb``. (The theme offers a download by itself only while a
+   launch button is configured, and then copies myst-nb's ``jupyter_execute`` file there.)
+   With ``execute_notebooks: cache`` (the book's setting) the notebook is the page as myst-nb reads
+   it with the outputs of the jupyter-cache merged in, as myst-nb merges them to render the page:
+   myst-nb 1.4 writes ``_build/jupyter_execute/<page>.ipynb`` from the notebook it read, which in
+   that mode has no outputs. In the other modes that file is the executed notebook and is copied.
 2. The Colab launch button of sphinx-book-theme points at ``book/<page>.md`` on GitHub, which
    Colab cannot open. With ``ipynb_colab_branch`` (default ``"gh-pages"``) it is rewritten to
    the executed notebook of the *published site*,
@@ -27,20 +30,60 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
 __version__ = "0.1.0"
 
 
-def _copy_executed_notebook(app, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
+def _from_cache(app, pagename: str):
+    """The page's notebook with the jupyter-cache's outputs merged in, as myst-nb renders it: glued values (outputs
+    that only carry data for ``{glue}``) taken out (``None`` if the cache lacks the page)."""
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import create_nb_reader
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    path = Path(app.env.doc2path(pagename))
+    text = path.read_text(encoding="utf-8")
+    reader = create_nb_reader(str(path), app.env.myst_config, app.env.mystnb_config, text)
+    try:
+        _, nb = get_cache(app.env.mystnb_config.execution_cache_path).merge_match_into_notebook(reader.read(text))
+    except KeyError:
+        return None
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            extract_glue_data_cell(cell)
+    return nb
+
+
+def _offer_executed_notebook(app, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
+    """Priority 500, before sphinx-book-theme builds its download buttons (501): a page myst-nb executed offers its
+    ``.ipynb``."""
     if app.builder.format != "html" or doctree is None:
         return
-    build_dir = Path(app.outdir).parent  # _build/html -> _build
-    executed = build_dir / "jupyter_execute" / f"{pagename}.ipynb"
-    if not executed.is_file():  # plain pages (no code cells) are not executed
+    if (getattr(app.env, "nb_metadata", {}).get(pagename) or {}).get("exec_data"):   # not a plain Markdown page
+        context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def _write_executed_notebook(app, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
+    """Priority 502, after sphinx-book-theme's launch buttons (501), which copy ``jupyter_execute/<page>.ipynb`` there."""
+    if app.builder.format != "html" or doctree is None or context.get("ipynb_source") != f"{pagename}.ipynb":
         return
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, target)
-    context["ipynb_source"] = f"{pagename}.ipynb"
+    if app.env.mystnb_config.execution_mode == "cache":
+        nb = _from_cache(app, pagename)
+        if nb is None:
+            logger.warning(f"{pagename}: no executed notebook in the jupyter cache for the .ipynb download",
+                           location=pagename)
+            return
+        nbformat.write(nb, target)
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"   # _build/html -> _build
+    if executed.is_file():
+        shutil.copy2(executed, target)
 
 
 def _colab_to_ipynb(app, pagename: str, templatename: str, context: dict[str, Any], doctree) -> None:
@@ -59,8 +102,10 @@ def _colab_to_ipynb(app, pagename: str, templatename: str, context: dict[str, An
 
 def setup(app) -> dict[str, Any]:
     app.set_html_assets_policy("always")
-    # sphinx-book-theme builds its download buttons at priority 501; run before it.
-    app.connect("html-page-context", _copy_executed_notebook, priority=500)
+    # sphinx-book-theme builds its download and launch buttons at priority 501: offer the .ipynb before, write it
+    # after (its launch buttons copy myst-nb's jupyter_execute/<page>.ipynb to the same file).
+    app.connect("html-page-context", _offer_executed_notebook, priority=500)
+    app.connect("html-page-context", _write_executed_notebook, priority=502)
     app.add_config_value("ipynb_colab_branch", "gh-pages", "html")
-    app.connect("html-page-context", _colab_to_ipynb, priority=502)  # after the launch buttons
+    app.connect("html-page-context", _colab_to_ipynb, priority=503)  # after the launch buttons
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
