@@ -72,6 +72,10 @@ def _studies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         done = compute_studies(args.jobs, args.only, args.fresh, log=lambda line: print(line, flush=True))
     except (RuntimeError, ValueError) as exc:
+        if exc.__cause__ is not None:  # a study raised: its own traceback first
+            import traceback
+
+            traceback.print_exception(exc.__cause__)
         parser.error(str(exc))
     computed = [t for t in done if not t.cached]
     print(f"{len(computed)} studies computed, {len(done) - len(computed)} already in the artifact, "

@@ -68,7 +68,7 @@ def registry() -> dict[str, Callable]:
             continue
         module = importlib.import_module(f"{experiments.__name__}.{info.name}")
         members = [(name, f) for name, f in vars(module).items() if _is_study(module, name, f)]
-        members.sort(key=lambda item: inspect.getsourcelines(inspect.unwrap(item[1]))[1])
+        members.sort(key=lambda item: inspect.unwrap(item[1]).__code__.co_firstlineno)
         studies.update({f"{info.name}.{name}": f for name, f in members})
     return studies
 
@@ -125,6 +125,8 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
         Outside a checkout of the book's repository, or with ``ATTNBOOK_STUDIES=off`` (no artifact to write).
     ValueError
         When ``only`` matches no study.
+    RuntimeError
+        When a study raises (the message names it; the study's own traceback is chained).
     """
     folder = writing_studies().folder  # raises RuntimeError when there is none
     names = list(registry())
@@ -149,7 +151,12 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
     with ProcessPoolExecutor(jobs, mp_context=process_context()) as pool:
         futures = {pool.submit(_run_one, (n, folder)): n for n in names}
         for fut in as_completed(futures):
-            result = fut.result()  # an error in a study stops the command, naming it (traceback above)
+            try:
+                result = fut.result()
+            except Exception as exc:  # an error in a study stops the command, naming the study
+                for other in futures:
+                    other.cancel()
+                raise RuntimeError(f"study {futures[fut]} failed: {type(exc).__name__}: {exc}") from exc
             done.append(result)
             log(f"{result.name:40s} {'in the artifact' if result.cached else f'{result.seconds:7.1f} s'}")
     times = {**last, **{t.name: t.seconds for t in done if not t.cached}}

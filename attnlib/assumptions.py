@@ -10,7 +10,8 @@ from .data import check_data
 from .data import AttentionData
 from .model import exp_loss
 
-__all__ = ["AssumptionError", "AssumptionCheck", "AssumptionReport", "check_assumptions", "ASSUMPTIONS"]
+__all__ = ["AssumptionError", "AssumptionCheck", "AssumptionReport", "check_assumptions", "stuck_loss_bounds",
+           "ASSUMPTIONS"]
 
 ASSUMPTIONS = ("1", "1-diag", "2", "3", "4")
 _NAMES = {
@@ -116,10 +117,28 @@ def _check_equal_scores(data: AttentionData, rtol: float) -> AssumptionCheck:
     return AssumptionCheck("2", True, "every sample has a unique optimal token and equal non-optimal scores")
 
 
-def _check_initial_loss(data: AttentionData, W0) -> AssumptionCheck:
+def stuck_loss_bounds(data: AttentionData) -> np.ndarray:
+    """Assumption 3's right-hand sides (paper p. 8): for each sample ``j``, the least loss when ``j`` attends only to
+    its non-optimal tokens and every other sample only to its optimal one,
+    ``(e^{-gamma_{j,nopt}} + sum_{i != j} e^{-gamma_{i,opt}}) / n``, shape (n,). With unequal non-optimal scores
+    ``gamma_{j,nopt}`` is the best of them. Assumption 3 asks ``L(W(0)) <=`` their minimum.
+
+    Parameters
+    ----------
+    data : AttentionData
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+    """
+    data = check_data(data)
     nopt = np.where(np.arange(data.L)[None, :] == data.opt[:, None], -np.inf, data.gamma).max(axis=1)
     e_opt = np.exp(-data.gamma_opt)
-    bounds = (np.exp(-nopt) + e_opt.sum() - e_opt) / data.n
+    return (np.exp(-nopt) + e_opt.sum() - e_opt) / data.n
+
+
+def _check_initial_loss(data: AttentionData, W0) -> AssumptionCheck:
+    bounds = stuck_loss_bounds(data)
     j = int(np.argmin(bounds))
     W0 = np.zeros((data.d, data.d)) if W0 is None else np.asarray(W0, dtype=float)
     loss0 = exp_loss(data, W0)

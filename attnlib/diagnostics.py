@@ -9,6 +9,8 @@ import numpy as np
 from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
 from .data import AttentionData, check_data
 from .flow import Trajectory, gradient_flow
+from scipy.integrate import solve_ivp
+
 from .model import loss_grad_beta, loss_grad_xi, margin
 from .svm import SVMSolution
 
@@ -23,6 +25,7 @@ __all__ = [
     "sinh_closed_form",
     "SinhClosedFormCheck",
     "check_sinh_closed_form",
+    "diagonal_network_flow",
     "alignment_error",
     "right_basis",
     "KKTResiduals",
@@ -298,6 +301,58 @@ def check_sinh_closed_form(data: AttentionData, init, t_end: float = 1e6, rtol: 
     err = relative_error(sinh_closed_form(traj), beta, axis=1)
     return SinhClosedFormCheck(omega0=np.sqrt((xk0 ** 2 + xq0 ** 2) / 2), sinh_err=err, max_err=float(err.max()),
                                conservation=float(np.max(conservation_error(traj))), beta_final=beta[-1])
+
+
+def diagonal_network_flow(data: AttentionData, omega0, t_eval, rtol: float = 1e-10) -> np.ndarray:
+    """Gradient flow of the diagonal linear network ``w = (w_+^2 - w_-^2) / 2`` (paper eq. (3)), ``w_pm(0) = omega0``.
+
+    Integrated on its own, with its own solver and none of the library's flow code (``w_+' = -grad_w L * w_+``,
+    ``w_-' = +grad_w L * w_-``; scipy's LSODA), in physical time on ``[0, 1]`` and in ``u = log(1 + log t)``
+    afterwards (the factors ``dt/du`` folded into the gradient): an independent check of Lemma 4.1, the
+    equivalence of the ``xi``-flow with the diagonal network (chapter 3).
+
+    Parameters
+    ----------
+    data : AttentionData
+    omega0 : array, shape (d,)
+        The network's start ``w_+(0) = w_-(0) = omega0``.
+    t_eval : array, shape (m,)
+        Sorted times, starting at 0.
+    rtol : float
+        Relative tolerance (absolute: ``1e-3 rtol``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, d)
+        ``w(t)`` at ``t_eval``.
+    """
+    data = check_data(data)
+    omega0 = check_array(omega0, "omega0", shape=(data.d,))
+    t_eval = check_array(t_eval, "t_eval", ndim=1)
+    if t_eval.size == 0 or t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
+        raise ValueError(f"t_eval must be increasing times starting at 0; got {t_eval[:3]}...")
+    rtol = check_scalar(rtol, "rtol", lo=0.0, hi=1.0, lo_open=True)
+    dim = data.d
+
+    def rhs(y, log_scale):
+        wp, wm = y[:dim], y[dim:]
+        g = loss_grad_beta(data, (wp ** 2 - wm ** 2) / 2, log_scale=log_scale)
+        return np.concatenate([-g * wp, g * wm])
+
+    y0 = np.concatenate([omega0, omega0]).astype(float)
+    t_eval = np.asarray(t_eval, dtype=float)
+    early = t_eval <= 1.0
+    s1 = solve_ivp(lambda t, y: rhs(y, 0.0), (0.0, 1.0), y0, method="LSODA", rtol=rtol, atol=1e-3 * rtol,
+                   t_eval=np.union1d(t_eval[early], [1.0]))
+    out = np.empty((len(t_eval), 2 * dim))
+    out[early] = s1.y.T[np.searchsorted(s1.t, t_eval[early])]
+    if np.any(~early):  # u = log(1 + log t): dw/du = (1 + s) t dw/dt, both factors folded into the gradient
+        u_eval = np.log1p(np.log(t_eval[~early]))
+        s2 = solve_ivp(lambda u, y: rhs(y, np.expm1(u) + u), (0.0, u_eval[-1]), s1.y[:, -1], method="LSODA",
+                       rtol=rtol, atol=1e-3 * rtol, t_eval=u_eval)
+        out[~early] = s2.y.T
+    wp, wm = out[:, :dim], out[:, dim:]
+    return (wp ** 2 - wm ** 2) / 2
 
 
 def alignment_error(K, Q, U_K, U_Q, V) -> float:

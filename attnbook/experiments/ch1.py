@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from attnlib.data import AttentionData, make_generic_data
+from attnlib.assumptions import check_assumptions, stuck_loss_bounds
 from attnlib.flow import Trajectory, default_init, gradient_flow
-from attnlib.model import attention, excess_loss, margin, min_loss, predict
+from attnlib.model import attention, exp_loss, excess_loss, loss_grad, margin, min_loss, predict
 from attnlib.svm import solve_svm
-from ._store import memo
+from ._store import memo, pool_map
+from .studies import design_data
 
 # The toy data: sample i has one optimal token (0, 4 y_i) (score 4) and two tokens (-b_il, 0) (score 0); its
 # query is z_i = (1, c_i / (4 y_i)), so the diagonal constraint rows are B_il = z_i * (x_opt - x_il) = (b_il, c_i).
@@ -24,6 +26,9 @@ TOY_B1 = ((1.0, 1.25), (1.4, 1.1), (1.5, 2.0))  # b_il: first coordinate of B_il
 TOY_C = (0.5, 0.2, -0.2)  # c_i: second coordinate of B_il (shared by the two tokens of a sample)
 TOY_Y = (1.0, -1.0, 1.0)
 TOY_SCORE = 4.0
+#: Relative tolerance of the toy flow's ODE solver (the library's default; the numerics appendix measures the path
+#: error it gives).
+TOY_RTOL = 1e-8
 
 
 def log10_time(t: np.ndarray) -> np.ndarray:
@@ -131,7 +136,7 @@ def compute_phi_along_ray(scales=None, data: AttentionData | None = None) -> Phi
 def toy_flow(t_end: float = 1e300) -> Trajectory:
     """Gradient flow on ``W`` from ``W(0) = 0`` on the toy data, to ``t_end`` (cached)."""
     data = make_toy_data()
-    return gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(t_end))
+    return gradient_flow(data, "W", default_init(data, "W"), log_t_end=np.log(t_end), rtol=TOY_RTOL)
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,66 @@ def compute_loss_flow(t_end: float = 1e300) -> LossFlow:
     return LossFlow(t=traj.t, excess=traj.excess_loss, prediction=pred, ratio=traj.excess_loss / pred,
                     sigma_opt=sig, margin=traj.margin, L_star=min_loss(data), L0=traj.loss[0],
                     cos_fro=traj.cosine_to(sol.W), nfev=traj.nfev)
+
+
+#: Times at which chapter 1 checks the gradient law ``-grad L ~ (L - L*) W_F / ||W_F||^2``.
+GRADIENT_LAW_TIMES = (1e2, 1e10, 1e100, 1e300)
+
+
+@dataclass(frozen=True)
+class GradientLaw:
+    """The three steps behind ``-grad L ~ (L - L*) W_F / ||W_F||_F^2`` on the toy flow (:func:`gradient_law`).
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (k,)
+        The saved times nearest ``GRADIENT_LAW_TIMES``.
+    rel_error : numpy.ndarray, shape (k,)
+        ``||-grad L - (L - L*) W_F / ||W_F||^2|| / ||(L - L*) W_F / ||W_F||^2||`` there (``t grad L`` computed in
+        log space, so nothing underflows at ``t = 1e300``).
+    ratio : numpy.ndarray, shape (k,)
+        ``(L - L*) t / ||W_F||^2`` there (the 1/t law).
+    lam : numpy.ndarray, shape (n(L-1),)
+        The Frobenius SVM's multipliers for the objective ``||W||^2 / 2``: ``W_F = sum_il lam_il A_il``.
+    stationarity : float
+        ``||W_F - sum lam_il A_il|| / ||W_F||``.
+    lam_sum, norm_sq : float
+        ``sum_il lam_il`` and ``||W_F||_F^2`` (equal by complementary slackness).
+    """
+
+    t: np.ndarray
+    rel_error: np.ndarray
+    ratio: np.ndarray
+    lam: np.ndarray
+    stationarity: float
+    lam_sum: float
+    norm_sq: float
+
+
+def gradient_law(times=GRADIENT_LAW_TIMES) -> GradientLaw:
+    """Check ``-grad L ~ (L - L*) W_F / ||W_F||^2`` along the toy flow, and the multiplier identity behind it.
+
+    Returns
+    -------
+    GradientLaw
+        The relative error of the law and ``(L - L*) t / ||W_F||^2`` at the saved times nearest ``times``, and the
+        Frobenius SVM's multipliers with ``sum lam = ||W_F||^2``.
+    """
+    traj = toy_flow()
+    data = traj.data
+    sol = solve_svm(data, "fro")
+    lam = sol.value * np.asarray(sol.dual)  # solve_svm's multipliers are for ||W||; for ||W||^2 / 2 scale by it
+    W_F = np.asarray(sol.W)
+    idx = [int(np.argmin(np.abs(traj.log_t - np.log(t)))) for t in times]
+    err, ratio = [], []
+    for k in idx:
+        t_grad = -loss_grad(data, traj.W[k], log_scale=traj.log_t[k])   # -t grad L
+        pred = traj.excess_loss[k] * traj.t[k] * W_F / sol.value ** 2      # t (L - L*) W_F / ||W_F||^2
+        err.append(np.linalg.norm(t_grad - pred) / np.linalg.norm(pred))
+        ratio.append(traj.excess_loss[k] * traj.t[k] / sol.value ** 2)
+    stat = np.linalg.norm(W_F - np.einsum("k,kde->de", lam, data.A)) / np.linalg.norm(W_F)
+    return GradientLaw(t=traj.t[idx], rel_error=np.array(err), ratio=np.array(ratio), lam=lam,
+                       stationarity=float(stat), lam_sum=float(lam.sum()), norm_sq=float(sol.value ** 2))
 
 
 @dataclass(frozen=True)
@@ -389,6 +454,204 @@ def compute_broken(t_end: float = 1e300) -> BrokenAssumptions:
     with np.errstate(divide="ignore"):
         out["toy"] = dataclasses.replace(out["toy"], prediction=solve_svm(sets["toy"], "fro").value ** 2 / out["toy"].t)
     return BrokenAssumptions(toy=out["toy"], mirrored=out["mirrored"], generic=out["generic"])
+
+
+#: Saved times (ln t) of the mirrored flow whose pair attention exercise ch1-ex-mirror plots.
+MIRROR_LOG_T = tuple(np.linspace(-3.0, float(np.log(MIRRORED_T_END)), 121))
+MIRROR_STARTS = 30  # random starts for the minimisers of the pair's loss
+MIRROR_START_SCALE = 1.0
+
+
+@dataclass(frozen=True)
+class MirrorPair:
+    """Sample 1 and its mirror image along the flow on the mirrored toy data (:func:`mirror_pair`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times ``ln t`` (t = 0 first, as ``-inf``).
+    attention : numpy.ndarray, shape (m, 2, L)
+        The attention of sample 1 (row 0) and of its mirror (row 1, the last sample) at each time.
+    pair_excess : numpy.ndarray, shape (m,)
+        The pair's part of ``L - L*``: ``(2 / n)`` times the excess loss of the two-sample data set.
+    total_loss : numpy.ndarray, shape (m,)
+        ``L(W(t))`` of all four samples.
+    L0, stuck_bound : float
+        ``L(0)`` and the right-hand side of Assumption 3 (the least of :func:`attnlib.assumptions.stuck_loss_bounds`) on the mirrored data.
+    start_deviation : numpy.ndarray, shape (MIRROR_STARTS,)
+        For each random start ``W ~ MIRROR_START_SCALE N(0, 1)``, ``max |sigma - 1/3|`` of the pair at the minimiser
+        of the pair's loss that BFGS finds.
+    start_loss : numpy.ndarray, shape (MIRROR_STARTS,)
+        The pair's loss (mean over the two samples) there.
+    uniform_loss : float
+        The pair's loss at uniform attention, ``e^{-4/3}``.
+    """
+
+    log_t: np.ndarray
+    attention: np.ndarray
+    pair_excess: np.ndarray
+    total_loss: np.ndarray
+    L0: float
+    stuck_bound: float
+    start_deviation: np.ndarray
+    start_loss: np.ndarray
+    uniform_loss: float
+
+
+def mirror_pair_data(mirrored: AttentionData | None = None) -> AttentionData:
+    """The two-sample data set of sample 1 and its mirror image (the first and the last sample of the mirrored
+    data)."""
+    m = make_mirrored_data() if mirrored is None else mirrored
+    keep = [0, m.n - 1]
+    return AttentionData(m.X[keep], m.z[keep], m.y[keep], m.v)
+
+
+@memo
+def mirror_pair(log_t: tuple = MIRROR_LOG_T, starts: int = MIRROR_STARTS, seed: int = 0) -> MirrorPair:
+    """The attention of sample 1 and its mirror along the W-flow from 0 on the mirrored toy data (to
+    ``MIRRORED_T_END``, rtol 1e-6 as in :func:`compute_broken`), and the minimisers of the pair's own loss
+    ``F(W) = (l_1 + l_mirror) / 2`` from ``starts`` random starts (BFGS with the library's loss and gradient).
+
+    Returns
+    -------
+    MirrorPair
+    """
+    from scipy.optimize import minimize
+
+    m = make_mirrored_data()
+    pair = mirror_pair_data(m)
+    grid = np.concatenate([[-np.inf], np.asarray(log_t, dtype=float)])
+    traj = gradient_flow(m, "W", default_init(m, "W"), log_t_end=float(grid[-1]), log_t_eval=grid, rtol=1e-6)
+    att = np.array([attention(m, W)[[0, m.n - 1]] for W in traj.W])
+    pair_excess = np.array([excess_loss(pair, W) for W in traj.W]) * pair.n / m.n
+    rng = np.random.default_rng(seed)
+    dev, val = [], []
+    shape = (pair.d, pair.d)
+    for _ in range(starts):
+        w0 = MIRROR_START_SCALE * rng.standard_normal(pair.d * pair.d)
+        res = minimize(lambda w: exp_loss(pair, w.reshape(shape)), w0, method="BFGS",
+                       jac=lambda w: loss_grad(pair, w.reshape(shape)).ravel(), options={"gtol": 1e-10})
+        dev.append(np.abs(attention(pair, res.x.reshape(shape)) - 1.0 / pair.L).max())
+        val.append(exp_loss(pair, res.x.reshape(shape)))
+    return MirrorPair(log_t=traj.log_t, attention=att, pair_excess=pair_excess, total_loss=traj.loss,
+                      L0=float(traj.loss[0]), stuck_bound=float(stuck_loss_bounds(m).min()), start_deviation=np.array(dev),
+                      start_loss=np.array(val), uniform_loss=float(exp_loss(pair, np.zeros(shape))))
+
+
+# -- Assumption 2 or Assumption 3? A study on chapter 2's setup --------------------------------------------------
+
+#: Data seeds and starts of :func:`assumption_isolation`: ``make_generic_data(6, 8, 10, seed)`` with Assumptions 2
+#: and 3 switched on or off (:func:`attnbook.experiments.studies.design_data`), each from ``W(0) = 0`` and from a
+#: random ``W(0)`` with entries ``ISOLATION_SCALE N(0, 1)`` (generator seeded by the data seed).
+ISOLATION_SEEDS = tuple(range(20))
+ISOLATION_INITS = ("zero", "random")
+ISOLATION_SCALE = 0.3
+#: ``ln t`` at which the selection is read (the outcome is settled by ``ln t = 100`` in chapter 6's runs).
+ISOLATION_LOG_T = (100.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class IsolationRun:
+    """One W-flow of :func:`assumption_isolation`.
+
+    Attributes
+    ----------
+    seed : int
+        The data seed.
+    a2, a3 : bool
+        Whether the data were built to meet Assumption 2 (equal non-optimal scores) and Assumption 3 at ``W = 0``
+        (a large score gap).
+    init : str
+        "zero" or "random".
+    a3_at_start : bool
+        Whether Assumption 3 holds at the start actually used (``check_assumptions(data, W0)``).
+    gap : float
+        The smallest score gap ``min_i (gamma_{i,opt} - max_{l != opt(i)} gamma_il)``.
+    n_wrong : tuple of int
+        Samples whose attention selects a non-optimal token (:func:`selection_outcome`) at each ``ISOLATION_LOG_T``.
+    n_tie : tuple of int
+        Samples with no token leading by more than ``SELECTION_TOL`` there.
+    """
+
+    seed: int
+    a2: bool
+    a3: bool
+    init: str
+    a3_at_start: bool
+    gap: float
+    n_wrong: tuple
+    n_tie: tuple
+
+    @property
+    def wrong(self) -> bool:
+        """Whether the run ends with some sample on a non-optimal token."""
+        return self.n_wrong[-1] > 0
+
+
+def _isolation_run(args: tuple) -> IsolationRun:
+    seed, a2, a3, init, log_t = args
+    data = design_data(seed, a2, a3)
+    W0 = default_init(data, "W", ISOLATION_SCALE, seed=seed, kind=init)
+    tr = gradient_flow(data, "W", W0, log_t_end=log_t[-1], log_t_eval=np.array(log_t), rtol=1e-6)
+    if len(tr.W) != len(log_t):
+        raise RuntimeError(f"expected the flow saved at ln t = {log_t}, got {tr.log_t}")
+    sels = [selection_outcome(data, W) for W in tr.W]
+    is_opt = np.arange(data.L)[None, :] == data.opt[:, None]
+    gap = float(np.min(data.gamma_opt - np.where(is_opt, -np.inf, data.gamma).max(axis=1)))
+    return IsolationRun(seed=seed, a2=a2, a3=a3, init=init, a3_at_start=check_assumptions(data, W0).holds("3"),
+                        gap=gap, n_wrong=tuple(s.n_wrong for s in sels), n_tie=tuple(s.n_tie for s in sels))
+
+
+@dataclass(frozen=True)
+class AssumptionIsolation:
+    """The runs of :func:`assumption_isolation`, with counts by cell.
+
+    Attributes
+    ----------
+    runs : tuple of IsolationRun
+        Cell-major: ``(a2, a3)`` in the order (True, True), (True, False), (False, True), (False, False), then
+        seed, then start.
+    """
+
+    runs: tuple
+
+    def cell(self, a2: bool, a3: bool, init: str | None = None) -> tuple:
+        """The runs of one cell (and one start, if given)."""
+        return tuple(r for r in self.runs if r.a2 == a2 and r.a3 == a3 and (init is None or r.init == init))
+
+    def n_wrong(self, a2: bool, a3: bool, init: str | None = None) -> int:
+        """How many runs of the cell end with some sample on a non-optimal token."""
+        return sum(r.wrong for r in self.cell(a2, a3, init))
+
+    def n_runs(self, a2: bool, a3: bool, init: str | None = None) -> int:
+        return len(self.cell(a2, a3, init))
+
+    @property
+    def n_changed(self) -> int:
+        """Runs whose outcome (some sample wrong or not) differs between the first and the last saved time."""
+        return sum((r.n_wrong[0] > 0) != (r.n_wrong[-1] > 0) for r in self.runs)
+
+    @property
+    def n_ties(self) -> int:
+        """Samples (over all runs) with no token leading at the end."""
+        return sum(r.n_tie[-1] for r in self.runs)
+
+
+@memo
+def assumption_isolation(seeds: tuple = ISOLATION_SEEDS, inits: tuple = ISOLATION_INITS,
+                         log_t: tuple = ISOLATION_LOG_T, workers: int | None = None) -> AssumptionIsolation:
+    """Which assumption keeps the W-flow off non-optimal tokens? A 2 x 2 design on chapter 2's setup
+    (``make_generic_data(6, 8, 10, seed)``, :func:`attnbook.experiments.studies.design_data`): Assumption 2 on or
+    off (non-optimal scores made equal, or left as drawn) x a large or a small score gap (Assumption 3 at ``W = 0``
+    on or off), ``len(seeds)`` data seeds x the starts ``inits`` per cell, W-flow to ``ln t = max(log_t)``.
+
+    Returns
+    -------
+    AssumptionIsolation
+    """
+    cells = [(a2, a3) for a2 in (True, False) for a3 in (True, False)]
+    items = [(s, a2, a3, init, tuple(log_t)) for a2, a3 in cells for s in seeds for init in inits]
+    return AssumptionIsolation(runs=tuple(pool_map(_isolation_run, items, workers)))
 
 
 WIDGET_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from attnlib.data import AttentionData, make_diagonal_data
-from attnlib.diagnostics import (beta_velocity, check_sinh_closed_form, conservation_error, relative_error,
+from attnlib.diagnostics import (diagonal_network_flow, beta_velocity, check_sinh_closed_form, conservation_error, relative_error,
                                  sinh_closed_form)
 from attnlib.factorization import padded_diag
 from attnlib.flow import Trajectory, default_init, gradient_flow
@@ -90,47 +89,6 @@ def _cosines(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.array([cosine(r, ref) if np.any(r) else np.nan for r in np.atleast_2d(rows)])
 
 
-def dln_flow(d_: AttentionData, omega0: np.ndarray, t_eval: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """Gradient flow of the diagonal linear network ``w = (w_+^2 - w_-^2) / 2`` (paper eq. (3)), ``w_pm(0) = omega0``.
-
-    Integrated on its own (``w_+' = -grad_w L * w_+``, ``w_-' = +grad_w L * w_-``), in physical time on
-    ``[0, 1]`` and in ``s = log t`` afterwards (``dw/ds = t dw/dt``, the factor ``t`` folded into the gradient).
-
-    Parameters
-    ----------
-    d_ : AttentionData
-    omega0 : array, shape (d,)
-    t_eval : array, shape (m,)
-        Sorted times, starting at 0.
-
-    Returns
-    -------
-    numpy.ndarray, shape (m, d)
-        ``w(t)`` at ``t_eval``.
-    """
-    dim = d_.d
-
-    def rhs(y, log_scale):
-        wp, wm = y[:dim], y[dim:]
-        g = loss_grad_beta(d_, (wp ** 2 - wm ** 2) / 2, log_scale=log_scale)
-        return np.concatenate([-g * wp, g * wm])
-
-    y0 = np.concatenate([omega0, omega0]).astype(float)
-    t_eval = np.asarray(t_eval, dtype=float)
-    early = t_eval <= 1.0
-    s1 = solve_ivp(lambda t, y: rhs(y, 0.0), (0.0, 1.0), y0, method="LSODA", rtol=rtol, atol=1e-3 * rtol,
-                   t_eval=np.union1d(t_eval[early], [1.0]))
-    out = np.empty((len(t_eval), 2 * dim))
-    out[early] = s1.y.T[np.searchsorted(s1.t, t_eval[early])]
-    if np.any(~early):  # u = log(1 + log t): dw/du = (1 + s) t dw/dt, both factors folded into the gradient
-        u_eval = np.log1p(np.log(t_eval[~early]))
-        s2 = solve_ivp(lambda u, y: rhs(y, np.expm1(u) + u), (0.0, u_eval[-1]), s1.y[:, -1], method="LSODA",
-                       rtol=rtol, atol=1e-3 * rtol, t_eval=u_eval)
-        out[~early] = s2.y.T
-    wp, wm = out[:, :dim], out[:, dim:]
-    return (wp ** 2 - wm ** 2) / 2
-
-
 @dataclass(frozen=True)
 class DLNEquivalence:
     """Lemma 4.1: the xi-flow from init (5) against the diagonal linear network from ``w_pm(0) = omega_0``.
@@ -142,7 +100,7 @@ class DLNEquivalence:
     beta : numpy.ndarray, shape (m, d)
         ``beta(t) = xi_k * xi_q`` of the xi-flow.
     w : numpy.ndarray, shape (m, d)
-        ``w(t)`` of the diagonal linear network (:func:`dln_flow`) at the same times.
+        ``w(t)`` of the diagonal linear network (:func:`attnlib.diagnostics.diagonal_network_flow`) at the same times.
     rel_err : numpy.ndarray, shape (m,)
         ``||beta - w|| / ||beta||`` (0 at t = 0).
     map_err : float
@@ -170,7 +128,7 @@ def compute_equivalence(omega0: float = OMEGA0) -> DLNEquivalence:
     om = np.full(d_.d, omega0)
     traj = xi_flow_1e300(1e-10, omega0)
     beta = beta_of(traj)
-    w = dln_flow(d_, om, traj.t)
+    w = diagonal_network_flow(d_, om, traj.t)
     rel = relative_error(w, beta, axis=1)
     xk0, xq0 = (om + om) / np.sqrt(2), (om - om) / np.sqrt(2)
     map_err = float(max(np.abs(xk0 - xi_init(omega0)[0]).max(), np.abs(xq0 - xi_init(omega0)[1]).max()))

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.special import logsumexp
+
 from attnlib.data import AttentionData, make_diagonal_data
+from attnlib.assumptions import stuck_loss_bounds
 from attnlib.diagnostics import kkt_residuals
 from attnlib.flow import Trajectory, default_init, gradient_flow
+from attnlib.model import attention_scores, min_loss
 from attnlib.svm import solve_svm
 from ._store import memo
 from .diagonal_studies import LOCK_ON_TOL, locate_lock_on
@@ -291,3 +295,219 @@ def lock_on(tol: float = LOCK_ON_TOL) -> LockOnPoint:
     ok = k.log_t > 1.0
     log_t, log_mu = locate_lock_on(OMEGA0, k.log_t[ok], k.log_mu[ok], k.dist[ok], RTOL, tol=tol)
     return LockOnPoint(log_t=log_t, log_mu=log_mu)
+
+
+# -- the proof of Theorem 4.1, step by step (issue 25: (C2) -> (C1) -> (C3) -> Theorem A.2) ----------------------
+
+#: ``log t`` of the short, densely saved flow whose loss the (C2) figure draws.
+EARLY_LOG_T = 12.0
+
+
+@dataclass(frozen=True)
+class MarginDiverges:
+    """Step 1 of the proof, (C2), measured on the demo flow (:func:`margin_diverges`).
+
+    Attributes
+    ----------
+    log_t : numpy.ndarray, shape (m,)
+        Saved times ``log t`` (``-inf`` at t = 0).
+    loss : numpy.ndarray, shape (m,)
+        ``L(t)``.
+    L0, stuck_bound, L_star : float
+        ``L(0)``, the right-hand side of Assumption 3 (the least of :func:`attnlib.assumptions.stuck_loss_bounds`) and ``L*``.
+    sample_margin : numpy.ndarray, shape (m, n)
+        ``mu_i(t) = min_{l != opt(i)} beta(t)^T B_il``, each sample's smallest logit gap (``mu = min_i mu_i``).
+    log_rest : numpy.ndarray, shape (m, n)
+        ``ln(1 - sigma_opt(i)(t))``, the log of the attention off the optimal token (computed in log space, finite
+        where ``1 - sigma_opt`` underflows).
+    early_log_t, early_loss : numpy.ndarray, shape (k,)
+        The same flow saved densely up to ``log t = EARLY_LOG_T``, and its loss (the loss falls to ``L*`` there).
+    """
+
+    log_t: np.ndarray
+    loss: np.ndarray
+    early_log_t: np.ndarray
+    early_loss: np.ndarray
+    L0: float
+    stuck_bound: float
+    L_star: float
+    sample_margin: np.ndarray
+    log_rest: np.ndarray
+
+
+def margin_diverges() -> MarginDiverges:
+    """Step 1 of the proof of Theorem 4.1 along the chapter's flow: the loss stays below Assumption 3's bound, so no
+    sample can end on its non-optimal tokens; every sample's attention goes to its optimal token and every logit
+    gap, hence the margin, grows without bound.
+
+    Returns
+    -------
+    MarginDiverges
+    """
+    data = demo_data()
+    tr = demo_flow()
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    gaps = beta @ np.asarray(data.B).T                                   # (m, n(L-1)): beta^T B_il
+    i = np.asarray(data.pairs)[:, 0]
+    per_sample = np.stack([gaps[:, i == s].min(axis=1) for s in range(data.n)], axis=1)
+    is_opt = np.arange(data.L)[None, :] == data.opt[:, None]
+    log_rest = []
+    for W in tr.W:
+        g = attention_scores(data, W)
+        log_rest.append(logsumexp(np.where(is_opt, -np.inf, g), axis=1) - logsumexp(g, axis=1))
+    early = demo_flow(OMEGA0, EARLY_LOG_T, RTOL)
+    return MarginDiverges(log_t=tr.log_t, loss=tr.loss, early_log_t=early.log_t, early_loss=early.loss,
+                          L0=float(tr.loss[0]), stuck_bound=float(stuck_loss_bounds(data).min()),
+                          L_star=min_loss(data), sample_margin=per_sample, log_rest=np.array(log_rest))
+
+
+#: The strictly separating direction the chapter pairs the certificate with in (C3): ``e_1`` (every ``B_il`` has a
+#: positive first coordinate on the demo data).
+SEPARATING_DIRECTION = (1.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class SlacknessStep:
+    """Step 3 of the proof, (C3), measured on the demo flow (:func:`slackness_step`).
+
+    Attributes
+    ----------
+    log_t, log_mu : numpy.ndarray, shape (m,)
+        The saved times with ``ln mu >= 1`` and ``ln mu`` there.
+    m : numpy.ndarray, shape (n(L-1),)
+        The margins ``bar_beta_f^T B_il`` of the separating direction ``SEPARATING_DIRECTION``.
+    paired : numpy.ndarray, shape (m,)
+        ``sum_il lambda_il m_il`` (equal to ``bar_beta_f^T B lambda``).
+    lam_sum : numpy.ndarray, shape (m,)
+        ``sum_il lambda_il``.
+    bound : numpy.ndarray, shape (m,)
+        ``bar_beta_f^T B lambda / min m``, the bound on ``lam_sum`` the pairing gives.
+    active : numpy.ndarray of bool, shape (n(L-1),)
+        The pairs active at the l1-SVM solution.
+    slack : numpy.ndarray, shape (n(L-1),)
+        ``beta*^T B_il - 1`` (0 on the active pairs; ``eta_il > 0`` on the others).
+    phi_inactive : numpy.ndarray, shape (m, k)
+        ``phi_il(t)`` of the ``k`` inactive pairs.
+    share_inactive : numpy.ndarray, shape (m,)
+        ``sum_inactive lambda / sum lambda``.
+    """
+
+    log_t: np.ndarray
+    log_mu: np.ndarray
+    m: np.ndarray
+    paired: np.ndarray
+    lam_sum: np.ndarray
+    bound: np.ndarray
+    active: np.ndarray
+    slack: np.ndarray
+    phi_inactive: np.ndarray
+    share_inactive: np.ndarray
+
+
+def slackness_step(log_t_end: float = LOG_T_END) -> SlacknessStep:
+    """Step 3 of the proof of Theorem 4.1 along the chapter's flow: pairing the certificate with a strictly
+    separating direction bounds ``sum lambda``; the inactive pairs' accumulated ``phi`` converges, so their
+    ``lambda = phi / ln mu`` vanishes.
+
+    Returns
+    -------
+    SlacknessStep
+    """
+    data = demo_data()
+    k = compute_kkt(log_t_end=log_t_end)
+    ok = k.log_mu >= 1.0
+    f = np.asarray(SEPARATING_DIRECTION)
+    m = np.asarray(data.B) @ f
+    lam = k.lam[ok]
+    active = k.dual > 1e-6 * k.dual.max()
+    paired = lam @ m
+    return SlacknessStep(log_t=k.log_t[ok], log_mu=k.log_mu[ok], m=m, paired=paired, lam_sum=lam.sum(axis=1),
+                         bound=(k.Blambda[ok] @ f) / m.min(), active=active,
+                         slack=np.asarray(data.B) @ k.beta_l1 - 1.0,
+                         phi_inactive=lam[:, ~active] * k.log_mu[ok, None],
+                         share_inactive=lam[:, ~active].sum(axis=1) / lam.sum(axis=1))
+
+
+# -- an l1-SVM with many solutions: which one does the flow pick? ------------------------------------------------
+
+#: Rows ``B_il = (b_il, 0)`` of the data of exercise ch4-ex-nonunique: both samples share the row (1, 1), whose
+#: constraint ``beta_1 + beta_2 >= 1`` is the only one active in the interior of the solution set; (2, 1) and (1, 2)
+#: are slack there. Every ``beta >= 0`` with ``beta_1 + beta_2 = 1`` is an l1-SVM solution.
+NONUNIQUE_B = (((1.0, 1.0), (2.0, 1.0)), ((1.0, 1.0), (1.0, 2.0)))
+NONUNIQUE_Y = (1.0, -1.0)
+NONUNIQUE_OMEGA0 = ((0.1, 0.1), (0.1, 0.3), (0.3, 0.1), (0.05, 0.2))
+NONUNIQUE_LOG_T = 1e3
+
+
+def make_nonunique_data() -> AttentionData:
+    """Data (n = 2, L = 3, d = 3) whose l1-SVM has a segment of solutions: the construction of
+    :func:`attnlib.make_diagonal_data` (``v = e_d``, ``z_i = (1, 1, 0)``, optimal token ``4 y_i e_d``, the others
+    ``(-b_il, 0)``) with the rows ``NONUNIQUE_B``.
+
+    Returns
+    -------
+    AttentionData
+        Assumptions 1, 1-diag, 2 and 3 hold; ``B_il = (b_il, 0)``.
+    """
+    b = np.asarray(NONUNIQUE_B)
+    n, L, d = b.shape[0], b.shape[1] + 1, b.shape[2] + 1
+    X = np.zeros((n, L, d))
+    X[:, 0, d - 1] = 4.0 * np.asarray(NONUNIQUE_Y)
+    X[:, 1:, : d - 1] = -b
+    z = np.zeros((n, d))
+    z[:, : d - 1] = 1.0
+    v = np.zeros(d)
+    v[d - 1] = 1.0
+    return AttentionData(X, z, np.asarray(NONUNIQUE_Y), v)
+
+
+@dataclass(frozen=True)
+class NonuniqueRun:
+    """The xi flow on :func:`make_nonunique_data` from one ``omega_0`` (:func:`nonunique_runs`).
+
+    Attributes
+    ----------
+    omega0 : tuple of float
+        ``omega_0`` on the two data coordinates (the third, the score coordinate, is 0.1; ``B_il`` is 0 there).
+    beta_hat : numpy.ndarray, shape (d,)
+        ``beta / mu`` at ``log t = NONUNIQUE_LOG_T``.
+    beta_hat_100 : numpy.ndarray, shape (d,)
+        The same at the saved time nearest ``log t = 100``.
+    predicted_ratio : float
+        ``beta_1 / beta_2`` from the mirror coordinates: ``(omega_1 / omega_2)^2 exp(sum_il phi_il (B_il1 - B_il2))``.
+    lam : numpy.ndarray, shape (n(L-1),)
+        The certificate ``phi / ln mu`` at the end.
+    """
+
+    omega0: tuple
+    beta_hat: np.ndarray
+    beta_hat_100: np.ndarray
+    predicted_ratio: float
+    lam: np.ndarray
+
+
+def _nonunique_run(omega0: tuple) -> NonuniqueRun:
+    data = make_nonunique_data()
+    om = np.array([*omega0, 0.1])
+    grid = np.concatenate([[-np.inf], np.expm1(np.linspace(0.0, np.log1p(NONUNIQUE_LOG_T), 60))])
+    tr = gradient_flow(data, "xi", (np.sqrt(2.0) * om, np.zeros(data.d)), log_t_end=NONUNIQUE_LOG_T,
+                       log_t_eval=grid, rtol=RTOL)
+    beta = tr.params["xi_k"] * tr.params["xi_q"]
+    j100 = int(np.argmin(np.abs(tr.log_t - 100.0)))
+    B = np.asarray(data.B)
+    phi = tr.phi[-1]
+    ratio = (om[0] / om[1]) ** 2 * np.exp(phi @ (B[:, 0] - B[:, 1]))
+    return NonuniqueRun(omega0=tuple(omega0), beta_hat=beta[-1] / tr.margin[-1],
+                        beta_hat_100=beta[j100] / tr.margin[j100], predicted_ratio=float(ratio),
+                        lam=phi / np.log(tr.margin[-1]))
+
+
+@memo
+def nonunique_runs(omegas: tuple = NONUNIQUE_OMEGA0) -> tuple:
+    """The xi flow on :func:`make_nonunique_data` from initialisation (5) with each ``omega_0`` of ``omegas``.
+
+    Returns
+    -------
+    tuple of NonuniqueRun
+    """
+    return tuple(_nonunique_run(tuple(om)) for om in omegas)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attnlib.assumptions import ASSUMPTIONS, check_assumptions
 from attnlib.data import make_diagonal_data, make_generic_data
 from attnlib.diagnostics import singular_values
 from attnlib.flow import default_init, gradient_flow
@@ -178,3 +179,71 @@ def teaser_lock_on(tol: float = LOCK_ON_TOL) -> float:
     # NaN (margin still small) counts as "not locked on"; the teaser's grid is fine enough near the lock-on
     # (chapter 3's coarser one needs refined_lock_on), and a test checks that the two agree
     return float(np.exp(crossing(np.log(x), dist, tol)))
+
+
+@dataclass(frozen=True)
+class TeaserScope:
+    """Which of the paper's assumptions the teaser's two data sets meet: what the intro may call a theorem.
+
+    Attributes
+    ----------
+    generic, diagonal : dict of str to bool
+        For the generic data ``TEASER_DATA`` (the "W" and "KQ" flows) and the book's diagonal data (the "beta"
+        and "xi" flows): assumption name ("1", "1-diag", "2", "3", "4") -> whether it holds
+        (:func:`attnlib.check_assumptions`, at ``W(0) = 0``).
+    """
+
+    generic: dict[str, bool]
+    diagonal: dict[str, bool]
+
+
+@memo
+def teaser_scope() -> TeaserScope:
+    """The paper's assumptions on the teaser's data sets (:class:`TeaserScope`).
+
+    The "xi" panel is an instance of Theorem 4.1 (if its limit direction exists) when the diagonal data meet
+    Assumptions 1-diag, 2 and 3; the "KQ" panel would be an instance of Theorem 5.1 only with Assumption 4 (and an
+    aligned start).
+
+    Returns
+    -------
+    TeaserScope
+    """
+    out = {}
+    for name, data in (("generic", make_generic_data(**TEASER_DATA)), ("diagonal", make_diagonal_data())):
+        report = check_assumptions(data)
+        out[name] = {a: bool(report.holds(a)) for a in ASSUMPTIONS}
+    return TeaserScope(**out)
+
+
+def teaser_b1_crossing(from_log_t: float = float(np.log(1e10))) -> float:
+    """``log t`` at which the first coordinate of the ``(xi_k, xi_q)``-flow's ``beta / mu`` falls through the l1
+    norm ``||beta*||_1`` of the l1-SVM solution (linear interpolation between saved times).
+
+    The intro quotes ``beta_hat_1`` at ``t = 1e300`` beside ``||beta*||_1``; the two agree to three digits only
+    because ``beta_hat_1``, falling on its way to ``beta*_1``, passes ``||beta*||_1`` near that time.
+
+    Parameters
+    ----------
+    from_log_t : float
+        Only saved times with ``log t >= from_log_t`` (default: ``t >= 1e10``, a saved time) are used;
+        ``beta_hat_1`` must decrease on all of them.
+
+    Returns
+    -------
+    float
+        ``log t`` of the crossing.
+
+    Raises
+    ------
+    ValueError
+        If ``beta_hat_1`` does not decrease after ``from_log_t`` or does not cross ``||beta*||_1`` there.
+    """
+    res = compute_teaser()
+    x, _, _ = res.dist_curves["xi"]
+    keep = x >= from_log_t
+    b1, target = res.bhat_path["xi"][keep, 0], float(np.abs(res.beta["l1"]).sum())
+    if not np.all(np.diff(b1) < 0) or not b1[0] > target > b1[-1]:
+        raise ValueError(f"beta_hat_1 does not fall monotonically through ||beta*||_1 = {target:.4f} after "
+                         f"log t = {from_log_t}")
+    return float(np.interp(target, b1[::-1], x[keep][::-1]))

@@ -14,6 +14,7 @@ from ..experiments.ch1 import (
     BROKEN_GENERIC_SEED,
     BrokenAssumptions,
     LossFlow,
+    MirrorPair,
     SVMPlane,
     cached_ray,
     compute_broken,
@@ -23,6 +24,7 @@ from ..experiments.ch1 import (
     direction_at,
     log10_time,
     make_toy_data,
+    mirror_pair,
 )
 from attnlib.model import attention, excess_loss, margin
 from ..plots import log10_axis
@@ -141,7 +143,7 @@ def fig_broken(res: BrokenAssumptions | None = None) -> Figure:
     res = compute_broken() if res is None else res
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.5)
     labels = {"toy": "toy data (Assumptions 1-3 hold)", "mirrored": "mirrored toy (Assumption 1 fails)",
-              "generic": f"Gaussian, seed {BROKEN_GENERIC_SEED} (Assumption 2 fails)"}
+              "generic": f"Gaussian, seed {BROKEN_GENERIC_SEED} (Assumptions 2, 3 fail)"}
     colors = {"toy": plots.COLORS["W"], "mirrored": plots.COLORS["KQ"], "generic": plots.COLORS["xi"]}
     for name, r in res.runs:
         ok = r.t > 0
@@ -160,6 +162,34 @@ def fig_broken(res: BrokenAssumptions | None = None) -> Figure:
     ax1.legend(loc="lower left", fontsize=8)
     ax2.set_xlabel("time $t$ (log scale)")
     ax2.set_ylabel(r"$\|W(t)\|_F$ (log scale)")
+    return fig
+
+
+def fig_mirror_pair(res: MirrorPair | None = None) -> Figure:
+    """Sample 1 and its mirror on the mirrored toy data: their attention along the flow (left) and the pair's part
+    of the excess loss (right). Uniform attention is where the flow ends, not where it stays."""
+    res = mirror_pair() if res is None else res
+    fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4)
+    ok = np.isfinite(res.log_t)
+    lt = res.log_t[ok]
+    names = ("optimal token", "token 2", "token 3")
+    colors = (plots.COLORS["opt"], plots.PALETTE["blue"], plots.PALETTE["vermillion"])
+    markers = ("o", "s", "^")  # the tokens differ in marker too, so the figure reads in greyscale
+    for l, (name, col, mk) in enumerate(zip(names, colors, markers)):
+        ax1.plot(lt, res.attention[ok, 0, l], color=col, marker=mk, markevery=12, ms=4, label=f"sample 1, {name}")
+        ax1.plot(lt, res.attention[ok, 1, l], color=col, ls="--", lw=1.2, marker=mk, markevery=(6, 12), ms=4,
+                 mfc="white", label=f"mirror, {name}")
+    L = res.attention.shape[-1]
+    ax1.axhline(1 / L, **plots.THEORY_STYLE, label="uniform, $1/3$")
+    ax1.set_xlabel(r"$\ln t$")
+    ax1.set_ylabel(r"attention $\sigma_l$")
+    ax1.legend(loc="upper right", fontsize=7, ncol=2)
+    ax1.set_ylim(0.2, 0.52)
+    ax2.plot(lt, res.pair_excess[ok], color=plots.COLORS["KQ"], label=r"the pair's part of $\mathcal{L}-\mathcal{L}^*$")
+    ax2.axhline(res.pair_excess[0], **plots.THEORY_STYLE, label="at uniform attention")
+    ax2.set_xlabel(r"$\ln t$")
+    ax2.set_ylabel("excess loss of the pair")
+    ax2.legend(loc="upper right", fontsize=8)
     return fig
 
 
@@ -200,7 +230,7 @@ def fig_direction_widget(c: float = 4.0, angle: float = 0) -> Figure:
     return fig
 
 
-FIGURES = by_name(fig_tokens, fig_loss_flow, fig_svm_plane, fig_broken, fig_direction_widget)
+FIGURES = by_name(fig_tokens, fig_loss_flow, fig_svm_plane, fig_broken, fig_direction_widget, fig_mirror_pair)
 
 
 __getattr__ = compute_home("ch1")  # the chapter's computations keep their old home here

@@ -21,6 +21,7 @@ from ..experiments.ch2 import (
     compute_seed_sweep,
     parse_shape,
     seed_summary,
+    selection_check,
 )
 from ..plots import log10_axis
 from . import by_name, compute_home
@@ -66,10 +67,13 @@ GD_STYLES = {"GF": {"lw": 5, "alpha": 0.7}, "NGD": {"lw": 2}, "GD": {"lw": 1.5, 
 
 
 def fig_gd_comparison(res: GDComparison | None = None) -> Figure:
-    """Left: cosine with the Frobenius SVM solution against the margin reached, for the three methods. Right:
-    margin against gradient evaluations (the flow: its total budget, one point)."""
+    """Left: cosine with the Frobenius SVM solution against the margin reached, for the three methods. Middle:
+    margin against gradient evaluations (the flow: its total budget, one point). Right: margin against the
+    ``ln t`` of the gradient-flow time each iterate corresponds to (plain GD: ``t = lr * k``; normalised GD: the sum
+    of its time steps ``lr / ||grad L||``), where the three lie on the flow's one curve; dots mark where each stops
+    after the same budget."""
     res = compute_gd_comparison() if res is None else res
-    fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.5, height=3.6)
+    fig, (ax1, ax2, ax3) = plots.new_figure(1, 3, width=11.5, height=3.6)
     for name, r in res.runs:
         ok = r.margin > 0
         ax1.plot(np.log10(r.margin[ok]), 1 - r.cos_fro[ok], color=GD_COLORS[name], label=GD_LABELS[name],
@@ -82,6 +86,11 @@ def fig_gd_comparison(res: GDComparison | None = None) -> Figure:
             pos = ev & ok
             ax2.plot(np.log10(r.evals[pos]), np.log10(r.margin[pos]), color=GD_COLORS[name],
                      label=GD_LABELS[name], **GD_STYLES[name])
+        late = ok & np.isfinite(r.log_t_flow) & (r.log_t_flow > 0.5)
+        ax3.plot(np.log10(r.log_t_flow[late]), np.log10(r.margin[late]), color=GD_COLORS[name],
+                 label=GD_LABELS[name], **GD_STYLES[name])
+        ax3.plot([np.log10(r.log_t_flow[-1])], [np.log10(r.margin[-1])], marker="o", ms=7,
+                 color=GD_COLORS[name], markeredgecolor="black", linestyle="none", zorder=6)
     ax1.set_yscale("log")
     ax1.set_xlabel(r"margin $\mu(W)$ (log scale)")
     ax1.set_ylabel(r"$1-\cos(W, W_F)$ (log scale)")
@@ -92,7 +101,17 @@ def fig_gd_comparison(res: GDComparison | None = None) -> Figure:
     log10_axis(ax2, "x")
     log10_axis(ax2, "y")
     ax2.legend(loc="upper left", fontsize=8)
+    ax3.set_xlabel(r"$\ln t$ of the gradient-flow time (log scale)")
+    ax3.set_ylabel(r"margin $\mu(W)$ (log scale)")
+    log10_axis(ax3, "x")
+    log10_axis(ax3, "y")
+    ax3.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def _kind(seed: int, n: int, L: int, d: int) -> str:
+    """How to name a non-optimal selection: "locally optimal" only when :func:`selection_check` confirms it."""
+    return "locally optimal" if selection_check(seed, n, L, d).locally_optimal else "not locally optimal"
 
 
 def _draw_sv(ax, s: SeedSummary, title: str) -> None:
@@ -122,7 +141,7 @@ def fig_singular_values(seeds: tuple[int, int] | None = None) -> Figure:
     fig, axes = plots.new_figure(1, 2, width=9.5, height=3.6, sharey=True)
     for ax, seed in zip(axes, seeds):
         s = seed_summary(seed, *TARZANAGH_SETUP)
-        what = "optimal selection" if not s.local else f"locally optimal ({s.wrong} wrong)"
+        what = "optimal selection" if not s.local else f"{_kind(seed, *TARZANAGH_SETUP)} ({s.wrong} wrong)"
         _draw_sv(ax, s, f"seed {seed}: {what}")
     axes[0].legend(loc="lower left", fontsize=8)
     return fig
@@ -144,7 +163,7 @@ def fig_peers_widget(seed: int = 0, shape: str = WIDGET_SHAPES[0]) -> Figure:
     log10_axis(ax1)
     ax1.legend(loc="lower right", fontsize=8)
     status = ("optimal tokens selected" if not s.local
-              else f"locally optimal: {s.wrong} sample(s) select a wrong token")
+              else f"{_kind(seed, n, L, d)}: {s.wrong} sample(s) select a wrong token")
     ax1.set_title(f"{shape}, seed {seed}: {status}", fontsize=9)
     _draw_sv(ax2, s, f"final cosines: $W_F$ {s.cos_fro[-1]:.4f}, $W_*$ {s.cos_nuc[-1]:.3f}")
     ax2.legend(loc="upper right", fontsize=8)

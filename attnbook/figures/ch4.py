@@ -12,9 +12,11 @@ from ..experiments.ch4 import (
     LOG_T_1E300,
     LOG_T_FRAME_END,
     ApproximateKKT,
+    MarginDiverges,
     certificate_at,
     compute_kkt,
     extrapolate_duals,
+    margin_diverges,
     settled,
 )
 from . import by_name, compute_home
@@ -49,6 +51,38 @@ def fig_subdifferential(k: ApproximateKKT | None = None) -> Figure:
     a2.set_xlim(-0.3, 1.5)
     a2.set_ylim(-1.3, 2.2)
     a2.legend(loc="lower right", fontsize=9)
+    return fig
+
+
+def fig_margin_diverges(res: MarginDiverges | None = None) -> Figure:
+    """Step 1 of the proof, (C2): the loss stays below Assumption 3's bound (left), and every sample's smallest logit
+    gap grows without bound (right)."""
+    res = margin_diverges() if res is None else res
+    fig, (a1, a2) = plots.new_figure(1, 2, width=8.4)
+    t = np.exp(res.early_log_t)
+    ok = t >= 1e-2
+    a1.plot(t[ok], res.early_loss[ok], color=plots.COLORS["xi"], label=r"$\mathcal{L}(t)$")
+    a1.axhline(res.stuck_bound, **plots.THEORY_STYLE, label="Assumption 3 bound")
+    a1.axhline(res.L0, color=plots.COLORS["context"], ls=":", lw=1.2, label=r"$\mathcal{L}(0)$")
+    a1.axhline(res.L_star, color=plots.COLORS["context"], ls="-.", lw=1.2, label=r"$\mathcal{L}^*$")
+    a1.set_xscale("log")
+    a1.set_ylim(0, 1.8 * res.stuck_bound)
+    a1.set_xlabel("time $t$ (log scale)")
+    a1.set_ylabel("loss")
+    a1.legend(fontsize=8, loc="upper right", ncol=2)
+    pos = res.log_t >= 1.0
+    markers = ("o", "s", "^")
+    colors = [plots.PALETTE[c] for c in ("blue", "vermillion", "bluish_green")]
+    for i in range(res.sample_margin.shape[1]):
+        good = pos & (res.sample_margin[:, i] > 0)
+        a2.plot(res.log_t[good], res.sample_margin[good, i], color=colors[i], marker=markers[i], markevery=0.12, ms=4,
+                label=f"sample {i + 1}: $\\mu_{i + 1}(t)$")
+    a2.plot(res.log_t[pos], res.log_t[pos], **plots.THEORY_STYLE, label=r"$\ln t$")
+    a2.set_xscale("log")
+    a2.set_yscale("log")
+    a2.set_xlabel(r"$\ln t$ (log scale)")
+    a2.set_ylabel(r"$\mu_i(t)=\min_l\beta^\top B_{il}$ (log scale)")
+    a2.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -179,7 +213,7 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     return fig
 
 
-FIGURES = by_name(fig_subdifferential, fig_identity, fig_residuals, fig_duals, fig_certificate)
+FIGURES = by_name(fig_subdifferential, fig_margin_diverges, fig_identity, fig_residuals, fig_duals, fig_certificate)
 
 
 __getattr__ = compute_home("ch4")  # the chapter's computations keep their old home here

@@ -16,7 +16,8 @@ from . import compute_home
 
 def teaser_figure(t_end: float | None = None) -> Figure:
     """Two panels: singular values of the W and K,Q limits (Frobenius vs nuclear), and the beta and xi limits
-    (l2 vs l1), each beside the SVM solution the theory predicts (black outlines)."""
+    (l2 vs l1), each beside the SVM solution it is expected to reach (black outlines; proved only for xi, if the
+    limit exists: the intro's box says which are conjectures or observations)."""
     plots.use_book_style()
     res = compute_teaser(t_end)
     fig, (ax1, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4)
@@ -28,7 +29,7 @@ def teaser_figure(t_end: float | None = None) -> Figure:
     ax1.set_xticks(k, [f"$s_{j + 1}$" for j in k])
     ax1.set_ylabel(r"singular value of $\widehat W$")
     ax1.set_title("Frobenius (dense) vs nuclear (low rank)")
-    svm_patch = Patch(fill=False, edgecolor=plots.COLORS["theory"], ls="--", label="SVM solution (theory)")
+    svm_patch = Patch(fill=False, edgecolor=plots.COLORS["theory"], ls="--", label="SVM solution (expected limit)")
     ax1.legend(handles=ax1.get_legend_handles_labels()[0] + [svm_patch])
     j = np.arange(len(res.beta["beta"]))
     w3 = 0.27
@@ -71,7 +72,7 @@ def convergence_figure(pair: str = "W-KQ", t_end: float | None = None) -> Figure
     for flow, own, other in ((flows[0], svms[0], svms[1]), (flows[1], svms[1], svms[0])):
         x, d_own, d_other = res.dist_curves[flow]
         ax.plot(x, np.maximum(d_own, 1e-16), **plots.series_style(flow),
-                label=f"{names[flow]} vs {names[own]} SVM (theory: $\\to 0$)")
+                label=f"{names[flow]} vs {names[own]} SVM (expected $\\to 0$)")
         ax.plot(x, np.maximum(d_other, 1e-16), **plots.series_style(flow, ls=":"),
                 label=f"{names[flow]} vs {names[other]} SVM")
     ax.axvline(np.log(1e300), color="grey", lw=0.8, ls="-.")

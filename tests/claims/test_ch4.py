@@ -186,3 +186,83 @@ def test_vanishing_coordinate_follows_its_power_of_mu():
     assert 0.1 < bl3 < 0.5  # strictly inside the box (measured 0.235)
     pred = ch4.OMEGA0 ** 2 / 2 * np.exp(k.log_mu[-1]) ** (bl3 - 1)
     assert abs(k.beta_hat[-1, 2] / pred - 1) < 0.02  # measured 0.9985; eq. (31) with (B lambda)_3 ln mu large
+
+
+# -- issue 25 (#29-#31): the proof of Theorem 4.1 in four steps, and the new exercises -------------------------------
+
+@pytest.mark.claims
+def test_step1_assumption3_keeps_every_sample_and_the_margin_diverges():
+    """(C2): L(0) is below Assumption 3's bound and the loss only decreases; every sample's smallest logit gap grows
+    like ln t, so the attention off each optimal token vanishes."""
+    md = ch4.margin_diverges()
+    assert md.L0 == pytest.approx(np.exp(-4 / 3), rel=1e-9)
+    assert md.stuck_bound == pytest.approx((1 + 2 * np.exp(-4)) / 3, rel=1e-9)  # e^{-0} + 2 e^{-4}, over n = 3
+    assert md.L0 < md.stuck_bound - 0.05  # 0.264 against 0.346
+    assert np.all(np.diff(md.loss) <= 1e-12 * md.loss[:-1]) and np.all(np.diff(md.early_loss) <= 1e-12)
+    assert md.early_loss[-1] - md.L_star < 1e-3 * md.L_star  # the loss panel reaches L*
+    late = md.log_t >= 10
+    assert np.all(np.diff(md.sample_margin[late], axis=0) > 0)
+    assert np.all(np.abs(md.sample_margin[-1] / md.log_t[-1] - 1) < 0.1)  # mu_i ~ ln t
+    assert np.all(md.log_rest[-1] < -1e5)
+    np.testing.assert_allclose(md.log_rest[-1], -md.sample_margin[-1], rtol=1e-6)  # 1 - sigma_opt ~ e^{-mu_i}
+
+
+@pytest.mark.claims
+def test_step3_pairing_bounds_lambda_and_slack_pairs_converge():
+    """(C3): sum lambda_il m_il = (B lambda)_1 for bar_beta_f = e_1, so sum lambda is bounded; the four slack pairs'
+    phi has converged by log t = 1e5, their lambda vanishes like 1 / ln mu."""
+    sl = ch4.slackness_step()
+    assert sl.active.sum() == 2 and np.all(sl.slack[~sl.active] > 0.03) and np.all(np.abs(sl.slack[sl.active]) < 1e-9)
+    assert sl.m.min() == pytest.approx(0.7) and np.all(sl.m > 0)
+    np.testing.assert_allclose(sl.paired, sl.bound * sl.m.min(), atol=1e-12)
+    assert np.all(sl.lam_sum <= sl.bound + 1e-12)
+    j5 = int(np.argmin(np.abs(sl.log_t - 1e5)))
+    np.testing.assert_allclose(sl.phi_inactive[j5], sl.phi_inactive[-1], rtol=1e-6)
+    assert sl.share_inactive[-1] < 0.5 * sl.share_inactive[0]
+    kf = ch4.compute_kkt(log_t_end=ch4.LOG_T_FRAME_END)  # the prediction phi(inf) / ln mu at ln t = 1e300
+    np.testing.assert_allclose(sl.phi_inactive[-1] / kf.log_mu[-1], kf.lam[-1][~sl.active], rtol=1e-3)
+
+
+def test_exercise_c3_multipliers_from_the_support_system():
+    data, sol = ch4.demo_data(), al.solve_svm(ch4.demo_data(), "l1")
+    slack = data.B @ np.array([20 / 17, 10 / 51, 0.0, 0.0]) - 1
+    act = np.abs(slack) < 1e-12
+    assert [tuple(p) for p in np.asarray(data.pairs)[act]] == [(0, 2), (2, 1)]  # (1,3) and (3,2), 1-based
+    lam = np.linalg.solve(data.B[act][:, :2].T, np.ones(2))
+    np.testing.assert_allclose(lam, [10 / 51, 20 / 17], rtol=1e-12)
+    np.testing.assert_allclose(lam, sol.dual[act], atol=1e-6)
+
+
+def test_exercise_rate_eps_ln_mu_equals_C_of_t():
+    """ch4-ex-rate: eps ln mu = ||ln(2 |beta_hat_S(t)| / omega0^2)|| up to O(mu^-2) at every time with ln mu >= 5."""
+    kf = ch4.compute_kkt(log_t_end=ch4.LOG_T_FRAME_END)
+    on = np.abs(kf.beta_l1) > 1e-6
+    C_t = np.linalg.norm(np.log(2 * np.abs(kf.beta_hat[:, on]) / ch4.OMEGA0 ** 2), axis=1)
+    late = kf.log_mu >= 5
+    assert np.abs(kf.Blambda[late][:, ~on]).max() < 1
+    assert np.abs(kf.epsilon[late] * kf.log_mu[late] - C_t[late]).max() < 1e-5  # measured 4e-7
+    assert np.abs(C_t[late] - kf.C).max() > 0.1  # before the lock-on C(t) is far from C (0.57)
+
+
+@pytest.mark.claims
+def test_nonunique_l1_svm_the_initialisation_picks_the_solution():
+    """ch4-ex-nonunique: a face of l1-SVM solutions (and of multipliers); every run ends on it, where depends on
+    omega_0 and on the slack pairs' accumulated phi."""
+    nu = ch4.make_nonunique_data()
+    rep = al.check_assumptions(nu)
+    assert all(rep.holds(a) for a in ("1", "1-diag", "2", "3"))
+    sol = al.solve_svm(nu, "l1")
+    assert sol.value == pytest.approx(1.0, abs=1e-7)
+    for a in (0.0, 0.3, 1.0):
+        b = np.array([a, 1 - a, 0.0])
+        assert al.margin(nu, np.diag(b)) > 1 - 1e-12 and np.abs(b).sum() == pytest.approx(1.0)
+    runs = ch4.nonunique_runs()
+    ends = np.array([r.beta_hat for r in runs])
+    np.testing.assert_allclose(np.abs(ends).sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(ends[0, :2], [0.5, 0.5], atol=1e-6)  # equal omega_0: the midpoint
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(ends) for b in ends[i + 1:]) > 0.05
+    for r in runs:
+        assert r.beta_hat[0] / r.beta_hat[1] == pytest.approx(r.predicted_ratio, rel=1e-5)
+        np.testing.assert_allclose(r.beta_hat_100, r.beta_hat, atol=1e-6)  # settled by log t = 100
+    r2 = runs[1]
+    assert abs(r2.beta_hat[0] / r2.beta_hat[1] / (r2.omega0[0] / r2.omega0[1]) ** 2 - 1) > 0.5  # 0.196 vs 0.111

@@ -239,3 +239,14 @@ def test_report_lists_every_assumption(demo1):
         assert name in text and name in md
     with pytest.raises(TypeError):
         al.check_assumptions(demo1.X)
+
+
+def test_stuck_loss_bounds_are_assumption_3s_right_hand_sides(demo1):
+    # sample j on its best non-optimal token, every other on its optimal one: the loss of that attention pattern
+    b = al.assumptions.stuck_loss_bounds(demo1)
+    e_opt = np.exp(-demo1.gamma_opt)
+    for j in range(demo1.n):
+        nopt = max(demo1.gamma[j, l] for l in range(demo1.L) if l != demo1.opt[j])
+        assert b[j] == pytest.approx((np.exp(-nopt) + e_opt.sum() - e_opt[j]) / demo1.n, rel=1e-14)
+    report = al.check_assumptions(demo1)
+    assert f"{b.min():.4g}" in report["3"].reason

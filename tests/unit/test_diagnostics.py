@@ -217,3 +217,16 @@ def test_beta_velocity_is_the_chain_rule_and_matches_e6_only_on_the_hyperbola():
     assert np.max(np.abs(c2 - b2)) > 1e-3 * np.max(np.abs(b2))
     with pytest.raises(ValueError, match="xi_q"):
         beta_velocity(data, xi_k, xi_q[:2], w)
+
+
+def test_the_diagonal_network_flow_is_the_xi_flow_lemma_4_1(demo1):
+    # Independent solver (its own ODE in w_+, w_-): w(t) equals beta(t) of the library's xi-flow from init (5).
+    om = 0.1 * np.ones(demo1.d)
+    traj = al.gradient_flow(demo1, "xi", (np.sqrt(2) * om, np.zeros(demo1.d)), t_end=1e4, rtol=1e-10)
+    w = dg.diagonal_network_flow(demo1, om, traj.t)
+    beta = np.diagonal(traj.W, axis1=1, axis2=2)
+    assert np.max(np.abs(w - beta)) <= 1e-6 * np.max(np.abs(beta))
+    with pytest.raises(ValueError, match="t_eval must be increasing times starting at 0"):
+        dg.diagonal_network_flow(demo1, om, np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="omega0"):
+        dg.diagonal_network_flow(demo1, np.ones(demo1.d + 1), traj.t)
