@@ -47,6 +47,7 @@ LAB_CHAPTERS = "intro,ch7_errata"
 #: The figures the test pipeline renders beside the pdf stage (one core each).
 FIGURE_SUBSET = ["--only", "intro", "ch1", "--format", "png"]
 
+
 class StageFailed(Exception):
     """A stage failed; the message says which and where its report is."""
 
