@@ -4,6 +4,11 @@ Data: :func:`attnlib.make_orthogonal_data` (Assumption 4 with exactly representa
 rotated by a random orthogonal matrix (still Assumption 4, no longer exactly representable). Flows and SVMs are
 cached, so each figure and each widget frame only draws.
 
+The nuclear SVM of these data is not unique (:func:`nuclear_family`), so a flow is compared with it by a
+certificate (:func:`nuclear_certificate`: margin, optimal value, a dual bound) and by its distance to W°, never by
+the cosine with one solver output. :func:`init_study` runs (K, Q) from generic starts (20 seeds x 2 scales) and
+the W-flow from the same W(0): the (K, Q) limits are nuclear-SVM solutions that depend on the start.
+
 The chapter's computations (no drawing: :mod:`attnbook.figures.ch5` draws them).
 """
 from __future__ import annotations
@@ -15,10 +20,12 @@ import numpy as np
 from attnlib._validate import check_scalar
 from attnlib.data import AttentionData, make_orthogonal_data
 from attnlib.diagnostics import alignment_error, direction, right_basis, singular_values
+from attnlib.factorization import pair_sum
 from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
-from attnlib.model import cosine, margin
+from attnlib.model import attention, cosine, loss_grad, margin
 from attnlib.svm import solve_svm
-from ._store import memo
+from ._store import memo, pool_map
+from .studies import alignment_gap  # the V-free alignment measure (chapters 5 and 7 share it)
 
 SCALE = 0.1
 LOG_T_END = 1e6
@@ -35,6 +42,14 @@ WIDGET_RTOL = 1e-6
 
 #: Anisotropic omega_0 pattern of the misaligned initialisation (a rotation of an isotropic K0 is still aligned).
 OMEGA_PATTERN = (1.0, 1.0, 0.5, 0.5)
+#: The pattern for a rotation in the plane of the two optimal-token directions ``u^k_1, u^k_2``: it misaligns only
+#: if ``omega_1 != omega_2`` (exercise ch5-ex-plane).
+OMEGA_PATTERN_12 = (1.0, 0.5, 1.0, 1.0)
+#: The initialisation study (:func:`init_study`): data seeds of ``default_init(data, "KQ", scale, seed)``, the
+#: entry scales, and the horizon ``ln t`` (the margin frame carries the flows past ``ln t = 1e6``).
+INIT_SEEDS = tuple(range(20))
+INIT_SCALES = (0.1, 0.01)
+INIT_LOG_T = 1e30
 
 
 @memo
@@ -56,6 +71,16 @@ def rotated_data(seed: int = 0) -> AttentionData:
     exactly representable, so the pair symmetry holds only up to rounding."""
     d0, R = exact_data(), rotation(seed)
     return AttentionData(d0.X @ R.T, d0.z @ R.T, d0.y, R @ d0.v)
+
+
+def tilted_query_data(angle: float = 0.5) -> AttentionData:
+    """:func:`exact_data` with sample 1's query tilted by ``angle`` towards ``e_4``, a direction no token uses: the
+    queries stay orthogonal (Assumption 4 (i)) and the pairs intact (iii), Assumption 2 holds, but the query is no
+    longer parallel to its optimal token, so Assumption 4 (ii) fails."""
+    base = exact_data()
+    z = np.array(base.z)
+    z[0] = np.linalg.norm(z[0]) * (np.cos(angle) * np.eye(base.d)[0] + np.sin(angle) * np.eye(base.d)[-1])
+    return AttentionData(base.X, z, base.y, base.v)
 
 
 def pair_parameters(data: AttentionData) -> np.ndarray:
@@ -84,19 +109,11 @@ def reduced_data(data: AttentionData) -> AttentionData:
     return AttentionData(data.X @ U_K, data.z @ U_Q, data.y, U_K.T @ data.v)
 
 
-def alignment_gap(K, Q, U_K, U_Q) -> float:
-    """A V-free alignment measure: the largest relative off-diagonal mass of ``U_K^T K K^T U_K``,
-    ``U_Q^T Q Q^T U_Q`` and ``U_K^T K Q^T U_Q`` (all three are diagonal for aligned ``K, Q``, Def. 5.1)."""
-    out = []
-    for M in (U_K.T @ K @ K.T @ U_K, U_Q.T @ Q @ Q.T @ U_Q, U_K.T @ K @ Q.T @ U_Q):
-        nrm = np.linalg.norm(M)
-        out.append(0.0 if nrm == 0 else float(np.linalg.norm(M - np.diag(np.diag(M))) / nrm))
-    return max(out)
-
-
 def misaligned_init(theta: float, scale: float = SCALE, plane: tuple[int, int] = (0, 2),
-                    data: AttentionData | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``K0 = R_theta U_K Diag(sqrt(2) omega_0)``, ``Q0 = 0``, with ``omega_0 = scale * (1, 1, .5, .5)``.
+                    data: AttentionData | None = None,
+                    omega: tuple[float, ...] = OMEGA_PATTERN) -> tuple[np.ndarray, np.ndarray]:
+    """``K0 = R_theta U_K Diag(sqrt(2) omega_0)``, ``Q0 = 0``, with ``omega_0 = scale * omega`` (default
+    ``omega = (1, 1, .5, .5)``).
 
     ``R_theta`` rotates by ``theta`` in the plane of the aligned-basis columns ``plane`` (default: ``u^k_1``, the
     direction of sample 1's optimal token, and ``u^k_3``, a direction no optimal token uses). ``theta = 0`` is the
@@ -107,7 +124,7 @@ def misaligned_init(theta: float, scale: float = SCALE, plane: tuple[int, int] =
     a, b = U_K[:, plane[0]], U_K[:, plane[1]]
     c, s = np.cos(theta), np.sin(theta)
     R = np.eye(data.d) + (c - 1) * (np.outer(a, a) + np.outer(b, b)) + s * (np.outer(b, a) - np.outer(a, b))
-    omega0 = scale * np.array(OMEGA_PATTERN[: data.d])
+    omega0 = scale * np.array(omega[: data.d], dtype=float)
     return R @ U_K @ np.diag(np.sqrt(2.0) * omega0), np.zeros((data.d, data.d))
 
 
@@ -260,22 +277,52 @@ def compute_reduced(which: str = "rotated", log_t_end: float = LOG_T_1E300) -> R
 
 @dataclass(frozen=True)
 class NuclearCertificate:
-    """Optimality certificate of a matrix ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution).
+    """Optimality certificate of a matrix ``W`` (meant to have margin 1, e.g. ``W / mu(W)``) for the nuclear SVM on
+    Assumption-4 data, and its distance to W°.
+
+    The dual bound: with ``lambda_il = a_i / (L - 1)`` (every non-optimal token of sample ``i`` alike),
+    ``G = sum lambda_il A_il = sum_i x^_i z^_i^T`` has ``||G||_op = 1``, so every feasible ``W`` has
+    ``||W||_* >= <G, W> >= sum lambda_il = sum_i a_i``. A ``W`` with margin 1 and nuclear norm equal to that bound is
+    a solution; the same ``lambda`` certifies every member of :func:`nuclear_family` (the SVM is not unique).
 
     Attributes
     ----------
     margin : float
         The margin of ``W`` (1 at a solution).
     nuc_gap : float
-        Its nuclear-norm gap ``||W||_* / ||W°||_* - 1`` (0 exactly on the solution set, since
-        ``||W°||_* = sum_i a_i`` is the optimal value).
+        Its nuclear-norm gap ``||W||_* / dual_bound - 1`` (0 exactly on the solution set; ``dual_bound`` is
+        ``||W°||_*``, the optimal value).
+    dual_bound : float
+        ``sum lambda_il = sum_i a_i``: a lower bound on the nuclear norm of every feasible ``W``.
+    dual_op : float
+        ``||G||_op`` of the dual matrix (at most 1 for the bound to hold; 1 here).
     dist : float
         Its relative distance ``||W - W°||_F / ||W°||_F`` to W°.
     """
 
     margin: float
     nuc_gap: float
+    dual_bound: float
+    dual_op: float
     dist: float
+
+    def solves(self, tol: float = 1e-9) -> bool:
+        """Margin 1, ``||G||_op <= 1`` and nuclear norm at the dual bound, each to ``tol``: ``W`` solves the SVM."""
+        return bool(self.margin >= 1 - tol and self.dual_op <= 1 + tol and abs(self.nuc_gap) <= tol)
+
+
+def nuclear_certificate(data: AttentionData, W) -> NuclearCertificate:
+    """The certificate :class:`NuclearCertificate` of ``W`` on Assumption-4 data ``data``."""
+    W = np.asarray(W, dtype=float)
+    W0 = closed_form_W(data)
+    xo = data.X[np.arange(data.n), data.opt]
+    a = 1.0 / ((1 - pair_parameters(data)) * np.linalg.norm(xo, axis=1) * np.linalg.norm(data.z, axis=1))
+    lam = a[data.pairs[:, 0]] / (data.L - 1)
+    G = pair_sum(data, lam)
+    bound = float(lam.sum())
+    return NuclearCertificate(margin=float(margin(data, W)), nuc_gap=float(np.linalg.norm(W, "nuc") / bound - 1.0),
+                              dual_bound=bound, dual_op=float(np.linalg.norm(G, 2)),
+                              dist=float(np.linalg.norm(W - W0) / np.linalg.norm(W0)))
 
 
 @dataclass(frozen=True)
@@ -351,21 +398,13 @@ def compute_coincide() -> SVMsCoincide:
          "nuclear SVM, rotated data": family_coordinate(rot, nuc_rot.W)}
     return SVMsCoincide(W0=W0, fro=np.array(fro.W), nuc=np.array(nuc.W), hatW=hatW, hatKQ=hatKQ, a=a, m=m,
                         nuc_rot_cos=cosine(nuc_rot.W, closed_form_W(rot)),
-                        nuc_rot_certificate=_nuclear_certificate(rot, np.array(nuc_rot.W)),
+                        nuc_rot_certificate=nuclear_certificate(rot, np.array(nuc_rot.W)),
                         nuc_value=nuc.value, fro_value=fro.value,
                         sv={k: singular_values(M) for k, M in (("W°", W0), ("Frobenius SVM", fro.W),
                                                                   ("nuclear SVM", nuc.W), ("W-flow", hatW),
                                                                   ("KQ-flow", hatKQ))},
                         log_t_W=trW.log_t, cos_W=trW.cosine_to(W0), log_t_KQ=trKQ.log_t,
                         cos_KQ=trKQ.cosine_to(W0))
-
-
-def _nuclear_certificate(data: AttentionData, W: np.ndarray) -> NuclearCertificate:
-    """Optimality certificate of ``W`` for the nuclear SVM on Assumption-4 data, against W° (a solution)."""
-    W0 = closed_form_W(data)
-    return NuclearCertificate(margin=float(margin(data, W)),
-                              nuc_gap=float(np.linalg.norm(W, "nuc") / np.linalg.norm(W0, "nuc") - 1.0),
-                              dist=float(np.linalg.norm(W - W0) / np.linalg.norm(W0)))
 
 
 def nuclear_family(data: AttentionData, m_frac: float) -> np.ndarray:
@@ -386,6 +425,23 @@ def family_coordinate(data: AttentionData, W) -> float:
     U_K, U_Q = aligned_bases(data)
     M = U_K.T @ direction(data, W) @ U_Q
     return float((M[0, 1] + M[1, 0]) / 2 / np.sqrt(M[0, 0] * M[1, 1]))
+
+
+def family_prediction(data: AttentionData, K0, Q0) -> float:
+    """The family coordinate a (K, Q)-flow from ``(K0, Q0)`` is predicted to end at (n = 2): ``cos`` of the angle in
+    R^{d_e} between ``p_1`` and ``p_2``, the rows ``pi(1)``, ``pi(2)`` of ``U_K^T K0 + U_Q^T Q0``.
+
+    Why (chapter 5, "What the loss cannot see"): while the pair-offset rows of ``U_K^T K`` stay out of play, the
+    gradient in the aligned bases has only the entries ``(pi(i), pi(i))``, so row ``pi(i)`` of ``U_K^T K + U_Q^T Q``
+    grows like ``exp(phi_i(t)) p_i`` and row ``pi(i)`` of ``U_K^T K - U_Q^T Q`` decays; the 2 x 2 block of
+    ``U_K^T W U_Q`` becomes a multiple of the Gram matrix of ``p_1, p_2`` scaled by ``exp(phi_1), exp(phi_2)``.
+    Exact for starts that keep those rows at zero (a rotation of ``K0`` in the plane of ``u^k_1, u^k_2`` with
+    ``Q0 = 0``); for a random start the pair rows move early, and the prediction is off by their effect.
+    """
+    U_K, U_Q = aligned_bases(data)
+    P = U_K.T @ np.asarray(K0, dtype=float) + U_Q.T @ np.asarray(Q0, dtype=float)
+    p1, p2 = P[0], P[1]
+    return float(p1 @ p2 / (np.linalg.norm(p1) * np.linalg.norm(p2)))
 
 
 @dataclass(frozen=True)
@@ -410,6 +466,12 @@ class MisalignedFlow:
         Nuclear and Frobenius norms of ``hatW``.
     W0_nuc, W0_fro : float
         The same norms of W°.
+    m : float
+        Family coordinate ``m / sqrt(a_1 a_2)`` of ``hatW`` (:func:`family_coordinate`; 0 at W°).
+    m_pred : float
+        Its prediction from the start, :func:`family_prediction`.
+    certificate : NuclearCertificate
+        The nuclear-SVM certificate of ``hatW`` (:func:`nuclear_certificate`).
     wall_time : float
         Seconds the flow took.
     """
@@ -424,28 +486,33 @@ class MisalignedFlow:
     fro_norm: float
     W0_nuc: float
     W0_fro: float
+    m: float
+    m_pred: float
+    certificate: NuclearCertificate
     wall_time: float
 
 
 def compute_misaligned(theta: float, scale: float = SCALE, plane: tuple[int, int] = (0, 2),
-                       log_t_end: float = LOG_T_1E300, rtol: float = 1e-8) -> MisalignedFlow:
+                       log_t_end: float = LOG_T_1E300, rtol: float = 1e-8,
+                       omega: tuple[float, ...] = OMEGA_PATTERN) -> MisalignedFlow:
     """KQ flow on the exact data from :func:`misaligned_init`: alignment gap, cosine with W° and singular values
-    of ``W(t) / mu(t)`` over time (cached).
+    of ``W(t) / mu(t)`` over time, and the limit's family coordinate and certificate (cached).
 
     Returns
     -------
     MisalignedFlow
     """
     return _compute_misaligned(float(theta), float(scale), tuple(int(p) for p in plane), float(log_t_end),
-                               float(rtol))
+                               float(rtol), tuple(float(w) for w in omega))
 
 
 @memo
 def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_t_end: float,
-                        rtol: float) -> MisalignedFlow:
+                        rtol: float, omega: tuple[float, ...] = OMEGA_PATTERN) -> MisalignedFlow:
     data = exact_data()
     U_K, U_Q = aligned_bases(data)
-    tr = gradient_flow(data, "KQ", misaligned_init(theta, scale, plane), log_t_end=log_t_end, rtol=rtol)
+    init = misaligned_init(theta, scale, plane, omega=omega)
+    tr = gradient_flow(data, "KQ", init, log_t_end=log_t_end, rtol=rtol)
     gap = np.array([alignment_gap(K, Q, U_K, U_Q) for K, Q in zip(tr.params["K"], tr.params["Q"])])
     ok = tr.margin > 0
     sv = np.full((len(tr), data.d), np.nan)
@@ -455,7 +522,165 @@ def _compute_misaligned(theta: float, scale: float, plane: tuple[int, int], log_
     return MisalignedFlow(log_t=tr.log_t, gap=gap, cos_W0=tr.cosine_to(W0), sv=sv, mu=tr.margin, hatW=hat,
                           nuc_norm=float(np.linalg.norm(hat, "nuc")), fro_norm=float(np.linalg.norm(hat)),
                           W0_nuc=float(np.linalg.norm(W0, "nuc")), W0_fro=float(np.linalg.norm(W0)),
-                          wall_time=tr.wall_time)
+                          m=family_coordinate(data, hat), m_pred=family_prediction(data, *init),
+                          certificate=nuclear_certificate(data, hat), wall_time=tr.wall_time)
+
+
+# -- generic starts: what the loss cannot see ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InitRun:
+    """One flow of :func:`init_study`, from ``(K0, Q0) = default_init(data, "KQ", scale, seed)`` on :func:`exact_data`.
+
+    Attributes
+    ----------
+    param : str
+        "KQ" (the (K, Q)-flow from ``(K0, Q0)``) or "W" (the W-flow from the same ``W(0) = K0 Q0^T``).
+    scale : float
+        Entry scale of the start (entries ``scale * N(0, 1)``).
+    seed : int
+        Seed of the start.
+    m_pred : float
+        :func:`family_prediction` of the (K, Q) start (the same number for both ``param``).
+    m : float
+        Family coordinate of ``W / mu`` at the end (:func:`family_coordinate`; 0 at W°).
+    certificate : NuclearCertificate
+        Nuclear-SVM certificate of ``W / mu`` at the end (gap, dual bound, distance to W°).
+    fro_gap : float
+        Frobenius-norm gap ``||W / mu||_F / ||W°||_F - 1`` at the end (0 only at W°, the Frobenius SVM's solution).
+    gap_vfree : float
+        :func:`alignment_gap` at the end ("KQ"); NaN for "W".
+    log_t_end : float
+        The horizon ``ln t``.
+    """
+
+    param: str
+    scale: float
+    seed: int
+    m_pred: float
+    m: float
+    certificate: NuclearCertificate
+    fro_gap: float
+    gap_vfree: float
+    log_t_end: float
+
+
+def init_run(job: tuple) -> InitRun:
+    """One run of :func:`init_study`: ``job = (param, scale, seed, log_t_end)``."""
+    param, scale, seed, log_t_end = job
+    data = exact_data()
+    U_K, U_Q = aligned_bases(data)
+    K0, Q0 = default_init(data, "KQ", float(scale), seed=int(seed))
+    init = (K0, Q0) if param == "KQ" else K0 @ Q0.T
+    tr = gradient_flow(data, param, init, log_t_end=float(log_t_end))
+    hat = tr.W[-1] / tr.margin[-1]
+    gap = (alignment_gap(tr.params["K"][-1], tr.params["Q"][-1], U_K, U_Q) if param == "KQ" else float("nan"))
+    return InitRun(param=str(param), scale=float(scale), seed=int(seed), m_pred=family_prediction(data, K0, Q0),
+                   m=family_coordinate(data, hat), certificate=nuclear_certificate(data, hat),
+                   fro_gap=float(np.linalg.norm(hat) / np.linalg.norm(closed_form_W(data)) - 1.0),
+                   gap_vfree=float(gap), log_t_end=float(log_t_end))
+
+
+@dataclass(frozen=True)
+class InitStudy:
+    """:func:`init_study`: every run, in the order (param, scale, seed).
+
+    Attributes
+    ----------
+    runs : tuple of InitRun
+    """
+
+    runs: tuple
+
+    def select(self, param: str, scale: float | None = None) -> tuple:
+        """The runs of one parameterisation (and one scale)."""
+        return tuple(r for r in self.runs if r.param == param and (scale is None or r.scale == scale))
+
+    def values(self, field: str, param: str, scale: float | None = None) -> np.ndarray:
+        """One field of :class:`InitRun` (or of its ``certificate``) over :meth:`select`, shape (k,)."""
+        runs = self.select(param, scale)
+        if field in ("margin", "nuc_gap", "dual_bound", "dual_op", "dist"):
+            return np.array([getattr(r.certificate, field) for r in runs])
+        return np.array([getattr(r, field) for r in runs])
+
+
+@memo
+def init_study(seeds: tuple = INIT_SEEDS, scales: tuple = INIT_SCALES, log_t_end: float = INIT_LOG_T,
+               workers: int | None = None) -> InitStudy:
+    """(K, Q) from generic starts ``default_init(data, "KQ", scale, seed)`` on :func:`exact_data` (Assumption 4),
+    and the W-flow from the same ``W(0) = K0 Q0^T``, to ``ln t = log_t_end`` (default 1e30), on the process pool.
+
+    Observed (the chapter asserts it from these runs): every (K, Q) limit solves the nuclear SVM by its
+    certificate, at a family coordinate set by the start (:func:`family_prediction`), while every W-flow ends at
+    W°. 2 x 20 x 2 = 80 flows, about 0.2 s each.
+
+    Returns
+    -------
+    InitStudy
+    """
+    jobs = [(p, float(s), int(k), float(log_t_end)) for p in ("KQ", "W") for s in scales for k in seeds]
+    return InitStudy(runs=tuple(pool_map(init_run, jobs, workers)))
+
+
+@dataclass(frozen=True)
+class AlignedGradient:
+    """Lemma 5.1's gradient at an aligned point, written in the aligned bases (:func:`aligned_gradient`).
+
+    Attributes
+    ----------
+    F : numpy.ndarray, shape (d, d)
+        ``U_K^T (-grad_W L) U_Q`` at ``K = U_K Diag(xi_k) V^T``, ``Q = U_Q Diag(xi_q) V^T``.
+    coef : numpy.ndarray, shape (n,)
+        The display's coefficients ``ell_i ||psi_i|| ||z_i|| / n``, ``psi_i = X_i^T Sigma(g_i) gamma_i``.
+    off_diag : float
+        Relative off-diagonal mass of ``F``: 0 when ``-grad_W L`` is a combination of ``u^k_pi(i) u^q_pi(i)^T``.
+    diag_error : float
+        ``max_i |F_pi(i)pi(i) - coef_i| / max coef``.
+    K_off_diag : float
+        Relative off-diagonal mass of ``U_K^T (-grad_K L) V``: 0 when ``dK/dt`` keeps the aligned form.
+    psi_cos : numpy.ndarray, shape (n,)
+        ``cos(psi_i, x_i,opt)`` (eq. (40): 1).
+    """
+
+    F: np.ndarray
+    coef: np.ndarray
+    off_diag: float
+    diag_error: float
+    K_off_diag: float
+    psi_cos: np.ndarray
+
+
+def _rel_off(M: np.ndarray) -> float:
+    return float(np.linalg.norm(M - np.diag(np.diag(M))) / np.linalg.norm(M))
+
+
+def aligned_gradient(data: AttentionData | None = None, seed: int = 0) -> AlignedGradient:
+    """The gradient of the loss at a random aligned point (``xi_k, xi_q`` uniform in [0.2, 1.2], a random
+    orthogonal ``V``) of ``data`` (default: :func:`rotated_data`), against the display of Lemma 5.1's proof.
+
+    Returns
+    -------
+    AlignedGradient
+    """
+    data = rotated_data() if data is None else data
+    rng = np.random.default_rng(seed)
+    U_K, U_Q = aligned_bases(data)
+    V = rotation(seed + 1, data.d)
+    xi_k, xi_q = rng.uniform(0.2, 1.2, data.d), rng.uniform(0.2, 1.2, data.d)
+    K, Q = U_K @ np.diag(xi_k) @ V.T, U_Q @ np.diag(xi_q) @ V.T
+    W = K @ Q.T
+    G = -loss_grad(data, W)
+    s = attention(data, W)
+    Sg = s * (data.gamma - np.sum(s * data.gamma, axis=1, keepdims=True))   # Sigma(g_i) gamma_i, eq. (22)
+    psi = np.einsum("nld,nl->nd", data.X, Sg)
+    ell = np.exp(-np.sum(s * data.gamma, axis=1))
+    coef = ell * np.linalg.norm(psi, axis=1) * np.linalg.norm(data.z, axis=1) / data.n
+    F = U_K.T @ G @ U_Q
+    xo = data.X[np.arange(data.n), data.opt]
+    return AlignedGradient(F=F, coef=coef, off_diag=_rel_off(F),
+                           diag_error=float(np.abs(np.diag(F)[: data.n] - coef).max() / coef.max()),
+                           K_off_diag=_rel_off(U_K.T @ (G @ Q) @ V),
+                           psi_cos=np.array([cosine(p, x) for p, x in zip(psi, xo)]))
 
 
 # -- why a misaligned start is forgotten ------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from attnlib.flow import Trajectory, aligned_bases, default_init, gradient_flow
 from attnlib.model import attention, exp_loss, loss_grad_beta, min_loss
 from attnlib.svm import InfeasibleSVMError, solve_selection_svm, solve_svm
 from ._store import memo
+from .diagonal_studies import xi_frame_flow
+from .studies import alignment_gap
 
 #: Widget slider: size of the score offset that breaks Assumption 2 in the E9 experiment.
 E9_EPS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.5)
@@ -139,12 +141,24 @@ class E2Flows:
         The diagonal ``(xi_k, xi_q)``-flow from init (5), to ``t = 1e4``.
     W : E2Flow
         The ``W``-flow from 0, to ``t = 1e300``.
+    beta_end : numpy.ndarray, shape (d,)
+        ``beta = xi_k * xi_q`` at the end of the diagonal flow: its finite limit.
+    beta_drift : float
+        ``max |beta(t_end) - beta(t_end / 10)|``: how far ``beta`` still moves over the last decade of ``t``.
+    loss0, a3_bound : float
+        Assumption 3 as printed: the loss at ``W(0) = 0`` and the least loss with one sample stuck on its non-optimal
+        tokens, ``min_j (e^{-gamma_j,nopt} + sum_{i != j} e^{-gamma_i,opt}) / n``; it holds when
+        ``loss0 <= a3_bound``.
     """
 
     grad_end: float
     min_loss: float
     xi: E2Flow
     W: E2Flow
+    beta_end: np.ndarray
+    beta_drift: float
+    loss0: float
+    a3_bound: float
 
 
 @memo
@@ -166,8 +180,14 @@ def compute_e2_flows() -> E2Flows:
     def summary(tr: Trajectory) -> E2Flow:
         return E2Flow(log_t=tr.log_t, excess=tr.excess_loss, margin=tr.margin, norm=np.linalg.norm(tr.W, axis=(1, 2)))
 
+    k = int(np.argmin(np.abs(xi.log_t - (xi.log_t[-1] - np.log(10.0)))))
+    nopt = np.where(np.arange(data.L)[None, :] == data.opt[:, None], -np.inf, data.gamma).max(axis=1)
+    e_opt = np.exp(-data.gamma_opt)
     return E2Flows(grad_end=float(np.linalg.norm(loss_grad_beta(data, beta_end))), min_loss=min_loss(data),
-                   xi=summary(xi), W=summary(W))
+                   xi=summary(xi), W=summary(W), beta_end=beta_end,
+                   beta_drift=float(np.abs(beta_end - np.diag(xi.W[k])).max()),
+                   loss0=exp_loss(data, np.zeros((data.d, data.d))),
+                   a3_bound=float(((np.exp(-nopt) + e_opt.sum() - e_opt) / data.n).min()))
 
 
 @dataclass(frozen=True)
@@ -501,17 +521,25 @@ class E9Alignment:
     log_t : numpy.ndarray, shape (m,)
         Saved times, ``log t``.
     err : numpy.ndarray, shape (m,)
-        Alignment error of Definition 5.1 along the flow.
+        Alignment error of Definition 5.1 along the flow, with ``V`` held at its value at ``t = 0``.
+    gap_vfree : numpy.ndarray, shape (m,)
+        The ``V``-free alignment gap (:func:`attnbook.experiments.studies.alignment_gap`; Definition 5.1 allows any
+        shared ``V``).
     holds : dict of str to bool
         Assumption name (``attnlib.ASSUMPTIONS``) -> whether it holds for the data.
-    cos_nuc : float
-        Final cosine with the W_*-SVM.
+    nuc_gap : float
+        Final nuclear-norm certificate ``||W / mu||_* / OPT - 1`` (0 on the solution set; the SVM is not unique, so
+        no cosine with one solver output).
+    family : float
+        Final off-diagonal coordinate ``m / sqrt(a_1 a_2)`` of ``W / mu`` in the aligned bases (0 at W°).
     """
 
     log_t: np.ndarray
     err: np.ndarray
+    gap_vfree: np.ndarray
     holds: dict[str, bool]
-    cos_nuc: float
+    nuc_gap: float
+    family: float
 
 
 @memo
@@ -527,10 +555,15 @@ def compute_e9(eps: float) -> E9Alignment:
     init = default_init(data, "KQ", 0.1, seed=None, kind="aligned")
     V = right_basis(init[0], U_K)
     tr = gradient_flow(data, "KQ", init, t_end=1e100)
-    err = np.array([alignment_error(K, Q, U_K, U_Q, V) for K, Q in zip(tr.params["K"], tr.params["Q"])])
+    KQ = list(zip(tr.params["K"], tr.params["Q"]))
     rep = check_assumptions(data)
-    return E9Alignment(log_t=tr.log_t, err=err, holds={k: rep.holds(k) for k in ASSUMPTIONS},
-                       cos_nuc=tr.cosine_to(solve_svm(data, "nuc").W)[-1])
+    hat = tr.W[-1] / tr.margin[-1]
+    M = U_K.T @ hat @ U_Q
+    return E9Alignment(log_t=tr.log_t, err=np.array([alignment_error(K, Q, U_K, U_Q, V) for K, Q in KQ]),
+                       gap_vfree=np.array([alignment_gap(K, Q, U_K, U_Q) for K, Q in KQ]),
+                       holds={k: rep.holds(k) for k in ASSUMPTIONS},
+                       nuc_gap=float(np.linalg.norm(hat, "nuc") / solve_svm(data, "nuc").value - 1.0),
+                       family=float((M[0, 1] + M[1, 0]) / 2 / np.sqrt(M[0, 0] * M[1, 1])))
 
 
 @dataclass(frozen=True)
@@ -573,3 +606,67 @@ def check_e10() -> E10SinhForm:
     dl = (np.exp(-(u + h)) - np.exp(-(u - h))) / (2 * h)
     return E10SinhForm(omega0=r.omega0, sinh_error=r.max_err, conservation=r.conservation,
                        dloss=float(dl + np.exp(-u)))
+
+
+# -- open question 2: the certificate's rate and the direction's -----------------------------------------------
+
+#: ``omega_0`` of the rate measurement and its window in ``ln t`` (past lock-on, before the flow's accuracy floor).
+RATE_OMEGAS = (3.0, 1.0)
+RATE_WINDOW = (1e6, 1e10)
+
+
+@dataclass(frozen=True)
+class DirectionRate:
+    """How fast the diagonal flow's direction reaches the l1-SVM solution off its support (:func:`direction_rate`).
+
+    By the sinh closed form, ``beta_hat_j = (omega_j^2 / 2) (mu^((B lambda)_j - 1) - mu^(-(B lambda)_j - 1))`` with
+    ``lambda = phi / ln mu``; a coordinate outside the support therefore decays like ``mu^((B lambda*)_j - 1)``.
+
+    Attributes
+    ----------
+    coord : int
+        The coordinate measured (0-based): the one outside the support with the largest ``(B lambda*)_j``.
+    Blam : numpy.ndarray, shape (d,)
+        ``B lambda*`` with ``lambda*`` the l1-SVM's multipliers (``SVMSolution.dual``): 1 on the support.
+    predicted : float
+        The exponent ``(B lambda*)_coord - 1``.
+    measured : dict of float to float
+        ``omega_0 ->`` the slope of ``ln |beta_hat_coord|`` against ``ln mu`` over :data:`RATE_WINDOW`.
+    ends : dict of float to tuple of float
+        ``omega_0 -> (beta_hat_coord at ln t = window[0], at ln t = window[1])``.
+    window : tuple of float
+        The window in ``ln t``.
+    """
+
+    coord: int
+    Blam: np.ndarray
+    predicted: float
+    measured: dict[float, float]
+    ends: dict[float, tuple]
+    window: tuple
+
+
+@memo
+def direction_rate(omegas: tuple = RATE_OMEGAS, window: tuple = RATE_WINDOW) -> DirectionRate:
+    """The exponent law of the direction, measured on the book's diagonal data (``make_diagonal_data()``).
+
+    Returns
+    -------
+    DirectionRate
+    """
+    data = make_diagonal_data()
+    l1 = solve_svm(data, "l1")
+    Blam = data.B.T @ l1.dual
+    off = np.flatnonzero(np.abs(l1.beta) < 1e-8 * np.abs(l1.beta).max())
+    coord = int(off[np.argmax(Blam[off])])
+    measured, ends = {}, {}
+    for om in omegas:
+        tr = xi_frame_flow(float(om), 10.0 * float(window[1]), 1e-8, 300)
+        sel = (tr.log_t >= window[0]) & (tr.log_t <= window[1])
+        with np.errstate(divide="ignore", invalid="ignore"):  # mu = 0 at t = 0
+            bhat = np.abs(np.diagonal(tr.W, axis1=1, axis2=2)[:, coord]) / tr.margin
+        measured[float(om)] = float(np.polyfit(np.log(tr.margin[sel]), np.log(bhat[sel]), 1)[0])
+        i0, i1 = (int(np.argmin(np.abs(tr.log_t - w))) for w in window)
+        ends[float(om)] = (float(bhat[i0]), float(bhat[i1]))
+    return DirectionRate(coord=coord, Blam=Blam, predicted=float(Blam[coord] - 1.0), measured=measured, ends=ends,
+                         window=tuple(float(w) for w in window))

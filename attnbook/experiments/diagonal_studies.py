@@ -24,7 +24,7 @@ from ._store import memo, pool_map
 
 __all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DetourExponent", "DiagonalPaths", "xi_frame_flow",
            "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
-           "refined_lock_on", "locate_lock_on", "REFINE_POINTS"]
+           "refined_lock_on", "locate_lock_on", "REFINE_POINTS", "OMEGA0_LADDER", "LockOnTheory", "lock_on_theory"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
 OMEGA0_TABLE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -327,3 +327,112 @@ def diagonal_paths(omega0: float = 0.1, log_t_end: float = 1e6, rtol: float = 1e
                 cos[(p, s)] = np.where(nb > 0, beta @ r / (np.where(nb > 0, nb, 1.0) * np.linalg.norm(r)), np.nan)
     return DiagonalPaths(log_t=flows["xi"].log_t, bhat=bhat, dist=dist, cos=cos, l1=ref["l1"], l2=ref["l2"],
                          omega0=float(omega0), log_t_end=float(log_t_end))
+
+
+#: Initial scales of the lock-on's small-omega_0 slope (:func:`lock_on_theory`): the table's four smallest and two
+#: more, where the detour's asymptotics (omega_0 -> 0) hold.
+OMEGA0_LADDER = (0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+
+
+@dataclass(frozen=True)
+class LockOnTheory:
+    """The sparse detour and the lock-on predicted from the data (omega_0 -> 0), beside the measured ones.
+
+    The prediction, derived in chapter 3: at ``beta = 0`` every pair carries the same weight, so
+    ``-grad L(0)`` is parallel to ``u = sum_il B_il`` and, while attention stays near uniform, the closed form gives
+    ``arcsinh(beta_j / omega_0^2) = phi_0 u_j``. When ``beta_1`` reaches order 1 the second coordinate is therefore
+    ``ln beta_2 = -(1 - r) ln(1/omega_0^2) + O(1)``, ``r = u_2 / u_1`` (the *depth* of the detour). On the detour
+    one pair ``a`` (the smallest ``B_il,1``) carries the certificate, so ``ln beta_2`` grows like ``rho ln mu``,
+    ``rho = B_a2 / B_a1``, and ``beta_hat_2`` like ``mu^(rho - 1)``; it reaches the l1 solution's ``beta*_2`` at
+    ``ln mu_lock = (1 - r) / (rho - 1) ln(1/omega_0^2) + O(1)``.
+
+    Attributes
+    ----------
+    u : numpy.ndarray, shape (d,)
+        ``sum_il B_il``.
+    grad0_cos : float
+        Cosine of ``-grad L(0)`` with ``u`` (1: parallel).
+    r : float
+        ``u_2 / u_1``.
+    active : int
+        The detour's active pair ``a = argmin_il B_il,1`` (row of ``data.B``).
+    rho : float
+        ``B_a2 / B_a1`` (9/7 on the book's data).
+    depth_slope : float
+        Predicted ``d ln beta_hat_2,min / d ln(1/omega_0^2) = -(1 - r)``.
+    slope : float
+        Predicted ``d ln mu_lock / d ln(1/omega_0^2) = (1 - r) / (rho - 1)`` (2.29).
+    omegas : numpy.ndarray, shape (k,)
+        The initial scales (:data:`OMEGA0_LADDER`), decreasing.
+    x : numpy.ndarray, shape (k,)
+        ``ln(1/omega_0^2)``.
+    log_mu : numpy.ndarray, shape (k,)
+        Measured lock-on ``ln mu`` (:class:`LockOn`).
+    bhat2_min : numpy.ndarray, shape (k,)
+        Measured smallest ``beta_hat_2 = beta_2 / mu`` after the margin turns positive (``mu > 1``): the depth of the
+        detour.
+    lock_slopes, depth_slopes : numpy.ndarray, shape (k - 1,)
+        Local slopes between consecutive ``omegas`` of ``log_mu`` and of ``ln bhat2_min`` against ``x``.
+    fit_slope : float
+        Least-squares slope of ``log_mu`` against ``x`` over the table's ``omega_0 <= 0.3`` (:func:`lock_on_slope`).
+    """
+
+    u: np.ndarray
+    grad0_cos: float
+    r: float
+    active: int
+    rho: float
+    depth_slope: float
+    slope: float
+    omegas: np.ndarray
+    x: np.ndarray
+    log_mu: np.ndarray
+    bhat2_min: np.ndarray
+    lock_slopes: np.ndarray
+    depth_slopes: np.ndarray
+    fit_slope: float
+
+
+def _detour_depth(omega0: float, log_t_end: float = 100.0, n_points: int = 800) -> float:
+    """Smallest ``beta_hat_2`` of the xi-flow from ``omega0`` once ``mu > 1`` (the detour's start), to ``log_t_end``."""
+    traj = xi_frame_flow(float(omega0), float(log_t_end), 1e-8, int(n_points))
+    ok = traj.margin > 1.0
+    return float(np.min(_beta_hat(traj)[ok, 1]))
+
+
+@memo
+def lock_on_theory(omegas: tuple[float, ...] = OMEGA0_LADDER) -> LockOnTheory:
+    """The detour's depth and the lock-on slope, predicted from ``B`` and measured on :data:`OMEGA0_LADDER`.
+
+    Lock-on times come from :func:`lock_on_table`: the chapter's table where it has the ``omega_0``, a second table
+    (same rtol 1e-6, on the process pool) for the others. The depth from flows to ``log t = 100`` (the detour's
+    start lies near ``log t = 10`` for every ``omega_0`` of the ladder), saved at 800 log-spaced times.
+
+    Returns
+    -------
+    LockOnTheory
+    """
+    from attnlib.model import cosine, loss_grad_beta
+
+    omegas = tuple(sorted((float(om) for om in omegas), reverse=True))
+    if len(omegas) < 2:
+        raise ValueError(f"omegas must name at least two initial scales; got {omegas!r}")
+    data = _data.make_diagonal_data()
+    B = data.B
+    u = B.sum(axis=0)
+    r = float(u[1] / u[0])
+    a = int(np.argmin(B[:, 0]))
+    rho = float(B[a, 1] / B[a, 0])
+    table = {r_.omega0: r_ for r_ in lock_on_table()}
+    missing = tuple(om for om in omegas if om not in table)
+    if missing:
+        table.update({r_.omega0: r_ for r_ in lock_on_table(missing)})
+    rows = [table[om] for om in omegas]
+    x = np.log(1.0 / np.array(omegas) ** 2)
+    log_mu = np.array([row.log_mu for row in rows])
+    depth = np.array([_detour_depth(om) for om in omegas])
+    fit, _ = lock_on_slope()
+    return LockOnTheory(u=u, grad0_cos=float(cosine(-loss_grad_beta(data, np.zeros(data.d)), u)), r=r, active=a,
+                        rho=rho, depth_slope=-(1.0 - r), slope=(1.0 - r) / (rho - 1.0), omegas=np.array(omegas), x=x,
+                        log_mu=log_mu, bhat2_min=depth, lock_slopes=np.diff(log_mu) / np.diff(x),
+                        depth_slopes=np.diff(np.log(depth)) / np.diff(x), fit_slope=fit)

@@ -20,7 +20,8 @@ The studies
 - :func:`gd_step_study` -- gradient descent on ``W`` with large steps, 16 perturbed starts per step size, loss
   and data seed: the distribution of when (and whether) the optimal tokens are recovered.
 - :func:`e9_certificate` -- chapter 7's E9 flow (Assumption 4 data, Assumption 2 broken by ``eps``) with the
-  nuclear-norm certificate and the distance to ``W°`` along the path.
+  nuclear-norm certificate, the distance to ``W°`` and the ``V``-free alignment gap (:func:`alignment_gap`) along
+  the path.
 - :func:`accuracy_study` -- the appendix's tolerance study extended to ``ln t = 1e6``: the error of the parameters
   and of the log attention weights.
 
@@ -41,7 +42,7 @@ __all__ = [
     "UNEQUAL_SEEDS", "GD_STEPS", "GD_DATA_SEEDS", "GD_STARTS", "GD_PERTURBATION", "GD_SAVES", "E9_EPS",
     "demo_family", "perturbed_demo", "design_data", "norm_gap", "reached_selection",
     "KQRun", "GapSummary", "KQStudy", "kq_run", "kq_study", "DesignRun", "assumption_design", "UnequalRun",
-    "unequal_scores_study", "GDStart", "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
+    "unequal_scores_study", "GDStart", "GDStepStudy", "gd_step_study", "E9Path", "e9_data", "alignment_gap", "e9_certificate", "e9_study", "ACCURACY_RTOLS",
     "AccuracyRun", "AccuracyStudy", "accuracy_study",
 ]
 
@@ -543,7 +544,12 @@ class E9Path:
         Off-diagonal coordinate ``m / sqrt(a_1 a_2)`` of ``W / mu`` in the aligned bases (0 at W°; every value in
         [-1, 1] is a nuclear-SVM solution).
     alignment : numpy.ndarray, shape (m,)
-        Alignment error of Definition 5.1.
+        Alignment error of Definition 5.1 with ``V`` held at its value at ``t = 0`` (``alignment_error``).
+    gap_vfree : numpy.ndarray, shape (m,)
+        The ``V``-free alignment gap (:func:`alignment_gap`): Definition 5.1 allows any shared ``V``, and this is 0
+        exactly when some ``V`` aligns ``K, Q``.
+    dist : numpy.ndarray, shape (m,)
+        Relative distance ``||W / mu - W°||_F / ||W°||_F``.
     """
 
     eps: float
@@ -552,6 +558,8 @@ class E9Path:
     cos_circ: np.ndarray
     family: np.ndarray
     alignment: np.ndarray
+    gap_vfree: np.ndarray
+    dist: np.ndarray
 
 
 def _w_circ(data: al.AttentionData) -> np.ndarray:
@@ -566,6 +574,17 @@ def _w_circ(data: al.AttentionData) -> np.ndarray:
 def _family_coordinate(U_K: np.ndarray, U_Q: np.ndarray, D: np.ndarray) -> float:
     M = U_K.T @ D @ U_Q
     return float((M[0, 1] + M[1, 0]) / 2 / np.sqrt(M[0, 0] * M[1, 1]))
+
+
+def alignment_gap(K, Q, U_K, U_Q) -> float:
+    """A ``V``-free alignment measure: the largest relative off-diagonal mass of ``U_K^T K K^T U_K``,
+    ``U_Q^T Q Q^T U_Q`` and ``U_K^T K Q^T U_Q`` (all three are diagonal for aligned ``K, Q``, Def. 5.1, whatever the
+    shared ``V``). Chapters 5 and 7 use it (``attnbook.experiments.ch5.alignment_gap`` is this function)."""
+    out = []
+    for M in (U_K.T @ K @ K.T @ U_K, U_Q.T @ Q @ Q.T @ U_Q, U_K.T @ K @ Q.T @ U_Q):
+        nrm = np.linalg.norm(M)
+        out.append(0.0 if nrm == 0 else float(np.linalg.norm(M - np.diag(np.diag(M))) / nrm))
+    return max(out)
 
 
 def e9_data(eps: float) -> al.AttentionData:
@@ -592,12 +611,14 @@ def e9_certificate(eps: float, log_t_end: float = 1e30) -> E9Path:
     W0 = _w_circ(data)
     D = tr.direction()
     ok = tr.margin > 0
+    KQ = list(zip(tr.params["K"][ok], tr.params["Q"][ok]))
     return E9Path(eps=float(eps), log_t=tr.log_t[ok],
                   nuc_gap=np.array([norm_gap(data, W, nuc) for W in tr.W[ok]]),
                   cos_circ=tr.cosine_to(W0)[ok],
                   family=np.array([_family_coordinate(U_K, U_Q, x) for x in D[ok]]),
-                  alignment=np.array([al.alignment_error(K, Q, U_K, U_Q, V)
-                                      for K, Q in zip(tr.params["K"][ok], tr.params["Q"][ok])]))
+                  alignment=np.array([al.alignment_error(K, Q, U_K, U_Q, V) for K, Q in KQ]),
+                  gap_vfree=np.array([alignment_gap(K, Q, U_K, U_Q) for K, Q in KQ]),
+                  dist=np.array([_rel_dist(x, W0) for x in D[ok]]))
 
 
 def _e9_path(eps: float) -> E9Path:

@@ -14,12 +14,14 @@ from ..experiments.ch3 import (
     WIDGET_LOG_T,
     WIDGET_OMEGA0,
     DLNEquivalence,
+    EnergyInequality,
     MirrorFlowCheck,
     NormGrowth,
     RateToL1,
     SeparateVsCombined,
     ClosedFormAccuracy,
     compute_closed_form,
+    compute_energy,
     compute_equivalence,
     compute_headline,
     compute_mirror,
@@ -29,7 +31,7 @@ from ..experiments.ch3 import (
     lock_on_log_t,
     svms,
 )
-from ..experiments.diagonal_studies import LOCK_ON_TOL
+from ..experiments.diagonal_studies import LOCK_ON_TOL, LockOnTheory, lock_on_theory
 from . import by_name, compute_home
 
 C = plots.COLORS
@@ -104,15 +106,21 @@ def fig_mirror(r: MirrorFlowCheck | None = None) -> Figure:
 
 
 def fig_norm(r: NormGrowth | None = None) -> Figure:
-    """Lemma 4.2: ||beta(t)|| diverges like mu(t) ~ ln t (+ ln ln t for the xi-flow)."""
+    """Lemma 4.2: ||beta(t)|| diverges like ln t (left: ||beta||/ln t against each flow's prediction), and
+    mu(t) - ln t grows like ln ln t for the xi-flow, settles for the beta-flow (right)."""
     r = compute_norm_growth() if r is None else r
     lt = r.log_t
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.6, height=3.6)
-    ax.loglog(lt, r.norm_xi, **plots.series_style("xi"), label=r"$\|\xi_k\odot\xi_q\|_2$, $(\xi_k,\xi_q)$-flow")
-    ax.loglog(lt, r.norm_beta, **plots.series_style("beta"), label=r"$\|\beta\|_2$, $\beta$-flow")
-    ax.loglog(lt, r.l1_norm2 * lt, **plots.THEORY_STYLE, label=r"$\|\beta_{\ell_1}\|_2\,\ln t$")
+    ax.semilogx(lt, r.norm_xi / lt, **plots.series_style("xi"), label=r"$\|\xi_k\odot\xi_q\|_2/\ln t$, $(\xi_k,\xi_q)$-flow")
+    ax.semilogx(lt, r.norm_beta / lt, **plots.series_style("beta"), label=r"$\|\beta\|_2/\ln t$, $\beta$-flow")
+    ax.axhline(r.l1_norm2, **plots.THEORY_STYLE, label=rf"$\|\beta_{{\ell_1}}\|_2={r.l1_norm2:.3f}$ ($(\xi_k,\xi_q)$, limit)")
+    ax.axhline(r.l2_norm2, **{**plots.THEORY_STYLE, "linestyle": ":"},
+               label=rf"$\|\beta_{{\ell_2}}\|_2={r.l2_norm2:.3f}$ ($\beta$-flow)")
+    ax.axhline(r.detour_norm2, color=C["context"], ls="-.", lw=1.2,
+               label=rf"detour $\|e_1/B_{{a1}}\|_2={r.detour_norm2:.3f}$")
+    ax.set_ylim(0, 1.75)
     ax.set_xlabel(r"$\ln t$ (log scale)")
-    ax.set_ylabel(r"$\|\beta(t)\|_2$ (log scale)")
+    ax.set_ylabel(r"$\|\beta(t)\|_2/\ln t$")
     lnln = np.log(lt)
     keep = lt >= 3
     ax2.plot(lnln[keep], (r.mu_xi - lt)[keep], **plots.series_style("xi"), label=r"$\mu-\ln t$, $(\xi_k,\xi_q)$-flow")
@@ -121,7 +129,52 @@ def fig_norm(r: NormGrowth | None = None) -> Figure:
     ax2.plot(lnln[keep], lnln[keep] + c, **plots.THEORY_STYLE, label=rf"$\ln\ln t {c:+.2f}$ (heuristic)")
     ax2.set_xlabel(r"$\ln\ln t$")
     ax2.set_ylabel(r"$\mu(t)-\ln t$")
-    return plots.finish(fig, legend_loc="upper left")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="lower right")),
+                                                     (ax2, dict(loc="upper left"))])
+
+
+def fig_energy(r: EnergyInequality | None = None) -> Figure:
+    """Lemma 4.2's argument: the dissipation stays within the energy budget; the pairing with a feasible beta_f stays
+    above its lower bound and both vanish."""
+    r = compute_energy() if r is None else r
+    keep = np.isfinite(r.log_t) & (r.log_t >= 0.01)
+    x = r.log_t[keep]
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8)
+    ax.loglog(x, (r.budget - r.excess)[keep], color=C["xi"], label=r"$\mathcal{L}(0)-\mathcal{L}(t)$")
+    ax.loglog(x, r.dissipated[keep], color=C["gd"], ls="-.",
+              label=r"$\int_0^t 2\omega_{\min}^2\|\nabla_\beta\mathcal{L}\|^2\,d\tau$")
+    ax.axhline(r.budget, **plots.THEORY_STYLE, label=r"$\mathcal{L}(0)-\mathcal{L}^*$ (the budget)")
+    ax.set_ylim(1e-4, 1.0)
+    plots.label_axes(ax, r"$\ln t$ (log scale)", "loss decrease, dissipation (log scale)")
+    ax2.loglog(x, r.t_pairing[keep], color=C["xi"], label=r"$t\,\langle-\nabla_\beta\mathcal{L},\beta_f\rangle$")
+    ax2.loglog(x, r.t_bound[keep], **plots.THEORY_STYLE,
+               label=r"$t\,\frac{1}{n}\sum_i\ell_i\Delta_i\sigma_{\mathrm{opt}}(1-\sigma_{\mathrm{opt}})$ (lower bound)")
+    ax2.loglog(x, r.t_grad_norm[keep], color=C["gd"], ls=":", label=r"$t\,\|\nabla_\beta\mathcal{L}\|$")
+    plots.label_axes(ax2, r"$\ln t$ (log scale)", "times $t$ (log scale)")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="lower right")),
+                                                     (ax2, dict(fontsize=8.5, loc="lower left"))])
+
+
+def fig_lock_on(r: LockOnTheory | None = None) -> Figure:
+    """The lock-on and the detour's depth against ln(1/omega_0^2): measured points and the predicted slopes."""
+    r = lock_on_theory() if r is None else r
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8)
+    xs = np.linspace(r.x.min() - 0.3, r.x.max() + 0.3, 50)
+    ax.plot(r.x, r.log_mu, "s", mfc="white", color=C["xi"], ms=7, label="measured lock-on")
+    ax.plot(xs, r.log_mu[-1] + r.slope * (xs - r.x[-1]), **plots.THEORY_STYLE,
+            label=rf"predicted slope $(1-r)/(\rho-1)={r.slope:.2f}$")
+    fit = np.polyfit(r.x[r.omegas <= 0.3], r.log_mu[r.omegas <= 0.3], 1)  # drawn only; the study has the numbers
+    ax.plot(xs, np.polyval(fit, xs), color=C["context"], ls=":", lw=1.2,
+            label=rf"least squares over the table's $\omega_0\leq 0.3$: {r.fit_slope:.2f}")
+    plots.label_axes(ax, r"$\ln(1/\omega_0^2)$", r"lock-on $\ln\mu$")
+    for x, y, om in zip(r.x, r.log_mu, r.omegas):
+        ax.annotate(rf"$\omega_0={om:g}$", (x, y), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax2.plot(r.x, np.log(r.bhat2_min), "s", mfc="white", color=C["xi"], ms=7, label=r"measured $\min_t\ln\hat\beta_2$")
+    ax2.plot(xs, np.log(r.bhat2_min[-1]) + r.depth_slope * (xs - r.x[-1]), **plots.THEORY_STYLE,
+             label=rf"predicted slope $-(1-r)={r.depth_slope:.3f}$")
+    plots.label_axes(ax2, r"$\ln(1/\omega_0^2)$", r"depth of the detour: $\min_t\ln\hat\beta_2(t)$")
+    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
+                                                     (ax2, dict(fontsize=8.5, loc="upper right"))])
 
 
 def _bars(ax, vectors: dict, styles: dict) -> None:
@@ -254,8 +307,8 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
     return fig
 
 
-FIGURES = by_name(fig_equivalence, fig_closed_form, fig_mirror, fig_norm,
-                  fig_headline, fig_path, fig_rate, fig_widget)
+FIGURES = by_name(fig_equivalence, fig_closed_form, fig_mirror, fig_norm, fig_energy,
+                  fig_headline, fig_path, fig_rate, fig_lock_on, fig_widget)
 
 
 __getattr__ = compute_home("ch3")  # the chapter's computations keep their old home here
