@@ -7,11 +7,16 @@ each slider may take into
   parameter above an ``Image`` widget that shows the figure. Rendered figures are kept
   in an LRU cache keyed by the slider positions, so going back to a value is instant
   (~10 ms), and ``precompute=True`` renders every combination up front;
-* **the static twin** when the book is being built (environment variable
-  ``ATTNLIB_BOOK_BUILD`` set, which the book's Sphinx extension ``tools/ipynb_download.py``
-  does for every kernel it starts): the figure pre-rendered over the slider values and
-  shown as a scrubbable animation (:meth:`matplotlib.animation.Animation.to_jshtml`),
+* **the static twin** when the book is being built: the figure pre-rendered over the slider
+  values and shown as a scrubbable animation (:meth:`matplotlib.animation.Animation.to_jshtml`),
   self-contained, with no external request.
+
+The switch is one setting, the environment variable ``ATTNLIB_BOOK_BUILD`` (:func:`is_book_build`),
+and only the book build sets it, on purpose: ``_config.yml`` lists it under ``book_kernels.env``,
+and ``tools/execute_book.py``, which executes the chapters for the site and the PDF, starts
+every kernel with those variables. JupyterLab, Binder and Colab start kernels without it, so
+their readers get the live widgets; ``explore(..., static=True/False)`` overrides it for one
+call.
 
 :func:`tabs` shows several finished figures as an ``ipywidgets.Tab`` of ``Image`` widgets.
 Tab switching happens in the browser, so it also works on the static site through the
@@ -66,7 +71,8 @@ __all__ = [
     "figure_to_png",
 ]
 
-#: Environment variable that marks a static-site build (set by ``tools/ipynb_download.py``).
+#: Environment variable that marks a static-site build: the book build gives it to every kernel it starts
+#: (``_config.yml``, ``book_kernels.env``, read by ``tools/execute_book.py``).
 BUILD_ENV_VAR = "ATTNLIB_BOOK_BUILD"
 
 #: Keep each static animation below this many bytes of HTML (the page embeds it base64).
@@ -77,7 +83,11 @@ _EXTERNAL_URL = re.compile(r'(src|href)="(https?:)?//[^"]*"')
 
 
 def is_book_build() -> bool:
-    """True when running inside the static-site build (``ATTNLIB_BOOK_BUILD`` set, not "0")."""
+    """True when running inside the static-site build (``ATTNLIB_BOOK_BUILD`` set, not "0").
+
+    The book build sets the variable for its kernels on purpose (``_config.yml``, ``book_kernels.env``);
+    nothing else does, so a chapter run in JupyterLab, Binder or Colab gets live widgets.
+    """
     return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
 
 
@@ -586,7 +596,8 @@ def explore(fig_func: Callable[..., Figure], /, *, defaults: Mapping[str, Any] |
         Further keyword arguments passed unchanged to ``fig_func``.
     static : bool, optional
         Force the static twin (True) or the live widget (False). Default: static iff the
-        environment variable ``ATTNLIB_BOOK_BUILD`` is set (the book build sets it).
+        environment variable ``ATTNLIB_BOOK_BUILD`` is set (:func:`is_book_build`: the book build
+        gives it to its kernels, ``_config.yml`` ``book_kernels.env``).
     sweep : {"first", "all"}, default "first"
         Static twin with several sliders: animate the first parameter only (others at their
         defaults), or show one animation per parameter.

@@ -8,7 +8,7 @@ with no results shared from elsewhere (``ATTNBOOK_STUDIES=off``: the studies art
 what a reader who builds that chapter, or runs it top to bottom in JupyterLab, waits on this machine (kernel start
 included). The table lists the wall time and the slowest cells. In
 the book build two chapters execute at once and share the cores, so there a chapter takes longer
-(``tools/jb_build.py`` prints those times).
+(``tools/execute_book.py`` prints those times).
 """
 from __future__ import annotations
 

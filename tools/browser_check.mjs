@@ -377,7 +377,7 @@ async function checkPage(browser, base, page, totals) {
 // ---------------------------------------------------------------- main
 async function main() {
   if (!fs.existsSync(path.join(HTML_DIR, "index.html"))) {
-    console.error(`browser_check: ${HTML_DIR}/index.html not found; build the book first (sh tools/build_book.sh)`);
+    console.error(`browser_check: ${HTML_DIR}/index.html not found; build the book first (bash tools/build_book.sh)`);
     process.exit(2);
   }
   if (!fs.existsSync(CHROMIUM)) {

@@ -4,8 +4,9 @@
 #   bash tools/build_pdf.sh --with-solutions   -> _build/pdf/book-solutions.pdf   (for instructors)
 #   bash tools/build_pdf.sh --chapter ch1_token_selection -> _build/pdf/ch1_token_selection.pdf (one chapter as
 #        the whole document: what the test command checks, as the full PDF takes about four minutes)
-# Every chapter executes, as for the HTML book. Widgets and animations appear as the still image that their output
-# carries beside the interactive view. Installs Debian's TeX packages when they are missing (needs root: apt-get).
+# The chapters' outputs come from the HTML book's jupyter cache (_build/.jupyter_cache): tools/execute_book.py first
+# executes the pages the cache lacks, exactly as for the HTML book. Widgets and animations appear as the still image
+# that their output carries beside the interactive view. Installs Debian's TeX packages when they are missing (needs root: apt-get).
 # The LaTeX log is _build/pdf-src/_build/latex/book.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,11 @@ bash tools/system_packages.sh tex || { echo "build_pdf: TeX is missing (see abov
 bash tools/setup_env.sh
 MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # font cache outside the notebooks
 
-log "jupyter-book build . --builder pdflatex (every chapter executed)"
+log "tools/execute_book.py ${chapter:+--only $chapter} (what the jupyter cache lacks)"
+.venv/bin/python tools/execute_book.py ${chapter:+--only "$chapter"}
+log "jupyter-book build . --builder pdflatex (outputs from the jupyter cache)"
 rm -rf _build/pdf-src && mkdir -p _build/pdf-src
-# The PDF's configuration = _config.yml, with pdf_hide_solutions (tools/pdf_solutions.py) unless --with-solutions. It is written
+# The PDF's configuration = _config.yml, with pdf_hide_solutions (book/_ext/pdf_solutions.py) unless --with-solutions. It is written
 # beside _config.yml (paths in it are relative to its folder) and removed afterwards.
 cfg=.pdf-config.yml; toc=_toc.yml
 trap 'rm -f "$cfg" .pdf-toc.yml' EXIT
@@ -42,8 +45,9 @@ if sys.argv[3]:  # one chapter: it is the whole document (its root page)
 yaml.safe_dump(cfg, open(sys.argv[2], "w"), allow_unicode=True, sort_keys=False)
 PY
 [ -n "$chapter" ] && toc=.pdf-toc.yml
-OPENBLAS_NUM_THREADS=1 .venv/bin/jupyter-book build . --builder pdflatex --config "$cfg" --toc "$toc" \
+.venv/bin/jupyter-book build . --builder pdflatex --config "$cfg" --toc "$toc" \
   --path-output _build/pdf-src --keep-going
+.venv/bin/python tools/execute_book.py --verify   # every output came from the cache: Sphinx executed nothing
 pdf=_build/pdf-src/_build/latex/book.pdf
 [ -s "$pdf" ] || { echo "build_pdf: no PDF was written; see _build/pdf-src/_build/latex/book.log" >&2; exit 1; }
 mkdir -p _build/pdf && cp "$pdf" "_build/pdf/$name.pdf"

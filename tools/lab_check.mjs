@@ -351,7 +351,7 @@ async function checkChapter(browser, lab, copy, ch) {
 // The executed .ipynb the site offers for download, opened WITHOUT running it (untrusted, no
 // widget models): every figure must show as an image and no raw repr or dead control may be visible.
 async function checkDownloaded(browser, lab, copy, ch) {
-  const src = path.join(ROOT, "_build/jupyter_execute/book", ch + ".ipynb");
+  const src = path.join(ROOT, "_build/html/_sources/book", ch + ".ipynb");
   if (!fs.existsSync(src)) { log(`downloaded ${ch}.ipynb: not built, skipped`); return; }
   fs.mkdirSync(path.join(copy, "book/downloaded"), { recursive: true });
   fs.copyFileSync(src, path.join(copy, "book/downloaded", ch + ".ipynb"));

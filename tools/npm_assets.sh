@@ -2,7 +2,7 @@
 # The book's offline front-end assets: `npm ci` (MathJax, RequireJS, the ipywidgets HTML manager, puppeteer-core
 # for the browser checks) from package-lock.json, whose postinstall copies the assets to _vendor/; skipped when
 # node_modules already matches package-lock.json (hash kept in node_modules/.book-lock.sha256), in which case the
-# assets are only re-vendored. Used by tools/build_book.sh; the test command runs it during the pytest stage.
+# assets are only re-vendored. Used by the book session (noxfile.py); the test command runs it during the pytest stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }

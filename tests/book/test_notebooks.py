@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(p for p in BOOK.glob("*.md") if p.read_text(encoding="utf-8").startswith("---\njupytext:"))
 CHAPTERS = sorted(p for p in BOOK.glob("*.md") if "```{code-cell}" in p.read_text(encoding="utf-8"))
-EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
+EXECUTED = ROOT / "_build" / "html" / "_sources" / "book"   # the executed notebooks the site offers for download
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -215,7 +215,7 @@ def test_live_widgets_carry_a_still_image():
 EXECUTED_NBS = sorted(EXECUTED.glob("*.ipynb")) if EXECUTED.is_dir() else []
 
 
-@pytest.mark.skipif(not EXECUTED_NBS, reason="book not built (_build/jupyter_execute missing)")
+@pytest.mark.skipif(not EXECUTED_NBS, reason="book not built (_build/html/_sources missing)")
 @pytest.mark.parametrize("path", EXECUTED_NBS, ids=lambda p: p.name)
 def test_downloaded_notebook_stands_on_its_own(path):
     """The executed .ipynb offered for download: figures as image outputs, a PNG beside every

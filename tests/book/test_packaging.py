@@ -151,27 +151,6 @@ def test_binder_gets_the_same_jupyterlab_defaults_as_lab_sh(tmp_path):
     assert json.loads(written.read_text()) == viewers
 
 
-def test_parallel_read_declares_only_the_checked_extension_safe():
-    """tools/parallel_read.py flips an undeclared flag of a listed extension, and nothing else."""
-    from types import SimpleNamespace
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import parallel_read
-    finally:
-        sys.path.pop(0)
-    exts = {"sphinx_multitoc_numbering": SimpleNamespace(parallel_read_safe=None),
-            "other_undeclared": SimpleNamespace(parallel_read_safe=None),
-            "declared_unsafe": SimpleNamespace(parallel_read_safe=False)}
-    parallel_read._declare_safe(SimpleNamespace(extensions=exts))
-    assert exts["sphinx_multitoc_numbering"].parallel_read_safe is True
-    assert exts["other_undeclared"].parallel_read_safe is None
-    assert exts["declared_unsafe"].parallel_read_safe is False
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert "parallel_read" in config["sphinx"]["config"]["extensions"]
-    assert "jb_build.py" in (ROOT / "tools" / "build_book.sh").read_text()
-
-
 def test_the_library_needs_no_plotting_and_the_book_extra_brings_it():
     # attnlib depends on numpy, scipy and cvxpy (plus threadpoolctl); attnbook's drawing and sliders come with [book].
     core = set(_requirements(PROJECT["dependencies"]))

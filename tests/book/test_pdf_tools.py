@@ -1,4 +1,4 @@
-"""The PDF build's own pieces (tools/pdf_solutions.py, tools/build_pdf.sh); the PDF itself is built by the
+"""The PDF build's own pieces (book/_ext/pdf_solutions.py, tools/build_pdf.sh); the PDF itself is built by the
 test command's ``pdf`` stage (one chapter) and by ``bash tools/build_pdf.sh`` (the whole book)."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def pdf_solutions():
     pytest.importorskip("sphinx_exercise")
-    sys.path.insert(0, str(ROOT / "tools"))
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
     try:
         import pdf_solutions
     finally:

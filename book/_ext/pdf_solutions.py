@@ -1,4 +1,4 @@
-"""Sphinx extension for the PDF (LaTeX) build only; the HTML book is untouched.
+"""Local Sphinx extension (book/_ext/) for the PDF (LaTeX) build only; the HTML book is untouched.
 
 1. ``pdf_hide_solutions = True`` leaves the exercises' solutions out. sphinx-exercise's own ``hide_solutions``
    breaks the LaTeX writer on gated solutions (``solution-start`` ... ``solution-end``: it drops the start and keeps

@@ -1,0 +1,358 @@
+"""The project's one task runner: a nox session per stage of the test command, and ``test``, the whole pipeline.
+
+    .venv/bin/nox -l                      # the sessions
+    .venv/bin/nox -s lint unit            # some stages, in that order
+    .venv/bin/nox -s unit -- -k svm -x    # extra arguments go to the stage's tool (pytest for unit/pytest/claims)
+    bash tools/test.sh [PYTEST ARGS]      # the README's test command: tools/setup_env.sh, then nox -s test
+    bash tools/build_book.sh [--all]      # the README's book command: tools/setup_env.sh, then nox -s book
+
+Every session runs in the project's ``.venv`` (made by tools/setup_env.sh from requirements-lock.txt; nox makes no
+virtualenv of its own: ``python=False``) and calls its programs by path (``.venv/bin/python``, ``bash tools/...``,
+``node tools/...``), from the repository root, with one BLAS thread and matplotlib's Agg backend. When a stage fails
+its session says where the stage's report is.
+
+``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
+book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
+``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
+and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
+``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
+``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import nox
+from nox.command import CommandFailed
+
+ROOT = Path(__file__).resolve().parent
+BUILD = ROOT / "_build"
+PY = ".venv/bin/python"
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["test"]          # `nox` alone = the test pipeline (without tools/setup_env.sh)
+nox.options.error_on_missing_interpreters = False
+
+#: What every stage runs with (the kernels of the book build get theirs from _config.yml, book_kernels.env).
+ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+#: The JupyterLab check's chapters in the test pipeline: the two that carry every mechanism (the intro's tabs,
+#: chapter 7's slider, animation and both downloads); all ten take about 9 minutes on 2 cores (LAB_CHECK_ALL=1).
+LAB_CHAPTERS = "intro,ch7_errata"
+#: The figures the test pipeline renders beside the pdf stage (one core each).
+FIGURE_SUBSET = ["--only", "intro", "ch1", "--format", "png"]
+
+
+class StageFailed(Exception):
+    """A stage failed; the message says which and where its report is."""
+
+
+class Stages:
+    """Runs stages in order with ``[prefix] 123s stage: NAME`` lines, and background jobs beside them."""
+
+    def __init__(self, session: nox.Session, prefix: str) -> None:
+        self.session, self.prefix = session, prefix
+        start = os.environ.get("TEST_START")   # tools/test.sh passes its start, so setup's time counts
+        self.start = float(start) if start and prefix == "test" else time.time()
+        self.background: dict[str, tuple[subprocess.Popen, float, list[float]]] = {}
+
+    def stamp(self, msg: str) -> None:
+        print(f"[{self.prefix}] {time.time() - self.start:.0f}s  {msg}", flush=True)
+
+    def run(self, name: str, report: str, fn, args=()) -> None:
+        """Run stage ``name`` (``fn(session, args)``); on failure raise StageFailed naming ``report``."""
+        self.stamp(f"stage: {name}")
+        t0 = time.time()
+        try:
+            fn(self.session, list(args))
+        except CommandFailed as exc:
+            self.stamp(f"FAILED at stage '{name}' ({exc.reason or 'non-zero exit'}) — report: {report}")
+            raise StageFailed(name) from exc
+        self.stamp(f"  ({name} took {time.time() - t0:.0f}s)")
+
+    def start_background(self, name: str, cmd: list[str]) -> None:
+        """Start ``cmd`` now, output in ``_build/NAME.log``; :meth:`wait` before the first stage that needs it."""
+        BUILD.mkdir(exist_ok=True)
+        self.stamp(f"stage (in the background): {name}, output in _build/{name}.log")
+        out = open(BUILD / f"{name}.log", "w")
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=_environ(self.session))
+        out.close()
+        ended: list[float] = []
+        threading.Thread(target=lambda: (proc.wait(), ended.append(time.time())), daemon=True).start()
+        self.background[name] = (proc, time.time(), ended)
+
+    def wait(self, name: str) -> None:
+        proc, t0, ended = self.background.pop(name)
+        rc = proc.wait()
+        while not ended:
+            time.sleep(0.01)
+        log = BUILD / f"{name}.log"
+        if rc != 0:
+            print("".join(deque(log.open(errors="replace"), maxlen=40)), end="")
+            self.stamp(f"FAILED at stage '{name}' (exit {rc}) — report: _build/{name}.log")
+            raise StageFailed(name)
+        self.stamp(f"  ({name}, in the background, took {ended[0] - t0:.0f}s; waited for at {time.time() - t0:.0f}s)")
+
+
+def _environ(session: nox.Session) -> dict[str, str]:
+    """The environment ``session.run`` would give a command (nox's None means: unset)."""
+    env = {**os.environ, **session.env}
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def _one_stage(session: nox.Session, name: str, fn) -> None:
+    """A session that is one stage, its arguments those of the stage's tool: the same stage line, failure message and
+    report as in the pipeline."""
+    session.env.update(ENV)
+    report = REPORTS[name]
+    try:
+        Stages(session, name).run(name, report, fn, session.posargs)
+    except StageFailed:
+        session.error(f"stage {name} failed — report: {report}")
+
+
+# -- the stages ---------------------------------------------------------------------------------------------------
+def _pytest(session: nox.Session, log: str, args: list[str], extra: list[str]) -> None:
+    """pytest on 2 cores (pytest-xdist), its output also in ``log``. Exit 5 (nothing selected) passes when the
+    caller's ``extra`` arguments (``-k ...``) select tests of another stage only."""
+    BUILD.mkdir(exist_ok=True)
+    cmd = [PY, "-m", "pytest", "-q", "-n", "2", *args, *extra]
+    session.log(" ".join(cmd))
+    with open(ROOT / log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=_environ(session), text=True, errors="replace")
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            fh.write(line)
+        rc = proc.wait()
+    sys.stdout.flush()
+    if rc == 5 and extra:
+        return
+    if rc != 0:
+        raise CommandFailed(f"pytest exited {rc}")
+
+
+def _lint(session: nox.Session, args: list[str]) -> None:
+    session.run(".venv/bin/ruff", "check", "attnlib", "attnbook", "tests", "tools", "benchmarks", "book/_ext",
+                "noxfile.py", *args, external=True)
+
+
+def _unit(session: nox.Session, args: list[str]) -> None:
+    _pytest(session, "_build/unit.log", ["tests/unit"], args)
+
+
+def _studies(session: nox.Session, args: list[str]) -> None:
+    session.run(PY, "-m", "attnbook", "studies", *args, external=True)
+
+
+def _pytest_stage(session: nox.Session, args: list[str]) -> None:
+    _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book"], args)
+
+
+def _claims(session: nox.Session, args: list[str]) -> None:
+    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1"], args)
+
+
+def _wheel(session: nox.Session, args: list[str]) -> None:
+    session.run("bash", "tools/wheel_check.sh", *args, external=True)
+
+
+def _book(session: nox.Session, args: list[str]) -> None:
+    """npm assets, then every changed page executed into the cache (tools/execute_book.py), then Sphinx reads the
+    pages from it (jupyter-book build -W: a warning, cell stderr included, fails) and executes nothing (checked)."""
+    session.run("bash", "tools/npm_assets.sh", external=True)
+    # matplotlib's font cache outside the notebooks: on a fresh machine its first import writes to stderr
+    session.run(PY, "-c", "import matplotlib.pyplot", external=True, silent=True)
+    session.run(PY, "tools/execute_book.py", *args, external=True)
+    try:
+        session.run(".venv/bin/jupyter-book", "build", ".", "-W", "-n", "--keep-going", external=True)
+    except CommandFailed:
+        # Sphinx reads again only changed pages, and a page that warned is not changed: the next build reads every
+        # page again (from the cache, executing nothing), so the warning is not lost.
+        shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
+        raise
+    session.run(PY, "tools/execute_book.py", "--verify", external=True)
+
+
+def _downloads(session: nox.Session, args: list[str]) -> None:
+    session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/book/test_notebooks.py",
+                "-k", "downloaded_notebook_stands_on_its_own", *args, external=True)
+
+
+def _browser(session: nox.Session, args: list[str]) -> None:
+    session.run("node", "tools/browser_check.mjs", *(args or ["--jobs", "2"]), external=True)
+
+
+def _lab(session: nox.Session, args: list[str]) -> None:
+    only = [] if os.environ.get("LAB_CHECK_ALL", "0") == "1" else ["--only", LAB_CHAPTERS]
+    session.run("node", "tools/lab_check.mjs", "--jobs", "1", *(args or only), external=True)
+
+
+def _figures(session: nox.Session, args: list[str]) -> None:
+    session.run(PY, "-m", "attnbook", "figures", "_build/figures", *args, external=True)
+
+
+def _pdf(session: nox.Session, args: list[str]) -> None:
+    session.run("bash", "tools/build_pdf.sh", *(args or ["--chapter", "ch1_token_selection"]), external=True)
+
+
+def _slides(session: nox.Session, args: list[str]) -> None:
+    session.run("bash", "tools/build_slides.sh", *args, external=True)
+
+
+def _bench(session: nox.Session, args: list[str]) -> None:
+    session.run(PY, "benchmarks/flow.py", *(args or ["--quick"]), external=True)
+
+
+# Report of each stage: where to look when it fails.
+REPORTS = {
+    "lint": "the ruff messages above",
+    "unit": "the pytest summary above (also in _build/unit.log)",
+    "studies": "the traceback above (the study it names)",
+    "pytest": "the pytest summary above (also in _build/pytest.log)",
+    "claims": "the pytest summary above (also in _build/claims.log)",
+    "wheel": "the output above (tools/wheel_check.sh)",
+    "book": "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above",
+    "downloads": "the pytest messages above",
+    "browser": "the messages above; screenshots in _build/screenshots/",
+    "lab": "the messages above; screenshots in _build/lab-screenshots/",
+    "figures": "the traceback above",
+    "pdf": "_build/pdf-src/_build/latex/book.log",
+    "slides": "the messages above; screenshots in _build/slides-screenshots/",
+    "bench": "the benchmark table above",
+}
+
+
+# -- one session per stage ----------------------------------------------------------------------------------------
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff check (rules in pyproject.toml); extra arguments go to ruff (e.g. --fix)."""
+    _one_stage(session, "lint", _lint)
+
+
+@nox.session(python=False)
+def unit(session: nox.Session) -> None:
+    """The library's unit tests, tests/unit, on 2 cores (report: _build/unit.log)."""
+    _one_stage(session, "unit", _unit)
+
+
+@nox.session(python=False)
+def studies(session: nox.Session) -> None:
+    """python -m attnbook studies: every study computed once into _build/studies/, read by later stages (--jobs N)."""
+    _one_stage(session, "studies", _studies)
+
+
+@nox.session(name="pytest", python=False)
+def pytest_(session: nox.Session) -> None:
+    """The chapters' claims and the book's tooling, tests/claims tests/book, on 2 cores (_build/pytest.log)."""
+    _one_stage(session, "pytest", _pytest_stage)
+
+
+@nox.session(python=False)
+def claims(session: nox.Session) -> None:
+    """Every test marked claims again, every input perturbed by a relative 1e-12 (pytest -m claims --perturb-seed 1)."""
+    _one_stage(session, "claims", _claims)
+
+
+@nox.session(python=False)
+def wheel(session: nox.Session) -> None:
+    """tools/wheel_check.sh: the wheel with [book] in a fresh venv runs chapter 1 outside the repository."""
+    _one_stage(session, "wheel", _wheel)
+
+
+@nox.session(python=False)
+def book(session: nox.Session) -> None:
+    """The HTML book: changed pages executed into the cache, then jupyter-book build -W (--all: everything again)."""
+    _one_stage(session, "book", _book)
+
+
+@nox.session(python=False)
+def downloads(session: nox.Session) -> None:
+    """The executed .ipynb the site offers stand on their own (needs the book)."""
+    _one_stage(session, "downloads", _downloads)
+
+
+@nox.session(python=False)
+def browser(session: nox.Session) -> None:
+    """Every built page in headless Chromium, offline (tools/browser_check.mjs; installs Debian's chromium if missing)."""
+    session.env.update(ENV)
+    session.run("bash", "tools/system_packages.sh", "browser", external=True)
+    _one_stage(session, "browser", _browser)
+
+
+@nox.session(python=False)
+def lab(session: nox.Session) -> None:
+    """The chapters as notebooks in a headless JupyterLab (tools/lab_check.mjs; 2 chapters, LAB_CHECK_ALL=1 all)."""
+    _one_stage(session, "lab", _lab)
+
+
+@nox.session(python=False)
+def figures(session: nox.Session) -> None:
+    """python -m attnbook figures _build/figures [ARGS] (e.g. -- --only ch3 --format png svg)."""
+    _one_stage(session, "figures", _figures)
+
+
+@nox.session(python=False)
+def pdf(session: nox.Session) -> None:
+    """One chapter through LaTeX (tools/build_pdf.sh --chapter ch1_token_selection; other arguments replace it)."""
+    _one_stage(session, "pdf", _pdf)
+
+
+@nox.session(python=False)
+def slides(session: nox.Session) -> None:
+    """The lecture slides, built and checked in headless Chromium (tools/build_slides.sh)."""
+    _one_stage(session, "slides", _slides)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """benchmarks/flow.py --quick (other arguments replace --quick)."""
+    _one_stage(session, "bench", _bench)
+
+
+# -- the pipeline -------------------------------------------------------------------------------------------------
+@nox.session(python=False)
+def test(session: nox.Session) -> None:
+    """The whole test command in order (what tools/test.sh runs after setting up .venv); arguments go to pytest."""
+    session.env.update(ENV)
+    stages = Stages(session, "test")
+    skip_book = os.environ.get("TEST_SKIP_BOOK", "0") == "1"
+    pytest_args = session.posargs
+    BUILD.mkdir(exist_ok=True)
+
+    try:
+        stages.run("lint", REPORTS["lint"], _lint)
+        if not skip_book:   # downloads (network, disk) while pytest uses the cores
+            stages.start_background("assets", ["bash", "tools/npm_assets.sh"])
+            stages.start_background("system", ["bash", "tools/system_packages.sh"])
+        stages.run("unit", REPORTS["unit"], _unit, pytest_args)
+        stages.run("studies", REPORTS["studies"], _studies)
+        stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
+        stages.run("claims", REPORTS["claims"], _claims)
+        stages.run("wheel", REPORTS["wheel"], _wheel)
+        if not skip_book:
+            stages.wait("assets")
+            stages.run("book", REPORTS["book"], _book)
+            stages.run("downloads", REPORTS["downloads"], _downloads)
+            stages.wait("system")
+            stages.run("browser", REPORTS["browser"], _browser)
+            stages.run("lab", REPORTS["lab"], _lab)
+            stages.start_background("figures", [PY, "-m", "attnbook", "figures", "_build/figures", *FIGURE_SUBSET])
+            stages.run("pdf", REPORTS["pdf"], _pdf)
+            stages.wait("figures")
+            stages.run("bench", REPORTS["bench"], _bench)
+    except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish
+        session.error(f"stage {exc} failed")
+    stages.stamp("all stages passed")
+    print(f"unit: {_last_line(BUILD / 'unit.log')}")
+    print(_last_line(BUILD / "pytest.log"))   # the pytest stage's closing line (claims and book tests), last (CI reads it)
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+    return lines[-1] if lines else ""
