@@ -224,10 +224,12 @@ def test_the_experiments_return_typed_results_not_bare_dicts():
         if info.name == "_store":  # the cache layer itself (it rebuilds frozen mappings)
             continue
         module = importlib.import_module(f"attnbook.experiments.{info.name}")
-        for name, f in vars(module).items():
-            f = inspect.unwrap(f) if callable(f) else f
+        for name, obj in vars(module).items():
+            f = inspect.unwrap(obj) if callable(obj) else obj
             if not inspect.isfunction(f) or f.__module__ != module.__name__:
                 continue
+            if name.startswith("_") and not callable(getattr(obj, "is_cached", None)):
+                continue  # a private helper (not a cached result): its return is nobody's result
             ann = inspect.signature(f).return_annotation
             text = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
             if text.replace(" ", "") in ("dict", "Mapping", "typing.Mapping", "MappingProxyType", "list"):
