@@ -14,7 +14,7 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
+the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
 """
@@ -332,9 +332,11 @@ def test(session: nox.Session) -> None:
             stages.start_background("system", ["bash", "tools/system_packages.sh"])
         stages.run("unit", REPORTS["unit"], _unit, pytest_args)
         stages.run("studies", REPORTS["studies"], _studies)
+        # the wheel check (mostly building and installing) beside the two pytest stages, whose workers leave CPU idle
+        stages.start_background("wheel", ["bash", "tools/wheel_check.sh"])
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
         stages.run("claims", REPORTS["claims"], _claims)
-        stages.run("wheel", REPORTS["wheel"], _wheel)
+        stages.wait("wheel")
         if not skip_book:
             stages.wait("assets")
             stages.run("book", REPORTS["book"], _book)
