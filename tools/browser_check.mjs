@@ -53,7 +53,9 @@ const keyboard = {};     // what the keyboard walk measured (into the report)
 // KEYBOARD_MAX_STOPS Tab presses from the top of the page (header, sidebar and the chapter's own
 // links and buttons before it; the formulas are no stops at all).
 const KEYBOARD_PAGE = "book/ch1_token_selection";
-const KEYBOARD_MAX_STOPS = 80;
+// 69 when the check was written, 82 once chapter 1 gained the links of issue #25 (to chapters 2 and 4, the exercises):
+// the stops before the first control are the chapter's own links and buttons, never formulas (asserted below).
+const KEYBOARD_MAX_STOPS = 100;
 const KEYBOARD_LIMIT = 600;  // presses before the walk gives up
 
 // ---------------------------------------------------------------- pages from the toc
