@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from attnlib.assumptions import ASSUMPTIONS, check_assumptions
+from attnlib.assumptions import ASSUMPTIONS, check_assumptions, stuck_loss_bounds
 from attnlib.data import AttentionData, make_generic_data
 from attnlib.diagnostics import singular_values
 from attnlib.flow import Trajectory, default_init, gradient_descent, gradient_flow
@@ -617,9 +617,8 @@ def compute_gd() -> GDvsGF:
 
 
 def _stuck_level(data: AttentionData) -> float:
-    """Least excess loss when one sample attends only to its non-optimal tokens (the bound of Assumption 3)."""
-    nopt = np.where(np.arange(data.L)[None, :] == data.opt[:, None], -np.inf, data.gamma).max(axis=1)
-    return float(np.min(np.exp(-nopt) - np.exp(-data.gamma_opt)) / data.n)
+    """Least excess loss when one sample attends only to its non-optimal tokens: Assumption 3's bound minus ``L*``."""
+    return float(stuck_loss_bounds(data).min() - min_loss(data))
 
 
 @dataclass(frozen=True)
