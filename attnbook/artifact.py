@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import experiments
-from .experiments import fingerprint, process_context, writing_studies
+from .experiments import fingerprint, process_context, usable_cores, writing_studies
 
-__all__ = ["StudyTime", "registry", "compute_studies", "default_jobs"]
+__all__ = ["StudyTime", "registry", "compute_studies"]
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,6 @@ def _run_one(job: tuple[str, Path]) -> StudyTime:
     return StudyTime(name, time.perf_counter() - start, False)
 
 
-def default_jobs() -> int:
-    """Worker processes of the command: the usable cores (at most 4)."""
-    import os
-
-    try:
-        return max(1, min(4, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not Linux
-        return max(1, min(4, os.cpu_count() or 1))
-
-
 def compute_studies(jobs: int | None = None, only: list[str] | None = None, fresh: bool = False,
                     log: Callable[[str], None] = print) -> list[StudyTime]:
     """Compute every study (or those whose name starts with one of ``only``) into the artifact.
@@ -154,7 +144,7 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
     except (OSError, ValueError):
         last = {}
     names.sort(key=lambda n: -float(last.get(n, EXPECTED_SECONDS.get(n, 0.0))))  # longest first
-    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    jobs = usable_cores() if jobs is None else max(1, int(jobs))
     done: list[StudyTime] = []
     with ProcessPoolExecutor(jobs, mp_context=process_context()) as pool:
         futures = {pool.submit(_run_one, (n, folder)): n for n in names}

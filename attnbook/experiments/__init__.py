@@ -6,7 +6,7 @@ layer in :mod:`attnbook.experiments._store`, which also reads the studies artifa
 tests of a chapter's claims run without it.
 """
 from attnbook.experiments._store import (STUDIES_ENV, background, disk_cache_paused, fingerprint, process_context,
-                                         studies_dir, writing_studies)
+                                         studies_dir, usable_cores, writing_studies)
 
 __all__ = ["STUDIES_ENV", "background", "disk_cache_paused", "fingerprint", "process_context",
-           "studies_dir", "writing_studies"]
+           "studies_dir", "usable_cores", "writing_studies"]

@@ -324,17 +324,22 @@ def clear_all() -> None:
         m.cache_clear()
 
 
-def default_workers() -> int:
-    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set, else the usable cores (at most 4). The
-    number never changes a result."""
-    env = os.environ.get("ATTNLIB_WORKERS")
-    if env:
-        return max(1, int(env))
+def usable_cores() -> int:
+    """The cores this process may run on, at most 4."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return max(1, min(4, cores))
+
+
+def default_workers() -> int:
+    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set, else :func:`usable_cores`. The number
+    never changes a result."""
+    env = os.environ.get("ATTNLIB_WORKERS")
+    if env:
+        return max(1, int(env))
+    return usable_cores()
 
 
 #: Modules the pool's server process imports once, so that each worker starts with the library loaded (cvxpy too:
