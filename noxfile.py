@@ -14,7 +14,7 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the claims stage (perturbed) and the wheel stage run beside the pytest stage (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
+the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
 """
@@ -154,12 +154,8 @@ def _pytest_stage(session: nox.Session, args: list[str]) -> None:
     _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book"], args)
 
 
-#: The claims stage: every test marked ``claims`` under a relative 1e-12 perturbation of every input.
-CLAIMS_ARGS = ["-m", "claims", "--perturb-seed", "1"]
-
-
 def _claims(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/claims.log", CLAIMS_ARGS, args)
+    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1"], args)
 
 
 def _wheel(session: nox.Session, args: list[str]) -> None:
@@ -336,13 +332,10 @@ def test(session: nox.Session) -> None:
             stages.start_background("system", ["bash", "tools/system_packages.sh"])
         stages.run("unit", REPORTS["unit"], _unit, pytest_args)
         stages.run("studies", REPORTS["studies"], _studies)
-        # The perturbed claims and the wheel check beside the pytest stage: the three leave most of a core idle when
-        # run one after another (xdist's workers wait on the longest test files; the wheel builds and installs).
-        stages.start_background("claims", [PY, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
-                                           *CLAIMS_ARGS])
+        # the wheel check (mostly building and installing) beside the two pytest stages, whose workers leave CPU idle
         stages.start_background("wheel", ["bash", "tools/wheel_check.sh"])
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
-        stages.wait("claims")
+        stages.run("claims", REPORTS["claims"], _claims)
         stages.wait("wheel")
         if not skip_book:
             stages.wait("assets")

@@ -9,7 +9,7 @@
 #   pytest     the chapters' claims (tests/claims) and the book's tooling (tests/book)
 #   claims     every test marked `claims` again, every data set and flow start perturbed by a relative 1e-12
 #   wheel      the wheel installed with [book] into a fresh venv runs one chapter outside the repository
-#              (claims and wheel run in the background, beside pytest)
+#              (in the background, beside pytest and claims)
 #   book       changed pages executed into the jupyter cache, then jupyter-book build -W (tools/execute_book.py)
 #   downloads  the executed .ipynb the site offers stand on their own
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
