@@ -15,6 +15,11 @@ computing it. Only that command writes the folder (:class:`writing_studies`): a 
 missing in memory and stores nothing. An entry is keyed by the function, its arguments (plain numbers, strings and
 tuples of them; other calls are never stored) and :func:`fingerprint`, a hash of the source files of attnlib and
 attnbook and of the installed numerical libraries' versions, so a changed line of either never reads an old result.
+The fingerprint is taken when this module is imported and checked against the files at every read and write
+(:func:`sources_unchanged`): after an edit the process leaves the artifact alone. Each entry carries its key and a
+hash of its payload, checked on read; the payload is read by a restricted unpickler that builds numpy arrays and the
+classes of attnlib and attnbook only (the folder must still be trusted: a forged entry can hold wrong numbers).
+A folder that cannot be written warns once (:class:`StudiesArtifactWarning`) and keeps results in memory.
 Outside a checkout of the book's repository (an installed wheel) there is no artifact and nothing is read.
 """
 from __future__ import annotations
