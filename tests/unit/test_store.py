@@ -700,9 +700,9 @@ def test_a_script_without_the_main_guard_gets_an_error_that_names_the_fix(tmp_pa
     path.write_text(script)
     env = {**os.environ, "ATTNBOOK_STUDIES": "off"}
     out = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=240)
-    last = out.stderr.strip().splitlines()[-1]
-    assert out.returncode == 1 and last.startswith("attnbook.experiments._store.WorkerPoolError"), out.stderr
-    assert 'if __name__ == "__main__":' in last and "guard" in last
+    error = [line for line in out.stderr.splitlines() if line.startswith("attnbook.experiments._store.WorkerPoolError")]
+    assert out.returncode == 1 and len(error) == 1, out.stderr
+    assert 'if __name__ == "__main__":' in error[0] and "guard" in error[0]
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5", "1e3"])
