@@ -20,8 +20,12 @@ method        step direction of a block with       steepest descent in      pred
 "nuclear"     ``-u_1 v_1^T`` (top singular pair)   nuclear norm             "nuc" SVM (Xie et al. 2026)
 ============  ===================================  =======================  ======================================
 
-The proofs cited are for linear multiclass classifiers trained with the cross-entropy loss; the softmax-attention
-model is not linear in ``W``, so for ``"W"`` the predictions are analogies, and for ``param="KQ"`` (the same
+Sources: Tarzanagh, Li, Thrampoulidis & Oymak, "Transformers as Support Vector Machines" (arXiv:2308.16898; gradient
+descent on ``W`` of this very model); Fan, Schmidt & Thrampoulidis, "Implicit Bias of Spectral Descent and Muon on
+Multiclass Separable Data" (NeurIPS 2025, arXiv:2502.04664; normalised steepest descent in entrywise and Schatten
+norms, and Adam); Xie, Wu, Chen & Tang, "Towards The Implicit Bias on Multiclass Separable Data Under Norm
+Constraints" (arXiv:2603.22824; nuclear-norm steepest descent, NucGD). The last two are for linear multiclass
+classifiers trained with the cross-entropy loss; the softmax-attention model is not linear in ``W``, so for ``"W"`` the predictions are analogies, and for ``param="KQ"`` (the same
 methods on ``K`` and ``Q``, each matrix its own block as Muon does) nobody has predicted anything except for
 gradient descent (the nuclear SVM; the paper's Theorem 5.1 and its conjecture). :data:`PREDICTED_NORM` holds the
 table's last column. Gradients come from the library's log-space gradient (:class:`attnlib.dynamics.FlowModel`, the one behind
