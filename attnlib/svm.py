@@ -1,6 +1,6 @@
 """Attention SVMs (paper §3-§5): the max-margin problems the flows converge to in direction.
 
-All four problems share the constraints ``(x_{i,opt} - x_il)^T W z_i >= 1`` for every sample ``i`` and every
+All six problems share the constraints ``(x_{i,opt} - x_il)^T W z_i >= 1`` for every sample ``i`` and every
 non-optimal token ``l`` and differ in the norm they minimise:
 
 ==========  ===========================================  ==================================
@@ -11,7 +11,7 @@ norm        problem                                      limit of
 "l1"        min ||beta||_1, W = diag(beta)                diagonal xi_k, xi_q (Thm 4.1)
 "l2"        min ||beta||_2, W = diag(beta)                gradient flow on beta (not in the paper)
 "spectral"  min ||W||_2 (largest singular value, an SDP)  spectral steepest descent (attnlib.optimizers)
-"max"       min max_jk |W_jk| (entrywise l_inf, an LP)     sign descent, Adam (attnlib.optimizers)
+"max"       min max_jk |W_jk| (entrywise l_inf, an LP)    sign descent, Adam (attnlib.optimizers)
 ==========  ===========================================  ==================================
 
 "spectral" and "max" are not in the paper; their minimisers are in general not unique (the norms are flat along
