@@ -11,7 +11,7 @@ norm        problem                                      limit of
 "l1"        min ||beta||_1, W = diag(beta)                diagonal xi_k, xi_q (Thm 4.1)
 "l2"        min ||beta||_2, W = diag(beta)                gradient flow on beta (not in the paper)
 "spectral"  min ||W||_2 (largest singular value, an SDP)  spectral steepest descent (attnlib.optimizers)
-"max"       min max_jk |W_jk| (entrywise l_inf, an LP)    sign descent, Adam (attnlib.optimizers)
+"max"       min max_jk |W_jk| (entrywise l_inf, an LP)    sign descent (Adam: predicted, not seen)
 ==========  ===========================================  ==================================
 
 "spectral" and "max" are not in the paper; their minimisers are in general not unique (the norms are flat along
