@@ -459,9 +459,14 @@ def _row(e: Entry, run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Ou
             pert = _MARK[outcome(claims_tests, perturbed)]
         check += f" — tests: **{run_mark}**; perturbed 1e-12: **{pert}**"
     if e.glue:
-        value = f"{{glue:text}}`{e.page}.md::{e.glue}`" if e.page in present else "(page not in this build)"
+        value = f"{{glue:text}}`{e.page}.md::{e.glue}:s`" if e.page in present else "(page not in this build)"
         statement += f" — on this build: **{value}**"
     return [head, statement, where, check]
+
+
+def _link_text(e: Entry) -> str:
+    """A row's name in a link (a role's text shows no math): the paper's number, else the id."""
+    return e.paper if e.paper and "$" not in e.paper and "`" not in e.paper else e.id
 
 
 def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Outcome] | None,
@@ -500,6 +505,6 @@ def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbe
     for page, name in CHAPTER_NAMES.items():
         rows = [e for e in entries if e.page == page]
         if rows:
-            links = ", ".join(f"{{ref}}`{e.paper or e.id} <map-{e.id}>`" for e in rows)
+            links = ", ".join(f"{{ref}}`{_link_text(e)} <map-{e.id}>`" for e in rows)
             out += [f"(paper-map-{page})=", f"### {name}", "", links, ""]
     return "\n".join(out)

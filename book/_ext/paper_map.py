@@ -69,11 +69,14 @@ class PaperMap(SphinxDirective):
             source = ("Marks read from the test run of this build: " + ", ".join(run_files)
                       + (("; perturbed: " + ", ".join(perturbed_files)) if perturbed_files
                          else "; **no results of the perturbed claims stage** (`_build/junit-claims.xml`)") + ".")
-        text = source + "\n\n" + paper_map.render(entries, run, perturbed, marked, present, repo)
-        container = nodes.section()
-        container.document = self.state.document
-        self.state.nested_parse(StringList(text.splitlines()), self.content_offset, container, match_titles=True)
-        return container.children
+        text = ("(paper-map-results)=\n## This build's test results\n\n" + source + "\n\n"
+                + paper_map.render(entries, run, perturbed, marked, present, repo))
+        # MyST attaches the headings' sections to the page itself (the page's structure, as for an included file);
+        # whatever lies outside a section would land after them, so the text starts with a heading.
+        holder = nodes.section()
+        holder.document = self.state.document
+        self.state.nested_parse(StringList(text.splitlines()), self.content_offset, holder, match_titles=True)
+        return holder.children
 
 
 def setup(app):
