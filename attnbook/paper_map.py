@@ -444,7 +444,9 @@ def _row(e: Entry, run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Ou
     tests = []
     for t in e.tests:
         path, _, name = t.partition("::")
-        link = f"[`{name.split('::')[-1]}`]({repo_url}/blob/main/{path})" if repo_url else f"`{name}`"
+        # the test's name as words (a literal would not wrap in the PDF's narrow column), linked to its source
+        words = name.split("::")[-1].removeprefix("test_").replace("_", " ")
+        link = f"[{words}]({repo_url}/blob/main/{path})" if repo_url else words
         tests.append(f"{link} ({Path(path).stem})")
     check = ("; ".join(tests) or "—") + (f"; computed by `{e.function.rsplit('.', 2)[-2]}.{e.function.rsplit('.', 1)[-1]}`"
                                          if e.function else "")
