@@ -109,10 +109,10 @@ def test_the_scan_finds_what_the_book_has(labels):
 
 def test_the_paper_statements_the_book_uses_are_all_registered(entries):
     """The numbered statements of the paper (the list the map is held to), each with an entry of the paper's
-    sections: Definitions 3.1, 4.1, 5.1, A.3; Assumptions 1-4 and 1-diag; Lemmas 4.1, 4.2, 5.1, A.1; Theorems 4.1,
+    sections: Definitions 3.1, 4.1, 5.1, A.2, A.3; Assumptions 1-4 and 1-diag; Lemmas 4.1, 4.2, 5.1, A.1; Theorems 4.1,
     5.1, A.2; initialization (5); errata E1-E10."""
     ids = {e.id for e in entries}
-    wanted = {"paper.def-3.1", "paper.def-4.1", "paper.def-5.1", "paper.def-A.3", "paper.def-diagonal",
+    wanted = {"paper.def-3.1", "paper.def-4.1", "paper.def-5.1", "paper.def-A.2", "paper.def-A.3", "paper.def-diagonal",
               "paper.assumption-1", "paper.assumption-1-diag", "paper.assumption-2", "paper.assumption-3",
               "paper.assumption-4", "paper.lemma-4.1", "paper.lemma-4.2", "paper.lemma-5.1", "paper.lemma-A.1",
               "paper.theorem-4.1", "paper.theorem-5.1", "paper.theorem-A.2", "paper.init-5", "paper.min-loss",
