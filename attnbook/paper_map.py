@@ -42,7 +42,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "REGISTRY", "STATUSES", "SECTIONS", "PROOF_KINDS", "Entry", "BookLabels", "Outcome", "RegistryError",
-    "load", "scan_book", "claim_keys", "read_junit", "outcome", "claims_marked", "render",
+    "load", "scan_book", "claim_keys", "read_junit", "outcome", "claims_marks", "claims_marked", "render",
 ]
 
 #: The registry's file, next to this module.
@@ -400,29 +400,37 @@ def outcome(tests: Iterable[str], results: Mapping[str, Outcome]) -> Outcome:
     return "skipped" if all(o == "skipped" for o in found) else "passed"
 
 
-def claims_marked(test: str, root: str | Path) -> bool:
-    """Whether the test ``test`` (a node id relative to ``root``) is marked ``@pytest.mark.claims``: the perturbed
-    claims stage re-runs it (directly or through its module's ``pytestmark``)."""
-    path, _, rest = test.partition("::")
-    file = Path(root) / path
-    if not file.is_file():
-        return False
-    tree = ast.parse(file.read_text(encoding="utf-8"))
-    names = rest.split("::")
+def claims_marks(tests: Iterable[str], root: str | Path) -> dict[str, bool]:
+    """Whether each test (a node id relative to ``root``) is marked ``@pytest.mark.claims``, directly, on its class
+    or by its module's ``pytestmark``: the perturbed claims stage re-runs exactly these. Each file is read once; a
+    test that does not exist is not marked."""
+    trees: dict[Path, ast.Module | None] = {}
+    marks = {}
+    for test in tests:
+        path, _, rest = test.partition("::")
+        file = Path(root) / path
+        if file not in trees:
+            trees[file] = ast.parse(file.read_text(encoding="utf-8")) if file.is_file() else None
+        marks[test] = trees[file] is not None and _marked(trees[file], rest.split("::"))
+    return marks
 
-    def marked(decorators) -> bool:
-        return any("claims" in ast.unparse(d) for d in decorators)
 
-    module_mark = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
-                      and "claims" in ast.unparse(n.value) for n in tree.body)
-    scope, found = tree.body, module_mark
+def _marked(tree: ast.Module, names: list[str]) -> bool:
+    found = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+                and "claims" in ast.unparse(n.value) for n in tree.body)
+    scope = tree.body
     for name in names:
         node = next((n for n in scope if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None)
         if node is None:
             return False
-        found = found or marked(node.decorator_list)
-        scope = getattr(node, "body", [])
+        found = found or any("claims" in ast.unparse(d) for d in node.decorator_list)
+        scope = node.body
     return found
+
+
+def claims_marked(test: str, root: str | Path) -> bool:
+    """Whether the test ``test`` is marked ``@pytest.mark.claims`` (:func:`claims_marks` for one test)."""
+    return claims_marks([test], root)[test]
 
 
 # -- the page ----------------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ class PaperMap(SphinxDirective):
             self.env.note_dependency(str(root / "book" / f"{page}.md"))
         run, run_files = _results(root, RUN_RESULTS)
         perturbed, perturbed_files = _results(root, PERTURBED_RESULTS)
-        marked = {t: paper_map.claims_marked(t, root) for e in entries for t in e.tests}
+        marked = paper_map.claims_marks([t for e in entries for t in e.tests], root)
         present = {doc.rsplit("/", 1)[-1] for doc in self.env.found_docs}
         options = self.config.html_theme_options or {}
         repo = (options.get("repository_url") or "").rstrip("/")
