@@ -442,11 +442,12 @@ def _cell(text: str) -> str:
 
 
 def _row(e: Entry, run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Outcome] | None,
-         marked: Mapping[str, bool], present: set[str], repo_url: str) -> list[str]:
+         marked: Mapping[str, bool], present: set[str], repo_url: str, boxes: set[str]) -> list[str]:
     head = f"(map-{e.id})=\n\n**{e.paper or e.id}**"
     status = STATUSES[e.status] + (f" over {e.study}" if e.study else "")
     statement = f"{_cell(e.statement)} *({status})*"
-    where = f"{{ref}}`{CHAPTER_NAMES.get(e.page, e.page)} <{e.anchor}>`"
+    role = "prf:ref" if e.anchor in boxes else "ref"   # a prf: box's label is sphinx-proof's, not a std label
+    where = f"{{{role}}}`{CHAPTER_NAMES.get(e.page, e.page)} <{e.anchor}>`"
     if e.figures:
         where += "; " + ", ".join(f"{{numref}}`{f}`" for f in e.figures)
     tests = []
@@ -480,7 +481,8 @@ def _link_text(e: Entry) -> str:
 
 
 def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Outcome] | None,
-           marked: Mapping[str, bool], present: Iterable[str] = (), repo_url: str = "") -> str:
+           marked: Mapping[str, bool], present: Iterable[str] = (), repo_url: str = "",
+           boxes: Iterable[str] = ()) -> str:
     """The map as MyST Markdown: one table per section of :data:`SECTIONS`, then an index by chapter.
 
     Parameters
@@ -495,9 +497,11 @@ def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbe
         The pages of this build (a value is pasted only from a page that is built).
     repo_url : str
         The repository's URL, for links to the tests' sources.
+    boxes : iterable of str
+        The labels of ``prf:`` boxes (:attr:`BookLabels.boxes`): a row links to one with ``{prf:ref}``.
     """
     entries = list(entries)
-    present = set(present)
+    present, boxes = set(present), set(boxes)
     out = []
     for key, title in SECTIONS.items():
         rows = [e for e in entries if e.section == key]
@@ -507,7 +511,7 @@ def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbe
                 ":widths: 14 40 18 28", ":class: paper-map", "", "* - Result", "  - Statement (status)",
                 "  - In the book", "  - Checked by"]
         for e in rows:
-            cells = _row(e, run, perturbed, marked, present, repo_url)
+            cells = _row(e, run, perturbed, marked, present, repo_url, boxes)
             out.append("* - " + cells[0].replace("\n", "\n    "))
             out += ["  - " + c for c in cells[1:]]
         out += ["```", ""]

@@ -70,7 +70,8 @@ class PaperMap(SphinxDirective):
                       + (("; perturbed: " + ", ".join(perturbed_files)) if perturbed_files
                          else "; **no results of the perturbed claims stage** (`_build/junit-claims.xml`)") + ".")
         text = ("(paper-map-results)=\n## This build's test results\n\n" + source + "\n\n"
-                + paper_map.render(entries, run, perturbed, marked, present, repo))
+                + paper_map.render(entries, run, perturbed, marked, present, repo,
+                                   boxes=paper_map.scan_book(root / "book").boxes))
         # MyST attaches the headings' sections to the page itself (the page's structure, as for an included file);
         # whatever lies outside a section would land after them, so the text starts with a heading.
         holder = nodes.section()

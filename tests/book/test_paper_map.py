@@ -245,6 +245,9 @@ def test_render_gives_one_table_per_section_and_the_glued_value(entries):
     assert "{glue:text}`ch1_token_selection.md::ch1-iso-tt:s`" in text
     for e in entries:
         assert f"(map-{e.id})=" in text and f"<map-{e.id}>`" in text
+    boxed = pm.render(entries, None, None, {}, boxes=pm.scan_book(BOOK).boxes)
+    assert "{prf:ref}`Chapter 3 <ch3-lem-norm>`" in boxed and "{ref}`Chapter 7 <rem-e1>`" not in boxed
+    assert "{ref}`Chapter 1 <ch1-sec-isolate>`" in boxed   # a section target
     absent = pm.render(entries, None, None, {}, present=set())
     assert "{glue:text}" not in absent and "(page not in this build)" in absent
 
