@@ -9,7 +9,7 @@ written); and each row's marks are read from the JUnit XML files that the test c
 every input perturbed by a relative 1e-12). Where a file is missing the rows say "no results" and the page says
 which file it looked for. Nothing is executed.
 
-The page depends on those files, on the registry and on the chapters it pastes from (``env.note_dependency``), so
+The page depends on those files, on the registry and its reader and on the chapters it pastes from (``env.note_dependency``), so
 Sphinx reads it again when a test run or a chapter changes.
 """
 
@@ -50,7 +50,7 @@ class PaperMap(SphinxDirective):
 
         root = Path(self.env.srcdir)
         entries = paper_map.load()
-        for name in (*RUN_RESULTS, *PERTURBED_RESULTS, paper_map.REGISTRY):
+        for name in (*RUN_RESULTS, *PERTURBED_RESULTS, paper_map.REGISTRY, paper_map.__file__):
             self.env.note_dependency(str(root / name))
         for page in sorted({e.page for e in entries}):
             self.env.note_dependency(str(root / "book" / f"{page}.md"))
