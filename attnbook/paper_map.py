@@ -472,7 +472,7 @@ def _row(e: Entry, run: Mapping[str, Outcome] | None, perturbed: Mapping[str, Ou
     if e.glue:
         value = f"{{glue:text}}`{e.page}.md::{e.glue}:s`" if e.page in present else "(page not in this build)"
         statement += f" — on this build: **{value}**"
-    return [head, statement, where, check]
+    return [f"{head}\n\n{where}", statement, check]
 
 
 def _link_text(e: Entry) -> str:
@@ -508,8 +508,8 @@ def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbe
         if not rows:
             continue
         out += [f"(paper-map-{key})=", f"## {title}", "", "```{list-table}", ":header-rows: 1",
-                ":widths: 14 40 18 28", ":class: paper-map", "", "* - Result", "  - Statement (status)",
-                "  - In the book", "  - Checked by"]
+                ":widths: 22 38 40", ":class: paper-map", "", "* - Result, in the book", "  - Statement (status)",
+                "  - Checked by"]
         for e in rows:
             cells = _row(e, run, perturbed, marked, present, repo_url, boxes)
             out.append("* - " + cells[0].replace("\n", "\n    "))
