@@ -508,7 +508,7 @@ def render(entries: Iterable[Entry], run: Mapping[str, Outcome] | None, perturbe
         if not rows:
             continue
         out += [f"(paper-map-{key})=", f"## {title}", "", "```{list-table}", ":header-rows: 1",
-                ":widths: 22 38 40", ":class: paper-map", "", "* - Result, in the book", "  - Statement (status)",
+                ":widths: 22 38 40", ":width: 100%", ":class: paper-map", "", "* - Result, in the book", "  - Statement (status)",
                 "  - Checked by"]
         for e in rows:
             cells = _row(e, run, perturbed, marked, present, repo_url, boxes)
