@@ -434,7 +434,7 @@ def claims_marked(test: str, root: str | Path) -> bool:
 
 
 # -- the page ----------------------------------------------------------------------------------------------------
-_MARK = {"passed": "✓ passed", "failed": "✗ FAILED", "skipped": "– skipped", "not run": "? not run"}
+_MARK = {"passed": "✓ passed", "failed": "× FAILED", "skipped": "– skipped", "not run": "? not run"}
 
 
 def _cell(text: str) -> str:

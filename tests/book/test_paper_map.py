@@ -226,10 +226,10 @@ def test_a_rows_mark_turns_into_a_failure_when_its_test_fails(tmp_path, entries)
     failed = _junit(tmp_path, e3='<failure message="assert False"/>')
     ok = _row_marks(entries, passed, passed)
     assert "tests: **✓ passed**; perturbed 1e-12: **✓ passed**" in ok and "FAILED" not in ok
-    assert "tests: **✗ FAILED**; perturbed 1e-12: **✓ passed**" in _row_marks(entries, failed, passed)
-    assert "tests: **✓ passed**; perturbed 1e-12: **✗ FAILED**" in _row_marks(entries, passed, failed)
+    assert "tests: **× FAILED**; perturbed 1e-12: **✓ passed**" in _row_marks(entries, failed, passed)
+    assert "tests: **✓ passed**; perturbed 1e-12: **× FAILED**" in _row_marks(entries, passed, failed)
     error = _junit(tmp_path, e3='<error message="fixture"/>')
-    assert "tests: **✗ FAILED**" in _row_marks(entries, error, passed)
+    assert "tests: **× FAILED**" in _row_marks(entries, error, passed)
     assert "tests: **no results**; perturbed 1e-12: **no results**" in _row_marks(entries, None, None)
 
 
