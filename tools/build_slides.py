@@ -338,7 +338,8 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
     The figure keeps its drawing and its fonts (in points); it is made smaller in inches, so that its text becomes
     larger relative to it, until its smallest text is ``min_label_px`` pixels high once the image is scaled into
     ``box`` (width, height in CSS pixels of the 1280×720 slide). The PNG has twice the pixels of its place on the
-    slide.
+    slide. A figure whose layout stops shrinking first (constrained layout keeps a minimum height) is tried
+    in a box 40, then 80 pixels taller.
 
     Raises
     ------
@@ -346,22 +347,33 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
         If ``name`` is not a figure of the book, or its smallest label cannot reach ``min_label_px`` (the figure would
         have to shrink below a third of its size in the book).
     """
-    import matplotlib.pyplot as plt
-
     sys.path.insert(0, str(ROOT))
     from attnbook.figures import registry
 
     figures = registry()
     if name not in figures:
         raise ValueError(f"name must be a figure of the book (python -m attnbook figures --list); got {name!r}")
-    fig = figures[name]()
+    error = None
+    for height in (box[1], box[1] + 40, box[1] + 80):   # a figure whose layout stops shrinking gets a taller place
+        try:
+            return _fit(name, figures[name], path, (box[0], height), min_label_px)
+        except ValueError as exc:
+            error = exc
+    raise error
+
+
+def _fit(name: str, draw, path: Path, box: tuple[int, int], min_label_px: float) -> SlideFigure:
+    """:func:`render_slide_figure` for one box."""
+    import matplotlib.pyplot as plt
+
+    fig = draw()
     if not hasattr(fig.canvas, "get_renderer"):   # a Figure() made without pyplot: give it a raster canvas
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         FigureCanvasAgg(fig)
     try:
         w0, h0 = fig.get_size_inches()
         shrink = 1.0
-        for _ in range(8):
+        for _ in range(20):
             fig.canvas.draw()
             w_in, h_in = _tight_inches(fig)
             w_px = min(box[0], box[1] * w_in / h_in)            # the image's width on the slide
@@ -369,7 +381,7 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
             smallest = min(t.get_fontsize() for t in _texts(fig)) * px_per_pt
             if smallest >= min_label_px:
                 break
-            shrink *= min(smallest / min_label_px, 0.97)
+            shrink *= min((smallest / min_label_px) ** 1.5, 0.97)
             if shrink < 1 / 3:
                 raise ValueError(f"figure {name}: its smallest label cannot reach {min_label_px} px on a slide")
             fig.set_size_inches(w0 * shrink, h0 * shrink)
