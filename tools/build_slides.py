@@ -34,6 +34,7 @@ import json
 import re
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -374,7 +375,12 @@ def _fit(name: str, draw, path: Path, box: tuple[int, int], min_label_px: float)
         w0, h0 = fig.get_size_inches()
         shrink = 1.0
         for _ in range(20):
-            fig.canvas.draw()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fig.canvas.draw()
+            if any("constrained_layout not applied" in str(w.message) for w in caught):
+                raise ValueError(f"figure {name}: its layout collapses when drawn at {shrink:.2f}× its size for a "
+                                 f"{box[0]}×{box[1]} px place; too much text for a slide")
             w_in, h_in = _tight_inches(fig)
             w_px = min(box[0], box[1] * w_in / h_in)            # the image's width on the slide
             px_per_pt = w_px / w_in / 72.0
