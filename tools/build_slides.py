@@ -394,7 +394,12 @@ def _fit(name: str, draw, path: Path, box: tuple[int, int], min_label_px: float)
         else:
             raise ValueError(f"figure {name}: its smallest label stays at {smallest:.1f} px < {min_label_px} px")
         h_px = w_px * h_in / w_in
-        fig.savefig(path, dpi=2 * w_px / w_in, bbox_inches="tight")
+        with warnings.catch_warnings(record=True) as caught:   # savefig draws again, at its own dpi
+            warnings.simplefilter("always")
+            fig.savefig(path, dpi=2 * w_px / w_in, bbox_inches="tight")
+        if any("constrained_layout not applied" in str(w.message) for w in caught):
+            raise ValueError(f"figure {name}: its layout collapses when saved at {shrink:.2f}× its size for a "
+                             f"{box[0]}×{box[1]} px place; too much text for a slide")
     finally:
         plt.close(fig)
     return SlideFigure(name, round(w_px), round(h_px), round(smallest, 2), round(shrink, 3))
