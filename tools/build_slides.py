@@ -148,7 +148,7 @@ TEMPLATE = """<!doctype html>
   .reveal ul, .reveal ol {{ display: block; }}
   .reveal p, .reveal li {{ line-height: 1.3; }}
   .reveal table {{ font-size: 0.85em; }}
-  .reveal a {{ color: #005A8C; }}
+  .reveal a {{ color: #005A8C; text-decoration: underline; }}   /* WCAG 1.4.1: a link is not told by colour alone */
 </style>
 <script>
 window.MathJax = {{
