@@ -154,10 +154,14 @@ def _check_times(t_end, t_eval, log_t_end):
     ``log t_end`` is raised to ``log t_eval[-1]`` when the last saved time lies a rounding error (relative
     1e-12) beyond ``t_end``, so that every saved row is integrated."""
     if log_t_end is not None:
+        if t_end is not None:
+            raise ValueError(f"give t_end or log_t_end, not both (log_t_end = log of the final time); got "
+                             f"t_end={t_end!r} and log_t_end={log_t_end!r}")
         log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T_FRAME, lo_open=True)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
         return None, log_t_end
+    t_end = T_END_DEFAULT if t_end is None else t_end
     t_end = check_scalar(t_end, "t_end", lo=T_END_MIN, hi=float(np.finfo(float).max))
     if t_eval is None:
         t_eval = _default_times(t_end)
@@ -177,7 +181,10 @@ def _check_times(t_end, t_eval, log_t_end):
         return t_eval, float(np.log(max(t_end, t_eval[-1])))
 
 
-def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t_eval=None, rtol: float = 1e-8,
+T_END_DEFAULT = 1e300  # the final time when neither t_end nor log_t_end is given
+
+
+def gradient_flow(data: AttentionData, param: str, init, t_end: float | None = None, t_eval=None, rtol: float = 1e-8,
                   *, loss: str = "exp", log_t_end: float | None = None, log_t_eval=None,
                   method: str = "LSODA", max_nfev: int = MAX_NFEV,
                   switch_log_t: float | None = None) -> Trajectory:
@@ -192,8 +199,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         ``beta = xi_k * xi_q``.
     init : array or tuple of arrays
         ``W0`` (d, d), ``(K0, Q0)``, ``beta0`` (d,) or ``(xi_k0, xi_q0)``; see :func:`default_init`.
-    t_end : float
-        Final time, positive and finite (1e300 is cheap: a few thousand gradient evaluations).
+    t_end : float, optional
+        Final time, positive and finite (default 1e300, which is cheap: a few thousand gradient evaluations).
+        Give ``t_end`` or ``log_t_end``, not both.
     t_eval : array_like of shape (m,), optional
         Times to save (sorted, in ``[0, t_end]``); default 0 and 200 log-spaced times up to ``t_end``.
     rtol : float
@@ -201,8 +209,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     loss : {"exp", "logistic"}
         Training loss (the paper's is exponential).
     log_t_end, log_t_eval : float and array_like, optional
-        Integrate to ``log t = log_t_end`` instead (may exceed 709, where ``t`` overflows float64; at most
-        ``MAX_LOG_T = 1e6``), saving at ``log_t_eval`` (default 200 points uniform in ``log log t``).
+        Integrate to ``log t = log_t_end`` instead of ``t_end`` (may exceed 709, where ``t`` overflows float64; up
+        to ``1e300`` with the margin frame), saving at ``log_t_eval`` (default 200 points uniform in
+        ``log log t``). ``log_t_eval`` needs ``log_t_end``.
     method : str
         scipy.integrate.solve_ivp method. The default "LSODA" switches to an implicit (BDF) method where the flow
         is stiff, which it is in log time for data with large token norms; explicit methods ("DOP853", "RK45")
@@ -227,7 +236,8 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     ValueError
         Unknown ``param`` or ``loss``, an ``init`` of the wrong shape, ``t_end <= 0`` or not finite, bad
         ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``(0, 1e300]`` (or above 1e6 with
-        ``switch_log_t=inf``), ``switch_log_t`` not positive.
+        ``switch_log_t=inf``), ``switch_log_t`` not positive; both ``t_end`` and ``log_t_end`` given, or
+        ``log_t_eval`` without ``log_t_end`` (never silently ignored).
     MarginFrameError
         Past the switch a sample's attended token changed (the frame's assumption; no path beyond is returned),
         or ``log_t_end > 1e6`` and the attention never locked on by ``log t = 1e6``.
@@ -348,6 +358,9 @@ def _check_flow_args(data, param, init, t_end, t_eval, rtol, loss, log_t_end, lo
     if max_nfev != np.inf:
         max_nfev = check_scalar(max_nfev, "max_nfev", integer=True, lo=1)
     arrays = split_init(data, param, init)
+    if log_t_eval is not None and log_t_end is None:
+        raise ValueError("log_t_eval needs log_t_end (the saved log-times of a flow integrated to log t = "
+                         "log_t_end); with t_end, save with t_eval")
     t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
     if t_eval is not None:
         with np.errstate(divide="ignore"):
@@ -445,7 +458,8 @@ def _integrate(model: FlowModel, y0: np.ndarray, log_end: float, log_eval: np.nd
     t1 = float(np.exp(min(log_end, 0.0)))
     first = log_eval <= np.log(t1)
     ts = np.union1d(np.exp(log_eval[first]), [t1])
-    sol = solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, ts, options)
+    sol = solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, ts, options,
+                guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in [0, {t1:g}]: {sol.message}")
     saved[first] = sol.y.T[np.searchsorted(ts, np.exp(log_eval[first]))]
@@ -506,7 +520,7 @@ def _log_time_phase(model: FlowModel, y1: np.ndarray, log_end: float, log_eval: 
     log-space gradient. In ``s`` the path is nearly linear (margins grow like ``s``), so an implicit solver takes
     long steps and ``log t = 1e6`` costs about what ``t = 1e300`` does."""
     sol = solve(lambda s, y: model.rhs(y, s), lambda s, y: model.jac(y, s), (0.0, log_end), y1,
-                np.minimum(log_eval, log_end), options)
+                np.minimum(log_eval, log_end), options, guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     return sol.y.T

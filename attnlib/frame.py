@@ -538,7 +538,7 @@ class ReducedFrame:
         return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET)
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
-        y = self.solve(u, x)[0]
+        y = _quasi_steady_offsets(self, u, x)
         return self.fm.exit_error(u, np.concatenate([x[:self.k], _Y0 * np.arcsinh(y / _Y0), x[self.k:]]))
 
     def promote_value(self, u: float, x: np.ndarray) -> float:
@@ -571,6 +571,20 @@ class ReducedFrame:
 
 class _NoSteadyState(Exception):
     pass
+
+
+def _quasi_steady_offsets(red: ReducedFrame, u: float, x: np.ndarray) -> np.ndarray:
+    """The reduced frame's offsets ``y`` (P,) at an accepted state (a saved time or an exit); a state without a
+    quasi-steady solution there is a public :class:`MarginFrameError`, never the private ``_NoSteadyState``."""
+    try:
+        return red.solve(u, x)[0]
+    except _NoSteadyState:
+        s = float(np.exp(u))
+        raise MarginFrameError(
+            f"gradient flow (param={red.fm.param!r}) left the reduced margin frame at log t = {s:.6g}: the active "
+            f"log-odds offsets have no quasi-steady solution there (Newton on <A_k, dW/ds> = 1 did not converge: the "
+            f"active constraints are degenerate or the support changed within a step). No path beyond this point "
+            f"is returned; integrate to a smaller log_t_end.", log_t=s) from None
 
 
 def _switch_event(model, switch_log_t: float):
@@ -641,7 +655,7 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
     s_max = min(log_end, MAX_LOG_T)
     early = log_eval <= s_max
     sol = solve(lambda s, x: model.rhs(x, s), lambda s, x: model.jac(x, s), (0.0, s_max), x1, log_eval[early],
-                options, events=[_switch_event(model, options.switch_log_t)])
+                options, events=[_switch_event(model, options.switch_log_t)], guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     saved = np.empty((len(log_eval), x1.size))
@@ -719,7 +733,7 @@ def _reduced_stages(red: ReducedFrame, xr: np.ndarray, ur: float, u_end: float, 
         if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
             with np.errstate(over="ignore"):
                 raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
-            ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+            ys += [_quasi_steady_offsets(red, u, x) for x, u in zip(rsol.y.T, rsol.t)]
             us = np.concatenate([us, rsol.t])
         if rsol.status != 1:
             return raw, ys, us
@@ -748,9 +762,14 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
             try:
                 fsol = solve_ivp(stage.rhs, span, x0, method=frame_method, rtol=options.rtol, atol=options.atol,
                                  t_eval=u_eval, jac=stage.jac, events=_frame_events(stage.exit_value, stop_value))
-            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
-                if "different signs" not in str(err):
-                    raise
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError, _NoSteadyState) as err:
+                if not (isinstance(err, ValueError) and "different signs" in str(err)):
+                    # raised inside the method (e.g. BDF's LU solve meeting a non-finite Newton residual, or a
+                    # trial state without a quasi-steady solution): a failure of this method, the next one tries
+                    failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {type(err).__name__}: "
+                                    f"{err or 'no quasi-steady state'}")
+                    continue
+                # the exit event's root finder in a collapsed step: a token change
                 raise MarginFrameError(
                     f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
                     f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
