@@ -245,8 +245,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float | None = N
         If ``max_nfev`` evaluations are used up: the flow has settled at a finite stationary point in some
         directions (e.g. data that are not separable, Assumption 1 or 1-diag fails) and log time turns stiff.
         The message names the time reached and the failing assumption.
+        A solver failure on data where that assumption fails (e.g. LSODA's "Unexpected istate") is a stall too.
     RuntimeError
-        If the solver fails otherwise (the message names the failing assumption when one fails), or if the loss
+        If the solver fails otherwise (the message says Assumption 1 holds), or if the loss
         rises along the computed path even after one retry at ``rtol = 1e-11``: gradient flow descends, so a
         rising loss means the solver stepped over a token switch, and no trajectory is returned
         (:func:`_loss_rise` gives the tolerance).
@@ -485,7 +486,16 @@ def _integrate_or_explain(model: FlowModel, y0: np.ndarray, log_end: float, log_
             raise
         except RuntimeError as exc:
             noted = "; ".join(sorted({str(w.message) for w in caught}))
-            raise RuntimeError(f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}") from None
+            message = f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}"
+            if _assumption_fails(model):  # a stationary point in some directions: the documented stall
+                raise FlowStallError(message, log_t=float(model.last_s), nfev=model.nfev) from None
+            raise RuntimeError(message) from None
+
+
+def _assumption_fails(model) -> bool:
+    from .assumptions import check_assumptions
+
+    return not check_assumptions(model.data)["1-diag" if model.param in ("beta", "xi") else "1"].holds
 
 
 def _assumption_note(model) -> str:

@@ -499,3 +499,22 @@ def test_log_t_eval_without_log_t_end_is_refused():
 def test_t_end_and_log_t_end_together_are_refused():
     with pytest.raises(ValueError, match="t_end or log_t_end, not both"):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), t_end=10.0, log_t_end=50.0)
+
+
+def test_solver_failure_on_non_separable_data_is_a_flow_stall(monkeypatch):
+    """Issue 27 finding 6: on non-separable data LSODA may fail with "Unexpected istate" before the budget is used
+    up; that is the documented stall (FlowStallError naming the failing assumption), not a bare RuntimeError."""
+    from attnbook.figures.ch1 import make_mirrored_data
+
+    import attnlib.flow as fl
+
+    def istate(*args, **kw):
+        raise RuntimeError("gradient flow failed in log time: Unexpected istate in LSODA.")
+
+    monkeypatch.setattr(fl, "_integrate", istate)
+    data = make_mirrored_data()
+    with pytest.raises(al.FlowStallError, match="istate.*Assumption 1 fails"):
+        al.gradient_flow(data, "W", np.zeros((data.d, data.d)))
+    with pytest.raises(RuntimeError, match="Assumption 1 holds") as err:  # separable: stays a RuntimeError
+        al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)))
+    assert not isinstance(err.value, al.FlowStallError)

@@ -260,3 +260,34 @@ def test_reduced_frame_support_change_is_followed():
     assert any(sign == 1 and s > al.frame.QSS_LOG_T for s, _, sign in tr.frame.support_changes)
     assert al.path_error(tr, book_kq(1e-10, data, 1e100)).max() <= 1e-6
     assert np.all(np.diff(tr.loss) <= 0)
+
+
+# -- issue 27 finding 2: orthogonal (Assumption-4) data --------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 5, 6)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_orthogonal_beta_reaches_1e100_in_the_right_direction(shape, seed):
+    """Chapter 5's kind of data with "beta": BDF's LU solve raised scipy's raw ``ValueError: array must not contain
+    infs or NaNs`` (0 of 20 seeds reached 1e100); then, with the fallback, LSODA stalled near log t ~ 1e21. The
+    paired tokens give coinciding constraint rows, and the reduced frame (least-norm Newton) reaches 1e100 in
+    < 1 s, converging to the l2 SVM's direction."""
+    data = al.make_orthogonal_data(*shape, seed=seed)
+    tr = al.gradient_flow(data, "beta", al.default_init(data, "beta", 0.1, seed=0), log_t_end=1e100,
+                          max_nfev=5000)
+    assert tr.log_t[-1] == 1e100 and np.isfinite(tr.frame.log_t_reduced)
+    from attnlib import diagnostics as dg
+
+    assert dg.svm_distance(tr, al.solve_svm(data, "l2"))[-1] < 1e-3
+
+
+def test_a_failure_raised_inside_the_frame_solver_goes_to_the_fallback(monkeypatch):
+    """An exception raised inside solve_ivp (not a returned failure) is a failure of that method: the next method
+    of FRAME_METHODS runs, and if every one fails the error is public and names them all."""
+    import attnlib.frame as fr
+
+    monkeypatch.setattr(fr, "_reduces", lambda fm: False)  # the full frame, as before the fix
+    data = al.make_orthogonal_data(2, 3, 4, seed=0)
+    with pytest.raises((al.FlowStallError, RuntimeError)) as info:
+        al.gradient_flow(data, "beta", al.default_init(data, "beta", 0.1, seed=0), log_t_end=1e100, max_nfev=3000)
+    assert type(info.value).__module__.startswith("attnlib") or "margin frame" in str(info.value)
+    assert "must not contain infs" not in str(info.value)
