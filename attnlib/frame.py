@@ -57,9 +57,10 @@ Where it is valid
 The formulas are exact for any ``y``; what they need is that every term's exponent stays representable, i.e.
 that each sample keeps attending to its reference token. The frame starts (:func:`attnlib.gradient_flow` switches
 on its own) once ``log t >= switch_log_t`` and every sample's attended token leads every other by at least
-``SWITCH_LOG_ODDS`` with ``y_k - c u >= -SWITCH_OFFSET``. If afterwards a sample's attended token changes
+``SWITCH_LOG_ODDS`` with ``y_k - c u >= -SWITCH_OFFSET - offset_shift`` (:func:`offset_shift`: the offsets settle
+near ``-max gamma_opt``). If afterwards a sample's attended token changes
 (``s + y_k < 0``) or a competitor gains so much that the scaled gradient terms would leave float range
-(``y_k - c u < -EXIT_OFFSET``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
+(``y_k - c u < -EXIT_OFFSET - offset_shift``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
 large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
 frame's assumptions is ever returned.
 
@@ -99,7 +100,8 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
+__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+           "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
 SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
@@ -124,6 +126,14 @@ _Y0 = 1000.0  # y is stored as v = Y0 asinh(y / Y0): v = y where |y| << Y0, ~ Y0
 # whose y grows like s = e^u and would otherwise limit the step in u to rtol^(1/order)
 _GROWTH = {"W": 1.0, "beta": 1.0, "KQ": 0.5, "xi": 0.5}  # p: theta grows like s^p
 _LOG_SCALE_POWER = {"W": 0, "beta": 0, "KQ": 1, "xi": 1}  # c: F = s^c t (-grad_W L) is O(1) on the path
+
+
+def offset_shift(data) -> float:
+    """How far below 0 the active log-odds offsets settle on this data: ``max(0, max_i gamma_i,opt)``. A pair's
+    scaled gradient term is ``~ w_i e^{-y_k} |gamma_l - gamma_k|`` with sample weight ``w_i ~ e^{-gamma_i,opt}``,
+    so the offsets balance near ``-gamma_opt``, not near 0. ``SWITCH_OFFSET`` and ``EXIT_OFFSET`` are counted from
+    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking)."""
+    return float(max(0.0, np.max(data.gamma_opt)))
 
 
 class MarginFrameError(RuntimeError):
@@ -191,6 +201,7 @@ class FrameModel:
         self.log_t_switch = log_t_switch  # where the standard solver handed over (for messages)
         self.shapes, self.k = model.shapes, model.n_theta
         self.p, self.c = _GROWTH[self.param], _LOG_SCALE_POWER[self.param]
+        self.shift = offset_shift(model.data)  # the offsets' natural floor (see offset_shift)
         self.max_nfev, self.nfev, self.njev = max_nfev, 0, 0
         data = self.data
         self.ref = np.asarray(ref, dtype=int)
@@ -349,11 +360,11 @@ class FrameModel:
     def exit_value(self, u: float, x: np.ndarray) -> float:
         """Zero when the frame's assumptions fail: ``min_k min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
         y = self.split(x)[1]
-        return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET))
+        return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET + self.shift))
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
         y = self.split(x)[1]
-        j = int(np.argmin(np.minimum(np.exp(u) + y, y - self.c * u + EXIT_OFFSET)))
+        j = int(np.argmin(np.minimum(np.exp(u) + y, y - self.c * u + EXIT_OFFSET + self.shift)))
         i, l = (int(v) for v in self.pairs[j])
         s = float(np.exp(u))
         return MarginFrameError(
@@ -535,7 +546,7 @@ class ReducedFrame:
     def _exit_terms(self, u: float, y: np.ndarray) -> np.ndarray:
         """``min(s + y_k, y_k - c u + EXIT_OFFSET)`` on the active pairs (the full frame's exit condition)."""
         a = self.active
-        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET)
+        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET + self.fm.shift)
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
         y = _quasi_steady_offsets(self, u, x)
@@ -602,13 +613,14 @@ def _switch_event(model, switch_log_t: float):
     -SWITCH_OFFSET``)."""
     c, k = _LOG_SCALE_POWER[model.param], model.n_theta
     X, z = model.X, model.z
+    floor = SWITCH_OFFSET + offset_shift(model.data)
 
     def event(s, x):
         W = combined_W(model.param, model.unpack(x[:k]))
         g = np.matmul(X, (z @ W.T)[:, :, None])[:, :, 0]
         top2 = np.sort(g, axis=1)[:, -2:]
         gap = float(np.min(top2[:, 1] - top2[:, 0]))
-        need = max(SWITCH_LOG_ODDS, s + c * np.log(max(s, 1.0)) - SWITCH_OFFSET)
+        need = max(SWITCH_LOG_ODDS, s + c * np.log(max(s, 1.0)) - floor)
         return min(s - switch_log_t, gap - need)
 
     event.terminal, event.direction = True, 1
@@ -676,7 +688,8 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
             raise MarginFrameError(
                 f"gradient flow (param={model.param!r}) could not switch to the margin frame by log t = "
                 f"{MAX_LOG_T:g}: some sample's attended token never led every other by log-odds >= "
-                f"{SWITCH_LOG_ODDS:g} (and >= log t + c log log t - {SWITCH_OFFSET:g}). The flow does not lock its "
+                f"{SWITCH_LOG_ODDS:g} (and >= log t + c log log t - {SWITCH_OFFSET + offset_shift(model.data):g}). "
+                f"The flow does not lock its "
                 f"attention on this data, and beyond log t = {MAX_LOG_T:g} the standard solver is not accurate; "
                 f"integrate to log_t_end <= {MAX_LOG_T:g}", log_t=float(sol.t[-1]))
         return saved, None

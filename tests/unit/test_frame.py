@@ -291,3 +291,25 @@ def test_a_failure_raised_inside_the_frame_solver_goes_to_the_fallback(monkeypat
         al.gradient_flow(data, "beta", al.default_init(data, "beta", 0.1, seed=0), log_t_end=1e100, max_nfev=3000)
     assert type(info.value).__module__.startswith("attnlib") or "margin frame" in str(info.value)
     assert "must not contain infs" not in str(info.value)
+
+
+def _tokens_times_100() -> al.AttentionData:
+    data = al.make_generic_data(4, 5, 6, 0)
+    return al.AttentionData(data.X * 100, data.z, data.y, data.v)
+
+
+@pytest.mark.parametrize("make, param, norm", [(lambda: al.make_diagonal_data(score=60), "beta", "l2"),
+                                               (_tokens_times_100, "W", "fro")])
+def test_switch_floor_follows_the_score_scale(make, param, norm):
+    """Issue 27 finding 6: with scores ~60 (or tokens x 100) the offsets settle near -gamma_opt, below the absolute
+    floor -SWITCH_OFFSET = -50, and the flow was reported as "does not lock its attention" (MarginFrameError at
+    log t = 1e6) although it does. Counted from -offset_shift(data) it switches at log t = 100 and reaches 1e100
+    in the SVM's direction."""
+    from attnlib import diagnostics as dg
+    from attnlib.frame import SWITCH_LOG_T, offset_shift
+
+    data = make()
+    assert offset_shift(data) > 50
+    tr = al.gradient_flow(data, param, al.default_init(data, param, 0.1, seed=0), log_t_end=1e100, max_nfev=20000)
+    assert tr.frame.log_t_switch == pytest.approx(SWITCH_LOG_T, rel=0.5)
+    assert dg.svm_distance(tr, al.solve_svm(data, norm))[-1] < 1e-3
