@@ -5,7 +5,10 @@ integrates the real ODE ``theta' = -grad L(theta)`` with an adaptive solver (sci
 in physical time on ``[0, 1]`` and in ``s = log t`` afterwards, where ``d theta / ds = -e^s grad L(theta)``; the
 factor ``e^s`` is folded into the log-space gradient (``log_scale=s``), so nothing overflows or underflows.
 The flow in ``s`` is stiff on data with large token norms; LSODA detects that and switches to BDF, whose Newton
-steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Flows that settle at a
+steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Step control respects attention switches: a step after which some sample's attention
+moved by more than ``ATTENTION_STEP_MAX = 0.2`` (total variation) is redone shorter
+(:func:`attnlib.dynamics.solve`), so the solver cannot carry a locked sample across a switch where the error
+estimate sees nothing (tiny-query data). Flows that settle at a
 finite stationary point in some directions (data attention cannot separate) turn infinitely stiff in ``s``; they
 stop with :class:`FlowStallError` once an evaluation budget is used up.
 
