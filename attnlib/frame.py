@@ -79,6 +79,10 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
 integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
+"W" and "beta" run reduced too when two frame pairs share a constraint row (:func:`_reduces`; the paired tokens of
+Assumption-4 data, where the full frame stalled near ``log t ~ 1e21``); there the Newton step is the least-norm one
+(only the sum of the coinciding pairs' weights is determined). A method that raises inside ``solve_ivp`` counts as
+failed and the next of ``FRAME_METHODS`` runs; when all fail the error is a :class:`attnlib.FlowStallError`.
 
 Representation of the result
 ----------------------------
