@@ -705,8 +705,7 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
     raw, ys, us, log_t_reduced, changes = _frame_path(fm, fm.state(x_sw[:k], x_sw[k:], s_sw), np.log(s_sw),
                                                       np.log(log_end), log_eval[n_std:], options)
     if not np.all(np.isfinite(raw)):
-        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
-                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+        raise _non_finite_error(fm, raw, ys, us)
     saved[n_std:] = raw
     record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
                          log_odds_offset=ys,
@@ -714,6 +713,24 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
                              len(us), model.data.n, model.data.L),
                          nfev=fm.nfev, njev=fm.njev, log_t_reduced=log_t_reduced, support_changes=changes)
     return saved, record
+
+
+def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.ndarray) -> Exception:
+    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (the implicit
+    solver's linear algebra overflowed; a :class:`attnlib.FlowStallError` saying where), or the state is finite
+    and only the unscaled parameters overflow float64 (a ``FloatingPointError``)."""
+    bad = int(np.flatnonzero(~np.all(np.isfinite(raw), axis=1))[0])
+    s_bad = float(np.exp(us[bad]))
+    if not np.all(np.isfinite(ys[bad])):
+        last = f"log t = {np.exp(us[bad - 1]):.4g}" if bad > 0 else "the switch"
+        return FlowStallError(
+            f"gradient flow (param={fm.param!r}): the margin frame's state turned non-finite between {last} and "
+            f"log t = {s_bad:.4g} (the implicit solver's linear algebra overflowed; the parameters themselves fit "
+            f"float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
+            f"log_t_end <= {np.exp(us[bad - 1]) if bad > 0 else fm.log_t_switch:.4g}.", log_t=s_bad,
+            nfev=fm.base.nfev + fm.nfev)
+    return FloatingPointError(f"the parameters exceed float64 at log t = {s_bad:.4g} (their entries grow like "
+                              f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
 
 
 def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_eval: np.ndarray,

@@ -313,3 +313,14 @@ def test_switch_floor_follows_the_score_scale(make, param, norm):
     tr = al.gradient_flow(data, param, al.default_init(data, param, 0.1, seed=0), log_t_end=1e100, max_nfev=20000)
     assert tr.frame.log_t_switch == pytest.approx(SWITCH_LOG_T, rel=0.5)
     assert dg.svm_distance(tr, al.solve_svm(data, norm))[-1] < 1e-3
+
+
+def test_non_finite_frame_state_is_not_reported_as_overflowing_parameters():
+    """Issue 27 finding 6: "xi" to log t = 1e300 on make_generic_data(4, 5, 6, 0) reported "the parameters exceed
+    float64", but the frame's own state had turned NaN near log t ~ 1e196 (the parameters there are ~1e98). The
+    error now says so and where (a FlowStallError), and the last finite time it names is integrable."""
+    data = al.make_generic_data(4, 5, 6, 0)
+    init = al.default_init(data, "xi", 0.1, seed=0)
+    with pytest.raises(al.FlowStallError, match="state turned non-finite") as err:
+        al.gradient_flow(data, "xi", init, log_t_end=1e300)
+    assert "exceed float64" not in str(err.value) and 1e100 < err.value.log_t < 1e300
