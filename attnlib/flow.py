@@ -157,14 +157,13 @@ def _check_times(t_end, t_eval, log_t_end):
     ``log t_end`` is raised to ``log t_eval[-1]`` when the last saved time lies a rounding error (relative
     1e-12) beyond ``t_end``, so that every saved row is integrated."""
     if log_t_end is not None:
-        if t_end is not None:
+        if t_end is not T_END_DEFAULT:
             raise ValueError(f"give t_end or log_t_end, not both (log_t_end = log of the final time); got "
                              f"t_end={t_end!r} and log_t_end={log_t_end!r}")
         log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T_FRAME, lo_open=True)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
         return None, log_t_end
-    t_end = T_END_DEFAULT if t_end is None else t_end
     t_end = check_scalar(t_end, "t_end", lo=T_END_MIN, hi=float(np.finfo(float).max))
     if t_eval is None:
         t_eval = _default_times(t_end)
@@ -184,10 +183,18 @@ def _check_times(t_end, t_eval, log_t_end):
         return t_eval, float(np.log(max(t_end, t_eval[-1])))
 
 
-T_END_DEFAULT = 1e300  # the final time when neither t_end nor log_t_end is given
+class _DefaultTime(float):
+    """The default ``t_end`` (1e300): a float that :func:`gradient_flow` can tell from an explicit ``t_end`` (so
+    ``t_end`` with ``log_t_end`` is refused, never ignored), while ``None`` stays a bad argument."""
+
+    def __repr__(self) -> str:
+        return "1e300"
 
 
-def gradient_flow(data: AttentionData, param: str, init, t_end: float | None = None, t_eval=None, rtol: float = 1e-8,
+T_END_DEFAULT = _DefaultTime(1e300)  # the final time when neither t_end nor log_t_end is given
+
+
+def gradient_flow(data: AttentionData, param: str, init, t_end: float = T_END_DEFAULT, t_eval=None, rtol: float = 1e-8,
                   *, loss: str = "exp", log_t_end: float | None = None, log_t_eval=None,
                   method: str = "LSODA", max_nfev: int = MAX_NFEV,
                   switch_log_t: float | None = None) -> Trajectory:
@@ -202,7 +209,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float | None = N
         ``beta = xi_k * xi_q``.
     init : array or tuple of arrays
         ``W0`` (d, d), ``(K0, Q0)``, ``beta0`` (d,) or ``(xi_k0, xi_q0)``; see :func:`default_init`.
-    t_end : float, optional
+    t_end : float
         Final time, positive and finite (default 1e300, which is cheap: a few thousand gradient evaluations).
         Give ``t_end`` or ``log_t_end``, not both.
     t_eval : array_like of shape (m,), optional
