@@ -455,6 +455,7 @@ def _reference_W_flow(data, log_eval):
     return sol.y.T.reshape(-1, d, d)
 
 
+@pytest.mark.claims
 @pytest.mark.parametrize("seed", [5, 36])
 def test_flow_does_not_step_over_an_attention_switch(seed):
     """Issue 27 finding 1. Seed 5: the default flow returned a monotone but wrong path (final loss 0.7059 instead
