@@ -766,16 +766,20 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
 
 
 def _reduces(fm: FrameModel) -> bool:
-    """Whether the frame runs reduced past ``QSS_LOG_T``: always for ``REDUCED_PARAMS``, and for "W" and "beta"
-    when two frame pairs have the same constraint row (up to 1e-12 relative; the paired tokens of Assumption-4
-    data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
+    """Whether the frame runs reduced past ``QSS_LOG_T``: always for ``REDUCED_PARAMS``; for "W" when the frame
+    pairs' constraint rows ``A_k`` are linearly dependent, and for "W" and "beta" when two pairs have the same
+    constraint row (up to 1e-12 relative; the paired tokens of Assumption-4 data; "beta" rows are always dependent,
+    d < n(L-1), and its full frame is fine on generic data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
     implicit solver stalled near log t ~ 1e21 (orthogonal data, "beta": 0 of 20 seeds reached 1e100; reduced,
-    the weights are split by a least-norm Newton step and every seed does)."""
+    the weights are split by a least-norm Newton step and every seed does; "W" on make_orthogonal_data(3, 5, 6):
+    stalled at 6e24, reduced 1e100 in < 3 s, 3e-13 from the Frobenius SVM)."""
     if fm.param in REDUCED_PARAMS:
         return True
     if fm.param not in ("W", "beta"):
         return False
     rows = fm._Br if fm.param == "beta" else np.einsum("kd,ke->kde", fm._Dr, fm._Zr).reshape(fm.n_pairs, -1)
+    if fm.param == "W" and np.linalg.matrix_rank(rows, tol=1e-10 * np.linalg.norm(rows, 2)) < fm.n_pairs:
+        return True  # dependent constraint rows (Assumption-4 data): the full frame stalled near log t ~ 1e24
     unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
     close = np.abs(unit @ unit.T - 1.0) <= 1e-12
     return bool(np.any(close[np.triu_indices(fm.n_pairs, 1)]))

@@ -79,6 +79,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, log t = 1e100 only")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 20; 3 with --quick)")
+    parser.add_argument("--only", choices=sorted(MAKERS), default=None, help="one generator's rows only")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 20)
     horizons = (1e100,) if args.quick else (1e100, 1e300)
@@ -86,6 +87,8 @@ def main(argv=None) -> int:
     for log_t_end in horizons:
         print(f"\n### log_t_end = {log_t_end:g}\n\n| data | W | KQ | beta | xi | slowest run |\n|---|---|---|---|---|---|")
         for generator, shape in GRID:
+            if args.only is not None and generator != args.only:
+                continue
             row, slowest = [], 0.0
             for param in ("W", "KQ", "beta", "xi"):
                 if param not in params_of(generator):

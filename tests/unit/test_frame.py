@@ -265,20 +265,22 @@ def test_reduced_frame_support_change_is_followed():
 # -- issue 27 finding 2: orthogonal (Assumption-4) data --------------------------------------------------------
 
 @pytest.mark.claims
-@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 5, 6)])
+@pytest.mark.parametrize("shape, param, norm", [((2, 3, 4), "beta", "l2"), ((3, 5, 6), "beta", "l2"),
+                                                ((3, 5, 6), "W", "fro")])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_orthogonal_beta_reaches_1e100_in_the_right_direction(shape, seed):
+def test_orthogonal_data_reach_1e100_in_the_right_direction(shape, param, norm, seed):
     """Chapter 5's kind of data with "beta": BDF's LU solve raised scipy's raw ``ValueError: array must not contain
     infs or NaNs`` (0 of 20 seeds reached 1e100); then, with the fallback, LSODA stalled near log t ~ 1e21. The
     paired tokens give coinciding constraint rows, and the reduced frame (least-norm Newton) reaches 1e100 in
-    < 1 s, converging to the l2 SVM's direction."""
+    < 1 s, converging to the l2 SVM's direction. "W" on the (3, 5, 6) sets stalled at log t ~ 6e24 (FlowStallError,
+    50,000 evaluations); its constraint rows are dependent, and reduced it reaches 1e100 (3e-13 from "fro")."""
     data = al.make_orthogonal_data(*shape, seed=seed)
-    tr = al.gradient_flow(data, "beta", al.default_init(data, "beta", 0.1, seed=0), log_t_end=1e100,
+    tr = al.gradient_flow(data, param, al.default_init(data, param, 0.1, seed=0), log_t_end=1e100,
                           max_nfev=5000)
     assert tr.log_t[-1] == 1e100 and np.isfinite(tr.frame.log_t_reduced)
     from attnlib import diagnostics as dg
 
-    assert dg.svm_distance(tr, al.solve_svm(data, "l2"))[-1] < 1e-3
+    assert dg.svm_distance(tr, al.solve_svm(data, norm))[-1] < 1e-3
 
 
 def test_a_failure_raised_inside_the_frame_solver_goes_to_the_fallback(monkeypatch):
