@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau, solve_ivp
+from scipy.optimize import OptimizeResult as OdeResult, brentq
 
 from ._validate import check_array
 from .perturbation import perturb_init
@@ -25,7 +26,7 @@ from .kernels import grad_beta_from_r, grad_from_r, log_sample_weights, logit_he
 
 __all__ = ["PARAMS", "PARAM_NAMES", "MAX_LOG_T", "LOG_GUARD", "FlowStallError", "OverBudget", "SolverOptions",
            "FlowModel", "check_param", "split_init", "combined_W", "neg_grad", "velocity", "velocity_jacobian",
-           "solve"]
+           "solve", "guarded_solve", "ATTENTION_STEP_MAX"]
 
 PARAMS = ("W", "KQ", "beta", "xi")
 MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
@@ -240,6 +241,15 @@ class FlowModel:
         self.nfev += 1
         return np.concatenate([p.ravel() for p in self._velocity_parts(theta, log_scale)[0]])
 
+    def attention_step(self, y_old: np.ndarray, y_new: np.ndarray) -> float:
+        """Largest change of a sample's attention between two states (total variation ``1/2 sum_l |d sigma_il|``,
+        in [0, 1]); the guard of :func:`solve`. Not counted in ``nfev`` (no gradient is evaluated)."""
+        if not (np.all(np.isfinite(y_old)) and np.all(np.isfinite(y_new))):
+            return 0.0  # a diverged state: the solver's own error test deals with it
+        k = self.n_theta
+        a, b = (np.exp(self._softmax(combined_W(self.param, self.unpack(y[:k])))[0]) for y in (y_old, y_new))
+        return float(0.5 * np.abs(a - b).sum(axis=1).max())
+
     def logit_jacobian(self, arrays: list[np.ndarray]) -> np.ndarray:
         """``M = d g / d theta``, shape (n, L, n_theta): the logits ``g_il = x_il^T W z_i`` are linear in ``W``,
         so ``M`` is constant for "W" and "beta" and linear in the other factor for "KQ" and "xi"."""
@@ -283,11 +293,95 @@ class FlowModel:
         return J
 
 
-def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: SolverOptions, events=None):
+ATTENTION_STEP_MAX = 0.2  # largest change of any sample's attention (total variation) in one accepted step
+_GUARD_SHRINK = 8.0  # a step that moved an attention further is redone from its start with max_step = h / 8
+_GUARD_RELAX = 2.0  # ... until the flow has passed 2 h beyond that start; then the step size is free again
+_FAILURE_RESTARTS = 3  # a failed step (e.g. LSODA's repeated Newton failures) restarts the method from the last
+# accepted state with fresh internals (Jacobian, order, step), at most this many times per call
+_SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
+
+
+def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: SolverOptions, events=None,
+          guard=None):
     """``scipy.integrate.solve_ivp`` of ``y' = fun(t, y)`` on ``span`` from ``y0`` (k,), saving at ``t_eval`` (m,),
-    with ``options.method``, ``rtol`` and ``atol``; implicit methods get the analytic Jacobian ``jac(t, y)`` (k, k)."""
+    with ``options.method``, ``rtol`` and ``atol``; implicit methods get the analytic Jacobian ``jac(t, y)`` (k, k).
+
+    ``guard(y_old, y_new)`` (optional; :meth:`FlowModel.attention_step`) adds step control that respects attention
+    switches: a step after which some sample's attention moved by more than ``ATTENTION_STEP_MAX`` (total
+    variation) is redone from its start with ``max_step = h / 8`` (:func:`guarded_solve`; a failed step, e.g.
+    LSODA's repeated Newton failures, restarts the method from the last accepted state, up to 3 times). Without it the error
+    estimate alone can accept a step that carries a locked sample across an attention switch (both ends have tiny
+    gradients, the barrier between them is never sampled), and the path is wrong from there on.
+
+    Returns an object with ``t``, ``y`` (k, m), ``t_events``, ``y_events``, ``status``, ``success`` and
+    ``message``, as ``solve_ivp``'s."""
     method = options.method
     kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}  # implicit methods use the analytic Hessian
-    return solve_ivp(fun, span, y0, method=method, rtol=options.rtol, atol=options.atol, t_eval=t_eval,
-                     events=events, **kw)
+    if guard is None:
+        return solve_ivp(fun, span, y0, method=method, rtol=options.rtol, atol=options.atol, t_eval=t_eval,
+                         events=events, **kw)
+    return guarded_solve(fun, span, y0, t_eval, options, events, guard, kw)
 
+
+def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, kw: dict):
+    """The stepping loop of :func:`solve` with the attention guard (scipy's ``OdeSolver`` classes, one step at a
+    time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it)."""
+    t0, t_end = float(span[0]), float(span[1])
+    t_eval = np.asarray([] if t_eval is None else t_eval, dtype=float)
+    events = list(events or [])
+
+    def start(t, y, max_step):
+        return _SOLVERS[options.method](fun, t, y, t_end, rtol=options.rtol, atol=options.atol,
+                                        max_step=max_step, **kw)
+
+    solver, relax_at = start(t0, np.asarray(y0, dtype=float), np.inf), None
+    ts, ys = [], []
+    t_events, y_events = [np.empty(0) for _ in events], [np.empty((0, len(y0))) for _ in events]
+    g_old = [e(t0, solver.y) for e in events]
+    j = int(np.searchsorted(t_eval, t0, side="left"))  # t_eval points at t0 itself are saved
+    if j < len(t_eval) and t_eval[j] == t0:
+        ts.append(t0), ys.append(solver.y.copy())
+        j += 1
+    status, message = None, "The solver successfully reached the end of the integration interval."
+    failures, h = 0, np.inf
+    while status is None:
+        t_old, y_old = solver.t, solver.y.copy()
+        step_message = solver.step()
+        if solver.status == "failed":
+            failures += 1
+            if failures > _FAILURE_RESTARTS:
+                status, message = -1, step_message
+                break
+            solver, relax_at = start(t_old, y_old, h), t_old + _GUARD_RELAX * h  # h: the last accepted step
+            continue
+        h = solver.t - t_old
+        if guard(y_old, solver.y) > ATTENTION_STEP_MAX:  # redo the step, shorter
+            if h <= 4 * np.finfo(float).eps * max(1.0, abs(t_old)):
+                status, message = -1, (f"an attention switch could not be resolved at t = {t_old:.6g}: the step "
+                                       f"size fell to the spacing between numbers")
+                break
+            solver, relax_at = start(t_old, y_old, h / _GUARD_SHRINK), t_old + _GUARD_RELAX * h
+            continue
+        dense = solver.dense_output()
+        t_stop = solver.t
+        for k, e in enumerate(events):
+            g_new = e(solver.t, solver.y)
+            if g_old[k] <= 0 <= g_new and g_old[k] != g_new and getattr(e, "direction", 0) >= 0 or \
+                    g_old[k] >= 0 >= g_new and g_old[k] != g_new and getattr(e, "direction", 0) <= 0:
+                root = brentq(lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
+                t_events[k], y_events[k] = np.append(t_events[k], root), np.vstack([y_events[k], dense(root)])
+                if getattr(e, "terminal", False):
+                    t_stop, status, message = root, 1, "A termination event occurred."
+            g_old[k] = g_new
+        k = int(np.searchsorted(t_eval, t_stop, side="right"))
+        if k > j:
+            ts += list(t_eval[j:k])
+            ys += list(dense(t_eval[j:k]).T)
+            j = k
+        if status is None and solver.status == "finished":
+            status = 0
+        elif status is None and relax_at is not None and solver.t >= relax_at:
+            solver, relax_at = start(solver.t, solver.y.copy(), np.inf), None
+    y = np.array(ys).T if ys else np.empty((len(y0), 0))
+    return OdeResult(t=np.array(ts), y=y, t_events=t_events, y_events=y_events, status=status,
+                     success=status >= 0, message=message)

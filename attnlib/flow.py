@@ -5,7 +5,10 @@ integrates the real ODE ``theta' = -grad L(theta)`` with an adaptive solver (sci
 in physical time on ``[0, 1]`` and in ``s = log t`` afterwards, where ``d theta / ds = -e^s grad L(theta)``; the
 factor ``e^s`` is folded into the log-space gradient (``log_scale=s``), so nothing overflows or underflows.
 The flow in ``s`` is stiff on data with large token norms; LSODA detects that and switches to BDF, whose Newton
-steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Flows that settle at a
+steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Step control respects attention switches: a step after which some sample's attention
+moved by more than ``ATTENTION_STEP_MAX = 0.2`` (total variation) is redone shorter
+(:func:`attnlib.dynamics.solve`), so the solver cannot carry a locked sample across a switch where the error
+estimate sees nothing (tiny-query data). Flows that settle at a
 finite stationary point in some directions (data attention cannot separate) turn infinitely stiff in ``s``; they
 stop with :class:`FlowStallError` once an evaluation budget is used up.
 
@@ -154,6 +157,9 @@ def _check_times(t_end, t_eval, log_t_end):
     ``log t_end`` is raised to ``log t_eval[-1]`` when the last saved time lies a rounding error (relative
     1e-12) beyond ``t_end``, so that every saved row is integrated."""
     if log_t_end is not None:
+        if t_end is not T_END_DEFAULT:
+            raise ValueError(f"give t_end or log_t_end, not both (log_t_end = log of the final time); got "
+                             f"t_end={t_end!r} and log_t_end={log_t_end!r}")
         log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T_FRAME, lo_open=True)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
@@ -177,7 +183,18 @@ def _check_times(t_end, t_eval, log_t_end):
         return t_eval, float(np.log(max(t_end, t_eval[-1])))
 
 
-def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t_eval=None, rtol: float = 1e-8,
+class _DefaultTime(float):
+    """The default ``t_end`` (1e300): a float that :func:`gradient_flow` can tell from an explicit ``t_end`` (so
+    ``t_end`` with ``log_t_end`` is refused, never ignored), while ``None`` stays a bad argument."""
+
+    def __repr__(self) -> str:
+        return "1e300"
+
+
+T_END_DEFAULT = _DefaultTime(1e300)  # the final time when neither t_end nor log_t_end is given
+
+
+def gradient_flow(data: AttentionData, param: str, init, t_end: float = T_END_DEFAULT, t_eval=None, rtol: float = 1e-8,
                   *, loss: str = "exp", log_t_end: float | None = None, log_t_eval=None,
                   method: str = "LSODA", max_nfev: int = MAX_NFEV,
                   switch_log_t: float | None = None) -> Trajectory:
@@ -193,7 +210,8 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     init : array or tuple of arrays
         ``W0`` (d, d), ``(K0, Q0)``, ``beta0`` (d,) or ``(xi_k0, xi_q0)``; see :func:`default_init`.
     t_end : float
-        Final time, positive and finite (1e300 is cheap: a few thousand gradient evaluations).
+        Final time, positive and finite (default 1e300, which is cheap: a few thousand gradient evaluations).
+        Give ``t_end`` or ``log_t_end``, not both.
     t_eval : array_like of shape (m,), optional
         Times to save (sorted, in ``[0, t_end]``); default 0 and 200 log-spaced times up to ``t_end``.
     rtol : float
@@ -201,8 +219,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     loss : {"exp", "logistic"}
         Training loss (the paper's is exponential).
     log_t_end, log_t_eval : float and array_like, optional
-        Integrate to ``log t = log_t_end`` instead (may exceed 709, where ``t`` overflows float64; at most
-        ``MAX_LOG_T = 1e6``), saving at ``log_t_eval`` (default 200 points uniform in ``log log t``).
+        Integrate to ``log t = log_t_end`` instead of ``t_end`` (may exceed 709, where ``t`` overflows float64; up
+        to ``1e300`` with the margin frame), saving at ``log_t_eval`` (default 200 points uniform in
+        ``log log t``). ``log_t_eval`` needs ``log_t_end``.
     method : str
         scipy.integrate.solve_ivp method. The default "LSODA" switches to an implicit (BDF) method where the flow
         is stiff, which it is in log time for data with large token norms; explicit methods ("DOP853", "RK45")
@@ -227,7 +246,8 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
     ValueError
         Unknown ``param`` or ``loss``, an ``init`` of the wrong shape, ``t_end <= 0`` or not finite, bad
         ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``(0, 1e300]`` (or above 1e6 with
-        ``switch_log_t=inf``), ``switch_log_t`` not positive.
+        ``switch_log_t=inf``), ``switch_log_t`` not positive; both ``t_end`` and ``log_t_end`` given, or
+        ``log_t_eval`` without ``log_t_end`` (never silently ignored).
     MarginFrameError
         Past the switch a sample's attended token changed (the frame's assumption; no path beyond is returned),
         or ``log_t_end > 1e6`` and the attention never locked on by ``log t = 1e6``.
@@ -235,8 +255,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = 1e300, t
         If ``max_nfev`` evaluations are used up: the flow has settled at a finite stationary point in some
         directions (e.g. data that are not separable, Assumption 1 or 1-diag fails) and log time turns stiff.
         The message names the time reached and the failing assumption.
+        A solver failure on data where that assumption fails (e.g. LSODA's "Unexpected istate") is a stall too.
     RuntimeError
-        If the solver fails otherwise (the message names the failing assumption when one fails), or if the loss
+        If the solver fails otherwise (the message says Assumption 1 holds), or if the loss
         rises along the computed path even after one retry at ``rtol = 1e-11``: gradient flow descends, so a
         rising loss means the solver stepped over a token switch, and no trajectory is returned
         (:func:`_loss_rise` gives the tolerance).
@@ -348,6 +369,9 @@ def _check_flow_args(data, param, init, t_end, t_eval, rtol, loss, log_t_end, lo
     if max_nfev != np.inf:
         max_nfev = check_scalar(max_nfev, "max_nfev", integer=True, lo=1)
     arrays = split_init(data, param, init)
+    if log_t_eval is not None and log_t_end is None:
+        raise ValueError("log_t_eval needs log_t_end (the saved log-times of a flow integrated to log t = "
+                         "log_t_end); with t_end, save with t_eval")
     t_eval, log_end = _check_times(t_end, t_eval, log_t_end)
     if t_eval is not None:
         with np.errstate(divide="ignore"):
@@ -445,7 +469,8 @@ def _integrate(model: FlowModel, y0: np.ndarray, log_end: float, log_eval: np.nd
     t1 = float(np.exp(min(log_end, 0.0)))
     first = log_eval <= np.log(t1)
     ts = np.union1d(np.exp(log_eval[first]), [t1])
-    sol = solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, ts, options)
+    sol = solve(lambda t, y: model.rhs(y, 0.0), lambda t, y: model.jac(y, 0.0), (0.0, t1), y0, ts, options,
+                guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in [0, {t1:g}]: {sol.message}")
     saved[first] = sol.y.T[np.searchsorted(ts, np.exp(log_eval[first]))]
@@ -471,7 +496,16 @@ def _integrate_or_explain(model: FlowModel, y0: np.ndarray, log_end: float, log_
             raise
         except RuntimeError as exc:
             noted = "; ".join(sorted({str(w.message) for w in caught}))
-            raise RuntimeError(f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}") from None
+            message = f"{exc}{f' (solver: {noted})' if noted else ''}. {_assumption_note(model)}"
+            if _assumption_fails(model):  # a stationary point in some directions: the documented stall
+                raise FlowStallError(message, log_t=float(model.last_s), nfev=model.nfev) from None
+            raise RuntimeError(message) from None
+
+
+def _assumption_fails(model) -> bool:
+    from .assumptions import check_assumptions
+
+    return not check_assumptions(model.data)["1-diag" if model.param in ("beta", "xi") else "1"].holds
 
 
 def _assumption_note(model) -> str:
@@ -506,7 +540,7 @@ def _log_time_phase(model: FlowModel, y1: np.ndarray, log_end: float, log_eval: 
     log-space gradient. In ``s`` the path is nearly linear (margins grow like ``s``), so an implicit solver takes
     long steps and ``log t = 1e6`` costs about what ``t = 1e300`` does."""
     sol = solve(lambda s, y: model.rhs(y, s), lambda s, y: model.jac(y, s), (0.0, log_end), y1,
-                np.minimum(log_eval, log_end), options)
+                np.minimum(log_eval, log_end), options, guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     return sol.y.T

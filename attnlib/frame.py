@@ -57,9 +57,10 @@ Where it is valid
 The formulas are exact for any ``y``; what they need is that every term's exponent stays representable, i.e.
 that each sample keeps attending to its reference token. The frame starts (:func:`attnlib.gradient_flow` switches
 on its own) once ``log t >= switch_log_t`` and every sample's attended token leads every other by at least
-``SWITCH_LOG_ODDS`` with ``y_k - c u >= -SWITCH_OFFSET``. If afterwards a sample's attended token changes
+``SWITCH_LOG_ODDS`` with ``y_k - c u >= -SWITCH_OFFSET - offset_shift`` (:func:`offset_shift`: the offsets settle
+near ``-max gamma_opt``). If afterwards a sample's attended token changes
 (``s + y_k < 0``) or a competitor gains so much that the scaled gradient terms would leave float range
-(``y_k - c u < -EXIT_OFFSET``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
+(``y_k - c u < -EXIT_OFFSET - offset_shift``), the integration stops and :class:`MarginFrameError` is raised: re-referencing at
 large ``s`` would need the O(1) log-odds that float64 cannot hold on top of ``s``, so no path that left the
 frame's assumptions is ever returned.
 
@@ -78,6 +79,10 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
 integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
+"W" and "beta" run reduced too when two frame pairs share a constraint row (:func:`_reduces`; the paired tokens of
+Assumption-4 data, where the full frame stalled near ``log t ~ 1e21``); there the Newton step is the least-norm one
+(only the sum of the coinciding pairs' weights is determined). A method that raises inside ``solve_ivp`` counts as
+failed and the next of ``FRAME_METHODS`` runs; when all fail the error is a :class:`attnlib.FlowStallError`.
 
 Representation of the result
 ----------------------------
@@ -99,7 +104,8 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError"]
+__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+           "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
 SWITCH_LOG_ODDS = 10.0  # every sample's attended token must lead every other by this log-odds ...
@@ -124,6 +130,14 @@ _Y0 = 1000.0  # y is stored as v = Y0 asinh(y / Y0): v = y where |y| << Y0, ~ Y0
 # whose y grows like s = e^u and would otherwise limit the step in u to rtol^(1/order)
 _GROWTH = {"W": 1.0, "beta": 1.0, "KQ": 0.5, "xi": 0.5}  # p: theta grows like s^p
 _LOG_SCALE_POWER = {"W": 0, "beta": 0, "KQ": 1, "xi": 1}  # c: F = s^c t (-grad_W L) is O(1) on the path
+
+
+def offset_shift(data) -> float:
+    """How far below 0 the active log-odds offsets settle on this data: ``max(0, max_i gamma_i,opt)``. A pair's
+    scaled gradient term is ``~ w_i e^{-y_k} |gamma_l - gamma_k|`` with sample weight ``w_i ~ e^{-gamma_i,opt}``,
+    so the offsets balance near ``-gamma_opt``, not near 0. ``SWITCH_OFFSET`` and ``EXIT_OFFSET`` are counted from
+    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking)."""
+    return float(max(0.0, np.max(data.gamma_opt)))
 
 
 class MarginFrameError(RuntimeError):
@@ -191,6 +205,7 @@ class FrameModel:
         self.log_t_switch = log_t_switch  # where the standard solver handed over (for messages)
         self.shapes, self.k = model.shapes, model.n_theta
         self.p, self.c = _GROWTH[self.param], _LOG_SCALE_POWER[self.param]
+        self.shift = offset_shift(model.data)  # the offsets' natural floor (see offset_shift)
         self.max_nfev, self.nfev, self.njev = max_nfev, 0, 0
         data = self.data
         self.ref = np.asarray(ref, dtype=int)
@@ -349,11 +364,11 @@ class FrameModel:
     def exit_value(self, u: float, x: np.ndarray) -> float:
         """Zero when the frame's assumptions fail: ``min_k min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
         y = self.split(x)[1]
-        return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET))
+        return float(min(np.min(np.exp(u) + y), np.min(y - self.c * u) + EXIT_OFFSET + self.shift))
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
         y = self.split(x)[1]
-        j = int(np.argmin(np.minimum(np.exp(u) + y, y - self.c * u + EXIT_OFFSET)))
+        j = int(np.argmin(np.minimum(np.exp(u) + y, y - self.c * u + EXIT_OFFSET + self.shift)))
         i, l = (int(v) for v in self.pairs[j])
         s = float(np.exp(u))
         return MarginFrameError(
@@ -459,7 +474,7 @@ class ReducedFrame:
             resid = fm.pair_rates(fm.W_rate(arrays, F))[a] - 1.0
             Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T  # (P_a, P_a): d resid_k / d y_j
             try:
-                step = np.linalg.solve(Ry, -resid)
+                step = _solve_degenerate(Ry, -resid)
             except np.linalg.LinAlgError:
                 raise _NoSteadyState from None
             if not np.all(np.isfinite(step)):
@@ -515,7 +530,7 @@ class ReducedFrame:
             Ry = fm.pair_rates(fm.W_rate(arrays, dF))[:, a].T
             Rtheta = fm._pair_rates_theta(arrays, F)[a]  # (P_a, k)
             try:
-                dy = -np.linalg.solve(Ry, Rtheta)  # (P_a, k)
+                dy = -_solve_degenerate(Ry, Rtheta)  # (P_a, k)
             except np.linalg.LinAlgError:
                 return J
             Vy = np.concatenate([v.reshape(len(a), -1) for v in velocity(fm.param, arrays, dF)], axis=1).T
@@ -535,10 +550,10 @@ class ReducedFrame:
     def _exit_terms(self, u: float, y: np.ndarray) -> np.ndarray:
         """``min(s + y_k, y_k - c u + EXIT_OFFSET)`` on the active pairs (the full frame's exit condition)."""
         a = self.active
-        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET)
+        return np.minimum(np.exp(u) + y[a], y[a] - self.fm.c * u + EXIT_OFFSET + self.fm.shift)
 
     def exit_error(self, u: float, x: np.ndarray) -> MarginFrameError:
-        y = self.solve(u, x)[0]
+        y = _quasi_steady_offsets(self, u, x)
         return self.fm.exit_error(u, np.concatenate([x[:self.k], _Y0 * np.arcsinh(y / _Y0), x[self.k:]]))
 
     def promote_value(self, u: float, x: np.ndarray) -> float:
@@ -573,19 +588,43 @@ class _NoSteadyState(Exception):
     pass
 
 
+def _solve_degenerate(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A^{-1} b``, or the least-squares solution of least norm where ``A`` is singular to working precision
+    (active pairs whose constraint rows coincide, e.g. the paired tokens of Assumption-4 data with "beta": only the
+    sum of their weights is determined, and the minimum-norm step splits it evenly)."""
+    if np.linalg.cond(A) < 1e12:
+        return np.linalg.solve(A, b)
+    return np.linalg.lstsq(A, b, rcond=1e-12)[0]
+
+
+def _quasi_steady_offsets(red: ReducedFrame, u: float, x: np.ndarray) -> np.ndarray:
+    """The reduced frame's offsets ``y`` (P,) at an accepted state (a saved time or an exit); a state without a
+    quasi-steady solution there is a public :class:`MarginFrameError`, never the private ``_NoSteadyState``."""
+    try:
+        return red.solve(u, x)[0]
+    except _NoSteadyState:
+        s = float(np.exp(u))
+        raise MarginFrameError(
+            f"gradient flow (param={red.fm.param!r}) left the reduced margin frame at log t = {s:.6g}: the active "
+            f"log-odds offsets have no quasi-steady solution there (Newton on <A_k, dW/ds> = 1 did not converge: the "
+            f"active constraints are degenerate or the support changed within a step). No path beyond this point "
+            f"is returned; integrate to a smaller log_t_end.", log_t=s) from None
+
+
 def _switch_event(model, switch_log_t: float):
     """Event for the standard solver in ``s``: positive once ``s >= switch_log_t`` and every sample's attended
     token leads by ``>= max(SWITCH_LOG_ODDS, s + c log s - SWITCH_OFFSET)`` (so ``y_k - c log s >=
     -SWITCH_OFFSET``)."""
     c, k = _LOG_SCALE_POWER[model.param], model.n_theta
     X, z = model.X, model.z
+    floor = SWITCH_OFFSET + offset_shift(model.data)
 
     def event(s, x):
         W = combined_W(model.param, model.unpack(x[:k]))
         g = np.matmul(X, (z @ W.T)[:, :, None])[:, :, 0]
         top2 = np.sort(g, axis=1)[:, -2:]
         gap = float(np.min(top2[:, 1] - top2[:, 0]))
-        need = max(SWITCH_LOG_ODDS, s + c * np.log(max(s, 1.0)) - SWITCH_OFFSET)
+        need = max(SWITCH_LOG_ODDS, s + c * np.log(max(s, 1.0)) - floor)
         return min(s - switch_log_t, gap - need)
 
     event.terminal, event.direction = True, 1
@@ -641,7 +680,7 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
     s_max = min(log_end, MAX_LOG_T)
     early = log_eval <= s_max
     sol = solve(lambda s, x: model.rhs(x, s), lambda s, x: model.jac(x, s), (0.0, s_max), x1, log_eval[early],
-                options, events=[_switch_event(model, options.switch_log_t)])
+                options, events=[_switch_event(model, options.switch_log_t)], guard=model.attention_step)
     if not sol.success:
         raise RuntimeError(f"gradient flow failed in log time: {sol.message}")
     saved = np.empty((len(log_eval), x1.size))
@@ -653,7 +692,8 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
             raise MarginFrameError(
                 f"gradient flow (param={model.param!r}) could not switch to the margin frame by log t = "
                 f"{MAX_LOG_T:g}: some sample's attended token never led every other by log-odds >= "
-                f"{SWITCH_LOG_ODDS:g} (and >= log t + c log log t - {SWITCH_OFFSET:g}). The flow does not lock its "
+                f"{SWITCH_LOG_ODDS:g} (and >= log t + c log log t - {SWITCH_OFFSET + offset_shift(model.data):g}). "
+                f"The flow does not lock its "
                 f"attention on this data, and beyond log t = {MAX_LOG_T:g} the standard solver is not accurate; "
                 f"integrate to log_t_end <= {MAX_LOG_T:g}", log_t=float(sol.t[-1]))
         return saved, None
@@ -665,8 +705,7 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
     raw, ys, us, log_t_reduced, changes = _frame_path(fm, fm.state(x_sw[:k], x_sw[k:], s_sw), np.log(s_sw),
                                                       np.log(log_end), log_eval[n_std:], options)
     if not np.all(np.isfinite(raw)):
-        raise FloatingPointError(f"the parameters exceed float64 at log t = {log_end:g} (their entries grow like "
-                                 f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+        raise _non_finite_error(fm, raw, ys, us)
     saved[n_std:] = raw
     record = FrameRecord(log_t_switch=s_sw, ref=ref, pairs=fm.pairs, rows=row_offset + np.arange(n_std, len(saved)),
                          log_odds_offset=ys,
@@ -676,6 +715,24 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
     return saved, record
 
 
+def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.ndarray) -> Exception:
+    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (the implicit
+    solver's linear algebra overflowed; a :class:`attnlib.FlowStallError` saying where), or the state is finite
+    and only the unscaled parameters overflow float64 (a ``FloatingPointError``)."""
+    bad = int(np.flatnonzero(~np.all(np.isfinite(raw), axis=1))[0])
+    s_bad = float(np.exp(us[bad]))
+    if not np.all(np.isfinite(ys[bad])):
+        last = f"log t = {np.exp(us[bad - 1]):.4g}" if bad > 0 else "the switch"
+        return FlowStallError(
+            f"gradient flow (param={fm.param!r}): the margin frame's state turned non-finite between {last} and "
+            f"log t = {s_bad:.4g} (the implicit solver's linear algebra overflowed; the parameters themselves fit "
+            f"float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
+            f"log_t_end <= {np.exp(us[bad - 1]) if bad > 0 else fm.log_t_switch:.4g}.", log_t=s_bad,
+            nfev=fm.base.nfev + fm.nfev)
+    return FloatingPointError(f"the parameters exceed float64 at log t = {s_bad:.4g} (their entries grow like "
+                              f"(log t)^{fm.p:g}); integrate to a smaller log_t_end")
+
+
 def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_eval: np.ndarray,
                 options: SolverOptions):
     """The margin frame from ``u_sw = log s_switch`` (state ``x0``) to ``u_end``, saving at ``log_eval`` (m,): the
@@ -683,9 +740,9 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
 
     Returns ``raw`` (m, n_theta + n(L-1)) in the standard solver's layout, the offsets ``ys`` (m, P), the saved
     ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
-    model, k = fm.base, fm.k
+    k = fm.k
     u_eval = np.maximum(np.log(log_eval), u_sw)
-    u_red = max(u_sw, np.log(QSS_LOG_T)) if model.param in REDUCED_PARAMS else np.inf
+    u_red = max(u_sw, np.log(QSS_LOG_T)) if _reduces(fm) else np.inf
     u_mid = min(u_end, u_red)
     first = u_eval <= u_mid
     extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
@@ -708,6 +765,26 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
     return raw, np.array(ys).reshape(len(us), fm.n_pairs), us, log_t_reduced, changes
 
 
+def _reduces(fm: FrameModel) -> bool:
+    """Whether the frame runs reduced past ``QSS_LOG_T``: always for ``REDUCED_PARAMS``; for "W" when the frame
+    pairs' constraint rows ``A_k`` are linearly dependent, and for "W" and "beta" when two pairs have the same
+    constraint row (up to 1e-12 relative; the paired tokens of Assumption-4 data; "beta" rows are always dependent,
+    d < n(L-1), and its full frame is fine on generic data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
+    implicit solver stalled near log t ~ 1e21 (orthogonal data, "beta": 0 of 20 seeds reached 1e100; reduced,
+    the weights are split by a least-norm Newton step and every seed does; "W" on make_orthogonal_data(3, 5, 6):
+    stalled at 6e24, reduced 1e100 in < 3 s, 3e-13 from the Frobenius SVM)."""
+    if fm.param in REDUCED_PARAMS:
+        return True
+    if fm.param not in ("W", "beta"):
+        return False
+    rows = fm._Br if fm.param == "beta" else np.einsum("kd,ke->kde", fm._Dr, fm._Zr).reshape(fm.n_pairs, -1)
+    if fm.param == "W" and np.linalg.matrix_rank(rows, tol=1e-10 * np.linalg.norm(rows, 2)) < fm.n_pairs:
+        return True  # dependent constraint rows (Assumption-4 data): the full frame stalled near log t ~ 1e24
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
+    close = np.abs(unit @ unit.T - 1.0) <= 1e-12
+    return bool(np.any(close[np.triu_indices(fm.n_pairs, 1)]))
+
+
 def _reduced_stages(red: ReducedFrame, xr: np.ndarray, ur: float, u_end: float, todo: np.ndarray,
                     options: SolverOptions):
     """The reduced frame from ``ur`` (state ``xr``) to ``u_end``, a stage per support of the quasi-steady offsets;
@@ -719,7 +796,7 @@ def _reduced_stages(red: ReducedFrame, xr: np.ndarray, ur: float, u_end: float, 
         if len(rsol.t):  # (rsol.y is a list when no saved time fell into the stage)
             with np.errstate(over="ignore"):
                 raw += [red.unscaled(x, u) for x, u in zip(rsol.y.T, rsol.t)]
-            ys += [red.solve(u, x)[0] for x, u in zip(rsol.y.T, rsol.t)]
+            ys += [_quasi_steady_offsets(red, u, x) for x, u in zip(rsol.y.T, rsol.t)]
             us = np.concatenate([us, rsol.t])
         if rsol.status != 1:
             return raw, ys, us
@@ -748,9 +825,14 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
             try:
                 fsol = solve_ivp(stage.rhs, span, x0, method=frame_method, rtol=options.rtol, atol=options.atol,
                                  t_eval=u_eval, jac=stage.jac, events=_frame_events(stage.exit_value, stop_value))
-            except ValueError as err:  # the exit event's root finder in a collapsed step: a token change
-                if "different signs" not in str(err):
-                    raise
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError, _NoSteadyState) as err:
+                if not (isinstance(err, ValueError) and "different signs" in str(err)):
+                    # raised inside the method (e.g. BDF's LU solve meeting a non-finite Newton residual, or a
+                    # trial state without a quasi-steady solution): a failure of this method, the next one tries
+                    failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {type(err).__name__}: "
+                                    f"{err or 'no quasi-steady state'}")
+                    continue
+                # the exit event's root finder in a collapsed step: a token change
                 raise MarginFrameError(
                     f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
                     f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
@@ -767,7 +849,10 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
         if fsol.success:
             return fsol
         failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {fsol.message}")
-    raise RuntimeError(f"gradient flow failed in the margin frame ({'; '.join(failures)}); try another rtol")
+    raise FlowStallError(f"gradient flow (param={model.param!r}) stalled in the margin frame near log t = "
+                         f"{model.last_s:.4g}: every implicit method failed ({'; '.join(failures)}); the step size "
+                         f"collapsed (switched at log t = {fm.log_t_switch:.4g}). Integrate to a smaller log_t_end, "
+                         f"or try another rtol.", log_t=model.last_s, nfev=model.nfev + fm.nfev)
 
 
 def _frame_events(exit_value, stop_value=None) -> list:

@@ -416,3 +416,106 @@ def test_instrument_records_each_flow_and_only_inside_its_block():
     with pytest.raises(TypeError, match="callback"):
         with instrument(callback=3):
             pass
+
+
+# -- issue 27: attention switches, and arguments never ignored ---------------------------------------------------
+
+def _tiny_query(seed: int) -> al.AttentionData:
+    """``make_generic_data(6, 8, 10, seed)`` with sample 0's query x 1e-6 (the README's numeric-range case)."""
+    data = al.make_generic_data(6, 8, 10, seed)
+    z = data.z.copy()
+    z[0] *= 1e-6
+    return al.AttentionData(data.X, z, data.y, data.v)
+
+
+def _reference_W_flow(data, log_eval):
+    """An independent tight integration of the "W" flow: the model's own log-space gradient
+    (``attnlib.loss_grad(..., log_scale=s)``, not the solver's right-hand side), LSODA at rtol 1e-11 with steps of
+    at most 0.02 in log t (so no step can jump an attention switch). LSODA gets the analytic Hessian (checked
+    against finite differences above): with finite-difference Jacobians it drifted from the path at log t ~ 35.
+    (Radau at rtol 1e-10 gives the same path for seed 5, in 4 minutes.)"""
+    from scipy.integrate import solve_ivp
+
+    from attnlib.dynamics import FlowModel
+
+    d = data.d
+    model = FlowModel(data, "W", [np.zeros((d, d))], "exp")
+
+    def jac(y, scale):
+        return model.jac(np.concatenate([y, np.zeros(len(data.pairs))]), scale)[:d * d, :d * d]
+
+    def f(y, scale):
+        return -al.loss_grad(data, y.reshape(d, d), log_scale=scale).ravel()
+
+    first = solve_ivp(lambda t, y: f(y, 0.0), (0.0, 1.0), np.zeros(d * d), method="LSODA", rtol=1e-11, atol=1e-13,
+                      jac=lambda t, y: jac(y, 0.0))
+    sol = solve_ivp(lambda s, y: f(y, s), (0.0, log_eval[-1]), first.y[:, -1], method="LSODA", rtol=1e-11,
+                    atol=1e-13, t_eval=log_eval, max_step=0.02, jac=lambda s, y: jac(y, s))
+    assert sol.success, sol.message
+    return sol.y.T.reshape(-1, d, d)
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("seed", [5, 36])
+def test_flow_does_not_step_over_an_attention_switch(seed):
+    """Issue 27 finding 1. Seed 5: the default flow returned a monotone but wrong path (final loss 0.7059 instead
+    of 0.6718, W off by 2.9e-3 relative past log t = 34: a step carried a locked sample across an attention switch);
+    seed 36: it raised the loss-rise RuntimeError at every rtol. With the attention guard both follow the
+    reference (measured: W relative error <= 2.6e-8 at the default rtol 1e-8)."""
+    data = _tiny_query(seed)
+    log_eval = np.array([10.0, 20.0, 30.0, 34.0, 35.0, 36.0, 40.0])
+    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), log_t_end=40.0, log_t_eval=log_eval)
+    ref = _reference_W_flow(data, log_eval)
+    assert _rel_path_err(tr.W.reshape(len(ref), -1), ref.reshape(len(ref), -1)).max() <= 1e-6
+    assert tr.loss[-1] == pytest.approx(al.exp_loss(data, ref[-1]), rel=1e-7)
+
+
+def test_attention_guard_redoes_a_step_that_moves_attention_too_far():
+    """The guard itself: a sample whose attention moves from one token to another in one step is caught."""
+    from attnlib.dynamics import ATTENTION_STEP_MAX, FlowModel
+
+    data = get_data("demo1")
+    model = FlowModel(data, "W", [np.zeros((data.d, data.d))], "exp")
+    W = np.zeros((data.d, data.d))
+    assert model.attention_step(W.ravel(), W.ravel()) == 0.0
+    far = 1e3 * np.outer(data.X[0, 1] - data.X[0, 0], data.z[0])
+    assert model.attention_step((-far).ravel(), far.ravel()) > ATTENTION_STEP_MAX
+
+
+@pytest.mark.parametrize("kw", [dict(t_end=10.0, t_eval=[0.0, 0.5, 1.0]), dict(t_eval=[0.0, 0.5])])
+def test_saved_times_all_before_1_with_a_longer_flow(kw):
+    """Issue 27 finding 7: every saved time <= 1 with t_end > 1 crashed (AttributeError 'list' ... 'T')."""
+    data = get_data("demo1")
+    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), **kw)
+    assert np.array_equal(tr.t, kw["t_eval"])
+    short = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_end=1.0, t_eval=kw["t_eval"])
+    assert np.allclose(tr.W, short.W, rtol=1e-6, atol=1e-12)
+
+
+def test_log_t_eval_without_log_t_end_is_refused():
+    with pytest.raises(ValueError, match="log_t_eval needs log_t_end"):
+        al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), log_t_eval=[1.0, 2.0])
+
+
+def test_t_end_and_log_t_end_together_are_refused():
+    with pytest.raises(ValueError, match="t_end or log_t_end, not both"):
+        al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), t_end=10.0, log_t_end=50.0)
+
+
+def test_solver_failure_on_non_separable_data_is_a_flow_stall(monkeypatch):
+    """Issue 27 finding 6: on non-separable data LSODA may fail with "Unexpected istate" before the budget is used
+    up; that is the documented stall (FlowStallError naming the failing assumption), not a bare RuntimeError."""
+    from attnbook.figures.ch1 import make_mirrored_data
+
+    import attnlib.flow as fl
+
+    def istate(*args, **kw):
+        raise RuntimeError("gradient flow failed in log time: Unexpected istate in LSODA.")
+
+    monkeypatch.setattr(fl, "_integrate", istate)
+    data = make_mirrored_data()
+    with pytest.raises(al.FlowStallError, match="istate.*Assumption 1 fails"):
+        al.gradient_flow(data, "W", np.zeros((data.d, data.d)))
+    with pytest.raises(RuntimeError, match="Assumption 1 holds") as err:  # separable: stays a RuntimeError
+        al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)))
+    assert not isinstance(err.value, al.FlowStallError)
