@@ -192,20 +192,23 @@ def _reference(question: GradedAnswer, params: dict):
     return int(value) if question.kind == "int" else float(value)
 
 
-def _public_test(q: GradedAnswer) -> str:
+def _form_checks(q: GradedAnswer) -> str:
+    """Assertions on the answer's form (type, shape, finite): the public test, and repeated by the hidden one."""
     if q.kind == "int":
-        check = (f"    assert isinstance({q.name}, (int, np.integer)) and not isinstance({q.name}, bool), "
-                 f"'{q.name} must be an int, not ' + type({q.name}).__name__\n")
-    elif q.kind == "float":
-        check = (f"    assert isinstance({q.name}, (int, float, np.floating)) and not isinstance({q.name}, bool), "
-                 f"'{q.name} must be a float, not ' + type({q.name}).__name__\n"
-                 f"    assert np.isfinite({q.name}), '{q.name} must be a finite number'\n")
-    else:
-        check = (f"    assert np.shape({q.name}) == {q.shape!r}, "
-                 f"'{q.name} must have shape {q.shape}, not ' + str(np.shape({q.name}))\n"
-                 f"    assert np.all(np.isfinite(np.asarray({q.name}, dtype=float))), '{q.name} must be finite'\n")
+        return (f"    assert isinstance({q.name}, (int, np.integer)) and not isinstance({q.name}, bool), "
+                f"'{q.name} must be an int, not ' + type({q.name}).__name__\n")
+    if q.kind == "float":
+        return (f"    assert isinstance({q.name}, (int, float, np.floating)) and not isinstance({q.name}, bool), "
+                f"'{q.name} must be a float, not ' + type({q.name}).__name__\n"
+                f"    assert np.isfinite({q.name}), '{q.name} must be a finite number'\n")
+    return (f"    assert isinstance({q.name}, (list, tuple, np.ndarray)) and np.shape({q.name}) == {q.shape!r}, "
+            f"'{q.name} must be an array of shape {q.shape}, not ' + str(np.shape({q.name}))\n"
+            f"    assert np.all(np.isfinite(np.asarray({q.name}, dtype=float))), '{q.name} must be finite'\n")
+
+
+def _public_test(q: GradedAnswer) -> str:
     return ('""" # BEGIN TEST CONFIG\npoints: 0\nhidden: false\n""" # END TEST CONFIG\n'
-            f"def test_{q.name}_form({q.name}):\n    import numpy as np\n{check}test_{q.name}_form({q.name})\n")
+            f"def test_{q.name}_form({q.name}):\n    import numpy as np\n{_form_checks(q)}test_{q.name}_form({q.name})\n")
 
 
 def _hidden_test(q: GradedAnswer, reference) -> str:
@@ -217,7 +220,8 @@ def _hidden_test(q: GradedAnswer, reference) -> str:
         check = (f"    assert np.allclose(np.asarray({q.name}, dtype=float), np.array({reference!r}), "
                  f"rtol={q.rel!r}, atol={q.abs_tol!r})\n")
     return (f'""" # BEGIN TEST CONFIG\npoints: {q.points}\nhidden: true\n""" # END TEST CONFIG\n'
-            f"def test_{q.name}_value({q.name}):\n    import numpy as np\n{check}test_{q.name}_value({q.name})\n")
+            f"def test_{q.name}_value({q.name}):\n    import numpy as np\n{_form_checks(q)}{check}"
+            f"test_{q.name}_value({q.name})\n")
 
 
 def _statement(label: str, book: Path) -> tuple[str, str]:
@@ -374,7 +378,7 @@ def _build_lecture(lec: Lecture, seed: int, book: Path, student: Path, instructo
 # -- grading ------------------------------------------------------------------------------------------------------
 
 def _test_files(autograder: Path) -> dict:
-    from otter.test_files import create_test_file
+    from otter.test_files import ExceptionTestFile
 
     if not zipfile.is_zipfile(autograder):
         raise CourseError(f"autograder must be an otter autograder zip; got {str(autograder)!r}")
@@ -385,7 +389,7 @@ def _test_files(autograder: Path) -> dict:
         for name in zf.namelist():
             if name.startswith("tests/") and name.endswith(".py"):
                 path = Path(zf.extract(name, tmp))
-                files[path.stem] = create_test_file(str(path))
+                files[path.stem] = ExceptionTestFile.from_file(str(path))
     if not files:
         raise CourseError(f"{autograder} holds no tests/ folder")
     return files
