@@ -147,9 +147,12 @@ def glued_text(value: str) -> str:
 def _role(m: re.Match, glue: dict[str, str], page: str) -> str:
     role, body = m.group(1), m.group(2)
     if role == "glue:text" or role == "glue":
-        if body not in glue:
-            raise StudentEditionError(f"{page}: no glued value {body!r} to put into the prose (was the page executed?)")
-        return glued_text(glue[body])
+        name, _, fmt = body.partition(":") if body not in glue else (body, "", "")
+        if name not in glue:
+            raise StudentEditionError(f"{page}: no glued value {name!r} to put into the prose (was the page executed?)")
+        text = glued_text(glue[name])
+        return format(float(text), fmt) if fmt else text          # {glue:text}`name:.4f` (myst-nb's format spec)
+    body = " ".join(body.split())
     text, sep, target = body.partition(" <")
     target = target.rstrip(">") if sep else body
     if role == "doc":
@@ -167,12 +170,13 @@ def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = 
     their numbers. ``chapter`` numbers the exercises ``Exercise <chapter>.<k>`` (the page's own count starts at 1
     for each call of :func:`student_edition`; pass ``None`` to name them by label)."""
     out, glue = [], glue or {}
+    source = _LIST_TABLE.sub(_pipe_table, source)
     for line in source.split("\n"):
         if _TARGET.match(line):
             continue
         if m := _FENCE_OPEN.match(line):
             kind, title = m.group(2), m.group(3).strip()
-            if kind in ("code-cell", "list-table", "literalinclude", "bibliography", "math"):
+            if kind in ("code-cell", "literalinclude", "bibliography", "math"):
                 out.append(line)           # kept as written (a table or a listing reads fine as source)
                 continue
             name = _KINDS.get(kind, kind.split(":")[-1].capitalize())
@@ -185,8 +189,33 @@ def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = 
             continue
         if line.startswith(":label:"):
             continue
-        out.append(_ROLE.sub(lambda r: _role(r, glue, page), line))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+        out.append(line)
+    text = _ROLE.sub(lambda r: _role(r, glue, page), "\n".join(out))     # a role may span two lines
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+_LIST_TABLE = re.compile(r"^(:{3,})\{list-table\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def _pipe_table(m: re.Match) -> str:
+    """A ``list-table`` directive as a Markdown pipe table (its caption as a bold line above)."""
+    rows: list[list[str]] = []
+    for line in m.group(3).split("\n"):
+        if _OPTION.match(line) or not line.strip():
+            continue
+        if line.startswith("* - "):
+            rows.append([line[4:].strip()])
+        elif line.lstrip().startswith("- ") and rows:
+            rows[-1].append(line.lstrip()[2:].strip())
+        elif rows:
+            rows[-1][-1] += " " + line.strip()
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [[c.replace("|", "\\|") for c in r] + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    caption = m.group(2).strip()
+    return (f"**{caption}**\n\n" if caption else "") + "\n".join(lines) + "\n"
 
 
 def _number_exercises(source: str, chapter: int | None, counter: list[int]) -> str:
