@@ -247,3 +247,20 @@ def test_checks_say_close_or_the_direction_and_never_the_value():
                 and n.replace("_", "-") not in checks.CHECKS]
     assert not [n for n in vars(checks) if n.startswith("_") and callable(vars(checks)[n])
                 and n not in ("_number", "_verdict", "_close", "_graded")]
+
+
+def test_workflow_attaches_the_hand_outs_on_main_but_not_the_solutions():
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = wf["jobs"]["test"]["steps"]
+    uploads = {s["with"]["name"]: s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")}
+    assert set(uploads) >= {"book-pdf", "slides", "student", "autograders"}
+    on_main = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert all(s.get("if") == on_main for s in uploads.values())
+    assert uploads["book-pdf"]["with"]["path"] == "_build/pdf/book.pdf"
+    assert uploads["student"]["with"]["path"].endswith("student.zip")
+    build = next(s for s in steps if "attnbook course" in s.get("run", ""))
+    assert build.get("if") == on_main and "--with-solutions" not in build["run"] and "build_pdf.sh" in build["run"]
+    paths = " ".join(s["with"]["path"] for s in uploads.values())
+    assert "solutions" not in paths and "instructor/answers" not in paths and "key" not in paths
