@@ -90,6 +90,16 @@ GRADED = (
         "ch1_ray_rate = float(-al.log_excess_loss(data, {c} * W_F) / {c})",
         rel=1e-6, choices=(("c", (20, 30, 50, 80, 120, 200)),)),
     GradedAnswer(
+        "ch2-ex-lr", "ch2_lr_gap", 2, "float",
+        "`ch2_lr_gap`: $1-\\cos(W_{{2000}},W_F)$ after 2,000 steps of plain gradient descent from $W=0$ with step "
+        "$\\eta={lr}$ on seed 0's data (`ch2.tarzanagh_data(0)`, $W_F$ its Frobenius SVM's solution), a Python "
+        "`float`, right within a relative $10^{{-3}}$.",
+        "from attnbook.experiments import ch2\n"
+        "data = ch2.tarzanagh_data(0)\n"
+        "run = al.gradient_descent(data, \"W\", np.zeros((data.d, data.d)), lr={lr}, steps=2000)\n"
+        "ch2_lr_gap = float(1 - run.cosine_to(al.solve_svm(data, \"fro\").W)[-1])",
+        rel=1e-3, choices=(("lr", (5.0, 10.0, 20.0)),)),
+    GradedAnswer(
         "ch3-ex-balanced", "ch3_balanced_limit", 2, "array",
         "`ch3_balanced_limit`: the direction $\\hat\\beta$ the balanced start heads for on chapter 3's data "
         "(`al.make_diagonal_data()`), scaled to margin 1 (the solution of the SVM that the flow's limit solves), a "
@@ -120,6 +130,19 @@ GRADED = (
         "ch5_fro_norm = float(np.linalg.norm(al.solve_svm(al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, "
         "c=0.3), \"fro\").W))",
         rel=1e-4, choices=(("seed", tuple(range(2, 60))),), part="fro"),
+    GradedAnswer(
+        "ch6-ex-sel", "ch6_sel_excess", 2, "float",
+        "`ch6_sel_excess`: the excess loss $\\mathcal L-\\mathcal L^*$ at $W=1000\\,\\widehat W_s$ on the demo data "
+        "(`ch6.demo_data()`), for the selection in which sample 0 attends to its first non-optimal token (the lowest "
+        "token index other than its optimal one) and every other sample to its optimal token; a Python `float`, "
+        "right within a relative $10^{{-6}}$.",
+        "from attnbook.experiments import ch6\n"
+        "data = ch6.demo_data()\n"
+        "sel = data.opt.copy()\n"
+        "sel[0] = [l for l in range(data.L) if l != data.opt[0]][0]\n"
+        "W_s = al.solve_selection_svm(data, sel).W\n"
+        "ch6_sel_excess = float(al.excess_loss(data, 1000 * W_s))",
+        rel=1e-6),
     GradedAnswer(
         "ch7-ex-e2", "ch7_e2_count", 2, "int",
         "`ch7_e2_count`: over seeds ${first},\\dots,{last}$ of `al.make_generic_data(4, 3, 4, seed, "
@@ -250,7 +273,8 @@ def master_notebook(lecture: Lecture, seed: int, book: Path):
     cells = [v4.new_raw_cell(config), v4.new_markdown_cell(
         f"# Homework of lecture {lecture.title}\n\n"
         f"{len(questions)} auto-graded questions, {total} points. Each question names an **answer variable** and says "
-        "exactly what to submit. Compute it in this notebook (it must run from top to bottom in a fresh kernel, "
+        "exactly what to submit: the **Submit** line is what is graded, and it may use other data or constants than "
+        "the book's statement above it (the book's own values are not the graded ones). Compute it in this notebook (it must run from top to bottom in a fresh kernel, "
         "in seconds: the grader runs it) and assign it in the answer cell in place of `...`. "
         "`grader.check(\"LABEL\")` checks only the form (type, shape); the values are checked by the grader's "
         "hidden tests. The proofs and discussions of this lecture's other exercises are handed in separately."),
@@ -371,7 +395,8 @@ def _build_lecture(lec: Lecture, seed: int, book: Path, student: Path, instructo
     shutil.move(zipped, target)
     shutil.rmtree(work)          # the master notebook holds the hidden tests: only the zip and the key remain
     points = sum(q.points for q in questions)
-    print(f"course: lecture {lec.number}: {len(questions)} auto-graded questions, {points} points -> {target}")
+    print(f"course: lecture {lec.number}: {len(questions)} auto-graded question{'s' * (len(questions) > 1)}, "
+          f"{points} points -> {target}")
     return target
 
 

@@ -171,24 +171,42 @@ def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = 
     for each call of :func:`student_edition`; pass ``None`` to name them by label)."""
     out, glue = [], glue or {}
     source = _LIST_TABLE.sub(_pipe_table, source)
+    stack: list[tuple[str, str]] = []       # open fences: (fence, kind); kind "" for a plain code block
     for line in source.split("\n"):
-        if _TARGET.match(line):
+        top = stack[-1] if stack else None
+        if top is not None and top[1] in ("", "skip"):
+            if line.strip() == top[0]:              # the end of a code block (kept) or of a skipped directive
+                stack.pop()
+                out.append(line if top[1] == "" else "")
+            elif top[1] == "":
+                out.append(line)
+            continue
+        if _TARGET.match(line) or line.startswith(":label:"):
             continue
         if m := _FENCE_OPEN.match(line):
             kind, title = m.group(2), m.group(3).strip()
-            if kind in ("code-cell", "literalinclude", "bibliography", "math"):
-                out.append(line)           # kept as written (a table or a listing reads fine as source)
+            if kind in ("literalinclude", "bibliography"):
+                stack.append((m.group(1), "skip"))
+                out.append(f"*(Listing of `{title}` in the repository.)*" if kind == "literalinclude" else
+                           "*(The bibliography is a page of the book.)*")
+                continue
+            stack.append((m.group(1), kind))
+            if kind == "math":
+                out.append("$$")
                 continue
             name = _KINDS.get(kind, kind.split(":")[-1].capitalize())
-            out.append(f"**{' '.join(x for x in (name, title) if x)}**" if (name or title) else "")
-            out.append("")
+            out += [f"**{' '.join(x for x in (name, title) if x)}**" if (name or title) else "", ""]
             continue
-        if _FENCE_CLOSE.match(line) or _OPTION.match(line) and not line.startswith(":label:"):
-            if _FENCE_CLOSE.match(line):
-                out.append("")
+        if re.match(r"^(`{3,}|~{3,})\S*\s*$", line) and not (top and line.strip() == top[0]):
+            stack.append((re.match(r"^(`{3,}|~{3,})", line).group(1), ""))   # a plain code block opens
+            out.append(line)
             continue
-        if line.startswith(":label:"):
+        if top is not None and line.strip() == top[0]:
+            stack.pop()
+            out.append("$$" if top[1] == "math" else "")
             continue
+        if _OPTION.match(line) and top is not None and out and out[-1] == "":
+            continue                                  # a directive's options, right after its heading
         out.append(line)
     text = _ROLE.sub(lambda r: _role(r, glue, page), "\n".join(out))     # a role may span two lines
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")

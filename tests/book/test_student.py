@@ -155,6 +155,10 @@ def test_plain_markdown_of_directives_and_roles():
     out = plain_markdown(src, {"x": "'1.5'"}, "p")
     assert out == ("**Theorem Rank**\n\nText with the rule, [ch3 diagonal](ch3_diagonal.ipynb), boyd2004convex "
                    "and 1.5.\n\n## A")
+    fenced = "```text\nA -> B\n```\n:::{note}\n:class: x\n```{literalinclude} /attnlib/x.py\n:lines: 1-3\n```\n:::"
+    assert plain_markdown(fenced) == "```text\nA -> B\n```\n**Note**\n\n*(Listing of `/attnlib/x.py` in the repository.)*"
+    assert plain_markdown("::::{dropdown} More\n:::{prf:lemma} L\n:label: l\nbody\n:::\n::::") == \
+        "**More**\n\n**Lemma L**\n\nbody"
     with pytest.raises(StudentEditionError, match="no glued value 'y'"):
         plain_markdown("{glue:text}`y`", {}, "p")
 
