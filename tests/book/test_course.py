@@ -137,3 +137,24 @@ def test_course_command_refuses_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli(["grade", str(tmp_path / "nope.zip"), str(tmp_path)])
     assert exc.value.code == 2
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("q", GRADED, ids=lambda q: q.question)
+def test_graded_references_survive_rounding(q):
+    # A reference is graded exactly (a count) or to a tolerance: a relative 1e-12 change of the inputs (another BLAS,
+    # another machine) must not move it across that line, for any variant the course seed can pick.
+    import attnlib as al
+    from attnbook.course import _reference
+
+    variants = {tuple(sorted(q.params(s).items())) for s in range(40)}
+    for params in sorted(variants)[:: max(1, len(variants) // 4)]:
+        params = dict(params)
+        ref = np.asarray(_reference(q, params), dtype=float)
+        for seed in (0, 1):
+            with al.perturbed_inputs(1e-12, seed=seed):
+                moved = np.asarray(_reference(q, params), dtype=float)
+            if q.kind == "int":
+                assert moved == ref, params
+            else:
+                assert np.allclose(moved, ref, rtol=q.rel / 10, atol=q.abs_tol / 10), params
