@@ -158,3 +158,26 @@ def test_graded_references_survive_rounding(q):
                 assert moved == ref, params
             else:
                 assert np.allclose(moved, ref, rtol=q.rel / 10, atol=q.abs_tol / 10), params
+
+
+@pytest.mark.slow
+def test_every_lecture_key_scores_full_marks_and_an_empty_homework_zero(tmp_path):
+    # All lectures, by the cheap path (the autograder's own tests against the key's variables): the notebooks' full
+    # run is proven once above. Also reports the points per lecture.
+    zips = build_course(tmp_path, BOOK, seed=5, chapters=False)
+    for lec in course_plan(BOOK):
+        questions = lecture_questions(lec)
+        if not questions:
+            assert zips[lec.number] is None
+            continue
+        key = nbformat.read(tmp_path / "instructor" / f"lecture-{lec.number}" / f"homework-{lec.number}-key.ipynb",
+                            as_version=4)
+        env: dict = {}
+        for cell in key.cells:
+            if cell.cell_type == "code" and "otter" not in cell.source and "grader.check" not in cell.source:
+                exec(cell.source, env)
+        answers = {q.name: env[q.name] for q in questions}
+        full = score_answers(zips[lec.number], answers)
+        assert full == {q.question: float(q.points) for q in questions}, lec.number
+        empty = score_answers(zips[lec.number], {q.name: ... for q in questions})
+        assert sum(empty.values()) == 0
