@@ -1,6 +1,6 @@
 """Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]``,
 ``python -m attnbook student-edition OUTDIR [--answers KEYDIR] [--book book] [--force]``,
-``python -m attnbook course OUTDIR [--seed N] [--book book] [--force]``,
+``python -m attnbook course OUTDIR [--seed N] [--roster FILE] [--book book] [--force]``,
 ``python -m attnbook grade AUTOGRADER_ZIP SUBMISSIONS_DIR [-o grades.csv]`` and
 ``python -m attnbook studies [--jobs N] [--only NAME ...] [--fresh] [--list]``."""
 from __future__ import annotations
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="the course's seed: picks the graded variant of each exercise (default: random, printed)")
     crs.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
     crs.add_argument("--lectures", type=int, nargs="+", default=None, help="only these lectures")
+    crs.add_argument("--roster", type=Path, default=None, metavar="FILE",
+                     help="student ids, one a line: a homework notebook (and data variant) per student")
     crs.add_argument("--no-chapters", action="store_true", help="only the homework and the autograder, no chapters")
     crs.add_argument("--force", action="store_true", help="overwrite an existing OUTDIR's notebooks")
     grd = sub.add_parser("grade", help="grade a folder of submitted notebooks with an autograder zip (otter, no "
@@ -56,9 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         from .course import CourseError, build_course
 
         _check_book(parser, args.book)
+        roster = None
+        if args.roster is not None:
+            if not args.roster.is_file():
+                parser.error(f"--roster must be a file of student ids, one a line; got {str(args.roster)!r}")
+            roster = [ln.strip() for ln in args.roster.read_text().splitlines() if ln.strip()]
         try:
             build_course(args.outdir, args.book, seed=args.seed, lectures=args.lectures,
-                         chapters=not args.no_chapters, force=args.force)
+                         chapters=not args.no_chapters, force=args.force, roster=roster)
         except CourseError as exc:
             parser.error(str(exc))
         return 0

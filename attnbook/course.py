@@ -66,12 +66,13 @@ class GradedAnswer:
         """The otter question's name (the exercise label, with the part if any)."""
         return f"{self.label}-{self.part}" if self.part else self.label
 
-    def params(self, seed: int) -> dict:
-        """The variant of course ``seed``: one value per parameter, the same for every run with that seed (and for
-        every question of one exercise)."""
+    def params(self, seed: int, student: str = "") -> dict:
+        """The variant of course ``seed`` (and of ``student``, when the course has a roster): one value per
+        parameter, the same for every run with these arguments and for every question of one exercise."""
         import numpy as np
 
-        rng = np.random.default_rng([seed, zlib.crc32(self.label.encode())])
+        key = [seed, zlib.crc32(self.label.encode())] + ([zlib.crc32(student.encode())] if student else [])
+        rng = np.random.default_rng(key)
         return {key: values[int(rng.integers(len(values)))] for key, values in self.choices}
 
 
@@ -88,7 +89,7 @@ GRADED = (
         "data = ch1.make_toy_data()\n"
         "W_F = al.solve_svm(data, \"fro\").W\n"
         "ch1_ray_rate = float(-al.log_excess_loss(data, {c} * W_F) / {c})",
-        rel=1e-6, choices=(("c", (20, 30, 50, 80, 120, 200)),)),
+        rel=1e-6, choices=(("c", tuple(range(20, 301, 5))),)),
     GradedAnswer(
         "ch2-ex-lr", "ch2_lr_gap", 2, "float",
         "`ch2_lr_gap`: $1-\\cos(W_{{2000}},W_F)$ after 2,000 steps of plain gradient descent from $W=0$ with step "
@@ -114,14 +115,14 @@ GRADED = (
         "beta = al.solve_svm(al.make_diagonal_data(), \"l1\").beta\n"
         "S = np.abs(beta) > 1e-8 * np.abs(beta).max()\n"
         "ch4_C = float(np.linalg.norm(np.log(2 * np.abs(beta[S]) / {omega0} ** 2)))",
-        rel=1e-3, choices=(("omega0", (0.2, 0.5, 2.0, 5.0)),)),
+        rel=1e-3, choices=(("omega0", (0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)),)),
     GradedAnswer(
         "ch5-ex-closed", "ch5_nuc_value", 2, "float",
         "`ch5_nuc_value`: the nuclear SVM's optimal value $\\sum_ia_i=\\|W^\\circ\\|_*$ on "
         "`al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, c=0.3)`, a Python `float`, right within a relative "
         "$10^{{-4}}$.",
         "ch5_nuc_value = float(al.solve_svm(al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, c=0.3), \"nuc\").value)",
-        rel=1e-4, choices=(("seed", tuple(range(2, 60))),)),
+        rel=1e-4, choices=(("seed", tuple(range(2, 1000))),)),
     GradedAnswer(
         "ch5-ex-closed", "ch5_fro_norm", 1, "float",
         "`ch5_fro_norm`: the Frobenius norm $\\|W\\|_F$ of the Frobenius SVM's solution on "
@@ -129,7 +130,7 @@ GRADED = (
         "form), a Python `float`, right within a relative $10^{{-4}}$.",
         "ch5_fro_norm = float(np.linalg.norm(al.solve_svm(al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, "
         "c=0.3), \"fro\").W))",
-        rel=1e-4, choices=(("seed", tuple(range(2, 60))),), part="fro"),
+        rel=1e-4, choices=(("seed", tuple(range(2, 1000))),), part="fro"),
     GradedAnswer(
         "ch6-ex-sel", "ch6_sel_excess", 2, "float",
         "`ch6_sel_excess`: the excess loss $\\mathcal L-\\mathcal L^*$ at $W=1000\\,\\widehat W_s$ on the demo data "
@@ -150,7 +151,7 @@ GRADED = (
         "reports = [al.check_assumptions(al.make_generic_data(4, 3, 4, s, equal_scores=True))\n"
         "           for s in range({first}, {last} + 1)]\n"
         "ch7_e2_count = sum(r.holds(\"1\") and not r.holds(\"1-diag\") for r in reports)",
-        choices=(("first", tuple(range(20, 401, 20))),)),
+        choices=(("first", tuple(range(20, 2001, 20))),)),
 )
 
 
@@ -234,17 +235,20 @@ def _public_test(q: GradedAnswer) -> str:
             f"def test_{q.name}_form({q.name}):\n    import numpy as np\n{_form_checks(q)}test_{q.name}_form({q.name})\n")
 
 
-def _hidden_test(q: GradedAnswer, reference) -> str:
+def _hidden_test(q: GradedAnswer, refs: dict) -> str:
+    """The hidden test: the reference of the submission's ``student_id`` (``""`` without a roster) from ``refs``."""
     if q.kind == "int":
-        check = f"    assert int({q.name}) == {reference!r}\n"
+        check = f"    assert int({q.name}) == reference\n"
     elif q.kind == "float":
-        check = f"    assert abs(float({q.name}) - {reference!r}) <= {q.rel!r} * abs({reference!r}) + {q.abs_tol!r}\n"
+        check = f"    assert abs(float({q.name}) - reference) <= {q.rel!r} * abs(reference) + {q.abs_tol!r}\n"
     else:
-        check = (f"    assert np.allclose(np.asarray({q.name}, dtype=float), np.array({reference!r}), "
+        check = (f"    assert np.allclose(np.asarray({q.name}, dtype=float), np.array(reference), "
                  f"rtol={q.rel!r}, atol={q.abs_tol!r})\n")
     return (f'""" # BEGIN TEST CONFIG\npoints: {q.points}\nhidden: true\n""" # END TEST CONFIG\n'
-            f"def test_{q.name}_value({q.name}):\n    import numpy as np\n{_form_checks(q)}{check}"
-            f"test_{q.name}_value({q.name})\n")
+            f"def test_{q.name}_value({q.name}, student_id):\n    import numpy as np\n    refs = {refs!r}\n"
+            "    assert str(student_id) in refs, 'student_id ' + repr(student_id) + ' is not on the roster'\n"
+            "    reference = refs[str(student_id)]\n"
+            f"{_form_checks(q)}{check}test_{q.name}_value({q.name}, student_id)\n")
 
 
 def _statement(label: str, book: Path) -> tuple[str, str]:
@@ -259,8 +263,21 @@ def _statement(label: str, book: Path) -> tuple[str, str]:
     raise CourseError(f"exercise {label!r} is graded but no page of {book} states it")
 
 
-def master_notebook(lecture: Lecture, seed: int, book: Path):
-    """The otter-assign master notebook of a lecture's homework (solutions and hidden tests inside)."""
+def _question_cells(q: GradedAnswer, params: dict, book: Path) -> tuple[str, str]:
+    """A question's Markdown (statement and Submit line) and its solution code, for one variant."""
+    title, statement = _statement(q.label, book)
+    markdown = (f"## {q.question}: {title}\n\n{statement}\n\n**Submit** {_fill(q.submit, params)} "
+                f"({q.points} points)")
+    return markdown, _fill(q.solution, params)
+
+
+def _setup(student: str) -> str:
+    return (_SETUP + f"student_id = {student!r}   # set by your instructor: it picks your data; do not change it\n")
+
+
+def master_notebook(lecture: Lecture, seed: int, book: Path, roster: tuple = ("",)):
+    """The otter-assign master notebook of a lecture's homework (solutions and hidden tests inside), written for
+    ``roster[0]``'s variant; the hidden tests hold every student's reference."""
     import nbformat
 
     v4 = nbformat.v4
@@ -272,34 +289,53 @@ def master_notebook(lecture: Lecture, seed: int, book: Path):
     total = sum(q.points for q in questions)
     cells = [v4.new_raw_cell(config), v4.new_markdown_cell(
         f"# Homework of lecture {lecture.title}\n\n"
-        f"{len(questions)} auto-graded questions, {total} points. Each question names an **answer variable** and says "
-        "exactly what to submit: the **Submit** line is what is graded, and it may use other data or constants than "
-        "the book's statement above it (the book's own values are not the graded ones). Compute it in this notebook (it must run from top to bottom in a fresh kernel, "
-        "in seconds: the grader runs it) and assign it in the answer cell in place of `...`. "
-        "`grader.check(\"LABEL\")` checks only the form (type, shape); the values are checked by the grader's "
-        "hidden tests. The proofs and discussions of this lecture's other exercises are handed in separately."),
-        v4.new_code_cell(_SETUP)]
+        f"{len(questions)} auto-graded question{'s' * (len(questions) > 1)}, {total} points. Each question names an "
+        "**answer variable** and says exactly what to submit: the **Submit** line is what is graded, and it may use "
+        "other data or constants than the book's statement above it (the book's own values are not the graded "
+        "ones). Compute it in this notebook (it must run from top to bottom in a fresh kernel, in seconds: the "
+        "grader runs it) and assign it in the answer cell in place of `...`. `grader.check(\"LABEL\")` checks "
+        "only the form (type, shape); the values are checked by the grader's hidden tests. The proofs and "
+        "discussions of this lecture's other exercises are handed in separately."),
+        v4.new_code_cell(_setup(roster[0]))]
     for q in questions:
-        params = q.params(seed)
-        title, statement = _statement(q.label, book)
-        reference = _reference(q, params)
-        solution = _fill(q.solution, params).split("\n")
-        body = "\n".join(solution[:-1])
-        last = solution[-1]
+        refs = {student: _reference(q, q.params(seed, student)) for student in roster}
+        markdown, solution = _question_cells(q, q.params(seed, roster[0]), book)
+        lines = solution.split("\n")
+        body, last = "\n".join(lines[:-1]), lines[-1]
         code = (f"# BEGIN SOLUTION NO PROMPT\n{body}\n# END SOLUTION\n" if body else "") + f"{last}  # SOLUTION"
         cells += [v4.new_raw_cell(f"# BEGIN QUESTION\nname: {q.question}\npoints: {q.points}"),
-                  v4.new_markdown_cell(f"## {q.question}: {title}\n\n{statement}\n\n**Submit** {_fill(q.submit, params)}"
-                                       f" ({q.points} points)"),
+                  v4.new_markdown_cell(markdown),
                   v4.new_raw_cell("# BEGIN SOLUTION"),
                   v4.new_code_cell(code),
                   v4.new_raw_cell("# END SOLUTION"),
                   v4.new_raw_cell("# BEGIN TESTS"),
                   v4.new_code_cell(_public_test(q)),
-                  v4.new_code_cell(_hidden_test(q, reference)),
+                  v4.new_code_cell(_hidden_test(q, refs)),
                   v4.new_raw_cell("# END TESTS"),
                   v4.new_raw_cell("# END QUESTION")]
     nb = v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _personal(nb, questions: list[GradedAnswer], seed: int, student: str, book: Path, key: bool, name: str):
+    """Otter's student (or key) notebook made ``student``'s: the setup cell's ``student_id``, each question's
+    Submit line and (key) solution for that student's variant."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "student_id = " in cell.source:
+            cell.source = _setup(student)
+        if cell.cell_type == "code" and "otter.Notebook(" in cell.source:
+            cell.source = re.sub(r'otter\.Notebook\("[^"]*"\)', f'otter.Notebook("{name}")', cell.source)
+        for q in questions:
+            if cell.cell_type == "markdown" and cell.source.startswith(f"## {q.question}: "):
+                markdown, solution = _question_cells(q, q.params(seed, student), book)
+                cell.source = markdown
+                if key:
+                    answer = next(c for c in nb.cells[i + 1:] if c.cell_type == "code")
+                    answer.source = solution
     return nb
 
 
@@ -317,7 +353,8 @@ def _otter_assign(master: Path, dist: Path) -> None:
 # -- building the course ------------------------------------------------------------------------------------------
 
 def build_course(outdir: str | Path, book: str | Path = "book", *, seed: int | None = None,
-                 lectures: list[int] | None = None, chapters: bool = True, force: bool = False) -> dict[int, Path]:
+                 lectures: list[int] | None = None, chapters: bool = True, force: bool = False,
+                 roster: list[str] | None = None) -> dict[int, Path]:
     """Write every lecture's student notebooks, answer key and autograder zip (layout: the module's docstring).
 
     Parameters
@@ -335,6 +372,11 @@ def build_course(outdir: str | Path, book: str | Path = "book", *, seed: int | N
         Also write the lectures' chapters (student edition; executes the pages that the book's cache lacks).
     force : bool
         Replace an ``outdir`` that already holds a course.
+    roster : list of str, optional
+        Student ids (letters, digits, ``._-``). With a roster every student gets a homework notebook of their own,
+        ``homework-N-<id>.ipynb``, whose ``student_id`` picks their variant (a copied answer is another student's
+        variant's, and fails), and the instructor gets one key per student in ``instructor/lecture-N/keys/``;
+        the autograder holds every student's references. Without one, one variant for the whole course.
 
     Returns
     -------
@@ -348,6 +390,7 @@ def build_course(outdir: str | Path, book: str | Path = "book", *, seed: int | N
         seed = int(np.random.default_rng().integers(2 ** 31))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise CourseError(f"seed must be a non-negative int; got {seed!r}")
+    roster = _check_roster(roster)
     plan = course_plan(book)
     if lectures is not None:
         unknown = sorted(set(lectures) - {lec.number for lec in plan})
@@ -363,7 +406,7 @@ def build_course(outdir: str | Path, book: str | Path = "book", *, seed: int | N
     zips = {}
     for lec in plan:
         zips[lec.number] = _build_lecture(lec, seed, book, student / f"lecture-{lec.number}",
-                                          instructor / f"lecture-{lec.number}")
+                                          instructor / f"lecture-{lec.number}", roster)
         if chapters and lec.pages:
             from .student import student_edition
 
@@ -374,7 +417,21 @@ def build_course(outdir: str | Path, book: str | Path = "book", *, seed: int | N
     return zips
 
 
-def _build_lecture(lec: Lecture, seed: int, book: Path, student: Path, instructor: Path) -> Path:
+def _check_roster(roster) -> tuple:
+    if roster is None:
+        return ("",)
+    if isinstance(roster, str) or not all(isinstance(s, str) for s in roster):
+        raise CourseError(f"roster must be a list of student ids (strings); got {roster!r}")
+    bad = [s for s in roster if not re.fullmatch(r"[A-Za-z0-9._-]+", s)]
+    if bad or not roster:
+        raise CourseError(f"roster needs at least one student id of letters, digits, '.', '_' or '-'; got {bad or roster}")
+    if len(set(roster)) != len(roster):
+        raise CourseError("roster lists a student id twice")
+    return tuple(roster)
+
+
+def _build_lecture(lec: Lecture, seed: int, book: Path, student: Path, instructor: Path,
+                   roster: tuple = ("",)) -> Path:
     import nbformat
 
     questions = lecture_questions(lec)
@@ -386,10 +443,20 @@ def _build_lecture(lec: Lecture, seed: int, book: Path, student: Path, instructo
     work = instructor / "otter"
     work.mkdir(exist_ok=True)
     master = work / f"homework-{lec.number}.ipynb"
-    nbformat.write(master_notebook(lec, seed, book), master)
+    nbformat.write(master_notebook(lec, seed, book, roster), master)
     _otter_assign(master, work / "dist")
-    shutil.copy(work / "dist" / "student" / master.name, student / master.name)
-    shutil.copy(work / "dist" / "autograder" / master.name, instructor / f"homework-{lec.number}-key.ipynb")
+    hand_out = nbformat.read(work / "dist" / "student" / master.name, as_version=4)
+    key = nbformat.read(work / "dist" / "autograder" / master.name, as_version=4)
+    if roster == ("",):
+        nbformat.write(hand_out, student / master.name)
+        nbformat.write(key, instructor / f"homework-{lec.number}-key.ipynb")
+    else:
+        (instructor / "keys").mkdir(exist_ok=True)
+        for sid in roster:
+            name = f"homework-{lec.number}-{sid}.ipynb"
+            nbformat.write(_personal(hand_out, questions, seed, sid, book, False, name), student / name)
+            nbformat.write(_personal(key, questions, seed, sid, book, True, name),
+                           instructor / "keys" / f"homework-{lec.number}-{sid}-key.ipynb")
     (zipped,) = (work / "dist" / "autograder").glob("*.zip")
     target = instructor / f"lecture-{lec.number}-autograder.zip"
     shutil.move(zipped, target)
@@ -421,8 +488,9 @@ def _test_files(autograder: Path) -> dict:
 
 
 def score_answers(autograder: str | Path, answers: dict) -> dict[str, float]:
-    """The points each question of ``autograder`` gives to ``answers`` (``{variable: value}``), without running a
-    notebook: the autograder's own test files (public and hidden) run against ``answers`` as the notebook's globals.
+    """The points each question of ``autograder`` gives to ``answers`` (``{variable: value}``, ``student_id``
+    included when the course has a roster), without running a notebook: the autograder's own test files (public and
+    hidden) run against ``answers`` as the notebook's globals.
 
     The cheap path for checking many simulated submissions; :func:`grade_folder` runs the notebooks themselves.
     """
@@ -430,7 +498,7 @@ def score_answers(autograder: str | Path, answers: dict) -> dict[str, float]:
 
     scores = {}
     for label, tf in _test_files(Path(autograder)).items():
-        env = {"np": np, **answers}
+        env = {"np": np, "student_id": "", **answers}
         tf.run(env)
         scores[label] = float(tf.score)
     return scores
@@ -439,8 +507,9 @@ def score_answers(autograder: str | Path, answers: dict) -> dict[str, float]:
 def grade_folder(autograder: str | Path, submissions: str | Path, output: str | Path = "grades.csv") -> Path:
     """Grade every ``*.ipynb`` of ``submissions`` with ``otter run``'s engine (no container) into a CSV.
 
-    Each row: ``file``, one column per question (its points), ``total``, ``possible``, ``percent``. A notebook that
-    fails to run scores 0 on what it did not define. Returns the CSV's path.
+    Each row: ``file``, ``student_id`` (as the notebook sets it: check it against the submitter), one column per
+    question (its points), ``total``, ``possible``, ``percent``. A notebook that fails to run scores 0 on what it did
+    not define. Returns the CSV's path.
     """
     autograder, submissions, output = Path(autograder), Path(submissions), Path(output)
     if not submissions.is_dir():
@@ -454,17 +523,23 @@ def grade_folder(autograder: str | Path, submissions: str | Path, output: str | 
     rows = []
     for nb in notebooks:
         results = grade_submission(str(nb), str(autograder), quiet=True)
-        row = {"file": nb.name, **{lab: _score(results, lab) for lab in labels}}
+        row = {"file": nb.name, "student_id": _student_id(nb), **{lab: _score(results, lab) for lab in labels}}
         row.update(total=sum(row[lab] for lab in labels), possible=results.possible)
         row["percent"] = round(100 * row["total"] / row["possible"], 2) if row["possible"] else 0.0
         rows.append(row)
         print(f"grade: {nb.name}: {row['total']:g} / {row['possible']:g}", flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="") as f:
-        writer = csv.DictWriter(f, ["file", *labels, "total", "possible", "percent"])
+        writer = csv.DictWriter(f, ["file", "student_id", *labels, "total", "possible", "percent"])
         writer.writeheader()
         writer.writerows(rows)
     return output
+
+
+def _student_id(path: Path) -> str:
+    """The ``student_id`` a submission's setup cell sets (to compare with who submitted it), "" if none."""
+    m = re.search(r"student_id = (['\"])([^'\"]*)\1", path.read_text(errors="replace").replace('\\"', '"'))
+    return m.group(2) if m else ""
 
 
 def _score(results, label: str) -> float:

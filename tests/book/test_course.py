@@ -91,6 +91,7 @@ def test_otter_round_trip_key_full_marks_untouched_zero_one_wrong_loses_its_poin
     assert float(rows["untouched.ipynb"]["total"]) == 0.0
     assert float(rows["wrong.ipynb"]["total"]) == float(rows["key.ipynb"]["total"]) - 1     # ch5_fro_norm: 1 point
     assert float(rows["wrong.ipynb"]["ch5-ex-closed-fro"]) == 0.0
+    assert {r["student_id"] for r in rows.values()} == {""}             # no roster: one variant, no id
 
 
 @pytest.mark.slow
@@ -181,3 +182,30 @@ def test_every_lecture_key_scores_full_marks_and_an_empty_homework_zero(tmp_path
         assert full == {q.question: float(q.points) for q in questions}, lec.number
         empty = score_answers(zips[lec.number], {q.name: ... for q in questions})
         assert sum(empty.values()) == 0
+
+
+@pytest.mark.slow
+def test_a_roster_gives_each_student_a_variant_and_a_copied_answer_fails(tmp_path):
+    roster = ["ada", "bob", "cy"]
+    zipped = build_course(tmp_path, BOOK, seed=11, lectures=[LECTURE], chapters=False, roster=roster)[LECTURE]
+    questions = lecture_questions(course_plan(BOOK)[LECTURE - 1])
+    keys = {}
+    for sid in roster:
+        hand_out = tmp_path / "student" / f"lecture-{LECTURE}" / f"homework-{LECTURE}-{sid}.ipynb"
+        assert f"student_id = {sid!r}" in hand_out.read_text()
+        nb = nbformat.read(tmp_path / "instructor" / f"lecture-{LECTURE}" / "keys" / f"homework-{LECTURE}-{sid}-key.ipynb",
+                           as_version=4)
+        env: dict = {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "otter" not in cell.source and "grader.check" not in cell.source:
+                exec(cell.source, env)
+        keys[sid] = {q.name: env[q.name] for q in questions} | {"student_id": sid}
+        assert score_answers(zipped, keys[sid]) == {q.question: float(q.points) for q in questions}
+    assert len({keys[s]["ch5_nuc_value"] for s in roster}) == len(roster)     # three variants
+    copied = keys["ada"] | {"student_id": "bob"}
+    assert sum(score_answers(zipped, copied).values()) == 0
+    assert sum(score_answers(zipped, keys["ada"] | {"student_id": "eve"}).values()) == 0    # not on the roster
+    with pytest.raises(CourseError, match="student id"):
+        build_course(tmp_path / "x", BOOK, seed=1, lectures=[LECTURE], chapters=False, roster=["a b"])
+    with pytest.raises(CourseError, match="twice"):
+        build_course(tmp_path / "y", BOOK, seed=1, lectures=[LECTURE], chapters=False, roster=["a", "a"])
