@@ -1,4 +1,5 @@
-"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]``,
+"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]`` (``figures --list
+[--only NAME ...]`` names the figures, no OUTDIR needed),
 ``python -m attnbook student-edition OUTDIR [--answers KEYDIR] [--book book] [--force]``,
 ``python -m attnbook course OUTDIR [--seed N] [--roster FILE] [--book book] [--force]``,
 ``python -m attnbook grade AUTOGRADER_ZIP SUBMISSIONS_DIR [-o grades.csv]`` and
@@ -15,10 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attnbook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     fig = sub.add_parser("figures", help="regenerate every figure of the book to files")
-    fig.add_argument("outdir", type=Path)
+    fig.add_argument("outdir", type=Path, nargs="?", help="where the figures go (not needed with --list)")
     fig.add_argument("--only", nargs="+", default=None, help="figure names or name prefixes (e.g. ch3)")
     fig.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
-    fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    fig.add_argument("--list", action="store_true", help="list figure names (those of --only, if given) and exit")
     stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ the answer key, for "
                                                  "instructors, in a folder of its own)")
     stu.add_argument("outdir", type=Path)
@@ -53,21 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "studies":
         return _studies(parser, args)
     if args.command == "student-edition":
-        return _student_edition(parser, args)
+        return _student_edition(stu, args)
     if args.command == "course":
         from .course import CourseError, build_course
 
-        _check_book(parser, args.book)
+        _check_book(crs, args.book)
         roster = None
         if args.roster is not None:
             if not args.roster.is_file():
-                parser.error(f"--roster must be a file of student ids, one a line; got {str(args.roster)!r}")
+                crs.error(f"--roster must be a file of student ids, one a line; got {str(args.roster)!r}")
             roster = [ln.strip() for ln in args.roster.read_text().splitlines() if ln.strip()]
         try:
             build_course(args.outdir, args.book, seed=args.seed, lectures=args.lectures,
                          chapters=not args.no_chapters, force=args.force, roster=roster)
         except CourseError as exc:
-            parser.error(str(exc))
+            crs.error(str(exc))
         return 0
     if args.command == "grade":
         from .course import CourseError, grade_folder
@@ -75,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             grade_folder(args.autograder, args.submissions, args.output)
         except CourseError as exc:
-            parser.error(str(exc))
+            grd.error(str(exc))
         return 0
 
+    if args.outdir is None and not args.list:
+        fig.error("figures needs OUTDIR, the folder the figures go to (or --list to name them)")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,17 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     from .figures import registry, render_figure
 
     figures = registry()
+    if args.only is not None:
+        if any(not p.strip() for p in args.only):
+            fig.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
+        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
+        if unknown:
+            fig.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
+        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
     if args.list:
         print("\n".join(figures))
         return 0
-    if args.only is not None:
-        if any(not p.strip() for p in args.only):
-            parser.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
-        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
-        if unknown:
-            parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
-        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
-    _check_outdir(parser, args.outdir)
+    _check_outdir(fig, args.outdir)
     for name in figures:
         start = time.perf_counter()
         render_figure(name, [args.outdir / f"{name}.{ext}" for ext in args.format], dpi=150)

@@ -9,8 +9,9 @@ exercise self-checks and command line are the separate package :mod:`attnbook` (
 """
 from .assumptions import (ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions,
                           stuck_loss_bounds)
-from .perturbation import Perturbation, active_perturbation, perturbed_inputs
-from .data import AttentionData, make_diagonal_data, make_generic_data, make_orthogonal_data
+from .perturbation import Perturbation, active_perturbation, perturbed_inputs, unperturbed
+from .data import (AttentionData, block_diagonal_data, diagonal_blocks, make_diagonal_data, make_generic_data,
+                   make_orthogonal_data)
 from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, log_excess_loss, logistic_grad,
                     logistic_loss, loss_grad, loss_grad_beta, loss_grad_KQ, loss_grad_xi, margin, min_loss, predict)
 from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, selection_pairs, solve_selection_svm, solve_svm
