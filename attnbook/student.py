@@ -47,6 +47,14 @@ def _stub(label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _answer_cell(label: str):
+    """A Markdown cell for the student's own answer (a proof or an explanation is prose, not code)."""
+    import nbformat
+
+    return nbformat.v4.new_markdown_cell(f"**Your answer ({label}).** *Write your proof, explanation or "
+                                         "conclusion here (double-click to edit).*")
+
+
 def _skip_header(lines: list[str], i: int) -> int:
     """Index after a directive's option lines and its closing fence (``:class: dropdown`` then ``:::``)."""
     while i < len(lines) and _OPTION.match(lines[i]):
@@ -73,14 +81,26 @@ def split_solutions(nb) -> StudentChapter:
                     stubbed = True
             continue
         keep, lines, i = [], cell.source.split("\n"), 0
+
+        def flush(keep=keep, cell=cell):
+            text = "\n".join(keep).strip("\n")
+            if text.strip():
+                new = copy.deepcopy(cell)
+                new.source = text
+                cells.append(new)
+            keep.clear()
+
         while i < len(lines):
             line = lines[i]
             if label is None and (m := _START.match(line)):
+                flush()
                 label, stubbed = m.group(2), False
                 out.labels.append(label)
                 i = _skip_header(lines, i + 1)
                 continue
             if label is not None and _END.match(line):
+                flush()
+                cells.append(_answer_cell(label))
                 label = None
                 i = _skip_header(lines, i + 1)
                 continue
@@ -92,14 +112,12 @@ def split_solutions(nb) -> StudentChapter:
                     out.removed_text.append(lines[i])
                     i += 1
                 i += 1
+                flush()
+                cells.append(_answer_cell(block_label))
                 continue
             (keep if label is None else out.removed_text).append(line)
             i += 1
-        text = "\n".join(keep).strip("\n")
-        if text.strip():
-            new = copy.deepcopy(cell)
-            new.source = text
-            cells.append(new)
+        flush()
     if label is not None:
         raise ValueError(f"solution of {label!r} has no solution-end")
     out.student.cells = cells

@@ -45,8 +45,12 @@ def test_no_solution_leaks_and_every_exercise_is_kept(src):
     assert split.labels == _exercise_labels(src)          # one solution per exercise, all removed
     student_md = "\n".join(c.source for c in split.student.cells if c.cell_type == "markdown")
     student_code = "\n".join(c.source for c in split.student.cells if c.cell_type == "code")
-    for label in split.labels:                            # the statements stay
+    for label in split.labels:                            # the statements stay, each with a cell for the answer
         assert f":label: {label}" in student_md
+        answer = [i for i, c in enumerate(split.student.cells)
+                  if c.cell_type == "markdown" and c.source.startswith(f"**Your answer ({label}).**")]
+        statement = [i for i, c in enumerate(split.student.cells) if f":label: {label}" in c.source]
+        assert len(answer) == 1 and statement[0] < answer[0]
     assert "solution-start" not in student_md and "{solution}" not in student_md
     leaked = [ln for ln in split.removed_text if len(ln.strip()) > 25 and ln.strip() in student_md]
     assert not leaked
