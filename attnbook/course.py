@@ -1,12 +1,13 @@
 """The course's graded homework: per lecture a homework notebook, its answer key and an otter-grader autograder.
 
-``python -m attnbook course OUTDIR [--seed N]`` writes, for each lecture of the course page's plan
+``python -m attnbook course OUTDIR [--seed N] [--roster FILE]`` writes, for each lecture of the course page's plan
 (``book/course.md``, the table after ``(course-plan)=``)::
 
     OUTDIR/student/lecture-N/homework-N.ipynb       the graded questions, answer variables set to ``...``
+                                                    (with a roster: homework-N-<id>.ipynb, one per student)
     OUTDIR/student/lecture-N/<chapter>.ipynb        the lecture's chapters, solutions removed (attnbook.student)
     OUTDIR/student.zip                              the whole student folder, to hand out
-    OUTDIR/instructor/lecture-N/homework-N-key.ipynb the homework with its solutions
+    OUTDIR/instructor/lecture-N/homework-N-key.ipynb the homework with its solutions (roster: keys/, one each)
     OUTDIR/instructor/lecture-N/lecture-N-autograder.zip  otter's autograder: the hidden tests live only here
     OUTDIR/instructor/answers/<chapter>.ipynb       the complete chapters
 
@@ -15,11 +16,14 @@ answer variable, a statement of exactly what to submit (quantity, form, toleranc
 0 points: students run it with ``grader.check``) and a hidden test (the points) whose reference value is computed
 here, by the instructor, and written only into the autograder zip. The course seed picks the *variant* of each
 exercise (another data seed, another constant), so the values the book's pages and its self-checks
-(:mod:`attnbook.checks`) compute are not the graded ones. The graded questions ask for numbers a submission's
-notebook computes in seconds; grading runs the notebook (``otter run``, no container) and the tests.
+(:mod:`attnbook.checks`) compute are not the graded ones; keep the seed out of the repository (the book's own
+solutions are public). With a roster each student's ``student_id`` (set in their notebook's setup cell) picks
+their own variant, and the hidden tests hold every student's reference: an answer copied from another student is
+that student's variant's and fails. The graded questions ask for numbers a submission's notebook computes in
+seconds; grading runs the notebook (``otter run``, no container) and the tests.
 
 ``python -m attnbook grade AUTOGRADER_ZIP SUBMISSIONS_DIR -o grades.csv`` grades a folder of submitted notebooks
-into a CSV (one row per notebook: a column per question, total, possible, percent).
+into a CSV (one row per notebook: the ``student_id`` it sets, a column per question, total, possible, percent).
 """
 from __future__ import annotations
 

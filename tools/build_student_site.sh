@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 branch=${STUDENT_SITE_BRANCH:-student-pages}
+bash tools/npm_assets.sh                 # the offline MathJax/widget assets (_vendor/), as the book session does
 .venv/bin/python tools/execute_book.py
 cfg=.student-config.yml
 trap 'rm -f "$cfg"' EXIT
