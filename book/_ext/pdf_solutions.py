@@ -48,7 +48,7 @@ def _student_sources(app, exception) -> None:
     sources = Path(app.outdir) / "_sources"
     for path in sorted(sources.rglob("*.ipynb")):
         nbformat.write(split_solutions(nbformat.read(path, as_version=4)).student, path)
-    for path in sorted(sources.rglob("*.md")):
+    for path in sorted([*sources.rglob("*.md"), *sources.rglob("*.md.txt")]):     # the suffix Sphinx copies with
         text = path.read_text(encoding="utf-8")
         if "solution-start}" in text or "{solution}" in text:
             nb = jupytext.reads(text, fmt="md:myst")
