@@ -298,7 +298,8 @@ def master_notebook(lecture: Lecture, seed: int, book: Path, roster: tuple = (""
         "other data or constants than the book's statement above it (the book's own values are not the graded "
         "ones). Compute it in this notebook (it must run from top to bottom in a fresh kernel, in seconds: the "
         "grader runs it) and assign it in the answer cell in place of `...`. `grader.check(\"LABEL\")` checks "
-        "only the form (type, shape); the values are checked by the grader's hidden tests. The proofs and "
+        "only the form (type, shape; it needs `pip install otter-grader`); the values are checked by the grader's "
+        "hidden tests. The proofs and "
         "discussions of this lecture's other exercises are handed in separately."),
         v4.new_code_cell(_setup(roster[0]))]
     for q in questions:
