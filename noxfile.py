@@ -17,6 +17,10 @@ book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background
 the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
+
+The unit, pytest and claims stages also write their results as JUnit XML (``_build/junit-unit.xml``,
+``junit-pytest.xml``, ``junit-claims.xml``): the book's page "The paper, mapped" (book/paper_map.md) reads each row's
+"passed on this build" marks from them, so the book stage after them shows this run's results.
 """
 from __future__ import annotations
 
@@ -144,7 +148,7 @@ def _lint(session: nox.Session, args: list[str]) -> None:
 
 
 def _unit(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/unit.log", ["tests/unit"], args)
+    _pytest(session, "_build/unit.log", ["tests/unit", "--junitxml=_build/junit-unit.xml"], args)
 
 
 def _studies(session: nox.Session, args: list[str]) -> None:
@@ -152,11 +156,12 @@ def _studies(session: nox.Session, args: list[str]) -> None:
 
 
 def _pytest_stage(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book"], args)
+    _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book", "--junitxml=_build/junit-pytest.xml"], args)
 
 
 def _claims(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1"], args)
+    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1", "--junitxml=_build/junit-claims.xml"],
+            args)
 
 
 def _wheel(session: nox.Session, args: list[str]) -> None:

@@ -3,8 +3,9 @@
 Model ``Phi(X, z) = v^T X^T softmax(X K Q^T z)`` trained with the exponential loss. The library provides the data
 model and its assumptions (:mod:`attnlib.data`, :mod:`attnlib.assumptions`), the model, losses and stable gradients
 (:mod:`attnlib.model`), the attention SVMs (:mod:`attnlib.svm`), exact gradient flows (:mod:`attnlib.flow`),
-diagnostics (:mod:`attnlib.diagnostics`), minimal-norm factorizations (:mod:`attnlib.factorization`) and l_p mirror
-descent (:mod:`attnlib.mirror`). It needs numpy, scipy and cvxpy only: the book's experiments, figures, widgets,
+diagnostics (:mod:`attnlib.diagnostics`), minimal-norm factorizations (:mod:`attnlib.factorization`), l_p mirror
+descent (:mod:`attnlib.mirror`) and normalised optimizers: Adam, sign, spectral and nuclear steepest descent
+(:mod:`attnlib.optimizers`). It needs numpy, scipy and cvxpy only: the book's experiments, figures, widgets,
 exercise self-checks and command line are the separate package :mod:`attnbook` (same distribution, ``[book]`` extra).
 """
 from .assumptions import (ASSUMPTIONS, AssumptionCheck, AssumptionError, AssumptionReport, check_assumptions,
