@@ -185,6 +185,10 @@ def _book(session: nox.Session, args: list[str]) -> None:
     session.run(PY, "tools/execute_book.py", "--verify", external=True)
 
 
+def _student_site(session: nox.Session, args: list[str]) -> None:
+    session.run("bash", "tools/build_student_site.sh", *args, external=True)
+
+
 def _downloads(session: nox.Session, args: list[str]) -> None:
     session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/book/test_notebooks.py",
                 "-k", "downloaded_notebook_stands_on_its_own", *args, external=True)
@@ -229,6 +233,7 @@ REPORTS = {
     "wheel": "the output above (tools/wheel_check.sh)",
     "book": "_build/html/reports/ (tracebacks of failing cells) and the Sphinx warnings above",
     "downloads": "the pytest messages above",
+    "student_site": "the Sphinx warnings and the pytest messages of tests/book/test_student_site.py above",
     "browser": "the messages above; screenshots in _build/screenshots/",
     "lab": "the messages above; screenshots in _build/lab-screenshots/",
     "figures": "the traceback above",
@@ -279,6 +284,12 @@ def wheel(session: nox.Session) -> None:
 def book(session: nox.Session) -> None:
     """The HTML book: changed pages executed into the cache, then jupyter-book build -W (--all: everything again)."""
     _one_stage(session, "book", _book)
+
+
+@nox.session(name="student_site", python=False)
+def student_site(session: nox.Session) -> None:
+    """The student site (no solutions, solution-free downloads) in _build/student; not in the default pipeline."""
+    _one_stage(session, "student_site", _student_site)
 
 
 @nox.session(python=False)

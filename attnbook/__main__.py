@@ -1,6 +1,8 @@
 """Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]`` (``figures --list
 [--only NAME ...]`` names the figures, no OUTDIR needed),
-``python -m attnbook student-edition OUTDIR [--book book]`` and
+``python -m attnbook student-edition OUTDIR [--answers KEYDIR] [--book book] [--force]``,
+``python -m attnbook course OUTDIR [--seed N] [--roster FILE] [--book book] [--force]``,
+``python -m attnbook grade AUTOGRADER_ZIP SUBMISSIONS_DIR [-o grades.csv]`` and
 ``python -m attnbook studies [--jobs N] [--only NAME ...] [--fresh] [--list]``."""
 from __future__ import annotations
 
@@ -18,9 +20,30 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--only", nargs="+", default=None, help="figure names or name prefixes (e.g. ch3)")
     fig.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
     fig.add_argument("--list", action="store_true", help="list figure names (those of --only, if given) and exit")
-    stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
+    stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ the answer key, for "
+                                                 "instructors, in a folder of its own)")
     stu.add_argument("outdir", type=Path)
+    stu.add_argument("--answers", type=Path, default=None, metavar="KEYDIR",
+                     help="write the complete chapters (the answer key) here; must not be inside OUTDIR")
     stu.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
+    stu.add_argument("--force", action="store_true", help="overwrite notebooks of the same names")
+    stu.add_argument("--keep-outputs", action="store_true", help="keep the outputs of the cells students get")
+    crs = sub.add_parser("course", help="per lecture: the homework notebook, the student notebooks and the otter "
+                                        "autograder zip (needs the [course] extra)")
+    crs.add_argument("outdir", type=Path)
+    crs.add_argument("--seed", type=int, default=None,
+                     help="the course's seed: picks the graded variant of each exercise (default: random, printed)")
+    crs.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
+    crs.add_argument("--lectures", type=int, nargs="+", default=None, help="only these lectures")
+    crs.add_argument("--roster", type=Path, default=None, metavar="FILE",
+                     help="student ids, one a line: a homework notebook (and data variant) per student")
+    crs.add_argument("--no-chapters", action="store_true", help="only the homework and the autograder, no chapters")
+    crs.add_argument("--force", action="store_true", help="overwrite an existing OUTDIR's notebooks")
+    grd = sub.add_parser("grade", help="grade a folder of submitted notebooks with an autograder zip (otter, no "
+                                       "container) into a CSV")
+    grd.add_argument("autograder", type=Path)
+    grd.add_argument("submissions", type=Path)
+    grd.add_argument("-o", "--output", type=Path, default=Path("grades.csv"))
     stu_ = sub.add_parser("studies", help="compute every study of the book into _build/studies/ (read by the claim "
                                           "tests, the book build and the figures command)")
     stu_.add_argument("--jobs", type=int, default=None, help="worker processes (default: the cores, at most 4)")
@@ -31,9 +54,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "studies":
         return _studies(parser, args)
     if args.command == "student-edition":
-        from .student import student_edition
+        return _student_edition(stu, args)
+    if args.command == "course":
+        from .course import CourseError, build_course
 
-        student_edition(args.outdir, args.book)
+        _check_book(crs, args.book)
+        roster = None
+        if args.roster is not None:
+            if not args.roster.is_file():
+                crs.error(f"--roster must be a file of student ids, one a line; got {str(args.roster)!r}")
+            roster = [ln.strip() for ln in args.roster.read_text().splitlines() if ln.strip()]
+        try:
+            build_course(args.outdir, args.book, seed=args.seed, lectures=args.lectures,
+                         chapters=not args.no_chapters, force=args.force, roster=roster)
+        except CourseError as exc:
+            crs.error(str(exc))
+        return 0
+    if args.command == "grade":
+        from .course import CourseError, grade_folder
+
+        try:
+            grade_folder(args.autograder, args.submissions, args.output)
+        except CourseError as exc:
+            grd.error(str(exc))
         return 0
 
     if args.outdir is None and not args.list:
@@ -83,6 +126,23 @@ def _studies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     computed = [t for t in done if not t.cached]
     print(f"{len(computed)} studies computed, {len(done) - len(computed)} already in the artifact, "
           f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _check_book(parser: argparse.ArgumentParser, book: Path) -> None:
+    if not book.is_dir() or not (book.parent / "_toc.yml").is_file():
+        parser.error(f"--book must be the book's chapter folder, with _toc.yml beside it; got {str(book)!r}")
+
+
+def _student_edition(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .student import StudentEditionError, student_edition
+
+    _check_book(parser, args.book)
+    _check_outdir(parser, args.outdir)
+    try:
+        student_edition(args.outdir, args.book, args.answers, force=args.force, keep_outputs=args.keep_outputs)
+    except StudentEditionError as exc:
+        parser.error(str(exc))
     return 0
 
 

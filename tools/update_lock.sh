@@ -13,7 +13,7 @@ upgrade=""; test=1
 for a in "$@"; do case $a in --upgrade) upgrade=--upgrade ;; --no-test) test=0 ;;
   *) echo "update_lock: unknown option $a (use --upgrade, --no-test)" >&2; exit 2 ;; esac; done
 bash tools/setup_env.sh --uv-only   # .venv/bin/uv, the version pinned in tools/setup_env.sh
-UV_PYTHON_DOWNLOADS=never .venv/bin/uv pip compile pyproject.toml --extra book --extra test --extra lab \
+UV_PYTHON_DOWNLOADS=never .venv/bin/uv pip compile pyproject.toml --extra book --extra test --extra lab --extra course \
   --universal --python-version 3.10 $upgrade \
   --custom-compile-command "bash tools/update_lock.sh" -o requirements-lock.txt
 echo "update_lock: wrote requirements-lock.txt ($(grep -c '==' requirements-lock.txt) pins)"

@@ -16,7 +16,7 @@ import pytest
 import attnlib as al
 from attnbook import checks
 from attnbook.__main__ import main as cli
-from attnbook.student import chapter_sources, split_solutions, student_edition
+from attnbook.student import StudentEditionError, chapter_sources, plain_markdown, split_solutions, student_edition
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = chapter_sources(ROOT / "book")
@@ -45,8 +45,12 @@ def test_no_solution_leaks_and_every_exercise_is_kept(src):
     assert split.labels == _exercise_labels(src)          # one solution per exercise, all removed
     student_md = "\n".join(c.source for c in split.student.cells if c.cell_type == "markdown")
     student_code = "\n".join(c.source for c in split.student.cells if c.cell_type == "code")
-    for label in split.labels:                            # the statements stay
+    for label in split.labels:                            # the statements stay, each with a cell for the answer
         assert f":label: {label}" in student_md
+        answer = [i for i, c in enumerate(split.student.cells)
+                  if c.cell_type == "markdown" and c.source.startswith(f"**Your answer ({label}).**")]
+        statement = [i for i, c in enumerate(split.student.cells) if f":label: {label}" in c.source]
+        assert len(answer) == 1 and statement[0] < answer[0]
     assert "solution-start" not in student_md and "{solution}" not in student_md
     leaked = [ln for ln in split.removed_text if len(ln.strip()) > 25 and ln.strip() in student_md]
     assert not leaked
@@ -77,19 +81,96 @@ def test_student_notebook_needs_nothing_a_solution_defined(src):
         defined |= _assigned(code)
 
 
-def test_cli_writes_student_notebooks_and_answers(tmp_path):
-    assert cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")]) == 0
-    names = sorted(p.stem for p in tmp_path.glob("*.ipynb"))
-    assert names == sorted(p.stem for p in CHAPTERS)
-    assert sorted(p.stem for p in (tmp_path / "answers").glob("*.ipynb")) == names
+def _fake_glue(pages=None) -> dict:
+    """Every glued name the pages' prose uses, with a recognisable value (no execution)."""
+    return {src.stem: {name.split(":")[0]: "'0.5'" if ":" in name else repr(f"<{name}>")
+                       for name in re.findall(r"\{glue:text\}`([^`]+)`", src.read_text())}
+            for src in CHAPTERS if pages is None or src.stem in pages}
+
+
+def test_student_edition_reads_without_myst_and_keeps_the_key_apart(tmp_path):
+    out, key = tmp_path / "hand-out", tmp_path / "answer-key"
+    written = student_edition(out, ROOT / "book", key, glue=_fake_glue())
+    assert sorted(p.stem for p in written) == sorted(p.stem for p in CHAPTERS)
+    assert "notation" in [p.stem for p in written]           # every chapter links to it
+    assert sorted(p.stem for p in key.glob("*.ipynb")) == sorted(p.stem for p in written)
+    assert not list(out.rglob("answers")) and not list(out.rglob("*key*"))
+    import nbformat
+
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert "{glue" not in md and not re.search(r"\{[\w:-]+\}`", md), path.stem      # no role left
+        assert not re.search(r"^:{3,}", md, re.M), path.stem                         # no colon fence left
+        assert not re.search(r"^\(\S+\)=\s*$", md, re.M)                              # no MyST target
+        prose = "\n".join(c.source for c in jupytext.read(ROOT / "book" / f"{path.stem}.md").cells
+                          if c.cell_type == "markdown")
+        names = [n for n in re.findall(r"\{glue:text\}`([^`]+)`", prose) if ":" not in n]
+        removed = split_solutions(jupytext.read(ROOT / "book" / f"{path.stem}.md")).removed_text
+        kept = [n for n in names if not any(f"`{n}`" in line for line in removed)]
+        assert all(f"<{n}>" in md for n in kept)                                    # numbers, not names
+    ch4 = "\n".join(c.source for c in nbformat.read(out / "ch4_kkt.ipynb", as_version=4).cells)
+    assert "**Exercise 4.2 (ch4-ex-omega): ★ The constant depends on the initialization**" in ch4
+    num = "\n".join(c.source for c in nbformat.read(out / "numerics.ipynb", as_version=4).cells)
+    assert "<num-cos-t>" in num            # glued only inside its removed solution, used by the statement
+
+
+def test_student_edition_refuses_a_nested_key_and_overwriting(tmp_path, capsys):
+    glue = _fake_glue(["ch7_errata"])
+    with pytest.raises(StudentEditionError, match="must not contain one another"):
+        student_edition(tmp_path / "s", ROOT / "book", tmp_path / "s" / "answers", glue=glue, pages=["ch7_errata"])
+    with pytest.raises(StudentEditionError, match="must not contain one another"):
+        student_edition(tmp_path / "s" / "x", ROOT / "book", tmp_path / "s", glue=glue, pages=["ch7_errata"])
+    student_edition(tmp_path / "s", ROOT / "book", glue=glue, pages=["ch7_errata"])
+    (tmp_path / "s" / "ch7_errata.ipynb").write_text("a student's work")
+    with pytest.raises(StudentEditionError, match="--force"):
+        student_edition(tmp_path / "s", ROOT / "book", glue=glue, pages=["ch7_errata"])
+    assert (tmp_path / "s" / "ch7_errata.ipynb").read_text() == "a student's work"
+    student_edition(tmp_path / "s", ROOT / "book", glue=glue, pages=["ch7_errata"], force=True)
+    with pytest.raises(SystemExit) as exc:                    # the CLI: argparse's error, exit 2, before any work
+        cli(["student-edition", str(tmp_path / "t"), "--answers", str(tmp_path / "t" / "key"),
+             "--book", str(ROOT / "book")])
+    assert exc.value.code == 2 and "must not contain one another" in capsys.readouterr().err
+
+
+def test_student_edition_command_line_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="_toc.yml"):
         student_edition(tmp_path / "x", tmp_path)
+    for args in (["student-edition", str(tmp_path / "o"), "--book", str(tmp_path / "missing")],
+                 ["student-edition", str(tmp_path / "o"), "--book", str(tmp_path)]):
+        with pytest.raises(SystemExit) as exc:
+            cli(args)
+        assert exc.value.code == 2 and "--book" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        cli(["student-edition", str(tmp_path / "file"), "--book", str(ROOT / "book")])
+    assert exc.value.code == 2 and "OUTDIR" in capsys.readouterr().err
+    repo = tmp_path / "repo"
+    (repo / "book").mkdir(parents=True)
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nparts:\n  - chapters:\n      - file: book/gone\n")
+    with pytest.raises(SystemExit) as exc:
+        cli(["student-edition", str(tmp_path / "o2"), "--book", str(repo / "book")])
+    assert exc.value.code == 2 and "lists no existing page" in capsys.readouterr().err
+
+
+def test_plain_markdown_of_directives_and_roles():
+    src = (":::{prf:theorem} Rank\n:label: ch2-thm\n:class: dropdown\nText with {ref}`the rule <ch2-rule>`, "
+           "{doc}`ch3_diagonal`, {cite:t}`boyd2004convex` and {glue:text}`x`.\n:::\n(sec-a)=\n## A")
+    out = plain_markdown(src, {"x": "'1.5'"}, "p")
+    assert out == ("**Theorem Rank**\n\nText with the rule, [ch3 diagonal](ch3_diagonal.ipynb), boyd2004convex "
+                   "and 1.5.\n\n## A")
+    fenced = "```text\nA -> B\n```\n:::{note}\n:class: x\n```{literalinclude} /attnlib/x.py\n:lines: 1-3\n```\n:::"
+    assert plain_markdown(fenced) == "```text\nA -> B\n```\n**Note**\n\n*(Listing of `/attnlib/x.py` in the repository.)*"
+    assert plain_markdown("::::{dropdown} More\n:::{prf:lemma} L\n:label: l\nbody\n:::\n::::") == \
+        "**More**\n\n**Lemma L**\n\nbody"
+    with pytest.raises(StudentEditionError, match="no glued value 'y'"):
+        plain_markdown("{glue:text}`y`", {}, "p")
 
 
 @pytest.mark.slow
 def test_a_student_notebook_executes(tmp_path):
     # The chapters' own build executes every chapter; here one student notebook runs as a student would get it.
-    cli(["student-edition", str(tmp_path), "--book", str(ROOT / "book")])
+    student_edition(tmp_path, ROOT / "book", glue=_fake_glue(["ch7_errata"]), pages=["ch7_errata"])
     import nbformat
 
     nb = nbformat.read(tmp_path / "ch7_errata.ipynb", as_version=4)
@@ -151,3 +232,43 @@ def test_checks_refuse_what_is_not_a_number():
     with pytest.raises(ValueError, match="answer must be a real number; got nan"):
         checks.ch4_ex_omega(float("nan"))
     assert set(checks.CHECKS) <= {lab for src in CHAPTERS for lab in _exercise_labels(src)}
+
+
+def test_checks_say_close_or_the_direction_and_never_the_value():
+    truth = math.hypot(math.log(40 / 17), math.log(20 / 51))
+    ok, text = _run(checks.ch4_ex_omega, truth * 1.05)            # 5 %: outside 1 %, inside 10 %
+    assert not ok and "close" in text
+    ok, text = _run(checks.ch4_ex_omega, truth * 3)
+    assert not ok and "too large" in text and f"{truth:.3g}" not in text
+    ok, text = _run(checks.ch4_ex_omega, -truth / 3)
+    assert not ok and "too small" in text and "wrong sign" in text
+    ok, text = _run(checks.ch4_ex_omega, truth * 1.5)
+    assert not ok and "within a factor 2" in text and "too" not in text
+    count = sum(al.check_assumptions(al.make_generic_data(4, 3, 4, s, equal_scores=True)).holds("1")
+                and not al.check_assumptions(al.make_generic_data(4, 3, 4, s, equal_scores=True)).holds("1-diag")
+                for s in range(20))
+    ok, text = _run(checks.ch7_ex_e2, count + 5)                 # a count: no direction, no "close"
+    assert not ok and "too" not in text and "close" not in text
+    # no public helper of the module returns a reference value
+    public = [n for n in dir(checks) if not n.startswith("_") and callable(getattr(checks, n))]
+    assert not [n for n in public if getattr(checks, n).__module__ == checks.__name__ and n not in checks.CHECKS
+                and n.replace("_", "-") not in checks.CHECKS]
+    assert not [n for n in vars(checks) if n.startswith("_") and callable(vars(checks)[n])
+                and n not in ("_number", "_verdict", "_close", "_graded")]
+
+
+def test_workflow_attaches_the_hand_outs_on_main_but_not_the_solutions():
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = wf["jobs"]["test"]["steps"]
+    uploads = {s["with"]["name"]: s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")}
+    assert set(uploads) >= {"book-pdf", "slides", "student", "autograders"}
+    on_main = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert all(s.get("if") == on_main for s in uploads.values())
+    assert uploads["book-pdf"]["with"]["path"] == "_build/pdf/book.pdf"
+    assert uploads["student"]["with"]["path"].endswith("student.zip")
+    build = next(s for s in steps if "attnbook course" in s.get("run", ""))
+    assert build.get("if") == on_main and "--with-solutions" not in build["run"] and "build_pdf.sh" in build["run"]
+    paths = " ".join(s["with"]["path"] for s in uploads.values())
+    assert "solutions" not in paths and "instructor/answers" not in paths and "key" not in paths
