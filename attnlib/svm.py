@@ -211,14 +211,19 @@ def _pow2_scale(M: np.ndarray) -> np.ndarray:
 
 def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool):
     """Rows of unit size for the solver: ``D_k / a_k``, ``Z_k / b_k`` (powers of two), right-hand side
-    ``c_max / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_max W``. Returns the scaled rows and
-    ``(c, c_max)``."""
+    ``c_min / c_k <= 1`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_min W``. Returns the scaled rows and
+    ``(c, c_min)``.
+
+    The variable is scaled by the *smallest* row size: a unit row with right-hand side 1 alone forces
+    ``||W'|| >= 1`` (about), so the solver's variable is of order one however far apart the samples are (a row
+    1e6 times smaller than the others then has right-hand side 1 and the others 1e-6; scaled by the largest row
+    instead, the variable and objective were 1e6 and 1e12 and the solvers reported "infeasible")."""
     a, b = _pow2_scale(D), _pow2_scale(Z)
     if diagonal:  # the rows are B_k = D_k * Z_k, which can be far smaller than ||D_k|| ||Z_k||: scale B_k itself
         a, b = _pow2_scale(D * Z), np.ones(len(Z))
     c = a * b
-    top = float(c.max()) if c.size else 1.0
-    return (D / a[:, None], Z / b[:, None], pairs, top / c), c, top
+    low = float(c.min()) if c.size else 1.0
+    return (D / a[:, None], Z / b[:, None], pairs, low / c), c, low
 
 
 _CERT_TOL = 1e-6  # relative duality gap and dual-norm excess accepted as "solved accurately"
@@ -252,7 +257,7 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
     mean the same thing at every data scale, which makes the result scale-equivariant (tokens times ``s`` give
     ``W / s`` and multipliers ``lambda / s``) and copes with samples of very different sizes."""
     D, Z, pairs = cons_rows
-    scaled, c, top = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
+    scaled, c, scale = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
     tried = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
     statuses, best = [], None
     for name in tried:
@@ -267,7 +272,7 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
                     f"{'selected' if 'selection' in label else 'optimal'} token a higher logit than each "
                     f"lower-scored token of its sample. check_assumptions(data) names the failing assumption")
             status += " (but an LP finds a feasible point)"
-        cand = None if x is None else _candidate(x, dual, norm, c, top, D, Z)
+        cand = None if x is None else _candidate(x, dual, norm, c, scale, D, Z)
         if cand is not None:
             gap = cand[-1]
             status_ok = gap <= _CERT_TOL  # certified by our own KKT check, whatever the solver's status says
@@ -305,12 +310,12 @@ def _confirm_infeasible(scaled, norm: str) -> bool:
         return True
 
 
-def _candidate(x: np.ndarray, dual: np.ndarray, norm: str, c: np.ndarray, top: float, D: np.ndarray,
+def _candidate(x: np.ndarray, dual: np.ndarray, norm: str, c: np.ndarray, scale: float, D: np.ndarray,
                Z: np.ndarray):
     """Undo the row scaling, rescale to margin exactly 1, and measure the KKT certificate.
 
     Returns ``(W, beta, dual, margin, gap)`` or None when the point does not separate (margin <= 0)."""
-    x = x / top  # W' = c_max W solves the scaled problem
+    x = x / scale  # W' = c_min W solves the scaled problem
     dual = dual / c  # sum_k lambda'_k A_k / c_k is the same subgradient, so lambda_k = lambda'_k / c_k
     beta = x if norm in ("l1", "l2") else None
     W = np.diag(x) if beta is not None else x
