@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from ._validate import check_array, check_scalar
+from ._validate import check_array, check_choice, check_scalar
 from .data import check_data
 from .data import AttentionData
-from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig, log_sample_weights,
-                      margin_path, margins_per_sample)
+from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig,
+                      log_logistic_excess_from_logsig, log_sample_weights, logistic_excess_from_logsig, margin_path,
+                      margins_per_sample)
 
 __all__ = [
     "attention_scores",
@@ -151,33 +152,47 @@ def _log_min_loss(data: AttentionData) -> float:
     return float(logsumexp(-data.gamma_opt) - np.log(data.n))
 
 
-def log_excess_loss(data: AttentionData, W) -> float:
+_EXCESS = {"exp": (excess_from_logsig, log_excess_from_logsig),
+           "logistic": (logistic_excess_from_logsig, log_logistic_excess_from_logsig)}
+
+
+def log_excess_loss(data: AttentionData, W, loss: str = "exp") -> float:
     """``log(L(W) - L*)``, finite even where the excess loss underflows float64 (margins beyond ~700).
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
+    loss : {"exp", "logistic"}
+        The exponential loss (eq. (1)) or :func:`logistic_loss`, whose infimum is
+        ``(1/n) sum_i log(1 + e^{-gamma_{i,opt}})``.
     """
-    return float(log_excess_from_logsig(data, _log_attention(data, W)))
+    check_choice(loss, "loss", tuple(_EXCESS))
+    return float(_EXCESS[loss][1](data, _log_attention(data, W)))
 
 
-def excess_loss(data: AttentionData, W) -> float:
+def excess_loss(data: AttentionData, W, loss: str = "exp") -> float:
     """``L(W) - L*`` computed without cancellation: ``(1/n) sum_i e^{-gamma_{i,opt}} expm1(r_i)``.
 
     Here ``r_i = sum_{l != opt} sigma_il (gamma_{i,opt} - gamma_il) >= 0``, so the result is accurate down to
-    the smallest float (use :func:`log_excess_loss` below that).
+    the smallest float (use :func:`log_excess_loss` below that). For ``loss="logistic"`` the terms are
+    ``log1p(sigmoid(-gamma_{i,opt}) expm1(r_i))``, equally free of cancellation.
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
+    loss : {"exp", "logistic"}
+        The exponential loss (eq. (1)) or :func:`logistic_loss`.
     """
+    check_choice(loss, "loss", tuple(_EXCESS))
     logsig = _log_attention(data, W)
-    out = float(excess_from_logsig(data, logsig))
+    excess, log_excess = _EXCESS[loss]
+    out = float(excess(data, logsig))
     if not np.isfinite(out):
-        raise _overflow("the excess loss L(W) - L*", float(log_excess_from_logsig(data, logsig)),
-                        "log_excess_loss(data, W) gives its logarithm")
+        raise _overflow("the excess loss L(W) - L*", float(log_excess(data, logsig)),
+                        f"log_excess_loss(data, W{'' if loss == 'exp' else ', loss=' + repr(loss)}) gives its "
+                        "logarithm")
     return out
 
 
