@@ -12,7 +12,7 @@ from .flow import Trajectory, gradient_flow
 from scipy.integrate import solve_ivp
 
 from .model import loss_grad_beta, loss_grad_xi, margin
-from .svm import SVMSolution
+from .svm import SVMSolution, selection_pairs
 
 __all__ = [
     "direction",
@@ -85,13 +85,30 @@ def svm_distance(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
     """Relative distance ``||W(t)/mu(t) - W_svm|| / ||W_svm||`` of margin-normalised directions, shape (m,)
     (NaN where ``mu <= 0``). Both have margin 1, so this is 0 exactly when the direction solves the SVM.
 
+    ``mu`` is the margin over the SVM's own constraints: :func:`attnlib.margin` (over ``data.opt``) for a
+    :func:`attnlib.solve_svm` solution, the selection margin ``min (x_{i,sel(i)} - x_il)^T W z_i`` over
+    :func:`attnlib.selection_pairs` for a :func:`attnlib.solve_selection_svm` solution.
+
     Raises
     ------
     ValueError
         If ``sol`` was computed on another data set than ``traj``.
     """
     _check_sol(sol, _check_traj(traj))
-    return np.linalg.norm(traj.direction() - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
+    return np.linalg.norm(_svm_direction(traj, sol) - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
+
+
+def _svm_direction(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
+    """``W(t) / mu(t)`` with ``mu`` the margin over ``sol``'s constraints, shape (m, d, d); NaN where ``mu <= 0``."""
+    if sol.selection is None:
+        return traj.direction()
+    data, sel = traj.data, sol.selection
+    i, l = selection_pairs(data, sel).T
+    mu = np.min(np.einsum("kd,mde,ke->mk", data.X[i, sel[i]] - data.X[i, l], traj.W, data.z[i]), axis=1)
+    out = np.full_like(traj.W, np.nan)
+    ok = mu > 0
+    out[ok] = traj.W[ok] / mu[ok, None, None]
+    return out
 
 
 def singular_values(W) -> np.ndarray:

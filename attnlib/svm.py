@@ -60,6 +60,10 @@ class SVMSolution:
         The cvxpy solver used and its final status.
     data_fingerprint : str
         A fingerprint of the data set it was computed on (diagnostics refuse a solution of other data).
+    selection : numpy.ndarray of int, shape (n,), or None
+        The token selection of a :func:`solve_selection_svm` solution (its constraints are
+        :func:`selection_pairs` of it); None for :func:`solve_svm` (the selection ``data.opt``). Diagnostics
+        (:func:`attnlib.svm_distance`) normalise by the margin over these constraints.
     """
 
     W: np.ndarray
@@ -71,6 +75,7 @@ class SVMSolution:
     solver: str
     status: str
     data_fingerprint: str = field(default="", repr=False, compare=False)
+    selection: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> np.ndarray:
@@ -395,4 +400,6 @@ def solve_selection_svm(data: AttentionData, selection, norm: str = "fro", solve
     sel = np.asarray(selection)
     sol = _solve((data.X[i, sel[i]] - data.X[i, l], data.z[i], pairs), norm, solver, "selection SVM",
                  _shape(data))
-    return replace(sol, data_fingerprint=data_fingerprint(data))
+    sel = sel.astype(int)
+    sel.setflags(write=False)
+    return replace(sol, data_fingerprint=data_fingerprint(data), selection=sel)
