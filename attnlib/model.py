@@ -234,6 +234,8 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
         return reduce(data, np.zeros(logsig.shape))
     with np.errstate(over="ignore", invalid="ignore"):
         unit = reduce(data, (np.sign(diff) * np.exp(log_terms - top)).sum(axis=2))
+        if log_scale is None:  # the direction only: e^{-top} times the gradient
+            return unit
         biggest = float(np.abs(unit).max())
         log_size = top + log_scale + (np.log(biggest) if biggest > 0 else -np.inf)
         if log_size > _LOG_FLOAT_MAX or not np.all(np.isfinite(unit)):
@@ -243,16 +245,18 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
         return unit * np.exp(top + log_scale)
 
 
-def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
+def loss_grad(data: AttentionData, W, log_scale: float | None = 0.0) -> np.ndarray:
     """Gradient ``grad_W L = -(1/n) sum_i l_i X_i^T Sigma(g_i) gamma_i z_i^T`` of the exponential loss.
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
-    log_scale : float
+    log_scale : float or None
         Return ``e^{log_scale}`` times the gradient, computed in log space: finite and accurate where the
-        gradient itself underflows (``log_scale = log t`` in the log-time flow).
+        gradient itself underflows (``log_scale = log t`` in the log-time flow). ``None``: a positive multiple
+        of the gradient whose largest term is about 1 (its direction, exact wherever the gradient is nonzero,
+        however far it underflows; used by normalised methods such as :func:`attnlib.mirror.mirror_descent`).
 
     Returns
     -------
@@ -266,7 +270,7 @@ def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
         it is representable.
     """
     W = _check_W(data, W)
-    return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", grad_from_r)
+    return _scaled_grad(data, W, None if log_scale is None else _check_log_scale(log_scale), "exp", grad_from_r)
 
 
 def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
