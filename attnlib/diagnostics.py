@@ -411,8 +411,11 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
 def right_basis(K0, U_K) -> np.ndarray:
     """The shared right basis ``V`` (d_e, d_e) of an aligned ``K0 = U_K Lambda V^T`` with nonzero diagonal
     ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis."""
-    K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e)")
+    K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e) with d_e >= d")
     d = K0.shape[0]
+    if K0.shape[1] < d:
+        raise ValueError(f"K0 must be an array of shape (d, d_e) with d_e >= d (the aligned initialisation, Def. "
+                         f"5.1, needs d_e >= d); got shape {K0.shape}")
     U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
     R = U_K.T @ K0
     norms = np.linalg.norm(R, axis=1)

@@ -19,7 +19,7 @@ import numpy as np
 from ._validate import check_array, check_scalar
 from .assumptions import lp_feasible
 from .data import AttentionData, check_data
-from .model import loss_grad, margin
+from .model import loss_grad_direction, margin
 from .svm import InfeasibleSVMError
 
 __all__ = ["LpSVMSolution", "solve_lp_svm", "mirror_descent", "mirror_map", "inverse_mirror_map"]
@@ -255,7 +255,7 @@ def mirror_descent(data: AttentionData, p: float, lr: float = 0.2, steps: int = 
     W = np.zeros_like(Z)
     ks, Ws = [0], [W.copy()]
     for k in range(1, steps + 1):
-        g = loss_grad(data, W, None)  # a positive multiple of the gradient (never underflows): its direction
+        g = loss_grad_direction(data, W)  # a positive multiple of the gradient that never underflows
         Z -= lr * g / _q_norm(g, q)
         # the logits x^T W z must stay in float64
         log_size = _log_inverse_size(Z, p) + np.log(np.abs(data.X).max() * np.abs(data.z).max() * data.d ** 2)

@@ -29,6 +29,7 @@ __all__ = [
     "log_excess_loss",
     "margin",
     "loss_grad",
+    "loss_grad_direction",
     "loss_grad_KQ",
     "loss_grad_beta",
     "loss_grad_xi",
@@ -213,7 +214,7 @@ def margin(data: AttentionData, W) -> float:
     return mu
 
 
-def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str, reduce) -> np.ndarray:
+def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float | None, loss: str, reduce) -> np.ndarray:
     """``e^s`` times the gradient, ``reduce(data, rho)`` with ``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, all in
     log space and never capped.
 
@@ -245,18 +246,16 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
         return unit * np.exp(top + log_scale)
 
 
-def loss_grad(data: AttentionData, W, log_scale: float | None = 0.0) -> np.ndarray:
+def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
     """Gradient ``grad_W L = -(1/n) sum_i l_i X_i^T Sigma(g_i) gamma_i z_i^T`` of the exponential loss.
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
-    log_scale : float or None
+    log_scale : float
         Return ``e^{log_scale}`` times the gradient, computed in log space: finite and accurate where the
-        gradient itself underflows (``log_scale = log t`` in the log-time flow). ``None``: a positive multiple
-        of the gradient whose largest term is about 1 (its direction, exact wherever the gradient is nonzero,
-        however far it underflows; used by normalised methods such as :func:`attnlib.mirror.mirror_descent`).
+        gradient itself underflows (``log_scale = log t`` in the log-time flow).
 
     Returns
     -------
@@ -270,7 +269,26 @@ def loss_grad(data: AttentionData, W, log_scale: float | None = 0.0) -> np.ndarr
         it is representable.
     """
     W = _check_W(data, W)
-    return _scaled_grad(data, W, None if log_scale is None else _check_log_scale(log_scale), "exp", grad_from_r)
+    return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", grad_from_r)
+
+
+def loss_grad_direction(data: AttentionData, W) -> np.ndarray:
+    """A positive multiple of :func:`loss_grad` whose largest term is about 1: the gradient's direction, exact
+    wherever the gradient is nonzero however far it underflows (used by normalised methods such as
+    :func:`attnlib.mirror.mirror_descent`, which need no ``log_scale``).
+
+    Parameters
+    ----------
+    data : AttentionData
+    W : array_like, shape (d, d)
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, d)
+        Zero only where the gradient is exactly zero (every pair of tokens ties in score).
+    """
+    W = _check_W(data, W)
+    return _scaled_grad(data, W, None, "exp", grad_from_r)
 
 
 def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +308,12 @@ def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.
     (grad_K, grad_Q) : tuple of numpy.ndarray, each shape (d, d_e)
     """
     K, Q = _check_KQ(data, K, Q)
-    G = loss_grad(data, K @ Q.T, log_scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = K @ Q.T
+    if not np.all(np.isfinite(W)):
+        raise ValueError(f"K and Q are too large together: their product W = K Q^T overflows float64 (max |K_jk| = "
+                         f"{np.abs(K).max():.3g}, max |Q_jk| = {np.abs(Q).max():.3g})")
+    G = loss_grad(data, W, log_scale)
     return G @ Q, G.T @ K
 
 
@@ -326,7 +349,13 @@ def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tup
     """
     xi_k = _check_vec("xi_k", data, xi_k)
     xi_q = _check_vec("xi_q", data, xi_q)
-    g = loss_grad_beta(data, xi_k * xi_q, log_scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        beta = xi_k * xi_q
+    if not np.all(np.isfinite(beta)):
+        j = int(np.flatnonzero(~np.isfinite(beta))[0])
+        raise ValueError(f"xi_k and xi_q are too large together: their product beta = xi_k * xi_q overflows float64 "
+                         f"at entry {j} (xi_k[{j}] = {xi_k[j]:.3g}, xi_q[{j}] = {xi_q[j]:.3g})")
+    g = loss_grad_beta(data, beta, log_scale)
     return g * xi_q, g * xi_k
 
 
@@ -375,14 +404,15 @@ def cosine(A, B) -> float:
     B = check_array(B, "B", expected=f"a finite array of the same shape as A, {A.shape}")
     if A.shape != B.shape:
         raise ValueError(f"B must be an array of the same shape as A, {A.shape}; got shape {B.shape}")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
-    if not (np.isfinite(na) and np.isfinite(nb)):  # entries ~1e300 (the margin frame): the squares overflow
+    if not (np.isfinite(na) and np.isfinite(nb) and na > 1e-150 and nb > 1e-150):
+        # entries ~1e300 (the margin frame) or ~1e-200: the squares overflow or underflow
         A, B = _unit_scaled(A), _unit_scaled(B)
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if na == 0 or nb == 0:
         raise ValueError(f"{'A' if na == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
-    return float(np.vdot(A / na, B / nb))
+    return float(np.clip(np.vdot(A / na, B / nb), -1.0, 1.0))  # |cos| <= 1 also after rounding
 
 
 def _unit_scaled(A: np.ndarray) -> np.ndarray:

@@ -99,7 +99,7 @@ def test_lp_svm_of_non_separable_data_is_infeasible():
 
 def test_mirror_descent_near_one_stays_finite(data):
     """p = 1.01: the q-norm (q = 101) of the gradient underflowed to 0 and the gradient itself to 0 once the
-    attention saturated, giving NaN; the direction is now computed in log space (loss_grad(..., None))."""
+    attention saturated, giving NaN; the direction is now computed in log space (loss_grad_direction)."""
     k, Ws = mirror.mirror_descent(data, 1.01, steps=200)
     assert np.all(np.isfinite(Ws)) and k[-1] == 200
     with pytest.raises(ValueError, match=r"mirror descent with p=1.0001 leaves float64 at step \d+.*use steps <="):

@@ -626,13 +626,13 @@ def test_cosine_bad_inputs():
 
 
 def test_loss_grad_direction_where_the_gradient_underflows(demo1):
-    """log_scale=None: a positive multiple of the gradient with largest entry about 1, also where the gradient
-    itself underflows to 0 (margin 1e5)."""
+    """loss_grad_direction: a positive multiple of the gradient with largest entry about 1, also where the
+    gradient itself underflows to 0 (margin 1e5; mirror descent at p = 1.01 got 0 there and then NaN)."""
     W = _W_at_margin(demo1, 5.0)
-    g, u = al.loss_grad(demo1, W), al.loss_grad(demo1, W, None)
+    g, u = al.loss_grad(demo1, W), al.loss_grad_direction(demo1, W)
     assert al.cosine(g, u) == pytest.approx(1.0, abs=1e-14)
     W = _W_at_margin(demo1, 1e5)
     assert not np.any(al.loss_grad(demo1, W))
-    u = al.loss_grad(demo1, W, None)
+    u = al.loss_grad_direction(demo1, W)
     assert 1e-3 < np.abs(u).max() < 1e3
     assert al.cosine(u, al.loss_grad(demo1, W, 1e5)) == pytest.approx(1.0, abs=1e-14)
