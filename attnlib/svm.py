@@ -214,21 +214,22 @@ def _pow2_scale(M: np.ndarray) -> np.ndarray:
         return np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
 
 
-def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool):
+def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool, by: str = "largest"):
     """Rows of unit size for the solver: ``D_k / a_k``, ``Z_k / b_k`` (powers of two), right-hand side
-    ``c_min / c_k <= 1`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_min W``. Returns the scaled rows and
-    ``(c, c_min)``.
+    ``s / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = s W``. Returns the scaled rows and ``(c, s)``.
 
-    The variable is scaled by the *smallest* row size: a unit row with right-hand side 1 alone forces
-    ``||W'|| >= 1`` (about), so the solver's variable is of order one however far apart the samples are (a row
-    1e6 times smaller than the others then has right-hand side 1 and the others 1e-6; scaled by the largest row
-    instead, the variable and objective were 1e6 and 1e12 and the solvers reported "infeasible")."""
+    ``by="largest"``: ``s = c_max`` (right-hand sides >= 1). ``by="smallest"``: ``s = c_min`` (right-hand sides
+    <= 1): a unit row with right-hand side 1 alone forces ``||W'|| >= 1`` (about), so the solver's variable is of
+    order one however far apart the samples are. With a row 1e6 times smaller than the others, ``c_max`` makes
+    the variable and objective about 1e6 and 1e12, and both solvers then report "infeasible" ("fro", 6 of 20 of
+    the README's samples-1e6-apart sets); ``c_min`` solves them. Neither is best everywhere ("nuc" certifies
+    more often with ``c_max``), so :func:`_solve` tries both."""
     a, b = _pow2_scale(D), _pow2_scale(Z)
     if diagonal:  # the rows are B_k = D_k * Z_k, which can be far smaller than ||D_k|| ||Z_k||: scale B_k itself
         a, b = _pow2_scale(D * Z), np.ones(len(Z))
     c = a * b
-    low = float(c.min()) if c.size else 1.0
-    return (D / a[:, None], Z / b[:, None], pairs, low / c), c, low
+    s = (float(c.max()) if by == "largest" else float(c.min())) if c.size else 1.0
+    return (D / a[:, None], Z / b[:, None], pairs, s / c), c, s
 
 
 _CERT_TOL = 1e-6  # relative duality gap and dual-norm excess accepted as "solved accurately"
@@ -262,11 +263,17 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
     mean the same thing at every data scale, which makes the result scale-equivariant (tokens times ``s`` give
     ``W / s`` and multipliers ``lambda / s``) and copes with samples of very different sizes."""
     D, Z, pairs = cons_rows
-    scaled, c, scale = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
-    tried = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
+    problems = {by: _equilibrate(D, Z, pairs, norm in ("l1", "l2"), by) for by in ("largest", "smallest")}
+    names = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
+    # the solvers with the variable scaled by the largest row, then (only if none is certified) by the smallest
+    tried = [(name, "largest") for name in names]
+    if problems["smallest"][2] != problems["largest"][2]:
+        tried += [(name, "smallest") for name in names]
     statuses, best = [], None
-    for name in tried:
+    for name, by in tried:
+        scaled, c, scale = problems[by]
         x, dual, status = _solve_with(scaled, norm, name)
+        tag = name if by == "largest" else f"{name} (variable scaled by the smallest row)"
         if status.startswith("infeasible"):
             if _confirm_infeasible(scaled, norm):
                 which = ("diagonal separability (Assumption 1-diag)" if norm in ("l1", "l2")
@@ -284,11 +291,11 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
             status = status if gap <= _CERT_TOL else f"{status}, KKT certificate off by {gap:.2g}"
             if best is None or gap < best[1][-1]:
                 best = (name, cand, status)
-            statuses.append(f"{name}: {status}")
+            statuses.append(f"{tag}: {status}")
             if status_ok:
                 break
         else:
-            statuses.append(f"{name}: {status}")
+            statuses.append(f"{tag}: {status}")
     if best is None:
         raise RuntimeError(f"the {norm!r} {label}{shape} was not solved: {'; '.join(statuses)}")
     name, (W, beta, dual, mu, gap), status = best

@@ -102,8 +102,9 @@ def test_svm_with_a_query_1e6_times_smaller(norm, gap):
 def test_fro_svm_with_one_sample_1e6_times_smaller(seed, where):
     """Issue 27, finding 5: the README's "samples 1e6 apart" sets (make_generic_data(6, 8, 10, seed), sample 0's
     query or tokens times 1e-6) on which both solvers said "infeasible" while an LP found a feasible point (the
-    solver's variable was scaled by the largest row, so W' and the objective were about 1e6 and 1e12). Now solved
-    and certified, with ||W||_F about 1e6 (the small sample needs it)."""
+    solver's variable was scaled by the largest row, so W' and the objective were about 1e6 and 1e12). Now the
+    variable scaled by the smallest row is tried next: solved and certified, with ||W||_F about 1e6 (the small
+    sample needs it)."""
     base = al.make_generic_data(6, 8, 10, seed)
     X, z = np.array(base.X), np.array(base.z)
     (z if where == "z" else X)[0] *= 1e-6
