@@ -84,6 +84,7 @@ def test_lp_svm_is_scale_equivariant(data, p, s):
     assert sol.value * s == pytest.approx(ref.value, rel=1e-8)
     # a certificate of 1e-9 pins the strictly convex problem's W to about its square root
     np.testing.assert_allclose(sol.W * s, ref.W, atol=1e-4 * np.abs(ref.W).max())
+    np.testing.assert_allclose(sol.dual * s, ref.dual, atol=1e-4 * ref.dual.max())
 
 
 def test_lp_svm_of_non_separable_data_is_infeasible():
@@ -113,3 +114,20 @@ def test_mirror_maps_validate():
         mirror.inverse_mirror_map(np.full((2, 2), 3.0), 1.001)
     with pytest.raises(TypeError, match="Z must be"):
         mirror.inverse_mirror_map(None, 2.0)
+
+
+def test_lp_svm_optimal_inaccurate_with_a_certificate_is_an_answer(data, monkeypatch):
+    """A solver that says optimal_inaccurate about an accurate point: the certificate decides (the old code
+    raised 'infeasible exactly when Assumption 1 fails' for any status but 'optimal')."""
+    import cvxpy as cp
+    original = cp.Problem.solve
+
+    def cautious(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        self._status = "optimal_inaccurate"
+        return out
+
+    monkeypatch.setattr(cp.Problem, "solve", cautious)
+    sol = mirror.solve_lp_svm(data, 1.5)
+    assert sol.status == "optimal_inaccurate" and sol.solver == "CLARABEL"
+    _assert_lp_certified(data, sol)
