@@ -265,10 +265,11 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
     D, Z, pairs = cons_rows
     problems = {by: _equilibrate(D, Z, pairs, norm in ("l1", "l2"), by) for by in ("largest", "smallest")}
     names = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
-    # the solvers with the variable scaled by the largest row, then (only if none is certified) by the smallest
-    tried = [(name, "largest") for name in names]
-    if problems["smallest"][2] != problems["largest"][2]:
-        tried += [(name, "smallest") for name in names]
+    # each solver with the variable scaled by the largest row, then (if not certified) by the smallest; the
+    # primary solver's answers are unchanged wherever its first solve is certified, and the slow fallback solver
+    # (SCS) runs only when both scalings fail with the primary one
+    bys = ["largest"] + (["smallest"] if problems["smallest"][2] != problems["largest"][2] else [])
+    tried = [(name, by) for name in names for by in bys]
     statuses, best = [], None
     for name, by in tried:
         scaled, c, scale = problems[by]

@@ -144,7 +144,9 @@ def test_inaccurate_final_answer_warns_with_our_own_message(monkeypatch):
     data = al.make_generic_data(6, 8, 10, 4)
     with pytest.warns(RuntimeWarning, match=r"'fro' attention SVM of data with n=6, L=8, d=10 is solved only "
                                             r"inaccurately.*CLARABEL: optimal_inaccurate, KKT certificate off by "
-                                            r"0.1; SCS: optimal_inaccurate"):
+                                            r"0.1; CLARABEL \(variable scaled by the smallest row\): "
+                                            r"optimal_inaccurate, KKT certificate off by 0.1; SCS: "
+                                            r"optimal_inaccurate"):
         sol = al.solve_svm(data, "fro")
     assert sol.status.startswith("optimal_inaccurate")
 
