@@ -42,7 +42,9 @@ class LpSVMSolution:
     dual : numpy.ndarray, shape (n(L-1),)
         Multipliers ``lambda_il >= 0`` ordered as ``data.pairs``.
     stationarity : float
-        ``max |sum lambda_il A_il - grad ||W||_p|``, the KKT residual (small when solved accurately).
+        ``max |sum lambda_il A_il - grad ||W||_p|``, the KKT residual (small when solved accurately). Near
+        ``p = 1`` it is ill-conditioned (an entry of size 1e-9 that is 0 at the optimum has ``|W|^(p-1)`` = 0.8
+        at ``p = 1.01``): ``certificate`` is the criterion.
     margin : float
     status : str
         The solver's status (``"optimal"``, or ``"optimal_inaccurate"`` with a certificate that holds).
