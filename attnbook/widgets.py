@@ -49,6 +49,7 @@ import inspect
 import io
 import itertools
 import json
+import numbers
 import os
 import re
 import time
@@ -135,6 +136,54 @@ def _check_values(name: str, values: Any) -> list[Any]:
     return values
 
 
+def _check_positive(name: str, value: Any, *, integer: bool = False, lo: float = 0.0) -> float | int:
+    """A real number (an integer if ``integer``) above ``lo`` (``>= lo`` for integers), finite; bools and strings
+    refused, with a message naming ``name``."""
+    kind = "an integer" if integer else "a real number"
+    want = f"{kind} {'>=' if integer else '>'} {lo:g}"
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {want}; got {type(value).__name__} {value!r:.40}")
+    x = float(value)
+    if not np.isfinite(x) or (x < lo if integer else x <= lo) or (integer and x != int(x)):
+        raise ValueError(f"{name} must be {want}; got {value!r}")
+    return int(x) if integer else x
+
+
+def _check_start(start: Any, n: int) -> int:
+    """The index of the frame shown first: an integer in [0, n)."""
+    if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+        raise TypeError(f"start must be an integer frame index in [0, {n}); got {type(start).__name__} {start!r:.40}")
+    if not 0 <= start < n:
+        raise ValueError(f"start must be a frame index in [0, {n}) ({n} values); got {start}")
+    return int(start)
+
+
+def _same_value(v: Any, value: Any) -> bool:
+    """Whether a default names slider value ``v``: the same object, or equal numbers (not bools standing for
+    0/1), or equal strings, or arrays/sequences of the same shape with equal entries. ``==`` alone matched
+    ``False`` to ``0`` and a scalar to every entry of an array value."""
+    if v is value:
+        return True
+    if isinstance(v, (bool, np.bool_)) or isinstance(value, (bool, np.bool_)):
+        return isinstance(v, (bool, np.bool_)) and isinstance(value, (bool, np.bool_)) and bool(v) == bool(value)
+    if isinstance(v, numbers.Number) and isinstance(value, numbers.Number):
+        return bool(v == value)
+    if isinstance(v, (str, bytes)) or isinstance(value, (str, bytes)):
+        return type(v) is type(value) and v == value
+    if isinstance(v, (np.ndarray, list, tuple)) or isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            a, b = np.asarray(v), np.asarray(value)
+            return a.shape == b.shape and a.dtype.kind == b.dtype.kind and bool(np.array_equal(a, b))
+        except Exception:
+            return False
+    try:
+        return type(v) is type(value) and bool(v == value)
+    except Exception:
+        return False
+
+
 def _check_fig_func(fig_func: Any, names: Sequence[str]) -> None:
     if not callable(fig_func):
         raise ValueError(f"fig_func must be callable (kwargs -> matplotlib Figure), got {type(fig_func).__name__}")
@@ -189,6 +238,10 @@ def figure_to_png(fig: Figure, dpi: float | None = None, close: bool = True) -> 
     bytes
         The PNG file.
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
+    if dpi is not None:
+        dpi = _check_positive("dpi", dpi)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi if dpi is not None else fig.dpi, facecolor=fig.get_facecolor())
     if close:
@@ -382,9 +435,10 @@ def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequen
         raise ValueError(f"param must be a parameter name (str), got {param!r}")
     values = _check_values(param, values)
     _check_fig_func(fig_func, [param, *fixed])
+    dpi = _check_positive("dpi", dpi)
+    max_bytes = _check_positive("max_bytes", max_bytes, integer=True, lo=1)
+    start = len(values) // 2 if start is None else _check_start(start, len(values))
     plots.use_book_style()
-    if start is None:
-        start = len(values) // 2
     return _twin(fig_func, param, values, fixed, dpi=dpi, start=start, note=None, max_bytes=max_bytes,
                  alt=_check_alt(alt))
 
@@ -424,7 +478,9 @@ class Explorer:
         if sweep not in ("first", "all"):
             raise ValueError(f"sweep must be 'first' or 'all', got {sweep!r}")
         self.sweep = sweep
-        self.dpi, self.static_dpi, self.max_bytes = float(dpi), float(static_dpi), int(max_bytes)
+        self.dpi, self.static_dpi = _check_positive("dpi", dpi), _check_positive("static_dpi", static_dpi)
+        self.max_bytes = _check_positive("max_bytes", max_bytes, integer=True, lo=1)
+        cache_size = _check_positive("cache_size", cache_size, integer=True, lo=0)
         self.static = is_book_build() if static is None else bool(static)
         self._start: dict[str, int] = {}
         defaults = dict(defaults or {})
@@ -450,7 +506,7 @@ class Explorer:
     def _index_of(self, name: str, value: Any) -> int:
         for i, v in enumerate(self.params[name]):
             try:
-                if v is value or bool(np.all(v == value)):
+                if _same_value(v, value):
                     return i
             except Exception:
                 continue

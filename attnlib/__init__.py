@@ -14,7 +14,8 @@ from .perturbation import Perturbation, active_perturbation, perturbed_inputs, u
 from .data import (AttentionData, block_diagonal_data, diagonal_blocks, make_diagonal_data, make_generic_data,
                    make_orthogonal_data)
 from .model import (attention, attention_scores, cosine, excess_loss, exp_loss, log_excess_loss, logistic_grad,
-                    logistic_loss, loss_grad, loss_grad_beta, loss_grad_KQ, loss_grad_xi, margin, min_loss, predict)
+                    logistic_loss, loss_grad, loss_grad_beta, loss_grad_direction, loss_grad_KQ, loss_grad_xi, margin,
+                    min_loss, predict)
 from .svm import SVM_NORMS, InfeasibleSVMError, SVMSolution, selection_pairs, solve_selection_svm, solve_svm
 
 __version__ = "0.1.0"

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_choice", "check_same_data", "check_scalar", "data_fingerprint"]
+__all__ = ["check_array", "check_bool", "check_choice", "check_same_data", "check_scalar", "check_seed",
+           "data_fingerprint"]
 
 
 def describe(value: Any) -> str:
@@ -109,7 +110,14 @@ def check_scalar(value: Any, name: str, *, integer: bool = False, lo: float | No
         raise TypeError(f"{name} must be {want}; got {describe(value)}")
     if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {want}; got the complex number {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float64 (10**400)
+        if finite or integer:
+            digits = str(abs(value))
+            raise ValueError(f"{name} must be {want}; got an integer of {len(digits)} digits ({'-' if value < 0 else ''}"
+                             f"{digits[:6]}...), beyond float64") from None
+        x = np.inf if value > 0 else -np.inf
     if np.isnan(x) or finite and np.isinf(x):
         raise ValueError(f"{name} must be {want}; got {x}")
     if integer:
@@ -119,6 +127,27 @@ def check_scalar(value: Any, name: str, *, integer: bool = False, lo: float | No
     if (lo is not None and (x <= lo if lo_open else x < lo)) or (hi is not None and (x >= hi if hi_open else x > hi)):
         raise ValueError(f"{name} must be {want}; got {value!r}")
     return x
+
+
+def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> int | None:
+    """A seed for ``numpy.random.default_rng``: a non-negative integer (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    want = "a non-negative integer" + (" or None" if allow_none else "")
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iu":
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {want}; got {describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be {want}; got {value}")
+    return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``True`` or ``False`` (numpy booleans too); strings such as ``"no"`` and numbers are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {describe(value)}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: tuple) -> str:

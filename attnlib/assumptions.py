@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_softmax, logsumexp
 
 from ._validate import check_array, check_scalar
 from .data import check_data
 from .data import AttentionData
-from .model import exp_loss
+from .kernels import log_sample_weights
+from .model import attention_scores
 
 __all__ = ["AssumptionError", "AssumptionCheck", "AssumptionReport", "check_assumptions", "stuck_loss_bounds",
            "ASSUMPTIONS"]
@@ -80,8 +82,9 @@ def lp_feasible(rows: np.ndarray) -> bool:
     Rows are scaled to unit norm (by powers of two, exactly) and the right-hand side with them, so HiGHS's
     absolute feasibility tolerance means the same at every data scale: ``a_k x >= 1`` reads
     ``(a_k / c_k) x' >= c_max / c_k`` with ``x' = c_max x``."""
-    nrm = np.linalg.norm(rows, axis=1)
-    with np.errstate(divide="ignore"):
+    top = np.abs(rows).max(axis=1, initial=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # norms of rows of size 1e200 without overflowing squares
+        nrm = top * np.linalg.norm(rows / np.where(top > 0, top, 1.0)[:, None], axis=1)
         c = np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
     from scipy.optimize import linprog  # imported on first use (scipy.optimize takes ~1 s)
 
@@ -108,10 +111,12 @@ def _check_separability(data: AttentionData, diagonal: bool) -> AssumptionCheck:
 
 
 def _check_equal_scores(data: AttentionData, rtol: float) -> AssumptionCheck:
+    """Equal non-optimal scores, relative to the sample's own score scale (``max_l |gamma_il|``), like the data's
+    tie test: tokens or ``v`` times ``s`` give the same verdict at every ``s``."""
     for i in range(data.n):
         nopt = np.delete(data.gamma[i], data.opt[i])
         spread = nopt.max() - nopt.min()
-        if spread > rtol * max(1.0, np.abs(data.gamma[i]).max()):
+        if spread > rtol * np.abs(data.gamma[i]).max():
             return AssumptionCheck("2", False, f"sample {i}'s non-optimal scores differ "
                                    f"(from {nopt.min():.4g} to {nopt.max():.4g})", i)
     return AssumptionCheck("2", True, "every sample has a unique optimal token and equal non-optimal scores")
@@ -137,46 +142,63 @@ def stuck_loss_bounds(data: AttentionData) -> np.ndarray:
     return (np.exp(-nopt) + e_opt.sum() - e_opt) / data.n
 
 
+def _log_stuck_loss_bounds(data: AttentionData) -> np.ndarray:
+    """``log`` of :func:`stuck_loss_bounds`, finite where the bounds overflow float64 (scores below -709)."""
+    nopt = np.where(np.arange(data.L)[None, :] == data.opt[:, None], -np.inf, data.gamma).max(axis=1)
+    terms = np.where(np.eye(data.n, dtype=bool), -nopt[:, None], -data.gamma_opt[None, :])  # row j: sample j stuck
+    return logsumexp(terms, axis=1) - np.log(data.n)
+
+
+def _show(log_value: float) -> str:
+    return f"{np.exp(log_value):.4g}" if log_value < 700 else f"e^{log_value:.6g}"
+
+
 def _check_initial_loss(data: AttentionData, W0) -> AssumptionCheck:
-    bounds = stuck_loss_bounds(data)
-    j = int(np.argmin(bounds))
+    """Assumption 3, compared in log space (so scores of any size give a verdict, not an overflow)."""
+    log_bounds = _log_stuck_loss_bounds(data)
+    j = int(np.argmin(log_bounds))
     W0 = np.zeros((data.d, data.d)) if W0 is None else np.asarray(W0, dtype=float)
-    loss0 = exp_loss(data, W0)
+    logsig = log_softmax(attention_scores(data, W0), axis=1)
+    log_loss0 = float(logsumexp(log_sample_weights(data, logsig, "exp")) - np.log(data.n))
     at = "W(0) = 0" if not np.any(W0) else "the given W(0)"
-    if loss0 <= bounds[j]:
-        return AssumptionCheck("3", True, f"L at {at} is {loss0:.4g} <= {bounds[j]:.4g}, the least loss when "
+    loss0, bound = _show(log_loss0), _show(log_bounds[j])
+    if log_loss0 <= log_bounds[j]:
+        return AssumptionCheck("3", True, f"L at {at} is {loss0} <= {bound}, the least loss when "
                                f"sample {j} attends only to non-optimal tokens")
-    return AssumptionCheck("3", False, f"L at {at} is {loss0:.4g} > {bounds[j]:.4g}, the least loss when sample "
+    return AssumptionCheck("3", False, f"L at {at} is {loss0} > {bound}, the least loss when sample "
                            f"{j} attends only to non-optimal tokens (a larger score gap Delta_i or a better "
                            f"initialisation helps)", j)
 
 
 def _check_orthogonal(data: AttentionData, tol: float) -> AssumptionCheck:
+    """Assumption 4 with relative tolerances (cosines, and ratios to the sample's own token scale), so that tokens
+    or queries times ``s`` give the same verdict at every ``s`` (as :func:`attnlib.aligned_bases` does)."""
     xo = data.X[np.arange(data.n), data.opt]
-    scale = max(1.0, np.abs(data.X).max()) * max(1.0, np.abs(data.z).max())
     if data.L % 2 == 0:
         return AssumptionCheck("4", False, f"L = {data.L} is even, so the L - 1 non-optimal tokens cannot be paired")
-    gx, gz = xo @ xo.T, data.z @ data.z.T
-    for G, what in ((gx, "optimal tokens"), (gz, "queries")):
-        off = np.abs(G - np.diag(np.diag(G)))
-        if off.max() > tol * scale ** 2:
-            i, j = np.unravel_index(np.argmax(off), off.shape)
+    for M, what in ((xo, "optimal tokens"), (data.z, "queries")):
+        norms = np.linalg.norm(M, axis=1)
+        off = np.abs(M @ M.T - np.diag(np.diag(M @ M.T)))
+        off = off > tol * norms[:, None] * norms[None, :]  # |cosine| > tol (zero vectors are orthogonal to all)
+        if np.any(off):
+            i, j = np.argwhere(off)[0]
             return AssumptionCheck("4", False, f"(i) fails: {what} of samples {i} and {j} are not orthogonal", int(i))
     for i in range(data.n):
         x, zi = xo[i], data.z[i]
-        if abs(abs(x @ zi) - np.linalg.norm(x) * np.linalg.norm(zi)) > tol * scale:
-            return AssumptionCheck("4", False, f"(ii) fails: sample {i}'s query is not parallel to its optimal token", i)
-        nx = x @ x
+        nx, nz = np.linalg.norm(x), np.linalg.norm(zi)
         if nx == 0:
             return AssumptionCheck("4", False, f"sample {i}'s optimal token is zero", i)
+        if abs(abs(x @ zi) - nx * nz) > tol * nx * nz:
+            return AssumptionCheck("4", False, f"(ii) fails: sample {i}'s query is not parallel to its optimal token", i)
         others = [l for l in range(data.L) if l != data.opt[i]]
-        c = np.array([data.X[i, l] @ x / nx for l in others])
+        c = np.array([data.X[i, l] @ x / nx ** 2 for l in others])  # dimensionless
         u = np.array([data.X[i, l] - cl * x for l, cl in zip(others, c)])
+        size = np.abs(data.X[i]).max()  # the sample's own token scale
         unmatched = list(range(len(others)))
         while unmatched:
             a = unmatched.pop(0)
             match = [b for b in unmatched
-                     if abs(c[a] - c[b]) <= tol * scale and np.abs(u[a] + u[b]).max() <= tol * scale]
+                     if abs(c[a] - c[b]) <= tol * max(1.0, abs(c[a])) and np.abs(u[a] + u[b]).max() <= tol * size]
             if not match:
                 return AssumptionCheck("4", False, f"(iii) fails: token {others[a]} of sample {i} has no partner "
                                        f"c x_opt -+ u with the same c", i)
@@ -197,7 +219,9 @@ def check_assumptions(data: AttentionData, W0=None, *, rtol: float = 1e-9) -> As
     W0 : array_like of shape (d, d), optional
         Initial combined weights for Assumption 3 (default ``W(0) = 0``, as initialisation (5) gives).
     rtol : float
-        Relative tolerance for the equalities in Assumptions 2 and 4.
+        Relative tolerance for the equalities in Assumptions 2 and 4: relative to each sample's own scores
+        (Assumption 2), cosines and ratios to the sample's own token size (Assumption 4), so the verdicts do not
+        change when tokens, queries or ``v`` are scaled.
 
     Returns
     -------

@@ -31,12 +31,12 @@ def _as_float_array(name: str, value, ndim: int, expected: str) -> np.ndarray:
     return arr
 
 
-def _check_sizes(**sizes) -> None:
+def _check_sizes(**sizes) -> tuple[int, ...]:
+    """The sizes as Python ints (``n=3.0`` gives 3), each checked against its minimum."""
     from ._validate import check_scalar
 
     mins = {"n": 1, "L": 2, "d": 2}
-    for name, value in sizes.items():
-        check_scalar(value, name, integer=True, lo=mins[name])
+    return tuple(check_scalar(value, name, integer=True, lo=mins[name]) for name, value in sizes.items())
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -191,9 +191,11 @@ class AttentionData:
 # -- generators -------------------------------------------------------------------------------------
 
 def _check_score(score) -> float:
+    """The optimal-token score must be positive: the other tokens score 0, so a score <= 0 makes another token
+    optimal (or several tie)."""
     from ._validate import check_scalar
 
-    return check_scalar(score, "score")
+    return check_scalar(score, "score", lo=0.0, lo_open=True)
 
 
 # The book's diagonal example (chapter 3): the B_il chosen directly (rows: sample i, its two non-optimal tokens).
@@ -228,7 +230,9 @@ def make_diagonal_data(n: int = 3, L: int = 3, d: int = 4, *, seed: int | None =
         ``beta = c e_1`` separates since every ``b_il[0] > 0``), hence Assumption 1, and Assumption 3 at
         ``W = 0`` (``score >= L ln n`` suffices). Not Assumption 4.
     """
-    _check_sizes(n=n, L=L, d=d)
+    from ._validate import check_seed
+    n, L, d = _check_sizes(n=n, L=L, d=d)
+    seed = check_seed(seed, allow_none=True)
     if seed is None:
         if (n, L, d) != (3, 3, 4):
             raise ValueError(f"the fixed demo data has n=3, L=3, d=4; got n={n}, L={L}, d={d}; pass seed=<int> "
@@ -283,8 +287,9 @@ def make_orthogonal_data(n: int = 2, L: int = 3, d: int | None = None, *, seed: 
         Meets Assumptions 1, 1-diag (in the aligned basis), 2 and 4; Assumption 3 at ``W = 0`` for the defaults
         (check with :func:`attnlib.check_assumptions`).
     """
-    _check_sizes(n=n)
-    from ._validate import check_scalar
+    (n,) = _check_sizes(n=n)
+    from ._validate import check_scalar, check_seed
+    seed = check_seed(seed, allow_none=True)
     L = check_scalar(L, "L", integer=True, lo=3)
     if d is not None:
         d = check_scalar(d, "d", integer=True, lo=2)
@@ -350,11 +355,11 @@ def make_generic_data(n: int = 6, L: int = 8, d: int = 10, seed: int = 0, *,
         ``equal_scores=True``: Assumption 2 holds, and Assumption 3 at ``W = 0`` when ``score >= L ln n``.
         Check with :func:`attnlib.check_assumptions`.
     """
-    from ._validate import check_scalar
-    _check_sizes(n=n, L=L, d=d)
-    if seed is None or isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be a non-negative integer; got {type(seed).__name__} {seed!r}")
-    score = check_scalar(score, "score")
+    from ._validate import check_bool, check_seed
+    n, L, d = _check_sizes(n=n, L=L, d=d)
+    seed = check_seed(seed)
+    equal_scores = check_bool(equal_scores, "equal_scores")
+    score = _check_score(score)
     rng = np.random.default_rng(seed)
     y = rng.choice([-1.0, 1.0], size=n)
     if not equal_scores:

@@ -12,7 +12,7 @@ from .flow import Trajectory, gradient_flow
 from scipy.integrate import solve_ivp
 
 from .model import loss_grad_beta, loss_grad_xi, margin
-from .svm import SVMSolution
+from .svm import SVMSolution, selection_pairs
 
 __all__ = [
     "direction",
@@ -85,13 +85,30 @@ def svm_distance(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
     """Relative distance ``||W(t)/mu(t) - W_svm|| / ||W_svm||`` of margin-normalised directions, shape (m,)
     (NaN where ``mu <= 0``). Both have margin 1, so this is 0 exactly when the direction solves the SVM.
 
+    ``mu`` is the margin over the SVM's own constraints: :func:`attnlib.margin` (over ``data.opt``) for a
+    :func:`attnlib.solve_svm` solution, the selection margin ``min (x_{i,sel(i)} - x_il)^T W z_i`` over
+    :func:`attnlib.selection_pairs` for a :func:`attnlib.solve_selection_svm` solution.
+
     Raises
     ------
     ValueError
         If ``sol`` was computed on another data set than ``traj``.
     """
     _check_sol(sol, _check_traj(traj))
-    return np.linalg.norm(traj.direction() - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
+    return np.linalg.norm(_svm_direction(traj, sol) - sol.W, axis=(1, 2)) / np.linalg.norm(sol.W)
+
+
+def _svm_direction(traj: Trajectory, sol: SVMSolution) -> np.ndarray:
+    """``W(t) / mu(t)`` with ``mu`` the margin over ``sol``'s constraints, shape (m, d, d); NaN where ``mu <= 0``."""
+    if sol.selection is None:
+        return traj.direction()
+    data, sel = traj.data, sol.selection
+    i, l = selection_pairs(data, sel).T
+    mu = np.min(np.einsum("kd,mde,ke->mk", data.X[i, sel[i]] - data.X[i, l], traj.W, data.z[i]), axis=1)
+    out = np.full_like(traj.W, np.nan)
+    ok = mu > 0
+    out[ok] = traj.W[ok] / mu[ok, None, None]
+    return out
 
 
 def singular_values(W) -> np.ndarray:
@@ -394,8 +411,11 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
 def right_basis(K0, U_K) -> np.ndarray:
     """The shared right basis ``V`` (d_e, d_e) of an aligned ``K0 = U_K Lambda V^T`` with nonzero diagonal
     ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis."""
-    K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e)")
+    K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e) with d_e >= d")
     d = K0.shape[0]
+    if K0.shape[1] < d:
+        raise ValueError(f"K0 must be an array of shape (d, d_e) with d_e >= d (the aligned initialisation, Def. "
+                         f"5.1, needs d_e >= d); got shape {K0.shape}")
     U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
     R = U_K.T @ K0
     norms = np.linalg.norm(R, axis=1)

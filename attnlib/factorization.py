@@ -110,6 +110,8 @@ def nuclear_factors(W, d_e: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         ``K Q^T = W``, ``K^T K = Q^T Q`` (balanced) and ``factor_cost(K, Q) = ||W||_*``.
     """
     W = _check_square(W)
+    if W.size == 0:
+        raise ValueError(f"W must be a 2-D array of shape (d, d') with d, d' >= 1; got shape {W.shape}")
     U, s, V, r = _svd_rank(W, RANK_TOL)
     k = min(W.shape)
     if d_e is None:
@@ -133,7 +135,18 @@ def factor_cost(K, Q) -> float:
             (K.ndim == 2 and K.shape[1] != Q.shape[1]):
         raise ValueError(f"K and Q must be vectors of equal length or matrices with equally many columns; got "
                          f"shapes {K.shape} and {Q.shape}")
-    return 0.5 * float(np.sum(K * K) + np.sum(Q * Q))
+    top = max(float(np.abs(K).max(initial=0.0)), float(np.abs(Q).max(initial=0.0)))
+    if top == 0:
+        return 0.0
+    # in units of top^2, so that squares of 1e200 do not overflow on the way (only a cost beyond float64 does)
+    unit = 0.5 * float(np.sum((K / top) ** 2) + np.sum((Q / top) ** 2))
+    log_cost = np.log(unit) + 2 * np.log(top)
+    if log_cost > np.log(np.finfo(float).max):
+        raise ValueError(f"the factor cost (||K||_F^2 + ||Q||_F^2) / 2 overflows float64: it is e^{log_cost:.6g} "
+                         f"(max |entry| = {top:.3g})")
+    if 1e-100 < top < 1e100:  # squares neither overflow nor underflow: the direct sum (bit for bit as before)
+        return 0.5 * float(np.sum(K * K) + np.sum(Q * Q))
+    return unit * top * top
 
 
 def nuclear_subgradient(W, E=None) -> np.ndarray:
@@ -190,7 +203,8 @@ class NuclearSubgradientCheck:
     inner: float
 
     def ok(self, tol: float = 1e-8) -> bool:
-        """All three conditions hold up to ``tol``."""
+        """All three conditions hold up to ``tol`` (a real number >= 0)."""
+        tol = check_scalar(tol, "tol", lo=0.0)
         return bool(self.uv_error <= tol and self.cross_error <= tol and self.residual_op <= 1.0 + tol)
 
 

@@ -16,7 +16,8 @@ from .data import AttentionData
 
 __all__ = ["LOG_MAX", "log_attention_path", "margins_per_sample", "margin_path", "log_sample_weights",
            "sum_log_terms", "logit_hessian", "grad_from_r", "grad_beta_from_r", "excess_from_logsig",
-           "log_excess_from_logsig", "log_expm1_from_log", "log_expm1"]
+           "log_excess_from_logsig", "log_margins_per_sample", "logistic_excess_from_logsig",
+           "log_logistic_excess_from_logsig", "log_log1p_from_log", "log_expm1_from_log", "log_expm1"]
 
 LOG_MAX = 700.0  # exponents are clipped here (log-excess helpers only) so nothing turns inf
 
@@ -102,12 +103,48 @@ def excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
 
 def log_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
     """``log(L - L*)`` from log-attention (..., n, L) -> (...)."""
+    log_terms = -data.gamma_opt + log_expm1_from_log(log_margins_per_sample(data, logsig))
+    return logsumexp(log_terms, axis=-1) - np.log(data.n)
+
+
+def log_margins_per_sample(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
+    """``log r_i`` (see :func:`margins_per_sample`) summed from logs, finite where ``r_i`` underflows; (..., n)."""
     gap = data.gamma_opt[:, None] - data.gamma
     mask = gap > 0
     with np.errstate(divide="ignore"):
-        log_r = logsumexp(np.where(mask, logsig + np.log(np.where(mask, gap, 1.0)), -np.inf), axis=-1)
-    log_terms = -data.gamma_opt + log_expm1_from_log(log_r)
-    return logsumexp(log_terms, axis=-1) - np.log(data.n)
+        return logsumexp(np.where(mask, logsig + np.log(np.where(mask, gap, 1.0)), -np.inf), axis=-1)
+
+
+def logistic_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
+    """``L - L*`` of the logistic loss from log-attention (..., n, L) -> (...), without cancellation.
+
+    Per sample ``log(1 + e^{-u_i}) - log(1 + e^{-gamma_opt}) = log1p(sigmoid(-gamma_opt) expm1(r_i))`` with
+    ``u_i = gamma_opt - r_i``; subtracting the two losses instead loses everything below ``1e-16 L*`` (from
+    ``t ~ 1e16`` along a flow). Where a factor overflows, the value comes from
+    :func:`log_logistic_excess_from_logsig`; ``inf`` only where it exceeds float64, never NaN."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = np.exp(-np.logaddexp(0.0, data.gamma_opt)) * np.expm1(margins_per_sample(data, logsig))
+        direct = np.mean(np.log1p(a), axis=-1)
+    bad = ~np.isfinite(direct)
+    if np.any(bad):
+        with np.errstate(over="ignore"):
+            direct = np.where(bad, np.exp(np.minimum(log_logistic_excess_from_logsig(data, logsig), 1e4)), direct)
+    return direct
+
+
+def log_logistic_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
+    """``log(L - L*)`` of the logistic loss from log-attention (..., n, L) -> (...), finite where it underflows:
+    ``log log1p(a_i)`` with ``log a_i = log sigmoid(-gamma_opt) + log expm1(r_i)``."""
+    log_a = -np.logaddexp(0.0, data.gamma_opt) + log_expm1_from_log(log_margins_per_sample(data, logsig))
+    return logsumexp(log_log1p_from_log(log_a), axis=-1) - np.log(data.n)
+
+
+def log_log1p_from_log(log_a: np.ndarray) -> np.ndarray:
+    """``log(log1p(a))`` given ``log a`` (accurate when ``a`` underflows and when it overflows)."""
+    small = log_a < -20.0
+    with np.errstate(over="ignore", divide="ignore"):
+        a = np.exp(np.where(small, log_a, -20.0))
+        return np.where(small, log_a + np.log1p(-a / 2 + a * a / 3), np.log(np.logaddexp(0.0, log_a)))
 
 
 def log_expm1_from_log(log_r: np.ndarray) -> np.ndarray:

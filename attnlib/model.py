@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from ._validate import check_array, check_scalar
+from ._validate import check_array, check_choice, check_scalar
 from .data import check_data
 from .data import AttentionData
-from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig, log_sample_weights,
-                      margin_path, margins_per_sample)
+from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig,
+                      log_logistic_excess_from_logsig, log_sample_weights, logistic_excess_from_logsig, margin_path,
+                      margins_per_sample)
 
 __all__ = [
     "attention_scores",
@@ -28,6 +29,7 @@ __all__ = [
     "log_excess_loss",
     "margin",
     "loss_grad",
+    "loss_grad_direction",
     "loss_grad_KQ",
     "loss_grad_beta",
     "loss_grad_xi",
@@ -151,33 +153,47 @@ def _log_min_loss(data: AttentionData) -> float:
     return float(logsumexp(-data.gamma_opt) - np.log(data.n))
 
 
-def log_excess_loss(data: AttentionData, W) -> float:
+_EXCESS = {"exp": (excess_from_logsig, log_excess_from_logsig),
+           "logistic": (logistic_excess_from_logsig, log_logistic_excess_from_logsig)}
+
+
+def log_excess_loss(data: AttentionData, W, loss: str = "exp") -> float:
     """``log(L(W) - L*)``, finite even where the excess loss underflows float64 (margins beyond ~700).
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
+    loss : {"exp", "logistic"}
+        The exponential loss (eq. (1)) or :func:`logistic_loss`, whose infimum is
+        ``(1/n) sum_i log(1 + e^{-gamma_{i,opt}})``.
     """
-    return float(log_excess_from_logsig(data, _log_attention(data, W)))
+    check_choice(loss, "loss", tuple(_EXCESS))
+    return float(_EXCESS[loss][1](data, _log_attention(data, W)))
 
 
-def excess_loss(data: AttentionData, W) -> float:
+def excess_loss(data: AttentionData, W, loss: str = "exp") -> float:
     """``L(W) - L*`` computed without cancellation: ``(1/n) sum_i e^{-gamma_{i,opt}} expm1(r_i)``.
 
     Here ``r_i = sum_{l != opt} sigma_il (gamma_{i,opt} - gamma_il) >= 0``, so the result is accurate down to
-    the smallest float (use :func:`log_excess_loss` below that).
+    the smallest float (use :func:`log_excess_loss` below that). For ``loss="logistic"`` the terms are
+    ``log1p(sigmoid(-gamma_{i,opt}) expm1(r_i))``, equally free of cancellation.
 
     Parameters
     ----------
     data : AttentionData
     W : array_like, shape (d, d)
+    loss : {"exp", "logistic"}
+        The exponential loss (eq. (1)) or :func:`logistic_loss`.
     """
+    check_choice(loss, "loss", tuple(_EXCESS))
     logsig = _log_attention(data, W)
-    out = float(excess_from_logsig(data, logsig))
+    excess, log_excess = _EXCESS[loss]
+    out = float(excess(data, logsig))
     if not np.isfinite(out):
-        raise _overflow("the excess loss L(W) - L*", float(log_excess_from_logsig(data, logsig)),
-                        "log_excess_loss(data, W) gives its logarithm")
+        raise _overflow("the excess loss L(W) - L*", float(log_excess(data, logsig)),
+                        f"log_excess_loss(data, W{'' if loss == 'exp' else ', loss=' + repr(loss)}) gives its "
+                        "logarithm")
     return out
 
 
@@ -198,7 +214,7 @@ def margin(data: AttentionData, W) -> float:
     return mu
 
 
-def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str, reduce) -> np.ndarray:
+def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float | None, loss: str, reduce) -> np.ndarray:
     """``e^s`` times the gradient, ``reduce(data, rho)`` with ``rho = e^s * w_i * (Sigma(g_i) gamma_i)``, all in
     log space and never capped.
 
@@ -219,6 +235,8 @@ def _scaled_grad(data: AttentionData, W: np.ndarray, log_scale: float, loss: str
         return reduce(data, np.zeros(logsig.shape))
     with np.errstate(over="ignore", invalid="ignore"):
         unit = reduce(data, (np.sign(diff) * np.exp(log_terms - top)).sum(axis=2))
+        if log_scale is None:  # the direction only: e^{-top} times the gradient
+            return unit
         biggest = float(np.abs(unit).max())
         log_size = top + log_scale + (np.log(biggest) if biggest > 0 else -np.inf)
         if log_size > _LOG_FLOAT_MAX or not np.all(np.isfinite(unit)):
@@ -254,6 +272,25 @@ def loss_grad(data: AttentionData, W, log_scale: float = 0.0) -> np.ndarray:
     return _scaled_grad(data, W, _check_log_scale(log_scale), "exp", grad_from_r)
 
 
+def loss_grad_direction(data: AttentionData, W) -> np.ndarray:
+    """A positive multiple of :func:`loss_grad` whose largest term is about 1: the gradient's direction, exact
+    wherever the gradient is nonzero however far it underflows (used by normalised methods such as
+    :func:`attnlib.mirror.mirror_descent`, which need no ``log_scale``).
+
+    Parameters
+    ----------
+    data : AttentionData
+    W : array_like, shape (d, d)
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, d)
+        Zero only where the gradient is exactly zero (every pair of tokens ties in score).
+    """
+    W = _check_W(data, W)
+    return _scaled_grad(data, W, None, "exp", grad_from_r)
+
+
 def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of ``L(K Q^T)`` in the separate key and query matrices (appendix A.1).
 
@@ -271,7 +308,12 @@ def loss_grad_KQ(data: AttentionData, K, Q, log_scale: float = 0.0) -> tuple[np.
     (grad_K, grad_Q) : tuple of numpy.ndarray, each shape (d, d_e)
     """
     K, Q = _check_KQ(data, K, Q)
-    G = loss_grad(data, K @ Q.T, log_scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = K @ Q.T
+    if not np.all(np.isfinite(W)):
+        raise ValueError(f"K and Q are too large together: their product W = K Q^T overflows float64 (max |K_jk| = "
+                         f"{np.abs(K).max():.3g}, max |Q_jk| = {np.abs(Q).max():.3g})")
+    G = loss_grad(data, W, log_scale)
     return G @ Q, G.T @ K
 
 
@@ -307,7 +349,13 @@ def loss_grad_xi(data: AttentionData, xi_k, xi_q, log_scale: float = 0.0) -> tup
     """
     xi_k = _check_vec("xi_k", data, xi_k)
     xi_q = _check_vec("xi_q", data, xi_q)
-    g = loss_grad_beta(data, xi_k * xi_q, log_scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        beta = xi_k * xi_q
+    if not np.all(np.isfinite(beta)):
+        j = int(np.flatnonzero(~np.isfinite(beta))[0])
+        raise ValueError(f"xi_k and xi_q are too large together: their product beta = xi_k * xi_q overflows float64 "
+                         f"at entry {j} (xi_k[{j}] = {xi_k[j]:.3g}, xi_q[{j}] = {xi_q[j]:.3g})")
+    g = loss_grad_beta(data, beta, log_scale)
     return g * xi_q, g * xi_k
 
 
@@ -356,14 +404,15 @@ def cosine(A, B) -> float:
     B = check_array(B, "B", expected=f"a finite array of the same shape as A, {A.shape}")
     if A.shape != B.shape:
         raise ValueError(f"B must be an array of the same shape as A, {A.shape}; got shape {B.shape}")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
-    if not (np.isfinite(na) and np.isfinite(nb)):  # entries ~1e300 (the margin frame): the squares overflow
+    if not (np.isfinite(na) and np.isfinite(nb) and na > 1e-150 and nb > 1e-150):
+        # entries ~1e300 (the margin frame) or ~1e-200: the squares overflow or underflow
         A, B = _unit_scaled(A), _unit_scaled(B)
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if na == 0 or nb == 0:
         raise ValueError(f"{'A' if na == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
-    return float(np.vdot(A / na, B / nb))
+    return float(np.clip(np.vdot(A / na, B / nb), -1.0, 1.0))  # |cos| <= 1 also after rounding
 
 
 def _unit_scaled(A: np.ndarray) -> np.ndarray:

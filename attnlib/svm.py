@@ -67,6 +67,10 @@ class SVMSolution:
         The cvxpy solver used and its final status.
     data_fingerprint : str
         A fingerprint of the data set it was computed on (diagnostics refuse a solution of other data).
+    selection : numpy.ndarray of int, shape (n,), or None
+        The token selection of a :func:`solve_selection_svm` solution (its constraints are
+        :func:`selection_pairs` of it); None for :func:`solve_svm` (the selection ``data.opt``). Diagnostics
+        (:func:`attnlib.svm_distance`) normalise by the margin over these constraints.
     """
 
     W: np.ndarray
@@ -78,6 +82,7 @@ class SVMSolution:
     solver: str
     status: str
     data_fingerprint: str = field(default="", repr=False, compare=False)
+    selection: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> np.ndarray:
@@ -222,16 +227,22 @@ def _pow2_scale(M: np.ndarray) -> np.ndarray:
         return np.where(nrm > 0, 2.0 ** np.round(np.log2(np.where(nrm > 0, nrm, 1.0))), 1.0)
 
 
-def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool):
+def _equilibrate(D: np.ndarray, Z: np.ndarray, pairs: np.ndarray, diagonal: bool, by: str = "largest"):
     """Rows of unit size for the solver: ``D_k / a_k``, ``Z_k / b_k`` (powers of two), right-hand side
-    ``c_max / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = c_max W``. Returns the scaled rows and
-    ``(c, c_max)``."""
+    ``s / c_k`` with ``c_k = a_k b_k``, i.e. the problem in ``W' = s W``. Returns the scaled rows and ``(c, s)``.
+
+    ``by="largest"``: ``s = c_max`` (right-hand sides >= 1). ``by="smallest"``: ``s = c_min`` (right-hand sides
+    <= 1): a unit row with right-hand side 1 alone forces ``||W'|| >= 1`` (about), so the solver's variable is of
+    order one however far apart the samples are. With a row 1e6 times smaller than the others, ``c_max`` makes
+    the variable and objective about 1e6 and 1e12, and both solvers then report "infeasible" ("fro", 6 of 20 of
+    the README's samples-1e6-apart sets); ``c_min`` solves them. Neither is best everywhere ("nuc" certifies
+    more often with ``c_max``), so :func:`_solve` tries both."""
     a, b = _pow2_scale(D), _pow2_scale(Z)
     if diagonal:  # the rows are B_k = D_k * Z_k, which can be far smaller than ||D_k|| ||Z_k||: scale B_k itself
         a, b = _pow2_scale(D * Z), np.ones(len(Z))
     c = a * b
-    top = float(c.max()) if c.size else 1.0
-    return (D / a[:, None], Z / b[:, None], pairs, top / c), c, top
+    s = (float(c.max()) if by == "largest" else float(c.min())) if c.size else 1.0
+    return (D / a[:, None], Z / b[:, None], pairs, s / c), c, s
 
 
 _CERT_TOL = 1e-6  # relative duality gap and dual-norm excess accepted as "solved accurately"
@@ -270,11 +281,18 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
     mean the same thing at every data scale, which makes the result scale-equivariant (tokens times ``s`` give
     ``W / s`` and multipliers ``lambda / s``) and copes with samples of very different sizes."""
     D, Z, pairs = cons_rows
-    scaled, c, top = _equilibrate(D, Z, pairs, norm in ("l1", "l2"))
-    tried = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
+    problems = {by: _equilibrate(D, Z, pairs, norm in ("l1", "l2"), by) for by in ("largest", "smallest")}
+    names = [solver or _PRIMARY[norm]] + ([] if solver else [_SECONDARY[norm]])
+    # each solver with the variable scaled by the largest row, then (if not certified) by the smallest; the
+    # primary solver's answers are unchanged wherever its first solve is certified, and the slow fallback solver
+    # (SCS) runs only when both scalings fail with the primary one
+    bys = ["largest"] + (["smallest"] if problems["smallest"][2] != problems["largest"][2] else [])
+    tried = [(name, by) for name in names for by in bys]
     statuses, best = [], None
-    for name in tried:
+    for name, by in tried:
+        scaled, c, scale = problems[by]
         x, dual, status = _solve_with(scaled, norm, name)
+        tag = name if by == "largest" else f"{name} (variable scaled by the smallest row)"
         if status.startswith("infeasible"):
             if _confirm_infeasible(scaled, norm):
                 which = ("diagonal separability (Assumption 1-diag)" if norm in ("l1", "l2")
@@ -285,18 +303,18 @@ def _solve(cons_rows, norm: str, solver: str | None, label: str, shape: str = ""
                     f"{'selected' if 'selection' in label else 'optimal'} token a higher logit than each "
                     f"lower-scored token of its sample. check_assumptions(data) names the failing assumption")
             status += " (but an LP finds a feasible point)"
-        cand = None if x is None else _candidate(x, dual, norm, c, top, D, Z)
+        cand = None if x is None else _candidate(x, dual, norm, c, scale, D, Z)
         if cand is not None:
             gap = cand[-1]
             status_ok = gap <= _CERT_TOL  # certified by our own KKT check, whatever the solver's status says
             status = status if gap <= _CERT_TOL else f"{status}, KKT certificate off by {gap:.2g}"
             if best is None or gap < best[1][-1]:
                 best = (name, cand, status)
-            statuses.append(f"{name}: {status}")
+            statuses.append(f"{tag}: {status}")
             if status_ok:
                 break
         else:
-            statuses.append(f"{name}: {status}")
+            statuses.append(f"{tag}: {status}")
     if best is None:
         raise RuntimeError(f"the {norm!r} {label}{shape} was not solved: {'; '.join(statuses)}")
     name, (W, beta, dual, mu, gap), status = best
@@ -323,12 +341,12 @@ def _confirm_infeasible(scaled, norm: str) -> bool:
         return True
 
 
-def _candidate(x: np.ndarray, dual: np.ndarray, norm: str, c: np.ndarray, top: float, D: np.ndarray,
+def _candidate(x: np.ndarray, dual: np.ndarray, norm: str, c: np.ndarray, scale: float, D: np.ndarray,
                Z: np.ndarray):
     """Undo the row scaling, rescale to margin exactly 1, and measure the KKT certificate.
 
     Returns ``(W, beta, dual, margin, gap)`` or None when the point does not separate (margin <= 0)."""
-    x = x / top  # W' = c_max W solves the scaled problem
+    x = x / scale  # W' = c_min W solves the scaled problem
     dual = dual / c  # sum_k lambda'_k A_k / c_k is the same subgradient, so lambda_k = lambda'_k / c_k
     beta = x if norm in ("l1", "l2") else None
     W = np.diag(x) if beta is not None else x
@@ -408,4 +426,6 @@ def solve_selection_svm(data: AttentionData, selection, norm: str = "fro", solve
     sel = np.asarray(selection)
     sol = _solve((data.X[i, sel[i]] - data.X[i, l], data.z[i], pairs), norm, solver, "selection SVM",
                  _shape(data))
-    return replace(sol, data_fingerprint=data_fingerprint(data))
+    sel = sel.astype(int)
+    sel.setflags(write=False)
+    return replace(sol, data_fingerprint=data_fingerprint(data), selection=sel)

@@ -343,3 +343,41 @@ def test_low_contrast_finds_pale_lines_and_bars_and_passes_the_book_palette():
     assert len(bad) == 2 and "'pale'" in bad[0] and "'faded'" in bad[1]
     assert all(plots.contrast_ratio(c, "white") >= 3 for c in plots.COLORS.values())
     plt.close(fig)
+
+
+# ------------------------------------------------- issue 27, finding 13: validation gaps of the widgets
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"dpi": "high"}, TypeError, r"dpi must be a real number > 0; got str 'high'"),
+    ({"dpi": 0}, ValueError, r"dpi must be a real number > 0; got 0"),
+    ({"static_dpi": float("nan")}, ValueError, r"static_dpi must be a real number > 0; got nan"),
+    ({"cache_size": 2.5}, ValueError, r"cache_size must be an integer >= 0; got 2.5"),
+])
+def test_explore_refuses_bad_numbers(kwargs, exc, match):
+    """dpi="high" was accepted (float() of it failed later, or not at all in static mode)."""
+    with pytest.raises(exc, match=match):
+        widgets.explore(small_fig, a=[1.0, 2.0], static=False, **kwargs)
+
+
+def test_figure_to_png_refuses_what_is_not_a_figure():
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure; got NoneType"):
+        widgets.figure_to_png(None)
+    with pytest.raises(TypeError, match="dpi must be a real number > 0"):
+        widgets.figure_to_png(small_fig(1.0), dpi="high")
+
+
+@pytest.mark.parametrize("start", [10, -1, 3])
+def test_static_twin_start_must_index_a_frame(start):
+    """start=10 or -1 (3 values) was accepted and showed no frame or the last one."""
+    with pytest.raises(ValueError, match=rf"start must be a frame index in \[0, 3\) \(3 values\); got {start}"):
+        widgets.static_twin_html(small_fig, "a", [1.0, 2.0, 3.0], start=start)
+
+
+def test_defaults_match_values_of_the_same_kind():
+    """Defaults were matched by ==: False picked the slider value 0, a scalar matched an array value."""
+    with pytest.raises(ValueError, match="default False for 'a' is not one of its slider values"):
+        widgets.explore(small_fig, a=[0, 1, 2], defaults={"a": False}, static=False)
+    with pytest.raises(ValueError, match="default 1.0 for 'a' is not one of its slider values"):
+        widgets.explore(small_fig, a=[np.array([1.0, 1.0]), np.array([2.0, 2.0])], defaults={"a": 1.0},
+                        static=False)
+    ex = widgets.explore(small_fig, a=[0.5, 1, 2.0], defaults={"a": 1.0}, static=False)  # 1.0 == 1: a number
+    assert ex.defaults == {"a": 1}

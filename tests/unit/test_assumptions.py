@@ -14,7 +14,7 @@ import attnlib as al
 def _assumption2(data) -> bool:
     for i in range(data.n):
         nopt = np.delete(data.gamma[i], data.opt[i])
-        if nopt.max() - nopt.min() > 1e-9 * max(1.0, np.abs(data.gamma[i]).max()):
+        if nopt.max() - nopt.min() > 1e-9 * np.abs(data.gamma[i]).max():
             return False
     return True
 
@@ -250,3 +250,59 @@ def test_stuck_loss_bounds_are_assumption_3s_right_hand_sides(demo1):
         assert b[j] == pytest.approx((np.exp(-nopt) + e_opt.sum() - e_opt[j]) / demo1.n, rel=1e-14)
     report = al.check_assumptions(demo1)
     assert f"{b.min():.4g}" in report["3"].reason
+
+
+def _scaled(data, sx=1.0, sz=1.0, sv=1.0):
+    return al.AttentionData(data.X * sx, data.z * sz, data.y, data.v * sv)
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("s", [1e-10, 1e-5, 1e5, 1e10, 1e100])
+def test_assumption_verdicts_do_not_change_with_the_data_scale(s):
+    """Issue 27, finding 8: Assumptions 2 and 4 used absolute tolerances, so tokens x 1e-10 made Assumption 2
+    "hold" on generic data whose non-optimal scores are 52 % apart, and (with the LP and Assumption 3 in linear
+    space) tokens x 1e5 or 1e100 ended in overflow errors. The verdicts are now those of the unscaled data at every
+    scale of the tokens, the queries and v."""
+    for data in (al.make_generic_data(6, 8, 10, 0), al.make_diagonal_data(4, 3, 5, seed=1),
+                 al.make_orthogonal_data(2, 3, 4, seed=0)):
+        ref = al.check_assumptions(data)
+        for scaled in (_scaled(data, sx=s), _scaled(data, sx=s, sz=s), _scaled(data, sv=s)):
+            rep = al.check_assumptions(scaled)
+            assert [rep.holds(a) for a in ("1", "1-diag", "2", "4")] == \
+                [ref.holds(a) for a in ("1", "1-diag", "2", "4")], (s, str(rep))
+
+
+def test_assumption_2_fails_on_tiny_tokens_with_unequal_scores():
+    data = _scaled(al.make_generic_data(6, 8, 10, 0), sx=1e-10)
+    check = al.check_assumptions(data)["2"]
+    assert not check.holds and check.sample == 0
+
+
+def test_assumption_4_is_relative_like_aligned_bases():
+    """Orthogonal data with sample 1's optimal token turned by a cosine of 1e-4 towards sample 0's, then x 1e-5:
+    aligned_bases refuses it (not orthogonal), and so does Assumption 4 now (it held: an absolute 1e-9)."""
+    base = al.make_orthogonal_data(2, 3, 4, seed=0)
+    X = np.array(base.X)
+    o0, o1 = base.opt
+    X[1, o1] += 1e-4 * np.linalg.norm(X[1, o1]) * X[0, o0] / np.linalg.norm(X[0, o0])
+    data = _scaled(al.AttentionData(X, base.z, base.y, base.v), sx=1e-5, sz=1e-5)
+    with pytest.raises(ValueError, match="orthogonal optimal tokens"):
+        al.aligned_bases(data)
+    check = al.check_assumptions(data)["4"]
+    assert not check.holds and "(i) fails" in check.reason
+
+
+def test_assumption_3_in_log_space_for_huge_scores():
+    """Scores of about -3e3 (v x 5000): L(0) and the bounds overflow float64 (check_assumptions raised the loss's
+    overflow error); the verdict now comes from logs, equal to the one computed here from the formulas."""
+    from scipy.special import logsumexp
+    base = al.make_generic_data(4, 5, 6, 0)
+    for sv in (5000.0, -5000.0):
+        data = _scaled(base, sv=sv)
+        log_loss0 = logsumexp(-data.gamma.mean(axis=1)) - np.log(data.n)  # W = 0: uniform attention
+        nopt = np.array([np.delete(data.gamma[j], data.opt[j]).max() for j in range(data.n)])
+        log_bound = min(logsumexp(np.r_[-nopt[j], np.delete(-data.gamma_opt, j)]) - np.log(data.n)
+                        for j in range(data.n))
+        assert max(log_loss0, log_bound) > 709  # beyond float64
+        check = al.check_assumptions(data)["3"]
+        assert check.holds == (log_loss0 <= log_bound) and "e^" in check.reason

@@ -162,7 +162,7 @@ SPECS = {
 
 # the model functions of W share one table
 for _f in (al.attention_scores, al.attention, al.predict, al.exp_loss, al.excess_loss, al.log_excess_loss,
-           al.margin, al.logistic_loss):
+           al.margin, al.logistic_loss, al.loss_grad_direction):
     SPECS[_f.__name__] = (_f, {"data": DATA, "W": W0}, {"data": DATA_CASES,
                                                        "W": array_cases((D, D), (D, D + 1), huge=HUGE_W)})
 for _f in (al.loss_grad, al.logistic_grad):
@@ -276,3 +276,84 @@ def test_render_figure_saves_every_path_closes_and_checks_the_name(tmp_path):
     assert plt.get_fignums() == before
     with pytest.raises(ValueError, match="name must be a figure"):
         render_figure("ch1.nope", tmp_path / "b.png")
+
+
+# -- issue 27, finding 13: the validation gaps a fuzz found (each failed on the old code as noted) -----------------
+
+def _raises(exc, match, f, *args, **kwargs):
+    with pytest.raises(exc, match=match):
+        f(*args, **kwargs)
+
+
+def test_check_scalar_of_an_integer_beyond_float64():
+    """10**400 raised a bare OverflowError from float()."""
+    from attnlib._validate import check_scalar
+    _raises(ValueError, r"x must be a real number; got an integer of 401 digits \(100000\.\.\.\), beyond float64",
+            check_scalar, 10**400, "x")
+    _raises(ValueError, r"n must be an integer in \[1, inf\); got an integer of 401 digits \(-100000",
+            check_scalar, -10**400, "n", integer=True, lo=1)
+    assert check_scalar(10**400, "x", finite=False) == np.inf
+
+
+@pytest.mark.parametrize("make", [al.make_generic_data, lambda n: al.make_diagonal_data(n, seed=0),
+                                  lambda n: al.make_orthogonal_data(n, seed=0)])
+def test_generators_take_whole_floats_as_sizes(make):
+    """n=3.0 passed the check and then failed inside numpy ('float' object cannot be interpreted as an integer)."""
+    assert make(3.0).n == 3
+
+
+@pytest.mark.parametrize("make", [al.make_generic_data, al.make_diagonal_data, al.make_orthogonal_data])
+def test_generators_refuse_a_negative_seed_with_their_own_message(make):
+    """seed=-1 gave numpy's 'expected non-negative integer'."""
+    _raises(ValueError, r"seed must be a non-negative integer.*; got -1", make, seed=-1)
+    _raises(TypeError, r"seed must be a non-negative integer.*; got float", make, seed=1.5)
+
+
+def test_generators_refuse_a_non_positive_score():
+    """score=-6 blamed a tie of the non-optimal tokens (the optimal token then scores below them)."""
+    _raises(ValueError, r"score must be a real number in \(0, inf\); got -6", al.make_diagonal_data, 4, 3, 5,
+            seed=0, score=-6)
+    _raises(ValueError, r"score must be a real number in \(0, inf\); got 0", al.make_generic_data,
+            equal_scores=True, score=0)
+
+
+def test_equal_scores_must_be_a_bool():
+    """equal_scores="no" was truthy: equal-score data."""
+    _raises(TypeError, r"equal_scores must be True or False; got str 'no'", al.make_generic_data,
+            equal_scores="no")
+
+
+def test_gradients_name_the_factors_whose_product_overflows():
+    """loss_grad_xi with xi_k * xi_q beyond float64 said 'beta must be ... finite' (beta is no argument)."""
+    _raises(ValueError, r"xi_k and xi_q are too large together: their product beta = xi_k \* xi_q overflows",
+            al.loss_grad_xi, DATA, np.full(D, 1e200), np.full(D, 1e200))
+    _raises(ValueError, r"K and Q are too large together: their product W = K Q\^T overflows",
+            al.loss_grad_KQ, DATA, np.full((D, D), 1e200), np.full((D, D), 1e200))
+
+
+def test_cosine_of_tiny_arrays():
+    """Arrays of size 1e-200 have norms that underflow to 0: 'A must be a nonzero array'."""
+    assert al.cosine(np.full(3, 1e-200), np.full(3, 1e-200)) == 1.0
+    assert al.cosine(np.array([1e-320, 0.0]), np.array([1.0, 1.0])) == pytest.approx(2 ** -0.5, rel=1e-15)
+    _raises(ValueError, "A must be a nonzero array", al.cosine, np.zeros(3), np.ones(3))
+
+
+def test_factorization_gaps():
+    """nuclear_factors of a 0 x 0 array blamed d_e; factor_cost returned inf; ok(tol=nan) returned False."""
+    from attnlib import factorization as fz
+    _raises(ValueError, r"W must be a 2-D array of shape \(d, d'\) with d, d' >= 1; got shape \(0, 0\)",
+            fz.nuclear_factors, np.zeros((0, 0)))
+    _raises(ValueError, r"the factor cost .* overflows float64: it is e\^922\.4", fz.factor_cost,
+            np.full((2, 2), 1e200), np.full((2, 2), 1e200))
+    assert fz.factor_cost(np.full(3, 1e100), np.zeros(3)) == pytest.approx(1.5e200, rel=1e-15)
+    assert fz.factor_cost(np.ones(3), 2 * np.ones(3)) == 7.5
+    check = fz.check_nuclear_subgradient(np.eye(2), np.eye(2))
+    assert check.ok()
+    _raises(ValueError, r"tol must be a real number in \[0, inf\); got nan", check.ok, tol=float("nan"))
+
+
+def test_right_basis_needs_d_e_at_least_d():
+    """K0 of shape (3, 2) ended in numpy's broadcast error."""
+    from attnlib.diagnostics import right_basis
+    _raises(ValueError, r"K0 must be an array of shape \(d, d_e\) with d_e >= d .*got shape \(3, 2\)",
+            right_basis, np.ones((3, 2)), np.eye(3))

@@ -230,3 +230,28 @@ def test_the_diagonal_network_flow_is_the_xi_flow_lemma_4_1(demo1):
         dg.diagonal_network_flow(demo1, om, np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="omega0"):
         dg.diagonal_network_flow(demo1, np.ones(demo1.d + 1), traj.t)
+
+
+def test_svm_distance_to_a_selection_svm_uses_the_selection_margin():
+    """Issue 27, finding 9: a flow started on a selection SVM's direction (sample 0 attends its second-best
+    token). Its margin over data.opt is negative, so normalising by it gave NaN at every time; normalised by the
+    selection's own margin the distance is 0 at the start (W(0) = 20 W_sel) and stays small."""
+    data = al.make_generic_data(6, 8, 10, seed=5)
+    sel = np.array(data.opt)
+    sel[0] = int(np.argsort(data.gamma[0])[-2])
+    sol = al.solve_selection_svm(data, sel, "fro")
+    np.testing.assert_array_equal(sol.selection, sel)
+    traj = al.gradient_flow(data, "W", 20 * sol.W, t_end=1e6)
+    assert np.all(traj.margin < 0)  # the margin over data.opt: the selection is not opt
+    dist = al.svm_distance(traj, sol)
+    assert np.all(np.isfinite(dist))
+    assert dist[0] < 1e-12 and dist.max() < 1e-3
+    i, l = al.selection_pairs(data, sel).T
+    W = traj.W[-1]
+    mu = np.min(np.einsum("kd,de,ke->k", data.X[i, sel[i]] - data.X[i, l], W, data.z[i]))
+    assert dist[-1] == pytest.approx(np.linalg.norm(W / mu - sol.W) / np.linalg.norm(sol.W), rel=1e-12)
+    # a solve_svm solution keeps the margin over data.opt (its selection is None)
+    full = al.solve_svm(data, "fro")
+    assert full.selection is None
+    np.testing.assert_allclose(al.svm_distance(traj, full), np.linalg.norm(traj.direction() - full.W, axis=(1, 2))
+                               / np.linalg.norm(full.W), equal_nan=True)

@@ -91,7 +91,7 @@ def mp_reference(data: al.AttentionData, W: np.ndarray, mu: float) -> dict:
         Wm = [[mp.mpf(float(W[a, b])) for b in range(d)] for a in range(d)]
         G = [[mp.mpf(0)] * d for _ in range(d)]
         GL = [[mp.mpf(0)] * d for _ in range(d)]
-        loss = lstar = mp.mpf(0)
+        loss = lstar = loss_log = lstar_log = mp.mpf(0)
         for i in range(n):
             X = [[mp.mpf(float(x)) for x in row] for row in data.X[i]]
             z = [mp.mpf(float(x)) for x in data.z[i]]
@@ -113,7 +113,10 @@ def mp_reference(data: al.AttentionData, W: np.ndarray, mu: float) -> dict:
                     GL[a][b] -= w_log * psi[a] * z[b] / n
             loss += ell / n
             lstar += mp.exp(-max(gam)) / n
-        return {"grad": G, "grad_logistic": GL, "loss": loss, "excess": loss - lstar, "digits": digits}
+            loss_log += mp.log1p(mp.exp(-u)) / n
+            lstar_log += mp.log1p(mp.exp(-max(gam))) / n
+        return {"grad": G, "grad_logistic": GL, "loss": loss, "excess": loss - lstar,
+                "excess_logistic": loss_log - lstar_log, "digits": digits}
 
 
 def mp_to_np(M, log_scale: float = 0.0) -> np.ndarray:
@@ -432,6 +435,50 @@ def test_log_excess_loss_where_excess_underflows(data, mu):
     assert abs(al.log_excess_loss(data, W) - log_mp) <= MP_TOL
 
 
+@pytest.mark.parametrize("data", NUMERIC_SETS, indirect=True)
+@pytest.mark.parametrize("t", [1e16, 1e50, 1e100, 1e300])
+def test_logistic_excess_loss_matches_high_precision(data, t):
+    """Issue 27, finding 4: the logistic loss's excess at margin ln t (where the flow is at time ~t). The
+    difference logistic_loss - L* is 0 from t ~ 1e16 (the excess is below eps * L*); the log-space form keeps
+    every digit, against mpmath with 60 digits beyond the cancellation."""
+    mu = math.log(t)
+    W = _W_at_margin(data, mu)
+    ex_mp = mp_reference(data, W, mu)["excess_logistic"]
+    assert ex_mp > 0
+    ex = al.excess_loss(data, W, loss="logistic")
+    assert abs(ex - float(ex_mp)) <= MP_TOL * float(ex_mp)
+    with mp.workdps(60):
+        assert abs(al.log_excess_loss(data, W, loss="logistic") - float(mp.log(ex_mp))) <= MP_TOL
+    naive = al.logistic_loss(data, W) - float(np.mean(np.logaddexp(0.0, -data.gamma_opt)))
+    assert abs(naive - float(ex_mp)) > 1e-2 * float(ex_mp)  # subtracting the losses: off by 3 % at 1e16, 0 beyond
+
+
+@pytest.mark.parametrize("data", NUMERIC_SETS, indirect=True)
+@pytest.mark.parametrize("mu", [800.0, 2000.0, 1e4])
+def test_log_logistic_excess_where_excess_underflows(data, mu):
+    W = _W_at_margin(data, mu)
+    ex_mp = mp_reference(data, W, mu)["excess_logistic"]
+    assert 0 < ex_mp < mp.mpf("1e-320")
+    assert al.excess_loss(data, W, loss="logistic") < 1e-300
+    with mp.workdps(60):
+        log_mp = float(mp.log(ex_mp))
+    assert abs(al.log_excess_loss(data, W, loss="logistic") - log_mp) <= MP_TOL
+
+
+def test_logistic_excess_loss_overflow_and_bad_loss():
+    """Scores beyond ~1e3: the excess comes from the log-space form where a factor overflows; and the loss
+    argument is checked."""
+    base = al.make_generic_data(4, 5, 6, 0)
+    data = al.AttentionData(base.X, base.z, base.y, base.v * 3000)
+    W = np.zeros((6, 6))
+    ex = al.excess_loss(data, W, loss="logistic")
+    direct = al.logistic_loss(data, W) - float(np.mean(np.logaddexp(0.0, -data.gamma_opt)))
+    assert ex == pytest.approx(direct, rel=1e-12)  # no cancellation here: the two forms agree
+    assert al.log_excess_loss(data, W, loss="logistic") == pytest.approx(np.log(direct), rel=1e-12)
+    with pytest.raises(ValueError, match=r"loss must be one of \('exp', 'logistic'\); got 'hinge'"):
+        al.excess_loss(data, W, loss="hinge")
+
+
 def test_excess_loss_bounds_and_convergence_to_min_loss(demo1):
     """exp_loss(t W_svm) -> L*: sandwich the excess between bounds derived from the margin t of t W_svm.
 
@@ -576,3 +623,16 @@ def test_cosine_bad_inputs():
         al.cosine(np.ones((2, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="NaN|inf"):
         al.cosine(np.array([1.0, np.nan]), np.ones(2))
+
+
+def test_loss_grad_direction_where_the_gradient_underflows(demo1):
+    """loss_grad_direction: a positive multiple of the gradient with largest entry about 1, also where the
+    gradient itself underflows to 0 (margin 1e5; mirror descent at p = 1.01 got 0 there and then NaN)."""
+    W = _W_at_margin(demo1, 5.0)
+    g, u = al.loss_grad(demo1, W), al.loss_grad_direction(demo1, W)
+    assert al.cosine(g, u) == pytest.approx(1.0, abs=1e-14)
+    W = _W_at_margin(demo1, 1e5)
+    assert not np.any(al.loss_grad(demo1, W))
+    u = al.loss_grad_direction(demo1, W)
+    assert 1e-3 < np.abs(u).max() < 1e3
+    assert al.cosine(u, al.loss_grad(demo1, W, 1e5)) == pytest.approx(1.0, abs=1e-14)
