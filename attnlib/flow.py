@@ -34,8 +34,9 @@ from .data import AttentionData
 from .dynamics import (MAX_LOG_T, PARAM_NAMES, PARAMS, FlowModel, FlowStallError, OverBudget, SolverOptions,
                        check_param, combined_W, solve, split_init)
 from .frame import SWITCH_LOG_T, MarginFrameError, log_time_with_frame
-from .kernels import excess_from_logsig, log_attention_path, log_excess_from_logsig, margin_path, margins_per_sample
-from .model import cosine, logistic_loss, min_loss
+from .kernels import (excess_from_logsig, log_attention_path, log_excess_from_logsig, log_logistic_excess_from_logsig,
+                      logistic_excess_from_logsig, margin_path)
+from .model import cosine, min_loss
 
 __all__ = ["PARAMS", "FlowStallError", "Trajectory", "gradient_flow", "gradient_descent", "default_init", "aligned_bases"]
 
@@ -102,21 +103,17 @@ class Trajectory:
         if not np.all(np.isfinite(self.W)):
             raise FloatingPointError(f"the {self.method} produced NaN/inf weights (param={self.param!r})")
         d = self.data
-        if self.loss_kind == "exp":  # the whole path at once: the same formulas as excess_loss, log_excess_loss
-            logsig = log_attention_path(d, self.W)
-            if self.frame is not None:  # past the switch: the exact attention of the margin frame
-                logsig[self.frame.rows] = self.frame.log_attention
+        logsig = log_attention_path(d, self.W)  # the whole path at once: the formulas of excess_loss, log_excess_loss
+        if self.frame is not None:  # past the switch: the exact attention of the margin frame
+            logsig[self.frame.rows] = self.frame.log_attention
+        if self.loss_kind == "exp":
             self.excess_loss = excess_from_logsig(d, logsig)
             self.log_excess_loss = log_excess_from_logsig(d, logsig)
             self.loss = min_loss(d) + self.excess_loss
-        else:
-            self.loss = np.array([logistic_loss(d, W) for W in self.W])
-            if self.frame is not None:
-                u = d.gamma_opt - margins_per_sample(d, self.frame.log_attention)
-                self.loss[self.frame.rows] = np.mean(np.logaddexp(0.0, -u), axis=-1)
-            self.excess_loss = self.loss - float(np.mean(np.logaddexp(0.0, -d.gamma_opt)))
-            with np.errstate(divide="ignore"):
-                self.log_excess_loss = np.log(np.maximum(self.excess_loss, 0.0))
+        else:  # L - L* without cancellation (subtracting the losses gives 0 from t ~ 1e50)
+            self.excess_loss = logistic_excess_from_logsig(d, logsig)
+            self.log_excess_loss = log_logistic_excess_from_logsig(d, logsig)
+            self.loss = float(np.mean(np.logaddexp(0.0, -d.gamma_opt))) + self.excess_loss
         self.margin = margin_path(d, self.W)
 
     def __len__(self) -> int:
@@ -366,7 +363,7 @@ def _check_flow_args(data, param, init, t_end, t_eval, rtol, loss, log_t_end, lo
     check_choice(loss, "loss", ("exp", "logistic"))
     check_choice(method, "method", _METHODS)
     rtol = check_scalar(rtol, "rtol", lo=RTOL_MIN, hi=0.1)
-    if max_nfev != np.inf:
+    if not (isinstance(max_nfev, (float, np.floating)) and max_nfev == np.inf):  # inf: no budget
         max_nfev = check_scalar(max_nfev, "max_nfev", integer=True, lo=1)
     arrays = split_init(data, param, init)
     if log_t_eval is not None and log_t_end is None:

@@ -104,7 +104,7 @@ SPECS = {
         "rtol": scalar_cases([0.0, -1e-8, 1e-16, 0.5]),
         "loss": [("None", None), ("out of range", "hinge")],
         "method": [("None", None), ("out of range", "Euler")],
-        "max_nfev": [c for c in scalar_cases([0], integer=True) if c[0] != "inf"],  # inf: no budget
+        "max_nfev": [c for c in scalar_cases([0], integer=True) if c[0] != "inf"] + [("array", np.array([1, 2]))],
     }),
     "gradient_descent": (al.gradient_descent, {"data": DATA, "param": "W", "init": W0, "lr": 0.1, "steps": 3}, {
         "data": DATA_CASES, "init": array_cases((D, D), (D,)),

@@ -519,3 +519,18 @@ def test_solver_failure_on_non_separable_data_is_a_flow_stall(monkeypatch):
     with pytest.raises(RuntimeError, match="Assumption 1 holds") as err:  # separable: stays a RuntimeError
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)))
     assert not isinstance(err.value, al.FlowStallError)
+
+
+def test_logistic_trajectory_excess_loss_has_no_cancellation():
+    """#27 finding 4 along a trajectory: the logistic excess loss of a path far out (W = s W_F, s up to 300, where
+    subtracting L* from the loss gives 0) equals the model's cancellation-free ``excess_loss(loss="logistic")``."""
+    data = al.make_generic_data(4, 3, 4, seed=1)
+    W_F = al.solve_svm(data, "fro").W
+    Ws = np.array([s * W_F for s in (1.0, 10.0, 100.0, 300.0)])
+    tr = al.Trajectory(data=data, param="W", t=np.arange(4.0), log_t=np.log(np.arange(4.0) + 1), W=Ws,
+                       params={"W": Ws}, phi=np.zeros((4, len(data.pairs))), nfev=0, loss_kind="logistic")
+    ref = np.array([al.excess_loss(data, W, loss="logistic") for W in Ws])
+    assert np.all(tr.excess_loss > 0) and np.all(np.isfinite(tr.log_excess_loss))
+    np.testing.assert_allclose(tr.excess_loss, ref, rtol=1e-12)
+    np.testing.assert_allclose(tr.log_excess_loss, [al.log_excess_loss(data, W, loss="logistic") for W in Ws],
+                               rtol=1e-12)
