@@ -47,3 +47,90 @@ def test_restore_runs_after_sphinx_jupyterbook_latex(pdf_solutions):
 def test_build_pdf_rejects_bad_arguments_before_doing_anything(args, message):
     out = subprocess.run(["bash", "tools/build_pdf.sh", *args], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and message in out.stderr
+
+
+# ------------------------------------------------------------------ tools/pdf_checks.py: the log and PDF checks
+@pytest.fixture(scope="module")
+def pdf_checks():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import pdf_checks
+    finally:
+        sys.path.pop(0)
+    return pdf_checks
+
+
+#: Lines as xelatex writes them (the issue's log: DejaVu Serif Italic has no ℓ, Latin Modern Math no set-minus).
+MISSING_ELL = "Missing character: There is no ℓ (U+2113) in font DejaVu Serif Italic/OT:script=latn;language=dflt;mapping=tex-text;!"
+MISSING_SETMINUS = "Missing character: There is no ⧵ (U+29F5) in font [latinmodern-math.otf]/OT:script=math;language=dflt;!"
+CLEAN_LOG = "This is XeTeX, Version 3.141592653\n(./book.tex\nLaTeX Font Info: ...\n)\nOutput written on book.pdf (3 pages).\n"
+PDFIMAGES_HEADER = ("page   num  type   width height color comp bpc  enc interp  object ID x-ppi y-ppi size ratio\n"
+                    + "-" * 92 + "\n")
+
+
+def test_a_clean_log_passes(pdf_checks):
+    assert pdf_checks.check(CLEAN_LOG, "Chapter 1\nFigure 1.2", PDFIMAGES_HEADER) == []
+
+
+@pytest.mark.parametrize("line, char", [(MISSING_ELL, "ℓ (U+2113) in font DejaVu Serif Italic"),
+                                        (MISSING_SETMINUS, "⧵ (U+29F5) in font [latinmodern-math.otf]")])
+def test_a_missing_character_fails(pdf_checks, line, char):
+    found = pdf_checks.check(CLEAN_LOG + line + "\n", "", PDFIMAGES_HEADER)
+    assert len(found) == 1 and found[0].check == "missing character" and char in found[0].detail
+
+
+def test_a_missing_character_wrapped_at_79_columns_is_still_found(pdf_checks):
+    wrapped = "\n".join(MISSING_ELL[i:i + 79] for i in range(0, len(MISSING_ELL), 79))
+    assert [f.check for f in pdf_checks.missing_characters(CLEAN_LOG + wrapped + "\n")] == ["missing character"]
+
+
+def test_the_cli_fails_on_a_missing_character(pdf_checks, tmp_path):
+    """The command build_pdf.sh runs exits 1 and names the glyph (a real PDF, made by xelatex's neighbour pdftotext
+    reads; any small PDF will do: matplotlib writes one)."""
+    pytest.importorskip("matplotlib")
+    if subprocess.run(["which", "pdftotext", "pdfimages"], capture_output=True).returncode:
+        pytest.skip("poppler-utils missing")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.text(0.5, 0.5, "vector text")
+    fig.savefig(tmp_path / "t.pdf")
+    (tmp_path / "bad.log").write_text(CLEAN_LOG + MISSING_ELL + "\n", encoding="utf-8")
+    (tmp_path / "good.log").write_text(CLEAN_LOG, encoding="utf-8")
+    script = str(ROOT / "tools" / "pdf_checks.py")
+    bad = subprocess.run([sys.executable, script, str(tmp_path / "bad.log"), str(tmp_path / "t.pdf")],
+                         capture_output=True, text=True)
+    good = subprocess.run([sys.executable, script, str(tmp_path / "good.log"), str(tmp_path / "t.pdf")],
+                          capture_output=True, text=True)
+    assert bad.returncode == 1 and "There is no" not in bad.stderr and "ℓ (U+2113)" in bad.stderr
+    assert good.returncode == 0 and "-> ok" in good.stdout
+
+
+def test_unresolved_references_fail(pdf_checks):
+    log = CLEAN_LOG + "LaTeX Warning: Reference `book/ch4_kkt:ch4-ex-omega' on page 12 undefined on input line 99.\n"
+    assert [f.check for f in pdf_checks.unresolved_references(log, "")] == ["undefined reference"]
+    found = pdf_checks.unresolved_references(CLEAN_LOG, "see Exercise ??\nFigure 1.1")
+    assert [f.check for f in found] == ["'??' in the text"] and "line 1" in found[0].detail
+
+
+@pytest.mark.parametrize("n, fails", [(5, False), (6, True)])
+def test_more_than_five_overfull_boxes_fail(pdf_checks, n, fails):
+    box = "Overfull \\hbox (12.3pt too wide) in paragraph at lines 10--12\n"
+    found = pdf_checks.check(CLEAN_LOG + box * n, "", PDFIMAGES_HEADER)
+    assert bool(found) is fails
+    assert len(pdf_checks.overfull_boxes(CLEAN_LOG + box * n)) == n
+
+
+def test_raster_images_under_300_ppi_fail_and_masks_do_not_count(pdf_checks):
+    rows = ("   1     0 image     704   480  rgb     3   8  image  no         9  0   110   110 18.2K 1.8%\n"
+            "   1     1 smask     704   480  gray    1   8  image  no         9  0   110   110 1.2K 0.4%\n"
+            "   2     2 image    2000  1400  rgb     3   8  image  no        12  0   312   312 90K 1.1%\n")
+    found = pdf_checks.low_resolution_images(PDFIMAGES_HEADER + rows)
+    assert [f.detail for f in found] == ["page 1: 704x480 px at 110 ppi (at least 300)"]
+    with pytest.raises(ValueError, match="pdfimages -list"):
+        pdf_checks.low_resolution_images("not a table\n")
+
+
+def test_build_pdf_runs_the_checks_on_the_pdf_it_writes():
+    script = (ROOT / "tools" / "build_pdf.sh").read_text()
+    assert "tools/pdf_checks.py" in script and "max_print_line" in script
