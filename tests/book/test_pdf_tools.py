@@ -134,3 +134,58 @@ def test_raster_images_under_300_ppi_fail_and_masks_do_not_count(pdf_checks):
 def test_build_pdf_runs_the_checks_on_the_pdf_it_writes():
     script = (ROOT / "tools" / "build_pdf.sh").read_text()
     assert "tools/pdf_checks.py" in script and "max_print_line" in script
+
+
+# ------------------------------------------------------------------ book/_ext/pdf_print.py: the proof index
+@pytest.fixture(scope="module")
+def pdf_print():
+    pytest.importorskip("sphinx")
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import pdf_print
+    finally:
+        sys.path.pop(0)
+    return pdf_print
+
+
+def test_the_proof_index_names_results_as_the_book_numbers_them_by_chapter(pdf_print):
+    """sphinx-proof's index printed raw labels (ch1-def-scores); the PDF's lists "Definition 1.1  Scores"."""
+    proofs = {"ch4-thm-kkt": {"docname": "book/ch4_kkt", "realtype": "theorem", "countertype": "theorem",
+                              "nonumber": False},
+              "ch1-def-scores": {"docname": "book/ch1", "realtype": "definition", "countertype": "definition",
+                                 "nonumber": False},
+              "ch1-lem-b": {"docname": "book/ch1", "realtype": "lemma", "countertype": "lemma", "nonumber": False},
+              "ch1-rem": {"docname": "book/ch1", "realtype": "remark", "countertype": "remark", "nonumber": True}}
+    titles = {"ch4-thm-kkt": "Approximate KKT", "ch1-def-scores": "Scores", "ch1-lem-b": "", "ch1-rem": "Aside"}
+    fignumbers = {"book/ch4_kkt": {"theorem": {"ch4-thm-kkt": (4, 1)}},
+                  "book/ch1": {"definition": {"ch1-def-scores": (1, 1)}, "lemma": {"ch1-lem-b": (1, 2)}}}
+    content = pdf_print.named_entries(proofs, titles, fignumbers, {"book/ch1": "Token selection",
+                                                                   "book/ch4_kkt": "Approximate KKT conditions"},
+                                      ["book/intro", "book/ch1", "book/ch4_kkt"])
+    assert [group for group, _ in content] == ["Token selection", "Approximate KKT conditions"]
+    names = [(e.name, e.extra, e.docname, e.anchor) for _, entries in content for e in entries]
+    assert names == [("Remark", "Aside", "book/ch1", "ch1-rem"), ("Definition 1.1", "Scores", "book/ch1", "ch1-def-scores"),
+                     ("Lemma 1.2", "", "book/ch1", "ch1-lem-b"),
+                     ("Theorem 4.1", "Approximate KKT", "book/ch4_kkt", "ch4-thm-kkt")]
+    assert not any("-" in name for name, *_ in names)
+
+
+@pytest.mark.parametrize("stored, title", [(" (Approximate KKT)", "Approximate KKT"), ("", ""), ("Plain", "Plain")])
+def test_proof_titles_lose_sphinx_proofs_brackets(pdf_print, stored, title):
+    assert pdf_print.proof_title(stored) == title
+
+
+def test_the_named_index_is_the_only_index_of_the_latex_build(pdf_print):
+    added, connected = [], []
+    app = SimpleNamespace(buildername="latex", add_index_to_domain=lambda d, i: added.append((d, i)),
+                          connect=lambda event, fn, priority=500: connected.append(event))
+    pdf_print.setup(app)
+    assert added == [("prf", pdf_print.NamedProofIndex)] and "config-inited" in connected
+    config = SimpleNamespace(latex_domain_indices=True)
+    pdf_print._latex_indices(app, config)
+    assert config.latex_domain_indices == ["prf-named"]
+    html = SimpleNamespace(buildername="html", add_index_to_domain=lambda d, i: added.append((d, i)),
+                           connect=lambda *a, **k: connected.append(a[0]))
+    n = len(added)
+    pdf_print.setup(html)
+    assert len(added) == n  # the site's index is untouched

@@ -1,0 +1,119 @@
+"""Local Sphinx extension (book/_ext/) for the PDF (LaTeX) build only: what the printed book needs beyond the site.
+
+1. **A proof index a reader can use.** sphinx-proof's own index lists raw labels ("ch1-def-scores", with the page's
+   docname as its only description). In the LaTeX build it is replaced by :class:`NamedProofIndex`: one group per
+   chapter, each entry named as the book numbers it ("Theorem 4.1") with its title ("Approximate KKT"), in the
+   book's order. ``latex_domain_indices`` is set to this index alone.
+
+The HTML build is untouched: nothing here runs unless the builder is LaTeX (``tools/build_pdf.sh``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.domains import Index, IndexEntry
+
+#: The name of the index in the LaTeX build (``latex_domain_indices = ["prf-named"]``).
+INDEX_NAME = "named"
+
+
+def proof_title(node_title: str) -> str:
+    """sphinx-proof stores a title as ``proof_title_format`` " (%t)": the bare title, e.g. "Approximate KKT"."""
+    title = node_title.strip()
+    if title.startswith("(") and title.endswith(")"):
+        title = title[1:-1]
+    return title.strip()
+
+
+def _collect_titles(app, doctree) -> None:
+    """Remember every numbered proof block's title (sphinx-proof keeps it on the node only)."""
+    if not hasattr(app.env, "attn_proof_titles"):
+        app.env.attn_proof_titles = {}
+    titles = app.env.attn_proof_titles
+    for node in doctree.findall(lambda n: hasattr(n, "get") and n.get("countertype") and n.get("label")):
+        titles[node["label"]] = proof_title(node.get("title", ""))
+
+
+def _purge(app, env, docname) -> None:
+    titles = getattr(env, "attn_proof_titles", {})
+    for label in [k for k, v in getattr(env, "proof_list", {}).items() if v["docname"] == docname]:
+        titles.pop(label, None)
+
+
+def _merge(app, env, docnames, other) -> None:
+    if not hasattr(env, "attn_proof_titles"):
+        env.attn_proof_titles = {}
+    env.attn_proof_titles.update(getattr(other, "attn_proof_titles", {}))
+
+
+def named_entries(proofs: dict[str, dict], titles: dict[str, str], fignumbers: dict[str, dict],
+                  doc_titles: dict[str, str], doc_order: list[str]) -> list[tuple[str, list[IndexEntry]]]:
+    """The index's content: ``[(chapter title, [IndexEntry, ...]), ...]`` in the book's order.
+
+    Parameters
+    ----------
+    proofs : dict
+        sphinx-proof's ``env.proof_list``: label -> {docname, realtype, countertype, nonumber, ...}.
+    titles : dict
+        label -> the block's title ("" when it has none).
+    fignumbers : dict
+        Sphinx's ``env.toc_fignumbers``: docname -> countertype -> label -> number tuple, e.g. (4, 1).
+    doc_titles : dict
+        docname -> page title, e.g. "Approximate KKT conditions".
+    doc_order : list of str
+        The pages in reading order.
+    """
+    groups: dict[str, list[tuple[tuple, IndexEntry]]] = {}
+    for label, p in proofs.items():
+        doc = p["docname"]
+        number = fignumbers.get(doc, {}).get(p["countertype"], {}).get(label)
+        name = p["realtype"].capitalize() + (" " + ".".join(map(str, number)) if number and not p["nonumber"] else "")
+        entry = IndexEntry(name, 0, doc, label, titles.get(label, ""), "", p["realtype"])
+        groups.setdefault(doc, []).append((tuple(number or ()), entry))
+    order = {d: i for i, d in enumerate(doc_order)}
+    return [(doc_titles.get(doc, doc), [e for _, e in sorted(entries, key=lambda x: (x[0], x[1].name))])
+            for doc, entries in sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))]
+
+
+class NamedProofIndex(Index):
+    """Definitions, theorems, lemmas ... by chapter, named as the book numbers them, with their titles."""
+
+    name = INDEX_NAME
+    localname = "Index of definitions, assumptions and results"
+    shortname = "Results"
+
+    def generate(self, docnames=None):
+        env = self.domain.env
+        order = _reading_order(env)
+        content = named_entries(getattr(env, "proof_list", {}), getattr(env, "attn_proof_titles", {}),
+                                env.toc_fignumbers, {d: t.astext() for d, t in env.titles.items()}, order)
+        return content, False
+
+
+def _reading_order(env) -> list[str]:
+    """The pages in the order of the table of contents (depth first from the root page)."""
+    seen: list[str] = []
+
+    def walk(doc: str) -> None:
+        if doc in seen:
+            return
+        seen.append(doc)
+        for child in env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return seen
+
+
+def _latex_indices(app, config) -> None:
+    config.latex_domain_indices = [f"prf-{INDEX_NAME}"]
+
+
+def setup(app) -> dict[str, Any]:
+    if app.buildername == "latex":
+        app.add_index_to_domain("prf", NamedProofIndex)
+        app.connect("config-inited", _latex_indices)
+        app.connect("doctree-read", _collect_titles)
+        app.connect("env-purge-doc", _purge)
+        app.connect("env-merge-info", _merge)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
