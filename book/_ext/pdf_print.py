@@ -105,15 +105,18 @@ def _reading_order(env) -> list[str]:
     return seen
 
 
-def _latex_indices(app, config) -> None:
-    config.latex_domain_indices = [f"prf-{INDEX_NAME}"]
+def _use_named_index(app) -> None:
+    """In the LaTeX build only: add :class:`NamedProofIndex` to the proof domain and print it alone."""
+    if app.builder.format != "latex":
+        return
+    domain = app.env.get_domain("prf")
+    domain.indices = [*type(domain).indices, NamedProofIndex]  # this build's domain only, not the class
+    app.config.latex_domain_indices = [f"prf-{INDEX_NAME}"]
 
 
 def setup(app) -> dict[str, Any]:
-    if app.buildername == "latex":
-        app.add_index_to_domain("prf", NamedProofIndex)
-        app.connect("config-inited", _latex_indices)
-        app.connect("doctree-read", _collect_titles)
-        app.connect("env-purge-doc", _purge)
-        app.connect("env-merge-info", _merge)
+    app.connect("builder-inited", _use_named_index)
+    app.connect("doctree-read", _collect_titles)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

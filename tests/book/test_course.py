@@ -181,7 +181,7 @@ def test_project_1_warns_of_stalls_with_the_measured_count_glued_from_chapter_6(
     text = COURSE.read_text(encoding="utf-8")
     warning = text.split(":label: course-project-1\n", 1)[1].split("\n:::\n", 1)[0]
     assert "some $(K,Q)$ runs stall" in warning
-    keys = re.findall(r"\{glue:text\}`ch6_beyond\.md::([^`]+)`", warning)
+    keys = re.findall(r"\{glue:text\}`ch6_beyond\.md::([^`:]+):s`", warning)
     assert keys == ["ch6-study-stalled", "ch6-study-runs"]
     ch6 = (BOOK / "ch6_beyond.md").read_text(encoding="utf-8")
     assert all(f'glue("{k}"' in ch6 for k in keys), "the course page cites a value chapter 6 does not glue"

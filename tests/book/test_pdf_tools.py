@@ -175,17 +175,15 @@ def test_proof_titles_lose_sphinx_proofs_brackets(pdf_print, stored, title):
     assert pdf_print.proof_title(stored) == title
 
 
-def test_the_named_index_is_the_only_index_of_the_latex_build(pdf_print):
-    added, connected = [], []
-    app = SimpleNamespace(buildername="latex", add_index_to_domain=lambda d, i: added.append((d, i)),
-                          connect=lambda event, fn, priority=500: connected.append(event))
-    pdf_print.setup(app)
-    assert added == [("prf", pdf_print.NamedProofIndex)] and "config-inited" in connected
-    config = SimpleNamespace(latex_domain_indices=True)
-    pdf_print._latex_indices(app, config)
-    assert config.latex_domain_indices == ["prf-named"]
-    html = SimpleNamespace(buildername="html", add_index_to_domain=lambda d, i: added.append((d, i)),
-                           connect=lambda *a, **k: connected.append(a[0]))
-    n = len(added)
-    pdf_print.setup(html)
-    assert len(added) == n  # the site's index is untouched
+@pytest.mark.parametrize("builder_format, printed", [("latex", True), ("html", False)])
+def test_the_named_index_is_the_only_index_of_the_latex_build(pdf_print, builder_format, printed):
+    class Domain:
+        indices = ["sphinx-proof's index"]
+
+    domain = Domain()
+    app = SimpleNamespace(builder=SimpleNamespace(format=builder_format), env=SimpleNamespace(get_domain=lambda n: domain),
+                          config=SimpleNamespace(latex_domain_indices=True))
+    pdf_print._use_named_index(app)
+    assert (domain.indices == ["sphinx-proof's index", pdf_print.NamedProofIndex]) is printed
+    assert (app.config.latex_domain_indices == ["prf-named"]) is printed
+    assert Domain.indices == ["sphinx-proof's index"]  # the class (and so the site's index) is untouched
