@@ -5,6 +5,10 @@
    chapter, each entry named as the book numbers it ("Theorem 4.1") with its title ("Approximate KKT"), in the
    book's order. ``latex_domain_indices`` is set to this index alone.
 
+2. **The introduction in the contents.** The root page's title becomes the document's title and its text follows
+   the contents with no heading, so the contents began at the first part. The LaTeX build opens the root page with
+   an unnumbered chapter of its title (:func:`_intro_chapter`) that the contents list.
+
 The HTML build is untouched: nothing here runs unless the builder is LaTeX (``tools/build_pdf.sh``).
 """
 from __future__ import annotations
@@ -114,8 +118,27 @@ def _use_named_index(app) -> None:
     app.config.latex_domain_indices = [f"prf-{INDEX_NAME}"]
 
 
+def intro_heading(title: str) -> str:
+    """The LaTeX that opens the root page: an unnumbered chapter listed in the contents."""
+    from sphinx.util import texescape
+
+    texescape.init()  # its tables (the LaTeX builder fills them too; idempotent)
+    text = texescape.escape(title)
+    return f"\\chapter*{{{text}}}\\addcontentsline{{toc}}{{chapter}}{{{text}}}\n"
+
+
+def _intro_chapter(app, doctree, docname) -> None:
+    if app.builder.format != "latex" or docname != app.config.root_doc:
+        return
+    from docutils import nodes
+
+    title = app.env.titles[docname].astext()
+    doctree.insert(0, nodes.raw("", intro_heading(title), format="latex"))
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("builder-inited", _use_named_index)
+    app.connect("doctree-resolved", _intro_chapter)
     app.connect("doctree-read", _collect_titles)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

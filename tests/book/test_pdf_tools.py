@@ -187,3 +187,19 @@ def test_the_named_index_is_the_only_index_of_the_latex_build(pdf_print, builder
     assert (domain.indices == ["sphinx-proof's index", pdf_print.NamedProofIndex]) is printed
     assert (app.config.latex_domain_indices == ["prf-named"]) is printed
     assert Domain.indices == ["sphinx-proof's index"]  # the class (and so the site's index) is untouched
+
+
+def test_the_introduction_opens_with_a_chapter_the_contents_list(pdf_print):
+    """The root page's text followed the contents with no heading: the intro was missing from the contents."""
+    assert pdf_print.intro_heading("Bias & more_x") == (
+        "\\chapter*{Bias \\& more\\_x}\\addcontentsline{toc}{chapter}{Bias \\& more\\_x}\n")
+    from docutils import nodes
+
+    doctree = nodes.document(None, None)
+    doctree += nodes.paragraph(text="body")
+    app = SimpleNamespace(builder=SimpleNamespace(format="latex"), config=SimpleNamespace(root_doc="book/intro"),
+                          env=SimpleNamespace(titles={"book/intro": nodes.title(text="Implicit Bias")}))
+    pdf_print._intro_chapter(app, doctree, "book/ch1")
+    assert len(doctree) == 1                      # other pages: untouched
+    pdf_print._intro_chapter(app, doctree, "book/intro")
+    assert doctree[0].astext().startswith("\\chapter*{Implicit Bias}") and doctree[0]["format"] == "latex"
