@@ -6,7 +6,8 @@ Fails (exit 1, one line per finding) when
 
 * the LaTeX log has a ``Missing character: There is no ... in font ...``: xelatex drops a glyph that the font lacks
   and carries on, so the PDF silently misses it (the set-minus of Assumption 4, the ℓ of "the ℓ1 norm");
-* the PDF's text has ``??`` (an unresolved reference or citation), or the log an undefined reference or citation;
+* the PDF's text has ``??`` (an unresolved reference or citation), or the log an undefined reference, hyperlink
+  target or citation (a ``\\hyperref`` to a missing label prints its text and links nowhere: no "??" shows it);
 * the log has more than ``--max-overfull`` overfull boxes (text running into the margin);
 * an image in the PDF is a raster of fewer than ``--min-ppi`` pixels per inch as placed on the page
   (``pdfimages -list``; vector figures have no raster at all).
@@ -30,7 +31,7 @@ MAX_OVERFULL = 5
 MIN_PPI = 300.0
 
 _MISSING = re.compile(r"Missing character: There is no (.+?) \((U\+[0-9A-Fa-f]{4,6})\) in font (.+?)!")
-_UNDEFINED = re.compile(r"LaTeX Warning: (Reference|Citation) [`'](.+?)' on page (\d+) undefined")
+_UNDEFINED = re.compile(r"LaTeX Warning: (Hyper reference|Reference|Citation) [`'](.+?)' on page (\d+) undefined")
 _OVERFULL = re.compile(r"^Overfull \\[hv]box \((.+?)\) (.*)$", re.MULTILINE)
 
 

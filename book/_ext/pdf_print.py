@@ -9,13 +9,20 @@
    the contents with no heading, so the contents began at the first part. The LaTeX build opens the root page with
    an unnumbered chapter of its title (:func:`_intro_chapter`) that the contents list.
 
+3. **References to an exercise on another page** (``{ref}`text <label>```) pointed at a LaTeX label that
+   sphinx-exercise never defines (it labels an exercise ``exercise:LABEL``): a link to nowhere, which no "??" shows.
+   :class:`ExerciseLinks` points them at the exercise (``{numref}`` ones are book/_ext/pdf_solutions.py's).
+
 The HTML build is untouched: nothing here runs unless the builder is LaTeX (``tools/build_pdf.sh``).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from docutils import nodes
+from sphinx import addnodes
 from sphinx.domains import Index, IndexEntry
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 #: The name of the index in the LaTeX build (``latex_domain_indices = ["prf-named"]``).
 INDEX_NAME = "named"
@@ -29,13 +36,24 @@ def proof_title(node_title: str) -> str:
     return title.strip()
 
 
+def title_text(heading: nodes.Element) -> str:
+    """A block's title as text for the index, without its citations (an index entry names the result, not a source)."""
+    heading = heading.deepcopy()
+    for ref in list(heading.findall(addnodes.pending_xref)):
+        if ref.get("refdomain") == "cite" or ref.get("reftype") in ("p", "t", "cite"):
+            ref.parent.remove(ref)
+    return " ".join(heading.astext().split()).replace("( ", "(").replace(" )", ")")
+
+
 def _collect_titles(app, doctree) -> None:
     """Remember every numbered proof block's title (sphinx-proof keeps it on the node only)."""
     if not hasattr(app.env, "attn_proof_titles"):
         app.env.attn_proof_titles = {}
     titles = app.env.attn_proof_titles
     for node in doctree.findall(lambda n: hasattr(n, "get") and n.get("countertype") and n.get("label")):
-        titles[node["label"]] = proof_title(node.get("title", ""))
+        heading = node.children[0] if node.children and isinstance(node.children[0], nodes.title) else None
+        # the parsed title, not the node's raw source "title" (which keeps roles such as {cite:p}`key` as typed)
+        titles[node["label"]] = proof_title(title_text(heading) if heading is not None else node.get("title", ""))
 
 
 def _purge(app, env, docname) -> None:
@@ -130,13 +148,36 @@ def intro_heading(title: str) -> str:
 def _intro_chapter(app, doctree, docname) -> None:
     if app.builder.format != "latex" or docname != app.config.root_doc:
         return
-    from docutils import nodes
-
     title = app.env.titles[docname].astext()
     doctree.insert(0, nodes.raw("", intro_heading(title), format="latex"))
 
 
+def exercise_uri(refuri: str, exercises: set[str]) -> str:
+    """The LaTeX builder's ``%docname#label`` of a reference to an exercise -> ``%exercise#label`` (its LaTeX label
+    ``exercise:label``); every other reference unchanged."""
+    doc, sep, label = refuri.partition("#")
+    return f"%exercise#{label}" if doc.startswith("%") and sep and label in exercises else refuri
+
+
+class ExerciseLinks(SphinxPostTransform):
+    """``{ref}`` links to an exercise on another page -> the label sphinx-exercise gives it in LaTeX."""
+
+    default_priority = 26          # after the references are resolved (10) and after pdf_solutions (25)
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        from sphinx_exercise.nodes import exercise_enumerable_node, exercise_unenumerable_node
+
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        exercises = {label for label, entry in registry.items()
+                     if isinstance(entry.get("node"), (exercise_enumerable_node, exercise_unenumerable_node))}
+        for node in self.document.findall(nodes.reference):
+            if node.get("refuri"):
+                node["refuri"] = exercise_uri(node["refuri"], exercises)
+
+
 def setup(app) -> dict[str, Any]:
+    app.add_post_transform(ExerciseLinks)
     app.connect("builder-inited", _use_named_index)
     app.connect("doctree-resolved", _intro_chapter)
     app.connect("doctree-read", _collect_titles)

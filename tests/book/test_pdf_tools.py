@@ -109,6 +109,9 @@ def test_the_cli_fails_on_a_missing_character(pdf_checks, tmp_path):
 def test_unresolved_references_fail(pdf_checks):
     log = CLEAN_LOG + "LaTeX Warning: Reference `book/ch4_kkt:ch4-ex-omega' on page 12 undefined on input line 99.\n"
     assert [f.check for f in pdf_checks.unresolved_references(log, "")] == ["undefined reference"]
+    dead_link = CLEAN_LOG + ("LaTeX Warning: Hyper reference `book/notation:notation-ex-1diag' on page 151 undefined "
+                             "on input line 9376.\n")
+    assert [f.check for f in pdf_checks.unresolved_references(dead_link, "")] == ["undefined hyper reference"]
     found = pdf_checks.unresolved_references(CLEAN_LOG, "see Exercise ??\nFigure 1.1")
     assert [f.check for f in found] == ["'??' in the text"] and "line 1" in found[0].detail
 
@@ -203,3 +206,26 @@ def test_the_introduction_opens_with_a_chapter_the_contents_list(pdf_print):
     assert len(doctree) == 1                      # other pages: untouched
     pdf_print._intro_chapter(app, doctree, "book/intro")
     assert doctree[0].astext().startswith("\\chapter*{Implicit Bias}") and doctree[0]["format"] == "latex"
+
+
+def test_an_index_title_drops_its_citation(pdf_print):
+    """Lemma 5.2's title carried {cite:p}`watson1992characterization` into the index as typed."""
+    from docutils import nodes
+    from sphinx import addnodes
+
+    heading = nodes.title("", "", nodes.Text(" (Subdifferential of the nuclear norm "),
+                          addnodes.pending_xref("", nodes.Text("watson1992characterization"), refdomain="cite",
+                                                reftype="p"), nodes.Text(")"))
+    assert pdf_print.title_text(heading) == "(Subdifferential of the nuclear norm)"
+    assert pdf_print.proof_title(pdf_print.title_text(heading)) == "Subdifferential of the nuclear norm"
+    assert len(heading.children) == 3  # the page's own title is untouched
+
+
+@pytest.mark.parametrize("uri, expected", [
+    ("%book/notation#notation-ex-1diag", "%exercise#notation-ex-1diag"),   # another page's exercise
+    ("%book/notation#assumption-1-diag", "%book/notation#assumption-1-diag"),  # not an exercise
+    ("%book/notation", "%book/notation"),                                    # a page
+    ("https://example.org/#notation-ex-1diag", "https://example.org/#notation-ex-1diag")])
+def test_links_to_an_exercise_on_another_page_reach_its_latex_label(pdf_print, uri, expected):
+    """ch7's {ref} to the notation page's exercise linked to book/notation:notation-ex-1diag, a label LaTeX never had."""
+    assert pdf_print.exercise_uri(uri, {"notation-ex-1diag"}) == expected
