@@ -8,7 +8,8 @@ Fails (exit 1, one line per finding) when
   and carries on, so the PDF silently misses it (the set-minus of Assumption 4, the ℓ of "the ℓ1 norm");
 * the PDF's text has ``??`` (an unresolved reference or citation), or the log an undefined reference, hyperlink
   target or citation (a ``\\hyperref`` to a missing label prints its text and links nowhere: no "??" shows it);
-* the log has more than ``--max-overfull`` overfull boxes (text running into the margin);
+* the log has more than ``--max-overfull`` overfull hboxes (text running into the margin; an overfull vbox, a page
+  a few points too full, is not counted);
 * an image in the PDF is a raster of fewer than ``--min-ppi`` pixels per inch as placed on the page
   (``pdfimages -list``; vector figures have no raster at all).
 
@@ -32,7 +33,7 @@ MIN_PPI = 300.0
 
 _MISSING = re.compile(r"Missing character: There is no (.+?) \((U\+[0-9A-Fa-f]{4,6})\) in font (.+?)!")
 _UNDEFINED = re.compile(r"LaTeX Warning: (Hyper reference|Reference|Citation) [`'](.+?)' on page (\d+) undefined")
-_OVERFULL = re.compile(r"^Overfull \\[hv]box \((.+?)\) (.*)$", re.MULTILINE)
+_OVERFULL = re.compile(r"^Overfull \\hbox \((.+?)\) (.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def unresolved_references(log: str, pdf_text: str) -> list[Finding]:
 
 
 def overfull_boxes(log: str) -> list[Finding]:
-    """Every overfull box of the log, with its size and where in the .tex it is."""
+    """Every overfull hbox of the log (text wider than its line), with its size and where in the .tex it is."""
     return [Finding("overfull box", f"{m.group(1)} {m.group(2)}") for m in _OVERFULL.finditer(unwrap_log(log))]
 
 

@@ -159,6 +159,14 @@ def exercise_uri(refuri: str, exercises: set[str]) -> str:
     return f"%exercise#{label}" if doc.startswith("%") and sep and label in exercises else refuri
 
 
+def exercise_labels(registry: dict) -> set[str]:
+    """The labels of sphinx-exercise's registry that are exercises (numbered or not), not solutions."""
+    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node
+
+    return {label for label, entry in registry.items()
+            if isinstance(entry.get("node"), (exercise_enumerable_node, exercise_node))}
+
+
 class ExerciseLinks(SphinxPostTransform):
     """``{ref}`` links to an exercise on another page -> the label sphinx-exercise gives it in LaTeX."""
 
@@ -166,11 +174,7 @@ class ExerciseLinks(SphinxPostTransform):
     builders = ("latex",)
 
     def run(self, **kwargs) -> None:
-        from sphinx_exercise.nodes import exercise_enumerable_node, exercise_unenumerable_node
-
-        registry = getattr(self.env, "sphinx_exercise_registry", {})
-        exercises = {label for label, entry in registry.items()
-                     if isinstance(entry.get("node"), (exercise_enumerable_node, exercise_unenumerable_node))}
+        exercises = exercise_labels(getattr(self.env, "sphinx_exercise_registry", {}))
         for node in self.document.findall(nodes.reference):
             if node.get("refuri"):
                 node["refuri"] = exercise_uri(node["refuri"], exercises)
