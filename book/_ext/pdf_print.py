@@ -17,6 +17,7 @@ The HTML build is untouched: nothing here runs unless the builder is LaTeX (``to
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from docutils import nodes
@@ -36,12 +37,38 @@ def proof_title(node_title: str) -> str:
     return title.strip()
 
 
+def _tex_symbols() -> dict[str, str]:
+    from docutils.utils.math import tex2unichar
+
+    table: dict[str, str] = {}
+    for value in vars(tex2unichar).values():
+        if isinstance(value, dict):
+            table.update(value)
+    return table
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def math_to_text(tex: str) -> str:
+    """Inline math of a title as plain Unicode for the index (the index prints text, not math): ``\\ell_1`` -> ℓ₁,
+    ``(\\epsilon,\\epsilon',\\delta)`` -> (ϵ,ϵ',δ), ``W_F`` -> W_F. Symbols from docutils' TeX-to-Unicode table."""
+    symbols = _tex_symbols()
+    text = tex.replace("\\|", "‖").replace("\\,", " ")
+    text = re.sub(r"\\([A-Za-z]+) ?", lambda m: symbols.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"_\{?(\d+)\}?", lambda m: m.group(1).translate(_SUBSCRIPTS), text)
+    return text.replace("{", "").replace("}", "")
+
+
 def title_text(heading: nodes.Element) -> str:
-    """A block's title as text for the index, without its citations (an index entry names the result, not a source)."""
+    """A block's title as text for the index: its math as Unicode (:func:`math_to_text`), without its citations (an
+    index entry names the result, not a source)."""
     heading = heading.deepcopy()
     for ref in list(heading.findall(addnodes.pending_xref)):
         if ref.get("refdomain") == "cite" or ref.get("reftype") in ("p", "t", "cite"):
             ref.parent.remove(ref)
+    for math in list(heading.findall(nodes.math)):
+        math.replace_self(nodes.Text(math_to_text(math.astext())))
     return " ".join(heading.astext().split()).replace("( ", "(").replace(" )", ")")
 
 
@@ -142,7 +169,7 @@ def intro_heading(title: str) -> str:
 
     texescape.init()  # its tables (the LaTeX builder fills them too; idempotent)
     text = texescape.escape(title)
-    return f"\\chapter*{{{text}}}\\addcontentsline{{toc}}{{chapter}}{{{text}}}\n"
+    return f"\\chapter*{{{text}}}\\addcontentsline{{toc}}{{chapter}}{{{text}}}\\markboth{{{text}}}{{{text}}}\n"
 
 
 def _intro_chapter(app, doctree, docname) -> None:

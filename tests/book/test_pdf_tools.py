@@ -197,7 +197,8 @@ def test_the_named_index_is_the_only_index_of_the_latex_build(pdf_print, builder
 def test_the_introduction_opens_with_a_chapter_the_contents_list(pdf_print):
     """The root page's text followed the contents with no heading: the intro was missing from the contents."""
     assert pdf_print.intro_heading("Bias & more_x") == (
-        "\\chapter*{Bias \\& more\\_x}\\addcontentsline{toc}{chapter}{Bias \\& more\\_x}\n")
+        "\\chapter*{Bias \\& more\\_x}\\addcontentsline{toc}{chapter}{Bias \\& more\\_x}\\markboth{Bias \\& more\\_x}"
+        "{Bias \\& more\\_x}\n")  # \\markboth: its pages' running head is its title, not "Contents"
     from docutils import nodes
 
     doctree = nodes.document(None, None)
@@ -238,3 +239,14 @@ def test_exercise_labels_come_from_sphinx_exercises_own_node_classes(pdf_print):
     registry = {"ex-a": {"node": nodes_.exercise_enumerable_node()}, "ex-b": {"node": nodes_.exercise_node()},
                 "sol-a": {"node": nodes_.solution_node()}, "odd": {}}
     assert pdf_print.exercise_labels(registry) == {"ex-a", "ex-b"}
+
+
+@pytest.mark.parametrize("tex, text", [("\\ell_1", "ℓ₁"), ("(\\epsilon,\\epsilon',\\delta)", "(ϵ,ϵ',δ)"),
+                                       ("W_F", "W_F"), ("\\|W\\|_*", "‖W‖_*"), ("x_{12}", "x₁₂")])
+def test_math_in_an_index_title_prints_as_text(pdf_print, tex, text):
+    """The index printed "KKT point of the \\ell_1-SVM" (the math's source, escaped)."""
+    assert pdf_print.math_to_text(tex) == text
+    from docutils import nodes
+
+    heading = nodes.title("", "", nodes.Text("KKT point of the "), nodes.math(tex, tex), nodes.Text("-SVM"))
+    assert pdf_print.title_text(heading) == f"KKT point of the {text}-SVM"
