@@ -13,6 +13,10 @@
    sphinx-exercise never defines (it labels an exercise ``exercise:LABEL``): a link to nowhere, which no "??" shows.
    :class:`ExerciseLinks` points them at the exercise (``{numref}`` ones are book/_ext/pdf_solutions.py's).
 
+4. **Rubrics print unboxed.** A proof exercise's rubric (an admonition of class ``rubric`` inside its solution) became
+   a framed box inside the solution's frame, which LaTeX cannot break across pages: it ran over the page's foot in
+   the solutions PDF. :class:`PlainRubrics` prints it as a bold heading and its list.
+
 The HTML build is untouched: nothing here runs unless the builder is LaTeX (``tools/build_pdf.sh``).
 """
 from __future__ import annotations
@@ -207,8 +211,31 @@ class ExerciseLinks(SphinxPostTransform):
                 node["refuri"] = exercise_uri(node["refuri"], exercises)
 
 
+def plain_rubric(admonition: nodes.Element) -> nodes.container:
+    """A rubric admonition as a container: its title as a bold paragraph, then its body."""
+    title = admonition.children[0] if admonition.children and isinstance(admonition.children[0], nodes.title) else None
+    box = nodes.container(classes=["rubric"])
+    if title is not None:
+        box += nodes.paragraph("", "", nodes.strong("", "", *[c.deepcopy() for c in title.children]))
+    box.extend(c.deepcopy() for c in admonition.children if c is not title)
+    return box
+
+
+class PlainRubrics(SphinxPostTransform):
+    """Rubric admonitions (class ``rubric``) -> a heading and a list that can break across pages."""
+
+    default_priority = 27
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.admonition)):
+            if "rubric" in node.get("classes", []):
+                node.replace_self(plain_rubric(node))
+
+
 def setup(app) -> dict[str, Any]:
     app.add_post_transform(ExerciseLinks)
+    app.add_post_transform(PlainRubrics)
     app.connect("builder-inited", _use_named_index)
     app.connect("doctree-resolved", _intro_chapter)
     app.connect("doctree-read", _collect_titles)

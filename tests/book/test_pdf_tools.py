@@ -250,3 +250,15 @@ def test_math_in_an_index_title_prints_as_text(pdf_print, tex, text):
 
     heading = nodes.title("", "", nodes.Text("KKT point of the "), nodes.math(tex, tex), nodes.Text("-SVM"))
     assert pdf_print.title_text(heading) == f"KKT point of the {text}-SVM"
+
+
+def test_a_rubric_prints_as_a_heading_and_a_list_that_can_break_across_pages(pdf_print):
+    """The boxed rubric inside the boxed solution ran over the page's foot in the solutions PDF."""
+    from docutils import nodes
+
+    items = nodes.bullet_list("", nodes.list_item("", nodes.paragraph(text="2 points: the flow")))
+    box = nodes.admonition("", nodes.title(text="Rubric: 5 points, about 20 minutes"), items, classes=["rubric"])
+    plain = pdf_print.plain_rubric(box)
+    assert isinstance(plain, nodes.container) and not list(plain.findall(nodes.admonition))
+    assert plain[0].astext() == "Rubric: 5 points, about 20 minutes" and isinstance(plain[0][0], nodes.strong)
+    assert plain[1].astext() == "2 points: the flow"
