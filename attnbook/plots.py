@@ -639,6 +639,7 @@ def figure_to_pdf(fig: Figure, *, caption: str | None = None) -> bytes:
         ``fig`` is not a matplotlib Figure, or ``caption`` is not a string.
     """
     import io
+    import logging
 
     if not isinstance(fig, Figure):
         raise TypeError(f"figure_to_pdf(fig): expected a matplotlib Figure, got {type(fig).__name__}")
@@ -649,10 +650,17 @@ def figure_to_pdf(fig: Figure, *, caption: str | None = None) -> bytes:
         text = fig.text(0.02, -0.01, caption, ha="left", va="top", wrap=True,
                         fontsize=0.9 * mpl.rcParams["font.size"], style="italic")
     buf = io.BytesIO()
+    # fontTools, subsetting matplotlib's bundled cmsy10.ttf (mathtext's prime in $\epsilon'$), logs that the font's
+    # 'created'/'modified' dates "seem very low": a quirk of that file's header, harmless to the PDF, but a cell's
+    # stderr fails the book build. Only that logger, only while saving.
+    head_log = logging.getLogger("fontTools.ttLib.tables._h_e_a_d")
+    level = head_log.level
+    head_log.setLevel(logging.ERROR)
     try:
         with mpl.rc_context({"pdf.fonttype": 42}):
             fig.savefig(buf, format="pdf", dpi=PRINT_DPI, bbox_inches="tight", facecolor=fig.get_facecolor())
     finally:
+        head_log.setLevel(level)
         if text is not None:
             text.remove()
     return buf.getvalue()

@@ -406,3 +406,17 @@ def test_the_printed_still_of_tabs_names_the_tab_only_in_the_book_build(monkeypa
     tab.selected_index = 1
     text = " ".join(_pdf_text(base64.b64decode(tab._repr_mimebundle_()["application/pdf"]), tmp_path).split())
     assert "the tab “two”" in text
+
+
+def test_figure_to_pdf_logs_nothing_for_mathtext_that_needs_cmsy10(caplog):
+    """A prime ($\\epsilon'$) comes from matplotlib's cmsy10.ttf, whose header made fontTools log a warning: in a book
+    cell that is stderr, and the HTML build (-W) failed on chapter 4's residual figure."""
+    import logging
+
+    fig, ax = plots.new_figure()
+    ax.set_xlabel(r"$\epsilon'$")
+    with caplog.at_level(logging.WARNING):
+        pdf = plots.figure_to_pdf(fig)
+    assert pdf.startswith(b"%PDF")
+    assert not [r for r in caplog.records if r.name.startswith("fontTools")], [r.getMessage() for r in caplog.records]
+    assert logging.getLogger("fontTools.ttLib.tables._h_e_a_d").level == logging.NOTSET  # put back
