@@ -17,6 +17,10 @@ book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background
 the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
+
+The unit, pytest and claims stages also write their results as JUnit XML (``_build/junit-unit.xml``,
+``junit-pytest.xml``, ``junit-claims.xml``): the book's page "The paper, mapped" (book/paper_map.md) reads each row's
+"passed on this build" marks from them, so the book stage after them shows this run's results.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 LAB_CHAPTERS = "intro,ch7_errata"
 #: The figures the test pipeline renders beside the pdf stage (one core each).
 FIGURE_SUBSET = ["--only", "intro", "ch1", "--format", "png"]
+PDF_CHAPTER = ["--chapter", "ch1_token_selection"]   # the pipeline's pdf stage: one chapter through LaTeX
 
 
 class StageFailed(Exception):
@@ -143,7 +148,7 @@ def _lint(session: nox.Session, args: list[str]) -> None:
 
 
 def _unit(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/unit.log", ["tests/unit"], args)
+    _pytest(session, "_build/unit.log", ["tests/unit", "--junitxml=_build/junit-unit.xml"], args)
 
 
 def _studies(session: nox.Session, args: list[str]) -> None:
@@ -151,11 +156,12 @@ def _studies(session: nox.Session, args: list[str]) -> None:
 
 
 def _pytest_stage(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book"], args)
+    _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book", "--junitxml=_build/junit-pytest.xml"], args)
 
 
 def _claims(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1"], args)
+    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1", "--junitxml=_build/junit-claims.xml"],
+            args)
 
 
 def _wheel(session: nox.Session, args: list[str]) -> None:
@@ -188,9 +194,13 @@ def _browser(session: nox.Session, args: list[str]) -> None:
     session.run("node", "tools/browser_check.mjs", *(args or ["--jobs", "2"]), external=True)
 
 
-def _lab(session: nox.Session, args: list[str]) -> None:
+def _lab_command(args: list[str]) -> list[str]:
     only = [] if os.environ.get("LAB_CHECK_ALL", "0") == "1" else ["--only", LAB_CHAPTERS]
-    session.run("node", "tools/lab_check.mjs", "--jobs", "1", *(args or only), external=True)
+    return ["node", "tools/lab_check.mjs", "--jobs", "1", *(args or only)]
+
+
+def _lab(session: nox.Session, args: list[str]) -> None:
+    session.run(*_lab_command(args), external=True)
 
 
 def _figures(session: nox.Session, args: list[str]) -> None:
@@ -198,7 +208,7 @@ def _figures(session: nox.Session, args: list[str]) -> None:
 
 
 def _pdf(session: nox.Session, args: list[str]) -> None:
-    session.run("bash", "tools/build_pdf.sh", *(args or ["--chapter", "ch1_token_selection"]), external=True)
+    session.run("bash", "tools/build_pdf.sh", *(args or PDF_CHAPTER), external=True)
 
 
 def _slides(session: nox.Session, args: list[str]) -> None:
@@ -340,12 +350,17 @@ def test(session: nox.Session) -> None:
         if not skip_book:
             stages.wait("assets")
             stages.run("book", REPORTS["book"], _book)
-            stages.run("downloads", REPORTS["downloads"], _downloads)
             stages.wait("system")
-            stages.run("browser", REPORTS["browser"], _browser)
-            stages.run("lab", REPORTS["lab"], _lab)
+            # Beside the downloads and browser checks: JupyterLab (mostly waiting on a server, kernels and settle
+            # times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book or the
+            # studies and writes only its own output folder
+            stages.start_background("lab", _lab_command([]))
+            stages.start_background("pdf", ["bash", "tools/build_pdf.sh", *PDF_CHAPTER])
             stages.start_background("figures", [PY, "-m", "attnbook", "figures", "_build/figures", *FIGURE_SUBSET])
-            stages.run("pdf", REPORTS["pdf"], _pdf)
+            stages.run("downloads", REPORTS["downloads"], _downloads)
+            stages.run("browser", REPORTS["browser"], _browser)
+            stages.wait("lab")
+            stages.wait("pdf")
             stages.wait("figures")
             stages.run("bench", REPORTS["bench"], _bench)
     except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish

@@ -1,4 +1,5 @@
-"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]``,
+"""Command line: ``python -m attnbook figures OUTDIR [--only NAME ...] [--format png svg]`` (``figures --list
+[--only NAME ...]`` names the figures, no OUTDIR needed),
 ``python -m attnbook student-edition OUTDIR [--book book]`` and
 ``python -m attnbook studies [--jobs N] [--only NAME ...] [--fresh] [--list]``."""
 from __future__ import annotations
@@ -13,10 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attnbook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     fig = sub.add_parser("figures", help="regenerate every figure of the book to files")
-    fig.add_argument("outdir", type=Path)
+    fig.add_argument("outdir", type=Path, nargs="?", help="where the figures go (not needed with --list)")
     fig.add_argument("--only", nargs="+", default=None, help="figure names or name prefixes (e.g. ch3)")
     fig.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
-    fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    fig.add_argument("--list", action="store_true", help="list figure names (those of --only, if given) and exit")
     stu = sub.add_parser("student-edition", help="chapters as notebooks without solutions (+ answers/ for instructors)")
     stu.add_argument("outdir", type=Path)
     stu.add_argument("--book", type=Path, default=Path("book"), help="the book's chapter folder (default: book)")
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         student_edition(args.outdir, args.book)
         return 0
 
+    if args.outdir is None and not args.list:
+        fig.error("figures needs OUTDIR, the folder the figures go to (or --list to name them)")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,17 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     from .figures import registry, render_figure
 
     figures = registry()
+    if args.only is not None:
+        if any(not p.strip() for p in args.only):
+            fig.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
+        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
+        if unknown:
+            fig.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
+        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
     if args.list:
         print("\n".join(figures))
         return 0
-    if args.only is not None:
-        if any(not p.strip() for p in args.only):
-            parser.error(f"--only needs figure names or name prefixes, not an empty string; got {args.only}")
-        unknown = [p for p in args.only if not any(n == p or n.startswith(p + ".") or n.startswith(p) for n in figures)]
-        if unknown:
-            parser.error(f"no figure matches {unknown}; choose from: {', '.join(figures)}")
-        figures = {n: f for n, f in figures.items() if any(n == p or n.startswith(p) for p in args.only)}
-    _check_outdir(parser, args.outdir)
+    _check_outdir(fig, args.outdir)
     for name in figures:
         start = time.perf_counter()
         render_figure(name, [args.outdir / f"{name}.{ext}" for ext in args.format], dpi=150)

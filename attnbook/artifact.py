@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import pkgutil
 import shutil
 import time
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import experiments
-from .experiments import fingerprint, process_context, usable_cores, writing_studies
+from .experiments import (STUDIES_ENV, fingerprint, process_context, shutdown_now, sources_unchanged, usable_cores,
+                          writing_studies)
 
 __all__ = ["StudyTime", "registry", "compute_studies"]
 
@@ -75,7 +77,7 @@ def registry() -> dict[str, Callable]:
 
 #: Seconds the longest studies took on the project's 2-core machine: the schedule's order when the artifact holds no
 #: previous run's times (a fresh clone), so that they start first instead of last. A hint only: it changes no result.
-EXPECTED_SECONDS = {"studies.gd_step_study": 36.0, "frame_accuracy.frame_accuracy_table": 8.4,
+EXPECTED_SECONDS = {"studies.gd_step_study": 13.0, "frame_accuracy.frame_accuracy_table": 8.4,
                     "studies.kq_study": 7.6, "ch1.assumption_isolation": 6.5, "ch5.init_study": 5.8,
                     "frame_accuracy.reduced_frame_check": 4.3, "studies.assumption_design": 3.1,
                     "studies.accuracy_study": 3.0}
@@ -85,16 +87,37 @@ def _times_file(folder: Path) -> Path:
     return folder / "times.json"
 
 
-def _run_one(job: tuple[str, Path]) -> StudyTime:
-    """Compute one study (default arguments) into the artifact in ``folder``, on a worker process."""
-    name, folder = job
+def _same_sources(expected: str) -> None:
+    """Refuse to go on when this worker's sources are not the ones the command started with."""
+    if fingerprint() != expected or not sources_unchanged():
+        raise RuntimeError(f"the sources of attnlib/attnbook changed while the studies were computed (fingerprint "
+                           f"{expected} at the start): run the studies command again")
+
+
+def _run_one(job: tuple[str, Path, str]) -> StudyTime:
+    """Compute one study (default arguments) into the artifact in ``folder``, on a worker process whose sources
+    have the fingerprint ``expected`` (the command's)."""
+    name, folder, expected = job
+    _same_sources(expected)
     f = registry()[name]
     with writing_studies(folder):
         if callable(getattr(f, "is_cached", None)) and f.is_cached():
             return StudyTime(name, 0.0, True)
         start = time.perf_counter()
         f()
+    _same_sources(expected)  # what was stored is what this code computed: else nothing was, say so
     return StudyTime(name, time.perf_counter() - start, False)
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RuntimeError(f"the studies artifact's folder {folder} is not a writable directory "
+                           f"({exc.strerror or exc}); name another with {STUDIES_ENV}=DIR") from None
 
 
 def compute_studies(jobs: int | None = None, only: list[str] | None = None, fresh: bool = False,
@@ -120,7 +143,8 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
     Raises
     ------
     RuntimeError
-        Outside a checkout of the book's repository, or with ``ATTNBOOK_STUDIES=off`` (no artifact to write).
+        Outside a checkout of the book's repository, or with ``ATTNBOOK_STUDIES=off`` (no artifact to write), or
+        when the folder is not writable (before any study is computed), or when the sources change during the run.
     ValueError
         When ``only`` matches no study.
     RuntimeError
@@ -133,9 +157,13 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
         if unknown:
             raise ValueError(f"only: no study matches {unknown}; studies are {', '.join(names)}")
         names = [n for n in names if any(n.startswith(p) for p in only)]
-    if fresh and folder.exists():
+    _check_writable(folder)
+    if not sources_unchanged():
+        raise RuntimeError("the sources of attnlib/attnbook changed since this process imported them: run the "
+                           "studies command again")
+    if fresh:
         shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True)
     for old in folder.iterdir():  # results of older sources can never be read again
         if old.is_dir() and old.name != fingerprint():
             shutil.rmtree(old, ignore_errors=True)
@@ -146,17 +174,20 @@ def compute_studies(jobs: int | None = None, only: list[str] | None = None, fres
     names.sort(key=lambda n: -float(last.get(n, EXPECTED_SECONDS.get(n, 0.0))))  # longest first
     jobs = usable_cores() if jobs is None else max(1, int(jobs))
     done: list[StudyTime] = []
-    with ProcessPoolExecutor(jobs, mp_context=process_context()) as pool:
-        futures = {pool.submit(_run_one, (n, folder)): n for n in names}
+    pool = ProcessPoolExecutor(jobs, mp_context=process_context())
+    try:
+        futures = {pool.submit(_run_one, (n, folder, fingerprint())): n for n in names}
         for fut in as_completed(futures):
             try:
                 result = fut.result()
             except Exception as exc:  # an error in a study stops the command, naming the study
-                for other in futures:
-                    other.cancel()
                 raise RuntimeError(f"study {futures[fut]} failed: {type(exc).__name__}: {exc}") from exc
             done.append(result)
             log(f"{result.name:40s} {'in the artifact' if result.cached else f'{result.seconds:7.1f} s'}")
+    except BaseException:  # a failed study or Ctrl-C: stop the others now (entries are written atomically)
+        shutdown_now(pool)
+        raise
+    pool.shutdown(wait=True)
     times = {**last, **{t.name: t.seconds for t in done if not t.cached}}
     _times_file(folder).write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     return done

@@ -33,7 +33,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-__all__ = ["Perturbation", "perturbed_inputs", "active_perturbation", "perturb_relative", "perturb_init"]
+__all__ = ["Perturbation", "perturbed_inputs", "unperturbed", "active_perturbation", "perturb_relative", "perturb_init"]
 
 
 class Perturbation(NamedTuple):
@@ -71,6 +71,18 @@ def perturbed_inputs(rel: float = 1e-12, seed: int = 0) -> Iterator[Perturbation
     token = _ACTIVE.set(state)
     try:
         yield state
+    finally:
+        _ACTIVE.reset(token)
+
+
+@contextlib.contextmanager
+def unperturbed() -> Iterator[None]:
+    """Context in which nothing is perturbed, even inside :func:`perturbed_inputs`: for inputs assembled from parts
+    that were already perturbed one by one (e.g. :func:`attnlib.data.block_diagonal_data` of data sets built each in
+    its own ``perturbed_inputs(rel, seed)``), which must not move a second time."""
+    token = _ACTIVE.set(None)
+    try:
+        yield
     finally:
         _ACTIVE.reset(token)
 

@@ -1,16 +1,21 @@
 """Attention SVMs (paper §3-§5): the max-margin problems the flows converge to in direction.
 
-All four problems share the constraints ``(x_{i,opt} - x_il)^T W z_i >= 1`` for every sample ``i`` and every
+All six problems share the constraints ``(x_{i,opt} - x_il)^T W z_i >= 1`` for every sample ``i`` and every
 non-optimal token ``l`` and differ in the norm they minimise:
 
-========  ===========================================  ==================================
-norm      problem                                      limit of
-========  ===========================================  ==================================
-"fro"     min ||W||_F                                  gradient flow on one matrix W
-"nuc"     min ||W||_*  (the W_*-SVM, d_e >= d)          separate K, Q (Thm 5.1; conjecture)
-"l1"      min ||beta||_1, W = diag(beta)                diagonal xi_k, xi_q (Thm 4.1)
-"l2"      min ||beta||_2, W = diag(beta)                gradient flow on beta (not in the paper)
-========  ===========================================  ==================================
+==========  ===========================================  ==================================
+norm        problem                                      limit of
+==========  ===========================================  ==================================
+"fro"       min ||W||_F                                  gradient flow on one matrix W
+"nuc"       min ||W||_*  (the W_*-SVM, d_e >= d)          separate K, Q (Thm 5.1; conjecture)
+"l1"        min ||beta||_1, W = diag(beta)                diagonal xi_k, xi_q (Thm 4.1)
+"l2"        min ||beta||_2, W = diag(beta)                gradient flow on beta (not in the paper)
+"spectral"  min ||W||_2 (largest singular value, an SDP)  spectral steepest descent (attnlib.optimizers)
+"max"       min max_jk |W_jk| (entrywise l_inf, an LP)    sign descent (Adam: predicted, not seen)
+==========  ===========================================  ==================================
+
+"spectral" and "max" are not in the paper; their minimisers are in general not unique (the norms are flat along
+faces), so compare a direction with them by the norm gap, not by the distance to the solver's point.
 """
 from __future__ import annotations
 
@@ -25,9 +30,10 @@ from .data import AttentionData
 
 __all__ = ["SVMSolution", "InfeasibleSVMError", "solve_svm", "solve_selection_svm", "selection_pairs", "SVM_NORMS"]
 
-SVM_NORMS = ("fro", "nuc", "l1", "l2")
-_PRIMARY = {"fro": "CLARABEL", "nuc": "CLARABEL", "l1": "CLARABEL", "l2": "CLARABEL"}
-_SECONDARY = {"fro": "SCS", "nuc": "SCS", "l1": "HIGHS", "l2": "SCS"}
+SVM_NORMS = ("fro", "nuc", "l1", "l2", "spectral", "max")
+_PRIMARY = {"fro": "CLARABEL", "nuc": "CLARABEL", "l1": "CLARABEL", "l2": "CLARABEL", "spectral": "CLARABEL",
+            "max": "CLARABEL"}
+_SECONDARY = {"fro": "SCS", "nuc": "SCS", "l1": "HIGHS", "l2": "SCS", "spectral": "SCS", "max": "HIGHS"}
 # Clarabel's default tolerances (1e-8) leave support constraints slack by up to ~gap / lambda_k (seen: 3e-4 for "nuc")
 _SOLVER_OPTS = {"SCS": {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iters": 200_000},
                 "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}, "HIGHS": {}}
@@ -46,9 +52,10 @@ class SVMSolution:
     W : numpy.ndarray, shape (d, d)
         The minimiser (``diag(beta)`` for the diagonal problems). Scaled so every constraint holds exactly.
     value : float
-        The optimal norm (``||W||_F``, ``||W||_*``, ``||beta||_1`` or ``||beta||_2``).
+        The optimal norm (``||W||_F``, ``||W||_*``, ``||beta||_1``, ``||beta||_2``, ``||W||_2`` or
+        ``max |W_jk|``).
     norm : str
-        One of "fro", "nuc", "l1", "l2".
+        One of :data:`SVM_NORMS`: "fro", "nuc", "l1", "l2", "spectral", "max".
     beta : numpy.ndarray of shape (d,) or None
         The diagonal for "l1"/"l2", else None.
     dual : numpy.ndarray, shape (n(L-1),)
@@ -97,13 +104,14 @@ def _problem(cons_rows: tuple[np.ndarray, np.ndarray, np.ndarray], norm: str):
     D, Z, pairs = cons_rows[:3]
     rhs = cons_rows[3] if len(cons_rows) > 3 else 1.0
     d = D.shape[1]
-    if norm in ("fro", "nuc"):
+    if norm in ("fro", "nuc", "spectral", "max"):
         _zero_constraint_error(pairs, (D[:, :, None] * Z[:, None, :]).reshape(len(D), -1), norm)
         var = cp.Variable((d, d))
         cons = [cp.sum(cp.multiply(D @ var, Z), axis=1) >= rhs]
         # "fro"/"l2" minimise the squared norm (same minimiser; a QP whose multipliers the solvers return
         # accurately -- with the SOC form ||W|| they are only ~sqrt(tolerance) accurate); see _solve_with.
-        obj = cp.sum_squares(var) if norm == "fro" else cp.normNuc(var)
+        obj = {"fro": cp.sum_squares, "nuc": cp.normNuc, "spectral": cp.sigma_max,
+               "max": lambda x: cp.max(cp.abs(x))}[norm](var)
     else:
         B = D * Z
         _zero_constraint_error(pairs, B, norm)
@@ -137,6 +145,10 @@ def _norm_value(W: np.ndarray, beta: np.ndarray | None, norm: str) -> float:
         return float(np.linalg.norm(W, "fro"))
     if norm == "nuc":
         return float(np.linalg.norm(W, "nuc"))
+    if norm == "spectral":
+        return float(np.linalg.norm(W, 2))
+    if norm == "max":
+        return float(np.abs(W).max())
     return float(np.linalg.norm(beta, 1 if norm == "l1" else 2))
 
 
@@ -146,9 +158,10 @@ def solve_svm(data: AttentionData, norm: str, solver: str | None = None) -> SVMS
     Parameters
     ----------
     data : AttentionData
-    norm : {"fro", "nuc", "l1", "l2"}
+    norm : {"fro", "nuc", "l1", "l2", "spectral", "max"}
         "fro"/"nuc": min ``||W||_F`` / ``||W||_*`` over W of shape (d, d); "l1"/"l2": the diagonal problems
-        min ``||beta||_1`` / ``||beta||_2`` over ``W = diag(beta)``.
+        min ``||beta||_1`` / ``||beta||_2`` over ``W = diag(beta)``; "spectral"/"max": min ``||W||_2`` (largest
+        singular value) / ``max_jk |W_jk|`` over W of shape (d, d), whose minimisers need not be unique.
     solver : str or None
         A cvxpy solver name; default Clarabel, with SCS (or HiGHS for "l1") as fallback when the first answer is
         only "optimal_inaccurate".
@@ -225,9 +238,14 @@ _CERT_TOL = 1e-6  # relative duality gap and dual-norm excess accepted as "solve
 
 
 def _dual_norm(G: np.ndarray, norm: str) -> float:
-    """The dual norm of ``G`` (spectral for nuclear, max-abs for l1, Euclidean otherwise)."""
+    """The dual norm of ``G`` (spectral for nuclear, nuclear for spectral, entrywise l1 for max, max-abs for l1,
+    Euclidean otherwise)."""
     if norm == "nuc":
         return float(np.linalg.norm(G, 2))
+    if norm == "spectral":
+        return float(np.linalg.norm(G, "nuc"))
+    if norm == "max":
+        return float(np.abs(G).sum())
     if norm == "l1":
         return float(np.abs(G).max())
     return float(np.linalg.norm(G))

@@ -59,7 +59,10 @@ CACHE_LIMIT = 60
 READER = {"type": "plugin", "name": "myst_nb_md"}
 #: What the pages' code calls (a change empties the cache) and what only Sphinx reads (a change re-reads every page).
 EXECUTION_SOURCES = ("attnlib", "attnbook", "requirements-lock.txt", "pyproject.toml", "tools/execute_book.py")
-RENDERING_SOURCES = ("_config.yml", "_toc.yml", "book/_ext")
+RENDERING_SOURCES = ("_config.yml", "_toc.yml", "book/_ext", "attnbook/paper_map.py", "attnbook/paper_map.toml")
+#: Files under EXECUTION_SOURCES that no page's code imports, only Sphinx (the map's registry and reader, read by
+#: book/_ext/paper_map.py; tests/book/test_paper_map.py checks that no page imports them): an edit re-reads the pages.
+RENDERING_ONLY = frozenset(RENDERING_SOURCES[3:])
 #: The sections of _config.yml that change what a kernel computes.
 EXECUTION_CONFIG = ("execute", "book_kernels")
 
@@ -117,6 +120,8 @@ def _hash_paths(paths, extra: bytes = b"") -> str:
     for name in paths:
         p = ROOT / name
         files = sorted(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts) if p.is_dir() else [p]
+        if p.is_dir():
+            files = [f for f in files if f.relative_to(ROOT).as_posix() not in RENDERING_ONLY]
         for f in files:
             if f.exists():
                 h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")

@@ -5,8 +5,9 @@
 //
 // Serves _build/ on 127.0.0.1 and opens every _build/slides/lecture-*.html in headless Chromium (puppeteer-core):
 // no console error or uncaught exception, no failed request, zero requests to other hosts (blocked and reported),
-// MathJax typeset every formula (no raw \( or \[ left in the slides' text), every <img> loaded. Saves a screenshot
-// of every slide (_build/slides-screenshots/lecture-N-K.png) and runs axe-core (tools/axe.mjs, WCAG 2.2 A/AA rules) on
+// MathJax typeset every formula (no raw \( or \[ left in the slides' text), every <img> loaded, speaker notes on
+// every slide, every link absolute (http(s)) or within the deck (#...). Saves a screenshot at 1280×720 of every
+// slide with all its build-up steps shown (_build/slides-screenshots/lecture-N-K.png) and runs axe-core (tools/axe.mjs, WCAG 2.2 A/AA rules) on
 // every slide as shown: a serious or critical violation fails; every finding goes to axe-report.json/.txt beside the
 // screenshots. Exits 1 with a list of failures.
 import fs from "node:fs";
@@ -52,7 +53,7 @@ const browser = await launchChromium(CHROMIUM, { tag: "slides-check" });
 try {
   for (const deck of decks) {
     const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport({ width: 1280, height: 720 });
     await page.setRequestInterception(true);
     page.on("request", (r) => {
       const u = new URL(r.url());
@@ -81,15 +82,21 @@ try {
         math: document.querySelectorAll("mjx-container").length,
         raw: (text.match(/\\\(|\\\[|\$\$/g) || []).length,
         images: [...document.images].map((i) => ({ src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0 })),
+        noNotes: slides.map((s, k) => k + 1).filter((k) => !(slides[k - 1].querySelector("aside.notes")?.textContent.trim())),
+        relative: [...document.querySelectorAll(".reveal .slides a[href]")].map((a) => a.getAttribute("href"))
+          .filter((h) => !/^(https?:|mailto:|#)/.test(h)),
       };
     });
     if (info.math === 0) fail(deck, "no typeset math");
     if (info.raw) fail(deck, `${info.raw} formulas left untypeset`);
     for (const im of info.images) if (!im.ok) fail(deck, `image not loaded: ${im.src}`);
+    if (info.noNotes.length) fail(deck, `slides without speaker notes: ${info.noNotes.join(", ")}`);
+    for (const h of info.relative) fail(deck, `relative link ${h} (dead once the deck is copied)`);
     const stem = deck.replace(/\.html$/, "");
     await page.evaluate(() => Reveal.configure({ transition: "none", backgroundTransition: "none" }));
     for (let k = 0; k < info.slides; k++) {
-      await page.evaluate((h) => Reveal.slide(h, 0), k);
+      // every build-up step shown: the screenshot is the slide as it ends
+      await page.evaluate((h) => { Reveal.slide(h, 0); Reveal.slide(h, 0, Reveal.getCurrentSlide().querySelectorAll(".fragment").length - 1); }, k);
       await new Promise((r) => setTimeout(r, 250));
       await page.screenshot({ path: path.join(OUT, `${stem}-${k + 1}.png`) });
       try { axeResults[`${stem} slide ${k + 1}`] = await runAxe(page); } catch (e) { fail(deck, `axe-core did not run: ${e.message}`); }

@@ -14,8 +14,9 @@
 #   downloads  the executed .ipynb the site offers stand on their own
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs; LAB_CHECK_ALL=1: all ten)
-#   figures    a subset of `python -m attnbook figures`, beside the pdf stage
 #   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter ch1_token_selection)
+#   figures    a subset of `python -m attnbook figures`
+#              (lab, pdf and figures in the background, beside downloads and browser)
 #   bench      benchmarks/flow.py --quick
 # with npm's front-end assets and Debian's chromium and TeX (when missing) downloading in the background during
 # pytest. Extra arguments go to pytest (unit and pytest stages); TEST_SKIP_BOOK=1 stops after the wheel stage.

@@ -5,8 +5,10 @@ layer in :mod:`attnbook.experiments._store`, which also reads the studies artifa
 ``python -m attnbook studies``). Drawing lives in :mod:`attnbook.figures`; nothing here imports matplotlib, so
 tests of a chapter's claims run without it.
 """
-from attnbook.experiments._store import (STUDIES_ENV, background, disk_cache_paused, fingerprint, process_context,
-                                         studies_dir, usable_cores, writing_studies)
+from attnbook.experiments._store import (STUDIES_ENV, StudiesArtifactWarning, WorkerPoolError, background,
+                                         disk_cache_paused, fingerprint, process_context, shutdown_now,
+                                         sources_unchanged, studies_dir, usable_cores, writing_studies)
 
-__all__ = ["STUDIES_ENV", "background", "disk_cache_paused", "fingerprint", "process_context",
+__all__ = ["STUDIES_ENV", "StudiesArtifactWarning", "WorkerPoolError", "background", "disk_cache_paused",
+           "fingerprint", "process_context", "shutdown_now", "sources_unchanged",
            "studies_dir", "usable_cores", "writing_studies"]

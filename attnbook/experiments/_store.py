@@ -15,6 +15,11 @@ computing it. Only that command writes the folder (:class:`writing_studies`): a 
 missing in memory and stores nothing. An entry is keyed by the function, its arguments (plain numbers, strings and
 tuples of them; other calls are never stored) and :func:`fingerprint`, a hash of the source files of attnlib and
 attnbook and of the installed numerical libraries' versions, so a changed line of either never reads an old result.
+The fingerprint is taken when this module is imported and checked against the files at every read and write
+(:func:`sources_unchanged`): after an edit the process leaves the artifact alone. Each entry carries its key and a
+hash of its payload, checked on read; the payload is read by a restricted unpickler that builds numpy arrays and the
+classes of attnlib and attnbook only (the folder must still be trusted: a forged entry can hold wrong numbers).
+A folder that cannot be written warns once (:class:`StudiesArtifactWarning`) and keeps results in memory.
 Outside a checkout of the book's repository (an installed wheel) there is no artifact and nothing is read.
 """
 from __future__ import annotations
@@ -24,18 +29,26 @@ import copyreg
 import dataclasses
 import functools
 import hashlib
+import io
+import json
 import os
 import pickle
 import sys
 import threading
+import warnings
 from concurrent.futures import Future
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
-import numpy as np
+# The modules of attnlib and attnbook this process loaded before this one (not the packages that import it): their
+# code may predate the fingerprint taken below (_edited_after_loading).
+_LOADED_EARLIER = [m for name, m in list(sys.modules.items()) if name.split(".")[0] in ("attnlib", "attnbook")
+                   and name not in ("attnbook", "attnbook.experiments", __name__)]
 
-from attnlib.perturbation import active_perturbation, perturbed_inputs
+import numpy as np  # noqa: E402
+
+from attnlib.perturbation import active_perturbation, perturbed_inputs  # noqa: E402
 
 T = TypeVar("T")
 
@@ -101,11 +114,11 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
 
     def compute(k, args, kwargs):
         stats["misses"] += 1
-        path = _disk_path(func, args, kwargs)
-        value = _disk_load(path)
+        entry = _disk_entry(func, args, kwargs)
+        value = _disk_load(entry)
         if value is _ABSENT:
             value = func(*args, **kwargs)
-            _disk_store(path, value)
+            _disk_store(entry, value)
         value = cache[k] = freeze(value)
         return value
 
@@ -130,13 +143,13 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
     def is_cached(*args, **kwargs) -> bool:
         k = key(args, kwargs)
         if k not in cache:
-            value = _disk_load(_disk_path(func, args, kwargs))
+            value = _disk_load(_disk_entry(func, args, kwargs))
             if value is not _ABSENT:
                 cache[k] = freeze(value)
         return k in cache
 
     def prime(args: tuple, value: Any) -> Any:
-        _disk_store(_disk_path(func, tuple(args), {}), value)
+        _disk_store(_disk_entry(func, tuple(args), {}), value)
         cache[key(tuple(args), {})] = freeze(value)
         return cache[key(tuple(args), {})]
 
@@ -192,6 +205,19 @@ _ABSENT = object()
 _PAUSED = [0]  # > 0 inside disk_cache_paused()
 _WRITING: list[Path] = []  # the folders of the writing_studies() blocks entered, innermost last
 _PLAIN = (bool, int, float, str, type(None), np.integer, np.floating, np.bool_)
+_WARNED: set = set()  # the topics StudiesArtifactWarning was given for (once each per process)
+
+
+class StudiesArtifactWarning(UserWarning):
+    """The studies artifact could not be used for a result (its folder is not writable, an entry does not hold what
+    its path names, the sources changed since this process imported them): the result is computed, and kept, in
+    memory only."""
+
+
+def _warn_once(topic: Any, message: str) -> None:
+    if topic not in _WARNED:
+        _WARNED.add(topic)
+        warnings.warn(message, StudiesArtifactWarning, stacklevel=4)
 
 
 def _plain(x: Any) -> bool:
@@ -217,19 +243,45 @@ def studies_dir() -> Path | None:
     return None if root is None else root / "_build" / "studies"
 
 
-@functools.lru_cache(maxsize=None)
-def fingerprint() -> str:
-    """Hash of the source files of both packages (the library attnlib and the book's attnbook), the Python version
-    and the numerical libraries' versions: a changed line of either never reads an old cached result."""
-    from importlib.metadata import PackageNotFoundError, version
+# The fingerprint of the sources. It is taken once, when this module is imported (:data:`_SOURCES`), and every read
+# or write of the artifact first checks that the source files on disk still hash to it (:func:`sources_unchanged`):
+# an edit after the import switches the artifact off for the rest of the process instead of filing the results of
+# the code in memory under the key of the code on disk, or the reverse.
 
+_DISTS = ("numpy", "scipy", "cvxpy", "clarabel", "scikit-learn")
+_CLOCK_SLACK_NS = 2 * 10**9  # the process start time read from /proc is exact to about a second
+
+
+def _package_roots() -> tuple[Path, Path]:
     import attnlib
 
+    return Path(attnlib.__file__).resolve().parent, Path(__file__).resolve().parents[1]
+
+
+def _source_stats() -> dict[str, tuple[int, int]]:
+    """``{path: (mtime_ns, size)}`` of every source file of attnlib and attnbook (a cheap test for an edit)."""
+    stats = {}
+    for root in _package_roots():
+        for path in root.rglob("*.py"):
+            try:
+                st = path.stat()
+            except OSError:  # removed while we looked: the hash decides
+                continue
+            stats[str(path)] = (st.st_mtime_ns, st.st_size)
+    return stats
+
+
+def source_fingerprint() -> str:
+    """Hash of the source files of both packages *as they are on disk now* (the library attnlib and the book's
+    attnbook), the Python version and the numerical libraries' versions. :func:`fingerprint` is its value when
+    this process imported the packages."""
+    from importlib.metadata import PackageNotFoundError, version
+
     h = hashlib.sha256(sys.version.encode())
-    for root in (Path(attnlib.__file__).resolve().parent, Path(__file__).resolve().parents[1]):
+    for root in _package_roots():
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root.parent).as_posix().encode() + b"\0" + path.read_bytes())
-    for dist in ("numpy", "scipy", "cvxpy", "clarabel", "scikit-learn"):
+    for dist in _DISTS:
         try:
             h.update(f"{dist}=={version(dist)}".encode())
         except PackageNotFoundError:
@@ -237,14 +289,97 @@ def fingerprint() -> str:
     return h.hexdigest()[:20]
 
 
-def _disk_path(func: Callable, args: tuple, kwargs: dict) -> Path | None:
+def _process_start_ns() -> int | None:
+    """When this process started, in ns since the epoch (Linux's /proc); ``None`` where that is unknown."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot * 10**9 + ticks * 10**9 // os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _edited_after_loading(stats: dict[str, tuple[int, int]]) -> list[str]:
+    """Modules of attnlib/attnbook this process loaded *before* this module whose file changed after the process
+    started: the code in memory may be older than the file the fingerprint hashes. (The modules imported with this
+    one, e.g. by ``from attnbook.experiments import ch1`` in a fresh process, are read from the files the
+    fingerprint hashes a moment later: :func:`sources_unchanged` sees any later edit.)"""
+    start = _process_start_ns()
+    if start is None or not _LOADED_EARLIER:
+        return []
+    files = {str(Path(m.__file__).resolve()) for m in _LOADED_EARLIER if getattr(m, "__file__", None)}
+    return sorted(f for f in files if f in stats and stats[f][0] > start + _CLOCK_SLACK_NS)
+
+
+@dataclasses.dataclass
+class _Sources:
+    fingerprint: str
+    stats: dict
+    stale: list  # files loaded before the fingerprint was taken and edited since the process started
+
+
+def _take_fingerprint() -> _Sources:
+    stats = _source_stats()  # before the hash: an edit while hashing shows as a changed stat at the next check
+    return _Sources(source_fingerprint(), stats, _edited_after_loading(stats))
+
+
+_SOURCES = _take_fingerprint()
+
+
+def fingerprint() -> str:
+    """The fingerprint of the sources this process runs: :func:`source_fingerprint` taken when this module was
+    imported (with attnbook.experiments). It keys the studies artifact; a changed line of either package never
+    reads an old cached result."""
+    return _SOURCES.fingerprint
+
+
+def sources_unchanged() -> bool:
+    """Whether the source files on disk still hash to :func:`fingerprint` (and none of the modules loaded before it
+    was taken changed since the process started). When they do not, the studies artifact is neither read nor
+    written for the rest of this process (a :class:`StudiesArtifactWarning` says so once): the code in memory and
+    the code on disk differ, and a result could be filed under the wrong key. An edit that is undone restores it.
+    """
+    if _SOURCES.stale:
+        _warn_once(("stale", tuple(_SOURCES.stale)),
+                   f"{', '.join(_SOURCES.stale)} changed after this process started and loaded it: the studies "
+                   "artifact is not read or written in this process (restart it, e.g. the kernel, to use it)")
+        return False
+    stats = _source_stats()
+    if stats == _SOURCES.stats:
+        return True
+    now = source_fingerprint()
+    if now == _SOURCES.fingerprint:  # touched, not changed (a checkout back and forth)
+        _SOURCES.stats = stats
+        return True
+    _warn_once(("edited", now),
+               f"the sources of attnlib/attnbook changed since this process imported them (fingerprint "
+               f"{_SOURCES.fingerprint}, on disk now {now}): the studies artifact is not read or written until "
+               "they are back, or the process (e.g. the kernel) restarts")
+    return False
+
+
+# -- entries: the key and a hash of the payload in a header, the result as a pickle read by a restricted unpickler
+
+_MAGIC = b"attnbook-study 1\n"
+
+
+class _Entry(NamedTuple):
+    path: Path
+    key: str  # what the entry holds: fingerprint, function, arguments, perturbation
+
+
+def _disk_entry(func: Callable, args: tuple, kwargs: dict) -> _Entry | None:
     """Where ``func(*args, **kwargs)`` is kept in the artifact; ``None`` when this call has no place there."""
     folder = studies_dir()
     if folder is None or _PAUSED[0] or not _plain(args) or not _plain(tuple(kwargs.values())):
         return None
-    call = repr((args, sorted(kwargs.items()), active_perturbation())).encode()
-    return (folder / fingerprint() / f"{func.__module__}.{func.__qualname__}"
-            / f"{hashlib.sha256(call).hexdigest()[:32]}.pkl")
+    if not sources_unchanged():
+        return None
+    name = f"{func.__module__}.{func.__qualname__}"
+    call = repr((args, sorted(kwargs.items()), active_perturbation()))
+    key = f"{fingerprint()} {name} {call}"
+    return _Entry(folder / fingerprint() / name / f"{hashlib.sha256(call.encode()).hexdigest()[:32]}.pkl", key)
 
 
 def _mappingproxy(d: dict) -> MappingProxyType:
@@ -257,27 +392,88 @@ def _reduce_mappingproxy(m: MappingProxyType):
 
 copyreg.pickle(MappingProxyType, _reduce_mappingproxy)  # frozen results nest in others: let them be stored too
 
+# What a stored result may name: numpy's array, dtype and scalar reconstructors, a few builtin types, this module's
+# read-only mapping, and the *classes* of attnlib and attnbook. Nothing else is looked up, so an entry cannot call
+# os.system, eval, subprocess or any other function: the worst a forged entry can do is hold wrong numbers.
+_NUMPY_GLOBALS = {(core + mod, name) for core in ("numpy._core.", "numpy.core.")
+                  for mod, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
+                                    ("numeric", "_frombuffer"))} | {("numpy", "dtype"), ("numpy", "ndarray")}
+_BUILTIN_TYPES = {("builtins", name) for name in ("complex", "set", "frozenset", "slice", "range", "bytearray")}
 
-def _disk_load(path: Path | None) -> Any:
-    if path is None or not path.is_file():
+
+class _ResultUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _NUMPY_GLOBALS | _BUILTIN_TYPES or (module, name) == (__name__, "_mappingproxy"):
+            return super().find_class(module, name)
+        if module.split(".")[0] in ("attnlib", "attnbook") and name.isidentifier():
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise pickle.UnpicklingError(f"a stored result may hold numpy arrays and the classes of attnlib and "
+                                     f"attnbook, not {module}.{name}")
+
+
+def _encode(entry: _Entry, value: Any) -> bytes:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    _ResultUnpickler(io.BytesIO(payload)).load()  # what cannot be read back is not stored
+    header = json.dumps({"key": entry.key, "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+    return _MAGIC + header + b"\n" + payload
+
+
+def _decode(entry: _Entry, blob: bytes) -> Any:
+    """The result stored in ``blob``; ``ValueError`` naming what is wrong when it is not ``entry``'s."""
+    if not blob.startswith(_MAGIC):
+        raise ValueError("it is not an entry of the studies artifact")
+    header, sep, payload = blob[len(_MAGIC):].partition(b"\n")
+    try:
+        meta = json.loads(header) if sep else {}
+    except ValueError:
+        meta = {}
+    if meta.get("key") != entry.key:
+        raise ValueError(f"it holds {meta.get('key')!r}, not {entry.key!r}")
+    if meta.get("sha256") != hashlib.sha256(payload).hexdigest():
+        raise ValueError("its content does not match its hash (a partial or altered file)")
+    try:
+        return _ResultUnpickler(io.BytesIO(payload)).load()
+    except Exception as exc:
+        raise ValueError(f"its result cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _disk_load(entry: _Entry | None) -> Any:
+    if entry is None:
         return _ABSENT
     try:
-        return pickle.loads(path.read_bytes())
-    except Exception:  # a partial or foreign file: compute again
+        blob = entry.path.read_bytes()
+    except OSError:  # no entry (or no folder, or an unreadable one): compute
+        return _ABSENT
+    try:
+        return _decode(entry, blob)
+    except ValueError as exc:
+        _warn_once(("entry", entry.path), f"the studies artifact's {entry.path} is not served: {exc}; the result "
+                                          "is computed again")
         return _ABSENT
 
 
-def _disk_store(path: Path | None, value: Any) -> None:
-    if path is None or not _WRITING:
+def _disk_store(entry: _Entry | None, value: Any) -> None:
+    if entry is None or not _WRITING or not sources_unchanged():
         return
     try:
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # not picklable (e.g. holds a figure): memory only
+        blob = _encode(entry, value)
+    except Exception:  # not picklable (e.g. holds a figure) or not a plain result: memory only
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
+    tmp = entry.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        entry.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(blob)
+        os.replace(tmp, entry.path)  # atomic: a reader sees the old file or the whole new one
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        folder = entry.path.parents[2]
+        _warn_once(("unwritable", folder), f"the studies artifact's folder {folder} is not writable "
+                                           f"({exc.strerror or exc}): results are kept in memory only")
 
 
 class disk_cache_paused:
@@ -333,18 +529,47 @@ def usable_cores() -> int:
     return max(1, min(4, cores))
 
 
+#: The environment variable that sets :func:`pool_map`'s number of worker processes.
+WORKERS_ENV = "ATTNLIB_WORKERS"
+
+
+class WorkerPoolError(RuntimeError):
+    """:func:`pool_map`'s pool cannot run the work: a worker process died before returning its result, or the
+    calling script lacks the ``if __name__ == "__main__":`` guard that a pool of fresh processes needs."""
+
+
+def _positive_workers(value: Any, name: str) -> int:
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        n = int(value)
+        whole = not isinstance(value, (bool, np.bool_)) and n == float(value)
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or n < 1:
+        raise ValueError(f"{name} must be a positive whole number of worker processes (1: no pool); got {value!r}")
+    return n
+
+
 def default_workers() -> int:
-    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set, else :func:`usable_cores`. The number
-    never changes a result."""
-    env = os.environ.get("ATTNLIB_WORKERS")
-    if env:
-        return max(1, int(env))
+    """Worker processes for :func:`pool_map`: ``ATTNLIB_WORKERS`` if set (a positive whole number; 1 runs
+    serially), else :func:`usable_cores`. The number never changes a result.
+
+    Raises
+    ------
+    ValueError
+        When ``ATTNLIB_WORKERS`` is not a positive whole number (the message names the variable and the value).
+    """
+    env = os.environ.get(WORKERS_ENV, "")
+    if env.strip():
+        return _positive_workers(env, f"the environment variable {WORKERS_ENV}")
     return usable_cores()
 
 
 #: Modules the pool's server process imports once, so that each worker starts with the library loaded (cvxpy too:
-#: attnlib imports it on the first SVM solve, and most pooled runs end with one).
-POOL_PRELOAD = ["attnlib", "cvxpy"]
+#: attnlib imports it on the first SVM solve, and most pooled runs end with one) and with this module's
+#: :func:`fingerprint` taken when the server started, before any worker loads a chapter's code.
+POOL_PRELOAD = ["attnlib", "cvxpy", __name__]
 
 
 def process_context():
@@ -363,28 +588,97 @@ def process_context():
     return mp.get_context("fork")
 
 
+def _has_main_guard(path: str) -> bool | None:
+    """Whether the script at ``path`` has a top-level ``if __name__ == "__main__":``; ``None`` if unreadable."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    for node in tree.body:
+        test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+            sides = [test.left, *test.comparators]
+            if (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+                    and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)):
+                return True
+    return False
+
+
+_GUARD_FIX = ('put the code that calls pool_map (or a study, or background()) under `if __name__ == "__main__":` '
+              "at the end of the script")
+
+
+def _check_main_guard(context) -> None:
+    """A pool of fresh processes (forkserver, spawn) imports the main script again in each worker; without the
+    ``__main__`` guard each worker would run the script's top-level code, and the pool breaks."""
+    if context.get_start_method() == "fork":
+        return
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path and _has_main_guard(path) is False:
+        raise WorkerPoolError(f"pool_map needs the main script {path} to have an `if __name__ == \"__main__\":` "
+                              "guard: each worker process imports the script again and would run its top-level "
+                              f"code; {_GUARD_FIX}")
+
+
+def shutdown_now(pool) -> None:
+    """Shut ``pool`` down at once: cancel what has not started and end the workers, without waiting for them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(1.0)
+
+
 def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None = None) -> list[T]:
     """``[func(x) for x in items]``, on ``workers`` processes when there is more than one item.
 
-    ``func`` must be a module-level function (it is sent to the workers by reference) and the items picklable.
-    Errors raised by ``func`` propagate; only the failure to create a pool (no process start method on this
-    platform, no semaphores in a sandbox) falls back to running serially.
+    ``func`` must be a module-level function (it is sent to the workers by reference) and the items picklable; a
+    script that calls it needs the ``if __name__ == "__main__":`` guard. Errors raised by ``func`` propagate; the
+    first one, or a KeyboardInterrupt (Ctrl-C, a kernel interrupt), cancels the work not started and ends the
+    workers at once, without waiting for the running items. Only the failure to create a pool (no process start
+    method on this platform, no semaphores in a sandbox) falls back to running serially.
+
+    Raises
+    ------
+    ValueError
+        When ``workers`` (or ``ATTNLIB_WORKERS``) is not a positive whole number.
+    WorkerPoolError
+        When the main script lacks the ``__main__`` guard, or a worker process died (killed, out of memory).
     """
     items = list(items)
-    workers = default_workers() if workers is None else int(workers)
+    workers = default_workers() if workers is None else _positive_workers(workers, "workers")
     if len(items) <= 1 or workers <= 1:
         return [func(x) for x in items]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
+    context = process_context()
+    _check_main_guard(context)
     try:
-        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=process_context())
+        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=context)
     except (OSError, ValueError, ImportError, NotImplementedError):
         return [func(x) for x in items]
     state = active_perturbation()  # workers compute under the caller's perturbed_inputs, if any
-    with pool:
+    try:
         if state is None:
-            return list(pool.map(func, items))
-        return list(pool.map(_perturbed_call, [(state, func, x) for x in items]))
+            results = list(pool.map(func, items))
+        else:
+            results = list(pool.map(_perturbed_call, [(state, func, x) for x in items]))
+    except BrokenProcessPool as exc:
+        shutdown_now(pool)
+        raise WorkerPoolError(f"a worker process of pool_map died before returning its result ({exc}): it was "
+                              "killed (out of memory, a signal), or the main script's top-level code, which each "
+                              f"worker runs again, calls pool_map outside its `if __name__ == \"__main__\":` "
+                              f"guard ({_GUARD_FIX}); a worker's own error, if any, is printed above") from exc
+    except BaseException:  # the work's error, or Ctrl-C: hand it to the caller now
+        shutdown_now(pool)
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 def _perturbed_call(job: tuple) -> Any:

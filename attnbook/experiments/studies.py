@@ -34,8 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.linalg import block_diag
+
 import attnlib as al
 from attnbook.experiments._store import memo, pool_map
+from attnlib.flow import Trajectory
+from attnlib.perturbation import perturb_init, unperturbed
 
 __all__ = [
     "STUDY_RTOL", "KQ_RTOL", "CERT_FLOOR", "KQ_SEEDS", "KQ_INIT_SEEDS", "KQ_LOG_T", "DESIGN_SEEDS", "DESIGN_LOG_T",
@@ -561,19 +565,39 @@ class GDStepStudy:
         return dict(sorted(counts.items()))
 
 
-def _gd_start(args: tuple) -> GDStart:
-    lr, loss, steps, data_seed, start = args
-    with al.perturbed_inputs(GD_PERTURBATION, start):
-        data = demo_family(data_seed)
-        g = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), lr, steps, loss=loss, n_save=GD_SAVES)
+def _gd_cell(args: tuple) -> tuple[GDStart, ...]:
+    """The ``starts`` runs of one ``(lr, loss, steps, data seed)`` cell as ONE gradient descent on their
+    block-diagonal embedding (``al.block_diagonal_data``: step ``starts * lr`` on the embedding is step ``lr`` on each
+    block; ``starts`` a power of two makes every block bit-for-bit its own run), for the Python overhead of one run.
+    Each start's data and ``W(0) = 0`` are perturbed in its own ``al.perturbed_inputs(GD_PERTURBATION, start)``
+    (which replaces the claims stage's perturbation, as for one run); the assembly moves nothing more."""
+    lr, loss, steps, data_seed, starts = args
+    datas, inits = [], []
+    for start in range(starts):
+        with al.perturbed_inputs(GD_PERTURBATION, start):
+            datas.append(demo_family(data_seed))
+            inits.append(perturb_init([np.zeros((datas[-1].d, datas[-1].d))])[0])
+    with unperturbed():
+        g = al.gradient_descent(al.block_diagonal_data(datas), "W", block_diag(*inits), starts * lr, steps,
+                                loss=loss, n_save=GD_SAVES)
+    blocks = al.diagonal_blocks(g.W, starts)  # (saved steps, starts, d, d)
+    t = g.t / starts  # the time lr * step of each block's own run
+    return tuple(_gd_start(lr, data_seed, start, Trajectory(
+        data=datas[start], param="W", t=t, log_t=g.log_t - np.log(starts), W=blocks[:, start],
+        params={"W": blocks[:, start]}, phi=np.zeros((len(t), len(datas[start].pairs))), nfev=g.nfev,
+        loss_kind=loss, method=g.method)) for start in range(starts))
+
+
+def _gd_start(lr: float, data_seed: int, start: int, g: Trajectory) -> GDStart:
+    """One start's summary from its gradient-descent trajectory ``g`` (``t = lr * step``)."""
+    data = g.data
     sel = np.array([reached_selection(data, W) for W in g.W])  # (saved steps, n)
     ok = np.all(sel == data.opt, axis=1)
     saved = np.rint(g.t / lr).astype(int)
     bad = np.flatnonzero(~ok)
     rec = -1 if not ok[-1] else int(saved[0] if bad.size == 0 else saved[bad[-1] + 1])
-    return GDStart(lr=lr, loss=loss, data_seed=data_seed, start=start, steps=saved, optimal=ok,
-                   recovered_step=rec, n_stuck=int(np.sum(sel[-1] != data.opt)),
-                   excess=float(g.excess_loss[-1]))
+    return GDStart(lr=lr, loss=g.loss_kind, data_seed=data_seed, start=start, steps=saved, optimal=ok,
+                   recovered_step=rec, n_stuck=int(np.sum(sel[-1] != data.opt)), excess=float(g.excess_loss[-1]))
 
 
 @memo
@@ -592,8 +616,8 @@ def gd_step_study(runs: tuple = GD_STEPS, losses: tuple = ("exp", "logistic"), d
     GDStepStudy
     """
     cells = [(loss, ds) for loss in losses for ds in (data_seeds if loss == "exp" else data_seeds[:1])]
-    items = [(float(lr), loss, int(k), int(ds), s) for lr, k in runs for loss, ds in cells for s in range(starts)]
-    return GDStepStudy(runs=tuple(pool_map(_gd_start, items, workers)))
+    items = [(float(lr), loss, int(k), int(ds), starts) for lr, k in runs for loss, ds in cells]
+    return GDStepStudy(runs=tuple(run for cell in pool_map(_gd_cell, items, workers) for run in cell))
 
 
 # -- chapter 7, E9: the certificate along the misaligned flow ---------------------------------------------------

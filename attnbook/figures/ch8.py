@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from .. import plots
 from ..experiments import ch8
+from ..experiments import optimizers as opt
 
 C = plots.COLORS
 _SCALE_COLORS = ("reddish_purple", "vermillion", "orange", "bluish_green", "blue")
@@ -107,4 +108,76 @@ def fig_mirror(r: ch8.MirrorDescentStudy | None = None) -> Figure:
     return fig
 
 
-FIGURES = {"init_scale": fig_init_scale, "saddles": fig_saddles, "mirror": fig_mirror}
+_METHOD_COLORS = {"ngd": "blue", "sign": "orange", "adam": "reddish_purple", "spectral": "bluish_green",
+                  "nuclear": "vermillion"}
+_METHOD_MARKERS = {"ngd": "o", "sign": "^", "adam": "D", "spectral": "s", "nuclear": "v"}
+_NORM_LABELS = {"fro": "Frobenius", "nuc": "nuclear", "spectral": "spectral", "max": "max-norm"}
+_PARAM_LABELS = {"W": "on $W$", "KQ": "on $(K, Q)$"}
+
+
+def _gap_heatmap(ax, r: opt.OptimizerStudy, param: str) -> object:
+    """Median final norm gap per (method, norm); solid box: the norm most runs end closest to, dashed: predicted."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+
+    med = np.array([[np.nanmedian(r.gap[r.runs(param, m)][..., k]) if np.any(r.separated[r.runs(param, m)])
+                     else np.nan for k in range(len(opt.NORMS))] for m in opt.METHODS])
+    norm = LogNorm(vmin=0.01, vmax=3.0)
+    im = ax.imshow(np.clip(med, 0.01, 3.0), cmap="viridis_r", norm=norm, aspect="auto")
+    for i, m in enumerate(opt.METHODS):
+        sep = int(r.separated[r.runs(param, m)].sum())
+        for k in range(len(opt.NORMS)):
+            val = med[i, k]
+            dark = np.isfinite(val) and norm(np.clip(val, 0.01, 3.0)) > 0.55
+            ax.text(k, i, "–" if not np.isfinite(val) else f"{val:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")
+        modal = r.modal_norm(param, m)
+        if modal in opt.NORMS:
+            ax.add_patch(Rectangle((opt.NORMS.index(modal) - 0.48, i - 0.46), 0.96, 0.92, fill=False, lw=2.2,
+                                   ec="black"))
+        pred = opt.PREDICTED.get((param, m))
+        if pred is not None:
+            ax.add_patch(Rectangle((opt.NORMS.index(pred) - 0.4, i - 0.36), 0.8, 0.72, fill=False, lw=1.2, ls="--",
+                                   ec=plots.PALETTE["vermillion"]))
+        if sep < r.separated[r.runs(param, m)].size:
+            ax.text(len(opt.NORMS) - 0.45, i, f" {r.separated[r.runs(param, m)].size - sep} no margin",
+                    ha="left", va="center", fontsize=7, color=plots.COLORS["theory"])
+    ax.set_xticks(range(len(opt.NORMS)), [_NORM_LABELS[n] for n in opt.NORMS], fontsize=8)
+    ax.set_yticks(range(len(opt.METHODS)), opt.METHODS, fontsize=8)
+    ax.set_xlabel("attention SVM")
+    ax.set_title(f"median norm gap, {_PARAM_LABELS[param]}", fontsize=10)
+    ax.grid(False)
+    return im
+
+
+def fig_optimizers(r: opt.OptimizerStudy | None = None) -> Figure:
+    """The optimizer picks the norm. Top: median final norm gap of each method (rows) to each attention SVM
+    (columns), on ``W`` (left) and on ``(K, Q)`` (right); solid box: the norm most runs end closest to, dashed: the
+    predicted one. Bottom: the median gap to that norm against the step, one line per method."""
+    r = opt.optimizer_study() if r is None else r
+    fig, axes = plots.new_figure(2, 2, width=10.5, height=7.4, height_ratios=(1.1, 1.0))
+    for j, param in enumerate(opt.PARAMS):
+        im = _gap_heatmap(axes[0, j], r, param)
+        ax = axes[1, j]
+        for m in opt.METHODS:
+            modal = r.modal_norm(param, m)
+            if modal not in opt.NORMS:
+                continue
+            path = r.gap_path[r.runs(param, m)][..., opt.NORMS.index(modal), :].reshape(-1, len(r.step))
+            with np.errstate(all="ignore"):
+                ok = np.mean(np.isfinite(path), axis=0) > 0.5
+                med = np.nanmedian(np.where(np.isfinite(path), path, np.inf), axis=0)
+            keep = ok & (r.step > 0)
+            ax.plot(r.step[keep], med[keep], color=plots.PALETTE[_METHOD_COLORS[m]], marker=_METHOD_MARKERS[m],
+                    markersize=4, markevery=3, label=f"{m} → {_NORM_LABELS[modal]}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("step $k$ (log scale)")
+        ax.set_ylabel("median gap to that norm (log scale)")
+        ax.legend(fontsize=7, loc="lower left")
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.9, label="median norm gap (log scale)")
+    return fig
+
+
+FIGURES = {"init_scale": fig_init_scale, "saddles": fig_saddles, "mirror": fig_mirror,
+           "optimizers": fig_optimizers}

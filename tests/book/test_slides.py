@@ -1,10 +1,14 @@
-"""The lecture-slide sources and their builder (tools/build_slides.py): every deck parses, every figure it names
-exists in the book's figure registry and has a 'What to see' line, every exercise it assigns exists, and math is
-handed to MathJax untouched. (The decks themselves are built and checked in Chromium by tools/build_slides.sh.)"""
+"""The lecture-slide sources and their builder (tools/build_slides.py): every deck parses and builds (without its
+figures), has at least 20 slides (120 in all) with speaker notes whose minutes cover the lecture, every figure it
+names exists in the book's figure registry and has a 'What to see' line, every exercise it assigns exists and is
+named as the book numbers it, every link goes to the published book (none relative), a figure's labels reach 18 px
+on a 1280×720 slide, and math is handed to MathJax untouched. (The decks themselves are built and checked in
+Chromium by tools/build_slides.sh.)"""
 from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from attnbook.figures import registry
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("build_slides", ROOT / "tools" / "build_slides.py")
 bs = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("build_slides", bs)   # dataclasses look their module up there
 _spec.loader.exec_module(bs)
 SOURCES = sorted((ROOT / "book" / "slides").glob("lecture-*.md"))
 
@@ -83,11 +88,11 @@ def test_deck_parses_and_references_exist(path):
     assert set(header["chapters"]) <= chapters
     names = bs.figures_used(slides)
     assert names and set(names) <= set(registry())
-    pages = bs.exercise_pages()
+    numbers, base = bs.exercise_numbers(), bs.published_url()
     md = bs._markdown()
     for i, s in enumerate(slides, 1):
         bs.check_slide(path, i, s)
-        html = bs.render_slide(md, bs.link_exercises(s, pages, f"{path.name} slide {i}"))
+        html = bs.render_slide(md, bs.link_exercises(s, numbers, f"{path.name} slide {i}", base))
         assert "$" not in re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", "", html, flags=re.S)  # all math delimited for MathJax
     # the timing table adds up to the lecture's length
     minutes = [int(m) for m in re.findall(r"^\|[^|\n]+\|\s*(\d+)\s*\|$", slides[0], re.M)]
@@ -99,10 +104,115 @@ def test_builder_refuses_what_a_reader_could_not_follow(tmp_path):
     with pytest.raises(ValueError, match="What to see"):
         bs.check_slide(tmp_path / "x.md", 1, "## A\n![alt](figure:ch1.tokens)\n")
     with pytest.raises(ValueError, match="no exercise labelled"):
-        bs.link_exercises("{ch9-ex-nothing}", bs.exercise_pages(), "x.md slide 1")
+        bs.link_exercises("{ch9-ex-nothing}", bs.exercise_numbers(), "x.md slide 1", "https://x.org/")
     bad = tmp_path / "lecture-9.md"
     bad.write_text("---\ntitle: x\n---\n# slide\n")
     with pytest.raises(ValueError, match="lacks 'minutes'"):
         bs.parse_source(bad)
     out = bs.render_slide(md, r"Math $a_{i}<b$ and $$\|W\|_*$$ stay TeX.")
     assert r"\(a_{i}&lt;b\)" in out and r"\[\|W\|_*\]" in out
+
+
+
+def test_decks_are_lectures_of_ninety_minutes():
+    """#28: every lecture has at least 20 slides (120 in all), each with speaker notes that start with its minutes,
+    the minutes running from 0 to 90 without gap; every deck builds (all of the builder's checks, no figures)."""
+    counts = {}
+    for path in SOURCES:
+        header, slides = bs.parse_source(path)
+        html = bs.deck_html(path)
+        counts[path.stem] = len(slides)
+        assert html.count("<section>") == len(slides) == html.count('<aside class="notes">'), path.stem
+        assert bs.timing(slides)[0][0] == 0 and bs.timing(slides)[-1][1] == header["minutes"] == 90
+    assert min(counts.values()) >= 20, counts
+    assert sum(counts.values()) >= 120, counts
+
+
+def test_exercises_are_named_as_the_book_numbers_them():
+    """#28: a deck says "Exercise 4.2", the number the book prints (chapter in the numbered part of _toc.yml, then the
+    exercise's place in the chapter), linked to the exercise in the published book; no raw label is shown."""
+    numbers = bs.exercise_numbers()
+    assert numbers["ch1-ex-convex"] == ("ch1_token_selection", "Exercise 1.1")
+    assert numbers["ch4-ex-omega"] == ("ch4_kkt", "Exercise 4.2")
+    assert numbers["ch8-ex-excess"] == ("ch8_research", "Exercise 8.2")
+    assert numbers["num-ex-solver"] == ("numerics", "Exercise 2")   # an unnumbered page: its place only
+    for page in ROOT.glob("book/ch*_*.md"):   # every exercise of a chapter, in order
+        labels = re.findall(r"^:{3,}\{exercise\}.*\n:label: (\S+)$", page.read_text(), re.M)
+        chapter = int(re.match(r"ch(\d+)_", page.stem).group(1))
+        assert [numbers[label][1] for label in labels] == [f"Exercise {chapter}.{k}" for k in range(1, len(labels) + 1)]
+    base = bs.published_url()
+    for path in SOURCES:
+        html = bs.deck_html(path)
+        shown = re.sub(r"<[^>]+>", "", html)
+        assert not bs.LABEL_RE.search(html) and not re.search(r"\b[a-z0-9]+-ex-[a-z0-9-]+\b(?![^<]*>)", shown), path
+        for label in {label for s in bs.parse_source(path)[1] for label in bs.LABEL_RE.findall(s)}:
+            page, name = numbers[label]
+            assert f'<a href="{base}book/{page}.html#{label}">{name}</a>' in html, (path.stem, label)
+
+
+def test_links_go_to_the_published_book(tmp_path):
+    """#28: no relative link (dead once the decks are copied); every link into the book names a page of _toc.yml and
+    a target that page has; the address is the GitHub Pages one of repository.url unless html.baseurl is set."""
+    assert bs.published_url() == "https://OWNER.github.io/attnlib-book/"   # _config.yml's placeholder
+    pages, _ = bs.toc_pages()
+    for path in SOURCES:
+        html = bs.deck_html(path)
+        for href in re.findall(r'href="([^"]+)"', html.split('<div class="reveal">', 1)[1]):
+            assert href.startswith(bs.published_url() + "book/"), (path.stem, href)
+            page, _, anchor = href.removeprefix(bs.published_url() + "book/").partition("#")
+            assert page.removesuffix(".html") in pages and (not anchor or anchor in bs.page_anchors(page[:-5]))
+    assert "https://x.org/book/ch4_kkt.html#ch4-ex-omega" in bs.link_book("[a](book:ch4_kkt#ch4-ex-omega)",
+                                                                          "https://x.org/", "w")
+    for bad, why in (("[a](../html/book/ch4_kkt.html)", "relative link"), ("[a](book:ch9_none)", "not a page"),
+                     ("[a](book:ch4_kkt#no-such-target)", "no target")):
+        with pytest.raises(ValueError, match=why):
+            bs.link_book(bad, "https://x.org/", "w")
+
+
+def test_builder_checks_notes_timing_and_build_ups(tmp_path):
+    """A slide without notes, or whose notes do not start with its minutes, is refused; the minutes must run from 0
+    to the lecture's length without gap or overlap; a line ``++`` starts a build-up step (a reveal.js fragment)."""
+    with pytest.raises(ValueError, match="no speaker notes"):
+        bs.check_slide(tmp_path / "x.md", 1, "## A\ntext\n")
+    with pytest.raises(ValueError, match="must start with its minutes"):
+        bs.check_slide(tmp_path / "x.md", 1, "## A\ntext\nNote: say this\n")
+    slide = "## A\nNote: **{}–{} min.** say this"
+    bs.check_timing(tmp_path, [slide.format(0, 5), slide.format(5, 90)], 90)
+    for bad in ([slide.format(0, 5), slide.format(6, 90)], [slide.format(0, 5), slide.format(4, 90)],
+                [slide.format(0, 5), slide.format(5, 80)], [slide.format(1, 90)]):
+        with pytest.raises(ValueError, match="expected"):
+            bs.check_timing(tmp_path, bad, 90)
+    out = bs.render_slide(bs._markdown(), "## A\nfirst\n++\nsecond $x$\n++\n- third\nNote: **0–1 min.** notes")
+    assert out.count('<div class="fragment">') == 2 and "second \\(x\\)" in out and "<li>third</li>" in out
+    assert '<aside class="notes"><p><strong>0–1 min.</strong> notes</p>' in out
+
+
+def _synthetic_figure(fontsize: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.set_xlabel("x label", fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize)
+    ax.legend(fontsize=fontsize)
+    return fig
+
+
+def test_figure_labels_reach_18_px_on_the_slide(tmp_path, monkeypatch):
+    """#28: a figure of 6 pt labels 10 inches wide would show them at ~10 px in a 1180-px box; the slide version is
+    drawn smaller until its smallest label is >= 18 px, measured from the saved PNG (its pixel width and dpi) and the
+    size it is shown at. A figure that would have to shrink below a third of its size is refused."""
+    import matplotlib.image as mpimg
+    from PIL import Image
+
+    monkeypatch.setattr("attnbook.figures.registry", lambda: {"t.small": lambda: _synthetic_figure(6),
+                                                               "t.tiny": lambda: _synthetic_figure(2)})
+    out = bs.render_slide_figure("t.small", tmp_path / "small.png")
+    assert out.shrink < 0.6 and out.min_label_px >= bs.MIN_LABEL_PX
+    assert out.width <= bs.FIGURE_BOX[0] and out.height <= bs.FIGURE_BOX[1]
+    png_w = mpimg.imread(tmp_path / "small.png").shape[1]
+    dpi = Image.open(tmp_path / "small.png").info["dpi"][0]
+    assert 6 / 72 * dpi * out.width / png_w >= 18 - 0.05   # 6 pt at the image's dpi, scaled to its slide width
+    with pytest.raises(ValueError, match="cannot reach"):
+        bs.render_slide_figure("t.tiny", tmp_path / "tiny.png")

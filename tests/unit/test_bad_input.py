@@ -177,6 +177,11 @@ SPECS["loss_grad_beta"] = (al.loss_grad_beta, {"data": DATA, "beta": VEC}, {
 SPECS["loss_grad_xi"] = (al.loss_grad_xi, {"data": DATA, "xi_k": VEC, "xi_q": VEC}, {
     "data": DATA_CASES, "xi_k": array_cases((D,), (D + 1,)), "xi_q": array_cases((D,), (1,))})
 
+SPECS["block_diagonal_data"] = (al.block_diagonal_data, {"datas": [DATA, DATA]}, {
+    "datas": DATA_CASES[:2] + [("list of arrays", [X, X]), ("shapes differ", [DATA, al.make_generic_data(3, 3, 5)])]})
+SPECS["diagonal_blocks"] = (al.diagonal_blocks, {"W": np.zeros((2 * D, 2 * D)), "B": 2}, {
+    "W": array_cases((2 * D, 2 * D), (2 * D, D)), "B": scalar_cases([0, 3], integer=True)})
+
 ROWS = [(fname, arg, kind, value) for fname, (_, _, args) in SPECS.items() for arg, cases in args.items()
         for kind, value in cases]
 # the argument a message must name, where the bad value surfaces under another name

@@ -20,6 +20,10 @@ CERT_TOL = 1e-6  # relative duality gap / dual-norm excess accepted (the library
 
 
 def _dual_norm(G, norm):
+    if norm == "spectral":  # the dual of the spectral norm is the nuclear norm
+        return np.linalg.norm(G, "nuc")
+    if norm == "max":  # the dual of the entrywise max-norm is the entrywise l1 norm
+        return np.abs(G).sum()
     return {"fro": np.linalg.norm(G), "l2": np.linalg.norm(G), "nuc": np.linalg.norm(G, 2),
             "l1": np.abs(G).max()}[norm]
 
@@ -73,6 +77,8 @@ def test_svm_is_scale_equivariant(norm, s):
     # the nuclear norm is flat along some directions at its minimiser: a value accurate to 1e-10 pins W only to
     # about sqrt of that (measured 2e-6 relative), the strictly convex problems to 1e-9
     w_tol = 1e-5 if norm == "nuc" else 1e-6
+    if norm in ("spectral", "max"):  # minimisers not unique (a face of the unit ball): value and certificate only
+        return
     np.testing.assert_allclose(sol.W * s, ref.W, atol=w_tol * np.abs(ref.W).max())
     np.testing.assert_allclose(sol.dual * s, ref.dual, atol=1e-5 * ref.dual.max())
 
