@@ -59,9 +59,30 @@ __all__ = [
     "new_figure",
     "finish",
     "save_figure",
+    "BUILD_ENV_VAR",
+    "is_book_build",
+    "figure_to_pdf",
     "show",
     "glue",
 ]
+
+#: Environment variable that marks a static-site build: the book build gives it to every kernel it starts
+#: (``_config.yml``, ``book_kernels.env``, read by ``tools/execute_book.py``).
+BUILD_ENV_VAR = "ATTNLIB_BOOK_BUILD"
+
+#: Resolution of what a PDF figure rasterizes (images drawn with ``imshow``, rasterized artists): print quality.
+PRINT_DPI = 300
+
+
+def is_book_build() -> bool:
+    """True when running inside the book build (``ATTNLIB_BOOK_BUILD`` set, not "0").
+
+    The book build sets the variable for its kernels on purpose (``_config.yml``, ``book_kernels.env``);
+    nothing else does, so a chapter run in JupyterLab, Binder or Colab gets live widgets and PNG-only outputs.
+    """
+    import os
+
+    return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
 
 #: The Okabe–Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
 OKABE_ITO: dict[str, str] = {
@@ -596,8 +617,60 @@ def save_figure(
     return out
 
 
+def figure_to_pdf(fig: Figure, *, caption: str | None = None) -> bytes:
+    """Render ``fig`` as a vector PDF (what the book's PDF prints), optionally with a line of text under it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Left as it was (the caption is removed again after saving).
+    caption : str, optional
+        Text set under the figure, inside the PDF, as real text (TrueType, so a PDF reader can select,
+        search and read it aloud): what a printed still of an animation or of a tab shows.
+
+    Returns
+    -------
+    bytes
+        The PDF file (``%PDF`` ...); raster parts at :data:`PRINT_DPI`.
+
+    Raises
+    ------
+    TypeError
+        ``fig`` is not a matplotlib Figure, or ``caption`` is not a string.
+    """
+    import io
+    import logging
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"figure_to_pdf(fig): expected a matplotlib Figure, got {type(fig).__name__}")
+    if caption is not None and not isinstance(caption, str):
+        raise TypeError(f"figure_to_pdf(caption=...): expected a str, got {type(caption).__name__}")
+    text = None
+    if caption:
+        text = fig.text(0.02, -0.01, caption, ha="left", va="top", wrap=True,
+                        fontsize=0.9 * mpl.rcParams["font.size"], style="italic")
+    buf = io.BytesIO()
+    # fontTools, subsetting matplotlib's bundled cmsy10.ttf (mathtext's prime in $\epsilon'$), logs that the font's
+    # 'created'/'modified' dates "seem very low": a quirk of that file's header, harmless to the PDF, but a cell's
+    # stderr fails the book build. Only that logger, only while saving.
+    head_log = logging.getLogger("fontTools.ttLib.tables._h_e_a_d")
+    level = head_log.level
+    head_log.setLevel(logging.ERROR)
+    try:
+        with mpl.rc_context({"pdf.fonttype": 42}):
+            fig.savefig(buf, format="pdf", dpi=PRINT_DPI, bbox_inches="tight", facecolor=fig.get_facecolor())
+    finally:
+        head_log.setLevel(level)
+        if text is not None:
+            text.remove()
+    return buf.getvalue()
+
+
 def show(fig: Figure, *, close: bool = True) -> None:
     """Display ``fig`` as the output of the current notebook cell (one ``image/png`` output).
+
+    In the book build (:func:`is_book_build`) the output also carries the figure as a vector
+    ``application/pdf``, which the book's PDF prints (the web page shows the PNG).
 
     The chapters make every figure in the cell that computes it: in JupyterLab, Colab and the
     downloaded ``.ipynb`` the figure is that cell's output, and on the web page myst-nb wraps the
@@ -621,7 +694,16 @@ def show(fig: Figure, *, close: bool = True) -> None:
     from IPython.display import display
 
     _ensure_ipython_png()
-    display(fig)
+    if is_book_build():
+        import base64
+
+        from IPython.core.pylabtools import print_figure
+
+        display({"image/png": print_figure(fig, "png", base64=True),
+                 "application/pdf": base64.b64encode(figure_to_pdf(fig)).decode("ascii"),
+                 "text/plain": repr(fig)}, raw=True)
+    else:
+        display(fig)
     if close:
         import matplotlib.pyplot as plt
 

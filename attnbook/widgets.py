@@ -50,7 +50,6 @@ import io
 import itertools
 import json
 import numbers
-import os
 import re
 import time
 import warnings
@@ -61,6 +60,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import plots
+from .plots import BUILD_ENV_VAR, is_book_build  # the book build's switch (defined beside the plot style)
 
 __all__ = [
     "BUILD_ENV_VAR",
@@ -72,24 +72,12 @@ __all__ = [
     "figure_to_png",
 ]
 
-#: Environment variable that marks a static-site build: the book build gives it to every kernel it starts
-#: (``_config.yml``, ``book_kernels.env``, read by ``tools/execute_book.py``).
-BUILD_ENV_VAR = "ATTNLIB_BOOK_BUILD"
 
 #: Keep each static animation below this many bytes of HTML (the page embeds it base64).
 MAX_TWIN_BYTES = 2_000_000
 
 _FA_LINK = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>')
 _EXTERNAL_URL = re.compile(r'(src|href)="(https?:)?//[^"]*"')
-
-
-def is_book_build() -> bool:
-    """True when running inside the static-site build (``ATTNLIB_BOOK_BUILD`` set, not "0").
-
-    The book build sets the variable for its kernels on purpose (``_config.yml``, ``book_kernels.env``);
-    nothing else does, so a chapter run in JupyterLab, Binder or Colab gets live widgets.
-    """
-    return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -528,6 +516,29 @@ class Explorer:
         key = tuple(self._index_of(n, values[n]) if n in values else self._start[n] for n in self.params)
         return self._render(key)
 
+    def print_caption(self) -> str:
+        """What the printed still shows (the book's PDF sets it under the figure, as text).
+
+        The slider values of the still and the values the web page's animation and the notebook's
+        sliders run through, e.g. "Printed still: c = 1, angle = 0.5. On the web page an animation runs
+        c through 4 values (0.25 to 4); run the chapter as a notebook to move every slider."
+        """
+        shown = ", ".join(f"{n} = {_format_value(v)}" for n, v in self.defaults.items())
+        names = list(self.params) if self.sweep == "all" else [next(iter(self.params))]
+        runs = "; ".join(f"{n} through {len(self.params[n])} values ({_format_value(self.params[n][0])} to "
+                         f"{_format_value(self.params[n][-1])})" for n in names)
+        return (f"Printed still: {shown}. On the web page an animation runs {runs}; "
+                "run the chapter as a notebook to move every slider.")
+
+    def pdf(self) -> bytes:
+        """The still (every slider at its default) as a vector PDF with :meth:`print_caption` under it."""
+        plots.use_book_style()
+        fig = _call(self.fig_func, self._kwargs(tuple(self._start[n] for n in self.params)))
+        try:
+            return plots.figure_to_pdf(fig, caption=self.print_caption())
+        finally:
+            _close(fig)
+
     def cache_info(self):
         """``functools.lru_cache`` statistics of the rendered figures."""
         return self._render.cache_info()
@@ -618,13 +629,15 @@ class Explorer:
             display(self.widget)
 
     def static_bundle(self) -> dict[str, str]:
-        """The static twin as one output: ``text/html`` plus a still ``image/png`` (default values).
+        """The static twin as one output: ``text/html``, a still ``image/png`` and ``application/pdf`` (default values).
 
         Viewers that do not run the HTML's script (GitHub, an untrusted notebook) can show the
-        still image instead; web pages and trusted notebooks show the animation.
+        still image instead; web pages and trusted notebooks show the animation. The book's PDF prints
+        the ``application/pdf`` still, which says in text what it shows (:meth:`print_caption`).
         """
         return {"text/html": self.static_html(),
                 "image/png": base64.b64encode(self.png()).decode("ascii"),
+                "application/pdf": base64.b64encode(self.pdf()).decode("ascii"),
                 "text/plain": repr(self)}
 
     def __repr__(self) -> str:
@@ -737,11 +750,19 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True,
     unknown = set(alt) - set(figures)
     if unknown:
         raise ValueError(f"tabs(): alt= names tab(s) {sorted(unknown)} that are not among the titles {list(figures)}")
+    titles = [str(k) for k in figures]
+    pdfs = {}
+    if is_book_build():  # the book's PDF prints the selected tab's figure, saying which tab it is
+        for k, f in figures.items():
+            others = ", ".join(f"\u201c{t}\u201d" for t in titles if t != str(k))
+            pdfs[str(k)] = plots.figure_to_pdf(f, caption=f"Printed: the tab \u201c{k}\u201d; the web page and the "
+                                                            f"notebook also show the tab(s) {others}.")
     children = [_image(figure_to_png(f, dpi=dpi, close=close), _check_alt(alt[k]) if k in alt else f"Figure: {k}")
                 for k, f in figures.items()]
-    tab = w.Tab(children=children, titles=tuple(str(k) for k in figures))
+    tab = w.Tab(children=children, titles=tuple(titles))
     tab.add_class("attnlib-tabs")
-    _add_still(tab, lambda: children[tab.selected_index or 0].value)
+    _add_still(tab, lambda: children[tab.selected_index or 0].value,
+               (lambda: pdfs[titles[tab.selected_index or 0]]) if pdfs else None)
     return tab
 
 
@@ -761,22 +782,29 @@ def _image(png: bytes, alt: str):
     return image
 
 
-def _add_still(widget: Any, png: Callable[[], bytes]) -> None:
-    """Put a still ``image/png`` beside the widget view in the widget's display bundle.
+def _add_still(widget: Any, png: Callable[[], bytes], pdf: Callable[[], bytes] | None = None) -> None:
+    """Put a still ``image/png`` (and, given ``pdf``, an ``application/pdf``) beside the widget view in its bundle.
 
     A saved notebook then carries a picture of the control next to its view: viewers without the
     widget's live model or saved state (GitHub, nbviewer, a plain renderer) show the picture
-    instead of the text repr ``VBox(children=...)``. JupyterLab still shows the widget.
+    instead of the text repr ``VBox(children=...)``. JupyterLab still shows the widget; the book's PDF
+    prints the ``application/pdf`` still.
     """
     plain = widget._repr_mimebundle_
+
+    def stills() -> dict[str, str]:
+        out = {"image/png": base64.b64encode(png()).decode("ascii")}
+        if pdf is not None:
+            out["application/pdf"] = base64.b64encode(pdf()).decode("ascii")
+        return out
 
     def bundle(**kwargs: Any):
         data = plain(**kwargs)
         if isinstance(data, tuple):  # (data, metadata)
             data, meta = data
-            return {**data, "image/png": base64.b64encode(png()).decode("ascii")}, meta
+            return {**data, **stills()}, meta
         if isinstance(data, dict):
-            data = {**data, "image/png": base64.b64encode(png()).decode("ascii")}
+            data = {**data, **stills()}
         return data
 
     widget._repr_mimebundle_ = bundle

@@ -7,7 +7,9 @@
 # The chapters' outputs come from the HTML book's jupyter cache (_build/.jupyter_cache): tools/execute_book.py first
 # executes the pages the cache lacks, exactly as for the HTML book. Widgets and animations appear as the still image
 # that their output carries beside the interactive view. Installs Debian's TeX packages when they are missing (needs root: apt-get).
-# The LaTeX log is _build/pdf-src/_build/latex/book.log.
+# The LaTeX log is _build/pdf-src/_build/latex/book.log. Every PDF is checked (tools/pdf_checks.py): the build fails on
+# a "Missing character" (a glyph the font lacks, which xelatex drops silently), on "??" or an undefined reference, on
+# more than 5 overfull boxes and on a raster image under 300 ppi.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -31,6 +33,8 @@ MPLBACKEND=Agg .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null   # fo
 log "tools/execute_book.py ${chapter:+--only $chapter} (what the jupyter cache lacks)"
 .venv/bin/python tools/execute_book.py ${chapter:+--only "$chapter"}
 log "jupyter-book build . --builder pdflatex (outputs from the jupyter cache)"
+# One message per log line (TeX wraps at 79 columns by default): tools/pdf_checks.py reads whole messages.
+export max_print_line=100000
 rm -rf _build/pdf-src && mkdir -p _build/pdf-src
 # The PDF's configuration = _config.yml, with pdf_hide_solutions (book/_ext/pdf_solutions.py) unless --with-solutions. It is written
 # beside _config.yml (paths in it are relative to its folder) and removed afterwards.
@@ -51,9 +55,9 @@ PY
 pdf=_build/pdf-src/_build/latex/book.pdf
 [ -s "$pdf" ] || { echo "build_pdf: no PDF was written; see _build/pdf-src/_build/latex/book.log" >&2; exit 1; }
 mkdir -p _build/pdf && cp "$pdf" "_build/pdf/$name.pdf"
-# Unresolved references show as "??" in the text: fail on them.
-if pdftotext "_build/pdf/$name.pdf" - | grep -n '??' | head -5 | grep -q .; then
-  echo "build_pdf: unresolved references ('??') in the PDF:" >&2; pdftotext "_build/pdf/$name.pdf" - | grep -n '??' | head >&2
-  exit 1
-fi
+# What prints wrong fails the build: missing glyphs, "??", overfull boxes, low-resolution images.
+log "tools/pdf_checks.py"
+.venv/bin/python tools/pdf_checks.py _build/pdf-src/_build/latex/book.log "_build/pdf/$name.pdf" || {
+  echo "build_pdf: _build/pdf/$name.pdf does not print right (above); the LaTeX log is _build/pdf-src/_build/latex/book.log" >&2
+  exit 1; }
 log "wrote _build/pdf/$name.pdf ($(pdfinfo "_build/pdf/$name.pdf" | awk '/^Pages/ {print $2}') pages, $(du -h "_build/pdf/$name.pdf" | cut -f1))"

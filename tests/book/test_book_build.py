@@ -46,7 +46,7 @@ def test_the_book_reads_its_outputs_from_the_cache():
 def test_local_extensions_live_in_book_ext():
     sphinx = CONFIG["sphinx"]
     assert sphinx["local_extensions"] == {"ipynb_download": "book/_ext/", "pdf_solutions": "book/_ext/",
-                                          "paper_map": "book/_ext/"}
+                                          "pdf_print": "book/_ext/", "paper_map": "book/_ext/"}
     for name in sphinx["local_extensions"]:
         assert (ROOT / "book" / "_ext" / f"{name}.py").is_file() and name in sphinx["config"]["extensions"]
     assert not (ROOT / "tools" / "parallel_read.py").exists() and not (ROOT / "tools" / "jb_build.py").exists()

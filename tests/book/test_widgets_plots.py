@@ -381,3 +381,80 @@ def test_defaults_match_values_of_the_same_kind():
                         static=False)
     ex = widgets.explore(small_fig, a=[0.5, 1, 2.0], defaults={"a": 1.0}, static=False)  # 1.0 == 1: a number
     assert ex.defaults == {"a": 1}
+
+
+# ------------------------------------------------------------------ what the book's PDF prints (#28)
+def _pdf_text(pdf: bytes, tmp_path) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) missing")
+    (tmp_path / "f.pdf").write_bytes(pdf)
+    return subprocess.run(["pdftotext", str(tmp_path / "f.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_figure_to_pdf_is_vector_with_the_caption_as_text_and_leaves_the_figure_alone(tmp_path):
+    fig = small_fig(2.0)
+    n_texts = len(fig.texts)
+    pdf = plots.figure_to_pdf(fig, caption="Printed still: a = 2.")
+    assert pdf.startswith(b"%PDF") and len(fig.texts) == n_texts
+    text = _pdf_text(pdf, tmp_path)
+    assert "Printed still: a = 2." in " ".join(text.split())
+    with pytest.raises(TypeError, match="expected a matplotlib Figure, got str"):
+        plots.figure_to_pdf("fig")
+    with pytest.raises(TypeError, match=r"caption=.*expected a str, got int"):
+        plots.figure_to_pdf(fig, caption=3)
+
+
+def test_show_adds_a_vector_pdf_only_in_the_book_build(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
+    plots.show(small_fig(1.0))
+    assert isinstance(shown[-1][0], Figure)                 # JupyterLab, Colab: the figure (PNG) as before
+    monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")
+    plots.show(small_fig(1.0))
+    bundle, kw = shown[-1]
+    assert kw == {"raw": True} and set(bundle) == {"image/png", "application/pdf", "text/plain"}
+    import base64
+
+    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
+    assert base64.b64decode(bundle["application/pdf"]).startswith(b"%PDF")
+
+
+def test_the_printed_still_of_an_animation_says_what_it_shows(tmp_path):
+    ex = widgets.explore(small_fig, a=[0.5, 1.0, 2.0], n=[4, 8], defaults={"a": 2.0}, static=True)
+    assert ex.print_caption() == ("Printed still: a = 2, n = 8. On the web page an animation runs a through 3 "
+                                  "values (0.5 to 2); run the chapter as a notebook to move every slider.")
+    import base64
+
+    text = " ".join(_pdf_text(base64.b64decode(ex.static_bundle()["application/pdf"]), tmp_path).split())
+    assert "Printed still: a = 2, n = 8." in text
+
+
+def test_the_printed_still_of_tabs_names_the_tab_only_in_the_book_build(monkeypatch, tmp_path):
+    assert "application/pdf" not in widgets.tabs({"one": small_fig(1.0), "two": small_fig(2.0)})._repr_mimebundle_()
+    monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")
+    tab = widgets.tabs({"one": small_fig(1.0), "two": small_fig(2.0)})
+    import base64
+
+    text = " ".join(_pdf_text(base64.b64decode(tab._repr_mimebundle_()["application/pdf"]), tmp_path).split())
+    assert "Printed: the tab “one”; the web page and the notebook also show the tab(s) “two”." in text
+    tab.selected_index = 1
+    text = " ".join(_pdf_text(base64.b64decode(tab._repr_mimebundle_()["application/pdf"]), tmp_path).split())
+    assert "the tab “two”" in text
+
+
+def test_figure_to_pdf_logs_nothing_for_mathtext_that_needs_cmsy10(caplog):
+    """A prime ($\\epsilon'$) comes from matplotlib's cmsy10.ttf, whose header made fontTools log a warning: in a book
+    cell that is stderr, and the HTML build (-W) failed on chapter 4's residual figure."""
+    import logging
+
+    fig, ax = plots.new_figure()
+    ax.set_xlabel(r"$\epsilon'$")
+    with caplog.at_level(logging.WARNING):
+        pdf = plots.figure_to_pdf(fig)
+    assert pdf.startswith(b"%PDF")
+    assert not [r for r in caplog.records if r.name.startswith("fontTools")], [r.getMessage() for r in caplog.records]
+    assert logging.getLogger("fontTools.ttLib.tables._h_e_a_d").level == logging.NOTSET  # put back
