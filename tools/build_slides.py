@@ -83,18 +83,23 @@ def exercise_numbers() -> dict[str, tuple[str, str]]:
     The book numbers exercises as Sphinx numbers figures with ``numfig_secnum_depth: 1`` (``_config.yml``): in a
     numbered chapter, chapter number then position in the chapter ("Exercise 4.2"); on an unnumbered page,
     position only ("Exercise 1"). The chapter number is the chapter's place in the numbered part of ``_toc.yml``.
+    An exercise with ``:nonumber:`` (the course's projects) takes no number and is named by its title up to the
+    first colon ("Project 1").
     """
     _, numbered = toc_pages()
     out = {}
     for page in sorted((ROOT / "book").glob("*.md")):
-        text = page.read_text()
-        labels = re.findall(r"^:{3,}\{exercise\}.*\n(?::(?!label:)[a-z-]+:.*\n)*:label: (\S+)$", text, re.M)
-        unnumbered = set(re.findall(r"^:{3,}\{exercise\}.*\n(?::[a-z-]+:.*\n)*?:nonumber:", text, re.M))
-        if unnumbered:
-            raise ValueError(f"{page.name}: an unnumbered exercise; exercise_numbers() does not handle :nonumber:")
         prefix = f"{numbered.index(page.stem) + 1}." if page.stem in numbered else ""
-        for k, label in enumerate(labels, 1):
-            out[label] = (page.stem, f"Exercise {prefix}{k}")
+        k = 0
+        for title, options in re.findall(r"^:{3,}\{exercise\}(.*)\n((?::[a-z-]+:.*\n)*)", page.read_text(), re.M):
+            label = re.search(r"^:label: (\S+)$", options, re.M)
+            if re.search(r"^:nonumber:", options, re.M):  # e.g. the course's projects: named by their title
+                if label:
+                    out[label.group(1)] = (page.stem, title.replace("★", "").strip().split(":")[0])
+                continue
+            k += 1
+            if label:
+                out[label.group(1)] = (page.stem, f"Exercise {prefix}{k}")
     return out
 
 
