@@ -3,8 +3,9 @@
 A proof exercise carries its marking scheme inside its solution, as an admonition of class ``rubric`` titled
 "Rubric: N points, about M minutes" with one list item per step, "- **k points**: what earns them". Being inside the
 solution (between ``solution-start`` and ``solution-end``), the rubric is in the instructor's key and the solutions
-PDF, folded on the public site, and removed with the solution from the student edition; a rubric is also how the
-student edition knows that an exercise asks for a proof (a Markdown answer cell instead of a code stub).
+PDF, folded on the public site, and removed with the solution from the student edition. Which exercises are proofs is
+read from their statements (``_ASKS_PROOF``): every one that asks to prove, show or derive carries a rubric, but for
+the exceptions named in ``NOT_GRADED_AS_PROOFS``, and no other exercise does.
 """
 from __future__ import annotations
 
@@ -25,15 +26,29 @@ _RUBRIC = re.compile(r"^:::\{admonition\} Rubric: (\d+) points?, about (\d+) min
 _ITEM = re.compile(r"^- \*\*(\d+) points?\*\*: \S", re.MULTILINE)
 
 
+#: An exercise asks for a proof when its statement gives the instruction "Prove", "Show that" or "Derive": at the start
+#: of a line or an item, or after a full stop, colon, semicolon or comma, optionally followed by "and" ("For $W=cW_F$,
+#: show that ...", "compute the four vectors, and show that ..."), so that a question about a check ("why does this
+#: show that the $1/n$ is spurious") is not one.
+_ASKS_PROOF = re.compile(r"(?:^(?:\d+\.\s+)?|[.:;,]\s+(?:and\s+)?)(?:Prove|[Ss]how that|Derive)\b", re.MULTILINE)
+
+#: Exercises whose statement asks for a proof but which carry no rubric, and why.
+NOT_GRADED_AS_PROOFS = {
+    "ch1-ex-convex": "unmarked, a quick check for class (course.md): no stars to calibrate and not graded",
+    "ch2-ex-rank": "its 'show that' asks to check a proved lemma (ch2-lem-rank) at the saved times: a computation",
+}
+
+
 def _exercises(text: str) -> dict[str, dict]:
-    """label -> {stars, solution text} for every exercise of a page."""
+    """label -> {stars, statement, solution text} for every exercise of a page."""
     out = {}
     for m in re.finditer(r"^:::\{exercise\} ?(.*)\n:label: (\S+)\n", text, re.MULTILINE):
         title, label = m.groups()
         stars = len(re.match(r"(★*)", title).group(1))
+        statement = text[m.end():].split("\n:::\n", 1)[0]
         sol = re.search(rf"^:::\{{solution-start\}} {re.escape(label)}\n(.*?)^:::\{{solution-end\}}", text,
                         re.MULTILINE | re.DOTALL)
-        out[label] = {"stars": stars, "solution": sol.group(1) if sol else ""}
+        out[label] = {"stars": stars, "statement": statement, "solution": sol.group(1) if sol else ""}
     return out
 
 
@@ -72,6 +87,33 @@ def test_every_proof_the_course_assigns_has_a_rubric():
     proofs = _course_proofs()
     assert {"ch3-ex-conservation", "ch4-ex-mfcq-proof", "ch5-ex-watson", "ch8-ex-p2"} <= proofs  # the parser reads it
     assert proofs <= set(rubrics()), f"proofs without a rubric: {sorted(proofs - set(rubrics()))}"
+
+
+def _asks_for_a_proof() -> set[str]:
+    """Every exercise of the book whose statement asks to prove, show or derive (``_ASKS_PROOF``)."""
+    return {label for page in PAGES for label, ex in _exercises(page.read_text(encoding="utf-8")).items()
+            if _ASKS_PROOF.search(ex["statement"])}
+
+
+def test_every_exercise_that_asks_for_a_proof_has_a_rubric_and_no_other_does():
+    asked, graded = _asks_for_a_proof(), set(rubrics())
+    assert set(NOT_GRADED_AS_PROOFS) <= asked, f"stale exceptions: {sorted(set(NOT_GRADED_AS_PROOFS) - asked)}"
+    assert not set(NOT_GRADED_AS_PROOFS) & graded, f"exceptions with a rubric: {sorted(set(NOT_GRADED_AS_PROOFS) & graded)}"
+    proofs = asked - set(NOT_GRADED_AS_PROOFS)
+    assert proofs <= graded, f"proof exercises without a rubric: {sorted(proofs - graded)}"
+    assert graded <= proofs, f"rubrics on exercises whose statement asks for no proof: {sorted(graded - proofs)}"
+    assert {"ch2-ex-local", "ch3-ex-weight-decay", "ch4-ex-rate", "notation-ex-1diag"} <= proofs  # the rule reads them
+
+
+def test_the_proof_rule_reads_instructions_not_questions():
+    asks = [
+        "Prove that the solution is a direction.", "1. Show that every $\\beta$ solves it.",
+        "For $W=cW_F$, show that the ratio tends to 1.", "Adapt the proof: show that every point is balanced.",
+        "Derive the rate.", "compute the four vectors $B_{il}$, and show that no $\\beta$ separates them",
+    ]
+    does_not = ["By which factor does it miss, and why does this show that the $1/n$ is spurious?",
+                "Check the proof numerically.", "Explain where it ends and why."]
+    assert all(_ASKS_PROOF.search(s) for s in asks) and not any(_ASKS_PROOF.search(s) for s in does_not)
 
 
 @pytest.mark.parametrize("label", sorted(rubrics()))
