@@ -94,10 +94,16 @@ def excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
     (``0 * inf`` for huge scores) the value comes from the log-space :func:`log_excess_from_logsig`."""
     with np.errstate(over="ignore", invalid="ignore"):
         direct = np.mean(np.exp(-data.gamma_opt) * np.expm1(margins_per_sample(data, logsig)), axis=-1)
+    return _direct_or_from_log(direct, lambda: log_excess_from_logsig(data, logsig))
+
+
+def _direct_or_from_log(direct: np.ndarray, log_value) -> np.ndarray:
+    """``direct`` where it is finite, elsewhere ``exp(log_value())`` (computed only then; ``inf`` only where the
+    value exceeds float64)."""
     bad = ~np.isfinite(direct)
     if np.any(bad):
         with np.errstate(over="ignore"):
-            direct = np.where(bad, np.exp(np.minimum(log_excess_from_logsig(data, logsig), 1e4)), direct)
+            direct = np.where(bad, np.exp(np.minimum(log_value(), 1e4)), direct)
     return direct
 
 
@@ -125,11 +131,7 @@ def logistic_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.n
     with np.errstate(over="ignore", invalid="ignore"):
         a = np.exp(-np.logaddexp(0.0, data.gamma_opt)) * np.expm1(margins_per_sample(data, logsig))
         direct = np.mean(np.log1p(a), axis=-1)
-    bad = ~np.isfinite(direct)
-    if np.any(bad):
-        with np.errstate(over="ignore"):
-            direct = np.where(bad, np.exp(np.minimum(log_logistic_excess_from_logsig(data, logsig), 1e4)), direct)
-    return direct
+    return _direct_or_from_log(direct, lambda: log_logistic_excess_from_logsig(data, logsig))
 
 
 def log_logistic_excess_from_logsig(data: AttentionData, logsig: np.ndarray) -> np.ndarray:
