@@ -232,6 +232,10 @@ def beta_velocity(data: AttentionData, xi_k, xi_q, omega0, log_scale: float = 0.
 
 
 def _omega0_sq(traj: Trajectory) -> np.ndarray:
+    if traj.t[0] != 0:
+        raise ValueError(f"the sinh closed form reads omega_0 from the initialisation, so the trajectory must be "
+                         f"saved from t = 0; its first saved time is t = {traj.t[0]:.3g} (save from 0: t_eval "
+                         f"starting at 0, or log_t_eval starting at -inf)")
     xk, xq = traj.params["xi_k"][0], traj.params["xi_q"][0]
     if np.any(xk * xq != 0) or np.any(xk ** 2 + xq ** 2 == 0):
         raise ValueError("the sinh closed form needs the paper's initialisation (5): in every coordinate exactly "

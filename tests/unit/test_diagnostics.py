@@ -255,3 +255,12 @@ def test_svm_distance_to_a_selection_svm_uses_the_selection_margin():
     assert full.selection is None
     np.testing.assert_allclose(al.svm_distance(traj, full), np.linalg.norm(traj.direction() - full.W, axis=(1, 2))
                                / np.linalg.norm(full.W), equal_nan=True)
+
+
+def test_sinh_closed_form_names_a_trajectory_not_saved_from_t0():
+    """#27 finding 6: a flow saved from t = 1 was told its initialisation is not (5)."""
+    data = al.make_diagonal_data()
+    traj = al.gradient_flow(data, "xi", al.default_init(data, "xi"), t_end=10.0, t_eval=np.array([1.0, 5.0, 10.0]))
+    with pytest.raises(ValueError, match=r"saved from t = 0; its first saved time is t = 1") as exc:
+        al.sinh_closed_form(traj)
+    assert "initialisation (5)" not in str(exc.value)
