@@ -405,8 +405,7 @@ def block_diagonal_data(datas) -> AttentionData:
     AttentionData
         ``B n`` samples, ``L`` tokens, dimension ``B d``.
     """
-    datas = list(datas) if isinstance(datas, (list, tuple)) else datas
-    if not isinstance(datas, list) or not datas:
+    if not isinstance(datas, (list, tuple)) or not datas:
         raise TypeError(f"datas must be a non-empty list or tuple of attnlib.AttentionData; got {datas!r:.80}")
     for b, data in enumerate(datas):
         check_data(data, f"datas[{b}]")
