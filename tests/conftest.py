@@ -6,6 +6,7 @@ so that a test compares two different computations of the same mathematical obje
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from types import SimpleNamespace
 
@@ -150,7 +151,12 @@ def _perturbed_claims(request):
     if seed is None or request.node.get_closest_marker("claims") is None:
         yield
         return
-    with al.perturbed_inputs(PERTURB_REL, seed):
+    from attnbook.experiments import studies_dir, writing_studies
+
+    # the perturbed results a test computes go to the studies artifact (keyed by the perturbation), so the stage's
+    # other pytest worker reads them instead of computing them again
+    sharing = writing_studies(perturbed_only=True) if studies_dir() is not None else contextlib.nullcontext()
+    with al.perturbed_inputs(PERTURB_REL, seed), sharing:
         yield
 
 

@@ -11,9 +11,11 @@ first figures draw; a later call returns the result, waiting for it if it is sti
 The studies artifact. ``python -m attnbook studies`` computes every study of the book once, in parallel, into
 ``_build/studies/<fingerprint>/`` of the repository (:func:`studies_dir`); :func:`memo` in every later process (the
 claim tests, the book's kernels, JupyterLab, ``python -m attnbook figures``) reads a result from there before
-computing it. Only that command writes the folder (:class:`writing_studies`): a test or a chapter computes what is
-missing in memory and stores nothing. An entry is keyed by the function, its arguments (plain numbers, strings and
-tuples of them; other calls are never stored) and :func:`fingerprint`, a hash of the source files of attnlib and
+computing it. Only that command writes the folder (:class:`writing_studies`), and the claims stage its results
+under a perturbation (keyed by it, so never read in place of an unperturbed one): a test or a chapter computes what
+is missing in memory and stores nothing. A writer that needs an entry another writer is computing waits for it
+(a lock file beside the entry) instead of computing it twice. An entry is keyed by the function, its arguments
+(plain numbers, strings and tuples of them; other calls are never stored) and :func:`fingerprint`, a hash of the source files of attnlib and
 attnbook and of the installed numerical libraries' versions, so a changed line of either never reads an old result.
 The fingerprint is taken when this module is imported and checked against the files at every read and write
 (:func:`sources_unchanged`): after an edit the process leaves the artifact alone. Each entry carries its key and a
@@ -24,6 +26,7 @@ Outside a checkout of the book's repository (an installed wheel) there is no art
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copyreg
 import dataclasses
@@ -40,6 +43,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers may compute an entry twice (the result is the same)
+    fcntl = None
 
 # The modules of attnlib and attnbook this process loaded before this one (not the packages that import it): their
 # code may predate the fingerprint taken below (_edited_after_loading).
@@ -115,10 +123,11 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
     def compute(k, args, kwargs):
         stats["misses"] += 1
         entry = _disk_entry(func, args, kwargs)
-        value = _disk_load(entry)
-        if value is _ABSENT:
-            value = func(*args, **kwargs)
-            _disk_store(entry, value)
+        with _computed_once(entry):  # a writer that needs an entry another writer computes waits, then reads it
+            value = _disk_load(entry)
+            if value is _ABSENT:
+                value = func(*args, **kwargs)
+                _disk_store(entry, value)
         value = cache[k] = freeze(value)
         return value
 
@@ -203,7 +212,7 @@ def background(*funcs: Callable) -> None:
 STUDIES_ENV = "ATTNBOOK_STUDIES"
 _ABSENT = object()
 _PAUSED = [0]  # > 0 inside disk_cache_paused()
-_WRITING: list[Path] = []  # the folders of the writing_studies() blocks entered, innermost last
+_WRITING: list[tuple[Path, bool]] = []  # (folder, perturbed_only) of the writing_studies() blocks entered, innermost last
 _PLAIN = (bool, int, float, str, type(None), np.integer, np.floating, np.bool_)
 _WARNED: set = set()  # the topics StudiesArtifactWarning was given for (once each per process)
 
@@ -235,7 +244,7 @@ def studies_dir() -> Path | None:
     """The studies artifact's folder: the one :class:`writing_studies` names, else ``ATTNBOOK_STUDIES`` if set
     (``off`` or empty: none), else ``<repository>/_build/studies`` in a checkout of the repository, else ``None``."""
     if _WRITING:
-        return _WRITING[-1]
+        return _WRITING[-1][0]
     env = os.environ.get(STUDIES_ENV)
     if env is not None:
         return None if env.strip().lower() in ("", "off", "0") else Path(env)
@@ -454,8 +463,39 @@ def _disk_load(entry: _Entry | None) -> Any:
         return _ABSENT
 
 
+def _writing(entry: _Entry | None) -> bool:
+    """Whether this process stores ``entry`` (inside :class:`writing_studies`; with ``perturbed_only``, only the
+    results computed under ``perturbed_inputs``)."""
+    return entry is not None and bool(_WRITING) and (not _WRITING[-1][1] or active_perturbation() is not None)
+
+
+@contextlib.contextmanager
+def _computed_once(entry: _Entry | None):
+    """Hold an exclusive lock on ``entry`` (a ``.lock`` file beside it) while a writer looks it up and computes it:
+    another writing process that needs the same entry meanwhile waits and then reads it, instead of computing it a
+    second time (the studies command's workers, the claims stage's pytest workers). Readers take no lock. Locks
+    are taken along a call path of memo functions, which never calls itself back, so waits cannot form a cycle;
+    the system drops a lock when its process ends."""
+    if not _writing(entry) or fcntl is None:
+        yield
+        return
+    lock = entry.path.with_suffix(".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "ab")
+    except OSError:  # an unwritable folder: computed here, and _disk_store warns
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _disk_store(entry: _Entry | None, value: Any) -> None:
-    if entry is None or not _WRITING or not sources_unchanged():
+    if not _writing(entry) or not sources_unchanged():
         return
     try:
         blob = _encode(entry, value)
@@ -490,8 +530,17 @@ class disk_cache_paused:
 
 class writing_studies:
     """Context manager: inside it :func:`memo` reads and also writes the studies artifact in ``folder`` (default:
-    :func:`studies_dir`). Only ``python -m attnbook studies`` (:mod:`attnbook.artifact`) uses it, on its workers;
-    everywhere else the artifact is read-only.
+    :func:`studies_dir`). ``python -m attnbook studies`` (:mod:`attnbook.artifact`) uses it on its workers; the
+    claims stage (``pytest -m claims --perturb-seed S``) uses it with ``perturbed_only=True``, so that its pytest
+    workers compute each perturbed result once and share it. Everywhere else the artifact is read-only.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Default :func:`studies_dir`.
+    perturbed_only : bool, default False
+        Store only results computed under :func:`attnlib.perturbed_inputs` (their keys name the perturbation);
+        the unperturbed results stay the studies command's.
 
     Raises
     ------
@@ -499,15 +548,15 @@ class writing_studies:
         When there is no folder (an installed wheel, or ``ATTNBOOK_STUDIES=off``).
     """
 
-    def __init__(self, folder: Path | str | None = None):
+    def __init__(self, folder: Path | str | None = None, *, perturbed_only: bool = False):
         folder = studies_dir() if folder is None else Path(folder)
         if folder is None:
             raise RuntimeError("no studies artifact here: attnbook does not run from a checkout of the book's "
                                f"repository, or {STUDIES_ENV} is off")
-        self.folder = folder
+        self.folder, self.perturbed_only = folder, bool(perturbed_only)
 
     def __enter__(self):
-        _WRITING.append(self.folder)
+        _WRITING.append((self.folder, self.perturbed_only))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
+import attnlib as al
 from attnbook.experiments import background
 from attnbook.experiments._store import freeze, memo, pool_map
 
@@ -720,3 +721,47 @@ def test_a_bad_attnlib_workers_names_the_variable_what_is_expected_and_what_was_
 def test_a_bad_workers_argument_is_named(workers):
     with pytest.raises(ValueError, match="workers must be a positive whole number"):
         pool_map(abs, [1, 2], workers=workers)
+
+
+_SLOW_STUDY = """
+import os, sys, time
+import numpy as np
+import attnlib as al
+from attnbook.experiments import writing_studies
+from attnbook.experiments._store import memo
+@memo
+def study(n):
+    with open(os.environ["CALLS_FILE"], "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+    time.sleep(1.0)  # long enough for the other process to ask for the same entry meanwhile
+    return np.arange(n)
+with writing_studies(perturbed_only=sys.argv[1] == "perturbed"), al.perturbed_inputs(1e-12, 1):
+    assert list(study(3)) == [0, 1, 2]
+"""
+
+
+def _two_writers(folder, calls, mode: str) -> None:
+    env = {**os.environ, "ATTNBOOK_STUDIES": str(folder), "CALLS_FILE": str(calls)}
+    procs = [subprocess.Popen([sys.executable, "-c", _SLOW_STUDY, mode], env=env) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+
+
+@pytest.mark.parametrize("mode", ["all", "perturbed"])
+def test_two_writers_that_need_one_entry_compute_it_once(tmp_path, mode):
+    """The claims stage's two pytest workers (and the studies command's workers) share what they compute: the
+    second to ask for an entry the first is computing waits for it and reads it."""
+    calls = tmp_path / "calls.txt"
+    _two_writers(tmp_path / "studies", calls, mode)
+    assert len(calls.read_text().split()) == 1
+    assert len(list((tmp_path / "studies").rglob("*.pkl"))) == 1
+
+
+def test_a_perturbed_only_writer_stores_perturbed_results_only(tmp_path, monkeypatch):
+    with _disk_cache_in(tmp_path, monkeypatch, writing=False) as store:
+        _on_disk.cache_clear()
+        with store.writing_studies(perturbed_only=True):
+            _on_disk(7)  # unperturbed: the studies command's to store
+            assert not list(tmp_path.rglob("*.pkl"))
+            with al.perturbed_inputs(1e-12, 1):
+                _on_disk(7)
+            assert len(list(tmp_path.rglob("*.pkl"))) == 1
