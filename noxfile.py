@@ -14,9 +14,11 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and a subset of the figures renders on one core beside the pdf stage's one. Each stage prints
+the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and the downloads,
+lab, pdf and figures stages run beside the browser stage (without screenshots in the pipeline). Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
-``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters).
+``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters), ``TEST_SCREENSHOTS=1``
+makes the browser stage save its full-page screenshots (``nox -s browser`` alone always does).
 
 The unit, pytest and claims stages also write their results as JUnit XML (``_build/junit-unit.xml``,
 ``junit-pytest.xml``, ``junit-claims.xml``): the book's page "The paper, mapped" (book/paper_map.md) reads each row's
@@ -50,6 +52,9 @@ ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 LAB_CHAPTERS = "intro,ch7_errata"
 #: The figures the test pipeline renders beside the pdf stage (one core each).
 FIGURE_SUBSET = ["--only", "intro", "ch1", "--format", "png"]
+#: The browser check in the test pipeline: every check, no full-page screenshots (they are for a person to look at,
+#: `nox -s browser` saves them; they took most of the stage's time). TEST_SCREENSHOTS=1 keeps them.
+PIPELINE_BROWSER = ["--jobs", "2", "--no-screenshots"]
 PDF_CHAPTER = ["--chapter", "ch1_token_selection"]   # the pipeline's pdf stage: one chapter through LaTeX
 
 
@@ -189,9 +194,13 @@ def _student_site(session: nox.Session, args: list[str]) -> None:
     session.run("bash", "tools/build_student_site.sh", *args, external=True)
 
 
+def _downloads_command(args: list[str]) -> list[str]:
+    return [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/book/test_notebooks.py",
+            "-k", "downloaded_notebook_stands_on_its_own", *args]
+
+
 def _downloads(session: nox.Session, args: list[str]) -> None:
-    session.run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/book/test_notebooks.py",
-                "-k", "downloaded_notebook_stands_on_its_own", *args, external=True)
+    session.run(*_downloads_command(args), external=True)
 
 
 def _browser(session: nox.Session, args: list[str]) -> None:
@@ -362,14 +371,16 @@ def test(session: nox.Session) -> None:
             stages.wait("assets")
             stages.run("book", REPORTS["book"], _book)
             stages.wait("system")
-            # Beside the downloads and browser checks: JupyterLab (mostly waiting on a server, kernels and settle
-            # times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book or the
-            # studies and writes only its own output folder
+            # Beside the browser check: the downloads check, JupyterLab (mostly waiting on a server, kernels and
+            # settle times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book
+            # or the studies and writes only its own output folder
             stages.start_background("lab", _lab_command([]))
             stages.start_background("pdf", ["bash", "tools/build_pdf.sh", *PDF_CHAPTER])
             stages.start_background("figures", [PY, "-m", "attnbook", "figures", "_build/figures", *FIGURE_SUBSET])
-            stages.run("downloads", REPORTS["downloads"], _downloads)
-            stages.run("browser", REPORTS["browser"], _browser)
+            stages.start_background("downloads", _downloads_command([]))
+            screenshots = os.environ.get("TEST_SCREENSHOTS", "0") == "1"
+            stages.run("browser", REPORTS["browser"], _browser, ["--jobs", "2"] if screenshots else PIPELINE_BROWSER)
+            stages.wait("downloads")
             stages.wait("lab")
             stages.wait("pdf")
             stages.wait("figures")

@@ -16,7 +16,7 @@
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs; LAB_CHECK_ALL=1: all ten)
 #   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter ch1_token_selection)
 #   figures    a subset of `python -m attnbook figures`
-#              (lab, pdf and figures in the background, beside downloads and browser)
+#              (downloads, lab, pdf and figures in the background, beside browser: no screenshots unless TEST_SCREENSHOTS=1)
 #   bench      benchmarks/flow.py --quick
 # with npm's front-end assets and Debian's chromium and TeX (when missing) downloading in the background during
 # pytest. Extra arguments go to pytest (unit and pytest stages); TEST_SKIP_BOOK=1 stops after the wheel stage.
