@@ -368,14 +368,19 @@ def _hidden_test(q: GradedAnswer, refs: dict) -> str:
 
 
 def _statement(label: str, book: Path) -> tuple[str, str]:
-    """The exercise's title and statement from its page, as plain Markdown (glued values are not allowed here)."""
-    from .student import plain_markdown
+    """The exercise's title and statement from its page, as plain Markdown. The homework stands alone: a ``{doc}``
+    link goes to the published book (``_config.yml``), and so does a glued value (its number is on the book's page,
+    computed by a study the homework does not run)."""
+    from .student import plain_markdown, published_url
 
+    site = published_url(book.parent)
     for page in sorted(book.glob("*.md")):
         m = re.search(r"^(:{3,})\{exercise\}([^\n]*)\n:label: " + re.escape(label) + r"\n(.*?)^\1\s*$",
                       page.read_text(), re.M | re.S)
         if m:
-            return m.group(2).strip(), plain_markdown(m.group(3).strip(), {}, page.stem)
+            body = re.sub(r"\{glue(?::text)?\}`[^`]+`", f"(the value on [the book's page]({site}{page.stem}.html))",
+                          m.group(3).strip())
+            return m.group(2).strip(), plain_markdown(body, {}, page.stem, local=frozenset(), site=site)
     raise CourseError(f"exercise {label!r} is graded but no page of {book} states it")
 
 
@@ -385,6 +390,22 @@ def _question_cells(q: GradedAnswer, params: dict, book: Path) -> tuple[str, str
     markdown = (f"## {q.question}: {title}\n\n{statement}\n\n**Submit** {_fill(q.submit, params)} "
                 f"({q.points} points)")
     return markdown, _fill(q.solution, params)
+
+
+def _solution_cell(solution: str) -> str:
+    """The answer cell in otter's format: the solution's work hidden (``BEGIN SOLUTION NO PROMPT``), and its last
+    statement, the assignment of the answer variable, made one line ``name = ...  # SOLUTION`` (students see
+    ``name = ...``)."""
+    import ast
+
+    statements = ast.parse(solution).body
+    last = statements[-1]
+    if not (isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name)):
+        raise CourseError(f"a graded solution must end by assigning its answer variable; got {ast.unparse(last)!r}")
+    lines = solution.split("\n")
+    body = "\n".join(lines[:last.lineno - 1])
+    assignment = f"{last.targets[0].id} = {ast.unparse(last.value)}"
+    return (f"# BEGIN SOLUTION NO PROMPT\n{body}\n# END SOLUTION\n" if body else "") + f"{assignment}  # SOLUTION"
 
 
 def _setup(student: str) -> str:
@@ -417,9 +438,7 @@ def master_notebook(lecture: Lecture, seed: int, book: Path, roster: tuple = (""
     for q in questions:
         refs = {student: _reference(q, q.params(seed, student)) for student in roster}
         markdown, solution = _question_cells(q, q.params(seed, roster[0]), book)
-        lines = solution.split("\n")
-        body, last = "\n".join(lines[:-1]), lines[-1]
-        code = (f"# BEGIN SOLUTION NO PROMPT\n{body}\n# END SOLUTION\n" if body else "") + f"{last}  # SOLUTION"
+        code = _solution_cell(solution)
         cells += [v4.new_raw_cell(f"# BEGIN QUESTION\nname: {q.question}\npoints: {q.points}"),
                   v4.new_markdown_cell(markdown),
                   v4.new_raw_cell("# BEGIN SOLUTION"),
