@@ -5,7 +5,10 @@ each page of the book with code (the notation page included): the exercise state
 goes, and its code becomes one stub cell with a comment, which runs. A numeric exercise's stub names its self-check,
 ``attnbook.checks.<label>(answer)``. The notebooks read right in any notebook viewer (JupyterLab, classic Notebook,
 Colab, VS Code, GitHub): every glued value is substituted into the prose as its number, MyST directives
-(exercises, theorems, admonitions) become plain Markdown headings and cross-references become text or links.
+(exercises, theorems, admonitions) become plain Markdown headings and cross-references become text or links (a
+link to a page the folder does not hold goes to the published book, :func:`published_url`, never to a missing
+file). A proof exercise (its solution holds a points rubric) gets no "your code here": the proof goes in the
+Markdown answer cell every exercise gets.
 The complete chapters (the answer key) go to ``KEYDIR`` only when it is named, and never inside ``OUTDIR``.
 
 Solutions in the chapters are written the way sphinx-exercise reads them: gated,
@@ -390,7 +393,8 @@ def student_edition(outdir: str | Path, book: str | Path = "book", answers: str 
     keep_outputs : bool
         Keep the outputs of the cells students get (from the cache or the execution); default: no outputs.
     pages : list of str, optional
-        Only these page stems (default: every page with code of the table of contents).
+        Only these page stems (default: every page with code of the table of contents). A ``{doc}`` link to a page
+        that is not written (another lecture's chapter, the bibliography) goes to the published book's page.
 
     Returns
     -------
