@@ -11,11 +11,14 @@
     OUTDIR/instructor/lecture-N/lecture-N-autograder.zip  otter's autograder: the hidden tests live only here
     OUTDIR/instructor/answers/<chapter>.ipynb       the complete chapters
 
-Every numeric exercise the plan assigns and this module knows (:data:`GRADED`) becomes one otter question: a named
-answer variable, a statement of exactly what to submit (quantity, form, tolerance), a public test (type and shape,
-0 points: students run it with ``grader.check``) and a hidden test (the points) whose reference value is computed
-here, by the instructor, and written only into the autograder zip. The course seed picks the *variant* of each
-exercise (another data seed, another constant), so the values the book's pages and its self-checks
+Every numeric or code exercise the plan assigns is in :data:`GRADED` (``tests/book/test_course.py`` checks that
+none is missing and that every other assigned exercise, a proof, has a rubric) and becomes one otter question (two
+for an exercise that asks for two numbers): a named answer variable, a statement of exactly what to submit
+(quantity, form, tolerance), a public test (type and shape, 0 points: students run it with ``grader.check``) and a
+hidden test (the points) whose reference value is computed here, by the instructor, and written only into the
+autograder zip. The course seed picks the *variant* of each
+exercise (another data seed, another constant; where the chapter's study runs longer than a graded notebook may,
+a shorter run that the Submit line describes), so the values the book's pages and its self-checks
 (:mod:`attnbook.checks`) compute are not the graded ones; keep the seed out of the repository (the book's own
 solutions are public). With a roster each student's ``student_id`` (set in their notebook's setup cell) picks
 their own variant, and the hidden tests hold every student's reference: an answer copied from another student is

@@ -56,6 +56,7 @@ def test_every_assigned_exercise_is_auto_graded_or_has_a_rubric():
         assert lecture_questions(lec), f"lecture {lec.number} has no auto-graded question"
 
 
+@pytest.mark.claims
 def test_graded_variants_are_well_posed():
     # ch1-ex-score's threshold is where al.check_assumptions switches; every data seed of ch6-ex-nuc is separable.
     import attnlib as al
