@@ -11,11 +11,14 @@
     OUTDIR/instructor/lecture-N/lecture-N-autograder.zip  otter's autograder: the hidden tests live only here
     OUTDIR/instructor/answers/<chapter>.ipynb       the complete chapters
 
-Every numeric exercise the plan assigns and this module knows (:data:`GRADED`) becomes one otter question: a named
-answer variable, a statement of exactly what to submit (quantity, form, tolerance), a public test (type and shape,
-0 points: students run it with ``grader.check``) and a hidden test (the points) whose reference value is computed
-here, by the instructor, and written only into the autograder zip. The course seed picks the *variant* of each
-exercise (another data seed, another constant), so the values the book's pages and its self-checks
+Every numeric or code exercise the plan assigns is in :data:`GRADED` (``tests/book/test_course.py`` checks that
+none is missing and that every other assigned exercise, a proof, has a rubric) and becomes one otter question (two
+for an exercise that asks for two numbers): a named answer variable, a statement of exactly what to submit
+(quantity, form, tolerance), a public test (type and shape, 0 points: students run it with ``grader.check``) and a
+hidden test (the points) whose reference value is computed here, by the instructor, and written only into the
+autograder zip. The course seed picks the *variant* of each
+exercise (another data seed, another constant; where the chapter's study runs longer than a graded notebook may,
+a shorter run that the Submit line describes), so the values the book's pages and its self-checks
 (:mod:`attnbook.checks`) compute are not the graded ones; keep the seed out of the repository (the book's own
 solutions are public). With a roster each student's ``student_id`` (set in their notebook's setup cell) picks
 their own variant, and the hidden tests hold every student's reference: an answer copied from another student is
@@ -82,6 +85,10 @@ class GradedAnswer:
 
 _SETUP = "import numpy as np\nimport attnlib as al\n"
 
+#: data seeds of ``make_generic_data(4, 3, 4, seed)`` that ch6-ex-nuc's variants use: each satisfies Assumption 1
+#: (separable by some W; tests/book/test_course.py checks every one)
+_SEPARABLE_SEEDS = tuple(range(60))
+
 #: the graded questions, in the book's order (the plan's numeric exercises; proofs and discussions are marked by hand)
 GRADED = (
     GradedAnswer(
@@ -95,6 +102,36 @@ GRADED = (
         "ch1_ray_rate = float(-al.log_excess_loss(data, {c} * W_F) / {c})",
         rel=1e-6, choices=(("c", tuple(range(20, 301, 5))),)),
     GradedAnswer(
+        "ch1-ex-score", "ch1_score_threshold", 1, "float",
+        "`ch1_score_threshold`: the smallest optimal score $\\Delta$ for which Assumption 3 holds at $W=0$ on "
+        "`ch1.make_toy_data(score=Δ)` (the root of $e^{{-\\Delta/3}}=(1+2e^{{-\\Delta}})/3$, or a bisection on "
+        "`al.check_assumptions(...).holds(\"3\")`), a Python `float`, right within $10^{{-4}}$.",
+        "from scipy.optimize import brentq\n"
+        "ch1_score_threshold = float(brentq(lambda s: np.exp(-s / 3) - (1 + 2 * np.exp(-s)) / 3, 0.5, 4.0, "
+        "xtol=1e-12))",
+        abs_tol=1e-4),
+    GradedAnswer(
+        "ch1-ex-score", "ch1_score_gap", 1, "float",
+        "`ch1_score_gap`: $1-\\cos(W(t),W_F)$ at $t=10^{{{k}}}$ of the flow on $W$ from $W=0$ "
+        "(`al.gradient_flow(data, \"W\", np.zeros((2, 2)), t_end=1e{k})`, last saved time) on "
+        "`ch1.make_toy_data(score={score})` ($W_F$ that data's Frobenius SVM solution), a Python `float`, right "
+        "within a relative $10^{{-3}}$.",
+        "from attnbook.experiments import ch1\n"
+        "weak = ch1.make_toy_data(score={score})\n"
+        "tr = al.gradient_flow(weak, \"W\", np.zeros((2, 2)), t_end=1e{k})\n"
+        "ch1_score_gap = float(1 - tr.cosine_to(al.solve_svm(weak, \"fro\").W)[-1])",
+        rel=1e-3, choices=(("score", (0.5, 1.0, 1.5, 2.0)), ("k", (3, 5, 10, 20))), part="gap"),
+    GradedAnswer(
+        "ch2-ex-rank", "ch2_rank_sv", 2, "array",
+        "`ch2_rank_sv`: the seven largest singular values of the direction $W(t)/\\|W(t)\\|_F$ at the last saved "
+        "time of seed {seed}'s flow (`ch2.tarzanagh_flow({seed})`, $n=6$ samples), largest first: a numpy array of "
+        "shape (7,), right within a relative $10^{{-4}}$ plus $10^{{-8}}$ in every entry (the seventh is zero up to "
+        "rounding, as chapter 2's rank lemma says).",
+        "from attnbook.experiments import ch2\n"
+        "W_end = ch2.tarzanagh_flow({seed}).W[-1]\n"
+        "ch2_rank_sv = np.linalg.svd(W_end / np.linalg.norm(W_end), compute_uv=False)[:7]",
+        rel=1e-4, abs_tol=1e-8, shape=(7,), choices=(("seed", tuple(range(1, 20))),)),
+    GradedAnswer(
         "ch2-ex-lr", "ch2_lr_gap", 2, "float",
         "`ch2_lr_gap`: $1-\\cos(W_{{2000}},W_F)$ after 2,000 steps of plain gradient descent from $W=0$ with step "
         "$\\eta={lr}$ on seed 0's data (`ch2.tarzanagh_data(0)`, $W_F$ its Frobenius SVM's solution), a Python "
@@ -104,6 +141,17 @@ GRADED = (
         "run = al.gradient_descent(data, \"W\", np.zeros((data.d, data.d)), lr={lr}, steps=2000)\n"
         "ch2_lr_gap = float(1 - run.cosine_to(al.solve_svm(data, \"fro\").W)[-1])",
         rel=1e-3, choices=(("lr", (5.0, 10.0, 20.0)),)),
+    GradedAnswer(
+        "ch3-ex-swap", "ch3_swap_beta", 2, "array",
+        "`ch3_swap_beta`: $\\beta(t)=\\xi_k(t)\\odot\\xi_q(t)$ at $t=10^{{{k}}}$ of the flow on $(\\xi_k,\\xi_q)$ from the "
+        "swapped start $\\xi_k(0)=0$, $\\xi_q(0)=\\sqrt2\\,\\omega_0\\mathbf 1$ with $\\omega_0={omega0}$ on chapter 3's data "
+        "(`ch3.data()`; `al.gradient_flow(data, \"xi\", (xi_k0, xi_q0), t_end=1e{k})`, last saved time), a numpy "
+        "array of shape (4,), right within a relative $10^{{-4}}$ plus $10^{{-9}}$ in every coordinate.",
+        "from attnbook.experiments import ch3\n"
+        "xi_k0, xi_q0 = ch3.xi_init({omega0})          # init (5): xi_k = sqrt(2) omega_0, xi_q = 0\n"
+        "swapped = al.gradient_flow(ch3.data(), \"xi\", (xi_q0, xi_k0), t_end=1e{k})\n"
+        "ch3_swap_beta = swapped.params[\"xi_k\"][-1] * swapped.params[\"xi_q\"][-1]",
+        rel=1e-4, abs_tol=1e-9, shape=(4,), choices=(("omega0", (0.1, 0.2, 0.3, 0.5)), ("k", (2, 3, 4, 6)))),
     GradedAnswer(
         "ch3-ex-balanced", "ch3_balanced_limit", 2, "array",
         "`ch3_balanced_limit`: the direction $\\hat\\beta$ the balanced start heads for on chapter 3's data "
@@ -121,6 +169,15 @@ GRADED = (
         "ch4_C = float(np.linalg.norm(np.log(2 * np.abs(beta[S]) / {omega0} ** 2)))",
         rel=1e-3, choices=(("omega0", (0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)),)),
     GradedAnswer(
+        "ch4-ex-eps-prime", "ch4_b3", 2, "float",
+        "`ch4_b3`: $(B\\lambda)_3$ at the last saved time of the flow from $\\omega_0={omega0}$ run to "
+        "$\\log t=10^4$ (`ch4.compute_kkt(omega0={omega0}, log_t_end=1e4, rtol=1e-8).Blambda[-1, 2]`: a shorter run "
+        "than the chapter's $\\log t=10^6$, so that the notebook runs in seconds), a Python `float`, right within a "
+        "relative $10^{{-3}}$.",
+        "from attnbook.experiments import ch4\n"
+        "ch4_b3 = float(ch4.compute_kkt(omega0={omega0}, log_t_end=1e4, rtol=1e-8).Blambda[-1, 2])",
+        rel=1e-3, choices=(("omega0", (0.3, 0.5, 0.7, 1.0, 1.5)),)),
+    GradedAnswer(
         "ch5-ex-closed", "ch5_nuc_value", 2, "float",
         "`ch5_nuc_value`: the nuclear SVM's optimal value $\\sum_ia_i=\\|W^\\circ\\|_*$ on "
         "`al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, c=0.3)`, a Python `float`, right within a relative "
@@ -135,6 +192,41 @@ GRADED = (
         "ch5_fro_norm = float(np.linalg.norm(al.solve_svm(al.make_orthogonal_data(n=3, L=5, d=6, seed={seed}, "
         "c=0.3), \"fro\").W))",
         rel=1e-4, choices=(("seed", tuple(range(2, 1000))),), part="fro"),
+    GradedAnswer(
+        "ch5-ex-pairs", "ch5_pair_gap", 2, "float",
+        "`ch5_pair_gap`: the attention of sample 1 to its first pair token minus that to its second, "
+        "`att[0, 1] - att[0, 2]` with `att = al.attention(data, W)`, at $t={t}$ of the $(K,Q)$-flow from the "
+        "misaligned start `ch5.misaligned_init({theta})` on `data = ch5.exact_data()` "
+        "(`al.gradient_flow(data, \"KQ\", (K0, Q0), t_end={t})`, last saved time); a Python `float` with its sign, "
+        "right within a relative $10^{{-3}}$.",
+        "from attnbook.experiments import ch5\n"
+        "data = ch5.exact_data()\n"
+        "K0, Q0 = ch5.misaligned_init({theta})\n"
+        "att = al.attention(data, al.gradient_flow(data, \"KQ\", (K0, Q0), t_end={t}).W[-1])\n"
+        "ch5_pair_gap = float(att[0, 1] - att[0, 2])",
+        rel=1e-3, choices=(("theta", (0.2, 0.4, 0.6, 0.8, 1.0)), ("t", (2.0, 5.0, 10.0, 20.0)))),
+    GradedAnswer(
+        "ch6-ex-lr", "ch6_lr_excess", 2, "array",
+        "`ch6_lr_excess`: the excess loss $\\mathcal L-\\mathcal L^*$ after {steps} steps of gradient descent from "
+        "$W=0$ on the demo data (`al.gradient_descent(data, \"W\", np.zeros((4, 4)), lr, {steps}).excess_loss[-1]`, "
+        "`data = ch6.demo_data()`, no perturbation) for the steps $\\eta=1,2,4,5,7$ in this order (compare them with "
+        "`ch6.compute_gd().stuck_level`), a numpy array of shape (5,), right within a relative $10^{{-4}}$ in every "
+        "entry.",
+        "from attnbook.experiments import ch6\n"
+        "data = ch6.demo_data()\n"
+        "ch6_lr_excess = np.array([al.gradient_descent(data, \"W\", np.zeros((4, 4)), lr, {steps}).excess_loss[-1]\n"
+        "                          for lr in (1, 2, 4, 5, 7)])",
+        rel=1e-4, shape=(5,), choices=(("steps", (200, 250, 300, 350, 400)),)),
+    GradedAnswer(
+        "ch6-ex-nuc", "ch6_nuc_ratio", 2, "float",
+        "`ch6_nuc_ratio`: on `al.make_generic_data(4, 3, 4, seed={seed})`, the nuclear norm of the Frobenius SVM's "
+        "solution (the $W$-flow's limit direction, chapter 2) divided by the nuclear SVM's "
+        "optimal value (the smallest nuclear norm at margin 1; chapter 6 observes the $(K,Q)$-flow heading there). "
+        "A seeded variant of the exercise that solves the two SVMs instead of running the flows; a Python `float`, "
+        "right within a relative $10^{{-4}}$.",
+        "data = al.make_generic_data(4, 3, 4, seed={seed})\n"
+        "ch6_nuc_ratio = float(np.linalg.norm(al.solve_svm(data, \"fro\").W, \"nuc\") / al.solve_svm(data, \"nuc\").value)",
+        rel=1e-4, choices=(("seed", _SEPARABLE_SEEDS),)),
     GradedAnswer(
         "ch6-ex-sel", "ch6_sel_excess", 2, "float",
         "`ch6_sel_excess`: the excess loss $\\mathcal L-\\mathcal L^*$ at $W=1000\\,\\widehat W_s$ on the demo data "
@@ -156,6 +248,29 @@ GRADED = (
         "           for s in range({first}, {last} + 1)]\n"
         "ch7_e2_count = sum(r.holds(\"1\") and not r.holds(\"1-diag\") for r in reports)",
         choices=(("first", tuple(range(20, 2001, 20))),)),
+    GradedAnswer(
+        "ch7-ex-e9", "ch7_e9_slopes", 2, "array",
+        "`ch7_e9_slopes`: the slopes of $\\ln|\\cdot|$ against $\\ln\\varepsilon$ between $\\varepsilon={eps}$ and "
+        "$\\varepsilon=2\\times{eps}$ of the end values of the alignment error with $V$ fixed (`alignment`) and of the "
+        "family coordinate (`family`), from `studies.e9_certificate(eps, log_t_end=1e6)` (two flows to "
+        "$\\ln t=10^6$ instead of the study's seven to $10^{{30}}$, so that the notebook runs in seconds): "
+        "`[slope_alignment, slope_family]`, a numpy array of shape (2,), right within a relative $10^{{-6}}$ (the slopes are close to, not equal to, whole numbers).",
+        "from attnbook.experiments import studies\n"
+        "ends = [studies.e9_certificate(e, log_t_end=1e6) for e in ({eps}, 2 * {eps})]\n"
+        "ch7_e9_slopes = np.array([np.log(abs(ends[1].alignment[-1] / ends[0].alignment[-1])),\n"
+        "                          np.log(abs(ends[1].family[-1] / ends[0].family[-1]))]) / np.log(2)",
+        rel=1e-6, shape=(2,), choices=(("eps", (0.05, 0.1, 0.15, 0.2)),)),
+    GradedAnswer(
+        "ch8-ex-excess", "ch8_excess", 2, "array",
+        "`ch8_excess`: the margin $\\mu$ and $\\ln(\\mathcal L-\\mathcal L^*)$ (`al.log_excess_loss`) at the last saved "
+        "time of the diagonal flow from init (5) with $\\omega_0={omega0}$ to $\\ln t=10^{{{k}}}$ on chapter 3's data "
+        "(`al.gradient_flow(ch3.data(), \"xi\", ch3.xi_init({omega0}), log_t_end=1e{k})`; one flow instead of "
+        "`ch8.init_scale()`'s study, so that the notebook runs in seconds): `[mu, log_excess]`, a numpy array of "
+        "shape (2,), right within a relative $10^{{-4}}$.",
+        "from attnbook.experiments import ch3\n"
+        "tr = al.gradient_flow(ch3.data(), \"xi\", ch3.xi_init({omega0}), log_t_end=1e{k})\n"
+        "ch8_excess = np.array([tr.margin[-1], al.log_excess_loss(ch3.data(), tr.W[-1])])",
+        rel=1e-4, shape=(2,), choices=(("omega0", (0.3, 1.0, 3.0)), ("k", (3, 4, 5)))),
 )
 
 
@@ -256,14 +371,19 @@ def _hidden_test(q: GradedAnswer, refs: dict) -> str:
 
 
 def _statement(label: str, book: Path) -> tuple[str, str]:
-    """The exercise's title and statement from its page, as plain Markdown (glued values are not allowed here)."""
-    from .student import plain_markdown
+    """The exercise's title and statement from its page, as plain Markdown. The homework stands alone: a ``{doc}``
+    link goes to the published book (``_config.yml``), and so does a glued value (its number is on the book's page,
+    computed by a study the homework does not run)."""
+    from .student import plain_markdown, published_url
 
+    site = published_url(book.parent)
     for page in sorted(book.glob("*.md")):
         m = re.search(r"^(:{3,})\{exercise\}([^\n]*)\n:label: " + re.escape(label) + r"\n(.*?)^\1\s*$",
                       page.read_text(), re.M | re.S)
         if m:
-            return m.group(2).strip(), plain_markdown(m.group(3).strip(), {}, page.stem)
+            body = re.sub(r"\{glue(?::text)?\}`[^`]+`", f"(the value on [the book's page]({site}{page.stem}.html))",
+                          m.group(3).strip())
+            return m.group(2).strip(), plain_markdown(body, {}, page.stem, local=frozenset(), site=site)
     raise CourseError(f"exercise {label!r} is graded but no page of {book} states it")
 
 
@@ -273,6 +393,22 @@ def _question_cells(q: GradedAnswer, params: dict, book: Path) -> tuple[str, str
     markdown = (f"## {q.question}: {title}\n\n{statement}\n\n**Submit** {_fill(q.submit, params)} "
                 f"({q.points} points)")
     return markdown, _fill(q.solution, params)
+
+
+def _solution_cell(solution: str) -> str:
+    """The answer cell in otter's format: the solution's work hidden (``BEGIN SOLUTION NO PROMPT``), and its last
+    statement, the assignment of the answer variable, made one line ``name = ...  # SOLUTION`` (students see
+    ``name = ...``)."""
+    import ast
+
+    statements = ast.parse(solution).body
+    last = statements[-1]
+    if not (isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name)):
+        raise CourseError(f"a graded solution must end by assigning its answer variable; got {ast.unparse(last)!r}")
+    lines = solution.split("\n")
+    body = "\n".join(lines[:last.lineno - 1])
+    assignment = f"{last.targets[0].id} = {ast.unparse(last.value)}"
+    return (f"# BEGIN SOLUTION NO PROMPT\n{body}\n# END SOLUTION\n" if body else "") + f"{assignment}  # SOLUTION"
 
 
 def _setup(student: str) -> str:
@@ -305,9 +441,7 @@ def master_notebook(lecture: Lecture, seed: int, book: Path, roster: tuple = (""
     for q in questions:
         refs = {student: _reference(q, q.params(seed, student)) for student in roster}
         markdown, solution = _question_cells(q, q.params(seed, roster[0]), book)
-        lines = solution.split("\n")
-        body, last = "\n".join(lines[:-1]), lines[-1]
-        code = (f"# BEGIN SOLUTION NO PROMPT\n{body}\n# END SOLUTION\n" if body else "") + f"{last}  # SOLUTION"
+        code = _solution_cell(solution)
         cells += [v4.new_raw_cell(f"# BEGIN QUESTION\nname: {q.question}\npoints: {q.points}"),
                   v4.new_markdown_cell(markdown),
                   v4.new_raw_cell("# BEGIN SOLUTION"),

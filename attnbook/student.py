@@ -5,7 +5,10 @@ each page of the book with code (the notation page included): the exercise state
 goes, and its code becomes one stub cell with a comment, which runs. A numeric exercise's stub names its self-check,
 ``attnbook.checks.<label>(answer)``. The notebooks read right in any notebook viewer (JupyterLab, classic Notebook,
 Colab, VS Code, GitHub): every glued value is substituted into the prose as its number, MyST directives
-(exercises, theorems, admonitions) become plain Markdown headings and cross-references become text or links.
+(exercises, theorems, admonitions) become plain Markdown headings and cross-references become text or links (a
+link to a page the folder does not hold goes to the published book, :func:`published_url`, never to a missing
+file). A proof exercise (its solution holds a points rubric) gets no "your code here": the proof goes in the
+Markdown answer cell every exercise gets.
 The complete chapters (the answer key) go to ``KEYDIR`` only when it is named, and never inside ``OUTDIR``.
 
 Solutions in the chapters are written the way sphinx-exercise reads them: gated,
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["StudentChapter", "split_solutions", "student_edition", "chapter_sources", "plain_markdown",
-           "glued_text", "StudentEditionError"]
+           "glued_text", "published_url", "StudentEditionError"]
 
 _START = re.compile(r"^(:{3,})\{solution-start\}\s*(\S*)")
 _END = re.compile(r"^(:{3,})\{solution-end\}")
@@ -38,13 +41,22 @@ class StudentChapter:
     labels: list[str] = field(default_factory=list)         # exercises whose solutions were removed
 
 
-def _stub(label: str) -> str:
+def _stub(label: str, proof: bool = False) -> str:
+    """The code cell left where a solution's code was: a numeric exercise names its self-check; a proof exercise
+    (its solution holds a points rubric) sends the proof to the Markdown answer cell below it."""
     from .checks import CHECKS
 
+    if proof:
+        return (f"# Exercise {label} asks for a proof: write it in the Markdown answer cell below (double-click it).\n"
+                "# Use this cell only for a numerical check the exercise asks for, if any.\n")
     lines = [f"# Exercise {label}: your code here (the solution is in the instructor's answers)."]
     if label in CHECKS:
         lines.append(f"# Check a numeric answer with: from attnbook import checks; checks.{CHECKS[label].__name__}(answer)")
     return "\n".join(lines) + "\n"
+
+
+#: how a solution marks a points rubric (a proof exercise): ``:class: rubric`` on an admonition
+_RUBRIC = ":class: rubric"
 
 
 def _answer_cell(label: str):
@@ -69,16 +81,17 @@ def split_solutions(nb) -> StudentChapter:
     import nbformat
 
     out = StudentChapter(student=copy.deepcopy(nb))
-    cells, label, stubbed = [], None, False       # label: the open gated solution, if any
+    cells, label, stubbed = [], None, None        # label: the open gated solution, if any; stubbed: its stub cell
+    removed_from = 0                              # where the open solution's removed text starts
     for cell in nb.cells:
         if cell.cell_type == "code":
             if label is None:
                 cells.append(copy.deepcopy(cell))
             else:
                 out.removed_code.append(cell.source)
-                if not stubbed:
-                    cells.append(nbformat.v4.new_code_cell(_stub(label)))
-                    stubbed = True
+                if stubbed is None:
+                    stubbed = nbformat.v4.new_code_cell(_stub(label))
+                    cells.append(stubbed)
             continue
         keep, lines, i = [], cell.source.split("\n"), 0
 
@@ -94,12 +107,14 @@ def split_solutions(nb) -> StudentChapter:
             line = lines[i]
             if label is None and (m := _START.match(line)):
                 flush()
-                label, stubbed = m.group(2), False
+                label, stubbed, removed_from = m.group(2), None, len(out.removed_text)
                 out.labels.append(label)
                 i = _skip_header(lines, i + 1)
                 continue
             if label is not None and _END.match(line):
                 flush()
+                if stubbed is not None and any(_RUBRIC in ln for ln in out.removed_text[removed_from:]):
+                    stubbed.source = _stub(label, proof=True)
                 cells.append(_answer_cell(label))
                 label = None
                 i = _skip_header(lines, i + 1)
@@ -162,7 +177,34 @@ def glued_text(value: str) -> str:
     return parsed if isinstance(parsed, str) else value
 
 
-def _role(m: re.Match, glue: dict[str, str], page: str) -> str:
+def published_url(root: str | Path = ".") -> str:
+    """The published book's address, with a trailing slash, from ``<root>/_config.yml``: ``html.baseurl`` when set,
+    else the GitHub Pages address of ``repository.url`` (``https://github.com/OWNER/REPO`` ->
+    ``https://OWNER.github.io/REPO/``), where the workflow publishes the site (README, "GitHub Pages")."""
+    import yaml
+
+    path = Path(root) / "_config.yml"
+    if not path.is_file():
+        raise StudentEditionError(f"root must hold the book's _config.yml; {path} does not exist")
+    config = yaml.safe_load(path.read_text()) or {}
+    base = ((config.get("html") or {}).get("baseurl") or "").strip()
+    if base:
+        return base.rstrip("/") + "/"
+    url = (config.get("repository") or {}).get("url", "")
+    m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url)
+    if not m:
+        raise StudentEditionError(f"{path}: repository.url must be https://github.com/OWNER/REPO (or set "
+                                  f"html.baseurl); got {url!r}")
+    return f"https://{m.group(1)}.github.io/{m.group(2)}/"
+
+
+def _doc_link(name: str, local: frozenset | None, site: str) -> str:
+    """Where a ``{doc}`` link to page ``name`` points: its notebook beside this one when it is there (``local``
+    None: every page is), else the page of the published book ``site``."""
+    return f"{name}.ipynb" if local is None or name in local else f"{site}{name}.html"
+
+
+def _role(m: re.Match, glue: dict[str, str], page: str, local: frozenset | None = None, site: str = "") -> str:
     role, body = m.group(1), m.group(2)
     if role == "glue:text" or role == "glue":
         name, _, fmt = body.partition(":") if body not in glue else (body, "", "")
@@ -175,7 +217,7 @@ def _role(m: re.Match, glue: dict[str, str], page: str) -> str:
     target = target.rstrip(">") if sep else body
     if role == "doc":
         name = target.rsplit("/", 1)[-1]
-        return f"[{text if sep else name.replace('_', ' ')}]({name}.ipynb)"
+        return f"[{text if sep else name.replace('_', ' ')}]({_doc_link(name, local, site)})"
     if role in ("cite:t", "cite:p", "cite"):
         return f"[{body}]" if role == "cite:p" else body
     if role == "math":
@@ -183,10 +225,13 @@ def _role(m: re.Match, glue: dict[str, str], page: str) -> str:
     return text if sep else body.replace("-", " ")          # ref, numref, prf:ref, eq: the label as words
 
 
-def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = "", chapter: int | None = None) -> str:
+def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = "", chapter: int | None = None,
+                   local: frozenset | None = None, site: str = "") -> str:
     """A MyST markdown cell as plain Markdown: directives become bold headings, roles text or links, glued values
     their numbers. ``chapter`` numbers the exercises ``Exercise <chapter>.<k>`` (the page's own count starts at 1
-    for each call of :func:`student_edition`; pass ``None`` to name them by label)."""
+    for each call of :func:`student_edition`; pass ``None`` to name them by label). A ``{doc}`` link goes to the
+    page's notebook (``<page>.ipynb``, beside this one) when ``local`` is None or names the page, else to the page
+    of the published book at ``site`` (:func:`published_url`): a hand-out folder holds only some pages."""
     out, glue = [], glue or {}
     source = _LIST_TABLE.sub(_pipe_table, source)
     stack: list[tuple[str, str]] = []       # open fences: (fence, kind); kind "" for a plain code block
@@ -226,7 +271,7 @@ def plain_markdown(source: str, glue: dict[str, str] | None = None, page: str = 
         if _OPTION.match(line) and top is not None and out and out[-1] == "":
             continue                                  # a directive's options, right after its heading
         out.append(line)
-    text = _ROLE.sub(lambda r: _role(r, glue, page), "\n".join(out))     # a role may span two lines
+    text = _ROLE.sub(lambda r: _role(r, glue, page, local, site), "\n".join(out))     # a role may span two lines
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
@@ -304,8 +349,9 @@ def _chapter_number(stem: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _student_notebook(nb, executed, src: Path, keep_outputs: bool):
-    """The student notebook of one page: solutions out, exercises numbered, plain Markdown, glued values in."""
+def _student_notebook(nb, executed, src: Path, keep_outputs: bool, local: frozenset | None = None, site: str = ""):
+    """The student notebook of one page: solutions out, exercises numbered, plain Markdown, glued values in, links
+    to pages outside ``local`` sent to the published book ``site``."""
     glue = _glued(executed)
     chapter, counter = _chapter_number(src.stem), [0]
     numbered = copy.deepcopy(executed if keep_outputs else nb)
@@ -315,7 +361,7 @@ def _student_notebook(nb, executed, src: Path, keep_outputs: bool):
     split = split_solutions(numbered)
     for cell in split.student.cells:
         if cell.cell_type == "markdown":
-            cell.source = plain_markdown(cell.source, glue, src.stem, chapter)
+            cell.source = plain_markdown(cell.source, glue, src.stem, chapter, local, site)
         elif not keep_outputs:
             cell.outputs, cell.execution_count = [], None
     split.student.metadata.pop("jupytext", None)
@@ -347,7 +393,8 @@ def student_edition(outdir: str | Path, book: str | Path = "book", answers: str 
     keep_outputs : bool
         Keep the outputs of the cells students get (from the cache or the execution); default: no outputs.
     pages : list of str, optional
-        Only these page stems (default: every page with code of the table of contents).
+        Only these page stems (default: every page with code of the table of contents). A ``{doc}`` link to a page
+        that is not written (another lecture's chapter, the bibliography) goes to the published book's page.
 
     Returns
     -------
@@ -384,6 +431,7 @@ def student_edition(outdir: str | Path, book: str | Path = "book", answers: str 
         raise StudentEditionError(f"{len(existing)} notebooks exist already (first: {existing[0]}); they may hold "
                                   "a student's work: pass --force (force=True) to overwrite them")
     cache = Path(cache) if cache is not None else book.parent / "_build" / ".jupyter_cache"
+    local, site = frozenset(s.stem for s in sources), published_url(book.parent)   # links to other pages: the site
     written = []
     for src in sources:
         import jupytext
@@ -396,7 +444,7 @@ def student_edition(outdir: str | Path, book: str | Path = "book", answers: str 
                 for k, v in glue.get(src.stem, {}).items()]))
         else:
             executed = _executed(nb, src, cache)
-        split = _student_notebook(nb, executed, src, keep_outputs and glue is None)
+        split = _student_notebook(nb, executed, src, keep_outputs and glue is None, local, site)
         outdir.mkdir(parents=True, exist_ok=True)
         nbformat.write(split.student, outdir / f"{src.stem}.ipynb")
         written.append(outdir / f"{src.stem}.ipynb")

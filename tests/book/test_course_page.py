@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from attnbook.course import course_plan, lecture_questions
+
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 PAGES = sorted(BOOK.glob("ch*.md")) + [BOOK / "notation.md", BOOK / "numerics.md"]
@@ -172,7 +174,8 @@ def _plan_rows() -> dict[int, str]:
 def _load_rows() -> dict[int, tuple[str, ...]]:
     table = COURSE.read_text(encoding="utf-8").split("(course-load)=", 1)[1].split("(course-50)=", 1)[0]
     return {int(m.group(1)): m.groups()[1:] for m in re.finditer(
-        r"^\| (\d) \| [^|]*: ([\d,]+) words, about (\d+) min \| (\d+) exercises, about (\d+) min \| (\d+) \|$", table,
+        r"^\| (\d) \| [^|]*: ([\d,]+) words, about (\d+) min \| (\d+) exercises, about (\d+) min \| (\d+) \| (\d+) \|$",
+        table,
         re.MULTILINE)}
 
 
@@ -192,8 +195,10 @@ def test_the_load_table_is_what_the_plan_and_the_chapters_add_up_to():
         minutes = sum(rubric[lab]["minutes"] if lab in rubric else DEFAULT_MINUTES[stars[lab]] for lab in labels)
         points = sum(rubric[lab]["points"] for lab in labels if lab in rubric)
         words = sum(_words(p) for p in LECTURE_READING[lecture])
-        w, read_min, n_ex, hw_min, pts = load[lecture]
+        w, read_min, n_ex, hw_min, pts, auto = load[lecture]
         assert int(n_ex) == len(labels) and int(hw_min) == minutes and int(pts) == points, f"lecture {lecture}"
+        auto_points = sum(q.points for q in lecture_questions(course_plan(BOOK)[lecture - 1]))
+        assert int(auto) == auto_points, f"lecture {lecture}: the autograder gives {auto_points} points"
         assert int(w.replace(",", "")) == round(words, -2), f"lecture {lecture}: {words} words"
         assert int(read_min) == 5 * round(words / WORDS_PER_MINUTE / 5), f"lecture {lecture}: reading minutes"
 

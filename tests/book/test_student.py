@@ -115,6 +115,67 @@ def test_student_edition_reads_without_myst_and_keeps_the_key_apart(tmp_path):
     assert "<num-cos-t>" in num            # glued only inside its removed solution, used by the statement
 
 
+def _dead_links(folder: Path) -> list[str]:
+    """Relative Markdown links of the notebooks in ``folder`` whose target is not a file there."""
+    import nbformat
+
+    dead = []
+    for path in sorted(folder.glob("*.ipynb")):
+        md = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        for target in re.findall(r"\]\(([^)\s]+)\)", md):
+            if not re.match(r"^(https?:|mailto:|#)", target) and not (folder / target.split("#")[0]).is_file():
+                dead.append(f"{path.name}: {target}")
+    return dead
+
+
+def test_no_dead_relative_link_in_any_hand_out(tmp_path):
+    # The whole edition and every lecture's folder of the course (attnbook.course writes a lecture's pages only):
+    # a link to a page that is not in the folder goes to the published book (_config.yml), never to a missing file.
+    from attnbook.course import course_plan
+    from attnbook.student import published_url
+
+    student_edition(tmp_path / "all", ROOT / "book", glue=_fake_glue())
+    assert not _dead_links(tmp_path / "all")
+    site = published_url(ROOT)
+    for lec in course_plan(ROOT / "book"):
+        folder = tmp_path / f"lecture-{lec.number}"
+        student_edition(folder, ROOT / "book", glue=_fake_glue(lec.pages), pages=list(lec.pages))
+        assert not _dead_links(folder), lec.number
+    ch2 = "\n".join(c.source for c in nbformat_read(tmp_path / "lecture-2" / "ch2_frobenius.ipynb").cells)
+    assert f"({site}ch1_token_selection.html)" in ch2 and "(ch1_token_selection.ipynb)" not in ch2
+    assert "(ch1_token_selection.ipynb)" in "\n".join(
+        c.source for c in nbformat_read(tmp_path / "all" / "ch2_frobenius.ipynb").cells)
+
+
+def nbformat_read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.mark.parametrize("src", CHAPTERS, ids=lambda p: p.stem)
+def test_a_proof_exercise_gets_no_code_prompt(src):
+    # A proof (its solution has a points rubric) is written in the Markdown answer cell; the code cell left in place of
+    # its solution's check must not ask for "your code here" (a typed proof there is a SyntaxError).
+    text = src.read_text()
+    split = split_solutions(jupytext.read(src))
+
+    def solution(label: str) -> str:
+        start = text.find(f"{{solution-start}} {label}\n")
+        return text[start:text.find("{solution-end}", start)] if start >= 0 else ""
+
+    proofs = [lab for lab in split.labels if ":class: rubric" in solution(lab)]
+    cells = split.student.cells
+    for lab in split.labels:
+        stubs = [c.source for c in cells if c.cell_type == "code" and re.match(rf"# Exercise {lab}[: ]", c.source)]
+        if lab in proofs:
+            assert all("your code here" not in st and "Markdown answer cell" in st for st in stubs), lab
+            answer = [c for c in cells if c.cell_type == "markdown" and c.source.startswith(f"**Your answer ({lab}).**")]
+            assert len(answer) == 1, lab
+        else:
+            assert all("your code here" in st for st in stubs), lab
+
+
 def test_student_edition_refuses_a_nested_key_and_overwriting(tmp_path, capsys):
     glue = _fake_glue(["ch7_errata"])
     with pytest.raises(StudentEditionError, match="must not contain one another"):
