@@ -16,7 +16,13 @@ then slides separated by lines holding only ``---``. Slide text is Markdown with
   figures --list``), drawn by the book's own figure function (so slides and book cannot drift) and then fitted to
   the slide: the figure is made smaller in inches, never its text, until every label is at least
   :data:`MIN_LABEL_PX` pixels high on the 1280×720 slide (:func:`render_slide_figure`). Every figure must be
-  followed by a paragraph starting ``**What to see:**``.
+  followed by a paragraph starting ``**What to see:**``. A figure too dense for a slide as the book draws it has
+  slide versions, one panel each, drawn by the book's own panel code from the same results (``figure:ch6.gd.error``,
+  a name from ``attnbook.figures.slide_registry()``); :data:`SLIDE_EXEMPT` lists the figures of a lecture's
+  chapters that have no slide, each with its reason.
+- **Values.** ``{value:ch6-gds-f5-3}`` is replaced by the text ``attnbook.figures.slides.SLIDE_VALUES`` computes
+  for it from the book's experiments (and studies artifact), so a number on a slide is never typed by hand; a value
+  whose slide states an outcome in words asserts that outcome, and the build fails if it is false.
 - **Exercises** are named as the book numbers them: ``{ch4-ex-omega}`` becomes "Exercise 4.2", linked to the
   exercise in the published book (:func:`exercise_numbers`, :func:`published_url`).
 - **Links into the book**: ``[chapter 4](book:ch4_kkt)`` or ``[the rate](book:ch4_kkt#ch4-rate)`` become links to
@@ -46,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "book" / "slides"
 VENDOR = ROOT / "_vendor"
 FIGURE_RE = re.compile(r"!\[([^\]]*)\]\(figure:([A-Za-z0-9_.]+)\)")
+VALUE_RE = re.compile(r"\{value:([A-Za-z0-9_.-]+)\}")  # {value:ch6-gds-f5-3}: a computed value, by name
 LABEL_RE = re.compile(r"\{([a-z0-9]+-ex-[a-z0-9-]+)\}")   # {ch3-ex-swap}: an exercise of the book, by label
 BOOK_LINK_RE = re.compile(r"\]\(book:([A-Za-z0-9_]+)(?:#([A-Za-z0-9_-]+))?\)")   # [text](book:ch4_kkt#anchor)
 TIMING_RE = re.compile(r"^\*\*(\d+)–(\d+) min\.?\*\*")   # a note's first words: **12–16 min.**
@@ -208,6 +215,36 @@ def figures_used(slides: list[str]) -> list[str]:
     return [name for s in slides for _, name in FIGURE_RE.findall(s)]
 
 
+def values_used(slides: list[str]) -> list[str]:
+    """The names of the computed values the slides quote (``{value:name}``), in order, without repeats."""
+    return list(dict.fromkeys(name for s in slides for name in VALUE_RE.findall(s)))
+
+
+def fill_values(text: str, values: dict[str, str], where: str) -> str:
+    """``{value:name}`` -> ``values[name]``; refuses a name ``values`` does not hold."""
+    def fill(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise ValueError(f"{where}: no value named {m.group(1)!r} (attnbook.figures.slides.SLIDE_VALUES)")
+        return values[m.group(1)]
+    return VALUE_RE.sub(fill, text)
+
+
+def value_names() -> list[str]:
+    """The names of every value a slide may quote (``attnbook.figures.slides.SLIDE_VALUES``), without computing any."""
+    sys.path.insert(0, str(ROOT))
+    from attnbook.figures.slides import SLIDE_VALUES
+
+    return list(SLIDE_VALUES)
+
+
+def compute_values(names: list[str]) -> dict[str, str]:
+    """The texts of the named values, computed by ``attnbook.figures.slides`` from the book's results."""
+    sys.path.insert(0, str(ROOT))
+    from attnbook.figures.slides import slide_values
+
+    return slide_values(names)
+
+
 def split_notes(text: str) -> tuple[str, str]:
     """A slide's body and its speaker notes (``""`` when it has none)."""
     body, _, notes = text.partition("\nNote:")
@@ -354,11 +391,12 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
         have to shrink below a third of its size in the book).
     """
     sys.path.insert(0, str(ROOT))
-    from attnbook.figures import registry
+    from attnbook.figures import registry, slide_registry
 
-    figures = registry()
+    figures = {**registry(), **slide_registry()}
     if name not in figures:
-        raise ValueError(f"name must be a figure of the book (python -m attnbook figures --list); got {name!r}")
+        raise ValueError(f"name must be a figure of the book (python -m attnbook figures --list) or a slide version "
+                         f"of one (attnbook.figures.slide_registry()); got {name!r}")
     error = None
     for height in (box[1], box[1] + 40, box[1] + 80):   # a figure whose layout stops shrinking gets a taller place
         try:
@@ -428,17 +466,21 @@ def render_figures(names: list[str], outdir: Path) -> dict[str, SlideFigure]:
     return done
 
 
-def deck_html(path: Path, md: MarkdownIt | None = None, sizes: dict[str, tuple[int, int]] | None = None) -> str:
-    """The deck of one lecture source as HTML (after every check of the source)."""
+def deck_html(path: Path, md: MarkdownIt | None = None, sizes: dict[str, tuple[int, int]] | None = None,
+              values: dict[str, str] | None = None) -> str:
+    """The deck of one lecture source as HTML (after every check of the source); ``values`` (default: computed by
+    :func:`compute_values`) fills its ``{value:name}`` places."""
     md = md or _markdown()
     header, slides = parse_source(path)
     numbers, base = exercise_numbers(), published_url()
     for i, s in enumerate(slides, 1):
         check_slide(path, i, s)
     check_timing(path, slides, header["minutes"])
+    values = compute_values(values_used(slides)) if values is None else values
     html_slides = "\n".join(
-        render_slide(md, link_book(link_exercises(s, numbers, f"{path.name} slide {i}", base), base,
-                                   f"{path.name} slide {i}"), sizes)
+        render_slide(md, link_book(link_exercises(fill_values(s, values, f"{path.name} slide {i}"), numbers,
+                                                  f"{path.name} slide {i}", base), base, f"{path.name} slide {i}"),
+                     sizes)
         for i, s in enumerate(slides, 1))
     return TEMPLATE.format(title=html.escape(header["title"]), slides=html_slides, width=SLIDE_W, height=SLIDE_H)
 
@@ -455,8 +497,10 @@ def build(out: Path, only: list[int] | None = None) -> list[Path]:
     for sub in ("reveal", "mathjax"):
         shutil.copytree(VENDOR / sub, out / "_vendor" / sub, dirs_exist_ok=True)
     md = _markdown()
-    for path in sources:
-        deck_html(path, md)   # every check of every source before the slow part
+    wanted = [n for path in sources for n in values_used(parse_source(path)[1])]
+    for path in sources:   # every check of every source before the slow part (values not yet computed)
+        deck_html(path, md, values={n: n for n in value_names()})
+    values = compute_values(wanted)
     names = [n for path in sources for n in figures_used(parse_source(path)[1])]
     figures = render_figures(names, out / "figures")
     sizes = {n: (f.width, f.height) for n, f in figures.items()}
@@ -464,7 +508,7 @@ def build(out: Path, only: list[int] | None = None) -> list[Path]:
     for path in sources:
         header, slides = parse_source(path)
         target = out / f"{path.stem}.html"
-        target.write_text(deck_html(path, md, sizes))
+        target.write_text(deck_html(path, md, sizes, values))
         decks.append(target)
         print(f"build_slides: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} "
               f"({len(slides)} slides, {header['minutes']} min)")

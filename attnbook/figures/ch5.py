@@ -232,6 +232,36 @@ def fig_init_dependence(study: InitStudy | None = None) -> Figure:
     return fig
 
 
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+def slide_init_prediction(study: InitStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_dependence`, left panel: the limit's family coordinate against its
+    prediction from the start."""
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _init_prediction_panel(ax, init_study() if study is None else study,
+                           dict(loc="center left", bbox_to_anchor=(1.01, 0.5)), ms=1.3)
+    ax.get_legend().get_texts()[0].set_text("prediction from\nthe start")
+    ax.set_xlabel(r"predicted $m/\sqrt{a_1a_2}$")
+    return fig
+
+
+def slide_init_family(study: InitStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_dependence`, right panel: where the limits sit on the nuclear-SVM family."""
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _init_family_panel(ax, init_study() if study is None else study,
+                       dict(loc="center left", bbox_to_anchor=(1.01, 0.5)), ms=1.3)
+    texts = ax.get_legend().get_texts()
+    for t, words in zip(texts, (r"$\|W(m)\|_*/\|W^\circ\|_*$", r"$\|W(m)\|_F/\|W^\circ\|_F$",
+                                r"$(K,Q)$ limits, $\|\cdot\|_*$", r"$(K,Q)$ limits, $\|\cdot\|_F$",
+                                r"$W$-flow limits")):
+        t.set_text(words)
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"init_dependence.prediction": slide_init_prediction, "init_dependence.family": slide_init_family}
+
+
 FIGURES = by_name(fig_alignment, fig_reduced, fig_coincide, fig_misaligned, fig_misaligned_frame,
                   fig_init_dependence)
 

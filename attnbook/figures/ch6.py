@@ -238,6 +238,57 @@ def fig_digits(r: DigitsLimits | None = None) -> Figure:
     return fig
 
 
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+_SLIDE_LEGEND = dict(loc="center left", bbox_to_anchor=(1.01, 0.5))   # beside the panel, off the data
+
+
+def slide_gd_error(r: GDvsGF | None = None) -> Figure:
+    """Slide version of :func:`fig_gd`, left panel: GD's path error is linear in the step size."""
+    fig, ax = plots.new_figure(width=5.6, height=3.2)
+    _gd_error_panel(ax, compute_gd() if r is None else r, dict(loc="upper left"))
+    ax.set_ylabel(r"max path error to GF, $t\leq 10$")
+    return fig
+
+
+def slide_gd_runs(r: GDvsGF | None = None) -> Figure:
+    """Slide version of :func:`fig_gd`, right panel: one run per step size against the flow."""
+    fig, ax = plots.new_figure(width=7.6, height=3.2)
+    _gd_runs_panel(ax, compute_gd() if r is None else r, _SLIDE_LEGEND)
+    ax.get_legend().get_texts()[-1].set_text("one sample stuck")
+    return fig
+
+
+def slide_selection_loss(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, left panel: the excess loss from ``W(0) = -c W_F``."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_loss_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND)
+    ax.get_legend().get_texts()[-1].set_text("one sample stuck\n(Assumption 3 bound)")
+    return fig
+
+
+def slide_selection_cos(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, right panel, the flows from ``W(0) = -c W_F`` only."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_cos_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND, peers=False)
+    return fig
+
+
+def slide_selection_peers(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, right panel, the flow on Tarzanagh et al.'s setup only."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_cos_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND, shifted=False)
+    texts = ax.get_legend().get_texts()
+    texts[0].set_text("seed 5, $W(0)=0$,\nvs $W_F$-SVM")
+    texts[1].set_text("vs SVM of\nits selection")
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"gd.error": slide_gd_error, "gd.runs": slide_gd_runs, "selection.loss": slide_selection_loss,
+                 "selection.cos": slide_selection_cos, "selection.peers": slide_selection_peers}
+
+
 FIGURES = by_name(fig_kq_vs_w, fig_sv_at, fig_unequal_scores, fig_logistic, fig_gd, fig_selection, fig_digits)
 
 

@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 from attnbook import plots
 from attnbook.experiments import studies as st
 
-__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
+__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES",
+           "slide_gd_steps_demo", "slide_gd_steps_second", "SLIDE_FIGURES"]
 
 C = plots.COLORS
 
@@ -163,6 +164,40 @@ def fig_accuracy_long(rtol: float = 1e-8, study: st.AccuracyStudy | None = None)
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left"))])
     plots.light_ticks(fig, left=0.13, bottom=0.13, top=0.91)  # the appendix's slider redraws this figure
     return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+def _slide_gd_steps(study: st.GDStepStudy | None, seed: int) -> Figure:
+    """One data seed of :func:`fig_gd_steps` on a slide: the legend names the step sizes (colour, marker) and the
+    losses (solid, dashed) separately."""
+    from matplotlib.lines import Line2D
+
+    study = st.gd_step_study() if study is None else study
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _gd_steps_panel(ax, study, seed, _gd_steps_k(study), title_size=11)
+    ax.set_ylabel("starts recovered")
+    handles = [Line2D([], [], color=col, marker="osD^"[j % 4], ms=6, label=rf"$\eta={lr:g}$")
+               for j, (lr, col) in enumerate(_gd_step_colors(study).items())]
+    if any(r.loss == "logistic" and r.data_seed == seed for r in study.runs):
+        handles += [Line2D([], [], color="#333333", ls="-", label="exponential"),
+                    Line2D([], [], color="#333333", ls="--", marker="o", mfc="white", label="logistic")]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def slide_gd_steps_demo(study: st.GDStepStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_gd_steps`, the demo data (both losses)."""
+    return _slide_gd_steps(study, st.GD_DATA_SEEDS[0])
+
+
+def slide_gd_steps_second(study: st.GDStepStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_gd_steps`, the second data set of the family (exponential loss)."""
+    return _slide_gd_steps(study, st.GD_DATA_SEEDS[1])
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"gd_steps.demo": slide_gd_steps_demo, "gd_steps.second": slide_gd_steps_second}
 
 
 FIGURES = {"kq_study": fig_kq_study, "gd_steps": fig_gd_steps, "e9_certificate": fig_e9_certificate,
