@@ -234,6 +234,9 @@ def fig_init_dependence(study: InitStudy | None = None) -> Figure:
 
 # -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
 
+_SLIDE_TICKS = (-1, -0.5, 0, 0.5, 1)   # fewer ticks than the book's: 18-px labels would run together
+
+
 def slide_init_prediction(study: InitStudy | None = None) -> Figure:
     """Slide version of :func:`fig_init_dependence`, left panel: the limit's family coordinate against its
     prediction from the start."""
@@ -242,6 +245,8 @@ def slide_init_prediction(study: InitStudy | None = None) -> Figure:
                            dict(loc="center left", bbox_to_anchor=(1.01, 0.5)), ms=1.3)
     ax.get_legend().get_texts()[0].set_text("prediction from\nthe start")
     ax.set_xlabel(r"predicted $m/\sqrt{a_1a_2}$")
+    ax.set_xticks(_SLIDE_TICKS)
+    ax.set_yticks(_SLIDE_TICKS)
     return fig
 
 
@@ -255,6 +260,7 @@ def slide_init_family(study: InitStudy | None = None) -> Figure:
                                 r"$(K,Q)$ limits, $\|\cdot\|_*$", r"$(K,Q)$ limits, $\|\cdot\|_F$",
                                 r"$W$-flow limits")):
         t.set_text(words)
+    ax.set_xticks(_SLIDE_TICKS)
     return fig
 
 

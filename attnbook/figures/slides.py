@@ -113,6 +113,7 @@ SLIDE_VALUES: dict[str, Callable[[], str]] = {
     # chapter 6, large steps as a distribution (studies.gd_steps)
     "ch6-gds-starts": lambda: f"{st.GD_STARTS}",
     "ch6-gds-steps": lambda: f"{st.GD_STEPS[1][1]:,}",
+    "ch6-gds-steps3": lambda: f"{st.GD_STEPS[0][1]:,}",
     "ch6-gd3-range": _gd3_range,
     "ch6-gds-med5": _gds_median5,
     "ch6-gds-range5": _gds_range5,
