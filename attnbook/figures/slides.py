@@ -14,7 +14,7 @@ import numpy as np
 
 from ..experiments import ch5, ch6
 from ..experiments import studies as st
-from ..experiments.prose import claim
+from ..experiments.prose import claim, word
 
 __all__ = ["SLIDE_VALUES", "slide_values"]
 
@@ -68,6 +68,19 @@ def _gds_stuck_one() -> str:
     return "one"
 
 
+def _gds_two_draws() -> str:
+    """How the second data set's shares compare with the demo data's: the step sizes in between, and the ends."""
+    gs = st.gd_step_study()
+    demo, other = st.GD_DATA_SEEDS[:2]
+    inner = [lr for lr, _ in st.GD_STEPS[1:-1]]
+    ends = [(lr, st.GD_STEPS[-1][0] == lr) for lr in (st.GD_STEPS[0][0], st.GD_STEPS[-1][0])]
+    differ = any(gs.recovered_count(lr, "exp", demo) != gs.recovered_count(lr, "exp", other) for lr in inner)
+    same_ends = all(gs.recovered_count(lr, "exp", s)[0] == (0 if none else gs.recovered_count(lr, "exp", s)[1])
+                    for lr, none in ends for s in (demo, other))
+    return (f"the shares in between {word(differ, 'change', 'stay the same')}, the ends "
+            f"(all at the smallest step, none at the largest) {word(same_ends, 'do not', 'change too')}")
+
+
 def _selection() -> ch6.LocalSelections:
     s = ch6.compute_selection()
     c1, c4 = (s.shifts[c] for c in ch6.SHIFTS)
@@ -118,6 +131,7 @@ SLIDE_VALUES: dict[str, Callable[[], str]] = {
     "ch6-gds-med5": _gds_median5,
     "ch6-gds-range5": _gds_range5,
     "ch6-gds-stuck": _gds_stuck_one,
+    "ch6-gds-two-draws": _gds_two_draws,
     **{f"ch6-gds-f{lr:g}-{seed}": (lambda lr=lr, seed=seed: _count(lr, seed))
        for lr, _ in st.GD_STEPS for seed in st.GD_DATA_SEEDS},
     # chapter 6, a locally optimal selection (ch6.selection)
