@@ -422,7 +422,8 @@ def _tight_inches(fig) -> tuple[float, float]:
 
 def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX,
                         min_label_px: float = MIN_LABEL_PX) -> SlideFigure:
-    """Draw the book's figure ``name`` with its own figure function and save it as a PNG fitted to ``box``.
+    """Draw the book's figure ``name`` (or a slide version of one, ``attnbook.figures.slide_registry()``) with its own
+    figure function and save it as a PNG fitted to ``box``.
 
     The figure keeps its drawing and its fonts (in points); it is made smaller in inches, so that its text becomes
     larger relative to it, until its smallest text is ``min_label_px`` pixels high once the image is scaled into
@@ -433,7 +434,7 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
     Raises
     ------
     ValueError
-        If ``name`` is not a figure of the book, or its smallest label cannot reach ``min_label_px`` (the figure would
+        If ``name`` is not a figure of the book or a slide version of one, or its smallest label cannot reach ``min_label_px`` (the figure would
         have to shrink below a third of its size in the book).
     """
     sys.path.insert(0, str(ROOT))
