@@ -16,7 +16,13 @@ then slides separated by lines holding only ``---``. Slide text is Markdown with
   figures --list``), drawn by the book's own figure function (so slides and book cannot drift) and then fitted to
   the slide: the figure is made smaller in inches, never its text, until every label is at least
   :data:`MIN_LABEL_PX` pixels high on the 1280×720 slide (:func:`render_slide_figure`). Every figure must be
-  followed by a paragraph starting ``**What to see:**``.
+  followed by a paragraph starting ``**What to see:**``. A figure too dense for a slide as the book draws it has
+  slide versions, one panel each, drawn by the book's own panel code from the same results (``figure:ch6.gd.error``,
+  a name from ``attnbook.figures.slide_registry()``); :data:`SLIDE_EXEMPT` lists the figures of a lecture's
+  chapters that have no slide, each with its reason.
+- **Values.** ``{value:ch6-gds-f5-3}`` is replaced by the text ``attnbook.figures.slides.SLIDE_VALUES`` computes
+  for it from the book's experiments (and studies artifact), so a number on a slide is never typed by hand; a value
+  whose slide states an outcome in words asserts that outcome, and the build fails if it is false.
 - **Exercises** are named as the book numbers them: ``{ch4-ex-omega}`` becomes "Exercise 4.2", linked to the
   exercise in the published book (:func:`exercise_numbers`, :func:`published_url`).
 - **Links into the book**: ``[chapter 4](book:ch4_kkt)`` or ``[the rate](book:ch4_kkt#ch4-rate)`` become links to
@@ -46,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "book" / "slides"
 VENDOR = ROOT / "_vendor"
 FIGURE_RE = re.compile(r"!\[([^\]]*)\]\(figure:([A-Za-z0-9_.]+)\)")
+VALUE_RE = re.compile(r"\{value:([A-Za-z0-9_.-]+)\}")  # {value:ch6-gds-f5-3}: a computed value, by name
 LABEL_RE = re.compile(r"\{([a-z0-9]+-ex-[a-z0-9-]+)\}")   # {ch3-ex-swap}: an exercise of the book, by label
 BOOK_LINK_RE = re.compile(r"\]\(book:([A-Za-z0-9_]+)(?:#([A-Za-z0-9_-]+))?\)")   # [text](book:ch4_kkt#anchor)
 TIMING_RE = re.compile(r"^\*\*(\d+)–(\d+) min\.?\*\*")   # a note's first words: **12–16 min.**
@@ -57,6 +64,52 @@ SLIDE_W, SLIDE_H = 1280, 720
 FIGURE_BOX = (1180, 430)
 #: The smallest text of a figure, in pixels on the 1280×720 slide: legible from the back of a hall.
 MIN_LABEL_PX = 18.0
+
+
+#: Figures the chapters of a lecture show that its deck does not, each with the reason (checked by
+#: tests/book/test_slides.py: a figure a lecture's chapters show is on a slide of that lecture, or listed here).
+_WIDGET = "an interactive widget (sliders over precomputed frames): a slide would freeze one frame; shown on the book page, "
+_UNPLACED = "not yet placed (#28 follow-up): "
+SLIDE_EXEMPT: dict[str, str] = {
+    "ch1.direction_widget": _WIDGET + "section 'Widget: move W along a direction'",
+    "ch2.peers_widget": _WIDGET + "section 'Widget: seed and size'",
+    "ch3.widget": _WIDGET + "section 'Widget: initial scale omega_0 and time'",
+    "ch5.misaligned_frame": _WIDGET + "section 'Widget: misalignment angle and initialization scale'",
+    "ch6.sv_at": _WIDGET + "section 'Widget: the singular values at a chosen time'",
+    "ch1.mirror_pair": "drawn in the folded solution of a chapter-1 exercise: a slide would show the answer",
+    "why.sample_weights": _UNPLACED + "lecture 2 gives the sample-weight argument in words and formulas (slides 'Why "
+                                      "Frobenius' and '... which are the KKT conditions'); fits a slide as drawn",
+    "why.variational": _UNPLACED + "lecture 3 gives the variational identity as a formula (slide 'Why factors mean "
+                                   "l1'); fits a slide as drawn",
+    "why.weight_decay": _UNPLACED + "its labels cannot reach 18 px as drawn: needs one-panel slide versions",
+    "ch3.mirror": _UNPLACED + "lecture 3 gives the mirror-flow potential as formulas (slide 'The mirror-flow view'); "
+                              "fits a slide as drawn",
+    "ch3.energy": _UNPLACED + "lecture 3 covers Lemma 4.2 by its proof sketch; fits a slide as drawn",
+    "ch3.norm": _UNPLACED + "lecture 3 covers Lemma 4.2 by its proof sketch; fits a slide as drawn",
+    "ch3.lock_on": _UNPLACED + "lecture 3 shows the lock-on through the path figure (slide 'The path'); fits a slide "
+                               "as drawn",
+    "ch5.misaligned": _UNPLACED + "lecture 7 shows erratum E9's misaligned flow (studies.e9_certificate); fits a "
+                                  "slide as drawn",
+    "ch8.optimizers": _UNPLACED + "its labels cannot reach 18 px as drawn: needs one-panel slide versions",
+}
+
+
+def chapter_figures(stem: str) -> list[str]:
+    """The book's figures (names of ``attnbook.figures.registry()``) that page ``book/<stem>.md`` shows, in order: every
+    ``<alias>.fig_<name>`` of a module imported as ``from attnbook.figures import <module> as <alias>``."""
+    sys.path.insert(0, str(ROOT))
+    from attnbook.figures import registry
+
+    names = registry()
+    text = (ROOT / "book" / f"{stem}.md").read_text()
+    aliases = {alias: module for module, alias in re.findall(r"from attnbook\.figures import (\w+) as (\w+)", text)}
+    shown = [f"{aliases[a]}.{f}" for a, f in re.findall(r"\b(\w+)\.fig_(\w+)", text) if a in aliases]
+    return [n for n in dict.fromkeys(shown) if n in names]
+
+
+def book_figure(name: str) -> str:
+    """The book figure a slide's figure stands for: itself, or for a slide version ``ch6.gd.error`` its ``ch6.gd``."""
+    return ".".join(name.split(".")[:2])
 
 
 def toc_pages() -> tuple[list[str], list[str]]:
@@ -208,6 +261,36 @@ def figures_used(slides: list[str]) -> list[str]:
     return [name for s in slides for _, name in FIGURE_RE.findall(s)]
 
 
+def values_used(slides: list[str]) -> list[str]:
+    """The names of the computed values the slides quote (``{value:name}``), in order, without repeats."""
+    return list(dict.fromkeys(name for s in slides for name in VALUE_RE.findall(s)))
+
+
+def fill_values(text: str, values: dict[str, str], where: str) -> str:
+    """``{value:name}`` -> ``values[name]``; refuses a name ``values`` does not hold."""
+    def fill(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise ValueError(f"{where}: no value named {m.group(1)!r} (attnbook.figures.slides.SLIDE_VALUES)")
+        return values[m.group(1)]
+    return VALUE_RE.sub(fill, text)
+
+
+def value_names() -> list[str]:
+    """The names of every value a slide may quote (``attnbook.figures.slides.SLIDE_VALUES``), without computing any."""
+    sys.path.insert(0, str(ROOT))
+    from attnbook.figures.slides import SLIDE_VALUES
+
+    return list(SLIDE_VALUES)
+
+
+def compute_values(names: list[str]) -> dict[str, str]:
+    """The texts of the named values, computed by ``attnbook.figures.slides`` from the book's results."""
+    sys.path.insert(0, str(ROOT))
+    from attnbook.figures.slides import slide_values
+
+    return slide_values(names)
+
+
 def split_notes(text: str) -> tuple[str, str]:
     """A slide's body and its speaker notes (``""`` when it has none)."""
     body, _, notes = text.partition("\nNote:")
@@ -339,7 +422,8 @@ def _tight_inches(fig) -> tuple[float, float]:
 
 def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX,
                         min_label_px: float = MIN_LABEL_PX) -> SlideFigure:
-    """Draw the book's figure ``name`` with its own figure function and save it as a PNG fitted to ``box``.
+    """Draw the book's figure ``name`` (or a slide version of one, ``attnbook.figures.slide_registry()``) with its own
+    figure function and save it as a PNG fitted to ``box``.
 
     The figure keeps its drawing and its fonts (in points); it is made smaller in inches, so that its text becomes
     larger relative to it, until its smallest text is ``min_label_px`` pixels high once the image is scaled into
@@ -350,15 +434,16 @@ def render_slide_figure(name: str, path: Path, box: tuple[int, int] = FIGURE_BOX
     Raises
     ------
     ValueError
-        If ``name`` is not a figure of the book, or its smallest label cannot reach ``min_label_px`` (the figure would
+        If ``name`` is not a figure of the book or a slide version of one, or its smallest label cannot reach ``min_label_px`` (the figure would
         have to shrink below a third of its size in the book).
     """
     sys.path.insert(0, str(ROOT))
-    from attnbook.figures import registry
+    from attnbook.figures import registry, slide_registry
 
-    figures = registry()
+    figures = {**registry(), **slide_registry()}
     if name not in figures:
-        raise ValueError(f"name must be a figure of the book (python -m attnbook figures --list); got {name!r}")
+        raise ValueError(f"name must be a figure of the book (python -m attnbook figures --list) or a slide version "
+                         f"of one (attnbook.figures.slide_registry()); got {name!r}")
     error = None
     for height in (box[1], box[1] + 40, box[1] + 80):   # a figure whose layout stops shrinking gets a taller place
         try:
@@ -423,22 +508,26 @@ def render_figures(names: list[str], outdir: Path) -> dict[str, SlideFigure]:
         done[name] = render_slide_figure(name, outdir / f"{name}.png")
         f = done[name]
         print(f"build_slides: figure {name} {f.width}×{f.height} px, smallest label {f.min_label_px} px "
-              f"(drawn at {f.shrink:.2f}× the book's size)")
+              f"(drawn at {f.shrink:.2f}× {'its' if name.count('.') == 2 else 'the book' + chr(39) + 's'} size)")
     (outdir / "manifest.json").write_text(json.dumps({n: vars(f) for n, f in done.items()}, indent=1) + "\n")
     return done
 
 
-def deck_html(path: Path, md: MarkdownIt | None = None, sizes: dict[str, tuple[int, int]] | None = None) -> str:
-    """The deck of one lecture source as HTML (after every check of the source)."""
+def deck_html(path: Path, md: MarkdownIt | None = None, sizes: dict[str, tuple[int, int]] | None = None,
+              values: dict[str, str] | None = None) -> str:
+    """The deck of one lecture source as HTML (after every check of the source); ``values`` (default: computed by
+    :func:`compute_values`) fills its ``{value:name}`` places."""
     md = md or _markdown()
     header, slides = parse_source(path)
     numbers, base = exercise_numbers(), published_url()
     for i, s in enumerate(slides, 1):
         check_slide(path, i, s)
     check_timing(path, slides, header["minutes"])
+    values = compute_values(values_used(slides)) if values is None else values
     html_slides = "\n".join(
-        render_slide(md, link_book(link_exercises(s, numbers, f"{path.name} slide {i}", base), base,
-                                   f"{path.name} slide {i}"), sizes)
+        render_slide(md, link_book(link_exercises(fill_values(s, values, f"{path.name} slide {i}"), numbers,
+                                                  f"{path.name} slide {i}", base), base, f"{path.name} slide {i}"),
+                     sizes)
         for i, s in enumerate(slides, 1))
     return TEMPLATE.format(title=html.escape(header["title"]), slides=html_slides, width=SLIDE_W, height=SLIDE_H)
 
@@ -455,8 +544,10 @@ def build(out: Path, only: list[int] | None = None) -> list[Path]:
     for sub in ("reveal", "mathjax"):
         shutil.copytree(VENDOR / sub, out / "_vendor" / sub, dirs_exist_ok=True)
     md = _markdown()
-    for path in sources:
-        deck_html(path, md)   # every check of every source before the slow part
+    wanted = [n for path in sources for n in values_used(parse_source(path)[1])]
+    for path in sources:   # every check of every source before the slow part (values not yet computed)
+        deck_html(path, md, values={n: n for n in value_names()})
+    values = compute_values(wanted)
     names = [n for path in sources for n in figures_used(parse_source(path)[1])]
     figures = render_figures(names, out / "figures")
     sizes = {n: (f.width, f.height) for n, f in figures.items()}
@@ -464,7 +555,7 @@ def build(out: Path, only: list[int] | None = None) -> list[Path]:
     for path in sources:
         header, slides = parse_source(path)
         target = out / f"{path.stem}.html"
-        target.write_text(deck_html(path, md, sizes))
+        target.write_text(deck_html(path, md, sizes, values))
         decks.append(target)
         print(f"build_slides: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} "
               f"({len(slides)} slides, {header['minutes']} min)")

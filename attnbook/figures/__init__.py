@@ -4,7 +4,9 @@ Each chapter module draws the results of :mod:`attnbook.experiments` (it runs no
 nothing) and defines ``FIGURES: dict[str, Callable[[], matplotlib.figure.Figure]]``: zero-argument callables
 (defaults = the book's settings) that fetch the experiment's result and return the finished figure the chapter
 shows. A ``fig_*`` without slider arguments also draws a result it is given (``fig_x(result)``, e.g. of
-an experiment run with other settings); without one it fetches the experiment's cached result.
+an experiment run with other settings); without one it fetches the experiment's cached result. A figure too dense
+for a lecture slide also has slide versions, one panel each, in the module's ``SLIDE_FIGURES``
+(:func:`slide_registry`).
 """
 from __future__ import annotations
 
@@ -30,19 +32,33 @@ def compute_home(chapter: str) -> Callable[[str], object]:
     return __getattr__
 
 
-def registry() -> dict[str, Callable]:
-    """All figures of the book by name (``"<module>.<figure>"``), in chapter order."""
-    out: dict[str, Callable] = {}
+def _chapter_modules():
+    """The chapter modules that exist, in chapter order, with their names."""
     for mod_name in CHAPTER_MODULES:
         try:
-            mod = importlib.import_module(f"{__name__}.{mod_name}")
+            yield mod_name, importlib.import_module(f"{__name__}.{mod_name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"{__name__}.{mod_name}":
                 continue  # chapter not written yet
             raise
-        for name, func in getattr(mod, "FIGURES", {}).items():
-            out[f"{mod_name}.{name}"] = func
-    return out
+
+
+def registry() -> dict[str, Callable]:
+    """All figures of the book by name (``"<module>.<figure>"``), in chapter order."""
+    return {f"{mod_name}.{name}": func for mod_name, mod in _chapter_modules()
+            for name, func in getattr(mod, "FIGURES", {}).items()}
+
+
+def slide_registry() -> dict[str, Callable]:
+    """Slide versions of the book's figures by name, ``"<module>.<figure>.<part>"`` (e.g. ``"ch6.gd.error"``, a
+    part of the book's ``"ch6.gd"``), in chapter order.
+
+    A figure whose panels and legends cannot be fitted to a 1280x720 slide with 18-px labels gets, in its chapter
+    module's ``SLIDE_FIGURES``, slide versions that draw the same result one panel at a time with the book's own
+    panel code; ``tools/build_slides.py`` places them (``![alt](figure:ch6.gd.error)`` in a lecture's source).
+    """
+    return {f"{mod_name}.{name}": func for mod_name, mod in _chapter_modules()
+            for name, func in getattr(mod, "SLIDE_FIGURES", {}).items()}
 
 
 def render_figure(name: str, path: str | Path | Sequence[str | Path], dpi: int = 150) -> None:

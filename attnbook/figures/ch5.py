@@ -178,44 +178,94 @@ def fig_misaligned_frame(theta: float = np.pi / 8, scale: float = SCALE) -> Figu
     return fig
 
 
+def _init_prediction_panel(ax, study: InitStudy, legend: dict, ms: float = 1.0) -> None:
+    """The family coordinate of every limit against its prediction from the start (markers ``ms`` times the
+    book's size)."""
+    scales = sorted({r.scale for r in study.runs}, reverse=True)
+    kq_marks = dict(zip(scales, ("s", "D")))
+    kq_cols = dict(zip(scales, (plots.COLORS["KQ"], plots.PALETTE["reddish_purple"])))
+    ax.plot([-1, 1], [-1, 1], **{**plots.THEORY_STYLE, "linewidth": 1.0},
+            label=r"prediction $\cos\angle(p_1,p_2)$ from the start")
+    for sc in scales:
+        ax.plot(study.values("m_pred", "KQ", sc), study.values("m", "KQ", sc), ls="none", marker=kq_marks[sc],
+                mfc="white", mec=kq_cols[sc], mew=1.3, ms=6 * ms, label=f"$(K,Q)$-flow, start ${sc:g}\\,N(0,1)$")
+    for sc in scales:
+        ax.plot(study.values("m_pred", "W", sc), study.values("m", "W", sc), ls="none", marker="o",
+                color=plots.COLORS["W"], ms=4.5 * ms,
+                label=r"$W$-flow from the same $W(0)$" if sc == scales[0] else None)
+    plots.label_axes(ax, r"predicted $m/\sqrt{a_1a_2}$ (from $K(0),Q(0)$)", r"limit's $m/\sqrt{a_1a_2}$",
+                     xlim=(-1.05, 1.05), ylim=(-1.05, 1.05))
+    ax.legend(**legend)
+
+
+def _init_family_panel(ax, study: InitStudy, legend: dict, ms: float = 1.0) -> None:
+    """Where every limit sits on the nuclear-SVM family: nuclear norm at the optimum, Frobenius norm above W°'s
+    (markers ``ms`` times the book's size)."""
+    data = exact_data()
+    W0 = closed_form_W(data)
+    mf = np.linspace(-1, 1, 81)
+    fam = [nuclear_family(data, x) for x in mf]
+    nuc0, fro0 = np.linalg.norm(W0, "nuc"), np.linalg.norm(W0)
+    ax.plot(mf, [np.linalg.norm(W, "nuc") / nuc0 for W in fam], color=plots.COLORS["nuc"],
+            label=r"$\|W(m)\|_*/\|W^\circ\|_*$ (every $|m|\leq1$ optimal)")
+    ax.plot(mf, [np.linalg.norm(W) / fro0 for W in fam], color=plots.COLORS["fro"], ls="-.",
+            label=r"$\|W(m)\|_F/\|W^\circ\|_F$")
+    m_kq = study.values("m", "KQ")
+    ax.plot(m_kq, 1 + study.values("nuc_gap", "KQ"), ls="none", marker="s", mfc="white",
+            mec=plots.COLORS["KQ"], mew=1.3, ms=6 * ms, label=r"$(K,Q)$ limits: nuclear norm")
+    ax.plot(m_kq, 1 + study.values("fro_gap", "KQ"), ls="none", marker="s", color=plots.COLORS["KQ"], ms=4 * ms,
+            label=r"$(K,Q)$ limits: Frobenius norm")
+    ax.plot(study.values("m", "W"), 1 + study.values("fro_gap", "W"), ls="none", marker="o",
+            color=plots.COLORS["W"], ms=4.5 * ms, label=r"$W$-flow limits (both norms)")
+    plots.label_axes(ax, r"off-diagonal coordinate $m/\sqrt{a_1a_2}$", "norm relative to $W^\\circ$'s",
+                     ylim=(0.97, 1.45))
+    ax.legend(**legend)
+
+
 def fig_init_dependence(study: InitStudy | None = None) -> Figure:
     """Generic starts: the (K, Q) limits' family coordinate against its prediction from the start, and where every
     limit sits on the nuclear-SVM family (nuclear norm at the optimum, Frobenius norm above W°'s)."""
     study = init_study() if study is None else study
-    data = exact_data()
-    W0 = closed_form_W(data)
     fig, (a1, a2) = plots.new_figure(1, 2, width=7.8, height=3.6)
-    scales = sorted({r.scale for r in study.runs}, reverse=True)
-    kq_marks = dict(zip(scales, ("s", "D")))
-    kq_cols = dict(zip(scales, (plots.COLORS["KQ"], plots.PALETTE["reddish_purple"])))
-    a1.plot([-1, 1], [-1, 1], **{**plots.THEORY_STYLE, "linewidth": 1.0},
-            label=r"prediction $\cos\angle(p_1,p_2)$ from the start")
-    for sc in scales:
-        a1.plot(study.values("m_pred", "KQ", sc), study.values("m", "KQ", sc), ls="none", marker=kq_marks[sc],
-                mfc="white", mec=kq_cols[sc], mew=1.3, ms=6, label=f"$(K,Q)$-flow, start ${sc:g}\\,N(0,1)$")
-    for sc in scales:
-        a1.plot(study.values("m_pred", "W", sc), study.values("m", "W", sc), ls="none", marker="o",
-                color=plots.COLORS["W"], ms=4.5, label=r"$W$-flow from the same $W(0)$" if sc == scales[0] else None)
-    plots.label_axes(a1, r"predicted $m/\sqrt{a_1a_2}$ (from $K(0),Q(0)$)", r"limit's $m/\sqrt{a_1a_2}$",
-                     xlim=(-1.05, 1.05), ylim=(-1.05, 1.05))
-    mf = np.linspace(-1, 1, 81)
-    fam = [nuclear_family(data, x) for x in mf]
-    nuc0, fro0 = np.linalg.norm(W0, "nuc"), np.linalg.norm(W0)
-    a2.plot(mf, [np.linalg.norm(W, "nuc") / nuc0 for W in fam], color=plots.COLORS["nuc"],
-            label=r"$\|W(m)\|_*/\|W^\circ\|_*$ (every $|m|\leq1$ optimal)")
-    a2.plot(mf, [np.linalg.norm(W) / fro0 for W in fam], color=plots.COLORS["fro"], ls="-.",
-            label=r"$\|W(m)\|_F/\|W^\circ\|_F$")
-    m_kq = study.values("m", "KQ")
-    a2.plot(m_kq, 1 + study.values("nuc_gap", "KQ"), ls="none", marker="s", mfc="white",
-            mec=plots.COLORS["KQ"], mew=1.3, ms=6, label=r"$(K,Q)$ limits: nuclear norm")
-    a2.plot(m_kq, 1 + study.values("fro_gap", "KQ"), ls="none", marker="s", color=plots.COLORS["KQ"], ms=4,
-            label=r"$(K,Q)$ limits: Frobenius norm")
-    a2.plot(study.values("m", "W"), 1 + study.values("fro_gap", "W"), ls="none", marker="o",
-            color=plots.COLORS["W"], ms=4.5, label=r"$W$-flow limits (both norms)")
-    plots.label_axes(a2, r"off-diagonal coordinate $m/\sqrt{a_1a_2}$", "norm relative to $W^\\circ$'s",
-                     ylim=(0.97, 1.45))
-    return plots.finish(fig, legend=False, legends=[(a1, dict(fontsize=7.5, loc="upper left")),
-                                                     (a2, dict(fontsize=7.5, loc="upper center"))])
+    _init_prediction_panel(a1, study, dict(fontsize=7.5, loc="upper left"))
+    _init_family_panel(a2, study, dict(fontsize=7.5, loc="upper center"))
+    return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+_SLIDE_TICKS = (-1, -0.5, 0, 0.5, 1)   # fewer ticks than the book's: 18-px labels would run together
+
+
+def slide_init_prediction(study: InitStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_dependence`, left panel: the limit's family coordinate against its
+    prediction from the start."""
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _init_prediction_panel(ax, init_study() if study is None else study,
+                           dict(loc="center left", bbox_to_anchor=(1.01, 0.5)), ms=1.3)
+    ax.get_legend().get_texts()[0].set_text("prediction from\nthe start")
+    ax.set_xlabel(r"predicted $m/\sqrt{a_1a_2}$")
+    ax.set_xticks(_SLIDE_TICKS)
+    ax.set_yticks(_SLIDE_TICKS)
+    return fig
+
+
+def slide_init_family(study: InitStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_dependence`, right panel: where the limits sit on the nuclear-SVM family."""
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _init_family_panel(ax, init_study() if study is None else study,
+                       dict(loc="center left", bbox_to_anchor=(1.01, 0.5)), ms=1.3)
+    texts = ax.get_legend().get_texts()
+    for t, words in zip(texts, (r"$\|W(m)\|_*/\|W^\circ\|_*$", r"$\|W(m)\|_F/\|W^\circ\|_F$",
+                                r"$(K,Q)$ limits, $\|\cdot\|_*$", r"$(K,Q)$ limits, $\|\cdot\|_F$",
+                                r"$W$-flow limits")):
+        t.set_text(words)
+    ax.set_xticks(_SLIDE_TICKS)
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"init_dependence.prediction": slide_init_prediction, "init_dependence.family": slide_init_family}
 
 
 FIGURES = by_name(fig_alignment, fig_reduced, fig_coincide, fig_misaligned, fig_misaligned_frame,

@@ -119,58 +119,91 @@ def fig_logistic() -> Figure:
     return _fig_cos_variants(((r.exp, "-", "exp loss"), (r.logistic, "--", "logistic loss")))
 
 
-def fig_gd(r: GDvsGF | None = None) -> Figure:
-    """GD vs GF: path error linear in the step size; large steps jump into a non-optimal selection."""
-    r = compute_gd() if r is None else r
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
+def _gd_error_panel(ax, r: GDvsGF, legend: dict) -> None:
+    """The path error of GD to GF against the small step sizes, on the slope-1 line of Euler's method."""
     lr, err = r.lr, r.path_err
     ax.loglog(lr, err, "o-", color=C["gd"], label="GD on $W$, measured")
     ax.loglog(lr, err[0] * lr / lr[0], **plots.THEORY_STYLE, label=r"slope 1 (Euler: error $=O(\eta)$)")
     ax.set_xlabel(r"step size $\eta$ (log scale)")
     ax.set_ylabel(r"max relative path error to GF, $t\leq 10$")
+    ax.legend(**legend)
+
+
+def _gd_runs_panel(ax, r: GDvsGF, legend: dict) -> None:
+    """The excess loss of the flow and of one GD run per step size, with the level of one stuck sample."""
     t, loss = r.gf
     keep = t > 0
-    ax2.plot(t[keep], loss[keep] - r.min_loss, color=plots.COLORS["theory"], lw=2.2, label="gradient flow")
+    ax.plot(t[keep], loss[keep] - r.min_loss, color=plots.COLORS["theory"], lw=2.2, label="gradient flow")
     cols = plots.PALETTE
     for lr_, col in ((0.3, cols["sky_blue"]), (3.0, C["gd"]), (10.0, cols["vermillion"])):
         run = r.runs[lr_]
         k = run.t > 0
-        ax2.plot(run.t[k], run.loss[k] - r.min_loss, "-", marker=".", ms=3, color=col,
-                 label=rf"GD, $\eta={lr_:g}$")
-    ax2.axhline(r.stuck_level, color=C["nopt"], ls=":", label="one sample stuck on a non-optimal token")
-    plots.label_axes(ax2, r"time $t=\eta\,k$ (log scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale="log",
+        ax.plot(run.t[k], run.loss[k] - r.min_loss, "-", marker=".", ms=3, color=col,
+                label=rf"GD, $\eta={lr_:g}$")
+    ax.axhline(r.stuck_level, color=C["nopt"], ls=":", label="one sample stuck on a non-optimal token")
+    plots.label_axes(ax, r"time $t=\eta\,k$ (log scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale="log",
                      yscale="log")
-    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
-                                                     (ax2, dict(fontsize=8, loc="lower left"))])
+    ax.legend(**legend)
+
+
+def fig_gd(r: GDvsGF | None = None) -> Figure:
+    """GD vs GF: path error linear in the step size; large steps jump into a non-optimal selection."""
+    r = compute_gd() if r is None else r
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
+    _gd_error_panel(ax, r, dict(fontsize=8.5, loc="upper left"))
+    _gd_runs_panel(ax2, r, dict(fontsize=8, loc="lower left"))
+    return fig
+
+
+_SYMLOG = ("symlog", {"linthresh": 1})
+
+
+def _selection_colors() -> dict:
+    return {SHIFTS[0]: C["W"], SHIFTS[1]: plots.PALETTE["vermillion"]}
+
+
+def _selection_loss_panel(ax, r: LocalSelections, legend: dict) -> None:
+    """The excess loss of the flows from ``W(0) = -c W_F``, with Assumption 3's bound (one sample stuck)."""
+    cols = _selection_colors()
+    for c in SHIFTS:
+        d = r.shifts[c]
+        keep = d.log_t >= -2
+        ax.plot(d.log_t[keep], d.excess[keep], color=cols[c], label=rf"$W(0)=-{c:g}\,W_F$")
+    ax.axhline(r.stuck_level, **plots.THEORY_STYLE, label="one sample stuck (Assumption 3 bound)")
+    plots.label_axes(ax, r"$\ln t$ (symlog scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale=_SYMLOG,
+                     yscale="log", ylim=(1e-12, 1))
+    ax.legend(**legend)
+
+
+def _selection_cos_panel(ax, r: LocalSelections, legend: dict, shifted: bool = True, peers: bool = True) -> None:
+    """``1 - cos`` with the W_F-SVM (solid) and with the SVM of the selection reached (dashed): the flows from
+    ``W(0) = -c W_F`` (``shifted``) and the flow on Tarzanagh et al.'s setup (``peers``)."""
+    cols = _selection_colors()
+    for c in SHIFTS if shifted else ():
+        d = r.shifts[c]
+        keep = d.log_t >= -2
+        ax.plot(d.log_t[keep], 1 - d.cos_global[keep], color=cols[c], label=rf"$c={c:g}$ vs $W_F$-SVM")
+        if not np.array_equal(d.selection, r.opt):
+            ax.plot(d.log_t[keep], 1 - d.cos_sel[keep], color=cols[c], ls="--",
+                    label=rf"$c={c:g}$ vs SVM of its selection")
+    if peers:
+        p = r.peers
+        keep = p.log_t >= -2
+        ax.plot(p.log_t[keep], 1 - p.cos_global[keep], color=C["gd"],
+                label="Tarzanagh et al.'s setup, seed 5, $W(0)=0$, vs $W_F$-SVM")
+        ax.plot(p.log_t[keep], 1 - p.cos_sel[keep], color=C["gd"], ls="--",
+                label="the same vs SVM of its selection")
+    plots.label_axes(ax, r"$\ln t$ (symlog scale)", r"$1-\cos$ (log scale)", xscale=_SYMLOG, yscale="log")
+    ax.legend(**legend)
 
 
 def fig_selection(r: LocalSelections | None = None) -> Figure:
     """W(0) = -c W_F: c = 1 recovers, c = 4 settles on a locally optimal selection and its own SVM."""
     r = compute_selection() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8)
-    cols = {SHIFTS[0]: C["W"], SHIFTS[1]: plots.PALETTE["vermillion"]}
-    for c in SHIFTS:
-        d = r.shifts[c]
-        x = d.log_t
-        keep = x >= -2
-        ax.plot(x[keep], d.excess[keep], color=cols[c], label=rf"$W(0)=-{c:g}\,W_F$")
-        ax2.plot(x[keep], 1 - d.cos_global[keep], color=cols[c], label=rf"$c={c:g}$ vs $W_F$-SVM")
-        if not np.array_equal(d.selection, r.opt):
-            ax2.plot(x[keep], 1 - d.cos_sel[keep], color=cols[c], ls="--",
-                     label=rf"$c={c:g}$ vs SVM of its selection")
-    p = r.peers
-    keep = p.log_t >= -2
-    ax2.plot(p.log_t[keep], 1 - p.cos_global[keep], color=C["gd"],
-             label="Tarzanagh et al.'s setup, seed 5, $W(0)=0$, vs $W_F$-SVM")
-    ax2.plot(p.log_t[keep], 1 - p.cos_sel[keep], color=C["gd"], ls="--",
-             label="the same vs SVM of its selection")
-    ax.axhline(r.stuck_level, **plots.THEORY_STYLE, label="one sample stuck (Assumption 3 bound)")
-    symlog = ("symlog", {"linthresh": 1})
-    plots.label_axes(ax, r"$\ln t$ (symlog scale)", r"$\mathcal{L}-\mathcal{L}^*$ (log scale)", xscale=symlog,
-                     yscale="log", ylim=(1e-12, 1))
-    plots.label_axes(ax2, r"$\ln t$ (symlog scale)", r"$1-\cos$ (log scale)", xscale=symlog, yscale="log")
-    return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
-                                                     (ax2, dict(fontsize=8, loc="lower left"))])
+    _selection_loss_panel(ax, r, dict(fontsize=8, loc="lower left"))
+    _selection_cos_panel(ax2, r, dict(fontsize=8, loc="lower left"))
+    return fig
 
 
 def fig_digits(r: DigitsLimits | None = None) -> Figure:
@@ -203,6 +236,57 @@ def fig_digits(r: DigitsLimits | None = None) -> Figure:
     ax.set_ylabel(r"singular values of $W/\mu$ (symlog)")
     ax.legend(fontsize=8)
     return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+_SLIDE_LEGEND = dict(loc="center left", bbox_to_anchor=(1.01, 0.5))   # beside the panel, off the data
+
+
+def slide_gd_error(r: GDvsGF | None = None) -> Figure:
+    """Slide version of :func:`fig_gd`, left panel: GD's path error is linear in the step size."""
+    fig, ax = plots.new_figure(width=5.6, height=3.2)
+    _gd_error_panel(ax, compute_gd() if r is None else r, dict(loc="upper left"))
+    ax.set_ylabel(r"max path error to GF, $t\leq 10$")
+    return fig
+
+
+def slide_gd_runs(r: GDvsGF | None = None) -> Figure:
+    """Slide version of :func:`fig_gd`, right panel: one run per step size against the flow."""
+    fig, ax = plots.new_figure(width=7.6, height=3.2)
+    _gd_runs_panel(ax, compute_gd() if r is None else r, _SLIDE_LEGEND)
+    ax.get_legend().get_texts()[-1].set_text("one sample stuck")
+    return fig
+
+
+def slide_selection_loss(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, left panel: the excess loss from ``W(0) = -c W_F``."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_loss_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND)
+    ax.get_legend().get_texts()[-1].set_text("one sample stuck\n(Assumption 3 bound)")
+    return fig
+
+
+def slide_selection_cos(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, right panel, the flows from ``W(0) = -c W_F`` only."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_cos_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND, peers=False)
+    return fig
+
+
+def slide_selection_peers(r: LocalSelections | None = None) -> Figure:
+    """Slide version of :func:`fig_selection`, right panel, the flow on Tarzanagh et al.'s setup only."""
+    fig, ax = plots.new_figure(width=7.2, height=3.2)
+    _selection_cos_panel(ax, compute_selection() if r is None else r, _SLIDE_LEGEND, shifted=False)
+    texts = ax.get_legend().get_texts()
+    texts[0].set_text("seed 5, $W(0)=0$,\nvs $W_F$-SVM")
+    texts[1].set_text("vs SVM of\nits selection")
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"gd.error": slide_gd_error, "gd.runs": slide_gd_runs, "selection.loss": slide_selection_loss,
+                 "selection.cos": slide_selection_cos, "selection.peers": slide_selection_peers}
 
 
 FIGURES = by_name(fig_kq_vs_w, fig_sv_at, fig_unequal_scores, fig_logistic, fig_gd, fig_selection, fig_digits)

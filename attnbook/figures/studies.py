@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 from attnbook import plots
 from attnbook.experiments import studies as st
 
-__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES"]
+__all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES",
+           "slide_gd_steps_demo", "slide_gd_steps_second", "SLIDE_FIGURES"]
 
 C = plots.COLORS
 
@@ -44,6 +45,40 @@ def fig_kq_study(study: st.KQStudy | None = None) -> Figure:
     return fig
 
 
+def _gd_step_colors(study: st.GDStepStudy) -> dict:
+    """Step size -> colour, the same in every panel of the book and on the slides."""
+    return dict(zip(sorted({r.lr for r in study.runs}),
+                    [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
+
+
+def _gd_steps_panel(ax, study: st.GDStepStudy, seed: int, k: np.ndarray, title_size: float = 10) -> None:
+    """One data seed of :func:`fig_gd_steps`: the fraction of starts recovered by step ``k``, one line per step size
+    and loss (no legend)."""
+    demo = st.GD_DATA_SEEDS[0]
+    for j, (lr, col) in enumerate(_gd_step_colors(study).items()):
+        for i, (loss, ls) in enumerate((("exp", "-"), ("logistic", "--"))):
+            runs = study.select(lr, loss, seed)
+            if not runs:
+                continue
+            kk = k[k <= runs[0].steps[-1]]
+            lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
+            ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
+                    lw=1.8, marker="osD^"[j % 4], ms=4.5, markevery=(0.03 * j + 0.015 * i, 0.12),
+                    markerfacecolor="white" if loss == "logistic" else col,
+                    label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.06, 1.06)
+    ax.set_xlabel("step $k$ (log scale)")
+    only_exp = not any(r.loss != "exp" and r.data_seed == seed for r in study.runs)
+    ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == demo else "")
+                 + (", exponential loss" if only_exp else ""), fontsize=title_size)
+
+
+def _gd_steps_k(study: st.GDStepStudy) -> np.ndarray:
+    """The steps at which :func:`fig_gd_steps` reads the recovered fractions (400, log-spaced)."""
+    return np.unique(np.geomspace(1, max(r.steps[-1] for r in study.runs), 400).astype(int))
+
+
 def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     """Gradient descent with large steps as a distribution: the fraction of perturbed starts that have recovered
     every optimal token (for good) by step ``k``, one panel per data seed, one colour and marker per step size,
@@ -53,27 +88,9 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     seeds = sorted({r.data_seed for r in study.runs}, key=lambda s: (s != demo, s))  # the demo data first
     fig, axes = plots.new_figure(1, len(seeds), width=11.5, height=3.9, sharey=True)
     axes = np.atleast_1d(axes)
-    cols = dict(zip(sorted({r.lr for r in study.runs}),
-                    [plots.PALETTE[c] for c in ("sky_blue", "bluish_green", "orange", "vermillion")]))
-    k = np.unique(np.geomspace(1, max(r.steps[-1] for r in study.runs), 400).astype(int))
+    k = _gd_steps_k(study)
     for ax, seed in zip(axes, seeds):
-        for j, (lr, col) in enumerate(cols.items()):
-            for i, (loss, ls) in enumerate((("exp", "-"), ("logistic", "--"))):
-                runs = study.select(lr, loss, seed)
-                if not runs:
-                    continue
-                kk = k[k <= runs[0].steps[-1]]
-                lift = 0.009 * (2 * j + i - 3.5)  # lines that coincide (at 0 or 1) are drawn just apart
-                ax.step(kk, study.recovered_fraction(lr, loss, seed, kk) + lift, where="post", color=col, ls=ls,
-                        lw=1.8, marker="osD^"[j % 4], ms=4.5, markevery=(0.03 * j + 0.015 * i, 0.12),
-                        markerfacecolor="white" if loss == "logistic" else col,
-                        label=rf"$\eta={lr:g}$, {'exponential' if loss == 'exp' else 'logistic'}")
-        ax.set_xscale("log")
-        ax.set_ylim(-0.06, 1.06)
-        ax.set_xlabel("step $k$ (log scale)")
-        only_exp = not any(r.loss != "exp" and r.data_seed == seed for r in study.runs)
-        ax.set_title(f"demo family, data seed {seed}" + (" (the demo data)" if seed == demo else "")
-                     + (", exponential loss" if only_exp else ""), fontsize=10)
+        _gd_steps_panel(ax, study, seed, k)
     axes[0].set_ylabel("fraction of starts recovered by step $k$")
     # one legend, right of the last panel, listing every line drawn anywhere (the first panel has them all)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -147,6 +164,40 @@ def fig_accuracy_long(rtol: float = 1e-8, study: st.AccuracyStudy | None = None)
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="upper left"))])
     plots.light_ticks(fig, left=0.13, bottom=0.13, top=0.91)  # the appendix's slider redraws this figure
     return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+def _slide_gd_steps(study: st.GDStepStudy | None, seed: int) -> Figure:
+    """One data seed of :func:`fig_gd_steps` on a slide: the legend names the step sizes (colour, marker) and the
+    losses (solid, dashed) separately."""
+    from matplotlib.lines import Line2D
+
+    study = st.gd_step_study() if study is None else study
+    fig, ax = plots.new_figure(width=7.4, height=3.3)
+    _gd_steps_panel(ax, study, seed, _gd_steps_k(study), title_size=11)
+    ax.set_ylabel("starts recovered")
+    handles = [Line2D([], [], color=col, marker="osD^"[j % 4], ms=6, label=rf"$\eta={lr:g}$")
+               for j, (lr, col) in enumerate(_gd_step_colors(study).items())]
+    if any(r.loss == "logistic" and r.data_seed == seed for r in study.runs):
+        handles += [Line2D([], [], color="#333333", ls="-", label="exponential"),
+                    Line2D([], [], color="#333333", ls="--", marker="o", mfc="white", label="logistic")]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def slide_gd_steps_demo(study: st.GDStepStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_gd_steps`, the demo data (both losses)."""
+    return _slide_gd_steps(study, st.GD_DATA_SEEDS[0])
+
+
+def slide_gd_steps_second(study: st.GDStepStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_gd_steps`, the second data set of the family (exponential loss)."""
+    return _slide_gd_steps(study, st.GD_DATA_SEEDS[1])
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"gd_steps.demo": slide_gd_steps_demo, "gd_steps.second": slide_gd_steps_second}
 
 
 FIGURES = {"kq_study": fig_kq_study, "gd_steps": fig_gd_steps, "e9_certificate": fig_e9_certificate,
