@@ -157,19 +157,11 @@ def exercise_numbers() -> dict[str, tuple[str, str]]:
 
 
 def published_url() -> str:
-    """The published book's address, with a trailing slash, from ``_config.yml``: ``html.baseurl`` when set, else
-    the GitHub Pages address of ``repository.url`` (``https://github.com/OWNER/REPO`` ->
-    ``https://OWNER.github.io/REPO/``), where the workflow publishes the site (README, "GitHub Pages")."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    base = ((config.get("html") or {}).get("baseurl") or "").strip()
-    if base:
-        return base.rstrip("/") + "/"
-    url = (config.get("repository") or {}).get("url", "")
-    m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url)
-    if not m:
-        raise ValueError(f"_config.yml: repository.url must be https://github.com/OWNER/REPO "
-                         f"(or set html.baseurl); got {url!r}")
-    return f"https://{m.group(1)}.github.io/{m.group(2)}/"
+    """The published book's address, with a trailing slash (:func:`attnbook.student.published_url` of this
+    repository's ``_config.yml``): where slide links and hand-outs point."""
+    from attnbook.student import published_url as book_url
+
+    return book_url(ROOT)
 
 
 def page_anchors(stem: str) -> set[str]:
