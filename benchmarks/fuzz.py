@@ -35,6 +35,7 @@ import math
 import multiprocessing as mp
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,9 +111,15 @@ class CliResult:
 def cli(args, env=None, timeout=300):
     """``python -m attnbook *args`` in a subprocess (cwd = the repository), exit status and output."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), ATTNLIB_WORKERS="1", **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "attnbook", *args], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
-    return CliResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+    proc = subprocess.Popen([sys.executable, "-m", "attnbook", *args], cwd=ROOT, env=full_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and every process it started (pool workers)
+        proc.communicate()
+        raise
+    return CliResult(tuple(args), proc.returncode, out, err)
 
 
 def with_env(name, value, expr_func):
