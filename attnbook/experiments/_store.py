@@ -677,16 +677,17 @@ def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None
     Raises
     ------
     TypeError
-        When ``func`` is not a picklable (module-level) callable, ``items`` not iterable or ``workers`` a string.
+        When ``func`` is not a picklable (module-level) callable or ``items`` not iterable.
     ValueError
-        When ``workers`` (or ``ATTNLIB_WORKERS``) is not a positive whole number.
+        When ``workers`` (or ``ATTNLIB_WORKERS``) is not a positive whole number; ``workers`` as a string too.
     WorkerPoolError
         When the main script lacks the ``__main__`` guard, or a worker process died (killed, out of memory).
     """
     if not callable(func):
         raise TypeError(f"pool_map needs a module-level function (func); got {type(func).__name__}")
     if isinstance(workers, (str, bytes)):  # a string is read from ATTNLIB_WORKERS only
-        raise TypeError(f"workers must be a positive whole number or None; got {type(workers).__name__} {workers!r}")
+        raise ValueError(f"workers must be a positive whole number or None (a string is read from ATTNLIB_WORKERS "
+                         f"only); got {type(workers).__name__} {workers!r}")
     try:
         items = list(items)
     except TypeError:
