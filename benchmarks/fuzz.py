@@ -29,12 +29,14 @@ runs) is a **hang** and the worker is replaced. Outcomes:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import math
 import multiprocessing as mp
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +49,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TMP = Path(tempfile.mkdtemp(prefix="attnlib-fuzz-"))
+if "ATTNLIB_FUZZ_TMP" not in os.environ:  # one scratch folder per run, shared with the processes it starts
+    os.environ["ATTNLIB_FUZZ_TMP"] = tempfile.mkdtemp(prefix="attnlib-fuzz-")
+    atexit.register(shutil.rmtree, os.environ["ATTNLIB_FUZZ_TMP"], ignore_errors=True)
+TMP = Path(os.environ["ATTNLIB_FUZZ_TMP"])
 os.environ.setdefault("ATTNBOOK_STUDIES", str(TMP / "studies"))  # never read or write the book's artifact
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(ROOT))
