@@ -112,6 +112,9 @@ def _studies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(registry()))
         return 0
+    if args.only is not None and any(not p.strip() for p in args.only):
+        parser.error(f"--only needs study names or name prefixes, not an empty string (it would match every "
+                     f"study); got {args.only}")
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs needs a positive number of worker processes; got {args.jobs}")
     start = time.perf_counter()

@@ -133,10 +133,28 @@ def _check_positive(name: str, value: Any, *, integer: bool = False, lo: float =
         value = value.reshape(()).item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {want}; got {type(value).__name__} {value!r:.40}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float64 (10**400)
+        raise ValueError(f"{name} must be {want} within float64; got an integer of {len(str(abs(value)))} digits"
+                         ) from None
     if not np.isfinite(x) or (x < lo if integer else x <= lo) or (integer and x != int(x)):
         raise ValueError(f"{name} must be {want}; got {value!r}")
     return int(x) if integer else x
+
+
+_MIN_DPI, _MAX_DPI = 10.0, 10_000.0  # below ~5 dpi FreeType refuses the fonts; above, frames of many MB each
+
+
+_MAX_CACHE = 10**6
+
+
+def _check_dpi(name: str, value: Any) -> float:
+    """A resolution in [_MIN_DPI, _MAX_DPI], with a message naming ``name``."""
+    x = _check_positive(name, value)
+    if not _MIN_DPI <= x <= _MAX_DPI:
+        raise ValueError(f"{name} must be a resolution in [{_MIN_DPI:g}, {_MAX_DPI:g}] dots per inch; got {value!r}")
+    return x
 
 
 def _check_start(start: Any, n: int) -> int:
@@ -218,6 +236,7 @@ def figure_to_png(fig: Figure, dpi: float | None = None, close: bool = True) -> 
     ----------
     fig : matplotlib.figure.Figure
     dpi : float, optional
+        In [10, 10000] (every ``dpi`` of this module is checked against that range).
     close : bool, default True
         Close the figure afterwards (pyplot figures would otherwise also appear inline).
 
@@ -229,7 +248,7 @@ def figure_to_png(fig: Figure, dpi: float | None = None, close: bool = True) -> 
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
     if dpi is not None:
-        dpi = _check_positive("dpi", dpi)
+        dpi = _check_dpi("dpi", dpi)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi if dpi is not None else fig.dpi, facecolor=fig.get_facecolor())
     if close:
@@ -373,7 +392,8 @@ def _twin(fig_func: Callable[..., Figure], name: str, values: Sequence[Any], fix
         if len(html) > max_bytes:
             warnings.warn(
                 f"static twin for {name!r}: {len(html) / 1e6:.1f} MB of HTML for {len(values)} frames "
-                f"even at {smaller:.0f} dpi (limit {max_bytes / 1e6:.1f} MB); use fewer values or a smaller figure",
+                f"even at {smaller:.0f} dpi, over max_bytes={max_bytes:,} ({max_bytes / 1e6:.1f} MB); use fewer values, "
+                f"a smaller figure or a larger max_bytes",
                 stacklevel=3,
             )
     return html
@@ -423,7 +443,7 @@ def static_twin_html(fig_func: Callable[..., Figure], param: str, values: Sequen
         raise ValueError(f"param must be a parameter name (str), got {param!r}")
     values = _check_values(param, values)
     _check_fig_func(fig_func, [param, *fixed])
-    dpi = _check_positive("dpi", dpi)
+    dpi = _check_dpi("dpi", dpi)
     max_bytes = _check_positive("max_bytes", max_bytes, integer=True, lo=1)
     start = len(values) // 2 if start is None else _check_start(start, len(values))
     plots.use_book_style()
@@ -458,6 +478,12 @@ class Explorer:
         self.fig_func = fig_func
         self.alt = _check_alt(alt) or _default_alt(fig_func)
         self.params: dict[str, list[Any]] = {n: _check_values(n, v) for n, v in params.items()}
+        for arg, value in (("defaults", defaults), ("fixed", fixed)):
+            if value is not None and not isinstance(value, Mapping):
+                raise TypeError(f"{arg} must be a mapping {{parameter name: value}} or None; got {type(value).__name__}")
+        if static is not None and not isinstance(static, (bool, np.bool_)):
+            raise TypeError(f"static must be True, False or None (None: static in the book build); got "
+                            f"{type(static).__name__} {static!r:.40}")
         self.fixed: dict[str, Any] = dict(fixed or {})
         clash = set(self.fixed) & set(self.params)
         if clash:
@@ -466,9 +492,11 @@ class Explorer:
         if sweep not in ("first", "all"):
             raise ValueError(f"sweep must be 'first' or 'all', got {sweep!r}")
         self.sweep = sweep
-        self.dpi, self.static_dpi = _check_positive("dpi", dpi), _check_positive("static_dpi", static_dpi)
+        self.dpi, self.static_dpi = _check_dpi("dpi", dpi), _check_dpi("static_dpi", static_dpi)
         self.max_bytes = _check_positive("max_bytes", max_bytes, integer=True, lo=1)
         cache_size = _check_positive("cache_size", cache_size, integer=True, lo=0)
+        if cache_size > _MAX_CACHE:
+            raise ValueError(f"cache_size must be an integer in [0, {_MAX_CACHE}] (rendered PNGs kept); got {cache_size!r}")
         self.static = is_book_build() if static is None else bool(static)
         self._start: dict[str, int] = {}
         defaults = dict(defaults or {})
@@ -498,7 +526,7 @@ class Explorer:
                     return i
             except Exception:
                 continue
-        raise ValueError(f"default {value!r} for {name!r} is not one of its slider values {self.params[name]!r}")
+        raise ValueError(f"defaults=: default {value!r} for {name!r} is not one of its slider values {self.params[name]!r}")
 
     # -- rendering -------------------------------------------------------------------
     def _kwargs(self, key: tuple[int, ...]) -> dict[str, Any]:
@@ -741,11 +769,15 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True,
     """
     import ipywidgets as w
 
-    if not isinstance(figures, Mapping) or not figures:
-        raise ValueError("tabs() needs a non-empty dict {title: matplotlib Figure}")
+    if not isinstance(figures, Mapping):
+        raise ValueError(f"figures must be a non-empty dict {{title: matplotlib Figure}}; got {type(figures).__name__}")
+    if not figures:
+        raise ValueError("figures must be a non-empty dict {title: matplotlib Figure}; got an empty one")
     bad = {k: type(v).__name__ for k, v in figures.items() if not isinstance(v, Figure)}
     if bad:
-        raise ValueError(f"tabs(): these values are not matplotlib Figures: {bad}")
+        raise ValueError(f"figures must map titles to matplotlib Figures; these values are not matplotlib Figures: "
+                         f"{bad}")
+    dpi = _check_dpi("dpi", dpi)
     alt = dict(alt or {})
     unknown = set(alt) - set(figures)
     if unknown:

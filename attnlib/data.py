@@ -36,7 +36,24 @@ def _check_sizes(**sizes) -> tuple[int, ...]:
     from ._validate import check_scalar
 
     mins = {"n": 1, "L": 2, "d": 2}
-    return tuple(check_scalar(value, name, integer=True, lo=mins[name]) for name, value in sizes.items())
+    out = tuple(check_scalar(value, name, integer=True, lo=mins[name]) for name, value in sizes.items())
+    _check_entries(**dict(zip(sizes, out)))
+    return out
+
+
+_MAX_ENTRIES = 10**8  # the tokens X have n * L * d float64 entries: at most 800 MB
+
+
+def _check_entries(**sizes: int) -> None:
+    """Refuse sizes whose token array ``X`` (``n * L * d`` entries) would not fit: name the largest size."""
+    total = 1
+    for value in sizes.values():
+        total *= int(value)
+    if total > _MAX_ENTRIES:
+        name = max(sizes, key=lambda k: sizes[k])
+        shown = ", ".join(f"{k}={v if v < 10**12 else f'{float(v):.3g}'}" for k, v in sizes.items())
+        raise ValueError(f"{name} must be small enough that the tokens X fit in memory (n * L * d <= {_MAX_ENTRIES:.0e} "
+                         f"entries); got {shown}")
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -296,11 +313,15 @@ def make_orthogonal_data(n: int = 2, L: int = 3, d: int | None = None, *, seed: 
     if L % 2 == 0:
         raise ValueError(f"Assumption 4 pairs the L-1 non-optimal tokens, so L must be odd and >= 3; got L={L}")
     d = n + 2 if d is None else int(d)
+    _check_entries(n=n, L=L, d=d)
     if d < n + 1:
         raise ValueError(f"need d >= n + 1 (n orthogonal optimal tokens plus room for the pair offsets); "
                          f"got d={d}, n={n}")
     from ._validate import check_array
-    c = np.broadcast_to(check_array(c, "c", expected="a number or an array of shape (n,) in [-1, 1)"), (n,))
+    c = check_array(c, "c", expected="a number or an array of shape (n,) in [-1, 1)")
+    if c.ndim > 1 or c.ndim == 1 and c.shape != (n,):
+        raise ValueError(f"c must be a number or an array of shape (n,) = ({n},); got shape {c.shape}")
+    c = np.broadcast_to(c, (n,))
     if np.any(c < -1) or np.any(c >= 1):
         raise ValueError(f"c must lie in [-1, 1) (Assumption 4 (iii)); got c={c}")
     rng = np.random.default_rng(seed)

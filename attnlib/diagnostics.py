@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
 from .data import AttentionData, check_data
-from .flow import Trajectory, gradient_flow
+from .flow import FlowStallError, Trajectory, gradient_flow
 from scipy.integrate import solve_ivp
 
 from .model import loss_grad_beta, loss_grad_xi, margin
@@ -349,10 +349,13 @@ def diagonal_network_flow(data: AttentionData, omega0, t_eval, rtol: float = 1e-
     """
     data = check_data(data)
     omega0 = check_array(omega0, "omega0", shape=(data.d,))
+    if np.abs(omega0).max() > _SQRT_FLOAT_MAX:
+        raise ValueError(f"omega0 must have entries of size at most {_SQRT_FLOAT_MAX:.3g}, so that the network's "
+                         f"w = (w_+^2 - w_-^2) / 2 stays in float64; got max |omega0| = {np.abs(omega0).max():.3g}")
     t_eval = check_array(t_eval, "t_eval", ndim=1)
     if t_eval.size == 0 or t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
         raise ValueError(f"t_eval must be increasing times starting at 0; got {t_eval[:3]}...")
-    rtol = check_scalar(rtol, "rtol", lo=0.0, hi=1.0, lo_open=True)
+    rtol = check_scalar(rtol, "rtol", lo=_MIN_RTOL, hi=1.0)
     dim = data.d
 
     def rhs(y, log_scale):
@@ -365,15 +368,28 @@ def diagonal_network_flow(data: AttentionData, omega0, t_eval, rtol: float = 1e-
     early = t_eval <= 1.0
     s1 = solve_ivp(lambda t, y: rhs(y, 0.0), (0.0, 1.0), y0, method="LSODA", rtol=rtol, atol=1e-3 * rtol,
                    t_eval=np.union1d(t_eval[early], [1.0]))
+    _check_solved(s1, "t", rtol)
     out = np.empty((len(t_eval), 2 * dim))
     out[early] = s1.y.T[np.searchsorted(s1.t, t_eval[early])]
     if np.any(~early):  # u = log(1 + log t): dw/du = (1 + s) t dw/dt, both factors folded into the gradient
         u_eval = np.log1p(np.log(t_eval[~early]))
         s2 = solve_ivp(lambda u, y: rhs(y, np.expm1(u) + u), (0.0, u_eval[-1]), s1.y[:, -1], method="LSODA",
                        rtol=rtol, atol=1e-3 * rtol, t_eval=u_eval)
+        _check_solved(s2, "u = log(1 + log t)", rtol)
         out[~early] = s2.y.T
     wp, wm = out[:, :dim], out[:, dim:]
     return (wp ** 2 - wm ** 2) / 2
+
+
+_SQRT_FLOAT_MAX = 1e154  # omega0^2 must stay in float64
+_MIN_RTOL = 1e-13  # LSODA takes no tighter rtol than 100 machine epsilons (scipy raises smaller ones with a warning)
+
+
+def _check_solved(sol, variable: str, rtol: float) -> None:
+    """A failed solve_ivp of the diagonal network is a FlowStallError naming the solver's message."""
+    if not sol.success:
+        raise FlowStallError(f"diagonal_network_flow: LSODA stopped at {variable} = {sol.t[-1]:.6g} with rtol={rtol:g}: "
+                             f"{sol.message}", log_t=float("nan"))
 
 
 def alignment_error(K, Q, U_K, U_Q, V) -> float:
@@ -400,16 +416,23 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
     U_Q = check_array(U_Q, "U_Q", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
     V = check_array(V, "V", shape=(d_e, d_e), expected=f"an array of shape (d_e, d_e) = ({d_e}, {d_e})")
     errs = []
+    v_top = _top(V)
     for U, M in ((U_K, K), (U_Q, Q)):
-        nrm = np.linalg.norm(M)
-        if nrm == 0:
+        m_top, u_top = _top(M), _top(U)
+        if m_top == 0:
             errs.append(0.0)
             continue
-        off = U.T @ M @ V
+        off = (U / max(u_top, np.finfo(float).tiny)).T @ (M / m_top) @ (V / max(v_top, np.finfo(float).tiny))
         k = min(off.shape)
         off[np.arange(k), np.arange(k)] = 0.0
-        errs.append(np.linalg.norm(off) / nrm)
+        with np.errstate(over="ignore"):  # every factor scaled to max |entry| = 1: only the true ratio can overflow
+            errs.append(np.linalg.norm(off) / np.linalg.norm(M / m_top) * u_top * v_top)
     return float(max(errs))
+
+
+def _top(M: np.ndarray) -> float:
+    """``max |M_ij|`` (0 for an empty array): the scale that keeps products and norms in float64."""
+    return float(np.abs(M).max()) if M.size else 0.0
 
 
 def right_basis(K0, U_K) -> np.ndarray:
@@ -421,10 +444,13 @@ def right_basis(K0, U_K) -> np.ndarray:
         raise ValueError(f"K0 must be an array of shape (d, d_e) with d_e >= d (the aligned initialisation, Def. "
                          f"5.1, needs d_e >= d); got shape {K0.shape}")
     U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
-    R = U_K.T @ K0
+    R = (U_K / max(_top(U_K), np.finfo(float).tiny)).T @ (K0 / max(_top(K0), np.finfo(float).tiny))
+    R /= max(_top(R), np.finfo(float).tiny)  # scaled, so that norms neither overflow nor underflow
     norms = np.linalg.norm(R, axis=1)
     if np.any(norms == 0):
-        raise ValueError("right_basis needs every singular value of the aligned K0 to be nonzero")
+        raise ValueError(f"K0 and U_K must make every row of U_K^T K0 nonzero (the aligned K0 = U_K Lambda V^T "
+                         f"needs every diagonal entry of Lambda nonzero); row {int(np.flatnonzero(norms == 0)[0])} "
+                         f"is zero")
     V1 = (R / norms[:, None]).T
     q, _ = np.linalg.qr(np.concatenate([V1, np.eye(R.shape[1])], axis=1))
     V = q[:, : R.shape[1]].copy()

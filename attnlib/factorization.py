@@ -53,6 +53,9 @@ def l1_factors(beta) -> tuple[np.ndarray, np.ndarray]:
     return np.sign(beta) * root, root
 
 
+_MAX_ENTRIES = 10**8  # the factors are (d, d_e) float64 arrays: d_e is refused beyond 800 MB of them
+
+
 def padded_diag(xi, d_e: int) -> np.ndarray:
     """Erratum E4's construction ``[Diag(xi), 0]``: the (d, d_e) matrix with ``xi`` on its diagonal, zero-padded.
 
@@ -77,7 +80,7 @@ def padded_diag(xi, d_e: int) -> np.ndarray:
         If ``xi`` is not a finite 1-D array or ``d_e`` is not an integer ``>= len(xi)``.
     """
     xi = check_array(xi, "xi", ndim=1, expected="a 1-D array xi of shape (d,)")
-    d_e = check_scalar(d_e, "d_e", integer=True, lo=len(xi))
+    d_e = check_scalar(d_e, "d_e", integer=True, lo=len(xi), hi=max(len(xi), _MAX_ENTRIES // max(len(xi), 1)))
     M = np.zeros((len(xi), d_e))
     M[:, :len(xi)] = np.diag(xi)
     return M
@@ -116,7 +119,7 @@ def nuclear_factors(W, d_e: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     k = min(W.shape)
     if d_e is None:
         d_e = k
-    d_e = int(check_scalar(d_e, "d_e", integer=True, lo=1))
+    d_e = int(check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(k, _MAX_ENTRIES // max(W.shape))))
     if d_e < r:
         raise ValueError(f"d_e must be at least rank(W) = {r} for K Q^T = W to be possible; got d_e={d_e}")
     root = np.sqrt(s[:r])

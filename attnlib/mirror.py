@@ -222,6 +222,9 @@ def _lp_candidate(data: AttentionData, w: np.ndarray, lam: np.ndarray, p: float)
     return W, value, lam, mu, gap
 
 
+_MAX_STEPS = 10**8
+
+
 def mirror_descent(data: AttentionData, p: float, lr: float = 0.2, steps: int = 800,
                    save_every: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Normalised l_p mirror descent on W from ``W = 0``.
@@ -234,6 +237,7 @@ def mirror_descent(data: AttentionData, p: float, lr: float = 0.2, steps: int = 
     lr : float
         Step in the mirror (dual) space, per unit ``q``-norm of the gradient.
     steps, save_every : int
+        ``steps`` at most 10**8 (a gradient per step: more would run for days).
 
     Returns
     -------
@@ -250,7 +254,7 @@ def mirror_descent(data: AttentionData, p: float, lr: float = 0.2, steps: int = 
     data = check_data(data)
     p = _check_p(p)
     lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
-    steps = int(check_scalar(steps, "steps", integer=True, lo=1))
+    steps = int(check_scalar(steps, "steps", integer=True, lo=1, hi=_MAX_STEPS))
     save_every = int(check_scalar(save_every, "save_every", integer=True, lo=1))
     q = p / (p - 1)
     Z = np.zeros((data.d, data.d))

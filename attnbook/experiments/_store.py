@@ -111,14 +111,22 @@ def memo(func: Callable[..., T]) -> Callable[..., T]:
     The wrapper also has ``cache_clear()``, ``cache_info()`` (hits, misses, currsize), ``is_cached(*args)``,
     ``prime(args, value)`` (store a result computed elsewhere, e.g. on a :func:`pool_map` worker) and
     ``defer(*args)`` (used by :func:`background`). A call whose result is being computed in the background waits
-    for it, and raises what the computation raised.
+    for it, and raises what the computation raised. A call with an unhashable argument (a list, an array) raises a
+    TypeError that names the argument; ``memo`` of something not callable raises a TypeError.
     """
+    if not callable(func):
+        raise TypeError(f"memo needs a function (func) to cache; got {type(func).__name__}")
     cache: dict = {}
     pending: dict = {}  # key -> Future of a computation started by background()
     stats = {"hits": 0, "misses": 0}
 
     def key(args, kwargs):  # a result computed under perturbed_inputs is a different result
-        return functools._make_key((active_perturbation(),) + tuple(args), kwargs, typed=False)
+        try:
+            k = functools._make_key((active_perturbation(),) + tuple(args), kwargs, typed=False)
+            hash(k)
+        except TypeError:
+            _refuse_unhashable(func, args, kwargs)
+        return k
 
     def compute(k, args, kwargs):
         stats["misses"] += 1
@@ -682,6 +690,30 @@ def shutdown_now(pool) -> None:
         process.join(1.0)
 
 
+def _check_picklable(func: Callable) -> None:
+    """The workers get ``func`` by reference: a lambda or a nested function is a TypeError naming ``func``."""
+    import pickle
+
+    try:
+        pickle.dumps(func)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise TypeError(f"func must be a module-level function (pool_map sends it to the workers by reference); "
+                        f"{getattr(func, '__qualname__', func)!s} is not ({exc})") from None
+
+
+def _refuse_unhashable(func: Callable, args: tuple, kwargs: dict) -> None:
+    """A memo-cached call with an unhashable argument: a TypeError that names the argument."""
+    named = [(f"argument {i}", a) for i, a in enumerate(args)] + [(f"argument {k!r}", a) for k, a in kwargs.items()]
+    for label, value in named:
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(f"{getattr(func, '__qualname__', func)!s} is cached with @memo, so every argument must be "
+                            f"hashable (numbers, strings, tuples of them); {label} is a {type(value).__name__}"
+                            ) from None
+    raise TypeError(f"{getattr(func, '__qualname__', func)!s} is cached with @memo, so every argument must be hashable")
+
+
 def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None = None) -> list[T]:
     """``[func(x) for x in items]``, on ``workers`` processes when there is more than one item.
 
@@ -693,18 +725,29 @@ def pool_map(func: Callable[[Any], T], items: Iterable[Any], workers: int | None
 
     Raises
     ------
+    TypeError
+        When ``func`` is not a picklable (module-level) callable or ``items`` not iterable.
     ValueError
-        When ``workers`` (or ``ATTNLIB_WORKERS``) is not a positive whole number.
+        When ``workers`` (or ``ATTNLIB_WORKERS``) is not a positive whole number; ``workers`` as a string too.
     WorkerPoolError
         When the main script lacks the ``__main__`` guard, or a worker process died (killed, out of memory).
     """
-    items = list(items)
+    if not callable(func):
+        raise TypeError(f"pool_map needs a module-level function (func); got {type(func).__name__}")
+    if isinstance(workers, (str, bytes)):  # a string is read from ATTNLIB_WORKERS only
+        raise ValueError(f"workers must be a positive whole number or None (a string is read from ATTNLIB_WORKERS "
+                         f"only); got {type(workers).__name__} {workers!r}")
+    try:
+        items = list(items)
+    except TypeError:
+        raise TypeError(f"items must be an iterable of picklable arguments; got {type(items).__name__}") from None
     workers = default_workers() if workers is None else _positive_workers(workers, "workers")
     if len(items) <= 1 or workers <= 1:
         return [func(x) for x in items]
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    _check_picklable(func)
     context = process_context()
     _check_main_guard(context)
     try:

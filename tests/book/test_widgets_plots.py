@@ -458,3 +458,50 @@ def test_figure_to_pdf_logs_nothing_for_mathtext_that_needs_cmsy10(caplog):
     assert pdf.startswith(b"%PDF")
     assert not [r for r in caplog.records if r.name.startswith("fontTools")], [r.getMessage() for r in caplog.records]
     assert logging.getLogger("fontTools.ttLib.tables._h_e_a_d").level == logging.NOTSET  # put back
+
+
+# ------------------------------------------------- found by benchmarks/fuzz.py (issue 27)
+@pytest.mark.parametrize("dpi, exc, match", [
+    (2.0, ValueError, r"dpi must be a resolution in \[10, 10000\] dots per inch; got 2.0"),  # FreeType's RuntimeError
+    (1e-308, ValueError, r"dpi must be a resolution in \[10, 10000\]"),  # "cannot write empty image"
+    (1e308, ValueError, r"dpi must be a resolution in \[10, 10000\]"),  # RendererAgg's constructor TypeError
+    (10**400, ValueError, r"dpi must be a real number > 0 within float64; got an integer of 401 digits"),  # Overflow
+])
+def test_resolutions_outside_what_matplotlib_renders_are_refused(dpi, exc, match):
+    with pytest.raises(exc, match=match):
+        widgets.figure_to_png(small_fig(1.0), dpi=dpi)
+    with pytest.raises(exc, match=match):
+        widgets.tabs({"a": small_fig(1.0)}, dpi=dpi)
+    with pytest.raises(exc, match=match):
+        widgets.explore(small_fig, a=[1.0, 2.0], static=False, dpi=dpi)
+    plt.close("all")
+
+
+def test_explore_names_defaults_fixed_and_static_of_the_wrong_kind():
+    """defaults=[1] / fixed='b' ended in dict()'s "cannot convert dictionary update sequence"; static='yes' was True."""
+    with pytest.raises(TypeError, match=r"defaults must be a mapping \{parameter name: value\} or None; got list"):
+        widgets.explore(small_fig, a=[1.0, 2.0], defaults=[1])
+    with pytest.raises(TypeError, match=r"fixed must be a mapping \{parameter name: value\} or None; got str"):
+        widgets.explore(small_fig, a=[1.0, 2.0], fixed="n")
+    with pytest.raises(TypeError, match=r"static must be True, False or None .*got str 'yes'"):
+        widgets.explore(small_fig, a=[1.0, 2.0], static="yes")
+
+
+def test_tabs_names_its_figures_argument():
+    for bad in (None, [1], {}):
+        with pytest.raises(ValueError, match=r"^figures must be a non-empty dict"):
+            widgets.tabs(bad)
+
+
+@pytest.mark.parametrize("size", [1e308, 2**70])
+def test_explore_cache_size_beyond_an_index(size):
+    """Found by benchmarks/fuzz.py (issue 27): lru_cache's OverflowError 'cannot fit int into an index-sized
+    integer'."""
+    with pytest.raises(ValueError, match=r"cache_size must be an integer in \[0, 1000000\]"):
+        widgets.explore(small_fig, a=[1.0, 2.0], static=False, cache_size=size)
+
+
+def test_static_twin_over_its_byte_limit_warns_naming_max_bytes():
+    """Found by benchmarks/fuzz.py (issue 27): the warning said "limit 0.0 MB" for max_bytes=10."""
+    with pytest.warns(UserWarning, match=r"over max_bytes=10 \(0\.0 MB\)"):
+        widgets.static_twin_html(small_fig, "a", [1.0, 2.0], max_bytes=10)

@@ -357,3 +357,80 @@ def test_right_basis_needs_d_e_at_least_d():
     from attnlib.diagnostics import right_basis
     _raises(ValueError, r"K0 must be an array of shape \(d, d_e\) with d_e >= d .*got shape \(3, 2\)",
             right_basis, np.ones((3, 2)), np.eye(3))
+
+
+# Found by benchmarks/fuzz.py (issue 27): each test is the fuzz case's minimal input.
+
+@pytest.mark.parametrize("make, kwargs, name", [
+    (al.make_generic_data, {"L": 1e308}, "L"),
+    (al.make_diagonal_data, {"d": 2**70}, "d"),
+    (al.make_orthogonal_data, {"n": 2**70}, "n"),
+    (al.make_orthogonal_data, {"d": 10**9, "seed": 1}, "d"),
+])
+def test_data_sizes_that_cannot_fit_name_the_size(make, kwargs, name):
+    """make_*_data(L=1e308) or (d=2**70) ended in numpy's 'Maximum allowed dimension exceeded'."""
+    _raises(ValueError, rf"^{name} must be small enough that the tokens X fit in memory", make, **kwargs)
+
+
+def test_orthogonal_c_of_the_wrong_length():
+    """c of shape (3,) for n = 2 ended in numpy's broadcast error."""
+    _raises(ValueError, r"c must be a number or an array of shape \(n,\) = \(2,\); got shape \(3,\)",
+            al.make_orthogonal_data, 2, 3, seed=1, c=np.zeros(3))
+    assert al.make_orthogonal_data(2, 3, seed=1, c=np.zeros(2)).n == 2
+
+
+def test_alignment_error_of_large_matrices_is_a_number():
+    """Entries of 1e300 made alignment_error inf or NaN (norms overflowed); the error is scale-free in K and Q."""
+    from attnlib.diagnostics import alignment_error
+    rng = np.random.default_rng(0)
+    K, Q = rng.standard_normal((2, 4, 5))
+    U_K, U_Q = (np.linalg.qr(rng.standard_normal((4, 4)))[0] for _ in range(2))
+    V = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    ref = alignment_error(K, Q, U_K, U_Q, V)
+    assert 0 < ref < 1
+    assert alignment_error(1e300 * K, 1e-300 * Q, U_K, U_Q, V) == pytest.approx(ref, rel=1e-12)
+    assert alignment_error(np.full((4, 4), 1e300), np.eye(4), np.eye(4), np.eye(4), np.eye(4)) == pytest.approx(
+        alignment_error(np.ones((4, 4)), np.eye(4), np.eye(4), np.eye(4), np.eye(4)), rel=1e-12)
+    assert alignment_error(np.eye(4), np.eye(4), np.full((4, 4), 1e300), np.eye(4), np.eye(4)) == pytest.approx(
+        1e300 * alignment_error(np.eye(4), np.eye(4), np.ones((4, 4)), np.eye(4), np.eye(4)), rel=1e-12)
+
+
+def test_right_basis_of_a_tiny_basis_and_its_message():
+    """U_K of entries 1e-300 underflowed the row norms to 0 and blamed 'the aligned K0'; a zero row now names
+    K0 and U_K."""
+    from attnlib.diagnostics import right_basis
+    rng = np.random.default_rng(1)
+    U = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    K0 = U @ np.diag([2.0, 1.0, 0.5]) @ np.linalg.qr(rng.standard_normal((3, 3)))[0].T
+    np.testing.assert_allclose(right_basis(K0, 1e-300 * U), right_basis(K0, U), rtol=0, atol=1e-12)
+    _raises(ValueError, r"K0 and U_K must make every row of U_K\^T K0 nonzero .* row 0 is zero",
+            right_basis, np.eye(3), np.zeros((3, 3)))
+
+
+def test_diagonal_network_flow_names_omega0_and_refuses_an_unreachable_rtol():
+    """omega0 = -1e300 blamed 'beta' (w_+^2 - w_-^2 = inf - inf); rtol = 1e-308 ended in AttributeError ('list'
+    object has no attribute 'T') after LSODA failed."""
+    from attnlib.diagnostics import diagonal_network_flow
+    t = np.linspace(0, 10, 5)
+    _raises(ValueError, r"omega0 must have entries of size at most 1e\+154", diagonal_network_flow, DATA,
+            np.full(D, -1e300), t)
+    _raises(ValueError, r"rtol must be a real number in \[1e-13, 1\]; got 1e-308", diagonal_network_flow, DATA,
+            np.full(D, 0.1), t, rtol=1e-308)
+    assert np.all(np.isfinite(diagonal_network_flow(DATA, np.full(D, 0.1), t, rtol=1e-13)))
+
+
+def test_mirror_descent_refuses_steps_it_cannot_finish():
+    """steps=1e308 ran until killed (the fuzz's 60 s limit)."""
+    from attnlib.mirror import mirror_descent
+    _raises(ValueError, r"steps must be an integer in \[1, 1e\+08\]; got 1e\+308", mirror_descent, DATA, 2.0,
+            steps=1e308)
+
+
+def test_embedding_dimensions_that_cannot_fit_name_d_e():
+    """nuclear_factors(d_e=2**70) and padded_diag(d_e=1e308) ended in numpy's 'Maximum allowed dimension
+    exceeded'."""
+    from attnlib import factorization as fz
+    _raises(ValueError, r"d_e must be an integer in \[1, 2\.5e\+07\]; got 1180591620717411303424",
+            fz.nuclear_factors, np.eye(4), d_e=2**70)
+    _raises(ValueError, r"d_e must be an integer in \[4, 2\.5e\+07\]; got 1e\+308", fz.padded_diag, np.ones(4), 1e308)
+    assert fz.padded_diag(np.ones(4), 6).shape == (4, 6)

@@ -36,3 +36,16 @@ def test_figures_list_shows_the_figures_only_selects(capsys):
 def test_bad_figures_arguments_are_usage_errors(capsys, argv, match):
     code, out = _run(argv, capsys)
     assert code == 2 and match in out.err and out.out == "", out
+
+
+def test_studies_only_an_empty_name_is_a_usage_error(capsys, monkeypatch):
+    """Found by benchmarks/fuzz.py (issue 27): `studies --only ''` matched every study (the empty prefix) and
+    computed them all (over 5 minutes) instead of saying that the name is empty."""
+    import attnbook.artifact as artifact
+
+    def never(*args, **kwargs):
+        raise AssertionError("compute_studies must not run")
+
+    monkeypatch.setattr(artifact, "compute_studies", never)
+    code, out = _run(["studies", "--only", ""], capsys)
+    assert code == 2 and "--only needs study names or name prefixes, not an empty string" in out.err, out

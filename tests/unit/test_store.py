@@ -765,3 +765,31 @@ def test_a_perturbed_only_writer_stores_perturbed_results_only(tmp_path, monkeyp
             with al.perturbed_inputs(1e-12, 1):
                 _on_disk(7)
             assert len(list(tmp_path.rglob("*.pkl"))) == 1
+
+
+def test_memo_and_pool_map_name_what_they_cannot_take():
+    """Found by benchmarks/fuzz.py (issue 27): an unhashable argument gave functools' bare "unhashable type:
+    'list'"; memo(42) returned a wrapper; pool_map(None, ...) and pool_map(f, None) raised from inside the pool
+    or list()."""
+    with pytest.raises(TypeError, match=r"_counted is cached with @memo, so every argument must be hashable .*"
+                                        r"argument 0 is a list"):
+        _counted([1, 2])
+    with pytest.raises(TypeError, match=r"argument 'b' is a dict"):
+        _counted(1, b={})
+    with pytest.raises(TypeError, match=r"memo needs a function \(func\) to cache; got int"):
+        memo(42)
+    with pytest.raises(TypeError, match=r"pool_map needs a module-level function \(func\); got NoneType"):
+        pool_map(None, [1, 2], workers=2)
+    with pytest.raises(TypeError, match=r"items must be an iterable of picklable arguments; got NoneType"):
+        pool_map(abs, None, workers=2)
+
+
+def test_pool_map_refuses_a_lambda_and_a_string_of_workers():
+    """Found by benchmarks/fuzz.py (issue 27): a lambda ended in pickle's PicklingError from the pool's feeder;
+    workers='2' was accepted (a string is read from ATTNLIB_WORKERS only)."""
+    with pytest.raises(TypeError, match=r"func must be a module-level function \(pool_map sends it to the workers "
+                                        r"by reference\); .*<lambda> is not"):
+        pool_map(lambda x: x, [1, 2], workers=2)
+    with pytest.raises(ValueError, match=r"workers must be a positive whole number or None \(a string is read from "
+                                         r"ATTNLIB_WORKERS only\); got str '2'"):
+        pool_map(abs, [1, 2], workers="2")
