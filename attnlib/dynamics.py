@@ -325,14 +325,19 @@ def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: 
 
 def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, kw: dict):
     """The stepping loop of :func:`solve` with the attention guard (scipy's ``OdeSolver`` classes, one step at a
-    time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it)."""
+    time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it).
+
+    Each (re)start of the method measures time from its own start (``tau = t - origin``), so that steps far below
+    the spacing of ``t`` stay representable: in log time a late attention switch lasts ``Delta s ~ e^{-s}`` (an
+    O(1) stretch of physical time), below the spacing of ``s`` itself from ``s ~ 37`` on. scipy's BDF, Radau and
+    explicit methods refuse such steps ("Required step size is less than spacing between numbers"); a step that
+    fails so after progress restarts the method from the last accepted state, where ``tau = 0`` resolves it."""
     t0, t_end = float(span[0]), float(span[1])
     t_eval = np.asarray([] if t_eval is None else t_eval, dtype=float)
     events = list(events or [])
 
     def start(t, y, max_step):
-        return _SOLVERS[options.method](fun, t, y, t_end, rtol=options.rtol, atol=options.atol,
-                                        max_step=max_step, **kw)
+        return _LocalSolver(fun, kw.get("jac"), t, y, t_end, options, max_step)
 
     solver, relax_at = start(t0, np.asarray(y0, dtype=float), np.inf), None
     ts, ys = [], []
@@ -345,18 +350,19 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     status, message = None, "The solver successfully reached the end of the integration interval."
     failures, h = 0, np.inf
     while status is None:
-        t_old, y_old = solver.t, solver.y.copy()
+        t_old, tau_old, y_old = solver.t, solver.tau, solver.y.copy()
         step_message = solver.step()
         if solver.status == "failed":
-            failures += 1
+            if not (tau_old > 0 and _SPACING in str(step_message)):  # a step below the spacing of tau after
+                failures += 1  # progress is resolved by restarting there (tau = 0); other failures are counted
             if failures > _FAILURE_RESTARTS:
                 status, message = -1, step_message
                 break
             solver, relax_at = start(t_old, y_old, h), t_old + _GUARD_RELAX * h  # h: the last accepted step
             continue
-        h = solver.t - t_old
+        h = solver.tau - tau_old
         if guard(y_old, solver.y) > ATTENTION_STEP_MAX:  # redo the step, shorter
-            if h <= 4 * np.finfo(float).eps * max(1.0, abs(t_old)):
+            if h <= 4 * np.finfo(float).eps * max(abs(tau_old), 1e-290):
                 status, message = -1, (f"an attention switch could not be resolved at t = {t_old:.6g}: the step "
                                        f"size fell to the spacing between numbers")
                 break
@@ -368,7 +374,8 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
             g_new = e(solver.t, solver.y)
             if g_old[k] <= 0 <= g_new and g_old[k] != g_new and getattr(e, "direction", 0) >= 0 or \
                     g_old[k] >= 0 >= g_new and g_old[k] != g_new and getattr(e, "direction", 0) <= 0:
-                root = brentq(lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
+                root = solver.t if solver.t == t_old else brentq(
+                    lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
                 t_events[k], y_events[k] = np.append(t_events[k], root), np.vstack([y_events[k], dense(root)])
                 if getattr(e, "terminal", False):
                     t_stop, status, message = root, 1, "A termination event occurred."
@@ -385,3 +392,43 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     y = np.array(ys).T if ys else np.empty((len(y0), 0))
     return OdeResult(t=np.array(ts), y=y, t_events=t_events, y_events=y_events, status=status,
                      success=status >= 0, message=message)
+
+
+_SPACING = "less than spacing between numbers"  # scipy's message for a step below the spacing of t
+
+
+class _LocalSolver:
+    """A scipy ``OdeSolver`` of ``options.method`` started at ``origin`` and stepping in ``tau = t - origin``.
+
+    ``t`` (the global time, ``origin + tau`` rounded), ``tau``, ``y``, ``status``, ``step()`` and
+    ``dense_output()`` (taking global times) as the wrapped solver's."""
+
+    def __init__(self, fun, jac, origin: float, y0: np.ndarray, t_end: float, options: SolverOptions,
+                 max_step: float):
+        self.origin = origin
+        kw = {} if jac is None else {"jac": lambda tau, y: jac(origin + tau, y)}
+        self._solver = _SOLVERS[options.method](lambda tau, y: fun(origin + tau, y), 0.0, y0, t_end - origin,
+                                                rtol=options.rtol, atol=options.atol, max_step=max_step, **kw)
+
+    @property
+    def tau(self) -> float:
+        return self._solver.t
+
+    @property
+    def t(self) -> float:
+        return self.origin + self._solver.t
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._solver.y
+
+    @property
+    def status(self) -> str:
+        return self._solver.status
+
+    def step(self):
+        return self._solver.step()
+
+    def dense_output(self):
+        local = self._solver.dense_output()
+        return lambda t: local(np.asarray(t, dtype=float) - self.origin)
