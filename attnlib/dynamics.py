@@ -26,7 +26,7 @@ from .kernels import grad_beta_from_r, grad_from_r, log_sample_weights, logit_he
 
 __all__ = ["PARAMS", "PARAM_NAMES", "MAX_LOG_T", "LOG_GUARD", "FlowStallError", "OverBudget", "SolverOptions",
            "FlowModel", "check_param", "split_init", "combined_W", "neg_grad", "velocity", "velocity_jacobian",
-           "solve", "guarded_solve", "ATTENTION_STEP_MAX"]
+           "solve", "guarded_solve", "ATTENTION_STEP_MAX", "SOLVERS"]
 
 PARAMS = ("W", "KQ", "beta", "xi")
 MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
@@ -298,7 +298,8 @@ _GUARD_SHRINK = 8.0  # a step that moved an attention further is redone from its
 _GUARD_RELAX = 2.0  # ... until the flow has passed 2 h beyond that start; then the step size is free again
 _FAILURE_RESTARTS = 3  # a failed step (e.g. LSODA's repeated Newton failures) restarts the method from the last
 # accepted state with fresh internals (Jacobian, order, step), at most this many times per call
-_SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
+# scipy's solver class of each method (guarded_solve; benchmarks/flow.py swaps one in to time a finite-difference Jacobian)
+SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
 
 
 def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: SolverOptions, events=None,
@@ -328,8 +329,9 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it).
 
     Each (re)start of the method measures time from its own start (``tau = t - origin``), so that steps far below
-    the spacing of ``t`` stay representable: in log time a late attention switch lasts ``Delta s ~ e^{-s}`` (an
-    O(1) stretch of physical time), below the spacing of ``s`` itself from ``s ~ 37`` on. scipy's BDF, Radau and
+    the spacing of ``t`` stay representable: in log time a late attention switch lasts a ``Delta s`` that shrinks
+    like ``e^{-s}`` (a fixed stretch of physical time), below the spacing of ``s`` itself late in the flow (on
+    ``make_generic_data(50, 16, 32)`` the switch at ``s = 52.7`` needs steps below 1e-20; the spacing is 7e-15). scipy's BDF, Radau and
     explicit methods refuse such steps ("Required step size is less than spacing between numbers"); a step that
     fails so after progress restarts the method from the last accepted state, where ``tau = 0`` resolves it."""
     t0, t_end = float(span[0]), float(span[1])
@@ -407,7 +409,7 @@ class _LocalSolver:
                  max_step: float):
         self.origin = origin
         kw = {} if jac is None else {"jac": lambda tau, y: jac(origin + tau, y)}
-        self._solver = _SOLVERS[options.method](lambda tau, y: fun(origin + tau, y), 0.0, y0, t_end - origin,
+        self._solver = SOLVERS[options.method](lambda tau, y: fun(origin + tau, y), 0.0, y0, t_end - origin,
                                                 rtol=options.rtol, atol=options.atol, max_step=max_step, **kw)
 
     @property

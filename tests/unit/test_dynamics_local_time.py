@@ -1,7 +1,7 @@
 """Steps below the spacing of t (attnlib.dynamics.guarded_solve measures time from each start of the method).
 
-In log time ``s = log t`` a late attention switch lasts ``Delta s ~ e^{-s}`` (an O(1) stretch of physical time):
-from ``s ~ 37`` on that is below the spacing of ``s`` itself. scipy's BDF and Radau refused such steps ("Required
+In log time ``s = log t`` a late attention switch lasts a ``Delta s`` that shrinks like ``e^{-s}`` (a fixed stretch
+of physical time): late in the flow that is below the spacing of ``s`` itself. scipy's BDF and Radau refused such steps ("Required
 step size is less than spacing between numbers"), so ``method="BDF"``/``"Radau"`` failed where LSODA (which keeps
 stepping when ``t + h == t``) succeeded (issue 27 finding 14). Both tests fail on the code before the fix.
 """
