@@ -297,7 +297,8 @@ ATTENTION_STEP_MAX = 0.2  # largest change of any sample's attention (total vari
 _GUARD_SHRINK = 8.0  # a step that moved an attention further is redone from its start with max_step = h / 8
 _GUARD_RELAX = 2.0  # ... until the flow has passed 2 h beyond that start; then the step size is free again
 _FAILURE_RESTARTS = 3  # a failed step (e.g. LSODA's repeated Newton failures) restarts the method from the last
-# accepted state with fresh internals (Jacobian, order, step), at most this many times per call
+# accepted state with fresh internals (Jacobian, order, step), at most this many times per call (a step below the
+# spacing of the local time after progress is not counted: the restart, at local time 0, resolves it)
 # scipy's solver class of each method (guarded_solve; benchmarks/flow.py swaps one in to time a finite-difference Jacobian)
 SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
 
