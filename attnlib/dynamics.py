@@ -26,7 +26,7 @@ from .kernels import grad_beta_from_r, grad_from_r, log_sample_weights, logit_he
 
 __all__ = ["PARAMS", "PARAM_NAMES", "MAX_LOG_T", "LOG_GUARD", "FlowStallError", "OverBudget", "SolverOptions",
            "FlowModel", "check_param", "split_init", "combined_W", "neg_grad", "velocity", "velocity_jacobian",
-           "solve", "guarded_solve", "ATTENTION_STEP_MAX"]
+           "solve", "guarded_solve", "ATTENTION_STEP_MAX", "SOLVERS"]
 
 PARAMS = ("W", "KQ", "beta", "xi")
 MAX_LOG_T = 1e6  # largest log t of the standard solver (validated to 1e6 on the book's data; see _check_times)
@@ -297,8 +297,10 @@ ATTENTION_STEP_MAX = 0.2  # largest change of any sample's attention (total vari
 _GUARD_SHRINK = 8.0  # a step that moved an attention further is redone from its start with max_step = h / 8
 _GUARD_RELAX = 2.0  # ... until the flow has passed 2 h beyond that start; then the step size is free again
 _FAILURE_RESTARTS = 3  # a failed step (e.g. LSODA's repeated Newton failures) restarts the method from the last
-# accepted state with fresh internals (Jacobian, order, step), at most this many times per call
-_SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
+# accepted state with fresh internals (Jacobian, order, step), at most this many times per call (a step below the
+# spacing of the local time after progress is not counted: the restart, at local time 0, resolves it)
+# scipy's solver class of each method (guarded_solve; benchmarks/flow.py swaps one in to time a finite-difference Jacobian)
+SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
 
 
 def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: SolverOptions, events=None,
@@ -325,14 +327,20 @@ def solve(fun, jac, span: tuple[float, float], y0: np.ndarray, t_eval, options: 
 
 def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, kw: dict):
     """The stepping loop of :func:`solve` with the attention guard (scipy's ``OdeSolver`` classes, one step at a
-    time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it)."""
+    time; ``t_eval`` from each step's dense output, terminal ``events`` located by ``brentq`` on it).
+
+    Each (re)start of the method measures time from its own start (``tau = t - origin``), so that steps far below
+    the spacing of ``t`` stay representable: in log time a late attention switch lasts a ``Delta s`` that shrinks
+    like ``e^{-s}`` (a fixed stretch of physical time), below the spacing of ``s`` itself late in the flow (on
+    ``make_generic_data(50, 16, 32)`` the switch at ``s = 52.7`` needs steps below 1e-20; the spacing is 7e-15). scipy's BDF, Radau and
+    explicit methods refuse such steps ("Required step size is less than spacing between numbers"); a step that
+    fails so after progress restarts the method from the last accepted state, where ``tau = 0`` resolves it."""
     t0, t_end = float(span[0]), float(span[1])
     t_eval = np.asarray([] if t_eval is None else t_eval, dtype=float)
     events = list(events or [])
 
     def start(t, y, max_step):
-        return _SOLVERS[options.method](fun, t, y, t_end, rtol=options.rtol, atol=options.atol,
-                                        max_step=max_step, **kw)
+        return _LocalSolver(fun, kw.get("jac"), t, y, t_end, options, max_step)
 
     solver, relax_at = start(t0, np.asarray(y0, dtype=float), np.inf), None
     ts, ys = [], []
@@ -345,18 +353,19 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     status, message = None, "The solver successfully reached the end of the integration interval."
     failures, h = 0, np.inf
     while status is None:
-        t_old, y_old = solver.t, solver.y.copy()
+        t_old, tau_old, y_old = solver.t, solver.tau, solver.y.copy()
         step_message = solver.step()
         if solver.status == "failed":
-            failures += 1
+            if not (tau_old > 0 and _SPACING in str(step_message)):  # a step below the spacing of tau after
+                failures += 1  # progress is resolved by restarting there (tau = 0); other failures are counted
             if failures > _FAILURE_RESTARTS:
                 status, message = -1, step_message
                 break
             solver, relax_at = start(t_old, y_old, h), t_old + _GUARD_RELAX * h  # h: the last accepted step
             continue
-        h = solver.t - t_old
+        h = solver.tau - tau_old
         if guard(y_old, solver.y) > ATTENTION_STEP_MAX:  # redo the step, shorter
-            if h <= 4 * np.finfo(float).eps * max(1.0, abs(t_old)):
+            if h <= 4 * np.finfo(float).eps * max(abs(tau_old), 1e-290):
                 status, message = -1, (f"an attention switch could not be resolved at t = {t_old:.6g}: the step "
                                        f"size fell to the spacing between numbers")
                 break
@@ -368,7 +377,8 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
             g_new = e(solver.t, solver.y)
             if g_old[k] <= 0 <= g_new and g_old[k] != g_new and getattr(e, "direction", 0) >= 0 or \
                     g_old[k] >= 0 >= g_new and g_old[k] != g_new and getattr(e, "direction", 0) <= 0:
-                root = brentq(lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
+                root = solver.t if solver.t == t_old else brentq(
+                    lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
                 t_events[k], y_events[k] = np.append(t_events[k], root), np.vstack([y_events[k], dense(root)])
                 if getattr(e, "terminal", False):
                     t_stop, status, message = root, 1, "A termination event occurred."
@@ -385,3 +395,43 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     y = np.array(ys).T if ys else np.empty((len(y0), 0))
     return OdeResult(t=np.array(ts), y=y, t_events=t_events, y_events=y_events, status=status,
                      success=status >= 0, message=message)
+
+
+_SPACING = "less than spacing between numbers"  # scipy's message for a step below the spacing of t
+
+
+class _LocalSolver:
+    """A scipy ``OdeSolver`` of ``options.method`` started at ``origin`` and stepping in ``tau = t - origin``.
+
+    ``t`` (the global time, ``origin + tau`` rounded), ``tau``, ``y``, ``status``, ``step()`` and
+    ``dense_output()`` (taking global times) as the wrapped solver's."""
+
+    def __init__(self, fun, jac, origin: float, y0: np.ndarray, t_end: float, options: SolverOptions,
+                 max_step: float):
+        self.origin = origin
+        kw = {} if jac is None else {"jac": lambda tau, y: jac(origin + tau, y)}
+        self._solver = SOLVERS[options.method](lambda tau, y: fun(origin + tau, y), 0.0, y0, t_end - origin,
+                                                rtol=options.rtol, atol=options.atol, max_step=max_step, **kw)
+
+    @property
+    def tau(self) -> float:
+        return self._solver.t
+
+    @property
+    def t(self) -> float:
+        return self.origin + self._solver.t
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._solver.y
+
+    @property
+    def status(self) -> str:
+        return self._solver.status
+
+    def step(self):
+        return self._solver.step()
+
+    def dense_output(self):
+        local = self._solver.dense_output()
+        return lambda t: local(np.asarray(t, dtype=float) - self.origin)

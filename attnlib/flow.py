@@ -8,7 +8,10 @@ The flow in ``s`` is stiff on data with large token norms; LSODA detects that an
 steps use the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`). Step control respects attention switches: a step after which some sample's attention
 moved by more than ``ATTENTION_STEP_MAX = 0.2`` (total variation) is redone shorter
 (:func:`attnlib.dynamics.solve`), so the solver cannot carry a locked sample across a switch where the error
-estimate sees nothing (tiny-query data). Flows that settle at a
+estimate sees nothing (tiny-query data). A switch late in the flow is short in log time (``Delta s`` shrinks like
+``e^{-s}``: a fixed stretch of physical time; on ``make_generic_data(50, 16, 32)`` the switch at ``s = 52.7`` needs
+steps below 1e-20, under the spacing of ``s``, 7e-15); each restart of the method therefore
+steps in its own local time, and BDF and Radau cross such switches as LSODA does. Flows that settle at a
 finite stationary point in some directions (data attention cannot separate) turn infinitely stiff in ``s``; they
 stop with :class:`FlowStallError` once an evaluation budget is used up.
 
@@ -70,7 +73,8 @@ class Trajectory:
     nfev : int
         Gradient evaluations.
     njev : int
-        Hessian (Jacobian) evaluations by the implicit solver; analytic, each costs a few gradients.
+        Hessian (Jacobian) evaluations by the implicit solver; analytic. One costs a few gradients at d <= 10,
+        but about 1,200 (plus an LU of the state's size, ~2,000 more) at n=50, L=16, d=32.
     param, loss_kind, method : str
     wall_time : float
         Seconds.
@@ -222,7 +226,9 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = T_END_DE
     method : str
         scipy.integrate.solve_ivp method. The default "LSODA" switches to an implicit (BDF) method where the flow
         is stiff, which it is in log time for data with large token norms; explicit methods ("DOP853", "RK45")
-        can need 10x more gradient evaluations there. "BDF" is often cheaper but less accurate at equal rtol.
+        can need 10x more gradient evaluations there. "BDF" and "Radau" cost more evaluations on the book's data
+        (1.4x and 3.9x LSODA's on Tarzanagh et al.'s setup; benchmarks/flow.py) and BDF is less accurate at
+        equal rtol.
         Implicit methods get the analytic Jacobian (the scaled Hessian of the loss, :meth:`attnlib.dynamics.FlowModel.jac`).
     max_nfev : int
         Budget of gradient evaluations (default 50,000; the book's flows need at most about 6,000).

@@ -10,11 +10,13 @@ Three parts (see benchmarks/README.md):
    (lr 0.1), on the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) and a larger one (n=50, L=16, d=32; full run only).
 2. GF path error against a rtol=1e-11 reference at every saved time up to t=1e300, and gradient evaluations,
    at d <= 10 (target: error <= 1e-6 with <= 5,000 evaluations).
+1b. The solvers side by side (LSODA, BDF, Radau; analytic or finite-difference Jacobian) to the same time.
 3. The longest wall time of one flow (to t=1e300) on the book's data sets (target <= 1 s).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
@@ -23,6 +25,7 @@ import warnings
 import numpy as np
 
 import attnlib as al
+import attnlib.dynamics as dy
 
 TARGET_COS = 0.999
 TARGET_ERR, TARGET_NFEV, TARGET_WALL = 1e-6, 5000, 1.0
@@ -99,6 +102,52 @@ def part1(sets, cap):
                   f"{r['nfev'] / gf['nfev']:.1f} | {r['cpu'] / gf['cpu']:.1f} |", flush=True)
 
 
+@contextlib.contextmanager
+def finite_difference_jacobian(method):
+    """Benchmark-only switch: ``method``'s solver without the analytic Jacobian (scipy then builds it by finite
+    differences, one gradient evaluation per state component)."""
+    cls = dy.SOLVERS[method]
+    dy.SOLVERS[method] = lambda *a, jac=None, **kw: cls(*a, **kw)
+    try:
+        yield
+    finally:
+        dy.SOLVERS[method] = cls
+
+
+def part1b(sets, with_fd):
+    """Methods side by side to the time where the default flow reaches cosine 0.999 (part 1), from W = 0."""
+    print(f"\n## 1b. Solvers side by side to the time where the default flow reaches cosine {TARGET_COS} (param "
+          f"'W' from 0, rtol 1e-8)\n")
+    print("| data | method | Jacobian | cosine | rel. diff. of W to LSODA | grad evals | Hessians | CPU [s] | "
+          "evals / LSODA | CPU / LSODA |\n|---|---|---|---|---|---|---|---|---|---|")
+    for label, data, full_fd in sets:
+        full, _ = full_flow(data)
+        W_svm, _ = relevant_svm(data, full)
+        cos = np.nan_to_num(full.cosine_to(W_svm))
+        t_star = float(full.t[np.flatnonzero(cos >= TARGET_COS)[0]])
+        base = None
+        variants = [(m, "analytic") for m in ("LSODA", "BDF", "Radau")]
+        if with_fd and full_fd:
+            variants += [(m, "finite differences") for m in ("LSODA", "BDF", "Radau")]
+        for method, how in variants:
+            ctx = finite_difference_jacobian(method) if how != "analytic" else contextlib.nullcontext()
+            c0 = time.process_time()
+            try:
+                with ctx:
+                    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=[0.0, t_star],
+                                          method=method)
+            except Exception as exc:  # noqa: BLE001 - a benchmark reports every failure as a row
+                print(f"| {label} | {method} | {how} | FAILED: {type(exc).__name__}: {str(exc)[:80]} | | | | | | |")
+                continue
+            cpu = time.process_time() - c0
+            row = dict(nfev=tr.nfev, njev=tr.njev, cpu=cpu, W=tr.final())
+            base = base or row
+            diff = np.linalg.norm(row["W"] - base["W"]) / np.linalg.norm(base["W"])
+            print(f"| {label} | {method}{' (default)' if method == 'LSODA' and how == 'analytic' else ''} | {how} | "
+                  f"{al.cosine(tr.final(), W_svm):.6f} | {diff:.1e} | {tr.nfev} | {tr.njev} | {cpu:.2f} | "
+                  f"{tr.nfev / base['nfev']:.2f} | {cpu / base['cpu']:.2f} |", flush=True)
+
+
 def part2_3(flows):
     print("\n## 2-3. Path error vs a rtol=1e-11 reference (every saved time up to t=1e300) and cost, d <= 10\n")
     print("| data | param | max rel. path error | grad evals | Hessians | wall [s] | CPU [s] | ref. evals | "
@@ -140,6 +189,7 @@ def main(argv=None):
     if not args.quick:
         sets.append(("n=50 L=16 d=32", al.make_generic_data(50, 16, 32, seed=0)))
     part1(sets, cap=int(1e4) if args.quick else int(1e6))
+    part1b([(label, data, data.n * data.d <= 100) for label, data in sets], with_fd=not args.quick)
 
     demo1, demo3 = al.make_diagonal_data(), al.make_orthogonal_data()
     geq = al.make_generic_data(4, 3, 4, seed=0, equal_scores=True)
