@@ -549,6 +549,11 @@ def _log_time_phase(model: FlowModel, y1: np.ndarray, log_end: float, log_eval: 
     return sol.y.T
 
 
+#: The most steps :func:`gradient_descent` takes (and saves) in one call: 1e8 steps of the smallest data set take
+#: about an hour; more is a mistake, not a run.
+MAX_GD_STEPS = 10**8
+
+
 def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: int, normalized: bool = False,
                      *, loss: str = "exp", n_save: int = 200) -> Trajectory:
     """Gradient descent ``theta <- theta - lr * grad L`` (or ``lr * grad / ||grad||`` when ``normalized``).
@@ -575,13 +580,21 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
     -------
     Trajectory
         With ``t = lr * step`` (GF time for plain GD; arc length for normalised GD) and ``phi`` zeros.
+
+    Raises
+    ------
+    ValueError
+        A bad argument; ``steps`` or ``n_save`` above :data:`MAX_GD_STEPS`.
+    FloatingPointError
+        The iterates leave float64 (``lr`` too large for the data), or normalised GD meets an exactly zero
+        gradient.
     """
     check_data(data)
     check_param(param)
     check_choice(loss, "loss", ("exp", "logistic"))
     lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
-    steps = check_scalar(steps, "steps", integer=True, lo=1)
-    n_save = check_scalar(n_save, "n_save", integer=True, lo=1)
+    steps = int(check_scalar(steps, "steps", integer=True, lo=1, hi=MAX_GD_STEPS))
+    n_save = int(check_scalar(n_save, "n_save", integer=True, lo=1, hi=MAX_GD_STEPS))
     if not isinstance(normalized, (bool, np.bool_)):
         raise TypeError(f"normalized must be True or False; got {type(normalized).__name__}")
     arrays = split_init(data, param, init)
@@ -656,6 +669,10 @@ def aligned_bases(data: AttentionData) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+#: :func:`default_init` refuses a ``d_e`` whose (d, d_e) factors would hold more entries than this.
+MAX_FACTOR_ENTRIES = 10**8
+
+
 def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int | None = 0, *,
                  kind: str | None = None, d_e: int | None = None):
     """Initialisations used in the book.
@@ -686,12 +703,14 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
     scale = check_scalar(scale, "scale")
     if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be None or a non-negative integer; got {type(seed).__name__} {seed!r}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be None or a non-negative integer; got {seed}")
     if kind is not None and not isinstance(kind, str):
         raise TypeError(f"kind must be None or a string such as 'zero', 'random', 'paper', 'aligned'; got "
                         f"{type(kind).__name__}")
-    if d_e is not None:
-        d_e = check_scalar(d_e, "d_e", integer=True, lo=1)
     d = data.d
+    if d_e is not None:  # the factors are (d, d_e) float64 arrays: at most 1e8 entries (800 MB) each
+        d_e = check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(1, MAX_FACTOR_ENTRIES // d))
     rng = np.random.default_rng(seed)
     omega0 = scale * (np.ones(d) if seed is None else rng.uniform(0.5, 1.5, size=d))
     kind = kind or {"W": "zero", "beta": "zero", "xi": "paper", "KQ": "random"}[param]

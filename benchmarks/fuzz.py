@@ -66,7 +66,8 @@ from attnlib import frame, mirror  # noqa: E402
 
 CLASSES = ("ok", "clear", "unclear", "silent", "hang", "crash")
 PUBLIC_ERRORS = ("ValueError", "TypeError", "InfeasibleSVMError", "FlowStallError", "MarginFrameError",
-                 "AssumptionError", "WorkerPoolError", "StudentEditionError", "CourseError", "ClaimError")
+                 "AssumptionError", "WorkerPoolError", "StudentEditionError", "CourseError", "ClaimError",
+                 "FloatingPointError")  # documented by gradient_descent and optimize: the iterates left float64
 OWN = (str(ROOT / "attnlib"), str(ROOT / "attnbook"))
 
 

@@ -108,13 +108,15 @@ SPECS = {
     }),
     "gradient_descent": (al.gradient_descent, {"data": DATA, "param": "W", "init": W0, "lr": 0.1, "steps": 3}, {
         "data": DATA_CASES, "init": array_cases((D, D), (D,)),
-        "lr": scalar_cases([0.0, -0.1]), "steps": scalar_cases([0], integer=True),
-        "n_save": scalar_cases([0], integer=True),
+        "lr": scalar_cases([0.0, -0.1]),
+        "steps": scalar_cases([0], integer=True) + [("too many", 2**70), ("too many", 1e308)],
+        "n_save": scalar_cases([0], integer=True) + [("too many", 1e308)],
     }),
     "default_init": (al.default_init, {"data": DATA, "param": "KQ"}, {
         "data": DATA_CASES, "param": [("None", None), ("out of range", "V")],
-        "scale": scalar_cases([])[:6], "d_e": scalar_cases([0], integer=True)[1:],
-        "seed": [("wrong type", "0"), ("NaN", np.nan)], "kind": [("wrong type", 3), ("out of range", "nope")],
+        "scale": scalar_cases([])[:6], "d_e": scalar_cases([0], integer=True)[1:] + [("too large", 2**70)],
+        "seed": [("wrong type", "0"), ("NaN", np.nan), ("out of range", -1)],
+        "kind": [("wrong type", 3), ("out of range", "nope")],
     }),
     "aligned_bases": (al.aligned_bases, {"data": al.make_orthogonal_data()}, {"data": DATA_CASES}),
     "cosine": (al.cosine, {"A": W0, "B": W0}, {
