@@ -79,9 +79,14 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
 integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
-"W" and "beta" run reduced too when two frame pairs share a constraint row (:func:`_reduces`; the paired tokens of
-Assumption-4 data, where the full frame stalled near ``log t ~ 1e21``); there the Newton step is the least-norm one
-(only the sum of the coinciding pairs' weights is determined). A method that raises inside ``solve_ivp`` counts as
+"W" and "beta" run reduced too, from ``log t = DEPENDENT_QSS_LOG_T = 1e4`` on, when their constraint rows are
+(nearly) dependent (:func:`_reduces`: two frame pairs share a row, or for "W" the rows' smallest singular value is
+below ``DEPENDENT_ROWS_RTOL = 1e-8`` times the largest; the paired tokens of Assumption-4 data, exact or perturbed
+by rounding). Along the Gram matrix's null directions nothing restores the full frame's offsets and its rounding
+noise, ``~ s eps``, accumulates there until the error test stalls (``make_orthogonal_data(3, 5, 6)``, "W": log t
+~ 2e7 under a 1e-12 perturbation of the inputs, 7e5 at rtol 1e-10); for "W" the quasi-steady offsets are the
+flow's exact fixed point, and reducing at 1e4 instead of 1e17 moves the path by < 1e-7. There the Newton step is
+the least-norm one (only the weights' combination outside the null space is determined). A method that raises inside ``solve_ivp`` counts as
 failed and the next of ``FRAME_METHODS`` runs; when all fail the error is a :class:`attnlib.FlowStallError`.
 
 Representation of the result
@@ -104,7 +109,7 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+__all__ = ["ACTIVE_OFFSET", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
            "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
@@ -115,6 +120,12 @@ EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log 
 # values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
 QSS_LOG_T = 1e17
 REDUCED_PARAMS = ("KQ",)
+# "W" and "beta" on (nearly) dependent constraint rows run reduced from here on (see _reduces): along the Gram
+# matrix's null directions nothing restores the offsets, and the rounding noise of s (G w - 1), ~ s eps, accumulates
+# there until the full frame's error test stalls (measured: log t ~ 1e7, or 7e5 at rtol 1e-10, on
+# make_orthogonal_data(3, 5, 6)). On the fixed point of the W flow the quasi-steady offsets are its exact solution.
+DEPENDENT_QSS_LOG_T = 1e4
+DEPENDENT_ROWS_RTOL = 1e-8  # rows count as dependent when sigma_min < DEPENDENT_ROWS_RTOL sigma_max
 ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
 INACTIVE_MIN = 60.0  # an active pair whose y_k - c log s exceeds this (weight < e^-60) leaves the support ...
 _MAX_SUPPORT_CHANGES = 200
@@ -178,8 +189,8 @@ class FrameRecord:
     nfev, njev : int
         Gradient and Jacobian evaluations spent in the frame (included in the trajectory's totals).
     log_t_reduced : float
-        ``log t`` from which the frame ran reduced (active offsets quasi-steady, ``QSS_LOG_T``; "KQ" only);
-        ``inf`` if it did not.
+        ``log t`` from which the frame ran reduced (active offsets quasi-steady: ``QSS_LOG_T`` for "KQ",
+        ``DEPENDENT_QSS_LOG_T`` for "W"/"beta" on dependent constraint rows); ``inf`` if it did not.
     support_changes : tuple of (float, int, int)
         ``(log t, pair, +1 / -1)``: where the reduced frame's support (the active pairs) gained or lost a pair.
     """
@@ -742,7 +753,10 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
     ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
     k = fm.k
     u_eval = np.maximum(np.log(log_eval), u_sw)
-    u_red = max(u_sw, np.log(QSS_LOG_T)) if _reduces(fm) else np.inf
+    if not _reduces(fm):
+        u_red = np.inf
+    else:
+        u_red = max(u_sw, np.log(QSS_LOG_T if fm.param in REDUCED_PARAMS else DEPENDENT_QSS_LOG_T))
     u_mid = min(u_end, u_red)
     first = u_eval <= u_mid
     extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
@@ -766,8 +780,9 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
 
 
 def _reduces(fm: FrameModel) -> bool:
-    """Whether the frame runs reduced past ``QSS_LOG_T``: always for ``REDUCED_PARAMS``; for "W" when the frame
-    pairs' constraint rows ``A_k`` are linearly dependent, and for "W" and "beta" when two pairs have the same
+    """Whether the frame runs reduced (past ``QSS_LOG_T``, or ``DEPENDENT_QSS_LOG_T`` for "W"/"beta"): always for
+    ``REDUCED_PARAMS``; for "W" when the frame pairs' constraint rows ``A_k`` are (nearly) dependent (smallest
+    singular value < ``DEPENDENT_ROWS_RTOL`` times the largest), and for "W" and "beta" when two pairs have the same
     constraint row (up to 1e-12 relative; the paired tokens of Assumption-4 data; "beta" rows are always dependent,
     d < n(L-1), and its full frame is fine on generic data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
     implicit solver stalled near log t ~ 1e21 (orthogonal data, "beta": 0 of 20 seeds reached 1e100; reduced,
@@ -778,8 +793,9 @@ def _reduces(fm: FrameModel) -> bool:
     if fm.param not in ("W", "beta"):
         return False
     rows = fm._Br if fm.param == "beta" else np.einsum("kd,ke->kde", fm._Dr, fm._Zr).reshape(fm.n_pairs, -1)
-    if fm.param == "W" and np.linalg.matrix_rank(rows, tol=1e-10 * np.linalg.norm(rows, 2)) < fm.n_pairs:
-        return True  # dependent constraint rows (Assumption-4 data): the full frame stalled near log t ~ 1e24
+    if fm.param == "W" and (len(rows) > rows.shape[1] or np.linalg.svd(rows, compute_uv=False)[-1]
+                            < DEPENDENT_ROWS_RTOL * np.linalg.norm(rows, 2)):
+        return True  # (nearly) dependent constraint rows (Assumption-4 data): the full frame stalled (log t ~ 1e7)
     unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
     close = np.abs(unit @ unit.T - 1.0) <= 1e-12
     return bool(np.any(close[np.triu_indices(fm.n_pairs, 1)]))
