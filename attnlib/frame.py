@@ -78,7 +78,11 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 ``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
-integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
+integration); ``FrameRecord.support_changes`` lists both. "xi" runs reduced past ``XI_QSS_LOG_T = 1e100``: its
+offsets' rows carry rounding noise ``~ s eps`` and reach ``~ s`` at the implicit solver's trial states, which came
+within 1e10 of float64's limit from ``log t ~ 1e185`` on and turned LSODA's state NaN near ``1e196`` (generic and
+orthogonal data); reduced, every such seed reaches ``1e300``, and a late support change (``make_diagonal_data(4, 3,
+5, 0)``: a pair joins at ``log t ~ 3e158``, where the full frame stalled) is followed.
 "W" and "beta" run reduced too, from ``log t = DEPENDENT_QSS_LOG_T = 1e4`` on, when their constraint rows are
 (nearly) dependent (:func:`_reduces`: two frame pairs share a row, or for "W" the rows' smallest singular value is
 below ``DEPENDENT_ROWS_RTOL = 1e-8`` times the largest; the paired tokens of Assumption-4 data, exact or perturbed
@@ -109,7 +113,7 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+__all__ = ["ACTIVE_OFFSET", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "XI_QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
            "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
@@ -120,6 +124,11 @@ EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log 
 # values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
 QSS_LOG_T = 1e17
 REDUCED_PARAMS = ("KQ",)
+# Past XI_QSS_LOG_T the "xi" frame runs reduced too: its offsets' rows, s (<A_k, dW/ds> - 1) in u = log s, carry
+# rounding noise ~ s eps and reach ~ s at the implicit solver's trial states; from log t ~ 1e185 on they came within
+# a factor 1e10 of float64's limit (1e307 at log t ~ 4e206 on make_generic_data(4, 5, 6, 0)) and LSODA's state
+# turned NaN near log t ~ 1e196. The quasi-steady offsets differ from the ODE's by O(1 / log t) = 1e-100 there.
+XI_QSS_LOG_T = 1e100
 # "W" and "beta" on (nearly) dependent constraint rows run reduced from here on (see _reduces): along the Gram
 # matrix's null directions nothing restores the offsets, and the rounding noise of s (G w - 1), ~ s eps, accumulates
 # there until the full frame's error test stalls (measured: log t ~ 1e7, or 7e5 at rtol 1e-10, on
@@ -727,8 +736,8 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
 
 
 def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.ndarray) -> Exception:
-    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (the implicit
-    solver's linear algebra overflowed; a :class:`attnlib.FlowStallError` saying where), or the state is finite
+    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (its O(log t) rows
+    overflowed at the implicit solver's trial states; a :class:`attnlib.FlowStallError` saying where), or the state is finite
     and only the unscaled parameters overflow float64 (a ``FloatingPointError``)."""
     bad = int(np.flatnonzero(~np.all(np.isfinite(raw), axis=1))[0])
     s_bad = float(np.exp(us[bad]))
@@ -736,8 +745,8 @@ def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.nd
         last = f"log t = {np.exp(us[bad - 1]):.4g}" if bad > 0 else "the switch"
         return FlowStallError(
             f"gradient flow (param={fm.param!r}): the margin frame's state turned non-finite between {last} and "
-            f"log t = {s_bad:.4g} (the implicit solver's linear algebra overflowed; the parameters themselves fit "
-            f"float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
+            f"log t = {s_bad:.4g} (its offsets' rows grow like log t and the implicit solver's trial states overflowed "
+            f"float64; the parameters themselves fit float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
             f"log_t_end <= {np.exp(us[bad - 1]) if bad > 0 else fm.log_t_switch:.4g}.", log_t=s_bad,
             nfev=fm.base.nfev + fm.nfev)
     return FloatingPointError(f"the parameters exceed float64 at log t = {s_bad:.4g} (their entries grow like "
@@ -753,7 +762,9 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
     ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
     k = fm.k
     u_eval = np.maximum(np.log(log_eval), u_sw)
-    if not _reduces(fm):
+    if fm.param == "xi":
+        u_red = max(u_sw, np.log(XI_QSS_LOG_T))
+    elif not _reduces(fm):
         u_red = np.inf
     else:
         u_red = max(u_sw, np.log(QSS_LOG_T if fm.param in REDUCED_PARAMS else DEPENDENT_QSS_LOG_T))
