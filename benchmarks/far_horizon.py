@@ -72,15 +72,19 @@ def norm_of(D: np.ndarray, norm: str) -> float:
     return float(np.linalg.norm(np.diag(D), 1 if norm == "l1" else 2))
 
 
-def distance_to_minimisers(data, sol, D: np.ndarray) -> float:
+def constraint_rows(data, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x_sel - x_il`` and ``z_i`` (P, d) of the SVM of the token selection ``sel`` (``data.opt``: the SVM)."""
+    i, l = al.selection_pairs(data, sel).T
+    return data.X[i, sel[i]] - data.X[i, l], data.z[i]
+
+
+def distance_to_minimisers(data, sol, D: np.ndarray, sel: np.ndarray) -> float:
     """Relative Frobenius distance from ``D`` to the set of minimisers of the SVM ``sol`` (``{W : margin >= 1,
     norm(W) <= value}``, a cvxpy projection; ``(1 + 1e-7) value`` for the solver's accuracy), ``nan`` when the
     projection is not solved to optimality."""
     import cvxpy as cp
 
-    i, l = data.pairs.T
-    A = data.X[i, data.opt[i]] - data.X[i, l]  # (P, d): x_opt - x_il
-    Z = data.z[i]
+    A, Z = constraint_rows(data, sel)
     if sol.norm in ("l1", "l2"):
         b = cp.Variable(data.d)
         cons = [cp.multiply(A, Z) @ b >= 1, cp.norm(b, 1 if sol.norm == "l1" else 2) <= sol.value * (1 + 1e-7)]
@@ -100,21 +104,27 @@ def distance_to_minimisers(data, sol, D: np.ndarray) -> float:
     return float(prob.value) / float(np.linalg.norm(sol.W))
 
 
-def classify_svm(traj, data, param: str, log_t_end: float) -> str:
-    """The outcome of a run that attends to ``data.opt`` (see the module docstring)."""
-    sol = al.solve_svm(data, SVM_OF[param])
+def classify(traj, data, param: str, log_t_end: float, sel: np.ndarray) -> str:
+    """The outcome of a run that attends to ``sel`` (``data.opt``, or another selection for W/KQ), compared with
+    that selection's SVM (see the module docstring)."""
+    own = np.array_equal(sel, data.opt)
+    sol = al.solve_svm(data, SVM_OF[param]) if own else al.solve_selection_svm(data, sel, SVM_OF[param])
+    prefix = "" if own else "selection, "
     dist = dg.svm_distance(traj, sol)
     if dist[-1] < DIRECTION_TOL:
-        return "right"
-    D = traj.direction()[-1]
+        return prefix + "right"
+    A, Z = constraint_rows(data, sel)
+    W = traj.W[-1]
+    D = W / np.min(np.einsum("kd,de,ke->k", A, W, Z))  # margin 1 over the SVM's constraints
     ratio = norm_of(D, sol.norm) / sol.value
-    to_set = distance_to_minimisers(data, sol, D)
+    to_set = distance_to_minimisers(data, sol, D, sel)
     if abs(ratio - 1) <= DIRECTION_TOL and to_set < DIRECTION_TOL:
-        return "right, other minimiser"
-    mid = int(np.argmin(np.abs(np.log(traj.log_t) - 2 / 3 * np.log(log_t_end))))
+        return prefix + "right, other minimiser"
+    later = np.flatnonzero(traj.log_t > 1)
+    mid = later[int(np.argmin(np.abs(np.log(traj.log_t[later]) - 2 / 3 * np.log(log_t_end))))]
     trend = "decreasing" if dist[mid] > dist[-1] else "not decreasing"
-    return (f"not at the SVM (to the minimisers {to_set:.1e}, norm / optimum {ratio:.6f}, distance {trend}: "
-            f"{dist[mid]:.2e} at log t = {traj.log_t[mid]:.0e})")
+    return (f"{prefix}not at the SVM (to the minimisers {to_set:.1e}, norm / optimum {ratio:.6f}, distance "
+            f"{trend}: {dist[mid]:.2e} at log t = {traj.log_t[mid]:.0e})")
 
 
 def one_run(job: tuple) -> tuple[str, float, int, str]:
@@ -133,19 +143,15 @@ def one_run(job: tuple) -> tuple[str, float, int, str]:
     seconds = time.perf_counter() - start
     logsig = traj.frame.log_attention[-1] if traj.frame is not None else np.log(al.attention(data, traj.final()))
     attended = np.argmax(logsig, axis=1)
-    if np.array_equal(attended, data.opt):
-        return classify_svm(traj, data, param, log_t_end), seconds, traj.nfev, ""
-    if param in ("W", "KQ"):  # locked on another selection: compare with that selection's SVM
-        cos = float(traj.cosine_to(al.solve_selection_svm(data, attended, SVM_OF[param]).W)[-1])
-        outcome = "selection, right" if cos > 1 - DIRECTION_TOL ** 2 / 2 else f"selection, wrong ({cos:.6f})"
-        return outcome, seconds, traj.nfev, ""
+    if np.array_equal(attended, data.opt) or param in ("W", "KQ"):  # W/KQ: a selection's SVM is computable
+        return classify(traj, data, param, log_t_end, attended), seconds, traj.nfev, ""
     return "selection (not checked)", seconds, traj.nfev, ""
 
 
 def cell(outcomes: list[str]) -> str:
     """``right/total (other outcome count, ...)``; "right, other minimiser" counts as right and is named."""
     counts = Counter(outcomes)
-    right = counts.pop("right", 0) + counts.get("right, other minimiser", 0)
+    right = counts.pop("right", 0) + counts.get("right, other minimiser", 0)  # named in the brackets too
     text = f"{right}/{len(outcomes)}"
     if counts:
         text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + ")"
