@@ -89,7 +89,9 @@ below ``DEPENDENT_ROWS_RTOL = 1e-8`` times the largest; the paired tokens of Ass
 by rounding). Along the Gram matrix's null directions nothing restores the full frame's offsets and its rounding
 noise, ``~ s eps``, accumulates there until the error test stalls (``make_orthogonal_data(3, 5, 6)``, "W": log t
 ~ 2e7 under a 1e-12 perturbation of the inputs, 7e5 at rtol 1e-10); for "W" the quasi-steady offsets are the
-flow's exact fixed point, and reducing at 1e4 instead of 1e17 moves the path by < 1e-7. There the Newton step is
+flow's exact fixed point, and reducing at 1e4 instead of 1e17 moves the path by < 1e-7. "KQ" on such rows runs
+reduced from ``DEPENDENT_KQ_QSS_LOG_T = 1e8`` (its quasi-steady offsets are off by ``O(1 / log t)``, i.e. rtol,
+there; the full frame stalled at ``log t ~ 1e13``; reduced, the path moves by < 1e-8). There the Newton step is
 the least-norm one (only the weights' combination outside the null space is determined). A method that raises inside ``solve_ivp`` counts as
 failed and the next of ``FRAME_METHODS`` runs; when all fail the error is a :class:`attnlib.FlowStallError`.
 
@@ -113,7 +115,7 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "XI_QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+__all__ = ["ACTIVE_OFFSET", "DEPENDENT_KQ_QSS_LOG_T", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "XI_QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
            "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
@@ -134,6 +136,8 @@ XI_QSS_LOG_T = 1e100
 # there until the full frame's error test stalls (measured: log t ~ 1e7, or 7e5 at rtol 1e-10, on
 # make_orthogonal_data(3, 5, 6)). On the fixed point of the W flow the quasi-steady offsets are its exact solution.
 DEPENDENT_QSS_LOG_T = 1e4
+# ... and "KQ" on dependent rows from here (its quasi-steady offsets differ from the ODE's by O(1 / log t) ~ rtol)
+DEPENDENT_KQ_QSS_LOG_T = 1e8
 DEPENDENT_ROWS_RTOL = 1e-8  # rows count as dependent when sigma_min < DEPENDENT_ROWS_RTOL sigma_max
 ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
 INACTIVE_MIN = 60.0  # an active pair whose y_k - c log s exceeds this (weight < e^-60) leaves the support ...
@@ -756,18 +760,13 @@ def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.nd
 def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_eval: np.ndarray,
                 options: SolverOptions):
     """The margin frame from ``u_sw = log s_switch`` (state ``x0``) to ``u_end``, saving at ``log_eval`` (m,): the
-    full frame, then (for ``REDUCED_PARAMS``, past ``QSS_LOG_T``) the reduced one.
+    full frame, then (past :func:`_reduction_start`) the reduced one.
 
     Returns ``raw`` (m, n_theta + n(L-1)) in the standard solver's layout, the offsets ``ys`` (m, P), the saved
     ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
     k = fm.k
     u_eval = np.maximum(np.log(log_eval), u_sw)
-    if fm.param == "xi":
-        u_red = max(u_sw, np.log(XI_QSS_LOG_T))
-    elif not _reduces(fm):
-        u_red = np.inf
-    else:
-        u_red = max(u_sw, np.log(QSS_LOG_T if fm.param in REDUCED_PARAMS else DEPENDENT_QSS_LOG_T))
+    u_red = max(u_sw, np.log(_reduction_start(fm))) if _reduces(fm) else np.inf
     u_mid = min(u_end, u_red)
     first = u_eval <= u_mid
     extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
@@ -791,22 +790,41 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
 
 
 def _reduces(fm: FrameModel) -> bool:
-    """Whether the frame runs reduced (past ``QSS_LOG_T``, or ``DEPENDENT_QSS_LOG_T`` for "W"/"beta"): always for
-    ``REDUCED_PARAMS``; for "W" when the frame pairs' constraint rows ``A_k`` are (nearly) dependent (smallest
-    singular value < ``DEPENDENT_ROWS_RTOL`` times the largest), and for "W" and "beta" when two pairs have the same
-    constraint row (up to 1e-12 relative; the paired tokens of Assumption-4 data; "beta" rows are always dependent,
-    d < n(L-1), and its full frame is fine on generic data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
-    implicit solver stalled near log t ~ 1e21 (orthogonal data, "beta": 0 of 20 seeds reached 1e100; reduced,
-    the weights are split by a least-norm Newton step and every seed does; "W" on make_orthogonal_data(3, 5, 6):
-    stalled at 6e24, reduced 1e100 in < 3 s, 3e-13 from the Frobenius SVM)."""
+    """Whether the frame runs reduced from some ``log t`` on (:func:`_reduction_start` is finite)."""
+    return bool(np.isfinite(_reduction_start(fm)))
+
+
+def _reduction_start(fm: FrameModel) -> float:
+    """``log t`` from which the frame runs reduced (``inf``: never).
+
+    - "W", "beta" on (nearly) dependent constraint rows (:func:`_dependent_rows`): ``DEPENDENT_QSS_LOG_T``;
+    - "KQ": ``QSS_LOG_T``, or ``DEPENDENT_KQ_QSS_LOG_T`` on dependent rows (make_orthogonal_data(3, 5, 6): the full
+      frame stalled at log t ~ 1e13 on 2 of 3 seeds, 20,000 evaluations; reduced at 1e8, 1e100 in ~1,800);
+    - "xi": ``XI_QSS_LOG_T``.
+    """
+    if fm.param == "xi":
+        return XI_QSS_LOG_T
+    dependent = _dependent_rows(fm)
     if fm.param in REDUCED_PARAMS:
-        return True
-    if fm.param not in ("W", "beta"):
+        return DEPENDENT_KQ_QSS_LOG_T if dependent else QSS_LOG_T
+    return DEPENDENT_QSS_LOG_T if dependent else np.inf
+
+
+def _dependent_rows(fm: FrameModel) -> bool:
+    """Whether the frame pairs' constraint rows are (nearly) dependent: for "W" and "KQ" the rows ``A_k`` (the
+    smallest singular value below ``DEPENDENT_ROWS_RTOL`` times the largest, or more rows than entries), for "W",
+    "KQ" and "beta" two pairs with the same row (up to 1e-12 relative; the paired tokens of Assumption-4 data;
+    "beta" rows are always dependent, d < n(L-1), and its full frame is fine on generic data). There the full
+    frame's offsets are determined only up to the Gram matrix's null directions, where its rounding noise (~ log t
+    eps) accumulates until the implicit solver stalls (orthogonal data, "beta": 0 of 20 seeds reached 1e100; "W"
+    on make_orthogonal_data(3, 5, 6): log t ~ 2e7 under a 1e-12 perturbation of the inputs). Reduced, the weights
+    are split by a least-norm Newton step and every seed does."""
+    if fm.param == "xi":
         return False
     rows = fm._Br if fm.param == "beta" else np.einsum("kd,ke->kde", fm._Dr, fm._Zr).reshape(fm.n_pairs, -1)
-    if fm.param == "W" and (len(rows) > rows.shape[1] or np.linalg.svd(rows, compute_uv=False)[-1]
-                            < DEPENDENT_ROWS_RTOL * np.linalg.norm(rows, 2)):
-        return True  # (nearly) dependent constraint rows (Assumption-4 data): the full frame stalled (log t ~ 1e7)
+    if fm.param != "beta" and (len(rows) > rows.shape[1] or np.linalg.svd(rows, compute_uv=False)[-1]
+                               < DEPENDENT_ROWS_RTOL * np.linalg.norm(rows, 2)):
+        return True
     unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
     close = np.abs(unit @ unit.T - 1.0) <= 1e-12
     return bool(np.any(close[np.triu_indices(fm.n_pairs, 1)]))

@@ -383,3 +383,37 @@ def test_early_reduction_of_dependent_rows_keeps_the_path(monkeypatch):
                            max_nfev=20000)
     assert ref.frame.log_t_reduced == pytest.approx(1e17) and tr.frame.log_t_reduced == pytest.approx(1e4)
     assert al.path_error(tr, ref).max() <= 1e-7
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("seed", [0, 1])
+def test_orthogonal_KQ_reaches_1e300_at_a_nuclear_svm_minimiser(seed):
+    """"KQ" on make_orthogonal_data(3, 5, 6): the constraint rows are dependent and the full frame stalled at log t
+    ~ 1e13 (seeds 0 and 2) or, reduced past 1e17, at 2e23 (seed 1), each after 20,000 evaluations. Reduced from
+    DEPENDENT_KQ_QSS_LOG_T = 1e8 it reaches 1e300 in < 2,500. The nuclear SVM has many minimisers on this data:
+    W/mu is 0.6-0.7 from the solver's point, but it is one of them (certificate: margin 1 and nuclear norm equal to
+    the optimum)."""
+    data = al.make_orthogonal_data(3, 5, 6, seed=seed)
+    tr = al.gradient_flow(data, "KQ", al.default_init(data, "KQ", 0.1, seed=0), log_t_end=1e300, max_nfev=5000)
+    from attnlib.frame import DEPENDENT_KQ_QSS_LOG_T
+
+    assert tr.log_t[-1] == 1e300 and tr.frame.log_t_reduced == pytest.approx(DEPENDENT_KQ_QSS_LOG_T)
+    nuc = al.solve_svm(data, "nuc")
+    D = tr.direction()[-1]
+    assert al.margin(data, D) == pytest.approx(1.0, rel=1e-9)
+    assert np.linalg.svd(D, compute_uv=False).sum() == pytest.approx(nuc.value, rel=1e-6)
+
+
+def test_early_kq_reduction_of_dependent_rows_keeps_the_path(monkeypatch):
+    """Reducing "KQ" at log t = 1e8 on dependent rows moves the path by < 1e-8 against the full frame at rtol 1e-9
+    (make_orthogonal_data(3, 5, 6, 3), where the full frame runs to 1e10)."""
+    import attnlib.frame as fr
+
+    data = al.make_orthogonal_data(3, 5, 6, seed=3)
+    init = al.default_init(data, "KQ", 0.1, seed=0)
+    ev = [-np.inf, 1e3, 1e6, 1e8, 1e9, 1e10]
+    tr = al.gradient_flow(data, "KQ", init, log_t_end=1e10, log_t_eval=ev, max_nfev=5000)
+    monkeypatch.setattr(fr, "DEPENDENT_KQ_QSS_LOG_T", fr.QSS_LOG_T)
+    ref = al.gradient_flow(data, "KQ", init, log_t_end=1e10, log_t_eval=ev, rtol=1e-9, max_nfev=20000)
+    assert tr.frame.log_t_reduced == pytest.approx(1e8) and not np.isfinite(ref.frame.log_t_reduced)
+    assert al.path_error(tr, ref).max() <= 1e-8
