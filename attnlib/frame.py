@@ -78,11 +78,12 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 ``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
-integration); ``FrameRecord.support_changes`` lists both. "xi" runs reduced past ``XI_QSS_LOG_T = 1e100``: its
+integration); ``FrameRecord.support_changes`` lists both. "xi" runs reduced past ``QSS_LOG_T`` too: its
 offsets' rows carry rounding noise ``~ s eps`` and reach ``~ s`` at the implicit solver's trial states, which came
 within 1e10 of float64's limit from ``log t ~ 1e185`` on and turned LSODA's state NaN near ``1e196`` (generic and
-orthogonal data); reduced, every such seed reaches ``1e300``, and a late support change (``make_diagonal_data(4, 3,
-5, 0)``: a pair joins at ``log t ~ 3e158``, where the full frame stalled) is followed.
+orthogonal data), and both implicit methods failed near ``1e45``-``1e50`` on other seeds; reduced, these seeds
+reach ``1e300``, and a late support change (``make_diagonal_data(4, 3, 5, 0)``: a pair joins at ``log t ~ 3e158``,
+where the full frame stalled) is followed.
 "W" and "beta" run reduced too, from ``log t = DEPENDENT_QSS_LOG_T = 1e4`` on, when their constraint rows are
 (nearly) dependent (:func:`_reduces`: two frame pairs share a row, or for "W" the rows' smallest singular value is
 below ``DEPENDENT_ROWS_RTOL = 1e-8`` times the largest; the paired tokens of Assumption-4 data, exact or perturbed
@@ -115,7 +116,7 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "DEPENDENT_KQ_QSS_LOG_T", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "XI_QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+__all__ = ["ACTIVE_OFFSET", "DEPENDENT_KQ_QSS_LOG_T", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
            "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
@@ -125,12 +126,12 @@ EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log 
 # Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (ReducedFrame): their quasi-steady
 # values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
 QSS_LOG_T = 1e17
-REDUCED_PARAMS = ("KQ",)
-# Past XI_QSS_LOG_T the "xi" frame runs reduced too: its offsets' rows, s (<A_k, dW/ds> - 1) in u = log s, carry
-# rounding noise ~ s eps and reach ~ s at the implicit solver's trial states; from log t ~ 1e185 on they came within
-# a factor 1e10 of float64's limit (1e307 at log t ~ 4e206 on make_generic_data(4, 5, 6, 0)) and LSODA's state
-# turned NaN near log t ~ 1e196. The quasi-steady offsets differ from the ODE's by O(1 / log t) = 1e-100 there.
-XI_QSS_LOG_T = 1e100
+REDUCED_PARAMS = ("KQ", "xi")
+# "xi" too: its offsets' rows, s (<A_k, dW/ds> - 1) in u = log s, carry rounding noise ~ s eps and reach ~ s at the
+# implicit solver's trial states; unreduced they came within 1e10 of float64's limit from log t ~ 1e185 on (1e307
+# at log t ~ 4e206 on make_generic_data(4, 5, 6, 0)) and LSODA's state turned NaN near log t ~ 1e196, and on other
+# seeds LSODA and BDF failed near log t ~ 1e45-1e50. Reduced at 1e17 the path moves by < 5e-8 (against the full
+# frame at rtol 1e-10, to 1e100).
 # "W" and "beta" on (nearly) dependent constraint rows run reduced from here on (see _reduces): along the Gram
 # matrix's null directions nothing restores the offsets, and the rounding noise of s (G w - 1), ~ s eps, accumulates
 # there until the full frame's error test stalls (measured: log t ~ 1e7, or 7e5 at rtol 1e-10, on
@@ -800,10 +801,8 @@ def _reduction_start(fm: FrameModel) -> float:
     - "W", "beta" on (nearly) dependent constraint rows (:func:`_dependent_rows`): ``DEPENDENT_QSS_LOG_T``;
     - "KQ": ``QSS_LOG_T``, or ``DEPENDENT_KQ_QSS_LOG_T`` on dependent rows (make_orthogonal_data(3, 5, 6): the full
       frame stalled at log t ~ 1e13 on 2 of 3 seeds, 20,000 evaluations; reduced at 1e8, 1e100 in ~1,800);
-    - "xi": ``XI_QSS_LOG_T``.
+    - "xi": ``QSS_LOG_T``.
     """
-    if fm.param == "xi":
-        return XI_QSS_LOG_T
     dependent = _dependent_rows(fm)
     if fm.param in REDUCED_PARAMS:
         return DEPENDENT_KQ_QSS_LOG_T if dependent else QSS_LOG_T

@@ -20,7 +20,7 @@ SVM's constraints, so ``D`` is feasible):
 * **right, other minimiser**: farther than that from the solver's point, but ``D`` is itself a minimiser: its norm
   is the SVM's optimal value within ``1e-3`` relative (the certificate: feasible with margin 1 and optimal norm)
   and its distance to the *set* of minimisers (a cvxpy projection onto ``{margin >= 1, norm <= value}``) is
-  ``< 1e-3``. The nuclear and l1 SVMs need not have a unique minimiser (orthogonal data, "KQ");
+  ``< 1e-3`` ("by the norm alone" when the projection could not be solved accurately). The nuclear and l1 SVMs need not have a unique minimiser (orthogonal data, "KQ");
 * **not at the SVM**: neither; the cell gives the distance to the set of minimisers, the norm ratio and whether
   the distance still decreases (its value at the saved time nearest ``log t = log_t_end^(2/3)`` first).
 
@@ -39,6 +39,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def distance_to_minimisers(data, sol, D: np.ndarray, sel: np.ndarray) -> float:
         cons = [rows @ cp.vec(W, order="C") >= 1, size <= sol.value * (1 + 1e-7)]
         prob = cp.Problem(cp.Minimize(cp.norm(W - D, "fro")), cons)
     try:
-        prob.solve(solver="CLARABEL")
+        with warnings.catch_warnings():  # an inaccurate solve is reported as nan below
+            warnings.simplefilter("ignore")
+            prob.solve(solver="CLARABEL")
     except cp.SolverError:
         return float("nan")
     if prob.status != "optimal":
@@ -118,8 +121,8 @@ def classify(traj, data, param: str, log_t_end: float, sel: np.ndarray) -> str:
     D = W / np.min(np.einsum("kd,de,ke->k", A, W, Z))  # margin 1 over the SVM's constraints
     ratio = norm_of(D, sol.norm) / sol.value
     to_set = distance_to_minimisers(data, sol, D, sel)
-    if abs(ratio - 1) <= DIRECTION_TOL and to_set < DIRECTION_TOL:
-        return prefix + "right, other minimiser"
+    if abs(ratio - 1) <= DIRECTION_TOL and not to_set >= DIRECTION_TOL:  # nan: the projection was not solved
+        return prefix + "right, other minimiser" + ("" if to_set < DIRECTION_TOL else " (by the norm alone)")
     later = np.flatnonzero(traj.log_t > 1)
     mid = later[int(np.argmin(np.abs(np.log(traj.log_t[later]) - 2 / 3 * np.log(log_t_end))))]
     trend = "decreasing" if dist[mid] > dist[-1] else "not decreasing"
