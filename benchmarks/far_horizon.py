@@ -152,7 +152,7 @@ def one_run(job: tuple) -> tuple[str, float, int, str]:
 def cell(outcomes: list[str]) -> str:
     """``right/total (other outcome count, ...)``; "right, other minimiser" counts as right and is named."""
     counts = Counter(outcomes)
-    right = counts.pop("right", 0) + counts.get("right, other minimiser", 0)  # named in the brackets too
+    right = counts.pop("right", 0) + sum(v for k, v in counts.items() if k.startswith("right"))  # named below too
     text = f"{right}/{len(outcomes)}"
     if counts:
         text += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + ")"
