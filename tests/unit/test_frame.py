@@ -423,11 +423,15 @@ def test_early_kq_reduction_of_dependent_rows_keeps_the_path(monkeypatch):
 @pytest.mark.parametrize("make, shape, seed", [(al.make_generic_data, (6, 8, 10), 13),
                                                (al.make_orthogonal_data, (3, 5, 6), 6)])
 def test_xi_reaches_1e300_where_both_implicit_methods_failed(make, shape, seed):
-    """The far-horizon grid: "xi" on these data stalled in the full frame (LSODA "Unexpected istate" near log t ~
-    1e15-1e45, then BDF at 1e50-1e59: step below spacing, or infs/NaNs in its LU solve). Reduced past 1e17 both
-    reach 1e300."""
+    """The far-horizon grid: "xi" to log t = 1e100 on these data stalled in the full frame (LSODA "Unexpected
+    istate" near log t ~ 1e15-1e45, then BDF at 1e50-1e59: step below spacing, or infs/NaNs in its LU solve; to
+    1e300 the same data passed on main, with another span and other saved times: the failure is fragile, not
+    rare). Reduced past 1e17 both reach 1e100 and 1e300."""
     data = make(*shape, seed=seed)
-    tr = al.gradient_flow(data, "xi", al.default_init(data, "xi", 0.1, seed=0), log_t_end=1e300, max_nfev=15000)
+    init = al.default_init(data, "xi", 0.1, seed=0)
+    tr = al.gradient_flow(data, "xi", init, log_t_end=1e100, max_nfev=15000)
+    assert tr.log_t[-1] == 1e100 and np.all(np.diff(tr.loss) <= 0)
+    tr = al.gradient_flow(data, "xi", init, log_t_end=1e300, max_nfev=15000)
     assert tr.log_t[-1] == 1e300 and np.all(np.isfinite(tr.W)) and np.all(np.diff(tr.loss) <= 0)
 
 
