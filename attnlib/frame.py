@@ -78,10 +78,22 @@ they differ from the ODE's by ``(dy/du) / (s G) = O(1/s)``, below float64's reso
 ``s (<A_k, W/s> - 1)``, and the state is ``[theta~, phi~]`` only, with the Jacobian from the implicit-function
 theorem. The support changes on its own: an active pair whose weight falls below ``e^-INACTIVE_MIN`` leaves it,
 an inactive pair whose scaled slack ``<A_k, W/s> - 1`` falls to ``PROMOTE_SLACK`` joins it (a new stage of the
-integration); ``FrameRecord.support_changes`` lists both. The diagonal "xi" examples reach ``1e300`` unreduced.
-"W" and "beta" run reduced too when two frame pairs share a constraint row (:func:`_reduces`; the paired tokens of
-Assumption-4 data, where the full frame stalled near ``log t ~ 1e21``); there the Newton step is the least-norm one
-(only the sum of the coinciding pairs' weights is determined). A method that raises inside ``solve_ivp`` counts as
+integration); ``FrameRecord.support_changes`` lists both. "xi" runs reduced past ``QSS_LOG_T`` too: its
+offsets' rows carry rounding noise ``~ s eps`` and reach ``~ s`` at the implicit solver's trial states, which came
+within 1e10 of float64's limit from ``log t ~ 1e185`` on and turned LSODA's state NaN near ``1e196`` (generic and
+orthogonal data), and both implicit methods failed near ``1e45``-``1e50`` on other seeds; reduced, these seeds
+reach ``1e300``, and a late support change (``make_diagonal_data(4, 3, 5, 0)``: a pair joins at ``log t ~ 3e158``,
+where the full frame stalled) is followed.
+"W" and "beta" run reduced too, from ``log t = DEPENDENT_QSS_LOG_T = 1e4`` on, when their constraint rows are
+(nearly) dependent (:func:`_reduces`: two frame pairs share a row, or for "W" the rows' smallest singular value is
+below ``DEPENDENT_ROWS_RTOL = 1e-8`` times the largest; the paired tokens of Assumption-4 data, exact or perturbed
+by rounding). Along the Gram matrix's null directions nothing restores the full frame's offsets and its rounding
+noise, ``~ s eps``, accumulates there until the error test stalls (``make_orthogonal_data(3, 5, 6)``, "W": log t
+~ 2e7 under a 1e-12 perturbation of the inputs, 7e5 at rtol 1e-10); for "W" the quasi-steady offsets are the
+flow's exact fixed point, and reducing at 1e4 instead of 1e17 moves the path by < 1e-7. "KQ" on such rows runs
+reduced from ``DEPENDENT_KQ_QSS_LOG_T = 1e8`` (its quasi-steady offsets are off by ``O(1 / log t)``, i.e. rtol,
+there; the full frame stalled at ``log t ~ 1e13``; reduced, the path moves by < 1e-8). There the Newton step is
+the least-norm one (only the weights' combination outside the null space is determined). A method that raises inside ``solve_ivp`` counts as
 failed and the next of ``FRAME_METHODS`` runs; when all fail the error is a :class:`attnlib.FlowStallError`.
 
 Representation of the result
@@ -104,7 +116,7 @@ from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudg
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
 
-__all__ = ["ACTIVE_OFFSET", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
+__all__ = ["ACTIVE_OFFSET", "DEPENDENT_KQ_QSS_LOG_T", "DEPENDENT_QSS_LOG_T", "EXIT_OFFSET", "INACTIVE_MIN", "QSS_LOG_T", "SWITCH_LOG_ODDS", "SWITCH_LOG_T", "SWITCH_OFFSET", "FrameRecord", "MarginFrameError",
            "offset_shift"]
 
 SWITCH_LOG_T = 100.0  # earliest log t at which gradient_flow switches to the frame (when it switches on its own)
@@ -114,7 +126,20 @@ EXIT_OFFSET = 200.0  # the frame stops (MarginFrameError) once some y_k - c log 
 # Past QSS_LOG_T the bilinear "KQ" frame eliminates its active offsets (ReducedFrame): their quasi-steady
 # values differ from the ODE's by O(1/log t) < eps / 10, and the ODE's O(log t) stiff rows stall the solver there.
 QSS_LOG_T = 1e17
-REDUCED_PARAMS = ("KQ",)
+REDUCED_PARAMS = ("KQ", "xi")
+# "xi" too: its offsets' rows, s (<A_k, dW/ds> - 1) in u = log s, carry rounding noise ~ s eps and reach ~ s at the
+# implicit solver's trial states; unreduced they came within 1e10 of float64's limit from log t ~ 1e185 on (1e307
+# at log t ~ 4e206 on make_generic_data(4, 5, 6, 0)) and LSODA's state turned NaN near log t ~ 1e196, and on other
+# seeds LSODA and BDF failed near log t ~ 1e45-1e50. Reduced at 1e17 the path moves by < 5e-8 (against the full
+# frame at rtol 1e-10, to 1e100).
+# "W" and "beta" on (nearly) dependent constraint rows run reduced from here on (see _reduces): along the Gram
+# matrix's null directions nothing restores the offsets, and the rounding noise of s (G w - 1), ~ s eps, accumulates
+# there until the full frame's error test stalls (measured: log t ~ 1e7, or 7e5 at rtol 1e-10, on
+# make_orthogonal_data(3, 5, 6)). On the fixed point of the W flow the quasi-steady offsets are its exact solution.
+DEPENDENT_QSS_LOG_T = 1e4
+# ... and "KQ" on dependent rows from here (its quasi-steady offsets differ from the ODE's by O(1 / log t) ~ rtol)
+DEPENDENT_KQ_QSS_LOG_T = 1e8
+DEPENDENT_ROWS_RTOL = 1e-8  # rows count as dependent when sigma_min < DEPENDENT_ROWS_RTOL sigma_max
 ACTIVE_OFFSET = 100.0  # at the reduction, a pair is active (eliminated) if y_k - c log s < ACTIVE_OFFSET ...
 INACTIVE_MIN = 60.0  # an active pair whose y_k - c log s exceeds this (weight < e^-60) leaves the support ...
 _MAX_SUPPORT_CHANGES = 200
@@ -178,8 +203,8 @@ class FrameRecord:
     nfev, njev : int
         Gradient and Jacobian evaluations spent in the frame (included in the trajectory's totals).
     log_t_reduced : float
-        ``log t`` from which the frame ran reduced (active offsets quasi-steady, ``QSS_LOG_T``; "KQ" only);
-        ``inf`` if it did not.
+        ``log t`` from which the frame ran reduced (active offsets quasi-steady: ``QSS_LOG_T`` for "KQ",
+        ``DEPENDENT_QSS_LOG_T`` for "W"/"beta" on dependent constraint rows); ``inf`` if it did not.
     support_changes : tuple of (float, int, int)
         ``(log t, pair, +1 / -1)``: where the reduced frame's support (the active pairs) gained or lost a pair.
     """
@@ -716,8 +741,8 @@ def _log_time_with_frame_once(model: FlowModel, x1: np.ndarray, log_end: float, 
 
 
 def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.ndarray) -> Exception:
-    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (the implicit
-    solver's linear algebra overflowed; a :class:`attnlib.FlowStallError` saying where), or the state is finite
+    """The error for saved frame rows that are not finite: the frame's own state turned NaN/inf (its O(log t) rows
+    overflowed at the implicit solver's trial states; a :class:`attnlib.FlowStallError` saying where), or the state is finite
     and only the unscaled parameters overflow float64 (a ``FloatingPointError``)."""
     bad = int(np.flatnonzero(~np.all(np.isfinite(raw), axis=1))[0])
     s_bad = float(np.exp(us[bad]))
@@ -725,8 +750,8 @@ def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.nd
         last = f"log t = {np.exp(us[bad - 1]):.4g}" if bad > 0 else "the switch"
         return FlowStallError(
             f"gradient flow (param={fm.param!r}): the margin frame's state turned non-finite between {last} and "
-            f"log t = {s_bad:.4g} (the implicit solver's linear algebra overflowed; the parameters themselves fit "
-            f"float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
+            f"log t = {s_bad:.4g} (its offsets' rows grow like log t and the implicit solver's trial states overflowed "
+            f"float64; the parameters themselves fit float64 there, their entries grow like (log t)^{fm.p:g}). No path beyond is returned; integrate to "
             f"log_t_end <= {np.exp(us[bad - 1]) if bad > 0 else fm.log_t_switch:.4g}.", log_t=s_bad,
             nfev=fm.base.nfev + fm.nfev)
     return FloatingPointError(f"the parameters exceed float64 at log t = {s_bad:.4g} (their entries grow like "
@@ -736,13 +761,13 @@ def _non_finite_error(fm: FrameModel, raw: np.ndarray, ys: np.ndarray, us: np.nd
 def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_eval: np.ndarray,
                 options: SolverOptions):
     """The margin frame from ``u_sw = log s_switch`` (state ``x0``) to ``u_end``, saving at ``log_eval`` (m,): the
-    full frame, then (for ``REDUCED_PARAMS``, past ``QSS_LOG_T``) the reduced one.
+    full frame, then (past :func:`_reduction_start`) the reduced one.
 
     Returns ``raw`` (m, n_theta + n(L-1)) in the standard solver's layout, the offsets ``ys`` (m, P), the saved
     ``us`` (m,), ``log_t_reduced`` and the reduced frame's support changes."""
     k = fm.k
     u_eval = np.maximum(np.log(log_eval), u_sw)
-    u_red = max(u_sw, np.log(QSS_LOG_T)) if _reduces(fm) else np.inf
+    u_red = max(u_sw, np.log(_reduction_start(fm))) if _reduces(fm) else np.inf
     u_mid = min(u_end, u_red)
     first = u_eval <= u_mid
     extra = not (np.any(first) and u_eval[first][-1] >= u_mid)  # save u_mid too (the reduction's start)
@@ -766,20 +791,39 @@ def _frame_path(fm: FrameModel, x0: np.ndarray, u_sw: float, u_end: float, log_e
 
 
 def _reduces(fm: FrameModel) -> bool:
-    """Whether the frame runs reduced past ``QSS_LOG_T``: always for ``REDUCED_PARAMS``; for "W" when the frame
-    pairs' constraint rows ``A_k`` are linearly dependent, and for "W" and "beta" when two pairs have the same
-    constraint row (up to 1e-12 relative; the paired tokens of Assumption-4 data; "beta" rows are always dependent,
-    d < n(L-1), and its full frame is fine on generic data). There the full frame's offsets of the coinciding pairs are determined only through their sum, and its
-    implicit solver stalled near log t ~ 1e21 (orthogonal data, "beta": 0 of 20 seeds reached 1e100; reduced,
-    the weights are split by a least-norm Newton step and every seed does; "W" on make_orthogonal_data(3, 5, 6):
-    stalled at 6e24, reduced 1e100 in < 3 s, 3e-13 from the Frobenius SVM)."""
+    """Whether the frame runs reduced from some ``log t`` on (:func:`_reduction_start` is finite)."""
+    return bool(np.isfinite(_reduction_start(fm)))
+
+
+def _reduction_start(fm: FrameModel) -> float:
+    """``log t`` from which the frame runs reduced (``inf``: never).
+
+    - "W", "beta" on (nearly) dependent constraint rows (:func:`_dependent_rows`): ``DEPENDENT_QSS_LOG_T``;
+    - "KQ": ``QSS_LOG_T``, or ``DEPENDENT_KQ_QSS_LOG_T`` on dependent rows (make_orthogonal_data(3, 5, 6): the full
+      frame stalled at log t ~ 1e13 on 2 of 3 seeds, 20,000 evaluations; reduced at 1e8, 1e100 in ~1,800);
+    - "xi": ``QSS_LOG_T``.
+    """
+    dependent = _dependent_rows(fm)
     if fm.param in REDUCED_PARAMS:
-        return True
-    if fm.param not in ("W", "beta"):
+        return DEPENDENT_KQ_QSS_LOG_T if dependent else QSS_LOG_T
+    return DEPENDENT_QSS_LOG_T if dependent else np.inf
+
+
+def _dependent_rows(fm: FrameModel) -> bool:
+    """Whether the frame pairs' constraint rows are (nearly) dependent: for "W" and "KQ" the rows ``A_k`` (the
+    smallest singular value below ``DEPENDENT_ROWS_RTOL`` times the largest, or more rows than entries), for "W",
+    "KQ" and "beta" two pairs with the same row (up to 1e-12 relative; the paired tokens of Assumption-4 data;
+    "beta" rows are always dependent, d < n(L-1), and its full frame is fine on generic data). There the full
+    frame's offsets are determined only up to the Gram matrix's null directions, where its rounding noise (~ log t
+    eps) accumulates until the implicit solver stalls (orthogonal data, "beta": 0 of 20 seeds reached 1e100; "W"
+    on make_orthogonal_data(3, 5, 6): log t ~ 2e7 under a 1e-12 perturbation of the inputs). Reduced, the weights
+    are split by a least-norm Newton step and every seed does."""
+    if fm.param == "xi":
         return False
     rows = fm._Br if fm.param == "beta" else np.einsum("kd,ke->kde", fm._Dr, fm._Zr).reshape(fm.n_pairs, -1)
-    if fm.param == "W" and np.linalg.matrix_rank(rows, tol=1e-10 * np.linalg.norm(rows, 2)) < fm.n_pairs:
-        return True  # dependent constraint rows (Assumption-4 data): the full frame stalled near log t ~ 1e24
+    if fm.param != "beta" and (len(rows) > rows.shape[1] or np.linalg.svd(rows, compute_uv=False)[-1]
+                               < DEPENDENT_ROWS_RTOL * np.linalg.norm(rows, 2)):
+        return True
     unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
     close = np.abs(unit @ unit.T - 1.0) <= 1e-12
     return bool(np.any(close[np.triu_indices(fm.n_pairs, 1)]))

@@ -396,7 +396,8 @@ def solve_selection_svm(data: AttentionData, selection, norm: str = "fro", solve
     ----------
     data : AttentionData
     selection : array_like of int, shape (n,)
-    norm : {"fro", "nuc"}
+    norm : {"fro", "nuc", "l1", "l2"}
+        "l1" and "l2" are the diagonal problems (``W = diag(beta)``), the limits of the "xi" and "beta" flows.
     solver : str or None
         As in :func:`solve_svm`.
 
@@ -413,8 +414,8 @@ def solve_selection_svm(data: AttentionData, selection, norm: str = "fro", solve
         When no W ranks every selected token above the lower-scored tokens of its sample.
     """
     data = check_data(data)
-    if not isinstance(norm, str) or norm not in ("fro", "nuc"):
-        raise ValueError(f"norm must be 'fro' or 'nuc' for a selection SVM; got {norm!r}")
+    if not isinstance(norm, str) or norm not in ("fro", "nuc", "l1", "l2"):
+        raise ValueError(f"norm must be 'fro', 'nuc', 'l1' or 'l2' for a selection SVM; got {norm!r}")
     _check_solver(solver)
     pairs = selection_pairs(data, selection)
     if len(pairs) == 0:

@@ -157,7 +157,8 @@ def test_time_to_cosine_of_the_digits_exercise():
 def test_appendix_frame_accuracy_table():
     """The numbers of the numerics appendix's margin-frame table: overlap <= 1e-8, far out <= 1e-6, the offsets
     consistent with the parameters to below the default tolerance; every run switches at ln t = 100, the (K, Q)
-    rows (one of them chapter 6's n = 6 example, with no change of support) run reduced from 1e17; frozen."""
+    rows (one of them chapter 6's n = 6 example, with no change of support) run reduced from 1e17, like the (xi_k,
+    xi_q) row; frozen."""
     from attnbook.experiments.frame_accuracy import FRAME_CASES, frame_accuracy, frame_accuracy_table
     rows = frame_accuracy_table()
     assert [(r.param, r.case) for r in rows] == list(FRAME_CASES)
@@ -166,7 +167,7 @@ def test_appendix_frame_accuracy_table():
     assert all(r.offset_drift < 1e-8 for r in rows)  # "below the default tolerance" (measured <= 6.3e-10)
     assert all(r.log_t_switch == pytest.approx(al.frame.SWITCH_LOG_T, rel=1e-6) for r in rows)
     for r in rows:
-        if r.param == "KQ":
+        if r.param in ("KQ", "xi"):
             assert r.log_t_reduced == pytest.approx(al.frame.QSS_LOG_T)
         else:
             assert np.isinf(r.log_t_reduced)
@@ -183,8 +184,9 @@ def test_appendix_frame_accuracy_table():
 
 def test_frame_constants_named_in_the_text():
     """The appendix names the frame's constants in its prose (switch at ln t = 100, reduction from 1e17, e^-60,
-    1e-9); its cell asserts them too."""
-    assert al.frame.SWITCH_LOG_T == 100 and al.frame.QSS_LOG_T == 1e17
+    1e-9; dependent rows from 1e4 and 1e8); its cell asserts them too."""
+    assert al.frame.SWITCH_LOG_T == 100 and al.frame.QSS_LOG_T == 1e17 and al.frame.REDUCED_PARAMS == ("KQ", "xi")
+    assert al.frame.DEPENDENT_QSS_LOG_T == 1e4 and al.frame.DEPENDENT_KQ_QSS_LOG_T == 1e8
     assert al.frame.INACTIVE_MIN == 60 and al.frame.PROMOTE_SLACK == 1e-9
 
 

@@ -88,7 +88,7 @@ SPECS = {
         "data": DATA_CASES,
         "selection": [("None", None), ("wrong type", "abc"), ("wrong shape", [0, 0]),
                       ("NaN", [np.nan] * 3), ("complex", [0j] * 3), ("out of range", [0, 5, 0])],
-        "norm": [("None", None), ("out of range", "l1")],
+        "norm": [("None", None), ("out of range", "spectral")],
     }),
     "selection_pairs": (al.selection_pairs, {"data": DATA, "selection": DATA.opt}, {
         "data": DATA_CASES,

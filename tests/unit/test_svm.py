@@ -306,10 +306,12 @@ def test_unknown_norm_raises(demo1, bad):
 def test_selection_svm_with_opt_is_the_usual_svm():
     import attnlib as al
     data = al.make_generic_data(6, 8, 10, seed=0)
-    for norm in ("fro", "nuc"):
+    for norm in ("fro", "nuc", "l1", "l2"):  # l1, l2: the diagonal ones (the beta / xi flows' limits; issue 27)
         usual = al.solve_svm(data, norm)
         sel = al.solve_selection_svm(data, data.opt, norm)
-        np.testing.assert_allclose(sel.W, usual.W, atol=1e-6 * np.abs(usual.W).max())
+        assert sel.value == pytest.approx(usual.value, rel=1e-6)
+        if norm != "l1":  # the others have a unique minimiser
+            np.testing.assert_allclose(sel.W, usual.W, atol=1e-6 * np.abs(usual.W).max())
         assert sel.margin >= 1 - 1e-9
 
 
@@ -326,4 +328,7 @@ def test_selection_svm_constrains_only_lower_scored_tokens_and_checks_input():
     with pytest.raises(ValueError, match="selection must be an integer array"):
         al.solve_selection_svm(data, sel[:-1])
     with pytest.raises(ValueError, match="norm must be"):
-        al.solve_selection_svm(data, sel, "l1")
+        al.solve_selection_svm(data, sel, "spectral")
+    diag = al.solve_selection_svm(data, sel, "l2")  # the diagonal problem: W = diag(beta)
+    assert np.array_equal(diag.W, np.diag(diag.beta))
+    assert np.einsum("kd,kd->k", D, data.z[pairs[:, 0]] @ diag.W.T).min() >= 1 - 1e-6
