@@ -27,6 +27,7 @@ The unit, pytest and claims stages also write their results as JUnit XML (``_bui
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -77,13 +78,14 @@ class Stages:
     def run(self, name: str, report: str, fn, args=()) -> None:
         """Run stage ``name`` (``fn(session, args)``); on failure raise StageFailed naming ``report``."""
         self.stamp(f"stage: {name}")
-        t0 = time.time()
+        t0, cpu0 = time.time(), _children_cpu()
         try:
             fn(self.session, list(args))
         except CommandFailed as exc:
             self.stamp(f"FAILED at stage '{name}' ({exc.reason or 'non-zero exit'}) — report: {report}")
             raise StageFailed(name) from exc
-        self.stamp(f"  ({name} took {time.time() - t0:.0f}s)")
+        # CPU: of the processes that ended meanwhile (this stage's, and background jobs that ended during it)
+        self.stamp(f"  ({name} took {time.time() - t0:.0f}s, {_children_cpu() - cpu0:.0f}s CPU)")
 
     def start_background(self, name: str, cmd: list[str]) -> None:
         """Start ``cmd`` now, output in ``_build/NAME.log``; :meth:`wait` before the first stage that needs it."""
@@ -107,6 +109,12 @@ class Stages:
             self.stamp(f"FAILED at stage '{name}' (exit {rc}) — report: _build/{name}.log")
             raise StageFailed(name)
         self.stamp(f"  ({name}, in the background, took {ended[0] - t0:.0f}s; waited for at {time.time() - t0:.0f}s)")
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's ended child processes and their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _environ(session: nox.Session) -> dict[str, str]:
@@ -387,7 +395,7 @@ def test(session: nox.Session) -> None:
             stages.run("bench", REPORTS["bench"], _bench)
     except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish
         session.error(f"stage {exc} failed")
-    stages.stamp("all stages passed")
+    stages.stamp(f"all stages passed ({_children_cpu():.0f}s CPU in all)")
     print(f"unit: {_last_line(BUILD / 'unit.log')}")
     print(_last_line(BUILD / "pytest.log"))   # the pytest stage's closing line (claims and book tests), last (CI reads it)
 
