@@ -14,7 +14,7 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the wheel stage builds and installs beside the pytest and claims stages (waited for before book), and the downloads,
+the claims stage and the wheel stage (building and installing) run beside the pytest stage, and the downloads,
 lab, pdf and figures stages run beside the browser stage (without screenshots in the pipeline). Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters), ``TEST_SCREENSHOTS=1``
@@ -27,7 +27,6 @@ The unit, pytest and claims stages also write their results as JUnit XML (``_bui
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -71,6 +70,7 @@ class Stages:
         start = os.environ.get("TEST_START")   # tools/test.sh passes its start, so setup's time counts
         self.start = float(start) if start and prefix == "test" else time.time()
         self.background: dict[str, tuple[subprocess.Popen, float, list[float]]] = {}
+        self.cpu_start = _cpu_times()
 
     def stamp(self, msg: str) -> None:
         print(f"[{self.prefix}] {time.time() - self.start:.0f}s  {msg}", flush=True)
@@ -78,14 +78,13 @@ class Stages:
     def run(self, name: str, report: str, fn, args=()) -> None:
         """Run stage ``name`` (``fn(session, args)``); on failure raise StageFailed naming ``report``."""
         self.stamp(f"stage: {name}")
-        t0, cpu0 = time.time(), _children_cpu()
+        t0, cpu0 = time.time(), _cpu_times()
         try:
             fn(self.session, list(args))
         except CommandFailed as exc:
             self.stamp(f"FAILED at stage '{name}' ({exc.reason or 'non-zero exit'}) — report: {report}")
             raise StageFailed(name) from exc
-        # CPU: of the processes that ended meanwhile (this stage's, and background jobs that ended during it)
-        self.stamp(f"  ({name} took {time.time() - t0:.0f}s, {_children_cpu() - cpu0:.0f}s CPU)")
+        self.stamp(f"  ({name} took {time.time() - t0:.0f}s{_busy_since(cpu0)})")
 
     def start_background(self, name: str, cmd: list[str]) -> None:
         """Start ``cmd`` now, output in ``_build/NAME.log``; :meth:`wait` before the first stage that needs it."""
@@ -97,6 +96,12 @@ class Stages:
         ended: list[float] = []
         threading.Thread(target=lambda: (proc.wait(), ended.append(time.time())), daemon=True).start()
         self.background[name] = (proc, time.time(), ended)
+
+    def stop(self, name: str) -> None:
+        """End background job ``name`` (and its process group) if it is still running."""
+        job = self.background.pop(name, None)
+        if job is not None and job[0].poll() is None:
+            job[0].terminate()
 
     def wait(self, name: str) -> None:
         proc, t0, ended = self.background.pop(name)
@@ -111,10 +116,24 @@ class Stages:
         self.stamp(f"  ({name}, in the background, took {ended[0] - t0:.0f}s; waited for at {time.time() - t0:.0f}s)")
 
 
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of this process's ended child processes and their waited-for descendants."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine (Linux's /proc/stat), ``None`` where that is unknown. Whole
+    machine, not this pipeline's processes: pool workers started by a forkserver are nobody's waited-for children."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[:3]) + sum(fields[5:7])  # user, nice, system, irq, softirq (not idle, iowait, steal)
+    return busy, sum(fields[:8])
+
+
+def _busy_since(start: tuple[int, int] | None) -> str:
+    """``", cores 87% busy"``: the machine's busy share since ``start`` (on a machine doing nothing else: how well
+    the stage uses its cores)."""
+    now = _cpu_times()
+    if start is None or now is None or now[1] <= start[1]:
+        return ""
+    return f", cores {100 * (now[0] - start[0]) / (now[1] - start[1]):.0f}% busy"
 
 
 def _environ(session: nox.Session) -> dict[str, str]:
@@ -172,9 +191,11 @@ def _pytest_stage(session: nox.Session, args: list[str]) -> None:
     _pytest(session, "_build/pytest.log", ["tests/claims", "tests/book", "--junitxml=_build/junit-pytest.xml"], args)
 
 
+CLAIMS_ARGS = ["-m", "claims", "--perturb-seed", "1", "--junitxml=_build/junit-claims.xml"]
+
+
 def _claims(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/claims.log", ["-m", "claims", "--perturb-seed", "1", "--junitxml=_build/junit-claims.xml"],
-            args)
+    _pytest(session, "_build/claims.log", CLAIMS_ARGS, args)
 
 
 def _wheel(session: nox.Session, args: list[str]) -> None:
@@ -372,8 +393,12 @@ def test(session: nox.Session) -> None:
         stages.run("studies", REPORTS["studies"], _studies)
         # the wheel check (mostly building and installing) beside the two pytest stages, whose workers leave CPU idle
         stages.start_background("wheel", ["bash", "tools/wheel_check.sh"])
+        # the claims stage beside the pytest stage: both leave cores idle (kernels and subprocesses starting, the
+        # last tests of a worker), and the claims stage's workers wait for each other's shared results
+        stages.start_background("claims", [PY, "-m", "pytest", "-q", "-n", "2", *CLAIMS_ARGS])
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
-        stages.run("claims", REPORTS["claims"], _claims)
+        stages.wait("claims")
+        print(f"claims: {_last_line(BUILD / 'claims.log')}")
         stages.wait("wheel")
         if not skip_book:
             stages.wait("assets")
@@ -393,9 +418,10 @@ def test(session: nox.Session) -> None:
             stages.wait("pdf")
             stages.wait("figures")
             stages.run("bench", REPORTS["bench"], _bench)
-    except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish
+    except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, tests are not
+        stages.stop("claims")
         session.error(f"stage {exc} failed")
-    stages.stamp(f"all stages passed ({_children_cpu():.0f}s CPU in all)")
+    stages.stamp(f"all stages passed{_busy_since(stages.cpu_start)}")
     print(f"unit: {_last_line(BUILD / 'unit.log')}")
     print(_last_line(BUILD / "pytest.log"))   # the pytest stage's closing line (claims and book tests), last (CI reads it)
 

@@ -8,6 +8,7 @@
 #   studies    python -m attnbook studies: every study of the book computed once, read by the later stages
 #   pytest     the chapters' claims (tests/claims) and the book's tooling (tests/book)
 #   claims     every test marked `claims` again, every data set and flow start perturbed by a relative 1e-12
+#              (in the background, beside pytest)
 #   wheel      the wheel installed with [book] into a fresh venv runs one chapter outside the repository
 #              (in the background, beside pytest and claims)
 #   book       changed pages executed into the jupyter cache, then jupyter-book build -W (tools/execute_book.py)
