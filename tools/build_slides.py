@@ -69,7 +69,6 @@ MIN_LABEL_PX = 18.0
 #: Figures the chapters of a lecture show that its deck does not, each with the reason (checked by
 #: tests/book/test_slides.py: a figure a lecture's chapters show is on a slide of that lecture, or listed here).
 _WIDGET = "an interactive widget (sliders over precomputed frames): a slide would freeze one frame; shown on the book page, "
-_UNPLACED = "not yet placed (#28 follow-up): "
 SLIDE_EXEMPT: dict[str, str] = {
     "ch1.direction_widget": _WIDGET + "section 'Widget: move W along a direction'",
     "ch2.peers_widget": _WIDGET + "section 'Widget: seed and size'",
@@ -77,20 +76,6 @@ SLIDE_EXEMPT: dict[str, str] = {
     "ch5.misaligned_frame": _WIDGET + "section 'Widget: misalignment angle and initialization scale'",
     "ch6.sv_at": _WIDGET + "section 'Widget: the singular values at a chosen time'",
     "ch1.mirror_pair": "drawn in the folded solution of a chapter-1 exercise: a slide would show the answer",
-    "why.sample_weights": _UNPLACED + "lecture 2 gives the sample-weight argument in words and formulas (slides 'Why "
-                                      "Frobenius' and '... which are the KKT conditions'); fits a slide as drawn",
-    "why.variational": _UNPLACED + "lecture 3 gives the variational identity as a formula (slide 'Why factors mean "
-                                   "l1'); fits a slide as drawn",
-    "why.weight_decay": _UNPLACED + "its labels cannot reach 18 px as drawn: needs one-panel slide versions",
-    "ch3.mirror": _UNPLACED + "lecture 3 gives the mirror-flow potential as formulas (slide 'The mirror-flow view'); "
-                              "fits a slide as drawn",
-    "ch3.energy": _UNPLACED + "lecture 3 covers Lemma 4.2 by its proof sketch; fits a slide as drawn",
-    "ch3.norm": _UNPLACED + "lecture 3 covers Lemma 4.2 by its proof sketch; fits a slide as drawn",
-    "ch3.lock_on": _UNPLACED + "lecture 3 shows the lock-on through the path figure (slide 'The path'); fits a slide "
-                               "as drawn",
-    "ch5.misaligned": _UNPLACED + "lecture 7 shows erratum E9's misaligned flow (studies.e9_certificate); fits a "
-                                  "slide as drawn",
-    "ch8.optimizers": _UNPLACED + "its labels cannot reach 18 px as drawn: needs one-panel slide versions",
 }
 
 

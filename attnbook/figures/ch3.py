@@ -155,11 +155,15 @@ def fig_energy(r: EnergyInequality | None = None) -> Figure:
                                                      (ax2, dict(fontsize=8.5, loc="lower left"))])
 
 
-def fig_lock_on(r: LockOnTheory | None = None) -> Figure:
-    """The lock-on and the detour's depth against ln(1/omega_0^2): measured points and the predicted slopes."""
-    r = lock_on_theory() if r is None else r
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8)
-    xs = np.linspace(r.x.min() - 0.3, r.x.max() + 0.3, 50)
+def _lock_on_axis(r: LockOnTheory) -> np.ndarray:
+    """The ln(1/omega_0^2) grid the predicted slopes are drawn on: the measured range, 0.3 wider each side."""
+    return np.linspace(r.x.min() - 0.3, r.x.max() + 0.3, 50)
+
+
+def _lock_on_panel(ax, r: LockOnTheory, note_size: float = 8) -> None:
+    """The lock-on ln mu against ln(1/omega_0^2): measured squares (each named by its omega_0, text ``note_size``
+    pt), the predicted slope through the smallest omega_0 and the table's least-squares line."""
+    xs = _lock_on_axis(r)
     ax.plot(r.x, r.log_mu, "s", mfc="white", color=C["xi"], ms=7, label="measured lock-on")
     ax.plot(xs, r.log_mu[-1] + r.slope * (xs - r.x[-1]), **plots.THEORY_STYLE,
             label=rf"predicted slope $(1-r)/(\rho-1)={r.slope:.2f}$")
@@ -168,11 +172,24 @@ def fig_lock_on(r: LockOnTheory | None = None) -> Figure:
             label=rf"least squares over the table's $\omega_0\leq 0.3$: {r.fit_slope:.2f}")
     plots.label_axes(ax, r"$\ln(1/\omega_0^2)$", r"lock-on $\ln\mu$")
     for x, y, om in zip(r.x, r.log_mu, r.omegas):
-        ax.annotate(rf"$\omega_0={om:g}$", (x, y), textcoords="offset points", xytext=(6, -12), fontsize=8)
-    ax2.plot(r.x, np.log(r.bhat2_min), "s", mfc="white", color=C["xi"], ms=7, label=r"measured $\min_t\ln\hat\beta_2$")
-    ax2.plot(xs, np.log(r.bhat2_min[-1]) + r.depth_slope * (xs - r.x[-1]), **plots.THEORY_STYLE,
-             label=rf"predicted slope $-(1-r)={r.depth_slope:.3f}$")
-    plots.label_axes(ax2, r"$\ln(1/\omega_0^2)$", r"depth of the detour: $\min_t\ln\hat\beta_2(t)$")
+        ax.annotate(rf"$\omega_0={om:g}$", (x, y), textcoords="offset points", xytext=(6, -12), fontsize=note_size)
+
+
+def _depth_panel(ax, r: LockOnTheory) -> None:
+    """The depth of the detour, min_t ln beta_hat_2, against ln(1/omega_0^2), with the predicted slope."""
+    xs = _lock_on_axis(r)
+    ax.plot(r.x, np.log(r.bhat2_min), "s", mfc="white", color=C["xi"], ms=7, label=r"measured $\min_t\ln\hat\beta_2$")
+    ax.plot(xs, np.log(r.bhat2_min[-1]) + r.depth_slope * (xs - r.x[-1]), **plots.THEORY_STYLE,
+            label=rf"predicted slope $-(1-r)={r.depth_slope:.3f}$")
+    plots.label_axes(ax, r"$\ln(1/\omega_0^2)$", r"depth of the detour: $\min_t\ln\hat\beta_2(t)$")
+
+
+def fig_lock_on(r: LockOnTheory | None = None) -> Figure:
+    """The lock-on and the detour's depth against ln(1/omega_0^2): measured points and the predicted slopes."""
+    r = lock_on_theory() if r is None else r
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.0, height=3.8)
+    _lock_on_panel(ax, r)
+    _depth_panel(ax2, r)
     return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8.5, loc="upper left")),
                                                      (ax2, dict(fontsize=8.5, loc="upper right"))])
 
@@ -309,6 +326,26 @@ def fig_widget(omega0: float = OMEGA0, log_t: float = 1000.0) -> Figure:
 
 FIGURES = by_name(fig_equivalence, fig_closed_form, fig_mirror, fig_norm, fig_energy,
                   fig_headline, fig_path, fig_rate, fig_lock_on, fig_widget)
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+
+def slide_lock_on_lock(r: LockOnTheory | None = None) -> Figure:
+    """Slide version of :func:`fig_lock_on`, left panel: the lock-on ln mu against ln(1/omega_0^2), the legend
+    beside the panel (inside it would cover the squares at 18-px text)."""
+    r = lock_on_theory() if r is None else r
+    fig, ax = plots.new_figure(width=6.0, height=2.75)
+    _lock_on_panel(ax, r, note_size=9)
+    legend = ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    for t, words in zip(legend.get_texts()[1:], (rf"predicted slope: {r.slope:.2f}",
+                                                 rf"least squares, $\omega_0\leq 0.3$: {r.fit_slope:.2f}")):
+        t.set_text(words)
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"lock_on.lock": slide_lock_on_lock}
 
 
 __getattr__ = compute_home("ch3")  # the chapter's computations keep their old home here

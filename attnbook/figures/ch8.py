@@ -115,8 +115,9 @@ _NORM_LABELS = {"fro": "Frobenius", "nuc": "nuclear", "spectral": "spectral", "m
 _PARAM_LABELS = {"W": "on $W$", "KQ": "on $(K, Q)$"}
 
 
-def _gap_heatmap(ax, r: opt.OptimizerStudy, param: str) -> object:
-    """Median final norm gap per (method, norm); solid box: the norm most runs end closest to, dashed: predicted."""
+def _gap_heatmap(ax, r: opt.OptimizerStudy, param: str, size: float = 8) -> object:
+    """Median final norm gap per (method, norm); solid box: the norm most runs end closest to, dashed: predicted.
+    Cell values and ticks in ``size``-pt text, the runs without a margin one point smaller, the title two larger."""
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
 
@@ -129,7 +130,7 @@ def _gap_heatmap(ax, r: opt.OptimizerStudy, param: str) -> object:
         for k in range(len(opt.NORMS)):
             val = med[i, k]
             dark = np.isfinite(val) and norm(np.clip(val, 0.01, 3.0)) > 0.55
-            ax.text(k, i, "–" if not np.isfinite(val) else f"{val:.2f}", ha="center", va="center", fontsize=8,
+            ax.text(k, i, "–" if not np.isfinite(val) else f"{val:.2f}", ha="center", va="center", fontsize=size,
                     color="white" if dark else "black")
         modal = r.modal_norm(param, m)
         if modal in opt.NORMS:
@@ -141,11 +142,11 @@ def _gap_heatmap(ax, r: opt.OptimizerStudy, param: str) -> object:
                                    ec=plots.PALETTE["vermillion"]))
         if sep < r.separated[r.runs(param, m)].size:
             ax.text(len(opt.NORMS) - 0.45, i, f" {r.separated[r.runs(param, m)].size - sep} no margin",
-                    ha="left", va="center", fontsize=7, color=plots.COLORS["theory"])
-    ax.set_xticks(range(len(opt.NORMS)), [_NORM_LABELS[n] for n in opt.NORMS], fontsize=8)
-    ax.set_yticks(range(len(opt.METHODS)), opt.METHODS, fontsize=8)
+                    ha="left", va="center", fontsize=size - 1, color=plots.COLORS["theory"])
+    ax.set_xticks(range(len(opt.NORMS)), [_NORM_LABELS[n] for n in opt.NORMS], fontsize=size)
+    ax.set_yticks(range(len(opt.METHODS)), opt.METHODS, fontsize=size)
     ax.set_xlabel("attention SVM")
-    ax.set_title(f"median norm gap, {_PARAM_LABELS[param]}", fontsize=10)
+    ax.set_title(f"median norm gap, {_PARAM_LABELS[param]}", fontsize=size + 2)
     ax.grid(False)
     return im
 
@@ -177,6 +178,30 @@ def fig_optimizers(r: opt.OptimizerStudy | None = None) -> Figure:
         ax.legend(fontsize=7, loc="lower left")
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.9, label="median norm gap (log scale)")
     return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+
+def _slide_heatmap(param: str, r: opt.OptimizerStudy | None) -> Figure:
+    fig, ax = plots.new_figure(width=4.4, height=2.3)
+    _gap_heatmap(ax, opt.optimizer_study() if r is None else r, param, size=9)
+    return fig
+
+
+def slide_optimizers_w(r: opt.OptimizerStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_optimizers`, top left: the median final norm gap of each method to each attention
+    SVM, on ``W`` (the cells carry the values, so no colour bar)."""
+    return _slide_heatmap("W", r)
+
+
+def slide_optimizers_kq(r: opt.OptimizerStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_optimizers`, top right: the same on ``(K, Q)``."""
+    return _slide_heatmap("KQ", r)
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"optimizers.W": slide_optimizers_w, "optimizers.KQ": slide_optimizers_kq}
 
 
 FIGURES = {"init_scale": fig_init_scale, "saddles": fig_saddles, "mirror": fig_mirror,

@@ -75,12 +75,10 @@ def fig_variational(l1: why.L1VariationalIdentity | None = None,
     return fig
 
 
-def fig_weight_decay(r: why.WeightDecayVsFlow | None = None) -> Figure:
-    """Explicit vs implicit bias against the margin: the weight-decay minimisers (markers, one per ``lambda``) and
-    the (K, Q)-flow without weight decay (line). Left: nuclear- and Frobenius-norm gaps of ``W/mu``. Right: how far
-    the penalty ``(||K||^2+||Q||^2)/2`` is from ``||KQ^T||_*``."""
-    r = why.weight_decay_vs_flow() if r is None else r
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
+def _weight_decay_gaps_panel(ax, r: why.WeightDecayVsFlow, note_size: float = 7, every: int = 1) -> None:
+    """Nuclear- and Frobenius-norm gaps of ``W/mu`` against the margin: the (K, Q)-flow without weight decay (lines)
+    and the weight-decay minimisers (markers; every ``every``-th named by its ``lambda`` in ``note_size``-pt
+    text)."""
     ok = r.wd_margin > 0.5
     fl = r.flow_margin > 0.5
     ax.plot(r.flow_margin[fl], r.flow_nuc_gap[fl], color=C["KQ"], label=r"flow: $\|\widehat W\|_*$ gap")
@@ -89,13 +87,24 @@ def fig_weight_decay(r: why.WeightDecayVsFlow | None = None) -> Figure:
             label=r"weight decay: $\|\widehat W\|_*$ gap")
     ax.plot(r.wd_margin[ok], r.wd_fro_gap[ok], "^", color=C["fro"], mfc="white", mew=1.5,
             label=r"weight decay: $\|\widehat W\|_F$ gap")
-    for m, lam, g in zip(r.wd_margin[ok], r.lambdas[ok], r.wd_nuc_gap[ok]):
+    for m, lam, g in list(zip(r.wd_margin[ok], r.lambdas[ok], r.wd_nuc_gap[ok]))[::every]:
         ax.annotate(rf"$\lambda=10^{{{int(np.round(np.log10(lam)))}}}$", (m, g), xytext=(0, -11),
-                    textcoords="offset points", fontsize=7, ha="center", va="top", color="#555555")
+                    textcoords="offset points", fontsize=note_size, ha="center", va="top", color="#555555")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"margin $\mu(W)$ (log scale)")
     ax.set_ylabel("relative norm gap to the SVM (log scale)")
+
+
+def fig_weight_decay(r: why.WeightDecayVsFlow | None = None) -> Figure:
+    """Explicit vs implicit bias against the margin: the weight-decay minimisers (markers, one per ``lambda``) and
+    the (K, Q)-flow without weight decay (line). Left: nuclear- and Frobenius-norm gaps of ``W/mu``. Right: how far
+    the penalty ``(||K||^2+||Q||^2)/2`` is from ``||KQ^T||_*``."""
+    r = why.weight_decay_vs_flow() if r is None else r
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9)
+    ok = r.wd_margin > 0.5
+    fl = r.flow_margin > 0.5
+    _weight_decay_gaps_panel(ax, r)
     ax2.plot(r.flow_margin[fl], np.abs(r.flow_penalty_gap[fl]), color=C["KQ"], label="flow, no weight decay")
     ax2.plot(r.wd_margin[ok], np.maximum(np.abs(r.wd_penalty_gap[ok]), 1e-16), "s", color=C["nuc"],
              mfc="white", mew=1.5, label="weight-decay minimisers")
@@ -107,6 +116,23 @@ def fig_weight_decay(r: why.WeightDecayVsFlow | None = None) -> Figure:
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
                                                 (ax2, dict(fontsize=8, loc="center right"))])
     return fig
+
+
+# -- slide versions (tools/build_slides.py): one panel each, text at the book's size on a smaller figure ----------
+
+
+def slide_weight_decay_gaps(r: why.WeightDecayVsFlow | None = None) -> Figure:
+    """Slide version of :func:`fig_weight_decay`, left panel: the norm gaps against the margin, the legend beside the
+    panel, every other ``lambda`` named (all six run together at 18-px text)."""
+    fig, ax = plots.new_figure(width=6.0, height=2.75)
+    _weight_decay_gaps_panel(ax, why.weight_decay_vs_flow() if r is None else r, note_size=9, every=2)
+    ax.set_ylabel("gap to the SVM (log scale)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+#: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
+SLIDE_FIGURES = {"weight_decay.gaps": slide_weight_decay_gaps}
 
 
 FIGURES = {"sample_weights": fig_sample_weights, "variational": fig_variational, "weight_decay": fig_weight_decay}
