@@ -112,6 +112,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .data import check_data
 from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudget, SolverOptions, combined_W,
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
@@ -161,7 +162,19 @@ def offset_shift(data) -> float:
     """How far below 0 the active log-odds offsets settle on this data: ``max(0, max_i gamma_i,opt)``. A pair's
     scaled gradient term is ``~ w_i e^{-y_k} |gamma_l - gamma_k|`` with sample weight ``w_i ~ e^{-gamma_i,opt}``,
     so the offsets balance near ``-gamma_opt``, not near 0. ``SWITCH_OFFSET`` and ``EXIT_OFFSET`` are counted from
-    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking)."""
+    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking).
+
+    Parameters
+    ----------
+    data : AttentionData
+        The data set (anything else: ``TypeError`` naming ``data``).
+
+    Returns
+    -------
+    float
+        ``max(0, max_i gamma_i,opt)``, >= 0.
+    """
+    data = check_data(data)
     return float(max(0.0, np.max(data.gamma_opt)))
 
 
