@@ -541,3 +541,33 @@ def test_logistic_trajectory_excess_loss_has_no_cancellation():
     np.testing.assert_allclose(tr.excess_loss, ref, rtol=1e-12)
     np.testing.assert_allclose(tr.log_excess_loss, [al.log_excess_loss(data, W, loss="logistic") for W in Ws],
                                rtol=1e-12)
+
+
+def _plateau_switch_data():
+    """``make_orthogonal_data(3, 5, seed=42)`` with queries x 100 (the fuzz harness's ``scale(..., cz=100)``): from
+    ``default_init(data, "KQ", 1, seed=16)`` sample 0 attends a non-optimal token with log-odds 265 against the
+    optimal one; its gradient is ~e^-265, so the flow sits on a plateau until it switches at log t = 250.2 (in
+    log time the switch is ~e^-250 wide, far below the spacing of log t, 3e-14)."""
+    data = al.make_orthogonal_data(3, 5, seed=42)
+    return al.AttentionData(np.asarray(data.X), np.asarray(data.z) * 100, data.y, data.v)
+
+
+def test_a_switch_below_the_spacing_of_log_t_after_a_plateau():
+    """Issue 27 fuzz leftover. Before: at ``log_t_end=1e100`` scipy's ``ValueError: xtol too small (0 <= 0)``
+    escaped (the frame's switch event crossed in the first step from s = 0); with that fixed, the standard solver
+    raised "an attention switch could not be resolved at t = 250.202" because the guard gave up on a step below
+    the spacing of the method's local time tau instead of restarting there (tau = 0). The switch is real (sample
+    0 moves to the optimal token; the margin frame reports it, and the flow switches to the frame later).
+    Measured: W at log t = 260 and 1000 within 3e-9 of the same flow at rtol 1e-11 (near the switch, 250.2-250.21,
+    the switch time moves with rtol: 3e-4); an independent physical-time Radau integration of the model's
+    gradient puts the switch at log t = 250.2028."""
+    data = _plateau_switch_data()
+    init = al.default_init(data, "KQ", 1, seed=16)
+    far = al.gradient_flow(data, "KQ", init, log_t_end=1e100)
+    assert np.all(np.diff(far.loss) <= 1e-7 * far.loss[:-1])
+    ev = np.array([240.0, 260.0, 1000.0])
+    tr = al.gradient_flow(data, "KQ", init, log_t_end=1000.0, log_t_eval=ev)
+    tight = al.gradient_flow(data, "KQ", init, log_t_end=1000.0, log_t_eval=ev, rtol=1e-11)
+    assert _rel_path_err(tr.W.reshape(3, -1), tight.W.reshape(3, -1)).max() <= 1e-7
+    assert tr.loss[0] == pytest.approx(0.668913, abs=1e-6) and tr.loss[1] == pytest.approx(0.380691, abs=1e-6)
+    assert np.argmax(al.attention(data, tr.W[-1]), axis=1)[0] == data.opt[0]
