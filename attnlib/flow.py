@@ -414,21 +414,32 @@ def _loss_rise(traj: Trajectory, rtol: float):
     tuple ``(k, loss_k, loss_k1)`` of the first violating saved step, or None.
     """
     L = traj.loss
-    allowed = (DESCENT_RTOL_FACTOR * rtol + 4 * np.finfo(float).eps) * np.abs(L[:-1])
+    tol = DESCENT_RTOL_FACTOR * rtol + 4 * np.finfo(float).eps
+    allowed = tol * np.abs(L[:-1])
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~(np.diff(L) <= allowed))
+        ok = np.diff(L) <= allowed
+        # where L overflows float64 (inf: the true value exceeds 1.8e308, e.g. tokens x 1e8), compare in log space:
+        # there L* << L, so a relative rise tol of L is a rise tol of log(L - L*) = log_excess_loss
+        huge = ~(np.isfinite(L[:-1]) & np.isfinite(L[1:]))
+        ok[huge] = np.diff(traj.log_excess_loss)[huge] <= tol
+    bad = np.flatnonzero(~ok)
     if bad.size == 0:
         return None
     k = int(bad[0])
-    return k, float(L[k]), float(L[k + 1]), float(traj.log_t[k]), float(traj.log_t[k + 1]), traj.param
+    rise = k, float(L[k]), float(L[k + 1]), float(traj.log_t[k]), float(traj.log_t[k + 1]), traj.param
+    if huge[k]:  # the loss itself overflows: report log(L - L*) too
+        rise += (float(traj.log_excess_loss[k]), float(traj.log_excess_loss[k + 1]))
+    return rise
 
 
 def _recover_descent(rise, rtol: float, rerun):
     """Recover a non-monotone flow by integrating again at ``rtol = 1e-11``; raise if that does not help.
 
     Never returns a trajectory whose loss rises (the retry is checked by :func:`gradient_flow` itself)."""
-    _k, a, b, s0, s1, param = rise
-    what = (f"the loss of the gradient flow (param={param!r}) rose from {a:.10g} to {b:.10g} between the saved "
+    _k, a, b, s0, s1, param, *logs = rise
+    change = (f"rose from {a:.10g} to {b:.10g}" if not logs else
+              f"exceeds float64 there and rose in log space, log(L - L*) from {logs[0]:.10g} to {logs[1]:.10g}")
+    what = (f"the loss of the gradient flow (param={param!r}) {change} between the saved "
             f"times log t = {s0:.4g} and {s1:.4g} at rtol = {rtol:g}")
     if rtol > _RETRY_RTOL:
         try:

@@ -571,3 +571,29 @@ def test_a_switch_below_the_spacing_of_log_t_after_a_plateau():
     assert _rel_path_err(tr.W.reshape(3, -1), tight.W.reshape(3, -1)).max() <= 1e-7
     assert tr.loss[0] == pytest.approx(0.668913, abs=1e-6) and tr.loss[1] == pytest.approx(0.380691, abs=1e-6)
     assert np.argmax(al.attention(data, tr.W[-1]), axis=1)[0] == data.opt[0]
+
+
+def test_a_loss_beyond_float64_is_compared_in_log_space():
+    """Issue 27 fuzz leftover: ``make_generic_data(6, 8, 10, 27)`` with tokens x 1e8, "KQ" from
+    ``default_init(data, "KQ", 1, seed=15)``: the loss is e^(1.95e7) (``traj.loss`` inf, as documented), and the
+    loss-rise guard read inf -> inf as a rise (inf - inf is NaN) and raised "rose from inf to inf" after a retry.
+    Where the loss overflows the guard now compares log(L - L*) (``log_excess_loss``), which is finite."""
+    from attnlib import flow
+
+    data = _scaled(al.make_generic_data(6, 8, 10, 27), 1e8)
+    traj = al.gradient_flow(data, "KQ", al.default_init(data, "KQ", 1, seed=15), t_end=1e6)
+    assert np.all(np.isinf(traj.loss)) and np.all(np.isfinite(traj.log_excess_loss))
+    assert traj.log_excess_loss[0] == pytest.approx(1.95067409e7, rel=1e-8)
+    assert np.all(np.diff(traj.log_excess_loss) <= 1e-7)
+    # a real rise in log space is still caught, and named in log space
+    traj.log_excess_loss = traj.log_excess_loss.copy()
+    traj.log_excess_loss[5] += 1.0
+    rise = flow._loss_rise(traj, 1e-8)
+    assert rise[0] == 4 and rise[-1] > rise[-2]
+    with pytest.raises(RuntimeError, match=r"exceeds float64 there and rose in log space, log\(L - L\*\) from "):
+        flow._recover_descent(rise, 1e-11, None)
+
+
+def _scaled(data, c):
+    """``data`` with its tokens multiplied by ``c`` (the fuzz harness's ``scale(data, c)``)."""
+    return al.AttentionData(np.asarray(data.X) * c, data.z, data.y, data.v)
