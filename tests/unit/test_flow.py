@@ -342,10 +342,19 @@ def test_bad_t_eval(t_eval, match):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), 10.0, t_eval=t_eval)
 
 
-@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T_FRAME])
+@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T_FRAME, 1e-308, 1e-101])
 def test_bad_log_t_end(log_t_end):
+    """1e-308 (issue 27 fuzz leftover, "xi"): before, a FlowStallError after 50,000 evaluations at log t = 0,
+    for every parameterisation below ~1e-200; refused below 1e-100 now, as t_end is."""
     with pytest.raises(ValueError, match="log_t_end"):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), log_t_end=log_t_end)
+
+
+def test_the_smallest_log_t_end_is_honoured_quickly():
+    data = get_data("demo1")
+    for param in ("W", "xi"):
+        tr = al.gradient_flow(data, param, al.default_init(data, param), log_t_end=1e-100, max_nfev=1000)
+        assert tr.log_t[-1] == 1e-100
 
 
 def test_bad_log_t_eval():
