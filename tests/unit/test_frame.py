@@ -448,3 +448,20 @@ def test_xi_reduction_at_1e17_keeps_the_path(monkeypatch):
     ref = al.gradient_flow(data, "xi", init, log_t_end=1e100, log_t_eval=ev, rtol=1e-10, max_nfev=50000)
     assert tr.frame.log_t_reduced == pytest.approx(1e17) and not np.isfinite(ref.frame.log_t_reduced)
     assert al.path_error(tr, ref).max() <= 1e-7
+
+
+def test_a_token_gaining_ever_faster_is_named_not_blamed_on_the_step_size():
+    """Issue 27 far-horizon leftover: ``make_generic_data(4, 5, 6, seed=3)``, "xi" from ``default_init(data, "xi",
+    0.1, seed=0)``: the flow locks sample 1 onto token 0 (score 0.290) while its optimal token 4 (score 0.294)
+    keeps gaining: the frame's offset of the pair (1, 4) falls from 2.1e5 at log t = 4.4e7 to 6.8e3 at 1.03e8 and
+    then ever faster in u = log log t (the step collapses at log t = 1.0407e8 with y = -182, where the pair's
+    scaled gradient term e^-y reaches the frame's exit bound e^(200 + shift)). The exit is real; before, the
+    collapsed step's root finder raised and the MarginFrameError said the event "could not be located"
+    (sample -1, token -1). Now it names sample 1, token 4."""
+    data = al.make_generic_data(4, 5, 6, seed=3)
+    init = al.default_init(data, "xi", 0.1, seed=0)
+    with pytest.raises(MarginFrameError, match=r"in sample 1 token 4 overtook \(or came within e\^-200") as exc:
+        al.gradient_flow(data, "xi", init, log_t_end=1.1e8, max_nfev=20_000)
+    assert (exc.value.sample, exc.value.token) == (1, 4) and data.opt[1] == 4
+    assert exc.value.log_t == pytest.approx(1.0407e8, rel=1e-3)
+    assert "could not be located" not in str(exc.value)
