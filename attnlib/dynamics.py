@@ -334,7 +334,11 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     like ``e^{-s}`` (a fixed stretch of physical time), below the spacing of ``s`` itself late in the flow (on
     ``make_generic_data(50, 16, 32)`` the switch at ``s = 52.7`` needs steps below 1e-20; the spacing is 7e-15). scipy's BDF, Radau and
     explicit methods refuse such steps ("Required step size is less than spacing between numbers"); a step that
-    fails so after progress restarts the method from the last accepted state, where ``tau = 0`` resolves it."""
+    fails so after progress restarts the method from the last accepted state, where ``tau = 0`` resolves it. The
+    attention guard does the same when the redone step falls below the spacing of ``tau`` (a switch after a long
+    plateau: on orthogonal data with queries x 100 one at ``s = 250.2`` is ~e^-250 wide); it gives up only when
+    a step from ``tau = 0`` falls below 1e-290. A step cap set by a restart is lifted once the method has stepped
+    ``2 h`` in its own ``tau`` (in ``t``, ``t_old + 2 h == t_old`` for such steps)."""
     t0, t_end = float(span[0]), float(span[1])
     t_eval = np.asarray([] if t_eval is None else t_eval, dtype=float)
     events = list(events or [])
@@ -342,7 +346,9 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
     def start(t, y, max_step):
         return _LocalSolver(fun, kw.get("jac"), t, y, t_end, options, max_step)
 
-    solver, relax_at = start(t0, np.asarray(y0, dtype=float), np.inf), None
+    # relax_tau: once the (re)started method has stepped this far in its local time tau, its step cap is lifted
+    # (measured in tau, not t: t_old + 2 h == t_old for a step below the spacing of t)
+    solver, relax_tau = start(t0, np.asarray(y0, dtype=float), np.inf), None
     ts, ys = [], []
     t_events, y_events = [np.empty(0) for _ in events], [np.empty((0, len(y0))) for _ in events]
     g_old = [e(t0, solver.y) for e in events]
@@ -361,15 +367,22 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
             if failures > _FAILURE_RESTARTS:
                 status, message = -1, step_message
                 break
-            solver, relax_at = start(t_old, y_old, h), t_old + _GUARD_RELAX * h  # h: the last accepted step
+            if h > 0:  # h: the last accepted step
+                solver, relax_tau = start(t_old, y_old, h), _GUARD_RELAX * h
+            else:
+                solver, relax_tau = start(t_old, y_old, np.inf), None
             continue
         h = solver.tau - tau_old
         if guard(y_old, solver.y) > ATTENTION_STEP_MAX:  # redo the step, shorter
             if h <= 4 * np.finfo(float).eps * max(abs(tau_old), 1e-290):
+                if tau_old > 0:  # below the spacing of tau only (h may be 0: t + h == t): restart here, where
+                    # tau = 0 resolves the step, with the step size the restarted method chooses
+                    solver, relax_tau = start(t_old, y_old, np.inf), None
+                    continue
                 status, message = -1, (f"an attention switch could not be resolved at t = {t_old:.6g}: the step "
                                        f"size fell to the spacing between numbers")
                 break
-            solver, relax_at = start(t_old, y_old, h / _GUARD_SHRINK), t_old + _GUARD_RELAX * h
+            solver, relax_tau = start(t_old, y_old, h / _GUARD_SHRINK), _GUARD_RELAX * h
             continue
         dense = solver.dense_output()
         t_stop = solver.t
@@ -377,8 +390,11 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
             g_new = e(solver.t, solver.y)
             if g_old[k] <= 0 <= g_new and g_old[k] != g_new and getattr(e, "direction", 0) >= 0 or \
                     g_old[k] >= 0 >= g_new and g_old[k] != g_new and getattr(e, "direction", 0) <= 0:
+                # to a relative 4 eps of the root (brentq's rtol); xtol > 0 also for a step from t = 0 (brentq
+                # refuses xtol = 0); disp=False: its best estimate, never its "failed to converge"
                 root = solver.t if solver.t == t_old else brentq(
-                    lambda t: e(t, dense(t)), t_old, solver.t, xtol=4 * np.finfo(float).eps * abs(t_old))
+                    lambda t: e(t, dense(t)), t_old, solver.t, xtol=max(4 * np.finfo(float).eps * abs(t_old), 1e-300),
+                    maxiter=200, disp=False)
                 t_events[k], y_events[k] = np.append(t_events[k], root), np.vstack([y_events[k], dense(root)])
                 if getattr(e, "terminal", False):
                     t_stop, status, message = root, 1, "A termination event occurred."
@@ -390,8 +406,8 @@ def guarded_solve(fun, span, y0, t_eval, options: SolverOptions, events, guard, 
             j = k
         if status is None and solver.status == "finished":
             status = 0
-        elif status is None and relax_at is not None and solver.t >= relax_at:
-            solver, relax_at = start(solver.t, solver.y.copy(), np.inf), None
+        elif status is None and relax_tau is not None and solver.tau >= relax_tau:
+            solver, relax_tau = start(solver.t, solver.y.copy(), np.inf), None
     y = np.array(ys).T if ys else np.empty((len(y0), 0))
     return OdeResult(t=np.array(ts), y=y, t_events=t_events, y_events=y_events, status=status,
                      success=status >= 0, message=message)

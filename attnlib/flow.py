@@ -150,6 +150,8 @@ def _default_times(t_end: float) -> np.ndarray:
 
 
 T_END_MIN = 1e-100  # smallest t_end accepted: below it LSODA's step size underflows relative to t
+LOG_T_END_MIN = 1e-100  # smallest log_t_end accepted: the log-time phase spans [0, log_t_end], and below ~1e-200
+# every parameterisation stalled there (50,000 evaluations at log t = 0 for 1e-308; 1e-100 takes < 150)
 
 
 def _check_times(t_end, t_eval, log_t_end):
@@ -161,7 +163,7 @@ def _check_times(t_end, t_eval, log_t_end):
         if t_end is not T_END_DEFAULT:
             raise ValueError(f"give t_end or log_t_end, not both (log_t_end = log of the final time); got "
                              f"t_end={t_end!r} and log_t_end={log_t_end!r}")
-        log_t_end = check_scalar(log_t_end, "log_t_end", lo=0.0, hi=MAX_LOG_T_FRAME, lo_open=True)
+        log_t_end = check_scalar(log_t_end, "log_t_end", lo=LOG_T_END_MIN, hi=MAX_LOG_T_FRAME)
         if t_eval is not None:
             raise ValueError("give t_eval or log_t_end, not both (use log_t_eval with log_t_end)")
         return None, log_t_end
@@ -220,7 +222,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = T_END_DE
     loss : {"exp", "logistic"}
         Training loss (the paper's is exponential).
     log_t_end, log_t_eval : float and array_like, optional
-        Integrate to ``log t = log_t_end`` instead of ``t_end`` (may exceed 709, where ``t`` overflows float64; up
+        Integrate to ``log t = log_t_end`` instead of ``t_end`` (at least 1e-100, as ``t_end``; may exceed 709, where ``t`` overflows float64; up
         to ``1e300`` with the margin frame), saving at ``log_t_eval`` (default 200 points uniform in
         ``log log t``). ``log_t_eval`` needs ``log_t_end``.
     method : str
@@ -248,7 +250,7 @@ def gradient_flow(data: AttentionData, param: str, init, t_end: float = T_END_DE
     ------
     ValueError
         Unknown ``param`` or ``loss``, an ``init`` of the wrong shape, ``t_end <= 0`` or not finite, bad
-        ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``(0, 1e300]`` (or above 1e6 with
+        ``t_eval`` / ``log_t_eval``, ``log_t_end`` outside ``[1e-100, 1e300]`` (or above 1e6 with
         ``switch_log_t=inf``), ``switch_log_t`` not positive; both ``t_end`` and ``log_t_end`` given, or
         ``log_t_eval`` without ``log_t_end`` (never silently ignored).
     MarginFrameError
@@ -414,21 +416,32 @@ def _loss_rise(traj: Trajectory, rtol: float):
     tuple ``(k, loss_k, loss_k1)`` of the first violating saved step, or None.
     """
     L = traj.loss
-    allowed = (DESCENT_RTOL_FACTOR * rtol + 4 * np.finfo(float).eps) * np.abs(L[:-1])
+    tol = DESCENT_RTOL_FACTOR * rtol + 4 * np.finfo(float).eps
+    allowed = tol * np.abs(L[:-1])
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~(np.diff(L) <= allowed))
+        ok = np.diff(L) <= allowed
+        # where L overflows float64 (inf: the true value exceeds 1.8e308, e.g. tokens x 1e8), compare in log space:
+        # there L* << L, so a relative rise tol of L is a rise tol of log(L - L*) = log_excess_loss
+        huge = ~(np.isfinite(L[:-1]) & np.isfinite(L[1:]))
+        ok[huge] = np.diff(traj.log_excess_loss)[huge] <= tol
+    bad = np.flatnonzero(~ok)
     if bad.size == 0:
         return None
     k = int(bad[0])
-    return k, float(L[k]), float(L[k + 1]), float(traj.log_t[k]), float(traj.log_t[k + 1]), traj.param
+    rise = k, float(L[k]), float(L[k + 1]), float(traj.log_t[k]), float(traj.log_t[k + 1]), traj.param
+    if huge[k]:  # the loss itself overflows: report log(L - L*) too
+        rise += (float(traj.log_excess_loss[k]), float(traj.log_excess_loss[k + 1]))
+    return rise
 
 
 def _recover_descent(rise, rtol: float, rerun):
     """Recover a non-monotone flow by integrating again at ``rtol = 1e-11``; raise if that does not help.
 
     Never returns a trajectory whose loss rises (the retry is checked by :func:`gradient_flow` itself)."""
-    _k, a, b, s0, s1, param = rise
-    what = (f"the loss of the gradient flow (param={param!r}) rose from {a:.10g} to {b:.10g} between the saved "
+    _k, a, b, s0, s1, param, *logs = rise
+    change = (f"rose from {a:.10g} to {b:.10g}" if not logs else
+              f"exceeds float64 there and rose in log space, log(L - L*) from {logs[0]:.10g} to {logs[1]:.10g}")
+    what = (f"the loss of the gradient flow (param={param!r}) {change} between the saved "
             f"times log t = {s0:.4g} and {s1:.4g} at rtol = {rtol:g}")
     if rtol > _RETRY_RTOL:
         try:

@@ -112,6 +112,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .data import check_data
 from .dynamics import (LOG_GUARD, MAX_LOG_T, FlowModel, FlowStallError, OverBudget, SolverOptions, combined_W,
                        neg_grad, solve, velocity, velocity_jacobian)
 from .kernels import log_sample_weights, logit_hessian, sum_log_terms
@@ -161,7 +162,19 @@ def offset_shift(data) -> float:
     """How far below 0 the active log-odds offsets settle on this data: ``max(0, max_i gamma_i,opt)``. A pair's
     scaled gradient term is ``~ w_i e^{-y_k} |gamma_l - gamma_k|`` with sample weight ``w_i ~ e^{-gamma_i,opt}``,
     so the offsets balance near ``-gamma_opt``, not near 0. ``SWITCH_OFFSET`` and ``EXIT_OFFSET`` are counted from
-    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking)."""
+    ``-offset_shift`` (an absolute floor misdiagnosed data with scores ~60 as never locking).
+
+    Parameters
+    ----------
+    data : AttentionData
+        The data set (anything else: ``TypeError`` naming ``data``).
+
+    Returns
+    -------
+    float
+        ``max(0, max_i gamma_i,opt)``, >= 0.
+    """
+    data = check_data(data)
     return float(max(0.0, np.max(data.gamma_opt)))
 
 
@@ -866,9 +879,11 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
     for frame_method in FRAME_METHODS[model.param]:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # trial states may overflow; the error test
             warnings.simplefilter("ignore")  # rejects them, and a failed method is reported below
+            crossed = []  # the last state the exit event saw at or below zero (an exit already reached)
             try:
                 fsol = solve_ivp(stage.rhs, span, x0, method=frame_method, rtol=options.rtol, atol=options.atol,
-                                 t_eval=u_eval, jac=stage.jac, events=_frame_events(stage.exit_value, stop_value))
+                                 t_eval=u_eval, jac=stage.jac,
+                                 events=_frame_events(stage.exit_value, stop_value, crossed))
             except (ValueError, ArithmeticError, np.linalg.LinAlgError, _NoSteadyState) as err:
                 if not (isinstance(err, ValueError) and "different signs" in str(err)):
                     # raised inside the method (e.g. BDF's LU solve meeting a non-finite Newton residual, or a
@@ -876,7 +891,11 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
                     failures.append(f"{frame_method} at log t = {model.last_s:.6g}: {type(err).__name__}: "
                                     f"{err or 'no quasi-steady state'}")
                     continue
-                # the exit event's root finder in a collapsed step: a token change
+                # the exit event's root finder in a collapsed step: the new state is past the exit while the
+                # dense output at the step's ends disagrees; the exit itself is known (generic (4, 5, 6) "xi" seed 3:
+                # sample 1's optimal token gains on its reference token ever faster, and the step collapses)
+                if crossed:
+                    raise stage.exit_error(*crossed[-1]) from None
                 raise MarginFrameError(
                     f"gradient flow (param={model.param!r}) left the margin frame near log t = {model.last_s:.6g}: "
                     f"the step size collapsed and an event of the frame (a sample's attended token changing, or the "
@@ -899,10 +918,14 @@ def _frame_solve(fm: FrameModel, stage, span: tuple[float, float], x0: np.ndarra
                          f"or try another rtol.", log_t=model.last_s, nfev=model.nfev + fm.nfev)
 
 
-def _frame_events(exit_value, stop_value=None) -> list:
-    """Terminal events for ``solve_ivp``, falling through zero: the exit, and the optional stop."""
+def _frame_events(exit_value, stop_value=None, crossed=None) -> list:
+    """Terminal events for ``solve_ivp``, falling through zero: the exit, and the optional stop. ``crossed``
+    (a list, optional) gets ``(u, x)`` of the last state whose exit value is <= 0."""
     def event(u, x):
-        return exit_value(u, x)
+        value = exit_value(u, x)
+        if crossed is not None and value <= 0:
+            crossed.append((float(u), np.array(x, dtype=float)))
+        return value
 
     event.terminal, event.direction = True, -1
     events = [event]

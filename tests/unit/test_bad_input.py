@@ -118,6 +118,8 @@ SPECS = {
         "seed": [("wrong type", "0"), ("NaN", np.nan), ("out of range", -1)],
         "kind": [("wrong type", 3), ("out of range", "nope")],
     }),
+    # issue 27 fuzz leftover: a non-data argument raised AttributeError ('NoneType' has no attribute 'gamma_opt')
+    "offset_shift": (al.frame.offset_shift, {"data": DATA}, {"data": DATA_CASES + [("array", X)]}),
     "aligned_bases": (al.aligned_bases, {"data": al.make_orthogonal_data()}, {"data": DATA_CASES}),
     "cosine": (al.cosine, {"A": W0, "B": W0}, {
         "A": array_cases((D, D), (D,))[:6] + [("out of range", np.zeros((D, D)))],

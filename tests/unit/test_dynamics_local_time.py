@@ -49,3 +49,18 @@ def test_implicit_methods_follow_the_flow_across_a_late_switch(method, tol):
     tr = al.gradient_flow(data, "W", W0, 1e300, method=method)
     assert tr.method == "gradient_flow" and np.array_equal(tr.t, ref.t)
     assert float(al.path_error(tr, ref).max()) <= tol
+
+
+def test_an_event_in_the_first_step_from_t_0_is_located():
+    """Issue 27 fuzz leftover: a terminal event crossed in the first step from ``t = 0`` was located by brentq
+    with ``xtol = 4 eps |t_old| = 0``, and scipy's ``ValueError: xtol too small (0 <= 0)`` escaped (first seen in
+    the frame switch of ``gradient_flow`` on orthogonal data with queries x 100, "KQ")."""
+    def crossing(t, y):
+        return y[0] - 1e-20
+
+    crossing.terminal, crossing.direction = True, 1
+    for method in ("LSODA", "BDF", "RK45"):
+        sol = solve(lambda t, y: np.array([1.0]), lambda t, y: np.zeros((1, 1)), (0.0, 1e3), np.array([0.0]), [],
+                    SolverOptions(method=method, rtol=1e-8, atol=1e-12), events=[crossing], guard=lambda a, b: 0.0)
+        assert sol.status == 1, (method, sol.message)
+        assert sol.t_events[0][0] == pytest.approx(1e-20, rel=1e-3), method

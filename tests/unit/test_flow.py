@@ -342,10 +342,19 @@ def test_bad_t_eval(t_eval, match):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), 10.0, t_eval=t_eval)
 
 
-@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T_FRAME])
+@pytest.mark.parametrize("log_t_end", [0.0, -5.0, np.inf, np.nan, 2 * MAX_LOG_T_FRAME, 1e-308, 1e-101])
 def test_bad_log_t_end(log_t_end):
+    """1e-308 (issue 27 fuzz leftover, "xi"): before, a FlowStallError after 50,000 evaluations at log t = 0,
+    for every parameterisation below ~1e-200; refused below 1e-100 now, as t_end is."""
     with pytest.raises(ValueError, match="log_t_end"):
         al.gradient_flow(get_data("demo1"), "W", np.zeros((4, 4)), log_t_end=log_t_end)
+
+
+def test_the_smallest_log_t_end_is_honoured_quickly():
+    data = get_data("demo1")
+    for param in ("W", "xi"):
+        tr = al.gradient_flow(data, param, al.default_init(data, param), log_t_end=1e-100, max_nfev=1000)
+        assert tr.log_t[-1] == 1e-100
 
 
 def test_bad_log_t_eval():
@@ -541,3 +550,59 @@ def test_logistic_trajectory_excess_loss_has_no_cancellation():
     np.testing.assert_allclose(tr.excess_loss, ref, rtol=1e-12)
     np.testing.assert_allclose(tr.log_excess_loss, [al.log_excess_loss(data, W, loss="logistic") for W in Ws],
                                rtol=1e-12)
+
+
+def _plateau_switch_data():
+    """``make_orthogonal_data(3, 5, seed=42)`` with queries x 100 (the fuzz harness's ``scale(..., cz=100)``): from
+    ``default_init(data, "KQ", 1, seed=16)`` sample 0 attends a non-optimal token with log-odds 265 against the
+    optimal one; its gradient is ~e^-265, so the flow sits on a plateau until it switches at log t = 250.2 (in
+    log time the switch is ~e^-250 wide, far below the spacing of log t, 3e-14)."""
+    data = al.make_orthogonal_data(3, 5, seed=42)
+    return al.AttentionData(np.asarray(data.X), np.asarray(data.z) * 100, data.y, data.v)
+
+
+def test_a_switch_below_the_spacing_of_log_t_after_a_plateau():
+    """Issue 27 fuzz leftover. Before: at ``log_t_end=1e100`` scipy's ``ValueError: xtol too small (0 <= 0)``
+    escaped (the frame's switch event crossed in the first step from s = 0); with that fixed, the standard solver
+    raised "an attention switch could not be resolved at t = 250.202" because the guard gave up on a step below
+    the spacing of the method's local time tau instead of restarting there (tau = 0). The switch is real (sample
+    0 moves to the optimal token; the margin frame reports it, and the flow switches to the frame later).
+    Measured: W at log t = 260 and 1000 within 3e-9 of the same flow at rtol 1e-11 (near the switch, 250.2-250.21,
+    the switch time moves with rtol: 3e-4); an independent physical-time Radau integration of the model's
+    gradient puts the switch at log t = 250.2028."""
+    data = _plateau_switch_data()
+    init = al.default_init(data, "KQ", 1, seed=16)
+    far = al.gradient_flow(data, "KQ", init, log_t_end=1e100)
+    assert np.all(np.diff(far.loss) <= 1e-7 * far.loss[:-1])
+    ev = np.array([240.0, 260.0, 1000.0])
+    tr = al.gradient_flow(data, "KQ", init, log_t_end=1000.0, log_t_eval=ev)
+    tight = al.gradient_flow(data, "KQ", init, log_t_end=1000.0, log_t_eval=ev, rtol=1e-11)
+    assert _rel_path_err(tr.W.reshape(3, -1), tight.W.reshape(3, -1)).max() <= 1e-7
+    assert tr.loss[0] == pytest.approx(0.668913, abs=1e-6) and tr.loss[1] == pytest.approx(0.380691, abs=1e-6)
+    assert np.argmax(al.attention(data, tr.W[-1]), axis=1)[0] == data.opt[0]
+
+
+def test_a_loss_beyond_float64_is_compared_in_log_space():
+    """Issue 27 fuzz leftover: ``make_generic_data(6, 8, 10, 27)`` with tokens x 1e8, "KQ" from
+    ``default_init(data, "KQ", 1, seed=15)``: the loss is e^(1.95e7) (``traj.loss`` inf, as documented), and the
+    loss-rise guard read inf -> inf as a rise (inf - inf is NaN) and raised "rose from inf to inf" after a retry.
+    Where the loss overflows the guard now compares log(L - L*) (``log_excess_loss``), which is finite."""
+    from attnlib import flow
+
+    data = _scaled(al.make_generic_data(6, 8, 10, 27), 1e8)
+    traj = al.gradient_flow(data, "KQ", al.default_init(data, "KQ", 1, seed=15), t_end=1e6)
+    assert np.all(np.isinf(traj.loss)) and np.all(np.isfinite(traj.log_excess_loss))
+    assert traj.log_excess_loss[0] == pytest.approx(1.95067409e7, rel=1e-8)
+    assert np.all(np.diff(traj.log_excess_loss) <= 1e-7)
+    # a real rise in log space is still caught, and named in log space
+    traj.log_excess_loss = traj.log_excess_loss.copy()
+    traj.log_excess_loss[5] += 1.0
+    rise = flow._loss_rise(traj, 1e-8)
+    assert rise[0] == 4 and rise[-1] > rise[-2]
+    with pytest.raises(RuntimeError, match=r"exceeds float64 there and rose in log space, log\(L - L\*\) from "):
+        flow._recover_descent(rise, 1e-11, None)
+
+
+def _scaled(data, c):
+    """``data`` with its tokens multiplied by ``c`` (the fuzz harness's ``scale(data, c)``)."""
+    return al.AttentionData(np.asarray(data.X) * c, data.z, data.y, data.v)

@@ -448,3 +448,41 @@ def test_xi_reduction_at_1e17_keeps_the_path(monkeypatch):
     ref = al.gradient_flow(data, "xi", init, log_t_end=1e100, log_t_eval=ev, rtol=1e-10, max_nfev=50000)
     assert tr.frame.log_t_reduced == pytest.approx(1e17) and not np.isfinite(ref.frame.log_t_reduced)
     assert al.path_error(tr, ref).max() <= 1e-7
+
+
+def test_a_token_gaining_ever_faster_is_named_not_blamed_on_the_step_size():
+    """Issue 27 far-horizon leftover: ``make_generic_data(4, 5, 6, seed=3)``, "xi" from ``default_init(data, "xi",
+    0.1, seed=0)``: the flow locks sample 1 onto token 0 (score 0.290) while its optimal token 4 (score 0.294)
+    keeps gaining: the frame's offset of the pair (1, 4) falls from 2.1e5 at log t = 4.4e7 to 6.8e3 at 1.03e8 and
+    then ever faster in u = log log t (the step collapses at log t = 1.0407e8 with y = -182, where the pair's
+    scaled gradient term e^-y reaches the frame's exit bound e^(200 + shift)). The exit is real; before, the
+    collapsed step's root finder raised and the MarginFrameError said the event "could not be located"
+    (sample -1, token -1). Now it names sample 1, token 4."""
+    data = al.make_generic_data(4, 5, 6, seed=3)
+    init = al.default_init(data, "xi", 0.1, seed=0)
+    with pytest.raises(MarginFrameError, match=r"in sample 1 token 4 overtook \(or came within e\^-200") as exc:
+        al.gradient_flow(data, "xi", init, log_t_end=1.1e8, max_nfev=20_000)
+    assert (exc.value.sample, exc.value.token) == (1, 4) and data.opt[1] == 4
+    assert exc.value.log_t == pytest.approx(1.0407e8, rel=1e-3)
+    assert "could not be located" not in str(exc.value)
+
+
+def test_a_coordinate_joins_the_l1_support_only_beyond_log_t_1e300():
+    """Issue 27 far-horizon leftover, measured: ``make_diagonal_data(6, 4, 8, seed=11)``, "xi" from
+    ``default_init(data, "xi", 0.1, seed=0)``, ends 3.5e-2 from the l1 SVM at log t = 1e100 and 1e300. Not a
+    solver error but a late support change: the SVM's minimiser uses coordinates 0 and 2 (beta = (1.8765, 0,
+    0.0462, 0, ...), pair 6 at margin 1), the flow sits near the 1-sparse direction (1.9227, 0, ...) whose l1 norm is
+    only 6e-5 above the optimum, and coordinate 2 grows as the diagonal network lets it, like (log t)^0.0026
+    relative to the margin (1.2e-5 at log t = 1e6, 7.1e-5 at 1e300): it reaches 0.046 only near log t ~ 1e1400."""
+    data = al.make_diagonal_data(6, 4, 8, seed=11)
+    ev = np.array([1e200, 1e250, 1e300])
+    tr = al.gradient_flow(data, "xi", al.default_init(data, "xi", 0.1, seed=0), log_t_end=1e300, log_t_eval=ev)
+    sol = al.solve_svm(data, "l1")
+    assert np.flatnonzero(np.abs(sol.beta) > 1e-3 * np.abs(sol.beta).max()).tolist() == [0, 2]
+    mu = np.array([al.margin(data, W) for W in tr.W])
+    b2 = np.array([W[2, 2] for W in tr.W]) / mu
+    growth = np.diff(np.log(b2)) / np.diff(np.log(ev))  # d log(beta_2 / mu) / d log(log t)
+    assert np.all(b2 > 0) and np.all(np.diff(b2) > 0) and b2[-1] < 1e-4 < sol.beta[2]
+    assert np.all((growth > 0.002) & (growth < 0.004))
+    ratio = np.abs(np.diag(tr.W[-1])).sum() / mu[-1] / sol.value
+    assert 1 + 1e-5 < ratio < 1 + 1e-4
