@@ -14,7 +14,8 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the claims stage and the wheel stage (building and installing) run beside the pytest stage, and the downloads,
+the slow unit tests, the claims stage and the wheel stage (building and installing) run beside the pytest stage,
+and the downloads,
 lab, pdf and figures stages run beside the browser stage (without screenshots in the pipeline). Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters), ``TEST_SCREENSHOTS=1``
@@ -180,7 +181,16 @@ def _lint(session: nox.Session, args: list[str]) -> None:
 
 
 def _unit(session: nox.Session, args: list[str]) -> None:
-    _pytest(session, "_build/unit.log", ["tests/unit", "--junitxml=_build/junit-unit.xml"], args)
+    _pytest(session, "_build/unit.log", ["tests/unit", "-m", "not slow", "--junitxml=_build/junit-unit.xml"], args)
+
+
+#: The library's unit tests marked slow (flows to ln t = 1e100 or t = 1e300, tight reference integrations): out of
+#: the unit stage, so a library change hears back in well under a minute; the pipeline runs them beside pytest.
+SLOW_ARGS = ["tests/unit", "-m", "slow", "--junitxml=_build/junit-slow.xml"]
+
+
+def _slow(session: nox.Session, args: list[str]) -> None:
+    _pytest(session, "_build/slow.log", SLOW_ARGS, args)
 
 
 def _studies(session: nox.Session, args: list[str]) -> None:
@@ -265,6 +275,7 @@ def _bench(session: nox.Session, args: list[str]) -> None:
 REPORTS = {
     "lint": "the ruff messages above",
     "unit": "the pytest summary above (also in _build/unit.log)",
+    "slow": "the pytest summary above (also in _build/slow.log)",
     "studies": "the traceback above (the study it names)",
     "pytest": "the pytest summary above (also in _build/pytest.log)",
     "claims": "the pytest summary above (also in _build/claims.log)",
@@ -290,8 +301,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def unit(session: nox.Session) -> None:
-    """The library's unit tests, tests/unit, on 2 cores (report: _build/unit.log)."""
+    """The library's unit tests, tests/unit without those marked slow, on 2 cores (report: _build/unit.log)."""
     _one_stage(session, "unit", _unit)
+
+
+@nox.session(python=False)
+def slow(session: nox.Session) -> None:
+    """The library's unit tests marked slow (long-horizon flows, tight references), on 2 cores (_build/slow.log)."""
+    _one_stage(session, "slow", _slow)
 
 
 @nox.session(python=False)
@@ -396,7 +413,10 @@ def test(session: nox.Session) -> None:
         # the claims stage beside the pytest stage: both leave cores idle (kernels and subprocesses starting, the
         # last tests of a worker), and the claims stage's workers wait for each other's shared results
         stages.start_background("claims", [PY, "-m", "pytest", "-q", "-n", "2", *CLAIMS_ARGS])
+        stages.start_background("slow", [PY, "-m", "pytest", "-q", *SLOW_ARGS])   # one process: a few tests
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
+        stages.wait("slow")
+        print(f"slow: {_last_line(BUILD / 'slow.log')}")
         stages.wait("claims")
         print(f"claims: {_last_line(BUILD / 'claims.log')}")
         stages.wait("wheel")
@@ -420,6 +440,7 @@ def test(session: nox.Session) -> None:
             stages.run("bench", REPORTS["bench"], _bench)
     except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, tests are not
         stages.stop("claims")
+        stages.stop("slow")
         session.error(f"stage {exc} failed")
     stages.stamp(f"all stages passed{_busy_since(stages.cpu_start)}")
     print(f"unit: {_last_line(BUILD / 'unit.log')}")

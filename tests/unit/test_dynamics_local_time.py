@@ -39,6 +39,7 @@ def _late_switch_data():
     return al.make_generic_data(10, 8, 10, seed=3)
 
 
+@pytest.mark.slow  # a tight LSODA reference and the implicit methods to t = 1e300
 @pytest.mark.parametrize("method, tol", [("BDF", 1e-5), ("Radau", 1e-7)])
 def test_implicit_methods_follow_the_flow_across_a_late_switch(method, tol):
     """``gradient_flow(..., method="BDF" / "Radau")`` returns the path of a tight LSODA reference to t = 1e300.

@@ -561,6 +561,7 @@ def _plateau_switch_data():
     return al.AttentionData(np.asarray(data.X), np.asarray(data.z) * 100, data.y, data.v)
 
 
+@pytest.mark.slow  # to log t = 1e100 twice (the default and rtol 1e-11)
 def test_a_switch_below_the_spacing_of_log_t_after_a_plateau():
     """Issue 27 fuzz leftover. Before: at ``log_t_end=1e100`` scipy's ``ValueError: xtol too small (0 <= 0)``
     escaped (the frame's switch event crossed in the first step from s = 0); with that fixed, the standard solver
