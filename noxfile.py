@@ -14,8 +14,8 @@ its session says where the stage's report is.
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
 book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the slow unit tests, the claims stage and the wheel stage (building and installing) run beside the pytest stage,
-and the downloads,
+the claims stage and the wheel stage (building and installing) run beside the pytest stage, the slow unit tests
+beside the book stage, and the downloads,
 lab, pdf and figures stages run beside the browser stage (without screenshots in the pipeline). Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters), ``TEST_SCREENSHOTS=1``
@@ -185,7 +185,7 @@ def _unit(session: nox.Session, args: list[str]) -> None:
 
 
 #: The library's unit tests marked slow (flows to ln t = 1e100 or t = 1e300, tight reference integrations): out of
-#: the unit stage, so a library change hears back in well under a minute; the pipeline runs them beside pytest.
+#: the unit stage, so a library change hears back in well under a minute; the pipeline runs them beside the book.
 SLOW_ARGS = ["tests/unit", "-m", "slow", "--junitxml=_build/junit-slow.xml"]
 
 
@@ -413,16 +413,18 @@ def test(session: nox.Session) -> None:
         # the claims stage beside the pytest stage: both leave cores idle (kernels and subprocesses starting, the
         # last tests of a worker), and the claims stage's workers wait for each other's shared results
         stages.start_background("claims", [PY, "-m", "pytest", "-q", "-n", "2", *CLAIMS_ARGS])
-        stages.start_background("slow", [PY, "-m", "pytest", "-q", *SLOW_ARGS])   # one process: a few tests
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
-        stages.wait("slow")
-        print(f"slow: {_last_line(BUILD / 'slow.log')}")
         stages.wait("claims")
         print(f"claims: {_last_line(BUILD / 'claims.log')}")
         stages.wait("wheel")
+        # the slow unit tests (one process) beside the book stage, which leaves a core idle while Sphinx reads
+        # the pages; pytest and claims, beside which they ran first, already keep both cores busy
+        stages.start_background("slow", [PY, "-m", "pytest", "-q", *SLOW_ARGS])
         if not skip_book:
             stages.wait("assets")
             stages.run("book", REPORTS["book"], _book)
+            stages.wait("slow")
+            print(f"slow: {_last_line(BUILD / 'slow.log')}")
             stages.wait("system")
             # Beside the browser check: the downloads check, JupyterLab (mostly waiting on a server, kernels and
             # settle times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book
@@ -438,6 +440,9 @@ def test(session: nox.Session) -> None:
             stages.wait("pdf")
             stages.wait("figures")
             stages.run("bench", REPORTS["bench"], _bench)
+        else:
+            stages.wait("slow")
+            print(f"slow: {_last_line(BUILD / 'slow.log')}")
     except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, tests are not
         stages.stop("claims")
         stages.stop("slow")

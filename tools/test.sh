@@ -5,7 +5,7 @@
 # fails in seconds, not after the book build, stopping at the first failure with its name and where its report is:
 #   lint       ruff (configured in pyproject.toml)
 #   unit       the library's unit tests (tests/unit -m "not slow", well under a minute)
-#   slow       the unit tests marked slow (long-horizon flows, tight references; in the background, beside pytest)
+#   slow       the unit tests marked slow (long-horizon flows, tight references; in the background, beside book)
 #   studies    python -m attnbook studies: every study of the book computed once, read by the later stages
 #   pytest     the chapters' claims (tests/claims) and the book's tooling (tests/book)
 #   claims     every test marked `claims` again, every data set and flow start perturbed by a relative 1e-12

@@ -5,7 +5,7 @@ It renders the registry ``attnbook/paper_map.toml`` as the map's tables (``attnb
 reads the page: each row links to the book's anchor, the figure and the test's source; a claim's value is pasted
 from the chapter's executed notebook (myst-nb's cross-page ``{glue:text}`page.md::key```, resolved when the page is
 written); and each row's marks are read from the JUnit XML files that the test command's stages write into
-``_build/`` (``junit-unit.xml``, ``junit-slow.xml`` and ``junit-pytest.xml``: the tests as run;
+``_build/`` (``junit-unit.xml`` and ``junit-pytest.xml``: the tests as run;
 ``junit-claims.xml``: the claims stage, every input perturbed by a relative 1e-12). Where a file is missing the rows say "no results" and the page says
 which file it looked for. Nothing is executed.
 
@@ -25,7 +25,8 @@ from sphinx.util.docutils import SphinxDirective
 __version__ = "0.1.0"
 
 #: The JUnit files of the test command's stages, relative to the book's root (noxfile.py writes them).
-RUN_RESULTS = ("_build/junit-unit.xml", "_build/junit-slow.xml", "_build/junit-pytest.xml")
+#: (Not ``junit-slow.xml``: the slow unit tests run beside the book stage and back no row of the map.)
+RUN_RESULTS = ("_build/junit-unit.xml", "_build/junit-pytest.xml")
 PERTURBED_RESULTS = ("_build/junit-claims.xml",)
 
 
@@ -64,7 +65,7 @@ class PaperMap(SphinxDirective):
             source = ("**No test results are available in this build**: the marks below say \"no results\". They are "
                       "read from " + " and ".join(f"`{n}`" for n in RUN_RESULTS) + " and `" + PERTURBED_RESULTS[0]
                       + "`, which the test command writes before the book (`bash tools/test.sh`, or "
-                      "`nox -s unit slow pytest claims`).")
+                      "`nox -s unit pytest claims`).")
         else:
             source = ("Marks read from the test run of this build: " + ", ".join(run_files)
                       + (("; perturbed: " + ", ".join(perturbed_files)) if perturbed_files

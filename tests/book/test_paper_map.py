@@ -293,7 +293,7 @@ def test_the_extension_renders_the_page_without_executing(monkeypatch):
         sys.path.remove(str(BOOK / "_ext"))
     source = Path(ext.__file__).read_text(encoding="utf-8")
     assert "attnbook.experiments" not in source and "attnlib" not in source
-    assert ext.RUN_RESULTS == ("_build/junit-unit.xml", "_build/junit-slow.xml", "_build/junit-pytest.xml")
+    assert ext.RUN_RESULTS == ("_build/junit-unit.xml", "_build/junit-pytest.xml")
     nox = (ROOT / "noxfile.py").read_text(encoding="utf-8")
     for name in (*ext.RUN_RESULTS, *ext.PERTURBED_RESULTS):
         assert f"--junitxml={name}" in nox, name
