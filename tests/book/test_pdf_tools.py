@@ -2,6 +2,7 @@
 test command's ``pdf`` stage (one chapter) and by ``bash tools/build_pdf.sh`` (the whole book)."""
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _import_from(folder: str, name: str):
+    """Module ``name`` of the repository's ``folder`` (book/_ext, tools: not packages)."""
+    sys.path.insert(0, str(ROOT / folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 @pytest.fixture(scope="module")
 def pdf_solutions():
     pytest.importorskip("sphinx_exercise")
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import pdf_solutions
-    finally:
-        sys.path.pop(0)
-    return pdf_solutions
+    return _import_from("book/_ext", "pdf_solutions")
 
 
 @pytest.mark.parametrize("builder_format, expected", [("latex", 1), ("html", 2)])
@@ -52,12 +57,7 @@ def test_build_pdf_rejects_bad_arguments_before_doing_anything(args, message):
 # ------------------------------------------------------------------ tools/pdf_checks.py: the log and PDF checks
 @pytest.fixture(scope="module")
 def pdf_checks():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import pdf_checks
-    finally:
-        sys.path.pop(0)
-    return pdf_checks
+    return _import_from("tools", "pdf_checks")
 
 
 #: Lines as xelatex writes them (the issue's log: DejaVu Serif Italic has no ℓ, Latin Modern Math no set-minus).
@@ -145,12 +145,7 @@ def test_build_pdf_runs_the_checks_on_the_pdf_it_writes():
 @pytest.fixture(scope="module")
 def pdf_print():
     pytest.importorskip("sphinx")
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import pdf_print
-    finally:
-        sys.path.pop(0)
-    return pdf_print
+    return _import_from("book/_ext", "pdf_print")
 
 
 def test_the_proof_index_names_results_as_the_book_numbers_them_by_chapter(pdf_print):
