@@ -99,10 +99,15 @@ class Stages:
         self.background[name] = (proc, time.time(), ended)
 
     def stop(self, name: str) -> None:
-        """End background job ``name`` (and its process group) if it is still running."""
+        """End background job ``name`` (SIGTERM) if it is still running."""
         job = self.background.pop(name, None)
         if job is not None and job[0].poll() is None:
             job[0].terminate()
+
+    def wait_pytest(self, name: str) -> None:
+        """:meth:`wait` for background pytest run ``name``, then print its closing line (from ``_build/NAME.log``)."""
+        self.wait(name)
+        print(f"{name}: {_last_line(BUILD / f'{name}.log')}")
 
     def wait(self, name: str) -> None:
         proc, t0, ended = self.background.pop(name)
@@ -410,21 +415,20 @@ def test(session: nox.Session) -> None:
         stages.run("studies", REPORTS["studies"], _studies)
         # the wheel check (mostly building and installing) beside the two pytest stages, whose workers leave CPU idle
         stages.start_background("wheel", ["bash", "tools/wheel_check.sh"])
-        # the claims stage beside the pytest stage: both leave cores idle (kernels and subprocesses starting, the
-        # last tests of a worker), and the claims stage's workers wait for each other's shared results
+        # the claims stage beside the pytest stage: each alone leaves cores idle (kernels and subprocesses starting,
+        # a worker's last tests, the claims workers waiting for each other's shared results)
         stages.start_background("claims", [PY, "-m", "pytest", "-q", "-n", "2", *CLAIMS_ARGS])
         stages.run("pytest", REPORTS["pytest"], _pytest_stage, pytest_args)
-        stages.wait("claims")
-        print(f"claims: {_last_line(BUILD / 'claims.log')}")
+        stages.wait_pytest("claims")
         stages.wait("wheel")
         # the slow unit tests (one process) beside the book stage, which leaves a core idle while Sphinx reads
-        # the pages; pytest and claims, beside which they ran first, already keep both cores busy
+        # the pages (beside pytest and claims, which keep both cores busy, they cost about 50 s more CPU)
         stages.start_background("slow", [PY, "-m", "pytest", "-q", *SLOW_ARGS])
         if not skip_book:
             stages.wait("assets")
             stages.run("book", REPORTS["book"], _book)
-            stages.wait("slow")
-            print(f"slow: {_last_line(BUILD / 'slow.log')}")
+        stages.wait_pytest("slow")
+        if not skip_book:
             stages.wait("system")
             # Beside the browser check: the downloads check, JupyterLab (mostly waiting on a server, kernels and
             # settle times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book
@@ -440,9 +444,6 @@ def test(session: nox.Session) -> None:
             stages.wait("pdf")
             stages.wait("figures")
             stages.run("bench", REPORTS["bench"], _bench)
-        else:
-            stages.wait("slow")
-            print(f"slow: {_last_line(BUILD / 'slow.log')}")
     except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, tests are not
         stages.stop("claims")
         stages.stop("slow")
