@@ -13,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_bool", "check_choice", "check_same_data", "check_scalar", "check_seed",
+__all__ = ["MAX_ENTRIES", "check_array", "check_bool", "check_choice", "check_same_data", "check_scalar", "check_seed",
            "data_fingerprint"]
+
+#: The most float64 entries (800 MB) one array the library allocates from a size argument may hold: data sets
+#: (n * L * d tokens) and (d, d_e) factors beyond it are refused, naming the size, instead of failing in numpy.
+MAX_ENTRIES = 10**8
 
 
 def describe(value: Any) -> str:

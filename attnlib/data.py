@@ -41,18 +41,17 @@ def _check_sizes(**sizes) -> tuple[int, ...]:
     return out
 
 
-_MAX_ENTRIES = 10**8  # the tokens X have n * L * d float64 entries: at most 800 MB
-
-
 def _check_entries(**sizes: int) -> None:
     """Refuse sizes whose token array ``X`` (``n * L * d`` entries) would not fit: name the largest size."""
+    from ._validate import MAX_ENTRIES
+
     total = 1
     for value in sizes.values():
         total *= int(value)
-    if total > _MAX_ENTRIES:
+    if total > MAX_ENTRIES:
         name = max(sizes, key=lambda k: sizes[k])
         shown = ", ".join(f"{k}={v if v < 10**12 else f'{float(v):.3g}'}" for k, v in sizes.items())
-        raise ValueError(f"{name} must be small enough that the tokens X fit in memory (n * L * d <= {_MAX_ENTRIES:.0e} "
+        raise ValueError(f"{name} must be small enough that the tokens X fit in memory (n * L * d <= {MAX_ENTRIES:.0e} "
                          f"entries); got {shown}")
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_array, check_scalar
+from ._validate import MAX_ENTRIES, check_array, check_scalar
 from .data import AttentionData, check_data
 
 __all__ = ["l1_factors", "nuclear_factors", "factor_cost", "nuclear_subgradient", "NuclearSubgradientCheck",
@@ -53,7 +53,6 @@ def l1_factors(beta) -> tuple[np.ndarray, np.ndarray]:
     return np.sign(beta) * root, root
 
 
-_MAX_ENTRIES = 10**8  # the factors are (d, d_e) float64 arrays: d_e is refused beyond 800 MB of them
 
 
 def padded_diag(xi, d_e: int) -> np.ndarray:
@@ -80,7 +79,7 @@ def padded_diag(xi, d_e: int) -> np.ndarray:
         If ``xi`` is not a finite 1-D array or ``d_e`` is not an integer ``>= len(xi)``.
     """
     xi = check_array(xi, "xi", ndim=1, expected="a 1-D array xi of shape (d,)")
-    d_e = check_scalar(d_e, "d_e", integer=True, lo=len(xi), hi=max(len(xi), _MAX_ENTRIES // max(len(xi), 1)))
+    d_e = check_scalar(d_e, "d_e", integer=True, lo=len(xi), hi=max(len(xi), MAX_ENTRIES // max(len(xi), 1)))
     M = np.zeros((len(xi), d_e))
     M[:, :len(xi)] = np.diag(xi)
     return M
@@ -119,7 +118,7 @@ def nuclear_factors(W, d_e: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     k = min(W.shape)
     if d_e is None:
         d_e = k
-    d_e = int(check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(k, _MAX_ENTRIES // max(W.shape))))
+    d_e = int(check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(k, MAX_ENTRIES // max(W.shape))))
     if d_e < r:
         raise ValueError(f"d_e must be at least rank(W) = {r} for K Q^T = W to be possible; got d_e={d_e}")
     root = np.sqrt(s[:r])

@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._validate import check_array, check_choice, check_scalar
+from ._validate import MAX_ENTRIES, check_array, check_bool, check_choice, check_scalar, check_seed
 from .data import check_data
 from .data import AttentionData
 from .dynamics import (MAX_LOG_T, PARAM_NAMES, PARAMS, FlowModel, FlowStallError, OverBudget, SolverOptions,
@@ -608,8 +608,7 @@ def gradient_descent(data: AttentionData, param: str, init, lr: float, steps: in
     lr = check_scalar(lr, "lr", lo=0.0, lo_open=True)
     steps = int(check_scalar(steps, "steps", integer=True, lo=1, hi=MAX_GD_STEPS))
     n_save = int(check_scalar(n_save, "n_save", integer=True, lo=1, hi=MAX_GD_STEPS))
-    if not isinstance(normalized, (bool, np.bool_)):
-        raise TypeError(f"normalized must be True or False; got {type(normalized).__name__}")
+    normalized = check_bool(normalized, "normalized")
     arrays = split_init(data, param, init)
     model = FlowModel(data, param, arrays, loss)
     save_at = np.unique(np.concatenate([[0], np.geomspace(1, steps, n_save).astype(int), [steps]]))
@@ -682,10 +681,6 @@ def aligned_bases(data: AttentionData) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-#: :func:`default_init` refuses a ``d_e`` whose (d, d_e) factors would hold more entries than this.
-MAX_FACTOR_ENTRIES = 10**8
-
-
 def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int | None = 0, *,
                  kind: str | None = None, d_e: int | None = None):
     """Initialisations used in the book.
@@ -714,16 +709,13 @@ def default_init(data: AttentionData, param: str, scale: float = 0.1, seed: int 
     check_data(data)
     check_param(param)
     scale = check_scalar(scale, "scale")
-    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be None or a non-negative integer; got {type(seed).__name__} {seed!r}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"seed must be None or a non-negative integer; got {seed}")
+    seed = check_seed(seed, allow_none=True)
     if kind is not None and not isinstance(kind, str):
         raise TypeError(f"kind must be None or a string such as 'zero', 'random', 'paper', 'aligned'; got "
                         f"{type(kind).__name__}")
     d = data.d
-    if d_e is not None:  # the factors are (d, d_e) float64 arrays: at most 1e8 entries (800 MB) each
-        d_e = check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(1, MAX_FACTOR_ENTRIES // d))
+    if d_e is not None:  # the factors are (d, d_e) float64 arrays
+        d_e = check_scalar(d_e, "d_e", integer=True, lo=1, hi=max(1, MAX_ENTRIES // d))
     rng = np.random.default_rng(seed)
     omega0 = scale * (np.ones(d) if seed is None else rng.uniform(0.5, 1.5, size=d))
     kind = kind or {"W": "zero", "beta": "zero", "xi": "paper", "KQ": "random"}[param]
