@@ -61,6 +61,8 @@ __all__ = [
     "save_figure",
     "BUILD_ENV_VAR",
     "is_book_build",
+    "PRINT_ENV_VAR",
+    "is_print_build",
     "figure_to_pdf",
     "show",
     "glue",
@@ -83,6 +85,22 @@ def is_book_build() -> bool:
     import os
 
     return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
+
+
+#: Environment variable that marks the build of the book's PDF (``tools/build_pdf.sh`` gives it, beside
+#: ``ATTNLIB_BOOK_BUILD``, to the kernels that execute into the PDF's own jupyter cache).
+PRINT_ENV_VAR = "ATTNLIB_PRINT_BUILD"
+
+
+def is_print_build() -> bool:
+    """True when running inside the build of the book's PDF (``ATTNLIB_PRINT_BUILD`` set, not "0").
+
+    Only then do figures, static twins and tabs also carry a vector ``application/pdf`` output, which the PDF
+    prints: rendering it took about a third of the HTML book's execution time, and the web page never shows it.
+    """
+    import os
+
+    return os.environ.get(PRINT_ENV_VAR, "") not in ("", "0")
 
 #: The Okabe–Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
 OKABE_ITO: dict[str, str] = {
@@ -669,8 +687,8 @@ def figure_to_pdf(fig: Figure, *, caption: str | None = None) -> bytes:
 def show(fig: Figure, *, close: bool = True) -> None:
     """Display ``fig`` as the output of the current notebook cell (one ``image/png`` output).
 
-    In the book build (:func:`is_book_build`) the output also carries the figure as a vector
-    ``application/pdf``, which the book's PDF prints (the web page shows the PNG).
+    In the book build (:func:`is_book_build`) the output is a raw ``image/png`` bundle; in the build of the book's
+    PDF (:func:`is_print_build`) it also carries the figure as a vector ``application/pdf``, which the PDF prints.
 
     The chapters make every figure in the cell that computes it: in JupyterLab, Colab and the
     downloaded ``.ipynb`` the figure is that cell's output, and on the web page myst-nb wraps the
@@ -699,9 +717,10 @@ def show(fig: Figure, *, close: bool = True) -> None:
 
         from IPython.core.pylabtools import print_figure
 
-        display({"image/png": print_figure(fig, "png", base64=True),
-                 "application/pdf": base64.b64encode(figure_to_pdf(fig)).decode("ascii"),
-                 "text/plain": repr(fig)}, raw=True)
+        bundle = {"image/png": print_figure(fig, "png", base64=True), "text/plain": repr(fig)}
+        if is_print_build():
+            bundle["application/pdf"] = base64.b64encode(figure_to_pdf(fig)).decode("ascii")
+        display(bundle, raw=True)
     else:
         display(fig)
     if close:

@@ -16,7 +16,9 @@ and only the book build sets it, on purpose: ``_config.yml`` lists it under ``bo
 and ``tools/execute_book.py``, which executes the chapters for the site and the PDF, starts
 every kernel with those variables. JupyterLab, Binder and Colab start kernels without it, so
 their readers get the live widgets; ``explore(..., static=True/False)`` overrides it for one
-call.
+call. The build of the book's PDF (``tools/build_pdf.sh``) also sets ``ATTNLIB_PRINT_BUILD``
+(:func:`attnbook.plots.is_print_build`): only then do static twins and tabs carry the vector
+``application/pdf`` still that the PDF prints.
 
 :func:`tabs` shows several finished figures as an ``ipywidgets.Tab`` of ``Image`` widgets.
 Tab switching happens in the browser, so it also works on the static site through the
@@ -657,16 +659,19 @@ class Explorer:
             display(self.widget)
 
     def static_bundle(self) -> dict[str, str]:
-        """The static twin as one output: ``text/html``, a still ``image/png`` and ``application/pdf`` (default values).
+        """The static twin as one output: ``text/html`` and a still ``image/png`` (default values), and in the build
+        of the book's PDF (:func:`attnbook.plots.is_print_build`) an ``application/pdf`` still.
 
         Viewers that do not run the HTML's script (GitHub, an untrusted notebook) can show the
         still image instead; web pages and trusted notebooks show the animation. The book's PDF prints
         the ``application/pdf`` still, which says in text what it shows (:meth:`print_caption`).
         """
-        return {"text/html": self.static_html(),
-                "image/png": base64.b64encode(self.png()).decode("ascii"),
-                "application/pdf": base64.b64encode(self.pdf()).decode("ascii"),
-                "text/plain": repr(self)}
+        bundle = {"text/html": self.static_html(),
+                  "image/png": base64.b64encode(self.png()).decode("ascii"),
+                  "text/plain": repr(self)}
+        if plots.is_print_build():
+            bundle["application/pdf"] = base64.b64encode(self.pdf()).decode("ascii")
+        return bundle
 
     def __repr__(self) -> str:
         mode = "static twin" if self.static else "live widget"
@@ -784,7 +789,7 @@ def tabs(figures: Mapping[str, Figure], *, dpi: float = 100, close: bool = True,
         raise ValueError(f"tabs(): alt= names tab(s) {sorted(unknown)} that are not among the titles {list(figures)}")
     titles = [str(k) for k in figures]
     pdfs = {}
-    if is_book_build():  # the book's PDF prints the selected tab's figure, saying which tab it is
+    if plots.is_print_build():  # the book's PDF prints the selected tab's figure, saying which tab it is
         for k, f in figures.items():
             others = ", ".join(f"\u201c{t}\u201d" for t in titles if t != str(k))
             pdfs[str(k)] = plots.figure_to_pdf(f, caption=f"Printed: the tab \u201c{k}\u201d; the web page and the "

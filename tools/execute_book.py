@@ -2,6 +2,7 @@
 
     python tools/execute_book.py [--jobs N] [--only PAGE ...] [--all]   # before jupyter-book build
     python tools/execute_book.py --verify                               # after it: Sphinx executed nothing
+    python tools/execute_book.py --config .pdf-config.yml ...           # another configuration (the PDF's)
 
 ``_config.yml`` says ``execute_notebooks: cache``: myst-nb looks each page's notebook up in the jupyter-cache
 ``_build/.jupyter_cache`` by its key (the hash of its code cells and kernelspec) and executes it only if the key
@@ -27,6 +28,10 @@ time (jupyter-cache records it) is printed, flagged when over the one-minute bud
 ``_build/.book-cache-keys.json``; ``--verify`` then checks that the cache holds no other record, i.e. that jupyter-book found every page under the key
 computed here and executed none itself (a differing key would make every build execute the book twice). The cache
 keeps the last 60 executed notebooks, so undoing an edit finds the earlier outputs.
+
+``--config`` reads another configuration instead of _config.yml: tools/build_pdf.sh passes the PDF's, whose kernels
+also get ``ATTNLIB_PRINT_BUILD=1`` (vector figures) and whose cache is its own (``_build/.jupyter_cache_print``), with
+its own record of hashes and keys beside it (``_build/.jupyter_cache_print.sources.json``, ``.keys.json``).
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ BUILD = ROOT / "_build"
 TIMES = BUILD / "chapter-times.json"
 STAMP = BUILD / ".book-sources.json"
 KEYS = BUILD / ".book-cache-keys.json"
+DEFAULT_CACHE = "_build/.jupyter_cache"   # the HTML book's (_config.yml); the PDF's is its own (tools/build_pdf.sh)
 REPORTS = BUILD / "html" / "reports"
 #: The standard every chapter is held to (README): it executes in under a minute.
 CHAPTER_BUDGET_S = 60.0
@@ -71,12 +77,22 @@ def log(msg: str) -> None:
     print(f"[execute_book] {msg}", flush=True)
 
 
-def config() -> dict:
-    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+def config(path: Path | str = "_config.yml") -> dict:
+    """The book's configuration (``path`` relative to the repository root)."""
+    return yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
 
 
 def cache_path(cfg: dict) -> Path:
-    return ROOT / (cfg.get("execute", {}).get("cache") or "_build/.jupyter_cache")
+    return ROOT / (cfg.get("execute", {}).get("cache") or DEFAULT_CACHE)
+
+
+def state_files(cfg: dict) -> tuple[Path, Path]:
+    """Where the hashes (:func:`invalidate`) and the cache's keys (:func:`verify`) of ``cfg``'s cache are kept: STAMP
+    and KEYS for the HTML book's cache, ``<cache>.sources.json`` and ``<cache>.keys.json`` for another (the PDF's)."""
+    cache = cache_path(cfg)
+    if cache == ROOT / DEFAULT_CACHE:
+        return STAMP, KEYS
+    return cache.with_name(cache.name + ".sources.json"), cache.with_name(cache.name + ".keys.json")
 
 
 def kernel_env(cfg: dict) -> dict[str, str]:
@@ -136,22 +152,26 @@ def source_hashes(cfg: dict) -> dict[str, str]:
 def invalidate(cfg: dict, everything: bool) -> None:
     """Empty the cache and/or Sphinx's environment when what they were made from changed (module docstring)."""
     new = source_hashes(cfg)
+    stamp = state_files(cfg)[0]
     try:
-        old = json.loads(STAMP.read_text())
+        old = json.loads(stamp.read_text())
     except (OSError, ValueError):
         old = {}
     cache = cache_path(cfg)
+    # Sphinx's environment of the HTML book; the PDF's build starts from an empty output folder every time
+    doctrees = BUILD / ".doctrees" if cache == ROOT / DEFAULT_CACHE else None
     if everything or old.get("execution") != new["execution"]:
         why = "--all" if everything else "attnlib, attnbook, the lock or the execution settings changed"
         if cache.exists():
             log(f"emptying the cache {cache.relative_to(ROOT)} ({why}): every page executes")
         shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
-    elif old.get("rendering") != new["rendering"]:
+        if doctrees is not None:
+            shutil.rmtree(doctrees, ignore_errors=True)
+    elif old.get("rendering") != new["rendering"] and doctrees is not None:
         log("_config.yml, _toc.yml or book/_ext changed: Sphinx reads every page again (from the cache)")
-        shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
+        shutil.rmtree(doctrees, ignore_errors=True)
     BUILD.mkdir(exist_ok=True)
-    STAMP.write_text(json.dumps(new, indent=1) + "\n")
+    stamp.write_text(json.dumps(new, indent=1) + "\n")
 
 
 # -- execution -----------------------------------------------------------------------------------------------------------
@@ -220,7 +240,7 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
         report_times(cache, [p for p in order if p not in failed])
     else:
         log(f"all {len(wanted)} pages are in the cache: nothing to execute")
-    KEYS.write_text(json.dumps(sorted(r.pk for r in cache.list_cache_records())) + "\n")
+    state_files(cfg)[1].write_text(json.dumps(sorted(r.pk for r in cache.list_cache_records())) + "\n")
     if failed:
         log(f"FAILED: {', '.join(docname(p) for p in failed)} (tracebacks in {REPORTS.relative_to(ROOT)}/)")
         return 1
@@ -251,10 +271,11 @@ def report_times(cache, executed: list[Path]) -> dict[str, float]:
 
 def verify(cfg: dict) -> int:
     """0 if the cache holds only the records this script made or found (jupyter-book executed nothing itself)."""
+    keys = state_files(cfg)[1]
     try:
-        known = set(json.loads(KEYS.read_text()))
+        known = set(json.loads(keys.read_text()))
     except (OSError, ValueError):
-        log(f"--verify: {KEYS.relative_to(ROOT)} is missing: run this script before jupyter-book build")
+        log(f"--verify: {keys.relative_to(ROOT)} is missing: run this script before jupyter-book build")
         return 1
     cache = get_cache(str(cache_path(cfg)))
     extra = [r for r in cache.list_cache_records() if r.pk not in known]
@@ -275,8 +296,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="execute only pages whose name contains one of these (the PDF of one chapter)")
     ap.add_argument("--all", action="store_true", help="empty the cache and Sphinx's environment first")
     ap.add_argument("--verify", action="store_true", help="after jupyter-book build: it executed nothing")
+    ap.add_argument("--config", default="_config.yml", metavar="FILE",
+                    help="the book's configuration, relative to the repository root (default _config.yml)")
     args = ap.parse_args(argv)
-    cfg = config()
+    if not (ROOT / args.config).is_file():
+        ap.error(f"--config: expected a configuration file relative to the repository root, got {args.config!r}")
+    cfg = config(args.config)
     if args.verify:
         return verify(cfg)
     if cfg.get("execute", {}).get("execute_notebooks") != "cache":

@@ -215,6 +215,34 @@ def test_invalidation_follows_what_the_code_calls(small_book):
     assert touched() == (False, False)                     # what the kernels run with changed
 
 
+def test_the_pdf_configuration_keeps_its_own_cache_and_record(small_book):
+    """tools/build_pdf.sh executes into a cache of its own (its kernels make vector figures): invalidating it leaves
+    the HTML book's cache, Sphinx environment and record alone, and the reverse."""
+    html_cfg = execute_book.config()
+    pdf_cfg = {**html_cfg, "execute": {**html_cfg["execute"], "cache": "_build/.jupyter_cache_print"},
+               "book_kernels": {"env": {**html_cfg["book_kernels"]["env"], "ATTNLIB_PRINT_BUILD": "1"}}}
+    (small_book / "pdf.yml").write_text(yaml.safe_dump(pdf_cfg))
+    build = small_book / "_build"
+    html_cache, print_cache, doctrees = build / ".jupyter_cache", build / ".jupyter_cache_print", build / ".doctrees"
+    execute_book.invalidate(html_cfg, everything=False)
+    for folder in (html_cache, print_cache, doctrees):
+        folder.mkdir(parents=True, exist_ok=True)
+    pdf_cfg = execute_book.config("pdf.yml")
+    assert execute_book.cache_path(pdf_cfg) == print_cache
+    assert execute_book.state_files(pdf_cfg) == (build / ".jupyter_cache_print.sources.json",
+                                                  build / ".jupyter_cache_print.keys.json")
+    assert execute_book.state_files(html_cfg) == (execute_book.STAMP, execute_book.KEYS)
+    execute_book.invalidate(pdf_cfg, everything=False)      # first PDF build: its own record is new
+    assert not print_cache.exists() and html_cache.exists() and doctrees.exists()
+    print_cache.mkdir()
+    execute_book.invalidate(html_cfg, everything=False)     # the HTML book's record did not change
+    execute_book.invalidate(pdf_cfg, everything=False)      # nor the PDF's
+    assert print_cache.exists() and html_cache.exists() and doctrees.exists()
+    with pytest.raises(SystemExit) as exc:
+        execute_book.main(["--config", "missing.yml"])
+    assert exc.value.code == 2
+
+
 @pytest.mark.slow
 def test_execution_gives_kernels_the_switch_and_fails_on_a_raising_cell(small_book):
     from jupyter_cache import get_cache

@@ -33,6 +33,7 @@ def small_fig(a, n=8):
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch):
     monkeypatch.delenv(widgets.BUILD_ENV_VAR, raising=False)
+    monkeypatch.delenv(plots.PRINT_ENV_VAR, raising=False)
     CALLS.clear()
     yield
     plt.close("all")
@@ -408,12 +409,16 @@ def test_figure_to_pdf_is_vector_with_the_caption_as_text_and_leaves_the_figure_
         plots.figure_to_pdf(fig, caption=3)
 
 
-def test_show_adds_a_vector_pdf_only_in_the_book_build(monkeypatch):
+def test_show_adds_a_vector_pdf_only_in_the_pdf_build(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
     plots.show(small_fig(1.0))
     assert isinstance(shown[-1][0], Figure)                 # JupyterLab, Colab: the figure (PNG) as before
     monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")
+    plots.show(small_fig(1.0))
+    bundle, kw = shown[-1]
+    assert kw == {"raw": True} and set(bundle) == {"image/png", "text/plain"}   # the web page: no PDF to render
+    monkeypatch.setenv(plots.PRINT_ENV_VAR, "1")             # tools/build_pdf.sh's kernels
     plots.show(small_fig(1.0))
     bundle, kw = shown[-1]
     assert kw == {"raw": True} and set(bundle) == {"image/png", "application/pdf", "text/plain"}
@@ -423,8 +428,10 @@ def test_show_adds_a_vector_pdf_only_in_the_book_build(monkeypatch):
     assert base64.b64decode(bundle["application/pdf"]).startswith(b"%PDF")
 
 
-def test_the_printed_still_of_an_animation_says_what_it_shows(tmp_path):
+def test_the_printed_still_of_an_animation_says_what_it_shows(tmp_path, monkeypatch):
     ex = widgets.explore(small_fig, a=[0.5, 1.0, 2.0], n=[4, 8], defaults={"a": 2.0}, static=True)
+    assert "application/pdf" not in ex.static_bundle()      # the web page's build renders no PDF still
+    monkeypatch.setenv(plots.PRINT_ENV_VAR, "1")
     assert ex.print_caption() == ("Printed still: a = 2, n = 8. On the web page an animation runs a through 3 "
                                   "values (0.5 to 2); run the chapter as a notebook to move every slider.")
     import base64
@@ -433,9 +440,11 @@ def test_the_printed_still_of_an_animation_says_what_it_shows(tmp_path):
     assert "Printed still: a = 2, n = 8." in text
 
 
-def test_the_printed_still_of_tabs_names_the_tab_only_in_the_book_build(monkeypatch, tmp_path):
+def test_the_printed_still_of_tabs_names_the_tab_only_in_the_pdf_build(monkeypatch, tmp_path):
     assert "application/pdf" not in widgets.tabs({"one": small_fig(1.0), "two": small_fig(2.0)})._repr_mimebundle_()
-    monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")
+    monkeypatch.setenv(widgets.BUILD_ENV_VAR, "1")          # the web page's build: no PDF still either
+    assert "application/pdf" not in widgets.tabs({"one": small_fig(1.0), "two": small_fig(2.0)})._repr_mimebundle_()
+    monkeypatch.setenv(plots.PRINT_ENV_VAR, "1")
     tab = widgets.tabs({"one": small_fig(1.0), "two": small_fig(2.0)})
     import base64
 
