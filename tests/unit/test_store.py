@@ -603,9 +603,14 @@ def test_the_studies_command_refuses_an_unwritable_folder_before_computing(tmp_p
 # -- finding 11 of issue 27: pool_map ------------------------------------------------------------------------------
 
 _INTERRUPTED = '''
-import os, sys, time
+import os, signal, sys, time
 from pathlib import Path
 from attnbook.experiments._store import pool_map
+
+# Ctrl-C raises KeyboardInterrupt, as in a Jupyter kernel, whatever this process inherited: started in the background
+# of a shell without job control (`cmd &` in a script, as some CI runners start the test command), every process
+# inherits SIGINT ignored, and the interrupt this test sends would never arrive.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def slow(i):
     (Path(sys.argv[1]) / f"{os.getpid()}.started").write_text("")
