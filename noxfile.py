@@ -12,11 +12,11 @@ virtualenv of its own: ``python=False``) and calls its programs by path (``.venv
 its session says where the stage's report is.
 
 ``test`` runs the stages cheapest first and stops at the first failure: lint, unit, studies, pytest, claims, wheel,
-book, downloads, browser, lab, figures, pdf, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
+book, pdf, downloads, browser, lab, figures, bench. Meanwhile, in the background (output in ``_build/NAME.log``):
 ``npm ci`` of the front-end assets and Debian's chromium and TeX (when missing) download while pytest uses the cores,
-the claims stage and the wheel stage (building and installing) run beside the pytest stage, the slow unit tests
-beside the book stage, and the downloads,
-lab, pdf and figures stages run beside the browser stage (without screenshots in the pipeline). Each stage prints
+the claims stage and the wheel stage (building and installing) run beside the pytest stage, the slow unit tests and
+the pdf stage beside the book stage, and the downloads, lab and figures stages beside the browser stage (without
+screenshots in the pipeline). Each stage prints
 ``[test] 123s stage: NAME`` and its time. Environment: ``TEST_SKIP_BOOK=1`` stops after the wheel stage,
 ``LAB_CHECK_ALL=1`` opens every chapter in JupyterLab (about 9 minutes instead of 2 chapters), ``TEST_SCREENSHOTS=1``
 makes the browser stage save its full-page screenshots (``nox -s browser`` alone always does).
@@ -429,15 +429,18 @@ def test(session: nox.Session) -> None:
         stages.start_background("slow", [PY, "-m", "pytest", "-q", *SLOW_ARGS])
         if not skip_book:
             stages.wait("assets")
+            stages.wait("system")
+            # the one-chapter PDF beside the book stage too: it executes its chapter into the PDF's own jupyter
+            # cache (vector figures) and builds in its own folder, so it needs the studies and TeX, not the HTML
+            # book, and uses what Sphinx's one-core reading of the pages leaves idle
+            stages.start_background("pdf", ["bash", "tools/build_pdf.sh", *PDF_CHAPTER])
             stages.run("book", REPORTS["book"], _book)
         stages.wait_pytest("slow")
         if not skip_book:
-            stages.wait("system")
             # Beside the browser check: the downloads check, JupyterLab (mostly waiting on a server, kernels and
-            # settle times), the one-chapter PDF (xelatex, one core) and a figure subset; each reads the built book
-            # or the studies and writes only its own output folder
+            # settle times) and a figure subset; each reads the built book or the studies and writes only its own
+            # output folder
             stages.start_background("lab", _lab_command([]))
-            stages.start_background("pdf", ["bash", "tools/build_pdf.sh", *PDF_CHAPTER])
             stages.start_background("figures", [PY, "-m", "attnbook", "figures", "_build/figures", *FIGURE_SUBSET])
             stages.start_background("downloads", _downloads_command([]))
             screenshots = os.environ.get("TEST_SCREENSHOTS", "0") == "1"
@@ -447,9 +450,9 @@ def test(session: nox.Session) -> None:
             stages.wait("pdf")
             stages.wait("figures")
             stages.run("bench", REPORTS["bench"], _bench)
-    except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, tests are not
-        stages.stop("claims")
-        stages.stop("slow")
+    except StageFailed as exc:   # a background job still running (apt-get, npm) is left to finish, checks are not
+        for name in ("claims", "slow", "wheel", "pdf", "lab", "figures", "downloads"):
+            stages.stop(name)
         session.error(f"stage {exc} failed")
     stages.stamp(f"all stages passed{_busy_since(stages.cpu_start)}")
     print(f"unit: {_last_line(BUILD / 'unit.log')}")

@@ -6,6 +6,8 @@
 #   lint       ruff (configured in pyproject.toml)
 #   unit       the library's unit tests (tests/unit -m "not slow", well under a minute)
 #   slow       the unit tests marked slow (long-horizon flows, tight references; in the background, beside book)
+#   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter ch1_token_selection: executed into the PDF's
+#              own jupyter cache with vector figures; in the background, beside book)
 #   studies    python -m attnbook studies: every study of the book computed once, read by the later stages
 #   pytest     the chapters' claims (tests/claims) and the book's tooling (tests/book)
 #   claims     every test marked `claims` again, every data set and flow start perturbed by a relative 1e-12
@@ -16,9 +18,8 @@
 #   downloads  the executed .ipynb the site offers stand on their own
 #   browser    the built pages in headless Chromium, offline (tools/browser_check.mjs)
 #   lab        the chapters as notebooks in JupyterLab, headless (tools/lab_check.mjs; LAB_CHECK_ALL=1: all ten)
-#   pdf        one chapter through LaTeX (tools/build_pdf.sh --chapter ch1_token_selection)
 #   figures    a subset of `python -m attnbook figures`
-#              (downloads, lab, pdf and figures in the background, beside browser: no screenshots unless TEST_SCREENSHOTS=1)
+#              (downloads, lab and figures in the background, beside browser: no screenshots unless TEST_SCREENSHOTS=1)
 #   bench      benchmarks/flow.py --quick
 # with npm's front-end assets and Debian's chromium and TeX (when missing) downloading in the background during
 # pytest. Extra arguments go to pytest (unit and pytest stages); TEST_SKIP_BOOK=1 stops after the wheel stage.
