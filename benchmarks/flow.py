@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/flow.py            # full run (the large data set takes many minutes)
     .venv/bin/python benchmarks/flow.py --quick    # CI setting, < 60 s: Tarzanagh et al.'s setup only, GD capped at 1e4 steps
+    .venv/bin/python benchmarks/flow.py --arc      # part 4 only (the flow in arc length), both data sets
 
 Three parts (see benchmarks/README.md):
 1. Cost to reach cosine 0.999 with the Frobenius SVM, training W from 0: exact GF vs GD (lr 0.1) vs normalised GD
@@ -12,6 +13,9 @@ Three parts (see benchmarks/README.md):
    at d <= 10 (target: error <= 1e-6 with <= 5,000 evaluations).
 1b. The solvers side by side (LSODA, BDF, Radau; analytic or finite-difference Jacobian) to the same time.
 3. The longest wall time of one flow (to t=1e300) on the book's data sets (target <= 1 s).
+4. The same flow in arc length (``--arc`` runs only this part, on both data sets; the full run includes it):
+   evaluations to cosine 0.999 and path error against a tight arc-length reference, which is itself checked
+   against the library's log-time flow at rtol 1e-11.
 """
 from __future__ import annotations
 
@@ -19,10 +23,14 @@ import argparse
 import contextlib
 import os
 import platform
+import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq, minimize_scalar
 
 import attnlib as al
 import attnlib.dynamics as dy
@@ -174,20 +182,340 @@ def part2_3(flows):
             print(f"TARGET MISSED: {what} {val:.3g} > {tgt:g}")
 
 
+# -- part 4: the same flow in arc length ---------------------------------------------------------------------------
+# The gradient flow W' = -grad L(W) reparameterised by its arc length sigma (dsigma/dt = ||grad L||), with the clock
+# tau = ln(1 + t) integrated alongside. With v = e^tau (-grad L(W)) = FlowModel.descent_velocity(W, tau):
+#     dW/dsigma = v / ||v||,    dtau/dsigma = 1 / ||v||    (dtau/dt = e^-tau).
+# tau rather than ln t: it is regular at t = 0, so the run starts at W = 0 as normalised GD does (sigma is the same
+# arc length GD's 0.1 per step measures) and no evaluation of the flow is left out; ln t = tau + ln(1 - e^-tau)
+# differs from tau by < 1e-30 where t > 1e30. The logits are linear in W, so an attention switch is O(1) wide in
+# sigma, where in log time its width shrinks like e^-s.
+ARC_METHODS = ("LSODA", "BDF", "DOP853")
+ARC_RTOLS = (1e-8, 1e-7, 1e-6)
+ARC_ATOL = 1e-3  # atol = 1e-3 * rtol: W's entries reach O(10-100) and tau O(100); atol only matters near W = 0
+ARC_REF = ("DOP853", 1e-12)  # the reference: explicit 8th order (the arc-length field is not stiff), dense output
+ARC_REF_END_COS = 0.9995  # the reference runs past cosine 0.999 so that every run's path can be compared
+ARC_SIGMA_MAX = 1e6  # arc length at which a run that never reaches cosine 0.999 gives up
+ARC_MAX_NFEV, ARC_MAX_NJEV = 50_000, 200  # a run beyond these budgets is reported as failed (the runs that
+# succeed need <= 25 Hessians; an n=50 Hessian costs ~0.1 s)
+
+
+def arc_field(model: dy.FlowModel):
+    """Right-hand side and analytic Jacobian of the arc-length flow, for ``scipy.integrate.solve_ivp``.
+
+    Parameters
+    ----------
+    model : attnlib.dynamics.FlowModel
+        Of param "W" (``n_theta = d * d``); its ``nfev`` / ``njev`` count the evaluations.
+
+    Returns
+    -------
+    fun, jac : callables ``(sigma, y)``
+        ``y = (W.ravel(), tau)``, shape (d*d + 1,). ``fun`` returns ``(v / ||v||, 1 / ||v||)`` with
+        ``v = FlowModel.descent_velocity(W, tau)``, shape (d*d + 1,); ``jac`` its Jacobian (d*d + 1, d*d + 1) from
+        ``J_v = FlowModel.jac``: ``d(v/||v||)/dW = (I - u u^T) J_v / ||v||``, ``d(1/||v||)/dW = -u^T J_v / ||v||^2``,
+        ``d(1/||v||)/dtau = -1/||v||`` (``dv/dtau = v``) and ``d(v/||v||)/dtau = 0``. The gradient a Jacobian needs is
+        counted as part of that Hessian, not in ``nfev``.
+    """
+    k, zeros = model.n_theta, np.zeros(model.pair_i.size)
+
+    def fun(sigma, y):
+        v = model.descent_velocity(y[:k], y[k])
+        norm = np.linalg.norm(v)
+        return np.append(v / norm, 1.0 / norm)
+
+    def jac(sigma, y):
+        v = model.descent_velocity(y[:k], y[k])
+        model.nfev -= 1
+        norm = np.linalg.norm(v)
+        u = v / norm
+        J_v = model.jac(np.concatenate([y[:k], zeros]), y[k])[:k, :k]
+        uJ = u @ J_v
+        J = np.zeros((k + 1, k + 1))
+        J[:k, :k] = (J_v - np.outer(u, uJ)) / norm
+        J[k, :k] = -uJ / norm ** 2
+        J[k, k] = -1.0 / norm
+        return J
+
+    return fun, jac
+
+
+@dataclass(frozen=True)
+class ArcFlow:
+    """One arc-length run of the flow of param "W" from W = 0.
+
+    Attributes
+    ----------
+    sol : OdeResult
+        ``solve_ivp``'s result: ``t`` the arc lengths sigma of the accepted steps (m,), ``y`` (d*d + 1, m) the
+        states ``(W.ravel(), tau)``, ``sol`` the dense output (when asked for).
+    nfev, njev : int
+        Gradient evaluations and Hessians.
+    cpu : float
+        CPU seconds of the solve.
+    sigma_star : float
+        Arc length where the cosine with the target first reaches 0.999 (``nan``: not reached).
+    calls : numpy.ndarray, shape (nfev,)
+        sigma of every gradient evaluation (where the work goes).
+    """
+    sol: object
+    nfev: int
+    njev: int
+    cpu: float
+    sigma_star: float
+    calls: np.ndarray
+
+    @property
+    def d(self) -> int:
+        return int(round(np.sqrt(self.sol.y.shape[0] - 1)))
+
+    def W(self, sigma: float) -> np.ndarray:
+        """W at arc length ``sigma`` from the dense output, shape (d, d)."""
+        return self.sol.sol(sigma)[:-1].reshape(self.d, self.d)
+
+    def sigma_at_time(self, t: float) -> float:
+        """The arc length where the flow's physical time is ``t`` (tau = ln(1 + t) is increasing in sigma)."""
+        tau = np.log1p(t)
+        return brentq(lambda s: self.sol.sol(s)[-1] - tau, self.sol.t[0], self.sol.t[-1], xtol=1e-14, rtol=1e-15)
+
+    def log_t_star(self) -> float:
+        """ln t where the cosine reaches 0.999, ``ln(e^tau - 1)`` exactly for any tau > 0."""
+        tau = self.sol.y_events[0][0][-1]
+        return float(tau + np.log(-np.expm1(-tau)))
+
+
+def arc_flow(data, method: str, rtol: float, W_svm=None, dense: bool = False, end_cos: float | None = None,
+             sigma_max: float = ARC_SIGMA_MAX, clock_error: bool = True) -> ArcFlow:
+    """The flow of param "W" from W = 0 in arc length (:func:`arc_field`) with ``scipy.integrate.solve_ivp``
+    (``method``, ``rtol``, ``atol = ARC_ATOL * rtol``; LSODA, BDF and Radau get the analytic Jacobian).
+
+    ``clock_error=False`` leaves tau out of the error test (W's equation does not depend on tau, so tau is a
+    quadrature riding along; an implicit method then no longer checks that its Newton iteration solved for tau).
+    With ``W_svm`` (d, d) an event records where the cosine with it reaches 0.999 and ends the run there, or at
+    ``end_cos`` when given (a reference that must run past 0.999); else the run ends at ``sigma_max``."""
+    d = data.d
+    model = dy.FlowModel(data, "W", [np.zeros((d, d))], "exp")
+    fun, jac = arc_field(model)
+    calls = []
+
+    def counted(sigma, y):
+        calls.append(sigma)
+        if len(calls) > ARC_MAX_NFEV or model.njev > ARC_MAX_NJEV:
+            raise RuntimeError(f"over budget ({ARC_MAX_NFEV} evaluations or {ARC_MAX_NJEV} Hessians) at sigma = "
+                               f"{sigma:.6g}, tau = {y[-1]:.6g}")
+        return fun(sigma, y)
+
+    def cosine_minus(level):
+        def event(sigma, y):
+            return al.cosine(y[:-1].reshape(d, d), W_svm) - level if np.any(y[:-1]) else -1.0
+        event.terminal = level != TARGET_COS or end_cos is None
+        event.direction = 1.0
+        return event
+
+    events = [] if W_svm is None else [cosine_minus(TARGET_COS)] + ([cosine_minus(end_cos)] if end_cos else [])
+    kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}
+    c0 = time.process_time()
+    atol = np.full(d * d + 1, ARC_ATOL * rtol)
+    if not clock_error:
+        atol[-1] = 1e300  # tau left out of the error test: the steps are chosen by W alone, tau rides along
+    sol = solve_ivp(counted, (0.0, sigma_max), np.zeros(d * d + 1), method=method, rtol=rtol, atol=atol,
+                    events=events or None, dense_output=dense, **kw)
+    cpu = time.process_time() - c0
+    if sol.status < 0:
+        raise RuntimeError(f"arc-length flow ({method}, rtol {rtol:g}) failed: {sol.message}")
+    hit = sol.t_events[0] if events else []
+    return ArcFlow(sol, model.nfev, model.njev, cpu, float(hit[0]) if len(hit) else float("nan"), np.array(calls))
+
+
+def relative_path_error(W, W_ref) -> float:
+    """``||W - W_ref|| / max(||W_ref||, 1)`` (the path-error measure of part 2)."""
+    return float(np.linalg.norm(W - W_ref) / max(np.linalg.norm(W_ref), 1.0))
+
+
+def arc_path_error(run: ArcFlow, ref: ArcFlow) -> float:
+    """Largest relative error of ``run``'s W at its accepted steps against ``ref`` at equal arc length (up to the
+    end of the reference)."""
+    d = ref.d
+    return max(relative_path_error(run.sol.y[:-1, i].reshape(d, d), ref.W(s))
+               for i, s in enumerate(run.sol.t) if s <= ref.sol.t[-1])
+
+
+def arc_clock_error(run: ArcFlow, ref: ArcFlow) -> float:
+    """Largest error of ``run``'s clock tau = ln(1 + t) at its accepted steps against ``ref`` at equal arc length,
+    relative to ``max(tau_ref, 1)`` (so: relative in ln t once t > e)."""
+    return max(abs(run.sol.y[-1, i] - ref.sol.sol(s)[-1]) / max(ref.sol.sol(s)[-1], 1.0)
+               for i, s in enumerate(run.sol.t) if s <= ref.sol.t[-1])
+
+
+def nearest_on_curve(ref: ArcFlow, W, sigma_guess: float) -> tuple[float, float]:
+    """Distance (relative, as :func:`relative_path_error`) from ``W`` to the reference curve near ``sigma_guess``
+    (within +-1 of arc length) and the sigma where it is attained."""
+    lo, hi = max(ref.sol.t[0], sigma_guess - 1.0), min(ref.sol.t[-1], sigma_guess + 1.0)
+    res = minimize_scalar(lambda s: np.sum((ref.W(s) - W) ** 2), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-12})  # the squared distance: smooth at its minimum
+    return relative_path_error(W, ref.W(res.x)), float(res.x)
+
+
+def lock_profile(ref: ArcFlow, data, locked: float = 0.99, points: int = 4001) -> tuple[np.ndarray, np.ndarray]:
+    """Whether every sample's largest attention is >= ``locked`` along the reference, on ``points`` arc lengths
+    uniform in [0, sigma_end]: the grid (points,) and the booleans (points,)."""
+    grid = np.linspace(0.0, ref.sol.t[-1], points)
+    return grid, np.array([al.attention(data, ref.W(s)).max(axis=1).min() >= locked for s in grid])
+
+
+def where_evaluations_go(run: ArcFlow, grid: np.ndarray, is_locked: np.ndarray) -> dict:
+    """Split ``run``'s gradient evaluations by the reference state at their arc length (:func:`lock_profile`):
+    "early" before every sample's attention first locks, then "switches" (some sample not locked: an attention
+    moving between tokens) and "locked" (the asymptote)."""
+    first = grid[np.argmax(is_locked)] if is_locked.any() else np.inf
+    at = np.searchsorted(grid, np.minimum(run.calls, grid[-1]))
+    early = run.calls < first
+    return dict(early=int(early.sum()), switches=int((~early & ~is_locked[at]).sum()),
+                locked=int((~early & is_locked[at]).sum()), sigma_lock=float(first))
+
+
+def log_time_reference(data, log_ts) -> dict:
+    """The library's log-time flow (LSODA, rtol 1e-11) from W = 0, saved at the log-times ``log_ts``: a dict from
+    each log-time to W (d, d)."""
+    log_ts = np.unique(np.asarray(log_ts, dtype=float))
+    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), rtol=1e-11, log_t_end=float(log_ts[-1]),
+                          log_t_eval=log_ts)
+    return dict(zip(log_ts.tolist(), tr.W))
+
+
+def cosine_crossing(lib: dict, W_svm) -> tuple[float, float]:
+    """The first log-time of ``lib``'s saved grid where the cosine with ``W_svm`` reaches 0.999 (linear
+    interpolation in log t between the two saved times around it) and the slope d cos / d ln t there."""
+    s = np.array(sorted(lib))
+    cos = np.array([al.cosine(lib[x], W_svm) if np.any(lib[x]) else -1.0 for x in s])
+    i = int(np.flatnonzero(cos >= TARGET_COS)[0])
+    slope = (cos[i] - cos[i - 1]) / (s[i] - s[i - 1])
+    return float(s[i - 1] + (TARGET_COS - cos[i - 1]) / slope), float(slope)
+
+
+ARC_CLOCKS = (True, False)  # tau in the error test, or riding along (not with BDF: its Newton iteration then never
+# solves for tau, which drifts until e^tau underflows; measured on n=6: "array must not contain infs or NaNs". With
+# LSODA a drifting tau also bends W: descent_velocity caps its terms at e^LOG_GUARD, so at a wild scale tau the
+# direction v/||v|| is wrong; the budget below ends such a run)
+
+
+def try_arc_flow(data, method, rtol, W_svm, clock_error):
+    """:func:`arc_flow`, or the text of its failure (a benchmark reports every failure as a row)."""
+    print(f"  ({time.strftime('%H:%M:%S')}: {method} rtol {rtol:g}, clock {'in' if clock_error else 'out of'} the "
+          f"error test)", file=sys.stderr, flush=True)
+    try:
+        return arc_flow(data, method, rtol, W_svm, clock_error=clock_error)
+    except Exception as exc:  # noqa: BLE001
+        return f"FAILED: {type(exc).__name__}: {str(exc)[:70]}"
+
+
+def part4(sets):
+    """The arc-length flow side by side with the log-time flow and normalised GD, on each data set."""
+    print(f"\n## 4. The same flow in arc length (param 'W' from 0 to cosine {TARGET_COS}; atol = {ARC_ATOL:g} * rtol; "
+          f"path error against {ARC_REF[0]} rtol {ARC_REF[1]:g} in arc length)\n")
+    for label, data in sets:
+        full, _ = full_flow(data)
+        W_svm, target = relevant_svm(data, full)
+        cos = np.nan_to_num(full.cosine_to(W_svm))
+        t_star = float(full.t[np.flatnonzero(cos >= TARGET_COS)[0]])
+        ref = arc_flow(data, *ARC_REF, W_svm, dense=True, end_cos=ARC_REF_END_COS)
+        runs = {(m, r, c): try_arc_flow(data, m, r, W_svm, c) for m in ARC_METHODS for r in ARC_RTOLS
+                for c in ARC_CLOCKS if c or m != "BDF"}
+        done = [r for r in runs.values() if isinstance(r, ArcFlow)]
+        # today's default log-time flow to t* (the first of its 200 saved times), saved on 150 times for the error
+        c0 = time.process_time()
+        times = np.r_[0.0, np.geomspace(1e-2, t_star, 150)]
+        log_flow = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=times)
+        log_cpu = time.process_time() - c0
+        log_err = max(relative_path_error(W, ref.W(ref.sigma_at_time(t))) for t, W in zip(times, log_flow.W)
+                      if np.log1p(t) <= ref.sol.y[-1, -1])
+        gd = gd_to_cos(data, W_svm, True, 0.1, int(1e6))
+        gd_tr = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), 0.1, int(gd["where"].split()[0]),
+                                    normalized=True, n_save=60)
+        gd_err = max(relative_path_error(W, ref.W(s)) for s, W in zip(gd_tr.t, gd_tr.W) if s <= ref.sol.t[-1])
+        # the tight log-time flow: checks the reference, locates its own t*, and W of each run at that run's t*
+        print(f"  ({time.strftime('%H:%M:%S')}: log-time flow at rtol 1e-11)", file=sys.stderr, flush=True)
+        ls_ref = ref.log_t_star()
+        checks = [x for x in (np.log(0.5), 0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 60.0) if x < ls_ref]
+        lib = log_time_reference(data, checks + [r.log_t_star() for r in done] + [ls_ref]
+                                 + list(ls_ref * (1.0 + np.linspace(-0.02, 0.02, 401))))
+        ls_lib, slope = cosine_crossing(lib, W_svm)
+
+        print(f"**{label}** ({target}). Log-time flow (LSODA, rtol 1e-11): cosine {TARGET_COS} at ln t* = "
+              f"{ls_lib:.6f} (d cos / d ln t = {slope:.2e} there: a cosine error e moves ln t* by e / {slope:.1e}). "
+              f"Reference ({ARC_REF[0]}, rtol {ARC_REF[1]:g}, tau in the error test): {ref.nfev} evaluations, "
+              f"cosine {TARGET_COS} at sigma = {ref.sigma_star:.4f}, ln t* = {ls_ref:.6f}.\n")
+        print("Reference against the log-time flow at rtol 1e-11:\n\n| ln t | rel. error of W at equal t | rel. distance "
+              "to the reference curve | ln t of the nearest point - ln t |\n|---|---|---|---|")
+        for x in checks + [ls_ref]:
+            sig = ref.sigma_at_time(np.exp(x))
+            dist, s_near = nearest_on_curve(ref, lib[x], sig)
+            near_ln_t = np.log(np.expm1(ref.sol.sol(s_near)[-1]))
+            print(f"| {x:.4g} | {relative_path_error(ref.W(sig), lib[x]):.1e} | {dist:.1e} | {near_ln_t - x:+.1e} |")
+
+        gd_evals = gd["nfev"]
+        print("\n| method | clock tau | rtol | grad evals | Hessians | CPU [s] | evals / norm. GD | norm. GD / evals | "
+              "max rel. path error | max clock error | ln t at cos 0.999 | rel. diff. of W there to the log-time "
+              "flow (1e-11) | both errors <= 1e-6 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        ok = lambda *e: "yes" if max(e) <= TARGET_ERR else "**no**"  # noqa: E731
+        print(f"| LSODA, log time (default) | (ln t) | 1e-8 | {log_flow.nfev} | {log_flow.njev} | {log_cpu:.2f} | "
+              f"{log_flow.nfev / gd_evals:.2f} | {gd_evals / log_flow.nfev:.2f} | {log_err:.1e} | | "
+              f"{np.log(t_star):.4f} (first of 200 saved times) | | {ok(log_err)} |")
+        for (method, rtol, clock), run in runs.items():
+            head = f"| {method} | {'error test' if clock else 'rides along'} | {rtol:g} |"
+            if not isinstance(run, ArcFlow):
+                print(f"{head} {run} | | | | | | | | | |")
+                continue
+            err, clock_err, ls = arc_path_error(run, ref), arc_clock_error(run, ref), run.log_t_star()
+            W_diff = relative_path_error(run.sol.y_events[0][0][:-1].reshape(data.d, data.d), lib[ls])
+            print(f"{head} {run.nfev} | {run.njev} | {run.cpu:.2f} | {run.nfev / gd_evals:.2f} | "
+                  f"{gd_evals / run.nfev:.2f} | {err:.1e} | {clock_err:.1e} | {ls:.6f} | {W_diff:.1e} | "
+                  f"{ok(err, clock_err)} |", flush=True)
+        print(f"| normalised GD, lr 0.1 | | | {gd_evals} | 0 | {gd['cpu']:.2f} | 1.00 | 1.00 | {gd_err:.1e} | | | | "
+              f"{ok(gd_err)} |")
+
+        grid, is_locked = lock_profile(ref, data)
+        print("\nWhere the arc-length runs evaluate (state of the reference at each evaluation's arc length; locked: "
+              "every sample's largest attention >= 0.99):\n\n| method | clock tau | rtol | early (before the first "
+              "lock) | switches (after it, some sample unlocked) | locked |\n|---|---|---|---|---|---|")
+        for (method, rtol, clock), run in list(runs.items()) + [(ARC_REF + (True,), ref)]:
+            if isinstance(run, ArcFlow):
+                w = where_evaluations_go(run, grid, is_locked)
+                print(f"| {method} | {'error test' if clock else 'rides along'} | {rtol:g} | {w['early']} | "
+                      f"{w['switches']} | {w['locked']} |")
+        print(f"\nFirst lock at sigma = {w['sigma_lock']:.2f} (ln t = "
+              f"{np.log(np.expm1(ref.sol.sol(w['sigma_lock'])[-1])):.2f}); unlocked stretches after it (sigma): "
+              f"{unlocked_stretches(grid, is_locked, w['sigma_lock'])}\n", flush=True)
+
+
+def unlocked_stretches(grid, is_locked, start) -> str:
+    """The intervals of arc length after ``start`` where some sample is not locked, as text."""
+    after = (grid > start) & ~is_locked
+    edges = np.flatnonzero(np.diff(np.r_[0, after.astype(int), 0]))
+    return ", ".join(f"[{grid[a]:.1f}, {grid[b - 1]:.1f}]" for a, b in zip(edges[::2], edges[1::2])) or "none"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI setting: Tarzanagh et al.'s setup only, GD capped at 1e4 steps")
+    ap.add_argument("--arc", action="store_true", help="only part 4 (the flow in arc length), on both data sets")
     args = ap.parse_args(argv)
+    if args.quick and args.arc:
+        ap.error("--arc runs part 4 only, which --quick leaves out: give one of them")
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# attnlib flow benchmark ({'quick' if args.quick else 'full'}) — {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+    print(f"# attnlib flow benchmark ({'quick' if args.quick else 'arc length' if args.arc else 'full'}) — {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}, "
           f"numpy {np.__version__}")
     tarzanagh = al.make_generic_data()  # n=6, L=8, d=10, seed 0 (Tarzanagh et al.'s setup)
     sets = [("n=6 L=8 d=10", tarzanagh)]
     if not args.quick:
         sets.append(("n=50 L=16 d=32", al.make_generic_data(50, 16, 32, seed=0)))
+    if args.arc:
+        part4(sets)
+        print(f"\nTotal benchmark time {time.perf_counter() - start:.1f} s.")
+        return
     part1(sets, cap=int(1e4) if args.quick else int(1e6))
     part1b([(label, data, data.n * data.d <= 100) for label, data in sets], with_fd=not args.quick)
 
@@ -204,6 +532,8 @@ def main(argv=None):
                   ("demo2 (4,3,4 equal scores)", geq, "KQ", al.default_init(geq, "KQ", 0.01, seed=0)),
                   ("Tarzanagh n=6 L=8 d=10", tarzanagh, "beta", np.zeros(10))]
     part2_3(flows)
+    if not args.quick:
+        part4(sets)
     print(f"\nTotal benchmark time {time.perf_counter() - start:.1f} s.")
 
 
