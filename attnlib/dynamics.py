@@ -222,7 +222,7 @@ class FlowModel:
         self.last_s = log_scale
         if self.nfev > self.max_nfev:
             raise OverBudget
-        if not np.all(np.isfinite(theta)):  # a diverged trial state: a huge finite rhs makes the solver reject it
+        if not np.isfinite(theta).all():  # a diverged trial state: a huge finite rhs makes the solver reject it
             return np.full(theta.size, _HUGE)
         parts, r = self._velocity_parts(theta, log_scale)
         dphi = -2.0 / self.data.n * r[self.pair_i, self.pair_l]
@@ -276,7 +276,7 @@ class FlowModel:
         self.njev += 1
         n_y = theta.size
         J = np.zeros((n_y, n_y))
-        if not np.all(np.isfinite(theta)):
+        if not np.isfinite(theta).all():
             return J
         data, k = self.data, self.n_theta
         arrays = self.unpack(theta)

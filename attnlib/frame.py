@@ -178,6 +178,14 @@ def offset_shift(data) -> float:
     return float(max(0.0, np.max(data.gamma_opt)))
 
 
+
+def _finite(a: np.ndarray, nan: float, big: float) -> np.ndarray:
+    """``a`` itself where every entry is finite (the solvers' hot path: no copy), else
+    ``np.nan_to_num(a, nan=nan, posinf=big, neginf=-big)``: the same values either way."""
+    if np.isfinite(a).all():
+        return a
+    return np.nan_to_num(a, nan=nan, posinf=big, neginf=-big)
+
 class MarginFrameError(RuntimeError):
     """The flow left the margin frame's assumptions (a sample's attended token changed), or never entered them.
 
@@ -335,7 +343,7 @@ class FrameModel:
         self.base.last_s = float(np.exp(u))
         if self.base.nfev + self.nfev > self.max_nfev:
             raise OverBudget
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             return np.full(x.size, 1e100)
         arrays, y, _ = self.split(x)
         rho, _, _ = self.rho(y, u)
@@ -345,7 +353,7 @@ class FrameModel:
         dphi = -2.0 / self.data.n * rho[self._pi, self._pl] - (1 - self.c) * x[self.k + self.n_pairs:]
         out = np.concatenate([d.ravel() for d in dtheta] + [dv, dphi])
         # a diverged trial state: a huge finite rhs makes the solver reject the step (as attnlib.flow does)
-        return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
+        return _finite(out, 1e100, 1e100)
 
     def jac(self, u: float, x: np.ndarray) -> np.ndarray:
         """Analytic Jacobian of :meth:`rhs`, shape (k + 2P,) * 2 (the duals do not feed back)."""
@@ -356,7 +364,7 @@ class FrameModel:
         self.njev += 1
         k, P, n = self.k, self.n_pairs, self.data.n
         J = np.zeros((x.size, x.size))
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             return J
         arrays, y, dy_dv = self.split(x)
         rho, logsig, logw = self.rho(y, u)
@@ -382,7 +390,7 @@ class FrameModel:
         J[:, k:k + P] *= dy_dv
         dv = soc[:, 0] * (self.pair_rates(self.W_rate(arrays, F)) - 1.0)
         J[np.arange(k, k + P), np.arange(k, k + P)] -= dv * np.tanh(np.clip(x[k:k + P] / _Y0, -695.0, 695.0)) / _Y0
-        return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
+        return _finite(J, 0.0, 1e300)
 
     def _pair_rates_theta(self, arrays: list[np.ndarray], F: np.ndarray) -> np.ndarray:
         """``d <A_k, dW/ds> / d theta_scaled`` at fixed ``F``, shape (P, k); zero for "W" and "beta"."""
@@ -534,7 +542,7 @@ class ReducedFrame:
     # -- the ODE --------------------------------------------------------------------------------------
     def _solve_or_none(self, u: float, x: np.ndarray):
         """:meth:`solve` at a finite state, ``None`` where there is no quasi-steady state (or ``x`` is not finite)."""
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             return None
         try:
             return self.solve(u, x)
@@ -552,7 +560,7 @@ class ReducedFrame:
             dtheta = [v - fm.p * a for v, a in zip(velocity(fm.param, arrays, F), arrays)]
             dphi = -2.0 / fm.data.n * rho[fm._pi, fm._pl] - (1 - fm.c) * x[self.k:]
             out = np.concatenate([d.ravel() for d in dtheta] + [dphi])
-        return np.nan_to_num(out, nan=1e100, posinf=1e100, neginf=-1e100)
+        return _finite(out, 1e100, 1e100)
 
     def jac(self, u: float, x: np.ndarray) -> np.ndarray:
         """``d rhs / d x`` with ``dy_a/dtheta = -(d resid/dy_a)^{-1} d resid/dtheta`` (implicit functions)."""
@@ -575,7 +583,7 @@ class ReducedFrame:
             J[:k, :k] = velocity_jacobian(fm.param, fm.shapes, F) - fm.p * np.eye(k) + Vy @ dy
             J[k:, :k] = -2.0 / fm.data.n * drho[fm._pi, fm._pl] @ dy
             J[k:, k:] = -(1 - fm.c) * np.eye(x.size - k)
-        return np.nan_to_num(J, nan=0.0, posinf=1e300, neginf=-1e300)
+        return _finite(J, 0.0, 1e300)
 
     def exit_value(self, u: float, x: np.ndarray) -> float:
         """Zero when the frame's assumptions fail: an active pair's ``min(s + y_k, y_k - c u + EXIT_OFFSET)``."""
