@@ -39,8 +39,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GradedAnswer", "GRADED", "CourseError", "Lecture", "course_plan", "lecture_questions",
-           "build_course", "grade_folder", "score_answers"]
+__all__ = ["GradedAnswer", "GRADED", "SEPARABLE_SEEDS", "CourseError", "Lecture", "course_plan", "lecture_questions",
+           "reference_value", "build_course", "grade_folder", "score_answers"]
 
 
 class CourseError(ValueError):
@@ -87,7 +87,7 @@ _SETUP = "import numpy as np\nimport attnlib as al\n"
 
 #: data seeds of ``make_generic_data(4, 3, 4, seed)`` that ch6-ex-nuc's variants use: each satisfies Assumption 1
 #: (separable by some W; tests/book/test_course.py checks every one)
-_SEPARABLE_SEEDS = tuple(range(60))
+SEPARABLE_SEEDS = tuple(range(60))
 
 #: the graded questions, in the book's order (the plan's numeric exercises; proofs and discussions are marked by hand)
 GRADED = (
@@ -226,7 +226,7 @@ GRADED = (
         "right within a relative $10^{{-4}}$.",
         "data = al.make_generic_data(4, 3, 4, seed={seed})\n"
         "ch6_nuc_ratio = float(np.linalg.norm(al.solve_svm(data, \"fro\").W, \"nuc\") / al.solve_svm(data, \"nuc\").value)",
-        rel=1e-4, choices=(("seed", _SEPARABLE_SEEDS),)),
+        rel=1e-4, choices=(("seed", SEPARABLE_SEEDS),)),
     GradedAnswer(
         "ch6-ex-sel", "ch6_sel_excess", 2, "float",
         "`ch6_sel_excess`: the excess loss $\\mathcal L-\\mathcal L^*$ at $W=1000\\,\\widehat W_s$ on the demo data "
@@ -321,8 +321,20 @@ def lecture_questions(lecture: Lecture) -> list[GradedAnswer]:
 
 # -- the otter notebooks ------------------------------------------------------------------------------------------
 
-def _reference(question: GradedAnswer, params: dict):
-    """The reference value of a question's variant: its solution run here (the instructor's process)."""
+def reference_value(question: GradedAnswer, params: dict):
+    """The reference value of a question's variant: its solution run here (the instructor's process).
+
+    Parameters
+    ----------
+    question : GradedAnswer
+    params : dict
+        The variant's parameters (``question.params(seed, student)``; ``{}`` for the book's own values).
+
+    Returns
+    -------
+    float, int or list
+        As the question's ``kind`` says (an array as a nested list of floats).
+    """
     import numpy as np
 
     import attnlib as al
@@ -439,7 +451,7 @@ def master_notebook(lecture: Lecture, seed: int, book: Path, roster: tuple = (""
         "discussions of this lecture's other exercises are handed in separately."),
         v4.new_code_cell(_setup(roster[0]))]
     for q in questions:
-        refs = {student: _reference(q, q.params(seed, student)) for student in roster}
+        refs = {student: reference_value(q, q.params(seed, student)) for student in roster}
         markdown, solution = _question_cells(q, q.params(seed, roster[0]), book)
         code = _solution_cell(solution)
         cells += [v4.new_raw_cell(f"# BEGIN QUESTION\nname: {q.question}\npoints: {q.points}"),

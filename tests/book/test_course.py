@@ -60,14 +60,14 @@ def test_every_assigned_exercise_is_auto_graded_or_has_a_rubric():
 def test_graded_variants_are_well_posed():
     # ch1-ex-score's threshold is where al.check_assumptions switches; every data seed of ch6-ex-nuc is separable.
     import attnlib as al
-    from attnbook.course import _SEPARABLE_SEEDS, _reference
+    from attnbook.course import SEPARABLE_SEEDS, reference_value
     from attnbook.experiments import ch1
 
     q = next(q for q in GRADED if q.name == "ch1_score_threshold")
-    threshold = _reference(q, {})
+    threshold = reference_value(q, {})
     assert not al.check_assumptions(ch1.make_toy_data(score=threshold - 1e-6)).holds("3")
     assert al.check_assumptions(ch1.make_toy_data(score=threshold + 1e-6)).holds("3")
-    assert all(al.check_assumptions(al.make_generic_data(4, 3, 4, s)).holds("1") for s in _SEPARABLE_SEEDS)
+    assert all(al.check_assumptions(al.make_generic_data(4, 3, 4, s)).holds("1") for s in SEPARABLE_SEEDS)
 
 
 def test_variants_depend_on_the_course_seed_only():
@@ -149,17 +149,17 @@ def test_graded_references_survive_rounding(q):
     # A reference is graded exactly (a count) or to a tolerance: a relative 1e-12 change of the inputs (another BLAS,
     # another machine) must not move it across that line, for any variant the course seed can pick.
     import attnlib as al
-    from attnbook.course import _reference
+    from attnbook.course import reference_value
 
     # The first and last variants (the claims stage repeats it under a second perturbation); the other variants'
     # margins were measured when the variants were chosen.
     variants = sorted({tuple(sorted(q.params(s).items())) for s in range(40)})
     for params in dict.fromkeys((variants[0], variants[-1])):
         params = dict(params)
-        ref = np.asarray(_reference(q, params), dtype=float)
+        ref = np.asarray(reference_value(q, params), dtype=float)
         for seed in (0,):
             with al.perturbed_inputs(1e-12, seed=seed):
-                moved = np.asarray(_reference(q, params), dtype=float)
+                moved = np.asarray(reference_value(q, params), dtype=float)
             if q.kind == "int":
                 assert moved == ref, params
             else:
