@@ -86,13 +86,15 @@ def cache_path(cfg: dict) -> Path:
     return ROOT / (cfg.get("execute", {}).get("cache") or DEFAULT_CACHE)
 
 
-def state_files(cfg: dict) -> tuple[Path, Path]:
-    """Where the hashes (:func:`invalidate`) and the cache's keys (:func:`verify`) of ``cfg``'s cache are kept: STAMP
-    and KEYS for the HTML book's cache, ``<cache>.sources.json`` and ``<cache>.keys.json`` for another (the PDF's)."""
+def state_files(cfg: dict) -> tuple[Path, Path, Path]:
+    """Where the hashes (:func:`invalidate`), the cache's keys (:func:`verify`) and the pages' execution times
+    (:func:`report_times`) of ``cfg``'s cache are kept: STAMP, KEYS and TIMES for the HTML book's cache,
+    ``<cache>.sources.json``, ``<cache>.keys.json`` and ``<cache>.times.json`` for another (the PDF's, whose
+    kernels also render vector figures: its times are not the book's)."""
     cache = cache_path(cfg)
     if cache == ROOT / DEFAULT_CACHE:
-        return STAMP, KEYS
-    return cache.with_name(cache.name + ".sources.json"), cache.with_name(cache.name + ".keys.json")
+        return STAMP, KEYS, TIMES
+    return tuple(cache.with_name(f"{cache.name}.{what}.json") for what in ("sources", "keys", "times"))
 
 
 def kernel_env(cfg: dict) -> dict[str, str]:
@@ -175,10 +177,10 @@ def invalidate(cfg: dict, everything: bool) -> None:
 
 
 # -- execution -----------------------------------------------------------------------------------------------------------
-def expected_cost(paths: list[Path]) -> dict[Path, float]:
-    """Each page's expected execution time: the last run's, else its source size (bytes / 1000)."""
+def expected_cost(paths: list[Path], times: Path) -> dict[Path, float]:
+    """Each page's expected execution time: the last run's (``times``), else its source size (bytes / 1000)."""
     try:
-        last = json.loads(TIMES.read_text())
+        last = json.loads(times.read_text())
     except (OSError, ValueError):
         last = {}
     return {p: float(last.get(docname(p), p.stat().st_size / 1000)) for p in paths}
@@ -210,7 +212,7 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
             cache.match_cache_notebook(nb)
         except KeyError:
             todo.setdefault(cache.create_hashed_notebook(nb)[1], path)
-    cost = expected_cost(list(todo.values()))
+    cost = expected_cost(list(todo.values()), state_files(cfg)[2])
     order = sorted(todo.values(), key=lambda p: -cost[p])
     failed: list[Path] = []
     if order:
@@ -237,7 +239,7 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
                 report.parent.mkdir(parents=True, exist_ok=True)
                 report.write_text(tb, encoding="utf-8")
                 log(f"{time.time() - start:5.0f}s  FAILED {docname(path)}: traceback in {report.relative_to(ROOT)}\n{tb}")
-        report_times(cache, [p for p in order if p not in failed])
+        report_times(cache, [p for p in order if p not in failed], state_files(cfg)[2])
     else:
         log(f"all {len(wanted)} pages are in the cache: nothing to execute")
     state_files(cfg)[1].write_text(json.dumps(sorted(r.pk for r in cache.list_cache_records())) + "\n")
@@ -247,8 +249,9 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
     return 0
 
 
-def report_times(cache, executed: list[Path]) -> dict[str, float]:
-    """Print each executed page's time (recorded by jupyter-cache) and merge them into ``_build/chapter-times.json``."""
+def report_times(cache, executed: list[Path], times_file: Path) -> dict[str, float]:
+    """Print each executed page's time (recorded by jupyter-cache) and merge them into ``times_file`` (the HTML
+    book's: ``_build/chapter-times.json``)."""
     times = {}
     for path in executed:
         record = cache.get_cached_project_nb(str(path))
@@ -261,11 +264,11 @@ def report_times(cache, executed: list[Path]) -> dict[str, float]:
         flag = f"  over the {CHAPTER_BUDGET_S:.0f} s budget" if secs > CHAPTER_BUDGET_S else ""
         log(f"  {secs:6.1f}  {doc}{flag}")
     try:
-        merged = json.loads(TIMES.read_text())
+        merged = json.loads(times_file.read_text())
     except (OSError, ValueError):
         merged = {}
     merged.update(times)
-    TIMES.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    times_file.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
     return times
 
 

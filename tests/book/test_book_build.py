@@ -230,8 +230,9 @@ def test_the_pdf_configuration_keeps_its_own_cache_and_record(small_book):
     pdf_cfg = execute_book.config("pdf.yml")
     assert execute_book.cache_path(pdf_cfg) == print_cache
     assert execute_book.state_files(pdf_cfg) == (build / ".jupyter_cache_print.sources.json",
-                                                  build / ".jupyter_cache_print.keys.json")
-    assert execute_book.state_files(html_cfg) == (execute_book.STAMP, execute_book.KEYS)
+                                                  build / ".jupyter_cache_print.keys.json",
+                                                  build / ".jupyter_cache_print.times.json")
+    assert execute_book.state_files(html_cfg) == (execute_book.STAMP, execute_book.KEYS, execute_book.TIMES)
     execute_book.invalidate(pdf_cfg, everything=False)      # first PDF build: its own record is new
     assert not print_cache.exists() and html_cache.exists() and doctrees.exists()
     print_cache.mkdir()
