@@ -31,7 +31,8 @@ keeps the last 60 executed notebooks, so undoing an edit finds the earlier outpu
 
 ``--config`` reads another configuration instead of _config.yml: tools/build_pdf.sh passes the PDF's, whose kernels
 also get ``ATTNLIB_PRINT_BUILD=1`` (vector figures) and whose cache is its own (``_build/.jupyter_cache_print``), with
-its own record of hashes and keys beside it (``_build/.jupyter_cache_print.sources.json``, ``.keys.json``).
+its own record of hashes, keys and page times beside it (``_build/.jupyter_cache_print.sources.json``,
+``.keys.json``, ``.times.json``).
 """
 from __future__ import annotations
 
