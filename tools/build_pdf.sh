@@ -8,7 +8,8 @@
 # executes the pages it lacks, as for the HTML book, with ATTNLIB_PRINT_BUILD=1 added to the kernels' variables, so
 # every figure (and the still of every widget and animation, which prints instead of the interactive view) also
 # carries a vector PDF output. The HTML book does not render those (they took a third of its execution time), so
-# the first PDF build executes every page it prints once more (about 80 s for the whole book on 2 cores). Installs Debian's TeX packages when they are missing (needs root: apt-get).
+# the first PDF build executes every page it prints once more (about 45 s for the whole book on 2 cores).
+# Installs Debian's TeX packages when they are missing (needs root: apt-get).
 # The LaTeX log is _build/pdf-src/_build/latex/book.log. Every PDF is checked (tools/pdf_checks.py): the build fails on
 # a "Missing character" (a glyph the font lacks, which xelatex drops silently), on "??" or an undefined reference, on
 # more than 5 overfull boxes and on a raster image under 300 ppi.
