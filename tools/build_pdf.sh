@@ -3,7 +3,7 @@
 #   bash tools/build_pdf.sh                    -> _build/pdf/book.pdf             (exercises without solutions)
 #   bash tools/build_pdf.sh --with-solutions   -> _build/pdf/book-solutions.pdf   (for instructors)
 #   bash tools/build_pdf.sh --chapter ch1_token_selection -> _build/pdf/ch1_token_selection.pdf (one chapter as
-#        the whole document: what the test command checks, as the full PDF takes about four minutes)
+#        the whole document: what the test command checks; the whole PDF takes about 70 s from an empty cache)
 # The chapters' outputs come from the PDF's own jupyter cache (_build/.jupyter_cache_print): tools/execute_book.py first
 # executes the pages it lacks, as for the HTML book, with ATTNLIB_PRINT_BUILD=1 added to the kernels' variables, so
 # every figure (and the still of every widget and animation, which prints instead of the interactive view) also
