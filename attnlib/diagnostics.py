@@ -435,16 +435,46 @@ def _top(M: np.ndarray) -> float:
     return float(np.abs(M).max()) if M.size else 0.0
 
 
+#: How far from orthonormal (up to one positive scale) ``U_K`` and the normalised rows of ``U_K^T K0`` may be in
+#: :func:`right_basis`: far above rounding (1e-16 per operation), far below any misalignment worth the name.
+ORTHONORMAL_RTOL = 1e-8
+
+
 def right_basis(K0, U_K) -> np.ndarray:
     """The shared right basis ``V`` (d_e, d_e) of an aligned ``K0 = U_K Lambda V^T`` with nonzero diagonal
-    ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis."""
+    ``Lambda``: column j is row j of ``U_K^T K0``, normalised, completed to an orthonormal basis.
+
+    Parameters
+    ----------
+    K0 : array_like, shape (d, d_e), d_e >= d
+        The aligned key initialisation (Def. 5.1).
+    U_K : array_like, shape (d, d)
+        Its left basis: orthogonal up to one positive scale (:func:`attnlib.aligned_bases`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (d_e, d_e)
+        Orthonormal.
+
+    Raises
+    ------
+    ValueError
+        When ``U_K`` is not orthogonal (up to scale), when a row of ``U_K^T K0`` is zero, or when those rows are
+        not orthogonal (``K0`` is not aligned with ``U_K``): ``V`` would not be orthonormal. The tolerance is
+        :data:`ORTHONORMAL_RTOL`.
+    """
     K0 = check_array(K0, "K0", ndim=2, expected="an array of shape (d, d_e) with d_e >= d")
     d = K0.shape[0]
     if K0.shape[1] < d:
         raise ValueError(f"K0 must be an array of shape (d, d_e) with d_e >= d (the aligned initialisation, Def. "
                          f"5.1, needs d_e >= d); got shape {K0.shape}")
     U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
-    R = (U_K / max(_top(U_K), np.finfo(float).tiny)).T @ (K0 / max(_top(K0), np.finfo(float).tiny))
+    U = U_K / max(_top(U_K), np.finfo(float).tiny)
+    sv = np.linalg.svd(U, compute_uv=False)
+    if sv[-1] < (1 - ORTHONORMAL_RTOL) * sv[0]:  # (a zero U_K makes every row zero: the message below)
+        raise ValueError(f"U_K must be orthogonal (up to a positive scale), as aligned_bases returns it; its singular "
+                         f"values range from {sv[-1] / max(sv[0], np.finfo(float).tiny):.3g} to 1 (relative)")
+    R = U.T @ (K0 / max(_top(K0), np.finfo(float).tiny))
     R /= max(_top(R), np.finfo(float).tiny)  # scaled, so that norms neither overflow nor underflow
     norms = np.linalg.norm(R, axis=1)
     if np.any(norms == 0):
@@ -452,6 +482,11 @@ def right_basis(K0, U_K) -> np.ndarray:
                          f"needs every diagonal entry of Lambda nonzero); row {int(np.flatnonzero(norms == 0)[0])} "
                          f"is zero")
     V1 = (R / norms[:, None]).T
+    off = np.abs(V1.T @ V1 - np.eye(V1.shape[1])).max()
+    if off > ORTHONORMAL_RTOL:
+        raise ValueError(f"K0 must be aligned with U_K (K0 = U_K Lambda V^T, Def. 5.1): the rows of U_K^T K0 are not "
+                         f"orthogonal (largest |cosine| between two of them, or deviation of a norm: {off:.3g} > "
+                         f"{ORTHONORMAL_RTOL:g}), so no orthonormal V gives it")
     q, _ = np.linalg.qr(np.concatenate([V1, np.eye(R.shape[1])], axis=1))
     V = q[:, : R.shape[1]].copy()
     V[:, : R.shape[0]] = V1

@@ -145,6 +145,25 @@ def test_alignment_error_zero_for_aligned_and_positive_otherwise():
     assert dg.alignment_error(Kr, Qr, U_K, U_Q, V) > 0.1
 
 
+def test_right_basis_refuses_what_would_give_a_non_orthonormal_v():
+    """A singular (or non-orthogonal) U_K, or a K0 not aligned with U_K, returned a V that was not orthonormal."""
+    data = get_data("demo3")
+    K, _ = al.default_init(data, "KQ", 0.1, seed=1, kind="aligned")
+    U_K, _ = al.aligned_bases(data)
+    singular = U_K.copy()
+    singular[:, -1] = singular[:, 0]
+    with pytest.raises(ValueError, match="U_K must be orthogonal"):
+        dg.right_basis(K, singular)
+    with pytest.raises(ValueError, match="U_K must be orthogonal"):
+        dg.right_basis(K, U_K @ np.diag([1.0] * (data.d - 1) + [2.0]))
+    Kr, _ = al.default_init(data, "KQ", 0.1, seed=1)              # the default (Gaussian) start: not aligned
+    with pytest.raises(ValueError, match="K0 must be aligned with U_K"):
+        dg.right_basis(Kr, U_K)
+    V = dg.right_basis(3e5 * K, 1e-7 * U_K)                        # scale of either: the same V
+    assert np.allclose(V, dg.right_basis(K, U_K), rtol=0, atol=1e-12)
+    assert np.allclose(V.T @ V, np.eye(V.shape[0]), rtol=0, atol=1e-12)
+
+
 def test_right_basis_needs_nonzero_singular_values():
     data = get_data("demo3")
     U_K, _ = al.aligned_bases(data)
