@@ -328,6 +328,15 @@ def inv_kkt(result, ns, **_):
     return None
 
 
+def inv_orthonormal(result, ns, **_):
+    """``right_basis``: a square V with V^T V = I (a V that is not orthonormal is a silent wrong result)."""
+    V = np.asarray(result, dtype=float)
+    if V.ndim != 2 or V.shape[0] != V.shape[1] or not np.all(np.isfinite(V)):
+        return f"not a finite square matrix: shape {V.shape}"
+    off = float(np.abs(V.T @ V - np.eye(V.shape[0])).max())
+    return None if off <= 1e-10 else f"V^T V differs from the identity by {off:.3g}"
+
+
 def inv_bool(result, ns, **_):
     return None if isinstance(result, (bool, np.bool_)) else f"returned {type(result).__name__}, not a bool"
 
@@ -661,7 +670,7 @@ def build_cases(seed: int = 0, valid_per_target: int = 40) -> list[Case]:
                          "V": ("np.eye(4)", bad_arrays((4, 4)))}, check="finite")
     cases += edge_cases("diagnostics.right_basis", "diag.right_basis({K0}, {U_K})",
                         {"K0": ("np.eye(4)", bad_arrays((4, 4)) + [("np.eye(4)[:, :2]", "either")]),
-                         "U_K": ("np.eye(4)", bad_arrays((4, 4)))}, check="no_nan")
+                         "U_K": ("np.eye(4)", bad_arrays((4, 4)))}, check="orthonormal")
     cases += edge_cases("diagnostics.check_sinh_closed_form", "(D := al.make_diagonal_data()) and "
                         "diag.check_sinh_closed_form({data}, {init}, t_end={t_end}, rtol={rtol})",
                         {"data": ("D", BAD_DATA[:5]), "init": ("al.default_init(D, 'xi')", [("None", "invalid"), ("np.eye(4)", "invalid"),
