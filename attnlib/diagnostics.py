@@ -9,6 +9,7 @@ import numpy as np
 from ._validate import check_array, check_same_data, check_scalar, data_fingerprint
 from .data import AttentionData, check_data
 from .flow import FlowStallError, Trajectory, gradient_flow
+from .kernels import unit_scaled
 from scipy.integrate import solve_ivp
 
 from .model import loss_grad_beta, loss_grad_xi, margin
@@ -469,13 +470,12 @@ def right_basis(K0, U_K) -> np.ndarray:
         raise ValueError(f"K0 must be an array of shape (d, d_e) with d_e >= d (the aligned initialisation, Def. "
                          f"5.1, needs d_e >= d); got shape {K0.shape}")
     U_K = check_array(U_K, "U_K", shape=(d, d), expected=f"an array of shape (d, d) = ({d}, {d})")
-    U = U_K / max(_top(U_K), np.finfo(float).tiny)
+    U = unit_scaled(U_K)
     sv = np.linalg.svd(U, compute_uv=False)
     if sv[-1] < (1 - ORTHONORMAL_RTOL) * sv[0]:  # (a zero U_K makes every row zero: the message below)
         raise ValueError(f"U_K must be orthogonal (up to a positive scale), as aligned_bases returns it; its singular "
                          f"values range from {sv[-1] / max(sv[0], np.finfo(float).tiny):.3g} to 1 (relative)")
-    R = U.T @ (K0 / max(_top(K0), np.finfo(float).tiny))
-    R /= max(_top(R), np.finfo(float).tiny)  # scaled, so that norms neither overflow nor underflow
+    R = unit_scaled(U.T @ unit_scaled(K0))  # scaled, so that norms neither overflow nor underflow
     norms = np.linalg.norm(R, axis=1)
     if np.any(norms == 0):
         raise ValueError(f"K0 and U_K must make every row of U_K^T K0 nonzero (the aligned K0 = U_K Lambda V^T "

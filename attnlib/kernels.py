@@ -17,7 +17,7 @@ from .data import AttentionData
 __all__ = ["LOG_MAX", "log_attention_path", "margins_per_sample", "margin_path", "log_sample_weights",
            "sum_log_terms", "logit_hessian", "grad_from_r", "grad_beta_from_r", "excess_from_logsig",
            "log_excess_from_logsig", "log_margins_per_sample", "logistic_excess_from_logsig",
-           "log_logistic_excess_from_logsig", "log_log1p_from_log", "log_expm1_from_log", "log_expm1"]
+           "log_logistic_excess_from_logsig", "log_log1p_from_log", "log_expm1_from_log", "log_expm1", "unit_scaled"]
 
 LOG_MAX = 700.0  # exponents are clipped here (log-excess helpers only) so nothing turns inf
 
@@ -164,3 +164,10 @@ def log_expm1(r: np.ndarray) -> np.ndarray:
         big = np.where(small, 1.0, r)
         out = np.where(small, out, big + np.log(-np.expm1(-big)))
     return out
+
+
+def unit_scaled(A: np.ndarray) -> np.ndarray:
+    """``A / max|A|`` (``A`` itself if zero or empty): the same direction, and its products and norms can neither
+    overflow nor underflow (entries ~1e300 of the margin frame, ~1e-300 of a tiny basis)."""
+    top = np.max(np.abs(A)) if A.size else 0.0
+    return A / top if top > 0 else A

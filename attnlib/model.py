@@ -17,7 +17,7 @@ from .data import check_data
 from .data import AttentionData
 from .kernels import (excess_from_logsig, grad_beta_from_r, grad_from_r, log_excess_from_logsig,
                       log_logistic_excess_from_logsig, log_sample_weights, logistic_excess_from_logsig, margin_path,
-                      margins_per_sample)
+                      margins_per_sample, unit_scaled)
 
 __all__ = [
     "attention_scores",
@@ -408,15 +408,9 @@ def cosine(A, B) -> float:
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if not (np.isfinite(na) and np.isfinite(nb) and na > 1e-150 and nb > 1e-150):
         # entries ~1e300 (the margin frame) or ~1e-200: the squares overflow or underflow
-        A, B = _unit_scaled(A), _unit_scaled(B)
+        A, B = unit_scaled(A), unit_scaled(B)
         na, nb = np.linalg.norm(A), np.linalg.norm(B)
     if na == 0 or nb == 0:
         raise ValueError(f"{'A' if na == 0 else 'B'} must be a nonzero array: the cosine of a zero array is undefined")
     return float(np.clip(np.vdot(A / na, B / nb), -1.0, 1.0))  # |cos| <= 1 also after rounding
-
-
-def _unit_scaled(A: np.ndarray) -> np.ndarray:
-    """``A / max|A|`` (``A`` itself if zero): same direction, and its norm cannot overflow."""
-    top = np.max(np.abs(A)) if A.size else 0.0
-    return A / top if top > 0 else A
 
