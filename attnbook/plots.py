@@ -82,9 +82,14 @@ def is_book_build() -> bool:
     The book build sets the variable for its kernels on purpose (``_config.yml``, ``book_kernels.env``);
     nothing else does, so a chapter run in JupyterLab, Binder or Colab gets live widgets and PNG-only outputs.
     """
+    return _env_flag(BUILD_ENV_VAR)
+
+
+def _env_flag(name: str) -> bool:
+    """An environment variable used as a switch: on when set to anything but "" or "0"."""
     import os
 
-    return os.environ.get(BUILD_ENV_VAR, "") not in ("", "0")
+    return os.environ.get(name, "") not in ("", "0")
 
 
 #: Environment variable that marks the build of the book's PDF (``tools/build_pdf.sh`` gives it, beside
@@ -98,9 +103,8 @@ def is_print_build() -> bool:
     Only then do figures, static twins and tabs also carry a vector ``application/pdf`` output, which the PDF
     prints: rendering it took about a third of the HTML book's execution time, and the web page never shows it.
     """
-    import os
+    return _env_flag(PRINT_ENV_VAR)
 
-    return os.environ.get(PRINT_ENV_VAR, "") not in ("", "0")
 
 #: The Okabe–Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
 OKABE_ITO: dict[str, str] = {

@@ -53,8 +53,6 @@ def l1_factors(beta) -> tuple[np.ndarray, np.ndarray]:
     return np.sign(beta) * root, root
 
 
-
-
 def padded_diag(xi, d_e: int) -> np.ndarray:
     """Erratum E4's construction ``[Diag(xi), 0]``: the (d, d_e) matrix with ``xi`` on its diagonal, zero-padded.
 

@@ -178,13 +178,13 @@ def offset_shift(data) -> float:
     return float(max(0.0, np.max(data.gamma_opt)))
 
 
-
 def _finite(a: np.ndarray, nan: float, big: float) -> np.ndarray:
     """``a`` itself where every entry is finite (the solvers' hot path: no copy), else
     ``np.nan_to_num(a, nan=nan, posinf=big, neginf=-big)``: the same values either way."""
     if np.isfinite(a).all():
         return a
     return np.nan_to_num(a, nan=nan, posinf=big, neginf=-big)
+
 
 class MarginFrameError(RuntimeError):
     """The flow left the margin frame's assumptions (a sample's attended token changed), or never entered them.
