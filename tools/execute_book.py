@@ -87,14 +87,19 @@ def cache_path(cfg: dict) -> Path:
     return ROOT / (cfg.get("execute", {}).get("cache") or DEFAULT_CACHE)
 
 
+def is_html_cache(cfg: dict) -> bool:
+    """Whether ``cfg`` executes into the HTML book's cache (else another configuration's, the PDF's)."""
+    return cache_path(cfg) == ROOT / DEFAULT_CACHE
+
+
 def state_files(cfg: dict) -> tuple[Path, Path, Path]:
     """Where the hashes (:func:`invalidate`), the cache's keys (:func:`verify`) and the pages' execution times
     (:func:`report_times`) of ``cfg``'s cache are kept: STAMP, KEYS and TIMES for the HTML book's cache,
     ``<cache>.sources.json``, ``<cache>.keys.json`` and ``<cache>.times.json`` for another (the PDF's, whose
     kernels also render vector figures: its times are not the book's)."""
-    cache = cache_path(cfg)
-    if cache == ROOT / DEFAULT_CACHE:
+    if is_html_cache(cfg):
         return STAMP, KEYS, TIMES
+    cache = cache_path(cfg)
     return tuple(cache.with_name(f"{cache.name}.{what}.json") for what in ("sources", "keys", "times"))
 
 
@@ -162,7 +167,7 @@ def invalidate(cfg: dict, everything: bool) -> None:
         old = {}
     cache = cache_path(cfg)
     # Sphinx's environment of the HTML book; the PDF's build starts from an empty output folder every time
-    doctrees = BUILD / ".doctrees" if cache == ROOT / DEFAULT_CACHE else None
+    doctrees = BUILD / ".doctrees" if is_html_cache(cfg) else None
     if everything or old.get("execution") != new["execution"]:
         why = "--all" if everything else "attnlib, attnbook, the lock or the execution settings changed"
         if cache.exists():
@@ -213,7 +218,8 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
             cache.match_cache_notebook(nb)
         except KeyError:
             todo.setdefault(cache.create_hashed_notebook(nb)[1], path)
-    cost = expected_cost(list(todo.values()), state_files(cfg)[2])
+    _, keys, times = state_files(cfg)
+    cost = expected_cost(list(todo.values()), times)
     order = sorted(todo.values(), key=lambda p: -cost[p])
     failed: list[Path] = []
     if order:
@@ -240,10 +246,10 @@ def execute(cfg: dict, only: list[str], jobs: int) -> int:
                 report.parent.mkdir(parents=True, exist_ok=True)
                 report.write_text(tb, encoding="utf-8")
                 log(f"{time.time() - start:5.0f}s  FAILED {docname(path)}: traceback in {report.relative_to(ROOT)}\n{tb}")
-        report_times(cache, [p for p in order if p not in failed], state_files(cfg)[2])
+        report_times(cache, [p for p in order if p not in failed], times)
     else:
         log(f"all {len(wanted)} pages are in the cache: nothing to execute")
-    state_files(cfg)[1].write_text(json.dumps(sorted(r.pk for r in cache.list_cache_records())) + "\n")
+    keys.write_text(json.dumps(sorted(r.pk for r in cache.list_cache_records())) + "\n")
     if failed:
         log(f"FAILED: {', '.join(docname(p) for p in failed)} (tracebacks in {REPORTS.relative_to(ROOT)}/)")
         return 1
