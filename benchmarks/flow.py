@@ -73,23 +73,30 @@ def gf_to_cos(data, W_svm, full, cpu):
 
 
 def gd_to_cos(data, W_svm, normalized, lr, cap):
-    """(Normalised) GD from W = 0 in growing chunks until cosine >= 0.999 or ``cap`` steps (the step count is
-    exact to within one chunk, <= 20 %)."""
+    """(Normalised) GD from W = 0 to the first step where the cosine with ``W_svm`` is >= 0.999, or ``cap`` steps.
+
+    The cosine is checked after chunks growing by 20 %; the first chunk that reaches it is run again from its start
+    in chunks of an eighth of its size, down to single steps, so the step count is exact. The chunks run again (at
+    most 8/7 of the last chunk) are counted neither in the evaluations nor in the CPU seconds."""
     W = np.zeros((data.d, data.d))
     steps = nfev = 0
-    wall = 0.0
-    chunk, cos = 10, float("nan")
-    c0 = time.process_time()
+    chunk, cos, cpu, wall = 10, float("nan"), 0.0, 0.0
     while steps < cap:
         n = int(min(chunk, cap - steps))
+        c0 = time.process_time()
         tr = al.gradient_descent(data, "W", W, lr, n, normalized=normalized, n_save=2)
-        W, steps, nfev, wall = tr.W[-1], steps + n, nfev + tr.nfev, wall + tr.wall_time
-        cos = al.cosine(W, W_svm) if np.any(W) else float("nan")
+        c1 = time.process_time() - c0
+        cos_n = al.cosine(tr.W[-1], W_svm) if np.any(tr.W[-1]) else float("nan")
+        if cos_n >= TARGET_COS and n > 1:
+            chunk = max(1, n // 8)  # reached inside this chunk: again from its start, in smaller chunks
+            continue
+        W, steps, nfev, cos, cpu, wall = tr.W[-1], steps + n, nfev + tr.nfev, cos_n, cpu + c1, wall + tr.wall_time
         if cos >= TARGET_COS:
             break
-        chunk = max(10, int(chunk * 1.2))
-    return dict(nfev=nfev, njev=0, wall=wall, cpu=time.process_time() - c0, cos=cos,
-                reached=bool(cos >= TARGET_COS), where=f"{steps} steps")
+        if chunk >= 10:
+            chunk = int(chunk * 1.2)
+    return dict(nfev=nfev, njev=0, wall=wall, cpu=cpu, cos=cos, reached=bool(cos >= TARGET_COS),
+                where=f"{steps} steps")
 
 
 def part1(sets, cap):
@@ -285,9 +292,9 @@ class ArcFlow:
 
 
 def arc_flow(data, method: str, rtol: float, W_svm=None, dense: bool = False, end_cos: float | None = None,
-             sigma_max: float = ARC_SIGMA_MAX, clock_error: bool = True) -> ArcFlow:
+             sigma_max: float = ARC_SIGMA_MAX, clock_error: bool = True, atol_factor: float = ARC_ATOL) -> ArcFlow:
     """The flow of param "W" from W = 0 in arc length (:func:`arc_field`) with ``scipy.integrate.solve_ivp``
-    (``method``, ``rtol``, ``atol = ARC_ATOL * rtol``; LSODA, BDF and Radau get the analytic Jacobian).
+    (``method``, ``rtol``, ``atol = atol_factor * rtol``; LSODA, BDF and Radau get the analytic Jacobian).
 
     ``clock_error=False`` leaves tau out of the error test (W's equation does not depend on tau, so tau is a
     quadrature riding along; an implicit method then no longer checks that its Newton iteration solved for tau).
@@ -315,7 +322,7 @@ def arc_flow(data, method: str, rtol: float, W_svm=None, dense: bool = False, en
     events = [] if W_svm is None else [cosine_minus(TARGET_COS)] + ([cosine_minus(end_cos)] if end_cos else [])
     kw = {"jac": jac} if method in ("LSODA", "BDF", "Radau") else {}
     c0 = time.process_time()
-    atol = np.full(d * d + 1, ARC_ATOL * rtol)
+    atol = np.full(d * d + 1, atol_factor * rtol)
     if not clock_error:
         atol[-1] = 1e300  # tau left out of the error test: the steps are chosen by W alone, tau rides along
     sol = solve_ivp(counted, (0.0, sigma_max), np.zeros(d * d + 1), method=method, rtol=rtol, atol=atol,
@@ -495,25 +502,172 @@ def unlocked_stretches(grid, is_locked, start) -> str:
     return ", ".join(f"[{grid[a]:.1f}, {grid[b - 1]:.1f}]" for a, b in zip(edges[::2], edges[1::2])) or "none"
 
 
+PRECISION_RTOLS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)  # one grid for every method: decades, not tuned per method
+PRECISION_METHODS = ("LSODA", "RK45", "DOP853")  # in arc length, atol = rtol (see part5)
+PRECISION_LEVELS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)  # path (and clock) error levels of the summary
+PRECISION_LRS = {6: (0.1, 0.01, 0.001), 50: (0.1, 0.03, 0.01)}  # normalised GD's step sizes, by n (n=50: 0.35 ms
+# a step, so lr 0.001 would take ~7 minutes twice)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One run of the work-precision table: its cost to cosine 0.999 and its accuracy.
+
+    Attributes
+    ----------
+    family : str
+        "log time", "arc LSODA", ... or "normalised GD".
+    knob : float
+        The run's rtol, or normalised GD's step size lr.
+    nfev, njev : int
+        Gradient evaluations and Hessians.
+    cpu : float
+        CPU seconds.
+    path, clock : float
+        Largest relative path error of W (:func:`relative_path_error`) and clock error (:func:`arc_clock_error`;
+        0 for the log-time flow, whose clock is its variable, and nan for normalised GD, which has none).
+    """
+    family: str
+    knob: float
+    nfev: int
+    njev: int
+    cpu: float
+    path: float
+    clock: float
+
+    @property
+    def error(self) -> float:
+        """The error that decides at which level the run counts: the larger of path and clock error."""
+        return max(self.path, np.nan_to_num(self.clock))
+
+    def work(self, hessian: float) -> float:
+        """Evaluations with each Hessian counted as ``hessian`` gradient evaluations (:func:`hessian_cost`)."""
+        return self.nfev + hessian * self.njev
+
+
+def hessian_cost(data, W) -> float:
+    """CPU seconds of one analytic Hessian (``FlowModel.jac``) over those of one gradient
+    (``FlowModel.descent_velocity``) at ``W`` (d, d), the best of 5 and of 200 calls."""
+    model = dy.FlowModel(data, "W", [np.zeros((data.d, data.d))], "exp")
+    y = np.concatenate([W.ravel(), np.zeros(model.pair_i.size)])
+
+    def best(call, reps):
+        times = []
+        for _ in range(5):
+            c0 = time.process_time()
+            for _ in range(reps):
+                call()
+            times.append((time.process_time() - c0) / reps)
+        return min(times)
+
+    return best(lambda: model.jac(y, 0.0), 5) / best(lambda: model.descent_velocity(W.ravel(), 0.0), 200)
+
+
+def normalised_gd_cost(data, W_svm, lr: float, ref: ArcFlow) -> Cost:
+    """Normalised GD (lr) to cosine 0.999, its path error at equal arc length (k steps = arc length k * lr: the
+    method is explicit Euler on the arc-length ODE with step lr) on 60 saved steps."""
+    gd = gd_to_cos(data, W_svm, True, lr, int(1e8))
+    if not gd["reached"]:
+        raise RuntimeError(f"normalised GD (lr {lr:g}) did not reach cosine {TARGET_COS} in 1e8 steps")
+    steps, cpu = gd["nfev"], gd["cpu"]
+    tr = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), lr, steps, normalized=True, n_save=60)
+    path = max(relative_path_error(W, ref.W(s)) for s, W in zip(tr.t, tr.W) if s <= ref.sol.t[-1])
+    return Cost("normalised GD", lr, steps, 0, cpu, path, float("nan"))
+
+
+def log_time_cost(data, rtol: float, ref: ArcFlow) -> Cost:
+    """The library's flow (LSODA, log time) at ``rtol`` to the reference's t*, path error at equal time on 150
+    times."""
+    t_star = float(np.expm1(ref.sol.y_events[0][0][-1]))
+    times = np.r_[0.0, np.geomspace(1e-2, t_star, 150)]
+    c0 = time.process_time()
+    tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=times, rtol=rtol)
+    cpu = time.process_time() - c0
+    path = max(relative_path_error(W, ref.W(ref.sigma_at_time(t))) for t, W in zip(times, tr.W)
+               if np.log1p(t) <= ref.sol.y[-1, -1])
+    return Cost("log time (library)", rtol, tr.nfev, tr.njev, cpu, path, 0.0)
+
+
+def arc_cost(data, method: str, rtol: float, W_svm, ref: ArcFlow) -> Cost:
+    """:func:`arc_flow` with atol = rtol, clock in the error test."""
+    run = arc_flow(data, method, rtol, W_svm, atol_factor=1.0)
+    return Cost(f"arc {method}", rtol, run.nfev, run.njev, run.cpu, arc_path_error(run, ref),
+                arc_clock_error(run, ref))
+
+
+def cheapest(costs: list[Cost], level: float, hessian: float) -> Cost | None:
+    """The run with the least work (:meth:`Cost.work`) whose :attr:`Cost.error` is <= ``level``."""
+    ok = [c for c in costs if c.error <= level]
+    return min(ok, key=lambda c: c.work(hessian)) if ok else None
+
+
+def part5(sets):
+    """Work against precision: every method on one rtol grid, normalised GD on a few step sizes, and at each error
+    level the cheapest run of each family that reaches it."""
+    print(f"\n## 5. Work against precision (param 'W' from 0 to cosine {TARGET_COS}; arc-length runs with atol = rtol "
+          f"and the clock in the error test; errors against {ARC_REF[0]} rtol {ARC_REF[1]:g} in arc length)\n")
+    for label, data in sets:
+        full, _ = full_flow(data)
+        W_svm, target = relevant_svm(data, full)
+        ref = arc_flow(data, *ARC_REF, W_svm, dense=True, end_cos=ARC_REF_END_COS)
+        costs = []
+        for rtol in PRECISION_RTOLS:
+            print(f"  ({time.strftime('%H:%M:%S')}: {label}, rtol {rtol:g})", file=sys.stderr, flush=True)
+            costs.append(log_time_cost(data, rtol, ref))
+            costs += [arc_cost(data, m, rtol, W_svm, ref) for m in PRECISION_METHODS]
+        gd = []
+        for lr in PRECISION_LRS[data.n]:
+            print(f"  ({time.strftime('%H:%M:%S')}: {label}, normalised GD lr {lr:g})", file=sys.stderr, flush=True)
+            gd.append(normalised_gd_cost(data, W_svm, lr, ref))
+        print(f"**{label}** ({target}):\n\n| method | rtol / lr | grad evals | Hessians | CPU [s] | max rel. path error | "
+              f"max clock error |\n|---|---|---|---|---|---|---|")
+        for c in costs + gd:
+            clock = "" if np.isnan(c.clock) else f"{c.clock:.1e}"
+            print(f"| {c.family} | {c.knob:g} | {c.nfev} | {c.njev} | {c.cpu:.2f} | {c.path:.1e} | {clock} |")
+        # normalised GD is explicit Euler: its error is proportional to lr, so error x steps is a constant C and
+        # it needs C / e steps for a path error e (C measured at each lr; the mean is used)
+        product = float(np.mean([g.path * g.nfev for g in gd]))
+        print(f"\nNormalised GD, path error x steps: {', '.join(f'{g.path * g.nfev:.1f} (lr {g.knob:g})' for g in gd)}"
+              f": first order, so it needs C / e steps for a path error e, C = {product:.1f}.\n")
+        families = ["log time (library)"] + [f"arc {m}" for m in PRECISION_METHODS]
+        h = hessian_cost(data, ref.W(ref.sigma_star))
+        print(f"One Hessian costs the CPU of {h:.0f} gradients here (at the reference's W at cosine {TARGET_COS}): the "
+              f"work of a run is its evaluations + {h:.0f} x its Hessians, and each cell is the run of least work.\n")
+        print("| error level e | " + " | ".join(families) + " | normalised GD (C / e) | normalised GD / best flow | "
+              "normalised GD / library flow | normalised GD lr 0.1 / best flow |\n|---|" + "---|" * (len(families) + 4))
+        for level in (gd[0].path,) + PRECISION_LEVELS:
+            best = [cheapest([c for c in costs if c.family == f], level, h) for f in families]
+            cells = [f"{b.nfev} + {b.njev} H (rtol {b.knob:g})" if b else "not reached" for b in best]
+            reached = [b.work(h) for b in best if b]
+            need = product / level
+            ratios = [f"{need / min(reached):.1f}" if reached else "",
+                      f"{need / best[0].work(h):.1f}" if best[0] else "",
+                      f"{gd[0].nfev / min(reached):.2f}" if reached else ""]
+            name = f"{level:.2g} (lr {gd[0].knob:g}'s own)" if level == gd[0].path else f"{level:g}"
+            print(f"| {name} | " + " | ".join(cells) + f" | {need:,.0f} | " + " | ".join(ratios) + " |")
+        print(flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI setting: Tarzanagh et al.'s setup only, GD capped at 1e4 steps")
     ap.add_argument("--arc", action="store_true", help="only part 4 (the flow in arc length), on both data sets")
+    ap.add_argument("--precision", action="store_true", help="only part 5 (work against precision), on both data sets")
     args = ap.parse_args(argv)
-    if args.quick and args.arc:
-        ap.error("--arc runs part 4 only, which --quick leaves out: give one of them")
+    if sum((args.quick, args.arc, args.precision)) > 1:
+        ap.error("--quick, --arc and --precision each select different parts: give one of them")
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# attnlib flow benchmark ({'quick' if args.quick else 'arc length' if args.arc else 'full'}) — {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+    print(f"# attnlib flow benchmark ({'quick' if args.quick else 'arc length' if args.arc else 'work against precision' if args.precision else 'full'}) — {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}, "
           f"numpy {np.__version__}")
     tarzanagh = al.make_generic_data()  # n=6, L=8, d=10, seed 0 (Tarzanagh et al.'s setup)
     sets = [("n=6 L=8 d=10", tarzanagh)]
     if not args.quick:
         sets.append(("n=50 L=16 d=32", al.make_generic_data(50, 16, 32, seed=0)))
-    if args.arc:
-        part4(sets)
+    if args.arc or args.precision:
+        (part4 if args.arc else part5)(sets)
         print(f"\nTotal benchmark time {time.perf_counter() - start:.1f} s.")
         return
     part1(sets, cap=int(1e4) if args.quick else int(1e6))
@@ -534,6 +688,7 @@ def main(argv=None):
     part2_3(flows)
     if not args.quick:
         part4(sets)
+        part5(sets)
     print(f"\nTotal benchmark time {time.perf_counter() - start:.1f} s.")
 
 
