@@ -22,8 +22,8 @@ from attnlib.flow import Trajectory, default_init, gradient_flow
 from attnlib.svm import solve_svm
 from ._store import memo, pool_map
 
-__all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DetourExponent", "DiagonalPaths", "xi_frame_flow",
-           "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent", "diagonal_paths",
+__all__ = ["OMEGA0_TABLE", "LOCK_ON_TOL", "LOG_T_1E300", "LockOn", "DetourExponent", "xi_frame_flow",
+           "crossing", "lock_on", "lock_on_table", "lock_on_slope", "detour_exponent",
            "refined_lock_on", "locate_lock_on", "REFINE_POINTS", "OMEGA0_LADDER", "LockOnTheory", "lock_on_theory"]
 
 #: Initial scales of chapter 3's lock-on table (and of its widget).
@@ -281,52 +281,6 @@ def detour_exponent(omega0: float = 0.01, window: tuple[float, float] = (1e2, 1e
     return DetourExponent(measured=float(np.median(slope)), spread=float(slope.max() - slope.min()),
                           predicted=float(data.B[a, 1] / data.B[a, 0]), active=a,
                           others_slack=float(np.delete(slack, a).min()))
-
-
-@dataclass(frozen=True)
-class DiagonalPaths:
-    """The beta-flow (from 0) and the xi-flow (init (5)) on the book's diagonal data, on one grid.
-
-    Attributes
-    ----------
-    log_t : numpy.ndarray, shape (m,)
-    bhat : dict ``"beta"``/``"xi"`` -> (m, d): ``beta / mu``
-    dist : dict ``(flow, svm)`` -> (m,): relative distance of ``bhat`` to the ``"l1"``/``"l2"`` SVM solution
-    cos : dict ``(flow, svm)`` -> (m,): cosine of ``beta`` with the SVM solution
-    l1, l2 : numpy.ndarray, shape (d,): the SVM solutions
-    omega0, log_t_end : float
-    """
-
-    log_t: np.ndarray
-    bhat: dict
-    dist: dict
-    cos: dict
-    l1: np.ndarray
-    l2: np.ndarray
-    omega0: float
-    log_t_end: float
-
-
-@memo
-def diagonal_paths(omega0: float = 0.1, log_t_end: float = 1e6, rtol: float = 1e-8,
-                   n_points: int = 400) -> DiagonalPaths:
-    """Both diagonal flows to ``log t = log_t_end`` (default 1e6: past the xi-flow's lock-on at omega_0 = 0.1)."""
-    data = _data.make_diagonal_data()
-    grid = _grid(float(log_t_end), int(n_points))
-    flows = {"beta": gradient_flow(data, "beta", np.zeros(data.d), log_t_end=log_t_end, log_t_eval=grid, rtol=rtol),
-             "xi": xi_frame_flow(omega0, log_t_end, rtol, n_points)}
-    ref = {"l1": solve_svm(data, "l1").beta, "l2": solve_svm(data, "l2").beta}
-    bhat, dist, cos = {}, {}, {}
-    for p, tr in flows.items():
-        bhat[p] = _beta_hat(tr)
-        beta = np.einsum("mjj->mj", tr.W)
-        nb = np.linalg.norm(beta, axis=1)
-        for s, r in ref.items():
-            dist[(p, s)] = _rel_dist(bhat[p], r)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos[(p, s)] = np.where(nb > 0, beta @ r / (np.where(nb > 0, nb, 1.0) * np.linalg.norm(r)), np.nan)
-    return DiagonalPaths(log_t=flows["xi"].log_t, bhat=bhat, dist=dist, cos=cos, l1=ref["l1"], l2=ref["l2"],
-                         omega0=float(omega0), log_t_end=float(log_t_end))
 
 
 #: Initial scales of the lock-on's small-omega_0 slope (:func:`lock_on_theory`): the table's four smallest and two
