@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..experiments import ch5, ch6
+from ..experiments import ch2, ch3, ch4, ch5, ch6, diagonal_studies, why
 from ..experiments import studies as st
 from ..experiments.prose import claim, word
 
@@ -118,8 +118,213 @@ def _init_err(scale: float) -> float:
     return float(np.abs(study.values("m", "KQ", scale) - study.values("m_pred", "KQ", scale)).max())
 
 
+# ---- lecture 2: chapter 2 (the W-flow, Tarzanagh et al.'s seeds) and the sample weights of why.py ----------------
+
+def _sample_weights() -> why.SampleWeights:
+    """The pair weights along the W-flow (why.sample_weights), after asserting what the slide says of them."""
+    sw = why.sample_weights()
+    k10 = int(np.argmin(np.abs(sw.log_t - 10.0)))
+    claim("the other pairs' weights fall exponentially once the optimal tokens dominate; every support weight tends "
+          "to its dual", bool(sw.nonsupport_mass[k10] > 1e3 * sw.nonsupport_mass[-1] and sw.nonsupport_mass[-1] < 1e-15
+                              and sw.dual_dist[-1] < 1e-3))
+    claim("from ln t = 10 to the end the weight left off the support falls far faster (at least twice as many "
+          "decades) than 1 - cos(-grad L, W_F)",
+          bool(_decades(sw.nonsupport_mass, k10) > 2 * _decades(1 - sw.cos_grad_svm, k10) > 0),
+          detail=f"{_decades(sw.nonsupport_mass, k10)} against {_decades(1 - sw.cos_grad_svm, k10)} decades")
+    return sw
+
+
+def _decades(x: np.ndarray, k: int) -> float:
+    """How many decades ``x`` falls from index ``k`` to its last entry."""
+    return float(np.log10(x[k] / x[-1]))
+
+
+def _sw_decades(which: str) -> str:
+    sw = _sample_weights()
+    k10 = int(np.argmin(np.abs(sw.log_t - 10.0)))
+    x = sw.nonsupport_mass if which == "weight" else 1 - sw.cos_grad_svm
+    return f"{_decades(x, k10):.0f}"
+
+
+def _seed_sweep() -> ch2.SeedSweep:
+    """The 20 seeds of chapter 2, after asserting the chapter's words (the slide says no more)."""
+    sweep = ch2.compute_seed_sweep()
+    glob, loc = ~sweep.local, sweep.local
+    claim("the seeds that select the optimal tokens end at the Frobenius SVM, clearly not the nuclear one; the locally "
+          "optimal ones commit to a wrong token and their cosines level off well below 1",
+          bool(0 < loc.sum() < len(loc) and sweep.cos_fro_final[glob].min() > 0.9999
+               and sweep.cos_nuc_final.max() < 0.95 and np.all(sweep.wrong[loc] >= 1)
+               and sweep.cos_fro_final[loc].max() < 0.95),
+          detail=f"{loc.sum()} locally optimal; cosines {sweep.cos_fro_final}")
+    return sweep
+
+
+def _ch2_ranks() -> tuple[int, int, int]:
+    """Ranks of W_F, W_* (seed 0) and of the first locally optimal seed's limit, after asserting the slide's words."""
+    sweep = _seed_sweep()
+    s0, s_loc = ch2.seed_summary(0), ch2.seed_summary(int(sweep.seeds[sweep.local][0]))
+    claim("seed 0 (the figure's left panel) selects the optimal tokens and the flow matches W_F's spectrum; the first "
+          "locally optimal seed has a spectrum that is not W_F's",
+          bool(not s0.local and int(sweep.seeds[~sweep.local][0]) == 0 and np.allclose(s0.sv_limit, s0.sv_fro, rtol=0.05, atol=1e-6)
+               and ch2.numerical_rank(s0.sv_nuc) < ch2.numerical_rank(s0.sv_fro)
+               and np.max(np.abs(s_loc.sv_limit - s_loc.sv_fro)) > 0.1 * s_loc.sv_fro[0]))
+    return ch2.numerical_rank(s0.sv_fro), ch2.numerical_rank(s0.sv_nuc), int(sweep.seeds[sweep.local][0])
+
+
+# ---- lecture 3: chapter 3 (diagonal K, Q) and the variational identities of why.py ----------------------------------
+
+def _equivalence_max() -> str:
+    eq = ch3.compute_equivalence()
+    claim("the relative difference stays within a small multiple of the solvers' tolerance",
+          bool(eq.rel_err.max() < 1e-6))
+    return f"{eq.rel_err.max():.0e}"
+
+
+def _sinh_drops() -> tuple[float, float]:
+    """How much the closed form's median error drops per 100-fold smaller tolerance, after asserting the slide."""
+    cf = ch3.compute_closed_form()
+    med = {rtol: np.median(cf.sinh_err[rtol][1:]) for rtol in cf.sinh_err}
+    claim("the error does not grow over 300 decades of time and drops with each 100-fold smaller tolerance",
+          bool(med[1e-6] > 10 * med[1e-8] > 100 * med[1e-10] and cf.sinh_err[1e-8].max() < 2e-6))
+    return med[1e-6] / med[1e-8], med[1e-8] / med[1e-10]
+
+
+def _variational_l1() -> why.L1VariationalIdentity:
+    v1 = why.variational_l1()
+    claim("rebalancing the l1 factors by e^(+-u) costs ||beta||_1 cosh 2u, smallest at u = 0 where it equals "
+          "||beta||_1", bool(np.allclose(v1.cost_grid, v1.l1 * np.cosh(2 * v1.u_grid), rtol=1e-10)
+                              and abs(v1.u_grid[np.argmin(v1.cost_grid)]) < 1e-12 and abs(v1.cost / v1.l1 - 1) < 1e-10))
+    vn = why.variational_nuclear()
+    claim("no random factorization of the nuclear-SVM solution costs less than ||W||_*",
+          bool(vn.random_costs.min() > vn.nuc))
+    return v1
+
+
+def _headline() -> ch3.SeparateVsCombined:
+    hl = ch3.compute_headline()
+    k300 = int(np.argmin(np.abs(hl.log_t - np.log(1e300))))
+    claim("the beta-flow goes to the l2 solution; the (xi_k, xi_q)-flow drops beta_3, is still far from l1 at "
+          "t = 1e300 and reaches it by ln t = 1e6",
+          bool(hl.dist["beta"]["l2"][-1] < 1e-4 and hl.dist["beta"]["l1"][-1] > 0.05
+               and abs(hl.bhat["xi"][-1][2]) < 1e-4 < 0.05 < hl.bhat["beta"][-1][2]
+               and hl.dist["xi"]["l1"][k300] > 0.1 and hl.dist["xi"]["l1"][-1] < 1e-3))
+    return hl
+
+
+def _path_detour() -> str:
+    """The smallest beta_hat_2 of the factorized flow (its sparse detour), after asserting the path slide's words."""
+    hl, th = _headline(), diagonal_studies.lock_on_theory()
+    first = {p: hl.bhat[p][np.flatnonzero(np.isfinite(hl.bhat[p][:, 0]))[0]] for p in ("xi", "beta")}
+    cos0 = [float(b @ th.u / np.linalg.norm(b) / np.linalg.norm(th.u)) for b in first.values()]
+    claim("both flows leave 0 along -grad L(0) (parallel to u = sum B_il)",
+          bool(th.grad0_cos > 1 - 1e-12 and min(cos0) > 1 - 1e-6), detail=str(cos0))
+    b2 = hl.bhat["xi"][:, 1]
+    detour = np.nanmin(b2[hl.log_t >= 0])
+    claim("the factorized flow takes a sparse detour (beta_hat_2 far below the l1 solution's, beta_hat_3 switched off) "
+          "before it reaches the l1 solution",
+          bool(detour < 0.25 * hl.l1[1] and abs(hl.bhat["xi"][-1][2]) < 1e-4 and hl.dist["xi"]["l1"][-1] < 1e-3),
+          detail=f"smallest beta_hat_2 {detour}, l1 {hl.l1}")
+    return f"{detour:.3f}"
+
+
+def _lock_on_theory() -> diagonal_studies.LockOnTheory:
+    th = diagonal_studies.lock_on_theory()
+    claim("the local slope of the lock-on approaches the prediction as omega_0 shrinks and is within 1 % of it at the "
+          "two smallest scales; the least-squares line over the table is flatter",
+          bool(np.all(np.diff(np.abs(th.lock_slopes - th.slope)) < 0) and abs(th.lock_slopes[-1] / th.slope - 1) < 0.01
+               and th.fit_slope < th.lock_slopes[-1]),
+          detail=f"local slopes {th.lock_slopes}, predicted {th.slope}, fit {th.fit_slope}")
+    return th
+
+
+def _rate() -> ch3.RateToL1:
+    rt = ch3.compute_rate()
+    detour = rt.dist_l1[(rt.log_t >= 1) & (rt.log_t <= 100)]  # the sparse detour, 1 <= ln t <= 1e2
+    claim("the distance to l1 sits on a plateau along the detour, keeps shrinking past it (still far at t = 1e300 and "
+          "at ln t = 1e5), then locks on by ln t = 1e6",
+          bool(rt.at[np.log(1e300)] > rt.at[1e4] > rt.at[1e5] > rt.at[1e6] and rt.at[1e6] < 1e-3
+               and detour.min() > 2 * rt.at[1e5] and rt.at[np.log(1e300)] > 0.1 and np.ptp(detour) < 0.1),
+          detail=f"plateau {detour.min()}..{detour.max()}, at {rt.at}")
+    return rt
+
+
+def _plateau(end: str) -> str:
+    rt = _rate()
+    detour = rt.dist_l1[(rt.log_t >= 1) & (rt.log_t <= 100)]
+    return f"{(detour.min() if end == 'lo' else detour.max()):.2f}"
+
+
+# ---- lecture 4: chapter 4 (the KKT argument) ----------------------------------------------------------------------
+
+def _certificate_1e300() -> ch4.KKTCertificate:
+    """The certificate at t = 1e300 (the slide's frame), after asserting what the slide says of it."""
+    c = ch4.certificate_at(ch4.LOG_T_1E300)
+    on = np.abs(c.beta_l1) > 1e-6
+    active = c.dual > 1e-6 * c.dual.max()
+    late = ch4.certificate_at(ch4.WIDGET_LOG_T[-1])
+    claim("at t = 1e300 B lambda is inside the box off the support but still above 1 on it, and the constraints slack "
+          "in the limit still carry part of lambda, a share that falls later",
+          bool(np.all(np.abs(c.Blambda[~on]) <= 1) and np.all(c.Blambda[on] > 1)
+               and 0 < _slack_share(late, active) < _slack_share(c, active)),
+          detail=f"B lambda {c.Blambda}, lambda {c.lam}")
+    return c
+
+
+def _slack_share(c: ch4.KKTCertificate, active: np.ndarray) -> float:
+    """The share of ``sum lambda`` on the constraints that are not active at the l1-SVM solution."""
+    return float(c.lam[~active].sum() / c.lam.sum())
+
+
+def _certificate_text(what: str) -> str:
+    c = _certificate_1e300()
+    active = c.dual > 1e-6 * c.dual.max()
+    if what == "support":
+        return " and ".join(f"{x:.2f}" for x in c.Blambda[np.abs(c.beta_l1) > 1e-6])
+    late = ch4.certificate_at(ch4.WIDGET_LOG_T[-1])
+    return f"{100 * _slack_share(c if what == 'share' else late, active):.0f} %"
+
+
+def _kkt_rate() -> str:
+    """The constant C of the predicted rate epsilon ~ C / ln mu, after asserting the slide's words."""
+    k, kf = ch4.compute_kkt(), ch4.compute_kkt(log_t_end=ch4.LOG_T_FRAME_END)
+    tail = kf.log_mu > 50
+    claim("epsilon follows C / ln mu; at t = 1e300 the direction is still visibly off",
+          bool(np.all(np.abs(kf.epsilon[tail] * kf.log_mu[tail] / kf.C - 1) < 1e-3) and k.dist[k.j1e300] > 0.1))
+    return f"{kf.C:.2f}"
+
+
 #: Name -> the text a slide shows for it (a zero-argument callable; computing it may run a study).
 SLIDE_VALUES: dict[str, Callable[[], str]] = {
+    # lecture 2: sample weights (why.sample_weights), many seeds, singular values (ch2)
+    "ch2-sw-dual": lambda: f"{_sample_weights().dual_dist[-1]:.0e}",
+    "ch2-sw-decades-weight": lambda: _sw_decades("weight"),
+    "ch2-sw-decades-angle": lambda: _sw_decades("angle"),
+    "ch2-n-global": lambda: f"{int((~_seed_sweep().local).sum())}",
+    "ch2-n-local": lambda: f"{int(_seed_sweep().local.sum())}",
+    "ch2-cos-fro-min": lambda: f"{np.floor(_seed_sweep().cos_fro_final[~_seed_sweep().local].min() * 1e5) / 1e5:.5f}",
+    "ch2-cos-nuc-median": lambda: f"{np.median(_seed_sweep().cos_nuc_final[~_seed_sweep().local]):.2f}",
+    "ch2-rank-fro0": lambda: f"{_ch2_ranks()[0]}",
+    "ch2-rank-nuc0": lambda: f"{_ch2_ranks()[1]}",
+    "ch2-local-seed": lambda: f"{_ch2_ranks()[2]}",
+    # lecture 3: chapter 3's flows (ch3, diagonal_studies) and the variational identity (why)
+    "ch3-equiv-max": _equivalence_max,
+    "ch3-sinh-drop-1": lambda: f"{_sinh_drops()[0]:.0f}",
+    "ch3-sinh-drop-2": lambda: f"{_sinh_drops()[1]:.0f}",
+    "ch3-var-l1": lambda: f"{_variational_l1().l1:.4f}",
+    "ch3-xi-dist-1e300": lambda: f"{_headline().dist['xi']['l1'][np.argmin(np.abs(_headline().log_t - np.log(1e300)))]:.2f}",
+    "ch3-path-detour": _path_detour,
+    "ch3-local-slope": lambda: f"{_lock_on_theory().lock_slopes[-1]:.2f}",
+    "ch3-pred-slope": lambda: f"{_lock_on_theory().slope:.2f}",
+    "ch3-fit-slope": lambda: f"{_lock_on_theory().fit_slope:.2f}",
+    "ch3-plateau-lo": lambda: _plateau("lo"),
+    "ch3-plateau-hi": lambda: _plateau("hi"),
+    "ch3-rate-d300": lambda: f"{_rate().at[np.log(1e300)]:.2f}",
+    "ch3-rate-d5": lambda: f"{_rate().at[1e5]:.2f}",
+    # lecture 4: chapter 4's certificate
+    "ch4-C": _kkt_rate,
+    "ch4-cert-support": lambda: _certificate_text("support"),
+    "ch4-cert-slack": lambda: _certificate_text("share"),
+    "ch4-cert-slack-end": lambda: _certificate_text("late"),
     # chapter 6, gradient descent against the flow (ch6.gd)
     "ch6-gd-slope": _gd_slope,
     "ch6-gd-large-steps": _gd_large_steps,
