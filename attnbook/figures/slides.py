@@ -1,10 +1,16 @@
-"""The values the lecture slides quote: every number a slide shows next to a slide version of a figure, computed
-from the same results the figure draws (:mod:`attnbook.experiments`, the studies artifact), never typed by hand.
+"""The values the lecture slides quote: every number a slide shows beside a figure, computed from the same results
+the figure draws (:mod:`attnbook.experiments`, the studies artifact), never typed by hand.
 
 A lecture's source (``book/slides/lecture-N.md``) writes ``{value:ch6-gds-f5-3}``; ``tools/build_slides.py``
 replaces it by ``SLIDE_VALUES["ch6-gds-f5-3"]()``. The names follow the chapter's glue names where the chapter quotes
 the same number. A value whose slide states an outcome in words asserts that outcome first (:func:`claim`, as a
-chapter's cell does), so a deck whose words became false does not build.
+chapter's cell does, with the chapter's own sentence and tolerance where the chapter asserts it too), so a deck whose
+words became false does not build.
+
+A deck's ``**What to see:**`` line either describes only what is drawn, or states an outcome that a claim of its
+chapter (or a test in ``tests/claims/test_chN.py``) asserts with the same quantifier and scope, or quotes values from
+here whose functions assert its words. The values read the chapters' cached results and run no flow or SVM of their
+own.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..experiments import ch2, ch3, ch4, ch5, ch6, diagonal_studies, why
+from ..experiments import ch2, ch3, ch4, ch5, ch6, ch8, diagonal_studies, why
 from ..experiments import studies as st
 from ..experiments.prose import claim, word
 
@@ -293,6 +299,98 @@ def _kkt_rate() -> str:
     return f"{kf.C:.2f}"
 
 
+# ---- lecture 5: chapter 5 (aligned K, Q) ----------------------------------------------------------------------------
+
+def _alignment() -> ch5.AlignmentPreserved:
+    """The aligned flow on exact and on rotated data, after asserting the slide's words (the chapter's)."""
+    res = ch5.compute_alignment()
+    ex_, rot_ = res.exact, res.rotated
+    rot_mid, rot_late = rot_.err[(rot_.mu > 1) & (rot_.mu <= 100)], rot_.err[rot_.mu > 100]
+    claim("exactly representable data stay exactly aligned while the weights are moderate, and within a few units "
+          "of rounding after that", bool(_exact_mu0(res) > 100 and ex_.err.max() < 1e-14))
+    claim("on the rotated data the error stays at rounding level from mu = 1 to mu = 1e6: it does not drift",
+          bool(rot_.err.max() < 1e-12 and rot_late.max() < 10 * np.median(rot_mid)))
+    return res
+
+
+def _exact_mu0(res: ch5.AlignmentPreserved) -> float:
+    """The margin at which the exact data's alignment error first leaves 0."""
+    return float(res.exact.mu[np.flatnonzero(res.exact.err > 0)[0]])
+
+
+#: The rotation angles of chapter 5's misaligned starts (its figure ch5.misaligned).
+_THETAS = (0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2)
+
+
+def _misaligned() -> tuple[list[float], list[float]]:
+    """Decades the V-free gap falls for the misaligning angles, and 1 - cos(W, W°) at the end for every angle, after
+    asserting the slide's words (the chapter's)."""
+    runs = {theta: ch5.compute_misaligned(theta) for theta in _THETAS}
+    decades = [float(np.log10(m.gap[1] / m.gap[-1])) for theta, m in runs.items() if 0 < theta < np.pi / 2]
+    limit_gap = [float(1 - m.cos_W0[-1]) for m in runs.values()]
+    claim("a misalignment towards the pair offsets is forgotten: the gap decays by orders of magnitude and the limit is "
+          "W° for every angle of this rotation", bool(min(decades) > 3 and max(limit_gap) < 1e-8),
+          detail=f"decades {decades}; 1 - cos(W, W°) {limit_gap}")
+    claim("theta = 0 stays exactly aligned and theta = pi/2 is aligned to rounding",
+          bool(runs[0.0].gap.max() == 0 and runs[np.pi / 2].gap.max() < 1e-12))
+    return decades, limit_gap
+
+
+# ---- lecture 6: chapter 6 (beyond the theorems) ---------------------------------------------------------------------
+
+def _gd_track() -> str:
+    """How closely eta = 0.3 tracks the flow's excess loss up to t = 10, after asserting the slide's words."""
+    g = ch6.compute_gd()
+    t, loss = g.gf
+    run = g.runs[0.3]
+    flow = np.interp(run.t, t, loss) - g.min_loss
+    rel = float(np.max(np.abs(run.loss - g.min_loss - flow) / flow))
+    claim("eta = 0.3 tracks the flow: its excess loss stays within 20 % of the flow's up to t = 10, and it ends on the "
+          "optimal tokens", bool(rel < 0.2 and np.array_equal(run.selection, g.opt)), detail=f"largest gap {rel}")
+    return f"{100 * rel:.0f} %"
+
+
+def _gd3_overshoots() -> str:
+    """The first steps of the eta = 3 run, after asserting the slide's words: it overshoots and oscillates, then sits on
+    the plateau of one stuck sample (when it leaves the plateau is a matter of rounding: the next slides)."""
+    g = ch6.compute_gd()
+    ex = g.runs[3.0].loss - g.min_loss
+    first = ex[:ch6.GD_LARGE_STEPS // 10]
+    claim("eta = 3 overshoots (its loss rises at the first step) and oscillates (it rises again within 10 steps), then "
+          "reaches the plateau of one stuck sample",
+          bool(ex[1] > ex[0] and np.sum(np.diff(first[:11]) > 0) >= 2 and np.any(first >= 0.99 * g.stuck_level)),
+          detail=f"excess loss of the first steps {first[:12]}")
+    return "overshoots"
+
+
+# ---- lecture 7: errata E2 and E9 (chapter 7) and the research directions (chapter 8) -------------------------------
+
+def _e9() -> st.E9Path:
+    """The E9 flow at eps = 0.5 (figure studies.e9_certificate), after asserting the slide's words (the chapter's)."""
+    q = st.e9_study()[0.5]
+    late = q.log_t >= 600
+    claim("the flow converges to the nuclear-norm SVM's solution set, but its distance to W° stays put: it ends on a "
+          "different member of the family",
+          bool(abs(q.nuc_gap[-1]) < 1e-8 and q.dist[late].min() > 5e-3
+               and q.dist[late].max() < 1.05 * q.dist[late].min() and abs(q.family[-1]) > 1e-3),
+          detail=f"nuclear-norm gap {q.nuc_gap[-1]:.1e}, distance {q.dist[-1]:.2e}, m {q.family[-1]:.4f}")
+    return q
+
+
+def _lock_excess() -> str:
+    """The largest ln(L - L*) at which any initial scale of chapter 8 locks on, after asserting the slide's words."""
+    runs = ch8.init_scale().runs
+    locked = {om: r.lock_log_mu for om, r in runs.items() if r.locked}
+    fastest = min(locked, key=locked.get)
+    claim("every scale locks on, at an astronomically small excess loss (ln(L - L*) < -100)",
+          bool(len(locked) == len(runs) and all(r.lock_log_excess < -100 for r in runs.values())))
+    claim("a large omega_0 passes close to l2 first; on this data set the scales below omega_0 = 1 lock on later",
+          bool(runs[3.0].min_dist_l2 < 0.01 and min(runs[om].min_dist_l2 for om in (0.03, 0.1, 0.3)) > 0.05
+               and fastest == 1.0 and all(locked[om] > locked[1.0] for om in (0.03, 0.1, 0.3))),
+          detail=f"ln mu at lock-on: {locked}")
+    return f"{max(r.lock_log_excess for r in runs.values()):,.0f}".replace("-", "\N{MINUS SIGN}")
+
+
 #: Name -> the text a slide shows for it (a zero-argument callable; computing it may run a study).
 SLIDE_VALUES: dict[str, Callable[[], str]] = {
     # lecture 2: sample weights (why.sample_weights), many seeds, singular values (ch2)
@@ -325,6 +423,19 @@ SLIDE_VALUES: dict[str, Callable[[], str]] = {
     "ch4-cert-support": lambda: _certificate_text("support"),
     "ch4-cert-slack": lambda: _certificate_text("share"),
     "ch4-cert-slack-end": lambda: _certificate_text("late"),
+    # lecture 5: alignment on exact and rotated data, misaligned starts (ch5)
+    "ch5-exact-mu0": lambda: f"{_exact_mu0(_alignment()):.0f}",
+    "ch5-exact-max": lambda: f"{_alignment().exact.err.max():.0e}",
+    "ch5-rot-err": lambda: f"{_alignment().rotated.err.max():.0e}",
+    "ch5-mis-decades": lambda: f"{min(_misaligned()[0]):.1f} to {max(_misaligned()[0]):.1f}",
+    "ch5-mis-limit": lambda: f"{max(_misaligned()[1]):.0e}",
+    # lecture 6: one run each of three step sizes (ch6.gd.runs)
+    "ch6-gd-track": _gd_track,
+    "ch6-gd3-overshoots": _gd3_overshoots,
+    # lecture 7: E9's certificate (studies.e9_study), the initialization scale (ch8.init_scale)
+    "ch7-e9-dist": lambda: f"{_e9().dist[-1]:.3f}",
+    "ch7-e9-gap": lambda: f"{abs(_e9().nuc_gap[-1]):.0e}",
+    "ch8-lock-excess": _lock_excess,
     # chapter 6, gradient descent against the flow (ch6.gd)
     "ch6-gd-slope": _gd_slope,
     "ch6-gd-large-steps": _gd_large_steps,
