@@ -282,9 +282,62 @@ def test_a_value_whose_words_are_false_stops_the_build(monkeypatch):
         slides.slide_values(["ch6-gds-stuck"])
 
 
+def test_the_older_decks_values_stop_the_build_when_their_words_are_false(monkeypatch):
+    """#slides5: the values behind lectures 2-7's "What to see" lines assert the slide's words. If the certificate at
+    t = 1e300 were already in the box (lecture 4 used to say so), or the distance to the l1 direction fell along
+    1/ln mu with no plateau (lecture 3 used to say so), the deck must not build."""
+    from dataclasses import replace
+
+    from attnbook.experiments import ch3, ch4
+    from attnbook.experiments.prose import ClaimError
+    from attnbook.figures import slides
+
+    real = ch4.certificate_at
+    assert slides.slide_values(["ch4-cert-support"])["ch4-cert-support"].count(" and ") == 1
+    done = replace(real(ch4.LOG_T_1E300), Blambda=np.array([1.0, 1.0, 0.3, 0.0]))   # the KKT point reached
+    monkeypatch.setattr(slides.ch4, "certificate_at", lambda log_t: done if log_t == ch4.LOG_T_1E300 else real(log_t))
+    with pytest.raises(ClaimError, match="still above 1"):
+        slides.slide_values(["ch4-cert-support"])
+
+    log_t = np.geomspace(1.0, 1e6, 400)
+    inv = 1 / np.log(log_t + np.log(log_t) + 2)          # a margin mu > ln t
+    falls = ch3.RateToL1(inv_log_mu=inv, dist_l1=0.5 * inv, log_t=log_t,
+                         at={lt: float(np.interp(lt, log_t, 0.5 * inv)) for lt in ch3.RATE_LOG_T},
+                         mu_at={lt: 2.0 * lt for lt in ch3.RATE_LOG_T})
+    monkeypatch.setattr(slides.ch3, "compute_rate", lambda: falls)
+    with pytest.raises(ClaimError, match="plateau"):
+        slides.slide_values(["ch3-plateau-lo"])
+
+
+#: A number that reads as measured: a decimal, a percentage, a power of ten.
+_MEASURED = re.compile(r"\d+\.\d+|\d\s*%|\de-\d")
+
+
+def typed_numbers(para: str) -> list[str]:
+    """The measured-looking numbers a slide paragraph types by hand: outside its math (where the inputs live,
+    $\\eta=0.3$, $t=10^{300}$) and its ``{value:name}`` places, and not a label (Lemma 4.2, Exercise 4.2)."""
+    text = bs.VALUE_RE.sub("", re.sub(r"\$\$.*?\$\$|\$.*?\$", "", para, flags=re.S))
+    return _MEASURED.findall(re.sub(r"(Lemma|Theorem|Corollary|Exercise) \d+\.\d+", "", text))
+
+
+def test_what_to_see_lines_type_no_measured_number():
+    """#slides5: a measured number on a slide is a ``{value:name}``: no "What to see" line types a decimal, a
+    percentage or a power of ten by hand (labels, inputs such as 300 decades, and the 0 and 1 of a limit may stay)."""
+    typed = {}
+    for path in SOURCES:
+        for i, s in enumerate(bs.parse_source(path)[1], 1):
+            for para in re.findall(r"\*\*What to see:\*\*.*?(?:\n\n|\nNote:|$)", s, re.S):
+                if typed_numbers(para):
+                    typed[f"{path.stem} slide {i}"] = typed_numbers(para)
+    assert not typed, typed
+    assert typed_numbers("the cosine ends near 0.84, 37 % of it, gap 1e-8") == ["0.84", "7 %", "1e-8"]
+    assert not typed_numbers("Lemma 4.2 and eq. (27), seed 5, 300 decades, $\\eta=0.3$, {value:ch6-gd-track}")
+
+
 #: The values computed from the large-step study: not marked ``claims``, for the reason tests/claims/test_ch6.py
-#: gives (the study is itself a distribution over perturbed starts, each start setting its own perturbation).
-STUDY_VALUES = {n for n in NAMES if n.startswith(("ch6-gds-", "ch6-gd3-"))}
+#: gives (the study is itself a distribution over perturbed starts, each start setting its own perturbation); and the
+#: values of the (K, Q) study, 40 flows whose perturbed rerun (a minute, cold) tests/claims/test_ch6.py already makes.
+STUDY_VALUES = {n for n in NAMES if n.startswith(("ch6-gds-", "ch6-gd3-", "ch6-kq-"))}
 
 
 @pytest.mark.slow
@@ -293,16 +346,32 @@ def test_the_slides_large_step_values_hold():
 
     values = slide_values(sorted(STUDY_VALUES))   # each asserts the words of its slide
     assert re.fullmatch(r"\d+ of \d+", values["ch6-gds-f3-3"]) and values["ch6-gds-stuck"] == "one"
+    assert values["ch6-kq-runs"] == "40"
+
+
+#: The values about chapter 5's *exactly representable* data (exactly aligned, theta = 0 and pi/2 aligned to exactly 0
+#: or to rounding): not marked ``claims``, for the reason tests/claims/test_ch5.py gives (a relative 1e-12 change of
+#: the data changes the premise, not the claim).
+EXACT_DATA_VALUES = {n for n in NAMES if n.startswith(("ch5-exact-", "ch5-rot-", "ch5-mis-"))}
+
+
+@pytest.mark.slow
+def test_the_slides_exact_data_values_hold():
+    from attnbook.figures.slides import slide_values
+
+    values = slide_values(sorted(EXACT_DATA_VALUES))   # each asserts the words of its slide
+    assert float(values["ch5-exact-mu0"]) > 100 and float(values["ch5-mis-limit"]) < 1e-8
 
 
 @pytest.mark.slow
 @pytest.mark.claims
 def test_the_slides_values_hold():
     """Every other value the decks quote computes and asserts its slide's words (c = 4 stuck on one sample, both
-    stuck flows at their selection's SVM, every generic (K, Q) limit a nuclear-SVM solution other than W°, ...)."""
+    stuck flows at their selection's SVM, every generic (K, Q) limit a nuclear-SVM solution other than W°, and the
+    values behind lectures 2-7's "What to see" lines: the certificate at t = 1e300 still outside the box, ...)."""
     from attnbook.figures.slides import slide_values
 
-    values = slide_values(sorted(set(NAMES) - STUDY_VALUES))
+    values = slide_values(sorted(set(NAMES) - STUDY_VALUES - EXACT_DATA_VALUES))
     assert values["ch6-gd-large-steps"] == "300" and float(values["ch6-sel-cos-sel"]) > 0.999
     assert float(values["ch5-gen-mlo"]) < -0.5 < 0.5 < float(values["ch5-gen-mhi"])
 
