@@ -197,18 +197,17 @@ def fig_certificate(log_t: float = LOG_T_1E300) -> Figure:
     k = np.arange(len(c.lam))
     active = c.dual > 1e-6 * c.dual.max()
     a2.bar(k, c.lam, color=[plots.COLORS["xi"] if a else plots.COLORS["nopt"] for a in active], width=0.6)
-    a2.scatter(k, c.dual, marker="_", s=500, linewidths=3, color="black", zorder=5,
-               label="SVM multiplier")
+    multiplier = a2.scatter(k, c.dual, marker="_", s=500, linewidths=3, color="black", zorder=5,
+                            label="SVM multiplier")
     from matplotlib.patches import Patch
 
-    a2.add_artist(a2.legend(handles=[Patch(color=plots.COLORS["xi"], label=r"$\lambda_{il}(t)$, active pair"),
-                                     Patch(color=plots.COLORS["nopt"], label=r"$\lambda_{il}(t)$, inactive pair")],
-                            fontsize=8, loc="upper right"))
+    handles = [multiplier, Patch(color=plots.COLORS["xi"], label=r"$\lambda_{il}(t)$, active pair"),
+               Patch(color=plots.COLORS["nopt"], label=r"$\lambda_{il}(t)$, inactive pair")]
     a2.set_xticks(k, [f"({i + 1},{l + 1})" for i, l in c.pairs])
     a2.set_xlabel(r"pair $(i,l)$")
     a2.set_ylabel(r"$\lambda_{il}(t)$")
     a2.set_ylim(0, 2.0)
-    a2.legend(fontsize=8, loc="upper left")
+    a2.legend(handles=handles, fontsize=8, loc="upper left")  # one legend: two overlapped at slide size
     plots.light_ticks(fig, left=0.1, bottom=0.15, wspace=0.3)  # the slider redraws this figure
     return fig
 
