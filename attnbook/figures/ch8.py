@@ -36,7 +36,7 @@ def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
         x = np.log(run.margin[ok])
         keep = x <= INIT_SCALE_LOG_MU_MAX
         col = _scale_color(j)
-        ax.plot(x[keep], run.dist_l1[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
+        ax.plot(x[keep], run.dist_l1[ok][keep], color=col)  # the scales' legend is on the right panel
         ax2.plot(x[keep], run.dist_l2[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
         if run.locked and run.lock_log_mu <= INIT_SCALE_LOG_MU_MAX:
             ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=col, mfc="white", mew=1.5)
@@ -50,9 +50,11 @@ def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
     for a, name in ((ax, r"$\ell_1$"), (ax2, r"$\ell_2$")):
         a.set_yscale("log")
         a.set_xlabel(r"$\ln\mu(\beta(t))$")
-        a.set_ylabel(rf"distance of $\beta/\mu$ to the {name}-SVM (log scale)")
+        a.set_ylabel(r"distance of $\beta/\mu$ (log scale)")  # short: the slides draw it at 18 px
+        a.set_title(f"to the {name}-SVM", fontsize=10)
     ax.set_ylim(bottom=1e-6)
-    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left"))])
+    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
+                                             (ax2, dict(fontsize=8, loc="lower right"))])
     return fig
 
 

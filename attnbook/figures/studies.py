@@ -11,7 +11,8 @@ from attnbook import plots
 from attnbook.experiments import studies as st
 
 __all__ = ["fig_kq_study", "fig_gd_steps", "fig_e9_certificate", "fig_accuracy_long", "FIGURES",
-           "slide_gd_steps_demo", "slide_gd_steps_second", "SLIDE_FIGURES"]
+           "slide_gd_steps_demo", "slide_gd_steps_second", "slide_e9_alignment", "slide_e9_certificate",
+           "SLIDE_FIGURES"]
 
 C = plots.COLORS
 
@@ -100,44 +101,57 @@ def fig_gd_steps(study: st.GDStepStudy | None = None) -> Figure:
     return fig
 
 
+E9_FLOOR, E9_GAP_FLOOR = 1e-17, 1e-10  # where the plots put an exact 0, and the solver's accuracy on these data (~1e-11)
+
+
+def _e9_alignment_panel(ax, paths: dict, eps: float, legend: dict) -> None:
+    """The ``V``-free alignment gap of every tilt (``eps`` bold), with ``V`` fixed at ``t = 0`` for ``eps``."""
+    for e, q in paths.items():
+        hl = e == eps
+        ax.plot(q.log_t, np.maximum(q.gap_vfree, E9_FLOOR), color=C["KQ"] if hl else C["context"],
+                lw=2.2 if hl else 1.0, zorder=3 if hl else 2,
+                label=rf"$\varepsilon={e:g}$: $V$-free gap" if hl else (r"other $\varepsilon$" if e == 0.0 else None))
+    p = paths[eps]
+    ax.plot(p.log_t, np.maximum(p.alignment, E9_FLOOR), color=C["W"], ls=":", lw=1.6, zorder=3,
+            label=rf"$\varepsilon={eps:g}$: $V$ fixed at $t=0$")
+    ax.axhline(E9_FLOOR, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(E9_FLOOR / 3, 1)
+    ax.set_xlabel(r"$\ln t$ (log scale)")
+    ax.set_ylabel("alignment gap (log scale)")
+    ax.legend(**legend)
+
+
+def _e9_certificate_panel(ax, p: st.E9Path, legend: dict) -> None:
+    """The nuclear-norm gap of the flow's direction and its distance to ``W°``, with ``1/ln t`` and the band below
+    the solver's accuracy."""
+    ax.plot(p.log_t, np.maximum(p.nuc_gap, E9_GAP_FLOOR), color=C["KQ"],
+            label=r"nuclear-norm gap $\|\widehat W\|_*/\|W_*\|_*-1$")
+    ax.plot(p.log_t, np.maximum(p.dist, E9_GAP_FLOOR), color=C["W"], ls="--",
+            label=r"distance $\|\widehat W-W^\circ\|_F/\|W^\circ\|_F$")
+    x = p.log_t[p.log_t >= 10]
+    ax.plot(x, p.nuc_gap[np.flatnonzero(p.log_t >= 10)[0]] * 10 / x, **{**plots.THEORY_STYLE, "linewidth": 1.0},
+            label=r"$\propto 1/\ln t$")
+    ax.axhspan(E9_GAP_FLOOR / 2, 10 * E9_GAP_FLOOR, color="#DDDDDD", zorder=0, label="below the solver's accuracy")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(E9_GAP_FLOOR / 2, 10)
+    ax.set_xlabel(r"$\ln t$ (log scale; margin frame past $10^6$)")
+    ax.set_ylabel("certificate, distance (log scale)")
+    ax.legend(**legend)
+
+
 def fig_e9_certificate(eps: float = 0.5, paths: dict[float, st.E9Path] | None = None) -> Figure:
     """E9 for one ``eps``: the ``V``-free alignment gap (and, for ``eps``, the error with ``V`` fixed at ``t = 0``),
     the nuclear-norm certificate and the distance to ``W°``."""
     paths = st.e9_study() if paths is None else paths
     p = paths[eps]
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.8, layout="none")  # fixed margins below
-    floor = 1e-17
-    for e, q in paths.items():
-        hl = e == eps
-        ax.plot(q.log_t, np.maximum(q.gap_vfree, floor), color=C["KQ"] if hl else C["context"],
-                lw=2.2 if hl else 1.0, zorder=3 if hl else 2,
-                label=rf"$\varepsilon={e:g}$: $V$-free gap" if hl else (r"other $\varepsilon$" if e == 0.0 else None))
-    ax.plot(p.log_t, np.maximum(p.alignment, floor), color=C["W"], ls=":", lw=1.6, zorder=3,
-            label=rf"$\varepsilon={eps:g}$: $V$ fixed at $t=0$")
-    ax.axhline(floor, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(floor / 3, 1)
-    ax.set_xlabel(r"$\ln t$ (log scale)")
-    ax.set_ylabel("alignment gap (log scale)")
-    gfloor = 1e-10  # the E9 gaps settle at ~1e-11 (the solver's accuracy on these exact data)
-    ax2.plot(p.log_t, np.maximum(p.nuc_gap, gfloor), color=C["KQ"],
-             label=r"nuclear-norm gap $\|\widehat W\|_*/\|W_*\|_*-1$")
-    ax2.plot(p.log_t, np.maximum(p.dist, gfloor), color=C["W"], ls="--",
-             label=r"distance $\|\widehat W-W^\circ\|_F/\|W^\circ\|_F$")
-    x = p.log_t[p.log_t >= 10]
-    ax2.plot(x, p.nuc_gap[np.flatnonzero(p.log_t >= 10)[0]] * 10 / x, **{**plots.THEORY_STYLE, "linewidth": 1.0},
-             label=r"$\propto 1/\ln t$")
-    ax2.axhspan(gfloor / 2, 10 * gfloor, color="#DDDDDD", zorder=0, label="below the solver's accuracy")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_ylim(gfloor / 2, 10)
-    ax2.set_xlabel(r"$\ln t$ (log scale; margin frame past $10^6$)")
-    ax2.set_ylabel("certificate, distance (log scale)")
+    _e9_alignment_panel(ax, paths, eps, dict(fontsize=8, loc="lower left"))
+    _e9_certificate_panel(ax2, p, dict(fontsize=8, loc="center right"))  # off the distance line
     ax2.set_title(rf"$\varepsilon={eps:g}$: off-diagonal $m/\sqrt{{a_1a_2}}={p.family[-1]:.4f}$ at "
                   rf"$\ln t=10^{{{np.log10(p.log_t[-1]):.0f}}}$", fontsize=9.5)
-    plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
-                                                (ax2, dict(fontsize=8, loc="upper right"))])
     plots.light_ticks(fig, left=0.07, wspace=0.22)  # chapter 7's slider redraws this figure
     return fig
 
@@ -196,8 +210,28 @@ def slide_gd_steps_second(study: st.GDStepStudy | None = None) -> Figure:
     return _slide_gd_steps(study, st.GD_DATA_SEEDS[1])
 
 
+def slide_e9_alignment(eps: float = 0.5, paths: dict[float, st.E9Path] | None = None) -> Figure:
+    """Slide version of :func:`fig_e9_certificate`, left panel: the alignment gap of every tilt."""
+    paths = st.e9_study() if paths is None else paths
+    fig, ax = plots.new_figure(width=7.6, height=3.3)
+    _e9_alignment_panel(ax, paths, eps, dict(loc="center left", bbox_to_anchor=(1.01, 0.5)))
+    ax.get_legend().get_texts()[-1].set_text("Lemma 5.1: 0\n(plotted at $10^{-17}$)")
+    return fig
+
+
+def slide_e9_certificate(eps: float = 0.5, paths: dict[float, st.E9Path] | None = None) -> Figure:
+    """Slide version of :func:`fig_e9_certificate`, right panel: the nuclear-norm gap falls to the solver's accuracy
+    while the distance to ``W°`` levels off."""
+    paths = st.e9_study() if paths is None else paths
+    fig, ax = plots.new_figure(width=7.6, height=3.3)
+    _e9_certificate_panel(ax, paths[eps], dict(loc="center left", bbox_to_anchor=(1.01, 0.5)))
+    ax.set_ylabel("gap, distance (log scale)")
+    return fig
+
+
 #: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
-SLIDE_FIGURES = {"gd_steps.demo": slide_gd_steps_demo, "gd_steps.second": slide_gd_steps_second}
+SLIDE_FIGURES = {"gd_steps.demo": slide_gd_steps_demo, "gd_steps.second": slide_gd_steps_second,
+                 "e9_certificate.alignment": slide_e9_alignment, "e9_certificate.certificate": slide_e9_certificate}
 
 
 FIGURES = {"kq_study": fig_kq_study, "gd_steps": fig_gd_steps, "e9_certificate": fig_e9_certificate,
