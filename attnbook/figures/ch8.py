@@ -25,18 +25,15 @@ INIT_SCALE_LOG_MU_MAX = 22.0
 SADDLE_LOG_T_MAX = 1e9
 
 
-def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
-    """Distance of ``beta/mu`` to the l1 SVM (left) and to the l2 SVM (right) against ``ln mu``, one curve per
-    initial scale ``omega_0``; circles where the direction locks on to l1 (chapter 3's lock-on: distance below
-    ``LOCK_TOL`` for good)."""
-    r = ch8.init_scale() if r is None else r
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, sharex=True)
+def _init_scale_panels(ax, ax2, r: ch8.InitScaleStudy) -> None:
+    """Distance of ``beta/mu`` to the l1 SVM (``ax``) and to the l2 SVM (``ax2``) against ``ln mu``, one curve per
+    ``omega_0`` (labelled on ``ax2``), lock-on circles and the predicted rate (labelled on ``ax``)."""
     for j, (om, run) in enumerate(r.runs.items()):
         ok = run.margin > 1.0
         x = np.log(run.margin[ok])
         keep = x <= INIT_SCALE_LOG_MU_MAX
         col = _scale_color(j)
-        ax.plot(x[keep], run.dist_l1[ok][keep], color=col)  # the scales' legend is on the right panel
+        ax.plot(x[keep], run.dist_l1[ok][keep], color=col)
         ax2.plot(x[keep], run.dist_l2[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
         if run.locked and run.lock_log_mu <= INIT_SCALE_LOG_MU_MAX:
             ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=col, mfc="white", mew=1.5)
@@ -50,9 +47,19 @@ def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
     for a, name in ((ax, r"$\ell_1$"), (ax2, r"$\ell_2$")):
         a.set_yscale("log")
         a.set_xlabel(r"$\ln\mu(\beta(t))$")
-        a.set_ylabel(r"distance of $\beta/\mu$ (log scale)")  # short: the slides draw it at 18 px
         a.set_title(f"to the {name}-SVM", fontsize=10)
     ax.set_ylim(bottom=1e-6)
+
+
+def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
+    """Distance of ``beta/mu`` to the l1 SVM (left) and to the l2 SVM (right) against ``ln mu``, one curve per
+    initial scale ``omega_0``; circles where the direction locks on to l1 (chapter 3's lock-on: distance below
+    ``LOCK_TOL`` for good)."""
+    r = ch8.init_scale() if r is None else r
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, sharex=True)
+    _init_scale_panels(ax, ax2, r)
+    for a in (ax, ax2):
+        a.set_ylabel(r"distance of $\beta/\mu$ (log scale)")
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
                                              (ax2, dict(fontsize=8, loc="lower right"))])
     return fig
@@ -202,8 +209,19 @@ def slide_optimizers_kq(r: opt.OptimizerStudy | None = None) -> Figure:
     return _slide_heatmap("KQ", r)
 
 
+def slide_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_scale`: both panels, a short y-label and the scales' legend beside them."""
+    fig, (ax, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4, sharex=True)
+    _init_scale_panels(ax, ax2, ch8.init_scale() if r is None else r)
+    ax.set_ylabel(r"distance of $\beta/\mu$")
+    ax.legend(fontsize=8, loc="lower left")
+    ax2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
 #: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
-SLIDE_FIGURES = {"optimizers.W": slide_optimizers_w, "optimizers.KQ": slide_optimizers_kq}
+SLIDE_FIGURES = {"optimizers.W": slide_optimizers_w, "optimizers.KQ": slide_optimizers_kq,
+                 "init_scale.panels": slide_init_scale}
 
 
 FIGURES = {"init_scale": fig_init_scale, "saddles": fig_saddles, "mirror": fig_mirror,
