@@ -214,8 +214,8 @@ def slide_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
     fig, (ax, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4, sharex=True)
     _init_scale_panels(ax, ax2, ch8.init_scale() if r is None else r)
     ax.set_ylabel(r"distance of $\beta/\mu$")
-    ax.legend(fontsize=8, loc="lower left")
-    ax2.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    (h1, l1), (h2, l2) = ax.get_legend_handles_labels(), ax2.get_legend_handles_labels()
+    ax2.legend(h2 + h1, l2 + l1, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # one legend, off the data
     return fig
 
 
