@@ -25,18 +25,16 @@ INIT_SCALE_LOG_MU_MAX = 22.0
 SADDLE_LOG_T_MAX = 1e9
 
 
-def _init_scale_panels(ax, ax2, r: ch8.InitScaleStudy) -> None:
-    """Distance of ``beta/mu`` to the l1 SVM (``ax``) and to the l2 SVM (``ax2``) against ``ln mu``, one curve per
-    ``omega_0`` (labelled on ``ax2``), lock-on circles and the predicted rate (labelled on ``ax``)."""
-    for j, (om, run) in enumerate(r.runs.items()):
+def _init_scale_l1_panel(ax, r: ch8.InitScaleStudy) -> None:
+    """Distance of ``beta/mu`` to the l1 SVM against ``ln mu``, one curve per ``omega_0`` (unlabelled), lock-on
+    circles and the predicted rate after the last lock-on (labelled)."""
+    for j, run in enumerate(r.runs.values()):
         ok = run.margin > 1.0
         x = np.log(run.margin[ok])
         keep = x <= INIT_SCALE_LOG_MU_MAX
-        col = _scale_color(j)
-        ax.plot(x[keep], run.dist_l1[ok][keep], color=col)
-        ax2.plot(x[keep], run.dist_l2[ok][keep], color=col, label=rf"$\omega_0={om:g}$")
+        ax.plot(x[keep], run.dist_l1[ok][keep], color=_scale_color(j))
         if run.locked and run.lock_log_mu <= INIT_SCALE_LOG_MU_MAX:
-            ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=col, mfc="white", mew=1.5)
+            ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=_scale_color(j), mfc="white", mew=1.5)
     ax.axhline(ch8.LOCK_TOL, color=plots.COLORS["context"], lw=0.8, ls=":")
     rate = ch8.lock_on_rate()
     last = list(r.runs.values())[-1]  # the largest scale: its distance is the off-support coordinate's
@@ -44,11 +42,22 @@ def _init_scale_panels(ax, ax2, r: ch8.InitScaleStudy) -> None:
         xr = np.linspace(last.lock_log_mu, INIT_SCALE_LOG_MU_MAX, 20)
         ax.plot(xr, 3 * ch8.LOCK_TOL * np.exp(rate.predicted * (xr - last.lock_log_mu)), **plots.THEORY_STYLE,
                 label=rf"$\propto\mu^{{(B\lambda^*)_{rate.coord + 1}-1}}=\mu^{{{rate.predicted:.3f}}}$")
-    for a, name in ((ax, r"$\ell_1$"), (ax2, r"$\ell_2$")):
-        a.set_yscale("log")
-        a.set_xlabel(r"$\ln\mu(\beta(t))$")
-        a.set_title(f"to the {name}-SVM", fontsize=10)
+    ax.set_yscale("log")
     ax.set_ylim(bottom=1e-6)
+    ax.set_xlabel(r"$\ln\mu(\beta(t))$")
+    ax.set_title(r"to the $\ell_1$-SVM", fontsize=10)
+
+
+def _init_scale_l2_panel(ax, r: ch8.InitScaleStudy) -> None:
+    """Distance of ``beta/mu`` to the l2 SVM against ``ln mu``, one labelled curve per ``omega_0``."""
+    for j, (om, run) in enumerate(r.runs.items()):
+        ok = run.margin > 1.0
+        x = np.log(run.margin[ok])
+        keep = x <= INIT_SCALE_LOG_MU_MAX
+        ax.plot(x[keep], run.dist_l2[ok][keep], color=_scale_color(j), label=rf"$\omega_0={om:g}$")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\ln\mu(\beta(t))$")
+    ax.set_title(r"to the $\ell_2$-SVM", fontsize=10)
 
 
 def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
@@ -57,7 +66,8 @@ def fig_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
     ``LOCK_TOL`` for good)."""
     r = ch8.init_scale() if r is None else r
     fig, (ax, ax2) = plots.new_figure(1, 2, width=10.5, height=3.9, sharex=True)
-    _init_scale_panels(ax, ax2, r)
+    _init_scale_l1_panel(ax, r)
+    _init_scale_l2_panel(ax2, r)
     for a in (ax, ax2):
         a.set_ylabel(r"distance of $\beta/\mu$ (log scale)")
     plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
@@ -209,19 +219,33 @@ def slide_optimizers_kq(r: opt.OptimizerStudy | None = None) -> Figure:
     return _slide_heatmap("KQ", r)
 
 
-def slide_init_scale(r: ch8.InitScaleStudy | None = None) -> Figure:
-    """Slide version of :func:`fig_init_scale`: both panels, a short y-label and the scales' legend beside them."""
-    fig, (ax, ax2) = plots.new_figure(1, 2, width=9.0, height=3.4, sharex=True)
-    _init_scale_panels(ax, ax2, ch8.init_scale() if r is None else r)
+def slide_init_scale_l1(r: ch8.InitScaleStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_scale`, left panel: the distance to the l1 SVM and the lock-ons, with the
+    scales named beside it."""
+    from matplotlib.lines import Line2D
+
+    r = ch8.init_scale() if r is None else r
+    fig, ax = plots.new_figure(width=7.4, height=3.2)
+    _init_scale_l1_panel(ax, r)
     ax.set_ylabel(r"distance of $\beta/\mu$")
-    (h1, l1), (h2, l2) = ax.get_legend_handles_labels(), ax2.get_legend_handles_labels()
-    ax2.legend(h2 + h1, l2 + l1, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # one legend, off the data
+    scales = [Line2D([], [], color=_scale_color(j), label=rf"$\omega_0={om:g}$") for j, om in enumerate(r.runs)]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=scales + handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def slide_init_scale_l2(r: ch8.InitScaleStudy | None = None) -> Figure:
+    """Slide version of :func:`fig_init_scale`, right panel: the distance to the l2 SVM."""
+    fig, ax = plots.new_figure(width=7.4, height=3.2)
+    _init_scale_l2_panel(ax, ch8.init_scale() if r is None else r)
+    ax.set_ylabel(r"distance of $\beta/\mu$")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
 #: Slide versions of the figures above that do not fit a slide as drawn (``attnbook.figures.slide_registry``).
 SLIDE_FIGURES = {"optimizers.W": slide_optimizers_w, "optimizers.KQ": slide_optimizers_kq,
-                 "init_scale.panels": slide_init_scale}
+                 "init_scale.l1": slide_init_scale_l1, "init_scale.l2": slide_init_scale_l2}
 
 
 FIGURES = {"init_scale": fig_init_scale, "saddles": fig_saddles, "mirror": fig_mirror,
