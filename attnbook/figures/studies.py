@@ -115,11 +115,8 @@ def _e9_alignment_panel(ax, paths: dict, eps: float, legend: dict) -> None:
     ax.plot(p.log_t, np.maximum(p.alignment, E9_FLOOR), color=C["W"], ls=":", lw=1.6, zorder=3,
             label=rf"$\varepsilon={eps:g}$: $V$ fixed at $t=0$")
     ax.axhline(E9_FLOOR, **plots.THEORY_STYLE, label="Lemma 5.1: 0 (plotted at $10^{-17}$)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(E9_FLOOR / 3, 1)
-    ax.set_xlabel(r"$\ln t$ (log scale)")
-    ax.set_ylabel("alignment gap (log scale)")
+    plots.label_axes(ax, r"$\ln t$ (log scale)", "alignment gap (log scale)", xscale="log", yscale="log",
+                     ylim=(E9_FLOOR / 3, 1))
     ax.legend(**legend)
 
 
@@ -134,11 +131,8 @@ def _e9_certificate_panel(ax, p: st.E9Path, legend: dict) -> None:
     ax.plot(x, p.nuc_gap[np.flatnonzero(p.log_t >= 10)[0]] * 10 / x, **{**plots.THEORY_STYLE, "linewidth": 1.0},
             label=r"$\propto 1/\ln t$")
     ax.axhspan(E9_GAP_FLOOR / 2, 10 * E9_GAP_FLOOR, color="#DDDDDD", zorder=0, label="below the solver's accuracy")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(E9_GAP_FLOOR / 2, 10)
-    ax.set_xlabel(r"$\ln t$ (log scale; margin frame past $10^6$)")
-    ax.set_ylabel("certificate, distance (log scale)")
+    plots.label_axes(ax, r"$\ln t$ (log scale; margin frame past $10^6$)", "certificate, distance (log scale)",
+                     xscale="log", yscale="log", ylim=(E9_GAP_FLOOR / 2, 10))
     ax.legend(**legend)
 
 
