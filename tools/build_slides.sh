@@ -5,7 +5,8 @@
 # functions (as `python -m attnbook figures` does); reveal.js and MathJax come from npm (package-lock.json) and are
 # copied next to the decks, so they open from the file system or any static server with no network.
 # Then checks every deck in headless Chromium (tools/slides_check.mjs): no console error, no off-host request, math
-# typeset, every figure loaded; screenshots in _build/slides-screenshots/.
+# typeset, every figure loaded, nothing running off a slide or under its controls; screenshots in
+# _build/slides-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh

@@ -9,7 +9,10 @@
 // every slide, every link absolute (http(s)) or within the deck (#...). Saves a screenshot at 1280×720 of every
 // slide with all its build-up steps shown (_build/slides-screenshots/lecture-N-K.png) and runs axe-core (tools/axe.mjs, WCAG 2.2 A/AA rules) on
 // every slide as shown: a serious or critical violation fails; every finding goes to axe-report.json/.txt beside the
-// screenshots. Exits 1 with a list of failures.
+// screenshots. On every slide, with all its build-up steps shown, nothing of its content may run off the slide or under
+// the bottom-right controls or the slide number box (overflow(), measured with getBoundingClientRect at 1280×720):
+// a failure names the deck, the slide, the element's first words and how many px it overflows.
+// Exits 1 with a list of failures.
 import fs from "node:fs";
 import path from "node:path";
 import http from "node:http";
@@ -31,6 +34,68 @@ const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".
 const failures = [];
 const fail = (deck, msg) => failures.push(`${deck}: ${msg}`);
 const axeResults = {};   // "lecture-N slide K" -> axe-core violations
+
+// Runs in the page on the current slide (all build-up steps shown): every visible piece of its content that ends below
+// the slide's bottom edge, beyond its right edge, or overlaps the controls (the arrows, bottom right) or the slide
+// number box. Content is measured as it is drawn: each line of text (a Range over the text node, so a paragraph's
+// full-width box does not count, only its words), each typeset formula, image, and table, and each box with a
+// background (a statement, an exercise) for the slide's edges. Returns [{what, text, where, px}]: px is how far the
+// piece reaches past the edge, or into the overlapped box (from its top).
+function overflow() {
+  const slide = Reveal.getCurrentSlide();
+  const frame = document.querySelector(".reveal .slides").getBoundingClientRect();   // the 1280×720 slide, scaled
+  const shown = (el) => {
+    for (let e = el; e && e !== slide.parentElement; e = e.parentElement) {
+      const cs = getComputedStyle(e);
+      if (cs.display === "none" || cs.visibility === "hidden" || parseFloat(cs.opacity) === 0) return false;
+    }
+    return true;
+  };
+  const union = (rects) => rects.filter((r) => r.width > 0 && r.height > 0).reduce((u, r) => {
+    if (!u) return r;
+    const [left, top, right, bottom] = [Math.min(u.left, r.left), Math.min(u.top, r.top), Math.max(u.right, r.right),
+      Math.max(u.bottom, r.bottom)];
+    return { left, top, right, bottom, width: right - left, height: bottom - top };
+  }, null);
+  const chrome = [
+    ["the controls", union([...document.querySelectorAll(".reveal .controls button")].filter(shown)
+      .map((b) => b.getBoundingClientRect()))],
+    ["the slide number", [...document.querySelectorAll(".reveal .slide-number")].filter(shown)
+      .map((e) => e.getBoundingClientRect())[0]],
+  ].filter(([, r]) => r && r.width > 0);
+  const pieces = [];   // [what, text, rect, checked against the chrome too]
+  const words = (el) => (el.textContent || el.getAttribute("alt") || "").replace(/\s+/g, " ").trim().slice(0, 50);
+  const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || el.closest("aside.notes, mjx-container, script, style") || !shown(el)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    for (const r of range.getClientRects()) if (r.width > 0 && r.height > 0) pieces.push(["text", words(el), r, true]);
+  }
+  for (const el of slide.querySelectorAll("mjx-container, img, table, .statement, .exercise")) {
+    if (el.closest("aside.notes") || !shown(el)) continue;
+    const what = el.tagName === "MJX-CONTAINER" ? "formula" : el.tagName === "IMG" ? "figure"
+      : el.tagName === "TABLE" ? "table" : "box";
+    pieces.push([what, what === "formula" ? (el.querySelector("math")?.getAttribute("alttext") || "").slice(0, 50)
+      || words(el.parentElement) : words(el), el.getBoundingClientRect(), what !== "box"]);
+  }
+  const worst = new Map();   // one finding per element and edge: its largest overflow (the lowest line of a paragraph)
+  const add = (what, text, where, px) => {
+    const key = `${what}|${text}|${where}`;
+    if (px > 0.5 && !(worst.get(key)?.px >= Math.ceil(px))) worst.set(key, { what, text, where, px: Math.ceil(px) });
+  };
+  for (const [what, text, r, chromeToo] of pieces) {
+    add(what, text, "runs below the slide", r.bottom - frame.bottom);
+    add(what, text, "runs beyond the slide's right edge", r.right - frame.right);
+    if (!chromeToo) continue;
+    for (const [name, c] of chrome) {
+      const overlaps = r.left < c.right - 0.5 && r.right > c.left + 0.5 && r.top < c.bottom - 0.5 && r.bottom > c.top + 0.5;
+      if (overlaps) add(what, text, `runs under ${name}`, r.bottom - c.top);
+    }
+  }
+  return [...worst.values()];
+}
 
 const server = http.createServer((req, res) => {
   const file = path.join(SERVE, decodeURIComponent(new URL(req.url, "http://x").pathname));
@@ -99,6 +164,9 @@ try {
       await page.evaluate((h) => { Reveal.slide(h, 0); Reveal.slide(h, 0, Reveal.getCurrentSlide().querySelectorAll(".fragment").length - 1); }, k);
       await new Promise((r) => setTimeout(r, 250));
       await page.screenshot({ path: path.join(OUT, `${stem}-${k + 1}.png`) });
+      for (const o of await page.evaluate(overflow)) {
+        fail(deck, `slide ${k + 1}: ${o.what} "${o.text}" ${o.where} by ${o.px} px`);
+      }
       try { axeResults[`${stem} slide ${k + 1}`] = await runAxe(page); } catch (e) { fail(deck, `axe-core did not run: ${e.message}`); }
     }
     console.log(`  ${stem}: ${info.slides} slides, math ${info.math}, images ${info.images.length}`);

@@ -317,7 +317,7 @@ def typed_numbers(para: str) -> list[str]:
     """The measured-looking numbers a slide paragraph types by hand: outside its math (where the inputs live,
     $\\eta=0.3$, $t=10^{300}$) and its ``{value:name}`` places, and not a label (Lemma 4.2, Exercise 4.2)."""
     text = bs.VALUE_RE.sub("", re.sub(r"\$\$.*?\$\$|\$.*?\$", "", para, flags=re.S))
-    return _MEASURED.findall(re.sub(r"(Lemma|Theorem|Corollary|Exercise) \d+\.\d+", "", text))
+    return _MEASURED.findall(re.sub(r"(Lemma|Theorem|Corollary|Definition|Exercise) \d+\.\d+", "", text))
 
 
 def test_what_to_see_lines_type_no_measured_number():
@@ -332,6 +332,26 @@ def test_what_to_see_lines_type_no_measured_number():
     assert not typed, typed
     assert typed_numbers("the cosine ends near 0.84, 37 % of it, gap 1e-8") == ["0.84", "7 %", "1e-8"]
     assert not typed_numbers("Lemma 4.2 and eq. (27), seed 5, 300 decades, $\\eta=0.3$, {value:ch6-gd-track}")
+
+
+def note_numbers(notes: str) -> list[str]:
+    """The measured-looking numbers a slide's speaker notes type by hand: :func:`typed_numbers`, and inside the math
+    every negative power of ten but the book's perturbation size $10^{-12}$ (an input, like $t=10^{300}$)."""
+    math = " ".join(re.findall(r"\$\$.*?\$\$|\$.*?\$", notes, flags=re.S))
+    return typed_numbers(notes) + [p for p in re.findall(r"10\^\{?-\d+\}?", math) if p not in ("10^{-12}", "10^-12")]
+
+
+def test_speaker_notes_type_no_measured_number():
+    """#notes5: what an instructor says of a computed outcome is the chapter's claim or a ``{value:name}``, never a
+    measured number typed by hand (lecture 2 said the weight off the support "drops below $10^{-15}$")."""
+    typed = {}
+    for path in SOURCES:
+        for i, s in enumerate(bs.parse_source(path)[1], 1):
+            if note_numbers(bs.split_notes(s)[1]):
+                typed[f"{path.stem} slide {i}"] = note_numbers(bs.split_notes(s)[1])
+    assert not typed, typed
+    assert note_numbers("drops below $10^{-15}$ by step 0.84; a relative $10^{-12}$ perturbation") == ["0.84", "10^{-15}"]
+    assert not note_numbers("Definition 5.1, $\\eta=0.1$, $t=10^{300}$, {value:ch6-gd3-range}, $e^{-4/3}$")
 
 
 #: The values computed from the large-step study: not marked ``claims``, for the reason tests/claims/test_ch6.py
