@@ -61,7 +61,7 @@ def fig_kq_vs_w(r: KQVersusW | None = None) -> Figure:
             ax2.axhline(s, color=C[k], ls="--", lw=1.0,
                         label=(r"$W_F$-SVM" if k == "fro" else r"$W_*$-SVM") + r" $\sigma_j$" if j == 0 else None)
     _logt_axis(ax2)
-    ax2.set_ylabel(r"singular values $\sigma_1,\sigma_2,\sigma_3$ of $W(t)/\mu(t)$")
+    ax2.set_ylabel(r"$\sigma_j(W(t)/\mu(t))$, $j=1,2,3$")  # short: the slides draw it at 18 px
     ax2.set_ylim(-0.05, 1.6)
     return plots.finish(fig, legend=False, legends=[(ax, dict(fontsize=8, loc="lower left")),
                                                      (ax2, dict(fontsize=8, loc="upper right", ncol=2))])
