@@ -423,11 +423,12 @@ def alignment_error(K, Q, U_K, U_Q, V) -> float:
         if m_top == 0:
             errs.append(0.0)
             continue
-        off = (U / max(u_top, np.finfo(float).tiny)).T @ (M / m_top) @ (V / max(v_top, np.finfo(float).tiny))
+        M_unit = unit_scaled(M)
+        off = unit_scaled(U).T @ M_unit @ unit_scaled(V)
         k = min(off.shape)
         off[np.arange(k), np.arange(k)] = 0.0
         with np.errstate(over="ignore"):  # every factor scaled to max |entry| = 1: only the true ratio can overflow
-            errs.append(np.linalg.norm(off) / np.linalg.norm(M / m_top) * u_top * v_top)
+            errs.append(np.linalg.norm(off) / np.linalg.norm(M_unit) * u_top * v_top)
     return float(max(errs))
 
 
