@@ -5,8 +5,9 @@ Run from the repository root:
     .venv/bin/python benchmarks/flow.py            # full run (the large data set takes many minutes)
     .venv/bin/python benchmarks/flow.py --quick    # CI setting, < 60 s: Tarzanagh et al.'s setup only, GD capped at 1e4 steps
     .venv/bin/python benchmarks/flow.py --arc      # part 4 only (the flow in arc length), both data sets
+    .venv/bin/python benchmarks/flow.py --precision  # part 5 only (work against precision), both data sets
 
-Three parts (see benchmarks/README.md):
+The parts (see benchmarks/README.md):
 1. Cost to reach cosine 0.999 with the Frobenius SVM, training W from 0: exact GF vs GD (lr 0.1) vs normalised GD
    (lr 0.1), on the setup of Tarzanagh et al.'s public notebooks (n=6, L=8, d=10) and a larger one (n=50, L=16, d=32; full run only).
 2. GF path error against a rtol=1e-11 reference at every saved time up to t=1e300, and gradient evaluations,
@@ -16,6 +17,8 @@ Three parts (see benchmarks/README.md):
 4. The same flow in arc length (``--arc`` runs only this part, on both data sets; the full run includes it):
    evaluations to cosine 0.999 and path error against a tight arc-length reference, which is itself checked
    against the library's log-time flow at rtol 1e-11.
+5. Work against precision (``--precision`` runs only this part; the full run includes it): every flow on one
+   tolerance grid and normalised GD at several step sizes, compared at equal path and clock error.
 """
 from __future__ import annotations
 
@@ -31,11 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.linalg import lu_factor
-from threadpoolctl import threadpool_limits
 from scipy.optimize import brentq, minimize_scalar
+from threadpoolctl import threadpool_limits
 
 import attnlib as al
 import attnlib.dynamics as dy
+from attnlib.kernels import log_expm1
 
 TARGET_COS = 0.999
 TARGET_ERR, TARGET_NFEV, TARGET_WALL = 1e-6, 5000, 1.0
@@ -287,10 +291,13 @@ class ArcFlow:
         tau = np.log1p(t)
         return brentq(lambda s: self.sol.sol(s)[-1] - tau, self.sol.t[0], self.sol.t[-1], xtol=1e-14, rtol=1e-15)
 
+    def log_t(self, sigma: float) -> float:
+        """ln t at arc length ``sigma``: ``ln(e^tau - 1)`` (``attnlib.kernels.log_expm1``, exact for any tau > 0)."""
+        return float(log_expm1(self.sol.sol(sigma)[-1]))
+
     def log_t_star(self) -> float:
-        """ln t where the cosine reaches 0.999, ``ln(e^tau - 1)`` exactly for any tau > 0."""
-        tau = self.sol.y_events[0][0][-1]
-        return float(tau + np.log(-np.expm1(-tau)))
+        """ln t where the cosine reaches 0.999."""
+        return float(log_expm1(self.sol.y_events[0][0][-1]))
 
 
 def arc_flow(data, method: str, rtol: float, W_svm=None, dense: bool = False, end_cos: float | None = None,
@@ -347,6 +354,13 @@ def arc_path_error(run: ArcFlow, ref: ArcFlow) -> float:
     d = ref.d
     return max(relative_path_error(run.sol.y[:-1, i].reshape(d, d), ref.W(s))
                for i, s in enumerate(run.sol.t) if s <= ref.sol.t[-1])
+
+
+def equal_time_error(ref: ArcFlow, times: np.ndarray, Ws: np.ndarray) -> float:
+    """Largest relative error of a flow saved at physical ``times`` (Ws, shape (m, d, d)) against ``ref`` at equal
+    time, up to the end of the reference."""
+    return max(relative_path_error(W, ref.W(ref.sigma_at_time(t))) for t, W in zip(times, Ws)
+               if np.log1p(t) <= ref.sol.y[-1, -1])
 
 
 def arc_clock_error(run: ArcFlow, ref: ArcFlow) -> float:
@@ -436,12 +450,8 @@ def part4(sets):
         times = np.r_[0.0, np.geomspace(1e-2, t_star, 150)]
         log_flow = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=times)
         log_cpu = time.process_time() - c0
-        log_err = max(relative_path_error(W, ref.W(ref.sigma_at_time(t))) for t, W in zip(times, log_flow.W)
-                      if np.log1p(t) <= ref.sol.y[-1, -1])
-        gd = gd_to_cos(data, W_svm, True, 0.1, int(1e6))
-        gd_tr = al.gradient_descent(data, "W", np.zeros((data.d, data.d)), 0.1, int(gd["where"].split()[0]),
-                                    normalized=True, n_save=60)
-        gd_err = max(relative_path_error(W, ref.W(s)) for s, W in zip(gd_tr.t, gd_tr.W) if s <= ref.sol.t[-1])
+        log_err = equal_time_error(ref, times, log_flow.W)
+        gd = normalised_gd_cost(data, W_svm, 0.1, ref)
         # the tight log-time flow: checks the reference, locates its own t*, and W of each run at that run's t*
         print(f"  ({time.strftime('%H:%M:%S')}: log-time flow at rtol 1e-11)", file=sys.stderr, flush=True)
         ls_ref = ref.log_t_star()
@@ -459,10 +469,10 @@ def part4(sets):
         for x in checks + [ls_ref]:
             sig = ref.sigma_at_time(np.exp(x))
             dist, s_near = nearest_on_curve(ref, lib[x], sig)
-            near_ln_t = np.log(np.expm1(ref.sol.sol(s_near)[-1]))
-            print(f"| {x:.4g} | {relative_path_error(ref.W(sig), lib[x]):.1e} | {dist:.1e} | {near_ln_t - x:+.1e} |")
+            print(f"| {x:.4g} | {relative_path_error(ref.W(sig), lib[x]):.1e} | {dist:.1e} | "
+                  f"{ref.log_t(s_near) - x:+.1e} |")
 
-        gd_evals = gd["nfev"]
+        gd_evals = gd.nfev
         print("\n| method | clock tau | rtol | grad evals | Hessians | CPU [s] | evals / norm. GD | norm. GD / evals | "
               "max rel. path error | max clock error | ln t at cos 0.999 | rel. diff. of W there to the log-time "
               "flow (1e-11) | both errors <= 1e-6 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -480,8 +490,8 @@ def part4(sets):
             print(f"{head} {run.nfev} | {run.njev} | {run.cpu:.2f} | {run.nfev / gd_evals:.2f} | "
                   f"{gd_evals / run.nfev:.2f} | {err:.1e} | {clock_err:.1e} | {ls:.6f} | {W_diff:.1e} | "
                   f"{ok(err, clock_err)} |", flush=True)
-        print(f"| normalised GD, lr 0.1 | | | {gd_evals} | 0 | {gd['cpu']:.2f} | 1.00 | 1.00 | {gd_err:.1e} | | | | "
-              f"{ok(gd_err)} |")
+        print(f"| normalised GD, lr 0.1 | | | {gd_evals} | 0 | {gd.cpu:.2f} | 1.00 | 1.00 | {gd.path:.1e} | | | | "
+              f"{ok(gd.path)} |")
 
         grid, is_locked = lock_profile(ref, data)
         print("\nWhere the arc-length runs evaluate (state of the reference at each evaluation's arc length; locked: "
@@ -493,7 +503,7 @@ def part4(sets):
                 print(f"| {method} | {'error test' if clock else 'rides along'} | {rtol:g} | {w['early']} | "
                       f"{w['switches']} | {w['locked']} |")
         print(f"\nFirst lock at sigma = {w['sigma_lock']:.2f} (ln t = "
-              f"{np.log(np.expm1(ref.sol.sol(w['sigma_lock'])[-1])):.2f}); unlocked stretches after it (sigma): "
+              f"{ref.log_t(w['sigma_lock']):.2f}); unlocked stretches after it (sigma): "
               f"{unlocked_stretches(grid, is_locked, w['sigma_lock'])}\n", flush=True)
 
 
@@ -591,9 +601,7 @@ def log_time_cost(data, rtol: float, ref: ArcFlow) -> Cost:
     c0 = time.process_time()
     tr = al.gradient_flow(data, "W", np.zeros((data.d, data.d)), t_star, t_eval=times, rtol=rtol)
     cpu = time.process_time() - c0
-    path = max(relative_path_error(W, ref.W(ref.sigma_at_time(t))) for t, W in zip(times, tr.W)
-               if np.log1p(t) <= ref.sol.y[-1, -1])
-    return Cost("log time (library)", rtol, tr.nfev, tr.njev, cpu, path, 0.0)
+    return Cost("log time (library)", rtol, tr.nfev, tr.njev, cpu, equal_time_error(ref, times, tr.W), 0.0)
 
 
 def arc_cost(data, method: str, rtol: float, W_svm, ref: ArcFlow) -> Cost:
