@@ -20,6 +20,7 @@ from ..experiments.ch5 import (
     compute_alignment,
     compute_coincide,
     WIDGET_RTOL,
+    WIDGET_THETA,
     compute_misaligned,
     compute_reduced,
     exact_data,
@@ -141,8 +142,7 @@ def _misaligned_panels(axes, thetas, scale) -> None:
     a2.set_ylim(1e-17, 2)
 
 
-def fig_misaligned(thetas=(0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2),
-                   scale: float = SCALE) -> Figure:
+def fig_misaligned(thetas=tuple(WIDGET_THETA), scale: float = SCALE) -> Figure:
     """Alignment gap and cosine with W° over time for several misalignment angles."""
     fig, axes = plots.new_figure(1, 2, width=7.8)
     _misaligned_panels(axes, thetas, scale)

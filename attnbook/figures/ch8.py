@@ -25,14 +25,21 @@ INIT_SCALE_LOG_MU_MAX = 22.0
 SADDLE_LOG_T_MAX = 1e9
 
 
+def _drawn(run) -> tuple[np.ndarray, np.ndarray]:
+    """``ln mu`` of the saved times the initial-scale figure draws (``mu > 1``, ``ln mu <= INIT_SCALE_LOG_MU_MAX``)
+    and their indices into the run's arrays."""
+    idx = np.flatnonzero(run.margin > 1.0)
+    x = np.log(run.margin[idx])
+    keep = x <= INIT_SCALE_LOG_MU_MAX
+    return x[keep], idx[keep]
+
+
 def _init_scale_l1_panel(ax, r: ch8.InitScaleStudy) -> None:
     """Distance of ``beta/mu`` to the l1 SVM against ``ln mu``, one curve per ``omega_0`` (unlabelled), lock-on
     circles and the predicted rate after the last lock-on (labelled)."""
     for j, run in enumerate(r.runs.values()):
-        ok = run.margin > 1.0
-        x = np.log(run.margin[ok])
-        keep = x <= INIT_SCALE_LOG_MU_MAX
-        ax.plot(x[keep], run.dist_l1[ok][keep], color=_scale_color(j))
+        x, i = _drawn(run)
+        ax.plot(x, run.dist_l1[i], color=_scale_color(j))
         if run.locked and run.lock_log_mu <= INIT_SCALE_LOG_MU_MAX:
             ax.plot([run.lock_log_mu], [ch8.LOCK_TOL], "o", color=_scale_color(j), mfc="white", mew=1.5)
     ax.axhline(ch8.LOCK_TOL, color=plots.COLORS["context"], lw=0.8, ls=":")
@@ -51,10 +58,8 @@ def _init_scale_l1_panel(ax, r: ch8.InitScaleStudy) -> None:
 def _init_scale_l2_panel(ax, r: ch8.InitScaleStudy) -> None:
     """Distance of ``beta/mu`` to the l2 SVM against ``ln mu``, one labelled curve per ``omega_0``."""
     for j, (om, run) in enumerate(r.runs.items()):
-        ok = run.margin > 1.0
-        x = np.log(run.margin[ok])
-        keep = x <= INIT_SCALE_LOG_MU_MAX
-        ax.plot(x[keep], run.dist_l2[ok][keep], color=_scale_color(j), label=rf"$\omega_0={om:g}$")
+        x, i = _drawn(run)
+        ax.plot(x, run.dist_l2[i], color=_scale_color(j), label=rf"$\omega_0={om:g}$")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\ln\mu(\beta(t))$")
     ax.set_title(r"to the $\ell_2$-SVM", fontsize=10)

@@ -140,6 +140,11 @@ def _sample_weights() -> why.SampleWeights:
     return sw
 
 
+def _minus(text: str) -> str:
+    """A number as a slide prints it: the typographic minus sign, not a hyphen."""
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
 def _decades(x: np.ndarray, k: int) -> float:
     """How many decades ``x`` falls from index ``k`` to its last entry."""
     return float(np.log10(x[k] / x[-1]))
@@ -318,14 +323,10 @@ def _exact_mu0(res: ch5.AlignmentPreserved) -> float:
     return float(res.exact.mu[np.flatnonzero(res.exact.err > 0)[0]])
 
 
-#: The rotation angles of chapter 5's misaligned starts (its figure ch5.misaligned).
-_THETAS = (0.0, np.pi / 32, np.pi / 8, np.pi / 4, 3 * np.pi / 8, np.pi / 2)
-
-
 def _misaligned() -> tuple[list[float], list[float]]:
     """Decades the V-free gap falls for the misaligning angles, and 1 - cos(W, W°) at the end for every angle, after
     asserting the slide's words (the chapter's)."""
-    runs = {theta: ch5.compute_misaligned(theta) for theta in _THETAS}
+    runs = {theta: ch5.compute_misaligned(theta) for theta in ch5.WIDGET_THETA}  # the angles of figure ch5.misaligned
     decades = [float(np.log10(m.gap[1] / m.gap[-1])) for theta, m in runs.items() if 0 < theta < np.pi / 2]
     limit_gap = [float(1 - m.cos_W0[-1]) for m in runs.values()]
     claim("a misalignment towards the pair offsets is forgotten: the gap decays by orders of magnitude and the limit is "
@@ -401,7 +402,7 @@ def _lock_excess() -> str:
           bool(runs[3.0].min_dist_l2 < 0.01 and min(runs[om].min_dist_l2 for om in (0.03, 0.1, 0.3)) > 0.05
                and fastest == 1.0 and all(locked[om] > locked[1.0] for om in (0.03, 0.1, 0.3))),
           detail=f"ln mu at lock-on: {locked}")
-    return f"{max(r.lock_log_excess for r in runs.values()):,.0f}".replace("-", "\N{MINUS SIGN}")
+    return _minus(f"{max(r.lock_log_excess for r in runs.values()):,.0f}")
 
 
 #: Name -> the text a slide shows for it (a zero-argument callable; computing it may run a study).
@@ -444,8 +445,8 @@ SLIDE_VALUES: dict[str, Callable[[], str]] = {
     "ch5-mis-limit": lambda: f"{max(_misaligned()[1]):.0e}",
     # lecture 6: the (K, Q) study (studies.kq_study), one run each of three step sizes (ch6.gd.runs)
     "ch6-kq-runs": lambda: f"{len(_kq_study().runs)}",
-    "ch6-kq-rate-lo": lambda: f"{_kq_study().rates().min():.1f}".replace("-", "\N{MINUS SIGN}"),
-    "ch6-kq-rate-hi": lambda: f"{_kq_study().rates().max():.1f}".replace("-", "\N{MINUS SIGN}"),
+    "ch6-kq-rate-lo": lambda: _minus(f"{_kq_study().rates().min():.1f}"),
+    "ch6-kq-rate-hi": lambda: _minus(f"{_kq_study().rates().max():.1f}"),
     "ch6-gd-track": _gd_track,
     "ch6-gd3-overshoots": _gd3_overshoots,
     # lecture 7: E9's certificate (studies.e9_study), the initialization scale (ch8.init_scale)
