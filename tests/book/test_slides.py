@@ -320,15 +320,21 @@ def typed_numbers(para: str) -> list[str]:
     return _MEASURED.findall(re.sub(r"(Lemma|Theorem|Corollary|Definition|Exercise) \d+\.\d+", "", text))
 
 
+def numbers_per_slide(numbers_of) -> dict[str, list[str]]:
+    """``{"lecture-N slide K": numbers}`` for every slide of every deck whose source ``numbers_of`` finds numbers in."""
+    found = {}
+    for path in SOURCES:
+        for i, source in enumerate(bs.parse_source(path)[1], 1):
+            if numbers := numbers_of(source):
+                found[f"{path.stem} slide {i}"] = numbers
+    return found
+
+
 def test_what_to_see_lines_type_no_measured_number():
     """#slides5: a measured number on a slide is a ``{value:name}``: no "What to see" line types a decimal, a
     percentage or a power of ten by hand (labels, inputs such as 300 decades, and the 0 and 1 of a limit may stay)."""
-    typed = {}
-    for path in SOURCES:
-        for i, s in enumerate(bs.parse_source(path)[1], 1):
-            for para in re.findall(r"\*\*What to see:\*\*.*?(?:\n\n|\nNote:|$)", s, re.S):
-                if typed_numbers(para):
-                    typed[f"{path.stem} slide {i}"] = typed_numbers(para)
+    typed = numbers_per_slide(lambda s: [n for para in re.findall(r"\*\*What to see:\*\*.*?(?:\n\n|\nNote:|$)", s, re.S)
+                                         for n in typed_numbers(para)])
     assert not typed, typed
     assert typed_numbers("the cosine ends near 0.84, 37 % of it, gap 1e-8") == ["0.84", "7 %", "1e-8"]
     assert not typed_numbers("Lemma 4.2 and eq. (27), seed 5, 300 decades, $\\eta=0.3$, {value:ch6-gd-track}")
@@ -344,11 +350,7 @@ def note_numbers(notes: str) -> list[str]:
 def test_speaker_notes_type_no_measured_number():
     """#notes5: what an instructor says of a computed outcome is the chapter's claim or a ``{value:name}``, never a
     measured number typed by hand (lecture 2 said the weight off the support "drops below $10^{-15}$")."""
-    typed = {}
-    for path in SOURCES:
-        for i, s in enumerate(bs.parse_source(path)[1], 1):
-            if note_numbers(bs.split_notes(s)[1]):
-                typed[f"{path.stem} slide {i}"] = note_numbers(bs.split_notes(s)[1])
+    typed = numbers_per_slide(lambda s: note_numbers(bs.split_notes(s)[1]))
     assert not typed, typed
     assert note_numbers("drops below $10^{-15}$ by step 0.84; a relative $10^{-12}$ perturbation") == ["0.84", "10^{-15}"]
     assert not note_numbers("Definition 5.1, $\\eta=0.1$, $t=10^{300}$, {value:ch6-gd3-range}, $e^{-4/3}$")
